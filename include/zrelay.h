@@ -1,0 +1,213 @@
+/* zrelay.h - the public API of libzrelay: ZeroMQ proxies, queues,
+ * forwarders and streamers as a library.
+ * SPDX-License-Identifier: MIT
+ *
+ * Conventions (see docs/API.md):
+ * - Functions return 0 or a pointer on success, -1 or NULL on failure with
+ *   errno set; libzmq's error codes pass through untouched.
+ * - zr_<class>_destroy(&p) accepts NULL and sets the caller's pointer to NULL.
+ * - Objects are not thread-safe unless a function says so.
+ */
+#ifndef ZRELAY_H_INCLUDED
+#define ZRELAY_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ZR_BUILDING_LIBRARY)
+#define ZR_EXPORT __attribute__((visibility("default")))
+#else
+#define ZR_EXPORT
+#endif
+
+#define ZR_VERSION_MAJOR 0
+#define ZR_VERSION_MINOR 1
+#define ZR_VERSION_PATCH 0
+
+/* The library's version as "MAJOR.MINOR.PATCH". */
+ZR_EXPORT const char *zr_version(void);
+
+/* A message for errno value ERRNUM: libzmq's for its own codes, the C
+ * library's otherwise. Never NULL. */
+ZR_EXPORT const char *zr_strerror(int errnum);
+
+/* ---------------------------------------------------------------------
+ * Logging. The library is silent until a handler is installed.
+ */
+typedef enum {
+    ZR_LOG_ERROR = 0,
+    ZR_LOG_WARNING = 1,
+    ZR_LOG_NOTICE = 2,
+    ZR_LOG_INFO = 3,
+    ZR_LOG_DEBUG = 4
+} zr_log_level_t;
+
+/* Called with one formatted line (no trailing newline). May be called from
+ * any thread that runs a device; the handler must be thread-safe. */
+typedef void(zr_log_fn)(zr_log_level_t level, const char *line, void *arg);
+
+/* Install FN (NULL: silence) with ARG for every later log line. */
+ZR_EXPORT void zr_log_set_handler(zr_log_fn *fn, void *arg);
+/* Lines above LEVEL are not formatted at all. Default ZR_LOG_NOTICE. */
+ZR_EXPORT void zr_log_set_level(zr_log_level_t level);
+ZR_EXPORT zr_log_level_t zr_log_level(void);
+/* "error", "warning", "notice", "info", "debug"; -1 for an unknown name. */
+ZR_EXPORT int zr_log_level_from_name(const char *name);
+
+/* ---------------------------------------------------------------------
+ * Endpoints: "@tcp://127.0.0.1:5559" binds, ">tcp://host:5559" connects, a bare
+ * endpoint takes the caller's default; comma-separated lists mix both.
+ */
+typedef struct zr_endpoints_t zr_endpoints_t;
+
+/* Parse SPEC. DEFAULT_BIND says what a bare endpoint does. On failure
+ * returns NULL with errno EINVAL and, when ERR is not NULL, a message
+ * naming the bad endpoint in ERR (ERRLEN bytes, always terminated). */
+ZR_EXPORT zr_endpoints_t *zr_endpoints_parse(const char *spec,
+                                             bool default_bind, char *err,
+                                             size_t errlen);
+ZR_EXPORT void zr_endpoints_destroy(zr_endpoints_t **self_p);
+ZR_EXPORT size_t zr_endpoints_size(const zr_endpoints_t *self);
+/* The address of endpoint I without its '@'/'>' prefix. */
+ZR_EXPORT const char *zr_endpoints_address(const zr_endpoints_t *self,
+                                           size_t i);
+ZR_EXPORT bool zr_endpoints_is_bind(const zr_endpoints_t *self, size_t i);
+/* After zr_endpoints_attach: the address as libzmq resolved it (the real
+ * port where the address said '*'); before, the address as written. */
+ZR_EXPORT const char *zr_endpoints_resolved(const zr_endpoints_t *self,
+                                            size_t i);
+/* Bind or connect SOCKET to every endpoint, in order. Sets ZMQ_IPV6 on the
+ * socket when an endpoint is an IPv6 literal. On failure returns -1 with
+ * errno from libzmq and "cannot bind EP: reason" in ERR; the endpoints
+ * already attached stay attached (close the socket to undo them). */
+ZR_EXPORT int zr_endpoints_attach(zr_endpoints_t *self, void *socket,
+                                  char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------
+ * Counters. Messages count a multipart message once; frames and bytes
+ * count every frame. "in" is what was received on a socket, "out" what
+ * was sent on it.
+ */
+typedef struct {
+    uint64_t msgs_in, frames_in, bytes_in;
+    uint64_t msgs_out, frames_out, bytes_out;
+    /* Messages that could not be sent on this socket, by reason. */
+    uint64_t drop_no_route;  /* ROUTER: the peer is gone (EHOSTUNREACH) */
+    uint64_t drop_peer_full; /* ROUTER: the peer's queue is full */
+    uint64_t drop_error;     /* any other send failure */
+    uint64_t drop_shutdown;  /* held when the relay stopped, not sent */
+} zr_socket_stats_t;
+
+typedef struct {
+    zr_socket_stats_t frontend;
+    zr_socket_stats_t backend;
+    uint64_t capture_msgs;  /* messages copied to the capture socket */
+    uint64_t capture_drops; /* messages the capture listener missed */
+    uint64_t control_cmds;  /* control commands answered */
+    uint64_t control_errors;/* control commands refused */
+    bool paused;
+    bool running;
+    uint64_t cpu_ns;        /* CPU time of the relay's thread so far */
+} zr_stats_t;
+
+/* ---------------------------------------------------------------------
+ * zr_proxy: a drop-in for zmq_proxy_steerable() on sockets the caller
+ * owns, driven by zrelay's engine (non-blocking, burst-draining, counted).
+ * CAPTURE and CONTROL may be NULL. CONTROL answers PAUSE, RESUME,
+ * TERMINATE and STATISTICS as libzmq does, STATS (JSON) too, and an error
+ * reply for anything else. Sets ZMQ_ROUTER_MANDATORY on a ROUTER that it
+ * sends to, so a message for a gone or full peer is counted, not lost
+ * silently. Returns 0 after TERMINATE, -1 with errno ETERM when the
+ * context is terminated.
+ */
+ZR_EXPORT int zr_proxy(void *frontend, void *backend, void *capture,
+                       void *control);
+
+/* ---------------------------------------------------------------------
+ * Devices: two sockets and the engine between them.
+ */
+typedef enum {
+    ZR_FORWARDER = 1, /* XSUB frontend, XPUB backend */
+    ZR_QUEUE = 2,     /* ROUTER frontend, DEALER backend */
+    ZR_STREAMER = 3   /* PULL frontend, PUSH backend */
+} zr_device_type_t;
+
+typedef struct zr_device_t zr_device_t;
+
+/* "forwarder", "queue", "streamer". */
+ZR_EXPORT const char *zr_device_type_name(zr_device_type_t type);
+/* The type for NAME, or -1 with errno EINVAL. */
+ZR_EXPORT int zr_device_type_from_name(const char *name);
+
+/* A device of TYPE named NAME (copied; NULL: the type's name). Uses the
+ * ZeroMQ context CTX, which it does not own and which must outlive it;
+ * NULL: a context of its own. NULL with errno on failure. */
+ZR_EXPORT zr_device_t *zr_device_new(void *ctx, zr_device_type_t type,
+                                     const char *name);
+/* Stops the device if it runs in a thread of its own, closes its sockets. */
+ZR_EXPORT void zr_device_destroy(zr_device_t **self_p);
+
+ZR_EXPORT const char *zr_device_name(const zr_device_t *self);
+ZR_EXPORT zr_device_type_t zr_device_type(const zr_device_t *self);
+
+/* Endpoint lists (see zr_endpoints_parse; a bare endpoint binds). Checked
+ * here, attached by zr_device_open. -1 with EINVAL on a bad list; the
+ * reason is in zr_device_error(). Capture and control are optional. */
+ZR_EXPORT int zr_device_set_frontend(zr_device_t *self, const char *eps);
+ZR_EXPORT int zr_device_set_backend(zr_device_t *self, const char *eps);
+ZR_EXPORT int zr_device_set_capture(zr_device_t *self, const char *eps);
+ZR_EXPORT int zr_device_set_control(zr_device_t *self, const char *eps);
+/* Socket options for frontend and backend; libzmq's defaults otherwise
+ * (HWM 1000, no message size limit). Linger applies at close; default
+ * 1000 ms. */
+ZR_EXPORT int zr_device_set_sndhwm(zr_device_t *self, int hwm);
+ZR_EXPORT int zr_device_set_rcvhwm(zr_device_t *self, int hwm);
+ZR_EXPORT int zr_device_set_max_msg_size(zr_device_t *self, int64_t bytes);
+ZR_EXPORT int zr_device_set_linger(zr_device_t *self, int msecs);
+
+/* Create the sockets and bind/connect them. -1 with errno (from libzmq) on
+ * failure, the reason in zr_device_error(), and no socket left open. */
+ZR_EXPORT int zr_device_open(zr_device_t *self);
+/* The last error as one line naming its cause; "" when there was none. */
+ZR_EXPORT const char *zr_device_error(const zr_device_t *self);
+
+/* After zr_device_open: the endpoints, each with its role ("frontend",
+ * "backend", "capture", "control"), bind or connect, and the resolved
+ * address. Returns -1 when I is out of range. Pointers stay valid until
+ * the device is destroyed. */
+ZR_EXPORT size_t zr_device_endpoint_count(const zr_device_t *self);
+ZR_EXPORT int zr_device_endpoint(const zr_device_t *self, size_t i,
+                                 const char **role, bool *bind,
+                                 const char **address);
+
+/* Serve in the calling thread until zr_device_stop() or a TERMINATE
+ * command. Opens the device first if needed. 0 on a clean stop, -1 with
+ * errno otherwise (ETERM: the context was terminated). */
+ZR_EXPORT int zr_device_run(zr_device_t *self);
+/* Serve in a thread of its own; zr_device_join waits for it to end and
+ * returns what zr_device_run returned. */
+ZR_EXPORT int zr_device_start(zr_device_t *self);
+ZR_EXPORT int zr_device_join(zr_device_t *self);
+
+/* Ask the device to stop, pause or resume. Safe from any thread and, for
+ * zr_device_stop, from a signal handler. Return at once. */
+ZR_EXPORT void zr_device_stop(zr_device_t *self);
+ZR_EXPORT void zr_device_pause(zr_device_t *self);
+ZR_EXPORT void zr_device_resume(zr_device_t *self);
+
+/* A snapshot of the counters. Safe from any thread while the device
+ * runs. */
+ZR_EXPORT void zr_device_stats(const zr_device_t *self, zr_stats_t *stats);
+/* The counters as a JSON object (see docs/CONTROL.md); the caller frees
+ * the string with free(). Safe from any thread. NULL on ENOMEM. */
+ZR_EXPORT char *zr_device_stats_json(const zr_device_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

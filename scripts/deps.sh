@@ -1,0 +1,35 @@
+#!/bin/sh
+# deps.sh - install what building, testing and running zrelay needs, from
+# Debian's packages (docs/DEPENDENCIES.md says why each one is there).
+# Idempotent: prints nothing and changes nothing when all is present.
+#   scripts/deps.sh           build, test and run
+#   scripts/deps.sh --bench   also what `make bench` plots with
+set -eu
+
+PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev python3-zmq"
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES="$PACKAGES gnuplot-nox"
+fi
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps.sh: need root to run: apt-get install$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,34 @@
+/* cli.h - what the zrelay command's verbs share.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef ZR_CLI_H_INCLUDED
+#define ZR_CLI_H_INCLUDED
+
+#include "zr_impl.h"
+
+#include <stdio.h>
+
+/* Exit statuses: documented in zrelay(1). */
+#define CLI_OK 0
+#define CLI_FAILURE 1 /* a runtime failure: bind, no reply, ... */
+#define CLI_USAGE 2   /* a usage error: unknown verb, bad option value */
+
+/* The default control endpoint of `zrelay run` and `zrelay ctl`. */
+#define CLI_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+
+/* Print "zrelay: " + message to stderr; returns STATUS for tail calls. */
+int cli_error(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Log lines to stderr at LEVEL and above (-v: info, -vv: debug). */
+void cli_log_to_stderr(int verbosity);
+
+/* Option values; on a bad value they print why and return -1. */
+int cli_int(const char *option, const char *value, int64_t min, int64_t max,
+            int64_t *out);
+int cli_size(const char *option, const char *value, int64_t *out);
+int cli_duration(const char *option, const char *value, int64_t *out);
+
+int cmd_device(zr_device_type_t type, int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+
+#endif

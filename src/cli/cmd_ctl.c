@@ -1,0 +1,320 @@
+/* cmd_ctl.c - `zrelay ctl`: the client of the control protocol
+ * (docs/CONTROL.md).
+ * SPDX-License-Identifier: MIT
+ */
+#include "cli/cli.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char *s_help =
+    "usage: zrelay ctl [EP] COMMAND [NAME] [--json] [--timeout D]\n"
+    "\n"
+    "Ask a running relay through its control endpoint.\n"
+    "  EP       the control endpoint (an argument containing '://'); "
+    "default\n"
+    "           " CLI_DEFAULT_CONTROL " (the daemon's)\n"
+    "  COMMAND  stats       counters per socket, drops by reason\n"
+    "           statistics  libzmq's 8 STATISTICS numbers, as "
+    "zmq_proxy_steerable\n"
+    "           pause       stop forwarding (messages wait in the queues)\n"
+    "           resume      forward again\n"
+    "           terminate   stop the relay (alias: stop)\n"
+    "  NAME     the device meant; a device's own control endpoint refuses\n"
+    "           another name\n"
+    "\n"
+    "Options:\n"
+    "  --json        print the reply as JSON, for scripts\n"
+    "  --timeout D   give up without a reply after D (default 2s; 500ms, "
+    "2s)\n"
+    "  -h, --help    this text\n"
+    "\n"
+    "Exit status: 0 answered, 1 no reply or an error reply, 2 usage error.\n"
+    "Example: zrelay ctl tcp://127.0.0.1:6000 stats\n";
+
+typedef struct {
+    const char *verb;
+    const char *wire; /* the command on the wire */
+    const char *done; /* printed on success */
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    {"stats", "STATS", NULL},
+    {"statistics", "STATISTICS", NULL},
+    {"pause", "PAUSE", "paused"},
+    {"resume", "RESUME", "resumed"},
+    {"terminate", "TERMINATE", "terminated"},
+    {"stop", "TERMINATE", "terminated"},
+};
+
+static void
+s_print_drops(const char *label, cJSON *side)
+{
+    cJSON *drops = cJSON_GetObjectItem(side, "drops");
+    double total = 0;
+    cJSON *d;
+    cJSON_ArrayForEach(d, drops)
+    {
+        total += d->valuedouble;
+    }
+    printf("%-9s %12.0f %12.0f %14.0f %12.0f %12.0f %14.0f %9.0f\n", label,
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "msgs_in")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "frames_in")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "bytes_in")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "msgs_out")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "frames_out")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "bytes_out")),
+           total);
+}
+
+static void
+s_print_drop_reasons(const char *label, cJSON *side)
+{
+    cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItem(side, "drops"))
+    {
+        if (d->valuedouble > 0) {
+            printf("  %s dropped, %s: %.0f\n", label, d->string,
+                   d->valuedouble);
+        }
+    }
+}
+
+/* A readable table of one device's STATS object. */
+static void
+s_print_device(cJSON *dev)
+{
+    printf("%s %s: %s\n",
+           cJSON_GetStringValue(cJSON_GetObjectItem(dev, "type")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(dev, "name")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(dev, "state")));
+    printf("%-9s %12s %12s %14s %12s %12s %14s %9s\n", "socket", "msgs in",
+           "frames in", "bytes in", "msgs out", "frames out", "bytes out",
+           "dropped");
+    s_print_drops("frontend", cJSON_GetObjectItem(dev, "frontend"));
+    s_print_drops("backend", cJSON_GetObjectItem(dev, "backend"));
+    s_print_drop_reasons("frontend", cJSON_GetObjectItem(dev, "frontend"));
+    s_print_drop_reasons("backend", cJSON_GetObjectItem(dev, "backend"));
+    cJSON *cap = cJSON_GetObjectItem(dev, "capture");
+    if (cJSON_IsTrue(cJSON_GetObjectItem(cap, "enabled"))) {
+        printf("capture: %.0f messages copied, %.0f missed by slow "
+               "listeners\n",
+               cJSON_GetNumberValue(cJSON_GetObjectItem(cap, "msgs")),
+               cJSON_GetNumberValue(cJSON_GetObjectItem(cap, "drops")));
+    }
+    cJSON *ctl = cJSON_GetObjectItem(dev, "control");
+    printf("control: %.0f commands, %.0f refused; cpu %.3f s\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(dev, "cpu_seconds")));
+}
+
+static int
+s_print_stats(const char *text, size_t len, bool json)
+{
+    if (json) {
+        printf("%.*s\n", (int) len, text);
+        return CLI_OK;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        return cli_error(CLI_FAILURE, "ctl: the reply is not JSON: %.*s",
+                         (int) (len > 200 ? 200 : len), text);
+    }
+    cJSON *devices = cJSON_GetObjectItem(root, "devices");
+    if (cJSON_IsArray(devices)) {
+        cJSON *dev;
+        bool first = true;
+        cJSON_ArrayForEach(dev, devices)
+        {
+            if (!first) {
+                printf("\n");
+            }
+            first = false;
+            s_print_device(dev);
+        }
+    }
+    else {
+        s_print_device(root);
+    }
+    cJSON_Delete(root);
+    return CLI_OK;
+}
+
+static int
+s_print_statistics(zmq_msg_t *frames, int n, bool json)
+{
+    static const char *names[8] = {
+        "frontend_msgs_in",  "frontend_bytes_in", "frontend_msgs_out",
+        "frontend_bytes_out", "backend_msgs_in",   "backend_bytes_in",
+        "backend_msgs_out",  "backend_bytes_out"};
+    if (n != 8) {
+        return cli_error(CLI_FAILURE,
+                         "ctl: STATISTICS reply has %d frames, not 8", n);
+    }
+    uint64_t v[8];
+    for (int i = 0; i < 8; i++) {
+        if (zmq_msg_size(&frames[i]) != sizeof v[i]) {
+            return cli_error(CLI_FAILURE,
+                             "ctl: STATISTICS frame %d is %zu bytes, not 8", i,
+                             zmq_msg_size(&frames[i]));
+        }
+        memcpy(&v[i], zmq_msg_data(&frames[i]), sizeof v[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        if (json) {
+            printf("%s\"%s\":%" PRIu64 "%s", i ? "," : "{", names[i], v[i],
+                   i == 7 ? "}\n" : "");
+        }
+        else {
+            printf("%-20s %" PRIu64 "\n", names[i], v[i]);
+        }
+    }
+    return CLI_OK;
+}
+
+int
+cmd_ctl(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int64_t timeout = 2000;
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': json = true; break;
+        case 't':
+            if (cli_duration("--timeout", optarg, &timeout) != 0 ||
+                timeout > INT32_MAX) {
+                return CLI_USAGE;
+            }
+            break;
+        case 'h': fputs(s_help, stdout); return CLI_OK;
+        case ':':
+            return cli_error(CLI_USAGE, "ctl: option '%s' needs a value",
+                             argv[optind - 1]);
+        default:
+            return cli_error(CLI_USAGE,
+                             "ctl: unknown option '%s' (see 'zrelay ctl "
+                             "--help')",
+                             argv[optind - 1]);
+        }
+    }
+    const char *endpoint = NULL, *verb = NULL, *name = NULL;
+    for (int i = optind; i < argc; i++) {
+        if (strstr(argv[i], "://") && !endpoint) {
+            endpoint = argv[i];
+        }
+        else if (!verb) {
+            verb = argv[i];
+        }
+        else if (!name) {
+            name = argv[i];
+        }
+        else {
+            return cli_error(CLI_USAGE, "ctl: unexpected argument '%s'",
+                             argv[i]);
+        }
+    }
+    if (!verb) {
+        return cli_error(CLI_USAGE,
+                         "ctl: which command? (stats, statistics, pause, "
+                         "resume, terminate; see 'zrelay ctl --help')");
+    }
+    const s_command_t *cmd = NULL;
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        if (strcmp(verb, s_commands[i].verb) == 0) {
+            cmd = &s_commands[i];
+        }
+    }
+    if (!cmd) {
+        return cli_error(CLI_USAGE,
+                         "ctl: unknown command '%s' (stats, statistics, "
+                         "pause, resume, terminate)",
+                         verb);
+    }
+    if (!endpoint) {
+        endpoint = CLI_DEFAULT_CONTROL;
+    }
+    char err[400];
+    zr_endpoints_t *eps = zr_endpoints_parse(endpoint, false, err, sizeof err);
+    if (!eps) {
+        return cli_error(CLI_USAGE, "ctl: %s", err);
+    }
+    void *ctx = zmq_ctx_new();
+    void *req = zmq_socket(ctx, ZMQ_REQ);
+    int zero = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    int status = CLI_OK;
+    if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
+        status = cli_error(CLI_FAILURE, "ctl: %s", err);
+        goto done;
+    }
+    zmq_send(req, cmd->wire, strlen(cmd->wire), name ? ZMQ_SNDMORE : 0);
+    if (name) {
+        zmq_send(req, name, strlen(name), 0);
+    }
+    zmq_pollitem_t item = {.socket = req, .events = ZMQ_POLLIN};
+    if (zmq_poll(&item, 1, (long) timeout) <= 0) {
+        status = cli_error(CLI_FAILURE,
+                           "ctl: no reply from %s within %lld ms (is a relay "
+                           "running there with a control endpoint?)",
+                           endpoint, (long long) timeout);
+        goto done;
+    }
+    zmq_msg_t frames[16];
+    int n = 0;
+    bool more = true;
+    while (more && n < 16) {
+        zmq_msg_init(&frames[n]);
+        if (zmq_msg_recv(&frames[n], req, 0) < 0) {
+            zmq_msg_close(&frames[n]);
+            break;
+        }
+        more = zmq_msg_more(&frames[n]);
+        n++;
+    }
+    const char *text = n ? zmq_msg_data(&frames[0]) : "";
+    size_t len = n ? zmq_msg_size(&frames[0]) : 0;
+    if (n == 1 && len >= 5 && strncmp(text, "ERROR", 5) == 0) {
+        status = cli_error(CLI_FAILURE, "ctl: %s answered: %.*s", endpoint,
+                           (int) len, text);
+    }
+    else if (strcmp(cmd->wire, "STATISTICS") == 0) {
+        status = s_print_statistics(frames, n, json);
+    }
+    else if (strcmp(cmd->wire, "STATS") == 0) {
+        status = s_print_stats(text, len, json);
+    }
+    else if (n == 1 && len == 0) {
+        if (json) {
+            printf("{\"ok\":true,\"result\":\"%s\"}\n", cmd->done);
+        }
+        else {
+            printf("%s\n", cmd->done);
+        }
+    }
+    else {
+        status = cli_error(CLI_FAILURE, "ctl: unexpected reply: %.*s",
+                           (int) (len > 200 ? 200 : len), text);
+    }
+    for (int i = 0; i < n; i++) {
+        zmq_msg_close(&frames[i]);
+    }
+done:
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+    zr_endpoints_destroy(&eps);
+    return status;
+}

@@ -1,0 +1,149 @@
+/* zrelay.c - the zrelay command: one verb per job, each in a cmd_*.c.
+ * SPDX-License-Identifier: MIT
+ */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char *s_usage =
+    "usage: zrelay VERB [OPTIONS] [ARGS]\n"
+    "\n"
+    "ZeroMQ middleware: proxies, queues, forwarders and streamers.\n"
+    "\n"
+    "Devices (run in the foreground until Ctrl-C, SIGTERM or TERMINATE):\n"
+    "  forwarder FRONTEND BACKEND  pub/sub: XSUB <- publishers, XPUB -> "
+    "subscribers\n"
+    "  queue FRONTEND BACKEND      request/reply: ROUTER <- clients, DEALER "
+    "-> workers\n"
+    "  streamer FRONTEND BACKEND   pipeline: PULL <- producers, PUSH -> "
+    "consumers\n"
+    "\n"
+    "Steering:\n"
+    "  ctl [EP] COMMAND [NAME]     ask a running relay: stats, pause, resume,\n"
+    "                              terminate (see 'zrelay ctl --help')\n"
+    "\n"
+    "Endpoints: '@tcp://*:5559' binds, '>tcp://host:5559' connects; devices\n"
+    "bind a bare endpoint. Lists mix both: '@tcp://*:5559,>ipc:///run/a'.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     this text; 'zrelay VERB --help' for a verb's own\n"
+    "  -V, --version  zrelay's and libzmq's versions\n"
+    "\n"
+    "Exit status: 0 clean stop, 1 runtime failure, 2 usage error.\n"
+    "Documentation: zrelay(1), README.md, docs/.\n";
+
+int
+cli_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("zrelay: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+static void
+s_log_line(zr_log_level_t level, const char *line, void *arg)
+{
+    (void) arg;
+    static const char *names[] = {"error: ", "warning: ", "", "info: ",
+                                  "debug: "};
+    /* One write per line so lines from several threads do not mix. */
+    fprintf(stderr, "zrelay: %s%s\n", names[level], line);
+}
+
+void
+cli_log_to_stderr(int verbosity)
+{
+    zr_log_set_handler(s_log_line, NULL);
+    zr_log_set_level(verbosity >= 2   ? ZR_LOG_DEBUG
+                     : verbosity == 1 ? ZR_LOG_INFO
+                                      : ZR_LOG_NOTICE);
+}
+
+int
+cli_int(const char *option, const char *value, int64_t min, int64_t max,
+        int64_t *out)
+{
+    if (zr__parse_int(value, min, max, out) != 0) {
+        cli_error(0, "%s: '%s' is not a whole number from %lld to %lld",
+                  option, value, (long long) min, (long long) max);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cli_size(const char *option, const char *value, int64_t *out)
+{
+    if (zr__parse_size(value, out) != 0) {
+        cli_error(0, "%s: '%s' is not a size (bytes, or with k, M, G)",
+                  option, value);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cli_duration(const char *option, const char *value, int64_t *out)
+{
+    if (zr__parse_duration(value, out) != 0) {
+        cli_error(0,
+                  "%s: '%s' is not a duration (500ms, 2s, 1m; a bare "
+                  "number is milliseconds)",
+                  option, value);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_version(void)
+{
+    int major, minor, patch;
+    zmq_version(&major, &minor, &patch);
+    printf("zrelay %s (libzmq %d.%d.%d)\n", zr_version(), major, minor,
+           patch);
+    return CLI_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(s_usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0 ||
+        strcmp(verb, "help") == 0) {
+        fputs(s_usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(verb, "-V") == 0 || strcmp(verb, "--version") == 0 ||
+        strcmp(verb, "version") == 0) {
+        return s_version();
+    }
+    int type = zr_device_type_from_name(verb);
+    if (type > 0) {
+        return cmd_device((zr_device_type_t) type, argc - 1, argv + 1);
+    }
+    if (strcmp(verb, "ctl") == 0) {
+        return cmd_ctl(argc - 1, argv + 1);
+    }
+    if (verb[0] == '-') {
+        return cli_error(CLI_USAGE,
+                         "unknown option '%s' (a verb comes first; see "
+                         "'zrelay --help')",
+                         verb);
+    }
+    return cli_error(CLI_USAGE,
+                     "unknown verb '%s' (forwarder, queue, streamer, ctl; "
+                     "see 'zrelay --help')",
+                     verb);
+}

@@ -1,0 +1,469 @@
+/* device.c - a device: the socket types, options and endpoints of a
+ * forwarder, queue or streamer, with the engine running between them.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+enum { S_FRONTEND, S_BACKEND, S_CAPTURE, S_CONTROL, S_ROLES };
+static const char *s_role_names[S_ROLES] = {"frontend", "backend", "capture",
+                                            "control"};
+
+struct zr_device_t {
+    void *ctx;
+    bool own_ctx;
+    zr_device_type_t type;
+    char *name;
+    zr_endpoints_t *endpoints[S_ROLES];
+    void *sockets[S_ROLES];
+    int sndhwm, rcvhwm; /* -1: libzmq's default */
+    int64_t max_msg_size;
+    int linger;
+    zr__engine_t *engine;
+    pthread_t thread;
+    bool threaded;
+    int thread_rc, thread_errno;
+    char error[512];
+};
+
+static const struct {
+    zr_device_type_t type;
+    const char *name;
+    int frontend, backend;
+} s_types[] = {
+    {ZR_FORWARDER, "forwarder", ZMQ_XSUB, ZMQ_XPUB},
+    {ZR_QUEUE, "queue", ZMQ_ROUTER, ZMQ_DEALER},
+    {ZR_STREAMER, "streamer", ZMQ_PULL, ZMQ_PUSH},
+};
+#define S_NTYPES (sizeof s_types / sizeof s_types[0])
+
+const char *
+zr_device_type_name(zr_device_type_t type)
+{
+    for (size_t i = 0; i < S_NTYPES; i++) {
+        if (s_types[i].type == type) {
+            return s_types[i].name;
+        }
+    }
+    return NULL;
+}
+
+int
+zr_device_type_from_name(const char *name)
+{
+    for (size_t i = 0; name && i < S_NTYPES; i++) {
+        if (strcmp(s_types[i].name, name) == 0) {
+            return (int) s_types[i].type;
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+zr_device_t *
+zr_device_new(void *ctx, zr_device_type_t type, const char *name)
+{
+    const char *type_name = zr_device_type_name(type);
+    if (!type_name) {
+        errno = EINVAL;
+        return NULL;
+    }
+    zr_device_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->type = type;
+    self->name = strdup(name ? name : type_name);
+    self->engine = zr__engine_new();
+    self->ctx = ctx ? ctx : zmq_ctx_new();
+    self->own_ctx = ctx == NULL;
+    if (!self->name || !self->engine || !self->ctx) {
+        int err = errno ? errno : ENOMEM;
+        zr_device_destroy(&self);
+        errno = err;
+        return NULL;
+    }
+    zr__engine_set_identity(self->engine, self->name, type_name);
+    self->sndhwm = self->rcvhwm = -1;
+    self->max_msg_size = -1;
+    self->linger = 1000;
+    return self;
+}
+
+static void
+s_close_sockets(zr_device_t *self)
+{
+    for (int i = 0; i < S_ROLES; i++) {
+        if (self->sockets[i]) {
+            zmq_close(self->sockets[i]);
+            self->sockets[i] = NULL;
+        }
+    }
+}
+
+void
+zr_device_destroy(zr_device_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    zr_device_t *self = *self_p;
+    if (self->threaded) {
+        zr_device_stop(self);
+        zr_device_join(self);
+    }
+    s_close_sockets(self);
+    for (int i = 0; i < S_ROLES; i++) {
+        zr_endpoints_destroy(&self->endpoints[i]);
+    }
+    zr__engine_destroy(&self->engine);
+    if (self->own_ctx && self->ctx) {
+        zmq_ctx_term(self->ctx);
+    }
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+zr_device_name(const zr_device_t *self)
+{
+    return self->name;
+}
+
+zr_device_type_t
+zr_device_type(const zr_device_t *self)
+{
+    return self->type;
+}
+
+const char *
+zr_device_error(const zr_device_t *self)
+{
+    return self->error;
+}
+
+static int
+s_set_endpoints(zr_device_t *self, int role, const char *spec)
+{
+    if (self->sockets[S_FRONTEND]) {
+        zr__errf(self->error, sizeof self->error,
+                 "%s: cannot change endpoints of an open device",
+                 s_role_names[role]);
+        errno = EBUSY;
+        return -1;
+    }
+    char err[400];
+    zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
+    if (!eps) {
+        zr__errf(self->error, sizeof self->error, "%s: %s",
+                 s_role_names[role], err);
+        return -1;
+    }
+    zr_endpoints_destroy(&self->endpoints[role]);
+    self->endpoints[role] = eps;
+    return 0;
+}
+
+int
+zr_device_set_frontend(zr_device_t *self, const char *eps)
+{
+    return s_set_endpoints(self, S_FRONTEND, eps);
+}
+
+int
+zr_device_set_backend(zr_device_t *self, const char *eps)
+{
+    return s_set_endpoints(self, S_BACKEND, eps);
+}
+
+int
+zr_device_set_capture(zr_device_t *self, const char *eps)
+{
+    return s_set_endpoints(self, S_CAPTURE, eps);
+}
+
+int
+zr_device_set_control(zr_device_t *self, const char *eps)
+{
+    return s_set_endpoints(self, S_CONTROL, eps);
+}
+
+static int
+s_check_range(zr_device_t *self, const char *what, int64_t value,
+              int64_t min)
+{
+    if (value < min) {
+        zr__errf(self->error, sizeof self->error,
+                 "%s must be at least %lld, not %lld", what, (long long) min,
+                 (long long) value);
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_device_set_sndhwm(zr_device_t *self, int hwm)
+{
+    if (s_check_range(self, "sndhwm", hwm, 0) != 0) {
+        return -1;
+    }
+    self->sndhwm = hwm;
+    return 0;
+}
+
+int
+zr_device_set_rcvhwm(zr_device_t *self, int hwm)
+{
+    if (s_check_range(self, "rcvhwm", hwm, 0) != 0) {
+        return -1;
+    }
+    self->rcvhwm = hwm;
+    return 0;
+}
+
+int
+zr_device_set_max_msg_size(zr_device_t *self, int64_t bytes)
+{
+    if (s_check_range(self, "max-msg-size", bytes, -1) != 0) {
+        return -1;
+    }
+    self->max_msg_size = bytes;
+    return 0;
+}
+
+int
+zr_device_set_linger(zr_device_t *self, int msecs)
+{
+    if (s_check_range(self, "linger", msecs, 0) != 0) {
+        return -1;
+    }
+    self->linger = msecs;
+    zr__engine_set_linger(self->engine, msecs);
+    return 0;
+}
+
+static int
+s_setopt(void *socket, int option, int value)
+{
+    return zmq_setsockopt(socket, option, &value, sizeof value);
+}
+
+/* Create the socket for ROLE with its options set. */
+static void *
+s_socket(zr_device_t *self, int role, int type)
+{
+    void *s = zmq_socket(self->ctx, type);
+    if (!s) {
+        return NULL;
+    }
+    s_setopt(s, ZMQ_LINGER, self->linger);
+    if (role == S_FRONTEND || role == S_BACKEND) {
+        if (self->sndhwm >= 0) {
+            s_setopt(s, ZMQ_SNDHWM, self->sndhwm);
+        }
+        if (self->rcvhwm >= 0) {
+            s_setopt(s, ZMQ_RCVHWM, self->rcvhwm);
+        }
+        if (self->max_msg_size >= 0) {
+            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &self->max_msg_size,
+                           sizeof self->max_msg_size);
+        }
+    }
+    if (type == ZMQ_ROUTER) {
+        /* A client that reconnects with its fixed identity is served
+         * again instead of being refused as a duplicate. */
+        s_setopt(s, ZMQ_ROUTER_HANDOVER, 1);
+    }
+    if (role == S_CAPTURE) {
+        /* A slow listener makes sends fail with EAGAIN (counted as a
+         * capture drop) instead of libzmq dropping without telling. */
+        s_setopt(s, ZMQ_XPUB_NODROP, 1);
+    }
+    return s;
+}
+
+int
+zr_device_open(zr_device_t *self)
+{
+    if (self->sockets[S_FRONTEND]) {
+        return 0;
+    }
+    for (int role = S_FRONTEND; role <= S_BACKEND; role++) {
+        if (!self->endpoints[role]) {
+            zr__errf(self->error, sizeof self->error, "no %s endpoint set",
+                     s_role_names[role]);
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    size_t t = 0;
+    while (s_types[t].type != self->type) {
+        t++;
+    }
+    const int types[S_ROLES] = {s_types[t].frontend, s_types[t].backend,
+                                ZMQ_XPUB, ZMQ_REP};
+    for (int role = 0; role < S_ROLES; role++) {
+        if (!self->endpoints[role]) {
+            continue;
+        }
+        void *s = s_socket(self, role, types[role]);
+        if (!s) {
+            int err = errno;
+            zr__errf(self->error, sizeof self->error,
+                     "cannot create %s socket: %s", s_role_names[role],
+                     zmq_strerror(err));
+            s_close_sockets(self);
+            errno = err;
+            return -1;
+        }
+        self->sockets[role] = s;
+        char err[400];
+        if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
+            0) {
+            int e = errno;
+            zr__errf(self->error, sizeof self->error, "%s", err);
+            s_close_sockets(self);
+            errno = e;
+            return -1;
+        }
+    }
+    zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
+                           self->sockets[S_BACKEND]);
+    zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
+    zr__engine_set_control(self->engine, self->sockets[S_CONTROL]);
+    ZR_LOG_I("%s: %s open", self->name, zr_device_type_name(self->type));
+    return 0;
+}
+
+size_t
+zr_device_endpoint_count(const zr_device_t *self)
+{
+    size_t n = 0;
+    for (int role = 0; role < S_ROLES; role++) {
+        n += zr_endpoints_size(self->endpoints[role]);
+    }
+    return n;
+}
+
+int
+zr_device_endpoint(const zr_device_t *self, size_t i, const char **role,
+                   bool *bind, const char **address)
+{
+    for (int r = 0; r < S_ROLES; r++) {
+        size_t n = zr_endpoints_size(self->endpoints[r]);
+        if (i < n) {
+            if (role) {
+                *role = s_role_names[r];
+            }
+            if (bind) {
+                *bind = zr_endpoints_is_bind(self->endpoints[r], i);
+            }
+            if (address) {
+                *address = zr_endpoints_resolved(self->endpoints[r], i);
+            }
+            return 0;
+        }
+        i -= n;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+int
+zr_device_run(zr_device_t *self)
+{
+    if (zr_device_open(self) != 0) {
+        return -1;
+    }
+    ZR_LOG_I("%s: running", self->name);
+    int rc = zr__engine_run(self->engine);
+    int err = errno;
+    ZR_LOG_I("%s: stopped", self->name);
+    if (rc != 0) {
+        zr__errf(self->error, sizeof self->error, "relay stopped: %s",
+                 zmq_strerror(err));
+        errno = err;
+    }
+    return rc;
+}
+
+static void *
+s_thread_main(void *arg)
+{
+    zr_device_t *self = arg;
+    self->thread_rc = zr__engine_run(self->engine);
+    self->thread_errno = errno;
+    return NULL;
+}
+
+int
+zr_device_start(zr_device_t *self)
+{
+    if (self->threaded) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (zr_device_open(self) != 0) {
+        return -1;
+    }
+    int rc = pthread_create(&self->thread, NULL, s_thread_main, self);
+    if (rc != 0) {
+        zr__errf(self->error, sizeof self->error, "cannot start thread: %s",
+                 zmq_strerror(rc));
+        errno = rc;
+        return -1;
+    }
+    self->threaded = true;
+    return 0;
+}
+
+int
+zr_device_join(zr_device_t *self)
+{
+    if (!self->threaded) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_join(self->thread, NULL);
+    self->threaded = false;
+    errno = self->thread_errno;
+    return self->thread_rc;
+}
+
+void
+zr_device_stop(zr_device_t *self)
+{
+    zr__engine_stop(self->engine);
+}
+
+void
+zr_device_pause(zr_device_t *self)
+{
+    zr__engine_pause(self->engine, true);
+}
+
+void
+zr_device_resume(zr_device_t *self)
+{
+    zr__engine_pause(self->engine, false);
+}
+
+void
+zr_device_stats(const zr_device_t *self, zr_stats_t *stats)
+{
+    zr__engine_stats(self->engine, stats);
+}
+
+char *
+zr_device_stats_json(const zr_device_t *self)
+{
+    return zr__engine_stats_json(self->engine);
+}

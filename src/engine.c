@@ -1,0 +1,772 @@
+/* engine.c - the only code that moves messages: whole multipart messages
+ * from one socket to another, never blocking, counting everything.
+ * SPDX-License-Identifier: MIT
+ *
+ * How it moves a message: frame by frame, received with ZMQ_DONTWAIT and
+ * sent with ZMQ_DONTWAIT. libzmq delivers a multipart message atomically
+ * and checks the send high-water mark on its first frame, so once the
+ * first frame is out the rest follow; if a send would block, the frame in
+ * hand is parked, that direction stops reading (backpressure reaches the
+ * producer through the source socket's own queue), and the frames still
+ * unread stay in the source socket until the destination takes the parked
+ * one. The relay so holds at most one frame per direction, never a copy.
+ *
+ * When to poll: only when every direction ran dry or is blocked. While a
+ * socket has data the loop drains it in bursts without calling zmq_poll,
+ * which is what makes it faster than zmq_proxy's poll-per-burst loop.
+ *
+ * Where ZMQ_POLLOUT cannot be trusted: a ROUTER reports writable when any
+ * peer has room, an XPUB always does. A ROUTER destination therefore never
+ * parks (ZMQ_ROUTER_MANDATORY: a message for a gone or full peer is
+ * dropped and counted, so one stalled peer cannot stop the others), and a
+ * destination other than PUSH/DEALER/PAIR retries on a back-off timer.
+ */
+#include "zr_impl.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* Messages per direction per turn: bounds how long one busy direction can
+ * keep the other (and the control socket) waiting. */
+#define S_BURST 1024
+/* Back-off for destinations whose POLLOUT cannot be trusted. */
+#define S_BACKOFF_MIN_MS 1
+#define S_BACKOFF_MAX_MS 64
+
+typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_TERM } s_status_t;
+
+typedef enum {
+    S_PARK_POLL,  /* park, wait for POLLOUT (PUSH, DEALER, PAIR, ...) */
+    S_PARK_TIMER, /* park, retry on a back-off timer (XPUB, PUB, XSUB) */
+    S_DROP        /* drop and count (ROUTER with ROUTER_MANDATORY) */
+} s_policy_t;
+
+typedef enum { S_CAP_ON, S_CAP_SKIP } s_capstate_t;
+
+/* Local tallies for one pump call, published to the atomics once. */
+typedef struct {
+    uint64_t msgs_in, frames_in, bytes_in;
+    uint64_t msgs_out, frames_out, bytes_out;
+    uint64_t no_route, peer_full, error;
+    uint64_t cap_msgs, cap_drops;
+} s_tally_t;
+
+typedef struct {
+    void *src, *dst;
+    zr__sockstats_t *in;  /* the source socket's counters */
+    zr__sockstats_t *out; /* the destination socket's counters */
+    s_policy_t policy;
+    zmq_msg_t frame;      /* the frame in hand, parked while `parked` */
+    bool parked;
+    bool mid_in;          /* the current message has frames left on src */
+    bool mid_out;         /* frames of the current message went out */
+    bool dropping;        /* the rest of the current message is dropped */
+    s_capstate_t cap;     /* capture of the current message */
+    int backoff_ms;
+    int64_t retry_at;
+} s_dir_t;
+
+struct zr__engine_t {
+    void *frontend, *backend, *capture, *control;
+    s_dir_t dirs[2];
+    int ndirs;
+    zr__sockstats_t front_stats, back_stats;
+    _Atomic uint64_t capture_msgs, capture_drops;
+    _Atomic uint64_t control_cmds, control_errors;
+    s_dir_t *capture_owner; /* direction with a message half-way out */
+    zmq_msg_t capframe;
+    atomic_bool stop;
+    atomic_bool paused;
+    atomic_bool running;
+    _Atomic uint64_t cpu_ns; /* final CPU time once the loop ended */
+    pthread_t thread;
+    int wake[2]; /* self-pipe: stop/pause from other threads or signals */
+    int linger_ms;
+    char *name, *type;
+};
+
+static uint64_t
+s_load(_Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* Single writer: a plain load and store, no locked read-modify-write on
+ * the hot path. */
+static void
+s_add(_Atomic uint64_t *v, uint64_t n)
+{
+    if (n) {
+        atomic_store_explicit(v, s_load(v) + n, memory_order_relaxed);
+    }
+}
+
+zr__engine_t *
+zr__engine_new(void)
+{
+    zr__engine_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (pipe(self->wake) != 0) {
+        free(self);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(self->wake[i], F_SETFL, O_NONBLOCK);
+        fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    self->linger_ms = 1000;
+    return self;
+}
+
+void
+zr__engine_destroy(zr__engine_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    zr__engine_t *self = *self_p;
+    close(self->wake[0]);
+    close(self->wake[1]);
+    free(self->name);
+    free(self->type);
+    free(self);
+    *self_p = NULL;
+}
+
+static int
+s_type(void *socket)
+{
+    int type = -1;
+    size_t len = sizeof type;
+    zmq_getsockopt(socket, ZMQ_TYPE, &type, &len);
+    return type;
+}
+
+static bool
+s_can_recv(int type)
+{
+    return type != ZMQ_PUSH && type != ZMQ_PUB && type != -1;
+}
+
+static bool
+s_can_send(int type)
+{
+    return type != ZMQ_PULL && type != ZMQ_SUB && type != -1;
+}
+
+static s_policy_t
+s_policy_for(int type)
+{
+    switch (type) {
+    case ZMQ_ROUTER: return S_DROP;
+    case ZMQ_PUSH:
+    case ZMQ_DEALER:
+    case ZMQ_PAIR:
+    case ZMQ_REQ:
+    case ZMQ_REP: return S_PARK_POLL;
+    default: return S_PARK_TIMER;
+    }
+}
+
+static void
+s_add_dir(zr__engine_t *self, void *src, zr__sockstats_t *in, void *dst,
+          zr__sockstats_t *out)
+{
+    s_dir_t *d = &self->dirs[self->ndirs++];
+    memset(d, 0, sizeof *d);
+    d->src = src;
+    d->dst = dst;
+    d->in = in;
+    d->out = out;
+    int type = s_type(dst);
+    d->policy = s_policy_for(type);
+    if (type == ZMQ_ROUTER) {
+        int on = 1;
+        zmq_setsockopt(dst, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    }
+}
+
+int
+zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
+{
+    int ft = s_type(frontend), bt = s_type(backend);
+    self->frontend = frontend;
+    self->backend = backend;
+    self->ndirs = 0;
+    if (s_can_recv(ft) && s_can_send(bt)) {
+        s_add_dir(self, frontend, &self->front_stats, backend,
+                  &self->back_stats);
+    }
+    if (s_can_recv(bt) && s_can_send(ft)) {
+        s_add_dir(self, backend, &self->back_stats, frontend,
+                  &self->front_stats);
+    }
+    if (self->ndirs == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+void
+zr__engine_set_capture(zr__engine_t *self, void *capture)
+{
+    self->capture = capture;
+}
+
+void
+zr__engine_set_control(zr__engine_t *self, void *control)
+{
+    self->control = control;
+}
+
+void
+zr__engine_set_identity(zr__engine_t *self, const char *name,
+                        const char *type)
+{
+    free(self->name);
+    free(self->type);
+    self->name = name ? strdup(name) : NULL;
+    self->type = type ? strdup(type) : NULL;
+}
+
+void
+zr__engine_set_linger(zr__engine_t *self, int msecs)
+{
+    self->linger_ms = msecs < 0 ? 0 : msecs;
+}
+
+static void
+s_wake(zr__engine_t *self)
+{
+    /* write(2) is async-signal-safe; a full pipe means already woken. */
+    ssize_t rc = write(self->wake[1], "w", 1);
+    (void) rc;
+}
+
+void
+zr__engine_stop(zr__engine_t *self)
+{
+    atomic_store(&self->stop, true);
+    s_wake(self);
+}
+
+void
+zr__engine_pause(zr__engine_t *self, bool pause)
+{
+    atomic_store(&self->paused, pause);
+    s_wake(self);
+}
+
+/* ---------------------------------------------------------------------
+ * Moving messages.
+ */
+
+static void
+s_publish(s_dir_t *d, zr__engine_t *self, const s_tally_t *t)
+{
+    s_add(&d->in->msgs_in, t->msgs_in);
+    s_add(&d->in->frames_in, t->frames_in);
+    s_add(&d->in->bytes_in, t->bytes_in);
+    s_add(&d->out->msgs_out, t->msgs_out);
+    s_add(&d->out->frames_out, t->frames_out);
+    s_add(&d->out->bytes_out, t->bytes_out);
+    s_add(&d->out->drop_no_route, t->no_route);
+    s_add(&d->out->drop_peer_full, t->peer_full);
+    s_add(&d->out->drop_error, t->error);
+    s_add(&self->capture_msgs, t->cap_msgs);
+    s_add(&self->capture_drops, t->cap_drops);
+}
+
+/* Copy of a frame that just went out, to the capture socket. A listener
+ * that cannot keep up loses whole messages, counted; it never slows the
+ * relay (the capture XPUB has ZMQ_XPUB_NODROP, sends are DONTWAIT). */
+static void
+s_capture_send(zr__engine_t *self, s_dir_t *d, bool first, bool more,
+               s_tally_t *t)
+{
+    int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
+    if (zmq_msg_send(&self->capframe, self->capture, flags) < 0) {
+        d->cap = S_CAP_SKIP;
+        t->cap_drops++;
+        if (!first) {
+            /* Never happens with libzmq's XPUB (it checks the HWM on the
+             * first frame), but never leave a half message open there. */
+            zmq_msg_t end;
+            zmq_msg_init(&end);
+            zmq_msg_send(&end, self->capture, ZMQ_DONTWAIT);
+            zmq_msg_close(&end);
+            self->capture_owner = NULL;
+        }
+        return;
+    }
+    if (more) {
+        self->capture_owner = d;
+    }
+    else {
+        self->capture_owner = NULL;
+        t->cap_msgs++;
+    }
+}
+
+/* Send the frame in hand. S_OK when it went out or was dropped (and
+ * counted), S_BLOCKED when it is parked, S_TERM when the context ended. */
+static s_status_t
+s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
+{
+    zmq_msg_t *f = &d->frame;
+    bool more = zmq_msg_more(f);
+    bool first = !d->mid_out;
+    size_t size = zmq_msg_size(f);
+    bool cap = false;
+    if (self->capture) {
+        /* Another direction's message half-way out on capture: skip this
+         * one rather than interleave frames. */
+        if (first) {
+            d->cap = self->capture_owner ? S_CAP_SKIP : S_CAP_ON;
+        }
+        if (d->cap == S_CAP_ON) {
+            cap = zmq_msg_copy(&self->capframe, f) == 0;
+        }
+    }
+    int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
+    if (zmq_msg_send(f, d->dst, flags) >= 0) {
+        t->frames_out++;
+        t->bytes_out += size;
+        t->msgs_out += !more;
+        d->parked = false;
+        d->backoff_ms = 0;
+        d->mid_out = more;
+        if (cap) {
+            s_capture_send(self, d, first, more, t);
+        }
+        else if (self->capture && first) {
+            t->cap_drops++;
+        }
+        return S_OK;
+    }
+    int err = errno;
+    if (err == ETERM) {
+        return S_TERM;
+    }
+    if ((err == EAGAIN || err == EINTR) &&
+        (d->policy != S_DROP || !first)) {
+        d->parked = true;
+        if (d->policy != S_PARK_POLL) {
+            d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2
+                                          : S_BACKOFF_MIN_MS;
+            if (d->backoff_ms > S_BACKOFF_MAX_MS) {
+                d->backoff_ms = S_BACKOFF_MAX_MS;
+            }
+            d->retry_at = zr__now_ms() + d->backoff_ms;
+        }
+        return S_BLOCKED;
+    }
+    /* Drop the whole message: this frame and whatever is left of it. */
+    if (err == EHOSTUNREACH) {
+        t->no_route++;
+    }
+    else if (err == EAGAIN) {
+        t->peer_full++;
+    }
+    else {
+        t->error++;
+        ZR_LOG_D("engine: send failed (%s), message dropped",
+                 zmq_strerror(err));
+    }
+    d->parked = false;
+    d->mid_out = false;
+    d->dropping = d->mid_in;
+    zmq_msg_close(f);
+    zmq_msg_init(f);
+    return S_OK;
+}
+
+/* Move messages from d->src to d->dst until the source runs dry, the
+ * destination blocks, or BUDGET messages went (never stopping inside a
+ * message). */
+static s_status_t
+s_pump(zr__engine_t *self, s_dir_t *d, int budget)
+{
+    s_tally_t t = {0};
+    s_status_t status = S_DRY;
+    if (d->parked) {
+        status = s_send(self, d, &t);
+        if (status != S_OK) {
+            goto done;
+        }
+    }
+    for (int n = 0;;) {
+        if (!d->mid_in && n >= budget) {
+            status = S_BUSY;
+            break;
+        }
+        if (zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT) < 0) {
+            status = errno == ETERM ? S_TERM : S_DRY;
+            break;
+        }
+        size_t size = zmq_msg_size(&d->frame);
+        d->mid_in = zmq_msg_more(&d->frame);
+        t.frames_in++;
+        t.bytes_in += size;
+        if (!d->mid_in) {
+            t.msgs_in++;
+            n++;
+        }
+        if (d->dropping) {
+            d->dropping = d->mid_in;
+            continue;
+        }
+        status = s_send(self, d, &t);
+        if (status != S_OK) {
+            break;
+        }
+    }
+done:
+    s_publish(d, self, &t);
+    return status;
+}
+
+static bool
+s_has_input(void *socket)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(socket, ZMQ_EVENTS, &events, &len) == 0 &&
+           (events & ZMQ_POLLIN);
+}
+
+static void
+s_serve_control(zr__engine_t *self)
+{
+    while (s_has_input(self->control)) {
+        zr__ctl_serve(self, self->control);
+    }
+}
+
+/* The capture XPUB receives its listeners' subscriptions; read them so
+ * they do not pile up. */
+static void
+s_drain(void *socket)
+{
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) >= 0) {
+    }
+    zmq_msg_close(&msg);
+}
+
+static void
+s_drain_wake(zr__engine_t *self)
+{
+    char buf[64];
+    while (read(self->wake[0], buf, sizeof buf) > 0) {
+    }
+}
+
+/* Add SOCKET/EVENTS to the poll set, merging with an item for the same
+ * socket (a queue's frontend is read by one direction, written by the
+ * other). */
+static int
+s_poll_add(zmq_pollitem_t *items, int n, void *socket, short events)
+{
+    for (int i = 0; i < n; i++) {
+        if (items[i].socket == socket) {
+            items[i].events |= events;
+            return n;
+        }
+    }
+    items[n] = (zmq_pollitem_t){.socket = socket, .events = events};
+    return n + 1;
+}
+
+/* At stop: finish the messages in hand within the linger time, and count
+ * what could not be delivered. */
+static void
+s_finish(zr__engine_t *self)
+{
+    int64_t deadline = zr__now_ms() + self->linger_ms;
+    for (;;) {
+        zmq_pollitem_t items[2];
+        int n = 0;
+        long timeout = -1;
+        for (int i = 0; i < self->ndirs; i++) {
+            s_dir_t *d = &self->dirs[i];
+            if (!d->parked && !d->mid_in) {
+                continue;
+            }
+            if (s_pump(self, d, 0) == S_BLOCKED) {
+                if (d->policy == S_PARK_POLL) {
+                    n = s_poll_add(items, n, d->dst, ZMQ_POLLOUT);
+                }
+                else {
+                    timeout = d->backoff_ms;
+                }
+            }
+        }
+        int64_t left = deadline - zr__now_ms();
+        if ((n == 0 && timeout < 0) || left <= 0) {
+            break;
+        }
+        if (timeout < 0 || timeout > left) {
+            timeout = left;
+        }
+        if (zmq_poll(items, n, timeout) < 0 && errno == ETERM) {
+            break;
+        }
+    }
+    int lost = 0;
+    for (int i = 0; i < self->ndirs; i++) {
+        s_dir_t *d = &self->dirs[i];
+        if (d->parked || d->mid_in) {
+            s_add(&d->out->drop_shutdown, 1);
+            lost++;
+        }
+    }
+    if (lost) {
+        ZR_LOG_W("%s: stopped with %d message(s) in hand undelivered after "
+                 "%d ms linger",
+                 self->name ? self->name : "relay", lost, self->linger_ms);
+    }
+}
+
+static uint64_t
+s_thread_cpu_ns(pthread_t thread)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(thread, &cid) != 0 ||
+        clock_gettime(cid, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+int
+zr__engine_run(zr__engine_t *self)
+{
+    self->thread = pthread_self();
+    atomic_store(&self->running, true);
+    for (int i = 0; i < self->ndirs; i++) {
+        zmq_msg_init(&self->dirs[i].frame);
+    }
+    zmq_msg_init(&self->capframe);
+    s_drain_wake(self);
+    int rc = 0;
+    int err = 0;
+
+    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        bool paused = atomic_load_explicit(&self->paused,
+                                           memory_order_relaxed);
+        bool busy = false;
+        int64_t now = 0;
+        long timeout = -1;
+        zmq_pollitem_t items[6];
+        int n = 0;
+
+        if (!paused) {
+            for (int i = 0; i < self->ndirs; i++) {
+                s_dir_t *d = &self->dirs[i];
+                if (d->parked && d->policy == S_PARK_TIMER) {
+                    now = now ? now : zr__now_ms();
+                    if (now < d->retry_at) {
+                        long wait = (long) (d->retry_at - now);
+                        timeout = timeout < 0 || wait < timeout ? wait
+                                                                : timeout;
+                        continue;
+                    }
+                }
+                s_status_t st = s_pump(self, d, S_BURST);
+                if (st == S_TERM) {
+                    rc = -1;
+                    err = ETERM;
+                    goto out;
+                }
+                if (st == S_BUSY) {
+                    busy = true;
+                }
+                else if (st == S_BLOCKED) {
+                    if (d->policy == S_PARK_POLL) {
+                        n = s_poll_add(items, n, d->dst, ZMQ_POLLOUT);
+                    }
+                    else if (timeout < 0 || d->backoff_ms < timeout) {
+                        timeout = d->backoff_ms;
+                    }
+                }
+                else {
+                    n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
+                }
+            }
+        }
+        if (busy) {
+            /* Data keeps coming: no poll, but never starve the control
+             * socket. ZMQ_EVENTS is cheap next to a burst. */
+            if (self->control) {
+                s_serve_control(self);
+            }
+            if (self->capture && s_has_input(self->capture)) {
+                s_drain(self->capture);
+            }
+            continue;
+        }
+        int ctl_item = -1, cap_item = -1;
+        if (self->control) {
+            ctl_item = n;
+            n = s_poll_add(items, n, self->control, ZMQ_POLLIN);
+        }
+        if (self->capture) {
+            cap_item = n;
+            n = s_poll_add(items, n, self->capture, ZMQ_POLLIN);
+        }
+        items[n++] = (zmq_pollitem_t){.fd = self->wake[0],
+                                      .events = ZMQ_POLLIN};
+        if (zmq_poll(items, n, timeout) < 0) {
+            if (errno == ETERM) {
+                rc = -1;
+                err = ETERM;
+                break;
+            }
+            continue; /* EINTR: a signal; the stop flag says what to do */
+        }
+        if (ctl_item >= 0 && (items[ctl_item].revents & ZMQ_POLLIN)) {
+            s_serve_control(self);
+        }
+        if (cap_item >= 0 && (items[cap_item].revents & ZMQ_POLLIN)) {
+            s_drain(self->capture);
+        }
+        if (items[n - 1].revents & ZMQ_POLLIN) {
+            s_drain_wake(self);
+        }
+    }
+out:
+    if (err != ETERM) {
+        s_finish(self);
+    }
+    for (int i = 0; i < self->ndirs; i++) {
+        zmq_msg_close(&self->dirs[i].frame);
+        self->dirs[i].parked = false;
+        self->dirs[i].mid_in = self->dirs[i].mid_out = false;
+        self->dirs[i].dropping = false;
+    }
+    zmq_msg_close(&self->capframe);
+    self->capture_owner = NULL;
+    atomic_store(&self->cpu_ns, s_thread_cpu_ns(self->thread));
+    atomic_store(&self->running, false);
+    if (rc != 0) {
+        errno = err;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Counters.
+ */
+
+static void
+s_sockstats(const zr__sockstats_t *s, zr_socket_stats_t *out)
+{
+    zr__sockstats_t *m = (zr__sockstats_t *) s;
+    out->msgs_in = s_load(&m->msgs_in);
+    out->frames_in = s_load(&m->frames_in);
+    out->bytes_in = s_load(&m->bytes_in);
+    out->msgs_out = s_load(&m->msgs_out);
+    out->frames_out = s_load(&m->frames_out);
+    out->bytes_out = s_load(&m->bytes_out);
+    out->drop_no_route = s_load(&m->drop_no_route);
+    out->drop_peer_full = s_load(&m->drop_peer_full);
+    out->drop_error = s_load(&m->drop_error);
+    out->drop_shutdown = s_load(&m->drop_shutdown);
+}
+
+bool
+zr__engine_paused(const zr__engine_t *self)
+{
+    return atomic_load(&((zr__engine_t *) self)->paused);
+}
+
+const char *
+zr__engine_name(const zr__engine_t *self)
+{
+    return self->name ? self->name : "proxy";
+}
+
+void
+zr__engine_count_control(zr__engine_t *self, bool ok)
+{
+    s_add(ok ? &self->control_cmds : &self->control_errors, 1);
+}
+
+void
+zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
+{
+    zr__engine_t *m = (zr__engine_t *) self;
+    memset(stats, 0, sizeof *stats);
+    s_sockstats(&self->front_stats, &stats->frontend);
+    s_sockstats(&self->back_stats, &stats->backend);
+    stats->capture_msgs = s_load(&m->capture_msgs);
+    stats->capture_drops = s_load(&m->capture_drops);
+    stats->control_cmds = s_load(&m->control_cmds);
+    stats->control_errors = s_load(&m->control_errors);
+    stats->paused = atomic_load(&m->paused);
+    stats->running = atomic_load(&m->running);
+    stats->cpu_ns = stats->running ? s_thread_cpu_ns(self->thread)
+                                   : atomic_load(&m->cpu_ns);
+}
+
+static cJSON *
+s_sockstats_json(const zr_socket_stats_t *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "msgs_in", (double) s->msgs_in);
+    cJSON_AddNumberToObject(o, "frames_in", (double) s->frames_in);
+    cJSON_AddNumberToObject(o, "bytes_in", (double) s->bytes_in);
+    cJSON_AddNumberToObject(o, "msgs_out", (double) s->msgs_out);
+    cJSON_AddNumberToObject(o, "frames_out", (double) s->frames_out);
+    cJSON_AddNumberToObject(o, "bytes_out", (double) s->bytes_out);
+    cJSON *drops = cJSON_AddObjectToObject(o, "drops");
+    cJSON_AddNumberToObject(drops, "no_route", (double) s->drop_no_route);
+    cJSON_AddNumberToObject(drops, "peer_full", (double) s->drop_peer_full);
+    cJSON_AddNumberToObject(drops, "error", (double) s->drop_error);
+    cJSON_AddNumberToObject(drops, "shutdown", (double) s->drop_shutdown);
+    return o;
+}
+
+char *
+zr__engine_stats_json(const zr__engine_t *self)
+{
+    zr_stats_t st;
+    zr__engine_stats(self, &st);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "name", self->name ? self->name : "proxy");
+    cJSON_AddStringToObject(o, "type", self->type ? self->type : "proxy");
+    cJSON_AddStringToObject(o, "state",
+                            !st.running ? "stopped"
+                            : st.paused ? "paused"
+                                        : "running");
+    cJSON_AddItemToObject(o, "frontend", s_sockstats_json(&st.frontend));
+    cJSON_AddItemToObject(o, "backend", s_sockstats_json(&st.backend));
+    cJSON *cap = cJSON_AddObjectToObject(o, "capture");
+    cJSON_AddBoolToObject(cap, "enabled", self->capture != NULL);
+    cJSON_AddNumberToObject(cap, "msgs", (double) st.capture_msgs);
+    cJSON_AddNumberToObject(cap, "drops", (double) st.capture_drops);
+    cJSON *ctl = cJSON_AddObjectToObject(o, "control");
+    cJSON_AddNumberToObject(ctl, "commands", (double) st.control_cmds);
+    cJSON_AddNumberToObject(ctl, "errors", (double) st.control_errors);
+    cJSON_AddNumberToObject(o, "cpu_seconds", (double) st.cpu_ns / 1e9);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}

@@ -1,0 +1,133 @@
+/* util.c - small helpers shared by the library's modules.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+int64_t
+zr__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+zr__errf(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || len == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+const char *
+zr__socket_type_name(int type)
+{
+    switch (type) {
+    case ZMQ_PAIR: return "PAIR";
+    case ZMQ_PUB: return "PUB";
+    case ZMQ_SUB: return "SUB";
+    case ZMQ_REQ: return "REQ";
+    case ZMQ_REP: return "REP";
+    case ZMQ_DEALER: return "DEALER";
+    case ZMQ_ROUTER: return "ROUTER";
+    case ZMQ_PULL: return "PULL";
+    case ZMQ_PUSH: return "PUSH";
+    case ZMQ_XPUB: return "XPUB";
+    case ZMQ_XSUB: return "XSUB";
+    case ZMQ_STREAM: return "STREAM";
+    default: return "?";
+    }
+}
+
+/* Parse a whole decimal number into *OUT; -1 unless S is one. */
+static int
+s_parse_number(const char *s, const char **rest, int64_t *out)
+{
+    if (!s || !*s || !(isdigit((unsigned char) *s) || *s == '-')) {
+        return -1;
+    }
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s) {
+        return -1;
+    }
+    *rest = end;
+    *out = v;
+    return 0;
+}
+
+int
+zr__parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    const char *rest;
+    int64_t v;
+    if (s_parse_number(s, &rest, &v) != 0 || *rest || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+zr__parse_duration(const char *s, int64_t *ms)
+{
+    const char *unit;
+    int64_t v;
+    if (s_parse_number(s, &unit, &v) != 0 || v < 0) {
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        int64_t ms;
+    } units[] = {{"", 1},      {"ms", 1},       {"s", 1000},
+                 {"m", 60000}, {"min", 60000},  {"h", 3600000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].name) == 0) {
+            if (v > INT64_MAX / units[i].ms) {
+                return -1;
+            }
+            *ms = v * units[i].ms;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+zr__parse_size(const char *s, int64_t *bytes)
+{
+    const char *unit;
+    int64_t v;
+    if (s_parse_number(s, &unit, &v) != 0 || v < 0) {
+        return -1;
+    }
+    static const struct {
+        const char *name;
+        int64_t mult;
+    } units[] = {{"", 1},          {"B", 1},          {"k", 1024},
+                 {"K", 1024},      {"KiB", 1024},     {"M", 1048576},
+                 {"MiB", 1048576}, {"G", 1073741824}, {"GiB", 1073741824}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].name) == 0) {
+            if (v > INT64_MAX / units[i].mult) {
+                return -1;
+            }
+            *bytes = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,97 @@
+/* zr_impl.h - declarations shared by libzrelay's modules, never installed.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef ZR_IMPL_H_INCLUDED
+#define ZR_IMPL_H_INCLUDED
+
+#include "zrelay.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------
+ * log.c: the level test comes before any argument is evaluated, so a
+ * debug line costs one relaxed load when debug is off.
+ */
+extern _Atomic int zr__log_threshold; /* -1 while no handler is set */
+void zr__log(zr_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define zr__log_at(level, ...)                                            \
+    do {                                                                  \
+        if ((int) (level) <= atomic_load_explicit(&zr__log_threshold,     \
+                                                  memory_order_relaxed))  \
+            zr__log((level), __VA_ARGS__);                                \
+    } while (0)
+#define ZR_LOG_E(...) zr__log_at(ZR_LOG_ERROR, __VA_ARGS__)
+#define ZR_LOG_W(...) zr__log_at(ZR_LOG_WARNING, __VA_ARGS__)
+#define ZR_LOG_N(...) zr__log_at(ZR_LOG_NOTICE, __VA_ARGS__)
+#define ZR_LOG_I(...) zr__log_at(ZR_LOG_INFO, __VA_ARGS__)
+#define ZR_LOG_D(...) zr__log_at(ZR_LOG_DEBUG, __VA_ARGS__)
+
+/* ---------------------------------------------------------------------
+ * util.c
+ */
+/* Monotonic milliseconds. */
+int64_t zr__now_ms(void);
+/* snprintf into a fixed buffer; never overflows, always terminated. */
+void zr__errf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Strict parsers: the whole string or -1. A duration is a number with an
+ * optional unit (ms, s, m, h; bare: ms); a size an optional k/M/G (KiB,
+ * MiB, GiB: powers of 1024). */
+int zr__parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+int zr__parse_duration(const char *s, int64_t *ms);
+int zr__parse_size(const char *s, int64_t *bytes);
+/* The ZeroMQ socket type's name ("ROUTER"), "?" when unknown. */
+const char *zr__socket_type_name(int type);
+
+/* ---------------------------------------------------------------------
+ * engine.c: the only code that moves messages.
+ */
+typedef struct zr__engine_t zr__engine_t;
+
+/* Per-socket counters: written by the engine's thread only, read by
+ * anyone (relaxed atomics). */
+typedef struct {
+    _Atomic uint64_t msgs_in, frames_in, bytes_in;
+    _Atomic uint64_t msgs_out, frames_out, bytes_out;
+    _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
+    _Atomic uint64_t drop_shutdown;
+} zr__sockstats_t;
+
+zr__engine_t *zr__engine_new(void);
+void zr__engine_destroy(zr__engine_t **self_p);
+/* Borrowed sockets: the engine never closes them. Directions follow from
+ * the socket types (a PUSH backend only sends, so a PULL/PUSH pair has
+ * one direction). -1 EINVAL when no direction is possible. */
+int zr__engine_set_sockets(zr__engine_t *self, void *frontend,
+                           void *backend);
+void zr__engine_set_capture(zr__engine_t *self, void *capture);
+void zr__engine_set_control(zr__engine_t *self, void *control);
+/* What STATS reports as the device's name and type. Copied. */
+void zr__engine_set_identity(zr__engine_t *self, const char *name,
+                             const char *type);
+/* How long zr__engine_run may spend at stop finishing messages it holds. */
+void zr__engine_set_linger(zr__engine_t *self, int msecs);
+int zr__engine_run(zr__engine_t *self);
+/* Thread- and signal-safe requests; the loop acts on them at once. */
+void zr__engine_stop(zr__engine_t *self);
+void zr__engine_pause(zr__engine_t *self, bool pause);
+void zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats);
+/* Count one control command, answered (OK) or refused. */
+void zr__engine_count_control(zr__engine_t *self, bool ok);
+bool zr__engine_paused(const zr__engine_t *self);
+const char *zr__engine_name(const zr__engine_t *self);
+/* STATS as a JSON object (caller frees), NULL on ENOMEM. */
+char *zr__engine_stats_json(const zr__engine_t *self);
+
+/* ---------------------------------------------------------------------
+ * ctl.c: the control protocol (docs/CONTROL.md), served by the engine.
+ */
+/* Read one request from CONTROL (which has one waiting) and answer it. */
+void zr__ctl_serve(zr__engine_t *engine, void *control);
+/* The 8-frame STATISTICS reply of libzmq's zmq_proxy_steerable. */
+void zr__ctl_statistics(const zr_stats_t *stats, uint64_t out[8]);
+
+#endif
