@@ -74,6 +74,7 @@ s_help(const s_kind_t *k, FILE *out)
             "                     suffixes); a peer sending more is "
             "disconnected\n"
             "                     by libzmq (default: no limit)\n"
+            "  --io-threads N     libzmq I/O threads (default 1)\n"
             "  --linger D         at stop, time to deliver what the relay "
             "holds\n"
             "                     (default 1s; 500ms, 2s, a bare number is ms)\n"
@@ -141,7 +142,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     const s_kind_t *k = s_kind(type);
     const char *verb = zr_device_type_name(type);
     enum { O_CAPTURE = 256, O_CONTROL, O_SNDHWM, O_RCVHWM, O_MAXMSG,
-           O_LINGER };
+           O_LINGER, O_IOTHREADS };
     static const struct option options[] = {
         {"capture", required_argument, NULL, O_CAPTURE},
         {"control", required_argument, NULL, O_CONTROL},
@@ -149,12 +150,14 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         {"rcvhwm", required_argument, NULL, O_RCVHWM},
         {"max-msg-size", required_argument, NULL, O_MAXMSG},
         {"linger", required_argument, NULL, O_LINGER},
+        {"io-threads", required_argument, NULL, O_IOTHREADS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *capture = NULL, *control = NULL;
     int64_t sndhwm = -1, rcvhwm = -1, maxmsg = -1, linger = -1;
+    int64_t io_threads = 1;
     int verbosity = 0;
     int opt;
     opterr = 0;
@@ -184,6 +187,11 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
+        case O_IOTHREADS:
+            if (cli_int("--io-threads", optarg, 1, 64, &io_threads) != 0) {
+                return CLI_USAGE;
+            }
+            break;
         case 'v': verbosity++; break;
         case 'h': s_help(k, stdout); return CLI_OK;
         case ':':
@@ -205,8 +213,14 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     }
     cli_log_to_stderr(verbosity);
 
-    zr_device_t *dev = zr_device_new(NULL, type, NULL);
+    void *ctx = zmq_ctx_new();
+    if (!ctx || zmq_ctx_set(ctx, ZMQ_IO_THREADS, (int) io_threads) != 0) {
+        return cli_error(CLI_FAILURE, "cannot create a ZeroMQ context: %s",
+                         zr_strerror(errno));
+    }
+    zr_device_t *dev = zr_device_new(ctx, type, NULL);
     if (!dev) {
+        zmq_ctx_term(ctx);
         return cli_error(CLI_FAILURE, "cannot create %s: %s", verb,
                          zr_strerror(errno));
     }
@@ -240,5 +254,6 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     }
 done:
     zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
     return status;
 }
