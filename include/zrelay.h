@@ -110,6 +110,9 @@ typedef struct {
     uint64_t capture_drops; /* messages the capture listener missed */
     uint64_t control_cmds;  /* control commands answered */
     uint64_t control_errors;/* control commands refused */
+    uint64_t polls;         /* times the relay waited in zmq_poll */
+    bool waiting;           /* waiting in zmq_poll now: every message it
+                               moved before is in these counters */
     bool paused;
     bool running;
     uint64_t cpu_ns;        /* CPU time of the relay's thread so far */

@@ -82,6 +82,8 @@ struct zr__engine_t {
     _Atomic uint64_t control_cmds, control_errors;
     s_dir_t *capture_owner; /* direction with a message half-way out */
     zmq_msg_t capframe;
+    _Atomic uint64_t polls;
+    atomic_bool waiting; /* in zmq_poll, counters published */
     atomic_bool stop;
     atomic_bool paused;
     atomic_bool running;
@@ -630,7 +632,11 @@ zr__engine_run(zr__engine_t *self)
         }
         items[n++] = (zmq_pollitem_t){.fd = self->wake[0],
                                       .events = ZMQ_POLLIN};
-        if (zmq_poll(items, n, timeout) < 0) {
+        s_add(&self->polls, 1);
+        atomic_store_explicit(&self->waiting, true, memory_order_release);
+        int rc_poll = zmq_poll(items, n, timeout);
+        atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
+        if (rc_poll < 0) {
             if (errno == ETERM) {
                 rc = -1;
                 err = ETERM;
@@ -711,6 +717,9 @@ zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
 {
     zr__engine_t *m = (zr__engine_t *) self;
     memset(stats, 0, sizeof *stats);
+    /* First the flag, then the counters it vouches for. */
+    stats->waiting = atomic_load_explicit(&m->waiting, memory_order_acquire);
+    stats->polls = s_load(&m->polls);
     s_sockstats(&self->front_stats, &stats->frontend);
     s_sockstats(&self->back_stats, &stats->backend);
     stats->capture_msgs = s_load(&m->capture_msgs);
@@ -765,6 +774,7 @@ zr__engine_stats_json(const zr__engine_t *self)
     cJSON *ctl = cJSON_AddObjectToObject(o, "control");
     cJSON_AddNumberToObject(ctl, "commands", (double) st.control_cmds);
     cJSON_AddNumberToObject(ctl, "errors", (double) st.control_errors);
+    cJSON_AddNumberToObject(o, "polls", (double) st.polls);
     cJSON_AddNumberToObject(o, "cpu_seconds", (double) st.cpu_ns / 1e9);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

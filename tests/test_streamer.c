@@ -63,7 +63,8 @@ s_two_producers(const char *front_spec, const char *back_spec)
         pthread_join(threads[i], NULL);
     }
     zr_stats_t st;
-    zr_device_stats(dev, &st);
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out == 2 * S_PER_PRODUCER,
+                  ZRT_DEADLINE_MS);
     ZR_EQ(st.frontend.msgs_in, 2 * S_PER_PRODUCER);
     ZR_EQ(st.backend.msgs_out, 2 * S_PER_PRODUCER);
     ZR_EQ(st.backend.bytes_out, 2 * S_PER_PRODUCER * 8);

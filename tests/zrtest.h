@@ -138,6 +138,12 @@ zrt_now_ms(void)
         }                                                                 \
     } while (0)
 
+/* Wait until DEV's counters, read into ST (a zr_stats_t), satisfy COND
+ * while the relay waits for traffic: its counters then include every
+ * message it moved. */
+#define ZR_WAIT_STATS(dev, st, cond, ms)                                  \
+    ZR_WAIT((zr_device_stats((dev), &(st)), (st).waiting && (cond)), ms)
+
 static inline void
 zrt_setint(void *socket, int option, int value)
 {

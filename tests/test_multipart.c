@@ -1,0 +1,328 @@
+/* test_multipart.c - whole messages through every device: 1 to 64 frames,
+ * frames of 0 B to 1 MiB, every byte checked, never split or interleaved.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zrtest.h"
+
+#include <pthread.h>
+
+/* Frame sizes around libzmq's boundaries: empty, the 33-byte inline
+ * ("very small") limit, 255/256 (ZMTP short/long frame), 1 MiB. */
+static const size_t s_sizes[] = {0,   1,    32,    33,    34,     255,
+                                 256, 4096, 65536, 65537, 1 << 20};
+#define S_NSIZES (sizeof s_sizes / sizeof s_sizes[0])
+#define S_MESSAGES 128
+
+static size_t
+s_frames_of(int msg)
+{
+    return 1 + (size_t) (msg * 7) % 64; /* 1..64, in a mixed order */
+}
+
+static size_t
+s_size_of(int msg, size_t frame)
+{
+    /* Keep the big frames rare so the test stays quick under ASan. */
+    size_t i = (size_t) (msg + (int) frame * 3) % S_NSIZES;
+    if (s_sizes[i] > 4096 && (frame % 16) != 1) {
+        return s_sizes[i % 5];
+    }
+    return s_sizes[i];
+}
+
+static unsigned char
+s_byte(int msg, size_t frame, size_t at)
+{
+    return (unsigned char) (msg * 31 + (int) frame * 7 + (int) at);
+}
+
+/* Frame 0 of a forwarded message is its topic: "T" then the number. */
+static void
+s_send_message(void *socket, int msg, bool topic)
+{
+    size_t frames = s_frames_of(msg);
+    for (size_t f = 0; f < frames; f++) {
+        size_t size = s_size_of(msg, f);
+        if (f == 0 && topic && size == 0) {
+            size = 1;
+        }
+        zmq_msg_t part;
+        zmq_msg_init_size(&part, size);
+        unsigned char *data = zmq_msg_data(&part);
+        for (size_t i = 0; i < size; i++) {
+            data[i] = s_byte(msg, f, i);
+        }
+        if (f == 0 && topic) {
+            data[0] = 'T';
+        }
+        int flags = f + 1 < frames ? ZMQ_SNDMORE : 0;
+        if (zmq_msg_send(&part, socket, flags) < 0) {
+            ZR_FAILF("send message %d frame %zu: %s", msg, f,
+                     zmq_strerror(errno));
+        }
+    }
+}
+
+/* Receive message MSG (after SKIP envelope frames, which must be there)
+ * and check every frame and byte. */
+static void
+s_check_message(void *socket, int msg, bool topic, int skip)
+{
+    size_t frames = s_frames_of(msg);
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "message %d missing",
+              msg);
+    for (int i = 0; i < skip; i++) {
+        ZR_CHECK(zmq_msg_recv(&part, socket, 0) >= 0);
+        ZR_CHECKF(zmq_msg_more(&part), "message %d: envelope only", msg);
+    }
+    for (size_t f = 0; f < frames; f++) {
+        ZR_CHECK(zmq_msg_recv(&part, socket, 0) >= 0);
+        size_t want = s_size_of(msg, f);
+        if (f == 0 && topic && want == 0) {
+            want = 1;
+        }
+        ZR_CHECKF(zmq_msg_size(&part) == want,
+                  "message %d frame %zu: %zu bytes, want %zu", msg, f,
+                  zmq_msg_size(&part), want);
+        const unsigned char *data = zmq_msg_data(&part);
+        for (size_t i = (f == 0 && topic) ? 1 : 0; i < want; i++) {
+            if (data[i] != s_byte(msg, f, i)) {
+                ZR_FAILF("message %d frame %zu byte %zu differs", msg, f, i);
+            }
+        }
+        bool more = zmq_msg_more(&part);
+        ZR_CHECKF(more == (f + 1 < frames),
+                  "message %d: frame %zu more-flag %d, frames %zu", msg, f,
+                  more, frames);
+    }
+    zmq_msg_close(&part);
+}
+
+static void
+s_streamer(const char *front, const char *back)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, front, back, NULL);
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(push, zrt_device_endpoint(dev, 0));
+    zrt_connect(pull, zrt_device_endpoint(dev, 1));
+    for (int m = 0; m < S_MESSAGES; m++) {
+        s_send_message(push, m, false);
+        s_check_message(pull, m, false, 0);
+    }
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out == S_MESSAGES,
+                  ZRT_DEADLINE_MS);
+    uint64_t frames = 0;
+    for (int m = 0; m < S_MESSAGES; m++) {
+        frames += s_frames_of(m);
+    }
+    ZR_EQ(st.frontend.frames_in, frames);
+    ZR_EQ(st.backend.frames_out, frames);
+    ZR_EQ(st.frontend.bytes_in, st.backend.bytes_out);
+    zr_device_destroy(&dev);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+/* Both directions: DEALER client -> queue -> DEALER server, which sends
+ * every message back through the queue with its envelope. */
+static void
+s_queue(const char *front, const char *back)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_QUEUE, front, back, NULL);
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    void *server = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(client, zrt_device_endpoint(dev, 0));
+    zrt_connect(server, zrt_device_endpoint(dev, 1));
+    zmq_msg_t identity;
+    zmq_msg_init(&identity);
+    for (int m = 0; m < S_MESSAGES; m++) {
+        s_send_message(client, m, false);
+        /* The server sees [identity, message...]. */
+        ZR_CHECK(zrt_readable(server, ZRT_DEADLINE_MS));
+        ZR_CHECK(zmq_msg_recv(&identity, server, 0) > 0);
+        ZR_CHECK(zmq_msg_more(&identity));
+        s_check_message(server, m, false, 0);
+        ZR_PASS(zmq_msg_send(&identity, server, ZMQ_SNDMORE));
+        s_send_message(server, m + 1000, false);
+        s_check_message(client, m + 1000, false, 0);
+    }
+    zmq_msg_close(&identity);
+    zr_device_destroy(&dev);
+    zmq_close(client);
+    zmq_close(server);
+    zmq_ctx_term(ctx);
+}
+
+typedef struct {
+    void *socket;
+    int stream;
+} s_burst_t;
+
+/* Message M of stream S: a header frame "S M", then M % 64 frames of
+ * (S, M, f) bytes. */
+static void *
+s_send_burst(void *arg)
+{
+    s_burst_t *b = arg;
+    for (int m = 0; m < S_MESSAGES; m++) {
+        char head[32];
+        int frames = m % 64;
+        snprintf(head, sizeof head, "%d %d", b->stream, m);
+        zrt_send_str(b->socket, head, frames ? ZMQ_SNDMORE : 0);
+        for (int f = 0; f < frames; f++) {
+            unsigned char body[3] = {(unsigned char) b->stream,
+                                     (unsigned char) m, (unsigned char) f};
+            ZR_PASS(zmq_send(b->socket, body, sizeof body,
+                             f + 1 < frames ? ZMQ_SNDMORE : 0));
+        }
+    }
+    return NULL;
+}
+
+/* Two producers at once: messages arrive whole, never interleaved. */
+static void
+s_interleave(const char *front, const char *back)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, front, back, NULL);
+    void *push[2], *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, zrt_device_endpoint(dev, 1));
+    s_burst_t bursts[2];
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++) {
+        push[i] = zrt_socket(ctx, ZMQ_PUSH);
+        zrt_connect(push[i], zrt_device_endpoint(dev, 0));
+        bursts[i] = (s_burst_t){push[i], i};
+        pthread_create(&threads[i], NULL, s_send_burst, &bursts[i]);
+    }
+    int next[2] = {0, 0};
+    for (int n = 0; n < 2 * S_MESSAGES; n++) {
+        char head[32];
+        int stream, m;
+        zrt_recv_str(pull, head, sizeof head);
+        ZR_CHECK(sscanf(head, "%d %d", &stream, &m) == 2);
+        ZR_CHECK(stream == 0 || stream == 1);
+        ZR_EQ(m, next[stream]);
+        next[stream]++;
+        int more;
+        size_t len = sizeof more;
+        zmq_getsockopt(pull, ZMQ_RCVMORE, &more, &len);
+        ZR_EQ(more, m % 64 != 0);
+        for (int f = 0; f < m % 64; f++) {
+            unsigned char body[3];
+            ZR_EQ(zmq_recv(pull, body, sizeof body, 0), 3);
+            ZR_CHECKF(body[0] == stream && body[1] == m && body[2] == f,
+                      "stream %d message %d frame %d: got (%d, %d, %d)",
+                      stream, m, f, body[0], body[1], body[2]);
+            zmq_getsockopt(pull, ZMQ_RCVMORE, &more, &len);
+            ZR_EQ(more, f + 1 < m % 64);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        zmq_close(push[i]);
+    }
+    zr_device_destroy(&dev);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+static void
+s_forwarder(const char *front, const char *back)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_FORWARDER, front, back, NULL);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "T", 1);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "ready", 5);
+    zrt_connect(pub, zrt_device_endpoint(dev, 0));
+    zrt_connect(sub, zrt_device_endpoint(dev, 1));
+    /* Until the subscription reaches the publisher, PUB drops. */
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    do {
+        ZR_SEND(pub, "ready?");
+        ZR_CHECK(zrt_now_ms() < end);
+    } while (!zrt_readable(sub, 5));
+    ZR_SEND(pub, "ready!");
+    char buf[16];
+    do {
+        zrt_recv_str(sub, buf, sizeof buf);
+    } while (strcmp(buf, "ready!") != 0);
+    for (int m = 0; m < S_MESSAGES; m++) {
+        s_send_message(pub, m, true);
+        s_check_message(sub, m, true, 0);
+    }
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
+static void
+test_streamer_inproc(void)
+{
+    s_streamer("@inproc://mp-s-in", "@inproc://mp-s-out");
+}
+
+static void
+test_queue_inproc(void)
+{
+    s_queue("@inproc://mp-q-in", "@inproc://mp-q-out");
+}
+
+static void
+test_forwarder_inproc(void)
+{
+    s_forwarder("@inproc://mp-f-in", "@inproc://mp-f-out");
+}
+
+static void
+test_interleave_inproc(void)
+{
+    s_interleave("@inproc://mp-i-in", "@inproc://mp-i-out");
+}
+
+static void
+test_streamer_tcp(void)
+{
+    s_streamer("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*");
+}
+
+static void
+test_queue_tcp(void)
+{
+    s_queue("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*");
+}
+
+static void
+test_forwarder_tcp(void)
+{
+    s_forwarder("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*");
+}
+
+static void
+test_interleave_tcp(void)
+{
+    s_interleave("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*");
+}
+
+ZR_TESTS = {
+    {"inproc: streamer", test_streamer_inproc},
+    {"inproc: queue, both ways", test_queue_inproc},
+    {"inproc: forwarder", test_forwarder_inproc},
+    {"inproc: two producers, no interleaving", test_interleave_inproc},
+    {"tcp: streamer", test_streamer_tcp},
+    {"tcp: queue, both ways", test_queue_tcp},
+    {"tcp: forwarder", test_forwarder_tcp},
+    {"tcp: two producers, no interleaving", test_interleave_tcp},
+    {NULL, NULL},
+};
+ZR_MAIN
