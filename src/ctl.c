@@ -112,9 +112,32 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
 
     char error[256] = "";
     const char *name = zr__engine_name(engine);
+    bool ok = false;
     if (*arg && strcmp(arg, name) != 0) {
         snprintf(error, sizeof error,
                  "ERROR: no device '%s' here (this is '%s')", arg, name);
+    }
+    else if (strcasecmp(cmd, "PAUSE") == 0 ||
+             strcasecmp(cmd, "RESUME") == 0 ||
+             strcasecmp(cmd, "TERMINATE") == 0 ||
+             strcasecmp(cmd, "STATISTICS") == 0 ||
+             strcasecmp(cmd, "STATS") == 0) {
+        ok = true;
+    }
+    else {
+        snprintf(error, sizeof error,
+                 "ERROR: unknown command '%s' (known: PAUSE, RESUME, "
+                 "TERMINATE, STATISTICS, STATS)",
+                 cmd);
+    }
+    /* Counted before the reply, so a STATS reply includes itself and a
+     * client that got its answer sees the count. */
+    zr__engine_count_control(engine, ok);
+    if (!ok) {
+        ZR_LOG_W("%s: control: %s", name, error + 7);
+        if (reply) {
+            s_send_text(control, error, false);
+        }
     }
     else if (strcasecmp(cmd, "PAUSE") == 0) {
         zr__engine_pause(engine, true);
@@ -147,26 +170,13 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
                      i < 7 ? ZMQ_SNDMORE : 0);
         }
     }
-    else if (strcasecmp(cmd, "STATS") == 0) {
+    else {
         char *json = zr__engine_stats_json(engine);
         if (reply) {
             s_send_text(control, json ? json : "{}", false);
         }
         free(json);
     }
-    else {
-        snprintf(error, sizeof error,
-                 "ERROR: unknown command '%s' (known: PAUSE, RESUME, "
-                 "TERMINATE, STATISTICS, STATS)",
-                 cmd);
-    }
-    if (*error) {
-        ZR_LOG_W("%s: control: %s", name, error + 7);
-        if (reply) {
-            s_send_text(control, error, false);
-        }
-    }
-    zr__engine_count_control(engine, *error == 0);
     for (int i = 0; i < nframes; i++) {
         zmq_msg_close(&frames[i]);
     }

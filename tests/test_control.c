@@ -1,0 +1,462 @@
+/* test_control.c - the control socket (zmq_proxy_steerable's commands and
+ * STATS), pause and resume, capture, zr_proxy, and the device API's
+ * errors.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zrtest.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+static void
+s_control(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set_control(dev, "@inproc://ctl"));
+}
+
+/* Send COMMAND on REQ and return the number of reply frames, copying the
+ * first into FIRST. */
+static int
+s_ask(void *req, const char *command, char *first, size_t len,
+      zmq_msg_t *frames, int max)
+{
+    ZR_SEND(req, command);
+    ZR_CHECKF(zrt_readable(req, 1000), "no reply to %s within 1 s",
+              command);
+    int n = 0;
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    do {
+        ZR_CHECK(zmq_msg_recv(&part, req, 0) >= 0);
+        if (n == 0 && first) {
+            size_t size = zmq_msg_size(&part);
+            size = size < len - 1 ? size : len - 1;
+            memcpy(first, zmq_msg_data(&part), size);
+            first[size] = 0;
+        }
+        if (frames && n < max) {
+            zmq_msg_init(&frames[n]);
+            zmq_msg_copy(&frames[n], &part);
+        }
+        n++;
+    } while (zmq_msg_more(&part));
+    zmq_msg_close(&part);
+    return n;
+}
+
+static uint64_t
+s_u64(zmq_msg_t *frame)
+{
+    uint64_t v;
+    ZR_EQ(zmq_msg_size(frame), 8);
+    memcpy(&v, zmq_msg_data(frame), 8);
+    return v;
+}
+
+/* The steerable commands answer as libzmq does; an unknown one gets an
+ * error reply and the relay goes on. */
+static void
+test_steerable_commands(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://sc-in",
+                                  "@inproc://sc-out", s_control);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://ctl");
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, "inproc://sc-in");
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, "inproc://sc-out");
+
+    /* 10 messages of 3 frames, 5 bytes each: a multipart message counts
+     * once in STATISTICS, bytes are all of its frames. */
+    for (int i = 0; i < 10; i++) {
+        ZR_SENDMORE(push, "aaaaa");
+        ZR_SENDMORE(push, "bbbbb");
+        ZR_SEND(push, "ccccc");
+    }
+    for (int i = 0; i < 30; i++) {
+        char buf[8];
+        zrt_recv_str(pull, buf, sizeof buf);
+    }
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out == 10, ZRT_DEADLINE_MS);
+
+    char first[512];
+    zmq_msg_t frames[8];
+    ZR_EQ(s_ask(req, "STATISTICS", NULL, 0, frames, 8), 8);
+    uint64_t want[8] = {10, 150, 0, 0, 0, 0, 10, 150};
+    for (int i = 0; i < 8; i++) {
+        ZR_EQ(s_u64(&frames[i]), want[i]);
+        zmq_msg_close(&frames[i]);
+    }
+    ZR_EQ(s_ask(req, "STATS", first, sizeof first, NULL, 0), 1);
+    cJSON *json = cJSON_Parse(first);
+    ZR_CHECKF(json, "STATS is not JSON: %s", first);
+    ZR_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(json, "type")),
+             "streamer");
+    ZR_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(json, "state")),
+             "running");
+    cJSON *front = cJSON_GetObjectItem(json, "frontend");
+    ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(front, "frames_in")), 30);
+    ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(front, "msgs_in")), 10);
+    cJSON_Delete(json);
+
+    ZR_EQ(s_ask(req, "BOGUS", first, sizeof first, NULL, 0), 1);
+    ZR_CHECKF(strncmp(first, "ERROR", 5) == 0 && strstr(first, "BOGUS"),
+              "reply to BOGUS: '%s'", first);
+    /* A binary command is quoted safely. */
+    ZR_PASS(zmq_send(req, "\x01\xff", 2, 0));
+    ZR_CHECK(zrt_readable(req, 1000));
+    ZR_CHECK(zmq_recv(req, first, sizeof first - 1, 0) > 5);
+    ZR_CHECK(strncmp(first, "ERROR", 5) == 0);
+    /* The relay is still there. */
+    ZR_EQ(s_ask(req, "PAUSE", first, sizeof first, NULL, 0), 1);
+    ZR_STREQ(first, "");
+    ZR_WAIT((zr_device_stats(dev, &st), st.paused), ZRT_DEADLINE_MS);
+    ZR_EQ(s_ask(req, "RESUME", first, sizeof first, NULL, 0), 1);
+    ZR_STREQ(first, "");
+    ZR_WAIT((zr_device_stats(dev, &st), !st.paused), ZRT_DEADLINE_MS);
+    zr_device_stats(dev, &st);
+    ZR_EQ(st.control_errors, 2);
+    ZR_EQ(st.control_cmds, 4);
+    ZR_EQ(s_ask(req, "TERMINATE", first, sizeof first, NULL, 0), 1);
+    ZR_STREQ(first, "");
+    ZR_EQ(zr_device_join(dev), 0);
+    zr_device_stats(dev, &st);
+    ZR_CHECK(!st.running);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+/* A command for another device's name is refused. */
+static void
+test_named_commands(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, "orders");
+    ZR_PASS(zr_device_set_frontend(dev, "@inproc://nc-in"));
+    ZR_PASS(zr_device_set_backend(dev, "@inproc://nc-out"));
+    ZR_PASS(zr_device_set_control(dev, "@inproc://nc-ctl"));
+    ZR_PASS(zr_device_start(dev));
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://nc-ctl");
+    char reply[256];
+    ZR_SENDMORE(req, "PAUSE");
+    ZR_SEND(req, "billing");
+    zrt_recv_str(req, reply, sizeof reply);
+    ZR_CHECKF(strstr(reply, "ERROR") && strstr(reply, "billing"), "'%s'",
+              reply);
+    ZR_SENDMORE(req, "PAUSE");
+    ZR_SEND(req, "orders");
+    ZR_RECV(req, "");
+    zr_stats_t st;
+    ZR_WAIT((zr_device_stats(dev, &st), st.paused), ZRT_DEADLINE_MS);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+/* PAUSE stops delivery, RESUME restores it, nothing is lost. */
+static void
+test_pause_resume(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://pr-in",
+                                  "@inproc://pr-out", s_control);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://ctl");
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, "inproc://pr-in");
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, "inproc://pr-out");
+    ZR_SEND(req, "PAUSE");
+    ZR_RECV(req, "");
+    for (int i = 0; i < 100; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        ZR_SEND(push, text);
+    }
+    /* Paused: STATS still answers, and it says nothing moved. */
+    char reply[1024];
+    ZR_SEND(req, "STATS");
+    zrt_recv_str(req, reply, sizeof reply);
+    ZR_CHECKF(strstr(reply, "\"state\":\"paused\""), "%s", reply);
+    ZR_CHECK(!zrt_readable(pull, 200));
+    zr_stats_t st;
+    zr_device_stats(dev, &st);
+    ZR_EQ(st.frontend.msgs_in, 0);
+    ZR_SEND(req, "RESUME");
+    ZR_RECV(req, "");
+    for (int i = 0; i < 100; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        ZR_RECV(pull, text);
+    }
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+static void
+s_capture(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set_capture(dev, "@inproc://cap"));
+}
+
+/* Wait until the capture listener LISTENER is subscribed: push probes
+ * through PUSH/PULL until one is captured, then drain up to a marker. */
+static void
+s_capture_sync(void *push, void *pull, void *listener)
+{
+    char buf[32];
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    do {
+        ZR_SEND(push, "probe");
+        ZR_RECV(pull, "probe");
+        ZR_CHECK(zrt_now_ms() < end);
+    } while (!zrt_readable(listener, 5));
+    ZR_SEND(push, "marker");
+    ZR_RECV(pull, "marker");
+    do {
+        zrt_recv_str(listener, buf, sizeof buf);
+    } while (strcmp(buf, "marker") != 0);
+}
+
+/* Capture sees every frame, with its more-flag, of 10,000 messages. */
+static void
+test_capture_every_frame(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://cf-in",
+                                  "@inproc://cf-out", s_capture);
+    void *listener = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(listener, ZMQ_RCVHWM, 100000);
+    zmq_setsockopt(listener, ZMQ_SUBSCRIBE, "", 0);
+    zrt_connect(listener, "inproc://cap");
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, "inproc://cf-in");
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, "inproc://cf-out");
+    s_capture_sync(push, pull, listener);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, true, ZRT_DEADLINE_MS);
+    uint64_t base = st.capture_msgs;
+
+    const int count = 10000;
+    for (int i = 0; i < count; i += 500) {
+        /* Batches of 500, each consumed before the next is sent. */
+        for (int j = i; j < i + 500; j++) {
+            uint32_t n = (uint32_t) j;
+            ZR_PASS(zmq_send(push, &n, sizeof n, ZMQ_SNDMORE));
+            ZR_SEND(push, "tail");
+        }
+        for (int j = i; j < i + 500; j++) {
+            uint32_t n;
+            char tail[8];
+            ZR_CHECK(zrt_readable(pull, ZRT_DEADLINE_MS));
+            ZR_EQ(zmq_recv(pull, &n, sizeof n, 0), 4);
+            zrt_recv_str(pull, tail, sizeof tail);
+        }
+    }
+    for (int j = 0; j < count; j++) {
+        uint32_t n;
+        int more;
+        size_t len = sizeof more;
+        ZR_CHECKF(zrt_readable(listener, ZRT_DEADLINE_MS),
+                  "capture stopped at %d of %d", j, count);
+        ZR_EQ(zmq_recv(listener, &n, sizeof n, 0), 4);
+        ZR_EQ(n, j);
+        zmq_getsockopt(listener, ZMQ_RCVMORE, &more, &len);
+        ZR_EQ(more, 1);
+        ZR_RECV(listener, "tail");
+        zmq_getsockopt(listener, ZMQ_RCVMORE, &more, &len);
+        ZR_EQ(more, 0);
+    }
+    ZR_WAIT_STATS(dev, st, st.capture_msgs == base + count, ZRT_DEADLINE_MS);
+    ZR_EQ(st.capture_drops, 0);
+    zr_device_destroy(&dev);
+    zmq_close(listener);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+/* A listener that never reads costs counted capture drops, not the
+ * relay's traffic. */
+static void
+test_capture_stalled_listener(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://cs-in",
+                                  "@inproc://cs-out", s_capture);
+    void *listener = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(listener, ZMQ_RCVHWM, 10);
+    zmq_setsockopt(listener, ZMQ_SUBSCRIBE, "", 0);
+    zrt_connect(listener, "inproc://cap");
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, "inproc://cs-in");
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, "inproc://cs-out");
+    s_capture_sync(push, pull, listener);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, true, ZRT_DEADLINE_MS);
+    uint64_t msgs = st.capture_msgs, drops = st.capture_drops;
+
+    const int count = 10000;
+    for (int i = 0; i < count; i += 500) {
+        for (int j = 0; j < 500; j++) {
+            ZR_SEND(push, "data");
+        }
+        for (int j = 0; j < 500; j++) {
+            ZR_RECV(pull, "data");
+        }
+    }
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out >= (uint64_t) count,
+                  ZRT_DEADLINE_MS);
+    uint64_t copied = st.capture_msgs - msgs;
+    uint64_t missed = st.capture_drops - drops;
+    printf("stalled listener: %" PRIu64 " copied, %" PRIu64 " missed\n",
+           copied, missed);
+    ZR_EQ(copied + missed, count);
+    ZR_CHECK(missed > 0);
+    zr_device_destroy(&dev);
+    zmq_close(listener);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+typedef struct {
+    void *front, *back, *control;
+    int rc;
+} s_proxy_args_t;
+
+static void *
+s_run_proxy(void *arg)
+{
+    s_proxy_args_t *a = arg;
+    a->rc = zr_proxy(a->front, a->back, NULL, a->control);
+    return NULL;
+}
+
+/* zr_proxy on the caller's own sockets, as zmq_proxy_steerable. */
+static void
+test_zr_proxy(void)
+{
+    void *ctx = zmq_ctx_new();
+    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_ROUTER),
+                           zrt_socket(ctx, ZMQ_DEALER),
+                           zrt_socket(ctx, ZMQ_REP), 1};
+    ZR_PASS(zmq_bind(args.front, "inproc://px-in"));
+    ZR_PASS(zmq_bind(args.back, "inproc://px-out"));
+    ZR_PASS(zmq_bind(args.control, "inproc://px-ctl"));
+    pthread_t t;
+    pthread_create(&t, NULL, s_run_proxy, &args);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    void *rep = zrt_socket(ctx, ZMQ_REP);
+    void *ctl = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://px-in");
+    zrt_connect(rep, "inproc://px-out");
+    zrt_connect(ctl, "inproc://px-ctl");
+    ZR_SEND(req, "hello");
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "world");
+    ZR_RECV(req, "world");
+    ZR_SEND(ctl, "TERMINATE");
+    ZR_RECV(ctl, "");
+    pthread_join(t, NULL);
+    ZR_EQ(args.rc, 0);
+    zmq_close(args.front);
+    zmq_close(args.back);
+    zmq_close(args.control);
+    zmq_close(req);
+    zmq_close(rep);
+    zmq_close(ctl);
+    zmq_ctx_term(ctx);
+}
+
+/* zr_proxy returns -1/ETERM when its context is shut down. */
+static void
+test_zr_proxy_eterm(void)
+{
+    void *ctx = zmq_ctx_new();
+    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL),
+                           zrt_socket(ctx, ZMQ_PUSH), NULL, 1};
+    ZR_PASS(zmq_bind(args.front, "inproc://pe-in"));
+    pthread_t t;
+    pthread_create(&t, NULL, s_run_proxy, &args);
+    zmq_ctx_shutdown(ctx);
+    pthread_join(t, NULL);
+    ZR_EQ(args.rc, -1);
+    zmq_close(args.front);
+    zmq_close(args.back);
+    zmq_ctx_term(ctx);
+    /* Two sockets that cannot exchange anything in any direction. */
+    void *ctx2 = zmq_ctx_new();
+    void *a = zrt_socket(ctx2, ZMQ_PUSH), *b = zrt_socket(ctx2, ZMQ_PUSH);
+    ZR_FAIL(zr_proxy(a, b, NULL, NULL), EINVAL);
+    ZR_FAIL(zr_proxy(NULL, b, NULL, NULL), EFAULT);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx2);
+}
+
+static void
+test_device_errors(void)
+{
+    ZR_FAILP(zr_device_new(NULL, (zr_device_type_t) 99, NULL), EINVAL);
+    ZR_EQ(zr_device_type_from_name("queue"), ZR_QUEUE);
+    ZR_FAIL(zr_device_type_from_name("qeueu"), EINVAL);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, "q");
+    ZR_STREQ(zr_device_name(dev), "q");
+    ZR_FAIL(zr_device_open(dev), EINVAL);
+    ZR_STREQ(zr_device_error(dev), "no frontend endpoint set");
+    ZR_FAIL(zr_device_set_frontend(dev, "5559"), EINVAL);
+    ZR_CHECKF(strstr(zr_device_error(dev), "frontend: endpoint '5559'"),
+              "%s", zr_device_error(dev));
+    ZR_FAIL(zr_device_set_sndhwm(dev, -5), EINVAL);
+    ZR_FAIL(zr_device_set_linger(dev, -1), EINVAL);
+
+    /* A port that is taken: the error names it, no socket is left. */
+    void *holder = zrt_socket(ctx, ZMQ_PULL);
+    char taken[128], spec[140];
+    zrt_bind(holder, "tcp://127.0.0.1:*", taken, sizeof taken);
+    snprintf(spec, sizeof spec, "@%s", taken);
+    ZR_PASS(zr_device_set_frontend(dev, "@inproc://de-in"));
+    ZR_PASS(zr_device_set_backend(dev, spec));
+    ZR_FAIL(zr_device_open(dev), EADDRINUSE);
+    ZR_CHECKF(strstr(zr_device_error(dev), "cannot bind tcp://127.0.0.1:") &&
+                  strstr(zr_device_error(dev), "Address already in use"),
+              "%s", zr_device_error(dev));
+    /* The frontend it had bound is released (libzmq does that as the
+     * closed socket is reaped): another socket can bind it. */
+    void *again = zrt_socket(ctx, ZMQ_PULL);
+    ZR_WAIT(zmq_bind(again, "inproc://de-in") == 0, ZRT_DEADLINE_MS);
+    zmq_close(again);
+    zr_device_destroy(&dev);
+    ZR_CHECK(dev == NULL);
+    zr_device_destroy(&dev);
+    zmq_close(holder);
+    zmq_ctx_term(ctx);
+}
+
+ZR_TESTS = {
+    {"inproc: steerable commands", test_steerable_commands},
+    {"inproc: commands for another device are refused", test_named_commands},
+    {"inproc: pause and resume lose nothing", test_pause_resume},
+    {"inproc: capture sees every frame", test_capture_every_frame},
+    {"inproc: a stalled capture listener costs counted drops",
+     test_capture_stalled_listener},
+    {"inproc: zr_proxy as zmq_proxy_steerable", test_zr_proxy},
+    {"inproc: zr_proxy ends on context shutdown", test_zr_proxy_eterm},
+    {"inproc: device errors name their cause", test_device_errors},
+    {NULL, NULL},
+};
+ZR_MAIN
