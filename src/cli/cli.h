@@ -27,6 +27,11 @@ int cli_int(const char *option, const char *value, int64_t min, int64_t max,
             int64_t *out);
 int cli_size(const char *option, const char *value, int64_t *out);
 int cli_duration(const char *option, const char *value, int64_t *out);
+/* After getopt_long returned '?': "unknown option" or "ambiguous option"
+ * (a prefix of several long options). Returns CLI_USAGE. */
+struct option;
+int cli_bad_option(const char *verb, char **argv, int optind,
+                   const struct option *options);
 
 int cmd_device(zr_device_type_t type, int argc, char **argv);
 int cmd_ctl(int argc, char **argv);

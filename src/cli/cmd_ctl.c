@@ -195,8 +195,7 @@ cmd_ctl(int argc, char **argv)
         switch (opt) {
         case 'j': json = true; break;
         case 't':
-            if (cli_duration("--timeout", optarg, &timeout) != 0 ||
-                timeout > INT32_MAX) {
+            if (cli_duration("--timeout", optarg, &timeout) != 0) {
                 return CLI_USAGE;
             }
             break;
@@ -204,11 +203,7 @@ cmd_ctl(int argc, char **argv)
         case ':':
             return cli_error(CLI_USAGE, "ctl: option '%s' needs a value",
                              argv[optind - 1]);
-        default:
-            return cli_error(CLI_USAGE,
-                             "ctl: unknown option '%s' (see 'zrelay ctl "
-                             "--help')",
-                             argv[optind - 1]);
+        default: return cli_bad_option("ctl", argv, optind, options);
         }
     }
     const char *endpoint = NULL, *verb = NULL, *name = NULL;

@@ -182,8 +182,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
             }
             break;
         case O_LINGER:
-            if (cli_duration("--linger", optarg, &linger) != 0 ||
-                linger > INT32_MAX) {
+            if (cli_duration("--linger", optarg, &linger) != 0) {
                 return CLI_USAGE;
             }
             break;
@@ -197,11 +196,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         case ':':
             return cli_error(CLI_USAGE, "%s: option '%s' needs a value", verb,
                              argv[optind - 1]);
-        default:
-            return cli_error(CLI_USAGE,
-                             "%s: unknown option '%s' (see 'zrelay %s "
-                             "--help')",
-                             verb, argv[optind - 1], verb);
+        default: return cli_bad_option(verb, argv, optind, options);
         }
     }
     int npos = argc - optind;

@@ -3,6 +3,7 @@
  */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,39 @@ cli_duration(const char *option, const char *value, int64_t *out)
                   option, value);
         return -1;
     }
+    if (*out > INT32_MAX) {
+        cli_error(0, "%s: '%s' is too long (at most %d ms, about 24 days)",
+                  option, value, INT32_MAX);
+        return -1;
+    }
     return 0;
+}
+
+int
+cli_bad_option(const char *verb, char **argv, int optind,
+               const struct option *options)
+{
+    const char *arg = argv[optind - 1];
+    if (strncmp(arg, "--", 2) == 0) {
+        size_t len = strcspn(arg + 2, "=");
+        int matches = 0;
+        for (const struct option *o = options; o->name; o++) {
+            matches += strncmp(o->name, arg + 2, len) == 0;
+        }
+        if (matches > 1) {
+            fprintf(stderr, "zrelay: %s: option '%.*s' is ambiguous:", verb,
+                    (int) len + 2, arg);
+            for (const struct option *o = options; o->name; o++) {
+                if (strncmp(o->name, arg + 2, len) == 0) {
+                    fprintf(stderr, " --%s", o->name);
+                }
+            }
+            fputc('\n', stderr);
+            return CLI_USAGE;
+        }
+    }
+    return cli_error(CLI_USAGE, "%s: unknown option '%s' (see 'zrelay %s --help')",
+                     verb, arg, verb);
 }
 
 static int
