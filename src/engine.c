@@ -16,10 +16,13 @@
  * which is what makes it faster than zmq_proxy's poll-per-burst loop.
  *
  * Where ZMQ_POLLOUT cannot be trusted: a ROUTER reports writable when any
- * peer has room, an XPUB always does. A ROUTER destination therefore never
- * parks (ZMQ_ROUTER_MANDATORY: a message for a gone or full peer is
- * dropped and counted, so one stalled peer cannot stop the others), and a
- * destination other than PUSH/DEALER/PAIR retries on a back-off timer.
+ * peer has room, an XPUB always does. Those destinations retry on a
+ * back-off timer instead. A ROUTER destination is sent to with
+ * ZMQ_ROUTER_MANDATORY: a message for a gone peer is dropped and counted
+ * at once; a full peer gets a grace period (its I/O thread may just be
+ * behind), after which it is marked stalled and its messages are dropped
+ * and counted, without waiting, until one gets through again. So one
+ * stalled peer costs the others one grace period, not their traffic.
  */
 #include "zr_impl.h"
 
@@ -39,13 +42,18 @@
 /* Back-off for destinations whose POLLOUT cannot be trusted. */
 #define S_BACKOFF_MIN_MS 1
 #define S_BACKOFF_MAX_MS 64
+/* How long a full ROUTER peer may hold its direction up, and how many
+ * stalled peers are remembered (the oldest is forgotten first; a
+ * forgotten peer just gets a grace period again). */
+#define S_PEER_GRACE_MS 100
+#define S_STALLED_MAX 64
 
 typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_TERM } s_status_t;
 
 typedef enum {
     S_PARK_POLL,  /* park, wait for POLLOUT (PUSH, DEALER, PAIR, ...) */
     S_PARK_TIMER, /* park, retry on a back-off timer (XPUB, PUB, XSUB) */
-    S_DROP        /* drop and count (ROUTER with ROUTER_MANDATORY) */
+    S_PER_PEER    /* ROUTER: grace for a full peer, then drop and count */
 } s_policy_t;
 
 typedef enum { S_CAP_ON, S_CAP_SKIP } s_capstate_t;
@@ -71,7 +79,14 @@ typedef struct {
     s_capstate_t cap;     /* capture of the current message */
     int backoff_ms;
     int64_t retry_at;
+    int64_t parked_at; /* when the frame in hand was first refused */
 } s_dir_t;
+
+/* A ROUTER peer identity (at most 255 bytes in ZMTP). */
+typedef struct {
+    size_t size;
+    unsigned char data[255];
+} s_peer_t;
 
 struct zr__engine_t {
     void *frontend, *backend, *capture, *control;
@@ -81,6 +96,8 @@ struct zr__engine_t {
     _Atomic uint64_t capture_msgs, capture_drops;
     _Atomic uint64_t control_cmds, control_errors;
     s_dir_t *capture_owner; /* direction with a message half-way out */
+    s_peer_t stalled[S_STALLED_MAX];
+    int nstalled;
     zmq_msg_t capframe;
     _Atomic uint64_t polls;
     atomic_bool waiting; /* in zmq_poll, counters published */
@@ -170,7 +187,7 @@ static s_policy_t
 s_policy_for(int type)
 {
     switch (type) {
-    case ZMQ_ROUTER: return S_DROP;
+    case ZMQ_ROUTER: return S_PER_PEER;
     case ZMQ_PUSH:
     case ZMQ_DEALER:
     case ZMQ_PAIR:
@@ -321,6 +338,56 @@ s_capture_send(zr__engine_t *self, s_dir_t *d, bool first, bool more,
     }
 }
 
+static int
+s_stalled_find(const zr__engine_t *self, const zmq_msg_t *identity)
+{
+    size_t size = zmq_msg_size((zmq_msg_t *) identity);
+    const void *data = zmq_msg_data((zmq_msg_t *) identity);
+    for (int i = 0; i < self->nstalled; i++) {
+        if (self->stalled[i].size == size &&
+            memcmp(self->stalled[i].data, data, size) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void
+s_stalled_add(zr__engine_t *self, const zmq_msg_t *identity)
+{
+    size_t size = zmq_msg_size((zmq_msg_t *) identity);
+    if (size > sizeof self->stalled[0].data) {
+        return;
+    }
+    if (self->nstalled == S_STALLED_MAX) {
+        memmove(&self->stalled[0], &self->stalled[1],
+                (S_STALLED_MAX - 1) * sizeof self->stalled[0]);
+        self->nstalled--;
+    }
+    s_peer_t *p = &self->stalled[self->nstalled++];
+    p->size = size;
+    memcpy(p->data, zmq_msg_data((zmq_msg_t *) identity), size);
+    ZR_LOG_I("%s: a peer's queue stayed full for %d ms; dropping its "
+             "messages until it reads again",
+             self->name ? self->name : "relay", S_PEER_GRACE_MS);
+}
+
+static void
+s_stalled_remove(zr__engine_t *self, int i)
+{
+    self->stalled[i] = self->stalled[--self->nstalled];
+}
+
+static void
+s_backoff(s_dir_t *d, int64_t now)
+{
+    d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : S_BACKOFF_MIN_MS;
+    if (d->backoff_ms > S_BACKOFF_MAX_MS) {
+        d->backoff_ms = S_BACKOFF_MAX_MS;
+    }
+    d->retry_at = now + d->backoff_ms;
+}
+
 /* Send the frame in hand. S_OK when it went out or was dropped (and
  * counted), S_BLOCKED when it is parked, S_TERM when the context ended. */
 static s_status_t
@@ -341,6 +408,10 @@ s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
             cap = zmq_msg_copy(&self->capframe, f) == 0;
         }
     }
+    /* A stalled peer that takes a message again is stalled no more. */
+    int stalled = self->nstalled && first && d->policy == S_PER_PEER
+                      ? s_stalled_find(self, f)
+                      : -1;
     int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
     if (zmq_msg_send(f, d->dst, flags) >= 0) {
         t->frames_out++;
@@ -349,6 +420,9 @@ s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
         d->parked = false;
         d->backoff_ms = 0;
         d->mid_out = more;
+        if (stalled >= 0) {
+            s_stalled_remove(self, stalled);
+        }
         if (cap) {
             s_capture_send(self, d, first, more, t);
         }
@@ -361,18 +435,30 @@ s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
     if (err == ETERM) {
         return S_TERM;
     }
-    if ((err == EAGAIN || err == EINTR) &&
-        (d->policy != S_DROP || !first)) {
-        d->parked = true;
-        if (d->policy != S_PARK_POLL) {
-            d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2
-                                          : S_BACKOFF_MIN_MS;
-            if (d->backoff_ms > S_BACKOFF_MAX_MS) {
-                d->backoff_ms = S_BACKOFF_MAX_MS;
+    if (err == EAGAIN || err == EINTR) {
+        bool hold = true;
+        int64_t now = d->policy == S_PARK_POLL ? 0 : zr__now_ms();
+        if (d->policy == S_PER_PEER && first) {
+            /* A full peer: hold for the grace period unless it is known
+             * to be stalled, then mark it and drop. */
+            if (!d->parked) {
+                d->parked_at = now;
             }
-            d->retry_at = zr__now_ms() + d->backoff_ms;
+            if (stalled >= 0) {
+                hold = false;
+            }
+            else if (now - d->parked_at >= S_PEER_GRACE_MS) {
+                s_stalled_add(self, f);
+                hold = false;
+            }
         }
-        return S_BLOCKED;
+        if (hold) {
+            d->parked = true;
+            if (d->policy != S_PARK_POLL) {
+                s_backoff(d, now);
+            }
+            return S_BLOCKED;
+        }
     }
     /* Drop the whole message: this frame and whatever is left of it. */
     if (err == EHOSTUNREACH) {
@@ -387,6 +473,7 @@ s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
                  zmq_strerror(err));
     }
     d->parked = false;
+    d->backoff_ms = 0;
     d->mid_out = false;
     d->dropping = d->mid_in;
     zmq_msg_close(f);
