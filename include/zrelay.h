@@ -85,8 +85,8 @@ ZR_EXPORT const char *zr_endpoints_resolved(const zr_endpoints_t *self,
  * socket when an endpoint is an IPv6 literal. On failure returns -1 with
  * errno from libzmq and "cannot bind EP: reason" in ERR; the endpoints
  * already attached stay attached (close the socket to undo them). */
-ZR_EXPORT int zr_endpoints_attach(zr_endpoints_t *self, void *socket,
-                                  char *err, size_t errlen);
+ZR_EXPORT int zr_endpoints_attach(zr_endpoints_t *self, void *socket, char *err,
+                                  size_t errlen);
 
 /* ---------------------------------------------------------------------
  * Counters. Messages count a multipart message once; frames and bytes
@@ -106,16 +106,16 @@ typedef struct {
 typedef struct {
     zr_socket_stats_t frontend;
     zr_socket_stats_t backend;
-    uint64_t capture_msgs;  /* messages copied to the capture socket */
-    uint64_t capture_drops; /* messages the capture listener missed */
-    uint64_t control_cmds;  /* control commands answered */
-    uint64_t control_errors;/* control commands refused */
-    uint64_t polls;         /* times the relay waited in zmq_poll */
-    bool waiting;           /* waiting in zmq_poll now: every message it
-                               moved before is in these counters */
+    uint64_t capture_msgs;   /* messages copied to the capture socket */
+    uint64_t capture_drops;  /* messages the capture listener missed */
+    uint64_t control_cmds;   /* control commands answered */
+    uint64_t control_errors; /* control commands refused */
+    uint64_t polls;          /* times the relay waited in zmq_poll */
+    bool waiting;            /* waiting in zmq_poll now: every message it
+                                moved before is in these counters */
     bool paused;
     bool running;
-    uint64_t cpu_ns;        /* CPU time of the relay's thread so far */
+    uint64_t cpu_ns; /* CPU time of the relay's thread so far */
 } zr_stats_t;
 
 /* ---------------------------------------------------------------------

@@ -95,8 +95,8 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
         }
         first++;
     }
-    bool reply = type == ZMQ_REP || type == ZMQ_ROUTER ||
-                 type == ZMQ_PAIR || type == ZMQ_DEALER;
+    bool reply = type == ZMQ_REP || type == ZMQ_ROUTER || type == ZMQ_PAIR ||
+                 type == ZMQ_DEALER;
     char cmd[64] = "", arg[128] = "";
     if (first < nframes) {
         s_printable(&frames[first], cmd, sizeof cmd);
@@ -117,8 +117,7 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
         snprintf(error, sizeof error,
                  "ERROR: no device '%s' here (this is '%s')", arg, name);
     }
-    else if (strcasecmp(cmd, "PAUSE") == 0 ||
-             strcasecmp(cmd, "RESUME") == 0 ||
+    else if (strcasecmp(cmd, "PAUSE") == 0 || strcasecmp(cmd, "RESUME") == 0 ||
              strcasecmp(cmd, "TERMINATE") == 0 ||
              strcasecmp(cmd, "STATISTICS") == 0 ||
              strcasecmp(cmd, "STATS") == 0) {

@@ -162,8 +162,8 @@ s_set_endpoints(zr_device_t *self, int role, const char *spec)
     char err[400];
     zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
     if (!eps) {
-        zr__errf(self->error, sizeof self->error, "%s: %s",
-                 s_role_names[role], err);
+        zr__errf(self->error, sizeof self->error, "%s: %s", s_role_names[role],
+                 err);
         return -1;
     }
     zr_endpoints_destroy(&self->endpoints[role]);
@@ -196,8 +196,7 @@ zr_device_set_control(zr_device_t *self, const char *eps)
 }
 
 static int
-s_check_range(zr_device_t *self, const char *what, int64_t value,
-              int64_t min)
+s_check_range(zr_device_t *self, const char *what, int64_t value, int64_t min)
 {
     if (value < min) {
         zr__errf(self->error, sizeof self->error,

@@ -23,9 +23,9 @@ struct zr_endpoints_t {
 
 /* Transports libzmq knows by name; whether this build of libzmq has each
  * one is libzmq's to say at bind time. */
-static const char *s_transports[] = {"tcp",  "ipc", "inproc", "pgm", "epgm",
-                                     "tipc", "vmci", "ws",    "wss", "udp",
-                                     "norm", NULL};
+static const char *s_transports[] = {"tcp",  "ipc",  "inproc", "pgm",
+                                     "epgm", "tipc", "vmci",   "ws",
+                                     "wss",  "udp",  "norm",   NULL};
 
 static bool
 s_known_transport(const char *name, size_t len)
@@ -64,8 +64,7 @@ s_check_tcp(const char *ep, const char *addr, bool bind, char *err,
     if (*hostport == '[') {
         const char *close = strchr(hostport, ']');
         if (!close) {
-            zr__errf(err, errlen, "endpoint '%s': IPv6 address lacks ']'",
-                     ep);
+            zr__errf(err, errlen, "endpoint '%s': IPv6 address lacks ']'", ep);
             return -1;
         }
         colon = close[1] == ':' ? close + 1 : NULL;
@@ -83,15 +82,17 @@ s_check_tcp(const char *ep, const char *addr, bool bind, char *err,
     size_t hostlen = (size_t) (colon - hostport);
     const char *port = colon + 1;
     if (hostlen == 0) {
-        zr__errf(err, errlen, "endpoint '%s' has no host (use '*' to bind "
-                              "every interface)", ep);
+        zr__errf(err, errlen,
+                 "endpoint '%s' has no host (use '*' to bind "
+                 "every interface)",
+                 ep);
         return -1;
     }
     bool wild_host = hostlen == 1 && hostport[0] == '*';
     bool wild_port = strcmp(port, "*") == 0 || strcmp(port, "0") == 0;
     if (strcmp(port, "*") != 0 && !s_is_port(port)) {
-        zr__errf(err, errlen, "endpoint '%s': bad port '%s' (0-65535 or *)",
-                 ep, port);
+        zr__errf(err, errlen, "endpoint '%s': bad port '%s' (0-65535 or *)", ep,
+                 port);
         return -1;
     }
     if (!bind && (wild_host || wild_port)) {
@@ -297,14 +298,12 @@ s_hint(int err, const s_endpoint_t *ep)
         return " (another process, or another endpoint here, holds it)";
     case EPROTONOSUPPORT:
         return " (this libzmq was built without that transport)";
-    case ENODEV:
-        return " (no such interface or address on this host)";
+    case ENODEV: return " (no such interface or address on this host)";
     case EINVAL:
         return ep->bind ? " (bind needs an interface, an IP address of this "
                           "host, or '*')"
                         : "";
-    default:
-        return "";
+    default: return "";
     }
 }
 

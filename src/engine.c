@@ -71,12 +71,12 @@ typedef struct {
     zr__sockstats_t *in;  /* the source socket's counters */
     zr__sockstats_t *out; /* the destination socket's counters */
     s_policy_t policy;
-    zmq_msg_t frame;      /* the frame in hand, parked while `parked` */
+    zmq_msg_t frame; /* the frame in hand, parked while `parked` */
     bool parked;
-    bool mid_in;          /* the current message has frames left on src */
-    bool mid_out;         /* frames of the current message went out */
-    bool dropping;        /* the rest of the current message is dropped */
-    s_capstate_t cap;     /* capture of the current message */
+    bool mid_in;      /* the current message has frames left on src */
+    bool mid_out;     /* frames of the current message went out */
+    bool dropping;    /* the rest of the current message is dropped */
+    s_capstate_t cap; /* capture of the current message */
     int backoff_ms;
     int64_t retry_at;
     int64_t parked_at; /* when the frame in hand was first refused */
@@ -250,8 +250,7 @@ zr__engine_set_control(zr__engine_t *self, void *control)
 }
 
 void
-zr__engine_set_identity(zr__engine_t *self, const char *name,
-                        const char *type)
+zr__engine_set_identity(zr__engine_t *self, const char *name, const char *type)
 {
     free(self->name);
     free(self->type);
@@ -655,8 +654,7 @@ zr__engine_run(zr__engine_t *self)
     int err = 0;
 
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
-        bool paused = atomic_load_explicit(&self->paused,
-                                           memory_order_relaxed);
+        bool paused = atomic_load_explicit(&self->paused, memory_order_relaxed);
         bool busy = false;
         int64_t now = 0;
         long timeout = -1;
@@ -670,8 +668,8 @@ zr__engine_run(zr__engine_t *self)
                     now = now ? now : zr__now_ms();
                     if (now < d->retry_at) {
                         long wait = (long) (d->retry_at - now);
-                        timeout = timeout < 0 || wait < timeout ? wait
-                                                                : timeout;
+                        timeout =
+                            timeout < 0 || wait < timeout ? wait : timeout;
                         continue;
                     }
                 }
@@ -717,8 +715,8 @@ zr__engine_run(zr__engine_t *self)
             cap_item = n;
             n = s_poll_add(items, n, self->capture, ZMQ_POLLIN);
         }
-        items[n++] = (zmq_pollitem_t){.fd = self->wake[0],
-                                      .events = ZMQ_POLLIN};
+        items[n++] =
+            (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
         s_add(&self->polls, 1);
         atomic_store_explicit(&self->waiting, true, memory_order_release);
         int rc_poll = zmq_poll(items, n, timeout);

@@ -92,8 +92,8 @@ zr__parse_duration(const char *s, int64_t *ms)
     static const struct {
         const char *name;
         int64_t ms;
-    } units[] = {{"", 1},      {"ms", 1},       {"s", 1000},
-                 {"m", 60000}, {"min", 60000},  {"h", 3600000}};
+    } units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
+                 {"m", 60000}, {"min", 60000}, {"h", 3600000}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(unit, units[i].name) == 0) {
             if (v > INT64_MAX / units[i].ms) {

@@ -17,11 +17,11 @@
 extern _Atomic int zr__log_threshold; /* -1 while no handler is set */
 void zr__log(zr_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-#define zr__log_at(level, ...)                                            \
-    do {                                                                  \
-        if ((int) (level) <= atomic_load_explicit(&zr__log_threshold,     \
-                                                  memory_order_relaxed))  \
-            zr__log((level), __VA_ARGS__);                                \
+#define zr__log_at(level, ...)                                                 \
+    do {                                                                       \
+        if ((int) (level) <=                                                   \
+            atomic_load_explicit(&zr__log_threshold, memory_order_relaxed))    \
+            zr__log((level), __VA_ARGS__);                                     \
     } while (0)
 #define ZR_LOG_E(...) zr__log_at(ZR_LOG_ERROR, __VA_ARGS__)
 #define ZR_LOG_W(...) zr__log_at(ZR_LOG_WARNING, __VA_ARGS__)
@@ -65,8 +65,7 @@ void zr__engine_destroy(zr__engine_t **self_p);
 /* Borrowed sockets: the engine never closes them. Directions follow from
  * the socket types (a PUSH backend only sends, so a PULL/PUSH pair has
  * one direction). -1 EINVAL when no direction is possible. */
-int zr__engine_set_sockets(zr__engine_t *self, void *frontend,
-                           void *backend);
+int zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend);
 void zr__engine_set_capture(zr__engine_t *self, void *capture);
 void zr__engine_set_control(zr__engine_t *self, void *control);
 /* What STATS reports as the device's name and type. Copied. */

@@ -67,8 +67,7 @@ s_print_drops(const char *label, cJSON *side)
            cJSON_GetNumberValue(cJSON_GetObjectItem(side, "bytes_in")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(side, "msgs_out")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(side, "frames_out")),
-           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "bytes_out")),
-           total);
+           cJSON_GetNumberValue(cJSON_GetObjectItem(side, "bytes_out")), total);
 }
 
 static void
@@ -148,10 +147,10 @@ s_print_stats(const char *text, size_t len, bool json)
 static int
 s_print_statistics(zmq_msg_t *frames, int n, bool json)
 {
-    static const char *names[8] = {
-        "frontend_msgs_in",  "frontend_bytes_in", "frontend_msgs_out",
-        "frontend_bytes_out", "backend_msgs_in",   "backend_bytes_in",
-        "backend_msgs_out",  "backend_bytes_out"};
+    static const char *names[8] = {"frontend_msgs_in",  "frontend_bytes_in",
+                                   "frontend_msgs_out", "frontend_bytes_out",
+                                   "backend_msgs_in",   "backend_bytes_in",
+                                   "backend_msgs_out",  "backend_bytes_out"};
     if (n != 8) {
         return cli_error(CLI_FAILURE,
                          "ctl: STATISTICS reply has %d frames, not 8", n);

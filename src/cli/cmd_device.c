@@ -46,48 +46,49 @@ static void
 s_help(const s_kind_t *k, FILE *out)
 {
     const char *verb = zr_device_type_name(k->type);
-    fprintf(out,
-            "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
-            "\n"
-            "Run a %s (%s) in the foreground.\n"
-            "  FRONTEND  %s\n"
-            "  BACKEND   %s\n"
-            "Endpoints: '@EP' binds, '>EP' connects, a bare EP binds; a\n"
-            "comma-separated list mixes both. tcp://HOST:* binds a free port.\n"
-            "\n"
-            "Options:\n"
-            "  --capture EP       copy every frame, with its more-flag, to an\n"
-            "                     XPUB for SUB listeners; a slow listener "
-            "loses\n"
-            "                     whole copies (counted), never the relay's "
-            "speed\n"
-            "  --control EP       a REP socket answering zmq_proxy_steerable's\n"
-            "                     PAUSE, RESUME, TERMINATE, STATISTICS, and "
-            "STATS\n"
-            "                     (JSON); use 'zrelay ctl EP stats'\n"
-            "  --sndhwm N         send high-water mark, messages (default "
-            "1000)\n"
-            "  --rcvhwm N         receive high-water mark, messages (default "
-            "1000)\n"
-            "  --max-msg-size B   largest frame accepted (ZMQ_MAXMSGSIZE; k, M, "
-            "G\n"
-            "                     suffixes); a peer sending more is "
-            "disconnected\n"
-            "                     by libzmq (default: no limit)\n"
-            "  --io-threads N     libzmq I/O threads (default 1)\n"
-            "  --linger D         at stop, time to deliver what the relay "
-            "holds\n"
-            "                     (default 1s; 500ms, 2s, a bare number is ms)\n"
-            "  -v, --verbose      more log lines on stderr (-vv: debug)\n"
-            "  -h, --help         this text\n"
-            "\n"
-            "Once every endpoint is up it prints one line per endpoint,\n"
-            "'ROLE bind|connect ADDRESS' with the real port, then 'ready'.\n"
-            "SIGINT or SIGTERM stop it cleanly (exit 0). Exit 1 on a runtime\n"
-            "failure (a port in use), 2 on a usage error.\n"
-            "\n"
-            "Example:\n  %s\n",
-            verb, verb, k->sockets, k->front_who, k->back_who, k->example);
+    fprintf(
+        out,
+        "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
+        "\n"
+        "Run a %s (%s) in the foreground.\n"
+        "  FRONTEND  %s\n"
+        "  BACKEND   %s\n"
+        "Endpoints: '@EP' binds, '>EP' connects, a bare EP binds; a\n"
+        "comma-separated list mixes both. tcp://HOST:* binds a free port.\n"
+        "\n"
+        "Options:\n"
+        "  --capture EP       copy every frame, with its more-flag, to an\n"
+        "                     XPUB for SUB listeners; a slow listener "
+        "loses\n"
+        "                     whole copies (counted), never the relay's "
+        "speed\n"
+        "  --control EP       a REP socket answering zmq_proxy_steerable's\n"
+        "                     PAUSE, RESUME, TERMINATE, STATISTICS, and "
+        "STATS\n"
+        "                     (JSON); use 'zrelay ctl EP stats'\n"
+        "  --sndhwm N         send high-water mark, messages (default "
+        "1000)\n"
+        "  --rcvhwm N         receive high-water mark, messages (default "
+        "1000)\n"
+        "  --max-msg-size B   largest frame accepted (ZMQ_MAXMSGSIZE; k, M, "
+        "G\n"
+        "                     suffixes); a peer sending more is "
+        "disconnected\n"
+        "                     by libzmq (default: no limit)\n"
+        "  --io-threads N     libzmq I/O threads (default 1)\n"
+        "  --linger D         at stop, time to deliver what the relay "
+        "holds\n"
+        "                     (default 1s; 500ms, 2s, a bare number is ms)\n"
+        "  -v, --verbose      more log lines on stderr (-vv: debug)\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Once every endpoint is up it prints one line per endpoint,\n"
+        "'ROLE bind|connect ADDRESS' with the real port, then 'ready'.\n"
+        "SIGINT or SIGTERM stop it cleanly (exit 0). Exit 1 on a runtime\n"
+        "failure (a port in use), 2 on a usage error.\n"
+        "\n"
+        "Example:\n  %s\n",
+        verb, verb, k->sockets, k->front_who, k->back_who, k->example);
 }
 
 static zr_device_t *volatile s_running;
@@ -141,8 +142,15 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
 {
     const s_kind_t *k = s_kind(type);
     const char *verb = zr_device_type_name(type);
-    enum { O_CAPTURE = 256, O_CONTROL, O_SNDHWM, O_RCVHWM, O_MAXMSG,
-           O_LINGER, O_IOTHREADS };
+    enum {
+        O_CAPTURE = 256,
+        O_CONTROL,
+        O_SNDHWM,
+        O_RCVHWM,
+        O_MAXMSG,
+        O_LINGER,
+        O_IOTHREADS
+    };
     static const struct option options[] = {
         {"capture", required_argument, NULL, O_CAPTURE},
         {"control", required_argument, NULL, O_CONTROL},

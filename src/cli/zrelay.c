@@ -52,8 +52,8 @@ static void
 s_log_line(zr_log_level_t level, const char *line, void *arg)
 {
     (void) arg;
-    static const char *names[] = {"error: ", "warning: ", "", "info: ",
-                                  "debug: "};
+    static const char *names[] = {"error: ", "warning: ", "",
+                                  "info: ", "debug: "};
     /* One write per line so lines from several threads do not mix. */
     fprintf(stderr, "zrelay: %s%s\n", names[level], line);
 }
@@ -72,8 +72,8 @@ cli_int(const char *option, const char *value, int64_t min, int64_t max,
         int64_t *out)
 {
     if (zr__parse_int(value, min, max, out) != 0) {
-        cli_error(0, "%s: '%s' is not a whole number from %lld to %lld",
-                  option, value, (long long) min, (long long) max);
+        cli_error(0, "%s: '%s' is not a whole number from %lld to %lld", option,
+                  value, (long long) min, (long long) max);
         return -1;
     }
     return 0;
@@ -83,8 +83,8 @@ int
 cli_size(const char *option, const char *value, int64_t *out)
 {
     if (zr__parse_size(value, out) != 0) {
-        cli_error(0, "%s: '%s' is not a size (bytes, or with k, M, G)",
-                  option, value);
+        cli_error(0, "%s: '%s' is not a size (bytes, or with k, M, G)", option,
+                  value);
         return -1;
     }
     return 0;
@@ -131,8 +131,9 @@ cli_bad_option(const char *verb, char **argv, int optind,
             return CLI_USAGE;
         }
     }
-    return cli_error(CLI_USAGE, "%s: unknown option '%s' (see 'zrelay %s --help')",
-                     verb, arg, verb);
+    return cli_error(CLI_USAGE,
+                     "%s: unknown option '%s' (see 'zrelay %s --help')", verb,
+                     arg, verb);
 }
 
 static int
@@ -140,8 +141,7 @@ s_version(void)
 {
     int major, minor, patch;
     zmq_version(&major, &minor, &patch);
-    printf("zrelay %s (libzmq %d.%d.%d)\n", zr_version(), major, minor,
-           patch);
+    printf("zrelay %s (libzmq %d.%d.%d)\n", zr_version(), major, minor, patch);
     return CLI_OK;
 }
 
