@@ -93,6 +93,16 @@ ZR_EXPORT int zr_endpoints_attach(zr_endpoints_t *self, void *socket, char *err,
  * count every frame. "in" is what was received on a socket, "out" what
  * was sent on it.
  */
+/* Connections of one socket, from libzmq's socket monitor. */
+typedef struct {
+    uint64_t connected;        /* open now (accepted + made - closed) */
+    uint64_t accepted;         /* incoming connections accepted */
+    uint64_t connected_out;    /* outgoing connections made */
+    uint64_t disconnected;     /* connections closed or lost */
+    uint64_t handshakes;       /* ZMTP handshakes completed */
+    uint64_t handshake_failed; /* peers that failed the ZMTP handshake */
+} zr_conn_stats_t;
+
 typedef struct {
     uint64_t msgs_in, frames_in, bytes_in;
     uint64_t msgs_out, frames_out, bytes_out;
@@ -101,6 +111,7 @@ typedef struct {
     uint64_t drop_peer_full; /* ROUTER: the peer's queue is full */
     uint64_t drop_error;     /* any other send failure */
     uint64_t drop_shutdown;  /* held when the relay stopped, not sent */
+    zr_conn_stats_t conns;   /* zeros where the socket is not monitored */
 } zr_socket_stats_t;
 
 typedef struct {
@@ -149,7 +160,8 @@ ZR_EXPORT int zr_device_type_from_name(const char *name);
 
 /* A device of TYPE named NAME (copied; NULL: the type's name). Uses the
  * ZeroMQ context CTX, which it does not own and which must outlive it;
- * NULL: a context of its own. NULL with errno on failure. */
+ * NULL: a context of its own, made when it opens. NULL with errno on
+ * failure. */
 ZR_EXPORT zr_device_t *zr_device_new(void *ctx, zr_device_type_t type,
                                      const char *name);
 /* Stops the device if it runs in a thread of its own, closes its sockets. */
@@ -172,6 +184,47 @@ ZR_EXPORT int zr_device_set_sndhwm(zr_device_t *self, int hwm);
 ZR_EXPORT int zr_device_set_rcvhwm(zr_device_t *self, int hwm);
 ZR_EXPORT int zr_device_set_max_msg_size(zr_device_t *self, int64_t bytes);
 ZR_EXPORT int zr_device_set_linger(zr_device_t *self, int msecs);
+/* ZMTP heartbeats on frontend and backend every IVL_MSECS (0: off, the
+ * default); a peer silent for TIMEOUT_MSECS (0: 3 intervals) is
+ * disconnected, so half-open connections of vanished peers are reaped. */
+ZR_EXPORT int zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs,
+                                      int timeout_msecs);
+
+/* ---------------------------------------------------------------------
+ * Options by name: the config file's keys (max_msg_size) and the command
+ * line's options (--max-msg-size) are the same table.
+ */
+typedef enum {
+    ZR_OPT_ENDPOINTS, /* an endpoint list */
+    ZR_OPT_INT,       /* a whole number >= 0 */
+    ZR_OPT_SIZE,      /* bytes, with an optional k/M/G suffix */
+    ZR_OPT_DURATION,  /* 500ms, 2s, 1m, 1h; a bare number is ms */
+    ZR_OPT_BOOL,      /* true/false, yes/no, on/off, 1/0 */
+    ZR_OPT_CHOICE     /* one of `choices` */
+} zr_option_kind_t;
+
+typedef struct {
+    const char *name; /* the config key; '-' for '_' on the command line */
+    zr_option_kind_t kind;
+    const char *arg;      /* what the value is called in help: N, EP, D */
+    unsigned types;       /* device types it applies to: 1u << ZR_QUEUE ... */
+    const char *fallback; /* the default, as text; NULL: none */
+    const char *choices;  /* ZR_OPT_CHOICE: "rr|lru|hash" */
+    const char *help;     /* one sentence */
+} zr_option_t;
+
+/* Option number I, or NULL past the last one. */
+ZR_EXPORT const zr_option_t *zr_option(size_t i);
+/* The option called NAME ("max_msg_size", "max-msg-size" or
+ * "--max-msg-size"), or NULL. */
+ZR_EXPORT const zr_option_t *zr_option_find(const char *name);
+ZR_EXPORT bool zr_option_applies(const zr_option_t *opt, zr_device_type_t type);
+/* Set option NAME from its text VALUE. -1 with EINVAL on an unknown
+ * option, one that does not apply to this type, or a bad value; then
+ * zr_device_error() says why (without naming the option: the caller knows
+ * whether it was --sndhwm or sndhwm at line 12). */
+ZR_EXPORT int zr_device_set(zr_device_t *self, const char *name,
+                            const char *value);
 
 /* Create the sockets and bind/connect them. -1 with errno (from libzmq) on
  * failure, the reason in zr_device_error(), and no socket left open. */

@@ -4,8 +4,12 @@
  */
 #include "zr_impl.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -24,6 +28,8 @@ struct zr_device_t {
     int sndhwm, rcvhwm; /* -1: libzmq's default */
     int64_t max_msg_size;
     int linger;
+    int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
+    zr__monitor_t *monitors[2];           /* frontend, backend */
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -41,6 +47,8 @@ static const struct {
     {ZR_STREAMER, "streamer", ZMQ_PULL, ZMQ_PUSH},
 };
 #define S_NTYPES (sizeof s_types / sizeof s_types[0])
+
+static void s_describe(cJSON *stats, void *arg);
 
 const char *
 zr_device_type_name(zr_device_type_t type)
@@ -81,15 +89,15 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     self->type = type;
     self->name = strdup(name ? name : type_name);
     self->engine = zr__engine_new();
-    self->ctx = ctx ? ctx : zmq_ctx_new();
-    self->own_ctx = ctx == NULL;
-    if (!self->name || !self->engine || !self->ctx) {
+    self->ctx = ctx; /* a context of its own is made when it opens */
+    if (!self->name || !self->engine) {
         int err = errno ? errno : ENOMEM;
         zr_device_destroy(&self);
         errno = err;
         return NULL;
     }
     zr__engine_set_identity(self->engine, self->name, type_name);
+    zr__engine_set_describe(self->engine, s_describe, self);
     self->sndhwm = self->rcvhwm = -1;
     self->max_msg_size = -1;
     self->linger = 1000;
@@ -99,6 +107,9 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
 static void
 s_close_sockets(zr_device_t *self)
 {
+    for (int i = 0; i < 2; i++) {
+        zr__monitor_destroy(&self->monitors[i], self->sockets[i]);
+    }
     for (int i = 0; i < S_ROLES; i++) {
         if (self->sockets[i]) {
             zmq_close(self->sockets[i]);
@@ -149,21 +160,34 @@ zr_device_error(const zr_device_t *self)
     return self->error;
 }
 
+void
+zr__device_errorf(zr_device_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+}
+
+void
+zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout)
+{
+    *ivl = self->heartbeat_ivl;
+    *timeout = self->heartbeat_timeout;
+}
+
 static int
 s_set_endpoints(zr_device_t *self, int role, const char *spec)
 {
     if (self->sockets[S_FRONTEND]) {
         zr__errf(self->error, sizeof self->error,
-                 "%s: cannot change endpoints of an open device",
-                 s_role_names[role]);
+                 "cannot change the %s of an open device", s_role_names[role]);
         errno = EBUSY;
         return -1;
     }
-    char err[400];
-    zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
+    zr_endpoints_t *eps =
+        zr_endpoints_parse(spec, true, self->error, sizeof self->error);
     if (!eps) {
-        zr__errf(self->error, sizeof self->error, "%s: %s", s_role_names[role],
-                 err);
         return -1;
     }
     zr_endpoints_destroy(&self->endpoints[role]);
@@ -205,6 +229,18 @@ s_check_range(zr_device_t *self, const char *what, int64_t value, int64_t min)
         errno = EINVAL;
         return -1;
     }
+    return 0;
+}
+
+int
+zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs, int timeout_msecs)
+{
+    if (s_check_range(self, "heartbeat interval", ivl_msecs, 0) != 0 ||
+        s_check_range(self, "heartbeat timeout", timeout_msecs, 0) != 0) {
+        return -1;
+    }
+    self->heartbeat_ivl = ivl_msecs;
+    self->heartbeat_timeout = timeout_msecs;
     return 0;
 }
 
@@ -276,6 +312,17 @@ s_socket(zr_device_t *self, int role, int type)
                            sizeof self->max_msg_size);
         }
     }
+    if ((role == S_FRONTEND || role == S_BACKEND) && self->heartbeat_ivl) {
+        /* ZMTP heartbeats find peers that vanished without closing their
+         * connection (a half-open TCP connection never errors out). */
+        s_setopt(s, ZMQ_HEARTBEAT_IVL, self->heartbeat_ivl);
+        s_setopt(s, ZMQ_HEARTBEAT_TTL,
+                 self->heartbeat_timeout ? self->heartbeat_timeout
+                                         : 3 * self->heartbeat_ivl);
+        s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT,
+                 self->heartbeat_timeout ? self->heartbeat_timeout
+                                         : 3 * self->heartbeat_ivl);
+    }
     if (type == ZMQ_ROUTER) {
         /* A client that reconnects with its fixed identity is served
          * again instead of being refused as a duplicate. */
@@ -300,6 +347,15 @@ zr_device_open(zr_device_t *self)
             zr__errf(self->error, sizeof self->error, "no %s endpoint set",
                      s_role_names[role]);
             errno = EINVAL;
+            return -1;
+        }
+    }
+    if (!self->ctx) {
+        self->ctx = zmq_ctx_new();
+        self->own_ctx = true;
+        if (!self->ctx) {
+            zr__errf(self->error, sizeof self->error,
+                     "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
             return -1;
         }
     }
@@ -332,6 +388,15 @@ zr_device_open(zr_device_t *self)
             s_close_sockets(self);
             errno = e;
             return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        /* Counters are a nicety: a device runs without them. */
+        self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
+        if (self->monitors[i]) {
+            zr__engine_watch(self->engine,
+                             zr__monitor_socket(self->monitors[i]),
+                             zr__monitor_drain, self->monitors[i]);
         }
     }
     zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
@@ -413,7 +478,12 @@ zr_device_start(zr_device_t *self)
     if (zr_device_open(self) != 0) {
         return -1;
     }
+    /* Signals belong to the application's thread, not the relay's. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = pthread_create(&self->thread, NULL, s_thread_main, self);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         zr__errf(self->error, sizeof self->error, "cannot start thread: %s",
                  zmq_strerror(rc));
@@ -459,6 +529,31 @@ void
 zr_device_stats(const zr_device_t *self, zr_stats_t *stats)
 {
     zr__engine_stats(self->engine, stats);
+    zr__monitor_stats(self->monitors[0], &stats->frontend.conns);
+    zr__monitor_stats(self->monitors[1], &stats->backend.conns);
+}
+
+static void
+s_conns_json(cJSON *side, const zr__monitor_t *monitor)
+{
+    zr_conn_stats_t c;
+    zr__monitor_stats(monitor, &c);
+    cJSON *o = cJSON_AddObjectToObject(side, "connections");
+    cJSON_AddNumberToObject(o, "connected", (double) c.connected);
+    cJSON_AddNumberToObject(o, "accepted", (double) c.accepted);
+    cJSON_AddNumberToObject(o, "connected_out", (double) c.connected_out);
+    cJSON_AddNumberToObject(o, "disconnected", (double) c.disconnected);
+    cJSON_AddNumberToObject(o, "handshakes", (double) c.handshakes);
+    cJSON_AddNumberToObject(o, "handshake_failed", (double) c.handshake_failed);
+}
+
+/* STATS: the engine's counters, plus what only the device knows. */
+static void
+s_describe(cJSON *stats, void *arg)
+{
+    zr_device_t *self = arg;
+    s_conns_json(cJSON_GetObjectItem(stats, "frontend"), self->monitors[0]);
+    s_conns_json(cJSON_GetObjectItem(stats, "backend"), self->monitors[1]);
 }
 
 char *

@@ -109,6 +109,14 @@ struct zr__engine_t {
     int wake[2]; /* self-pipe: stop/pause from other threads or signals */
     int linger_ms;
     char *name, *type;
+    struct {
+        void *socket;
+        void (*fn)(void *);
+        void *arg;
+    } watch[ZR__WATCH_MAX];
+    int nwatch;
+    void (*describe)(cJSON *, void *);
+    void *describe_arg;
 };
 
 static uint64_t
@@ -262,6 +270,29 @@ void
 zr__engine_set_linger(zr__engine_t *self, int msecs)
 {
     self->linger_ms = msecs < 0 ? 0 : msecs;
+}
+
+int
+zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
+                 void *arg)
+{
+    if (self->nwatch == ZR__WATCH_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    self->watch[self->nwatch].socket = socket;
+    self->watch[self->nwatch].fn = fn;
+    self->watch[self->nwatch].arg = arg;
+    self->nwatch++;
+    return 0;
+}
+
+void
+zr__engine_set_describe(zr__engine_t *self, void (*fn)(cJSON *, void *),
+                        void *arg)
+{
+    self->describe = fn;
+    self->describe_arg = arg;
 }
 
 static void
@@ -658,7 +689,7 @@ zr__engine_run(zr__engine_t *self)
         bool busy = false;
         int64_t now = 0;
         long timeout = -1;
-        zmq_pollitem_t items[6];
+        zmq_pollitem_t items[6 + ZR__WATCH_MAX];
         int n = 0;
 
         if (!paused) {
@@ -704,6 +735,11 @@ zr__engine_run(zr__engine_t *self)
             if (self->capture && s_has_input(self->capture)) {
                 s_drain(self->capture);
             }
+            for (int i = 0; i < self->nwatch; i++) {
+                if (s_has_input(self->watch[i].socket)) {
+                    self->watch[i].fn(self->watch[i].arg);
+                }
+            }
             continue;
         }
         int ctl_item = -1, cap_item = -1;
@@ -714,6 +750,11 @@ zr__engine_run(zr__engine_t *self)
         if (self->capture) {
             cap_item = n;
             n = s_poll_add(items, n, self->capture, ZMQ_POLLIN);
+        }
+        int watch_item = n;
+        for (int i = 0; i < self->nwatch; i++) {
+            items[n++] = (zmq_pollitem_t){.socket = self->watch[i].socket,
+                                          .events = ZMQ_POLLIN};
         }
         items[n++] =
             (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
@@ -734,6 +775,11 @@ zr__engine_run(zr__engine_t *self)
         }
         if (cap_item >= 0 && (items[cap_item].revents & ZMQ_POLLIN)) {
             s_drain(self->capture);
+        }
+        for (int i = 0; i < self->nwatch; i++) {
+            if (items[watch_item + i].revents & ZMQ_POLLIN) {
+                self->watch[i].fn(self->watch[i].arg);
+            }
         }
         if (items[n - 1].revents & ZMQ_POLLIN) {
             s_drain_wake(self);
@@ -861,6 +907,9 @@ zr__engine_stats_json(const zr__engine_t *self)
     cJSON_AddNumberToObject(ctl, "errors", (double) st.control_errors);
     cJSON_AddNumberToObject(o, "polls", (double) st.polls);
     cJSON_AddNumberToObject(o, "cpu_seconds", (double) st.cpu_ns / 1e9);
+    if (self->describe) {
+        self->describe(o, self->describe_arg);
+    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;

@@ -47,6 +47,13 @@ int zr__parse_size(const char *s, int64_t *bytes);
 const char *zr__socket_type_name(int type);
 
 /* ---------------------------------------------------------------------
+ * device.c
+ */
+void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
+
+/* ---------------------------------------------------------------------
  * engine.c: the only code that moves messages.
  */
 typedef struct zr__engine_t zr__engine_t;
@@ -84,6 +91,28 @@ bool zr__engine_paused(const zr__engine_t *self);
 const char *zr__engine_name(const zr__engine_t *self);
 /* STATS as a JSON object (caller frees), NULL on ENOMEM. */
 char *zr__engine_stats_json(const zr__engine_t *self);
+
+/* Extra sockets the engine's loop serves (monitors): FN(ARG) is called
+ * when SOCKET has input. At most ZR__WATCH_MAX. */
+#define ZR__WATCH_MAX 8
+int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
+                     void *arg);
+/* Adds the caller's fields to the STATS object (any thread). */
+typedef struct cJSON cJSON;
+void zr__engine_set_describe(zr__engine_t *self,
+                             void (*fn)(cJSON *stats, void *arg), void *arg);
+
+/* ---------------------------------------------------------------------
+ * monitor.c: connection counters from libzmq's socket monitor.
+ */
+typedef struct zr__monitor_t zr__monitor_t;
+zr__monitor_t *zr__monitor_new(void *ctx, void *socket);
+/* SOCKET: the monitored socket, still open, or NULL if closed already. */
+void zr__monitor_destroy(zr__monitor_t **self_p, void *socket);
+void *zr__monitor_socket(zr__monitor_t *self);
+/* Read pending events (an engine watch callback; ARG is the monitor). */
+void zr__monitor_drain(void *arg);
+void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), served by the engine.

@@ -82,7 +82,7 @@ test_steerable_commands(void)
     zr_stats_t st;
     ZR_WAIT_STATS(dev, st, st.backend.msgs_out == 10, ZRT_DEADLINE_MS);
 
-    char first[512];
+    char first[8192];
     zmq_msg_t frames[8];
     ZR_EQ(s_ask(req, "STATISTICS", NULL, 0, frames, 8), 8);
     uint64_t want[8] = {10, 150, 0, 0, 0, 0, 10, 150};
@@ -419,7 +419,7 @@ test_device_errors(void)
     ZR_FAIL(zr_device_open(dev), EINVAL);
     ZR_STREQ(zr_device_error(dev), "no frontend endpoint set");
     ZR_FAIL(zr_device_set_frontend(dev, "5559"), EINVAL);
-    ZR_CHECKF(strstr(zr_device_error(dev), "frontend: endpoint '5559'"),
+    ZR_CHECKF(strstr(zr_device_error(dev), "endpoint '5559' has no transport"),
               "%s", zr_device_error(dev));
     ZR_FAIL(zr_device_set_sndhwm(dev, -5), EINVAL);
     ZR_FAIL(zr_device_set_linger(dev, -1), EINVAL);

@@ -33,6 +33,11 @@ struct option;
 int cli_bad_option(const char *verb, char **argv, int optind,
                    const struct option *options);
 
+/* Help text: TEXT wrapped at 78 columns and indented; every option of a
+ * device TYPE with its help and default. */
+void cli_wrap(FILE *out, const char *text, int indent, int first_col);
+void cli_option_help(FILE *out, zr_device_type_t type);
+
 int cmd_device(zr_device_type_t type, int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 

@@ -42,45 +42,92 @@ s_kind(zr_device_type_t type)
     return NULL;
 }
 
+/* Print TEXT wrapped at 78 columns, every line indented by INDENT. */
+void
+cli_wrap(FILE *out, const char *text, int indent, int first_col)
+{
+    int col = first_col;
+    const char *p = text;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col > indent && col + 1 + (int) word > 78) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        }
+        else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        while (col < indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int) word, p);
+        col += (int) word;
+        p += word;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+    fputc('\n', out);
+}
+
+/* "  --max-msg-size BYTES  help (default: none)" for every option of TYPE
+ * but the positional frontend and backend. */
+void
+cli_option_help(FILE *out, zr_device_type_t type)
+{
+    const zr_option_t *o;
+    for (size_t i = 0; (o = zr_option(i)); i++) {
+        if (!zr_option_applies(o, type) || strcmp(o->name, "frontend") == 0 ||
+            strcmp(o->name, "backend") == 0) {
+            continue;
+        }
+        char flag[64], help[512];
+        snprintf(flag, sizeof flag, "  --%s %s", o->name, o->arg);
+        for (char *c = flag; *c; c++) {
+            *c = *c == '_' ? '-' : *c;
+        }
+        snprintf(help, sizeof help, "%s%s%s%s", o->help,
+                 o->fallback ? " (default: " : "",
+                 o->fallback ? o->fallback : "", o->fallback ? ")" : "");
+        fputs(flag, out);
+        int col = (int) strlen(flag);
+        if (col > 24) {
+            fputc('\n', out);
+            col = 0;
+        }
+        cli_wrap(out, help, 25, col);
+    }
+}
+
 static void
 s_help(const s_kind_t *k, FILE *out)
 {
     const char *verb = zr_device_type_name(k->type);
+    fprintf(out,
+            "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
+            "\n"
+            "Run a %s (%s) in the foreground.\n"
+            "  FRONTEND  %s\n"
+            "  BACKEND   %s\n"
+            "Endpoints: '@EP' binds, '>EP' connects, a bare EP binds; a\n"
+            "comma-separated list mixes both. tcp://HOST:* binds a free "
+            "port.\n"
+            "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
+            "\n"
+            "Options:\n",
+            verb, verb, k->sockets, k->front_who, k->back_who);
+    cli_option_help(out, k->type);
     fprintf(
         out,
-        "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
+        "  --io-threads N         libzmq I/O threads (default: 1)\n"
+        "  -v, --verbose          more log lines on stderr (-vv: "
+        "debug)\n"
+        "  -h, --help             this text\n"
         "\n"
-        "Run a %s (%s) in the foreground.\n"
-        "  FRONTEND  %s\n"
-        "  BACKEND   %s\n"
-        "Endpoints: '@EP' binds, '>EP' connects, a bare EP binds; a\n"
-        "comma-separated list mixes both. tcp://HOST:* binds a free port.\n"
-        "\n"
-        "Options:\n"
-        "  --capture EP       copy every frame, with its more-flag, to an\n"
-        "                     XPUB for SUB listeners; a slow listener "
-        "loses\n"
-        "                     whole copies (counted), never the relay's "
-        "speed\n"
-        "  --control EP       a REP socket answering zmq_proxy_steerable's\n"
-        "                     PAUSE, RESUME, TERMINATE, STATISTICS, and "
-        "STATS\n"
-        "                     (JSON); use 'zrelay ctl EP stats'\n"
-        "  --sndhwm N         send high-water mark, messages (default "
-        "1000)\n"
-        "  --rcvhwm N         receive high-water mark, messages (default "
-        "1000)\n"
-        "  --max-msg-size B   largest frame accepted (ZMQ_MAXMSGSIZE; k, M, "
-        "G\n"
-        "                     suffixes); a peer sending more is "
-        "disconnected\n"
-        "                     by libzmq (default: no limit)\n"
-        "  --io-threads N     libzmq I/O threads (default 1)\n"
-        "  --linger D         at stop, time to deliver what the relay "
-        "holds\n"
-        "                     (default 1s; 500ms, 2s, a bare number is ms)\n"
-        "  -v, --verbose      more log lines on stderr (-vv: debug)\n"
-        "  -h, --help         this text\n"
+        "Every option is also a config key for 'zrelay run' (--max-msg-size\n"
+        "is max_msg_size); see zrelay.conf(5).\n"
         "\n"
         "Once every endpoint is up it prints one line per endpoint,\n"
         "'ROLE bind|connect ADDRESS' with the real port, then 'ready'.\n"
@@ -88,7 +135,7 @@ s_help(const s_kind_t *k, FILE *out)
         "failure (a port in use), 2 on a usage error.\n"
         "\n"
         "Example:\n  %s\n",
-        verb, verb, k->sockets, k->front_who, k->back_who, k->example);
+        k->example);
 }
 
 static zr_device_t *volatile s_running;
@@ -137,64 +184,72 @@ s_print_endpoints(zr_device_t *dev, const s_kind_t *k)
     fflush(stdout);
 }
 
+/* getopt_long's table for TYPE's options, built from the option table:
+ * option I of the table gets the value S_OPT_BASE + I. */
+#define S_OPT_BASE 1000
+#define S_MAX_OPTIONS 64
+enum { S_OPT_IOTHREADS = 900 };
+
+static void
+s_build_options(zr_device_type_t type, struct option *options, char names[][40])
+{
+    int n = 0;
+    const zr_option_t *o;
+    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 4; i++) {
+        if (!zr_option_applies(o, type) || strcmp(o->name, "frontend") == 0 ||
+            strcmp(o->name, "backend") == 0) {
+            continue;
+        }
+        snprintf(names[n], 40, "%s", o->name);
+        for (char *c = names[n]; *c; c++) {
+            *c = *c == '_' ? '-' : *c;
+        }
+        int has_arg =
+            o->kind == ZR_OPT_BOOL ? optional_argument : required_argument;
+        options[n] =
+            (struct option){names[n], has_arg, NULL, S_OPT_BASE + (int) i};
+        n++;
+    }
+    options[n++] =
+        (struct option){"io-threads", required_argument, NULL, S_OPT_IOTHREADS};
+    options[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
+    options[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    options[n] = (struct option){NULL, 0, NULL, 0};
+}
+
 int
 cmd_device(zr_device_type_t type, int argc, char **argv)
 {
     const s_kind_t *k = s_kind(type);
     const char *verb = zr_device_type_name(type);
-    enum {
-        O_CAPTURE = 256,
-        O_CONTROL,
-        O_SNDHWM,
-        O_RCVHWM,
-        O_MAXMSG,
-        O_LINGER,
-        O_IOTHREADS
-    };
-    static const struct option options[] = {
-        {"capture", required_argument, NULL, O_CAPTURE},
-        {"control", required_argument, NULL, O_CONTROL},
-        {"sndhwm", required_argument, NULL, O_SNDHWM},
-        {"rcvhwm", required_argument, NULL, O_RCVHWM},
-        {"max-msg-size", required_argument, NULL, O_MAXMSG},
-        {"linger", required_argument, NULL, O_LINGER},
-        {"io-threads", required_argument, NULL, O_IOTHREADS},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *capture = NULL, *control = NULL;
-    int64_t sndhwm = -1, rcvhwm = -1, maxmsg = -1, linger = -1;
+    struct option options[S_MAX_OPTIONS];
+    char names[S_MAX_OPTIONS][40];
+    s_build_options(type, options, names);
+    /* Options are checked once the device exists; remember them. */
+    struct {
+        const zr_option_t *opt;
+        const char *value;
+    } given[S_MAX_OPTIONS * 4];
+    int ngiven = 0;
     int64_t io_threads = 1;
     int verbosity = 0;
     int opt;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
+        if (opt >= S_OPT_BASE) {
+            const zr_option_t *o = zr_option((size_t) (opt - S_OPT_BASE));
+            if (ngiven == (int) (sizeof given / sizeof given[0])) {
+                return cli_error(CLI_USAGE, "%s: too many options", verb);
+            }
+            given[ngiven].opt = o;
+            given[ngiven].value =
+                optarg ? optarg : (o->kind == ZR_OPT_BOOL ? "true" : "");
+            ngiven++;
+            continue;
+        }
         switch (opt) {
-        case O_CAPTURE: capture = optarg; break;
-        case O_CONTROL: control = optarg; break;
-        case O_SNDHWM:
-            if (cli_int("--sndhwm", optarg, 0, INT32_MAX, &sndhwm) != 0) {
-                return CLI_USAGE;
-            }
-            break;
-        case O_RCVHWM:
-            if (cli_int("--rcvhwm", optarg, 0, INT32_MAX, &rcvhwm) != 0) {
-                return CLI_USAGE;
-            }
-            break;
-        case O_MAXMSG:
-            if (cli_size("--max-msg-size", optarg, &maxmsg) != 0) {
-                return CLI_USAGE;
-            }
-            break;
-        case O_LINGER:
-            if (cli_duration("--linger", optarg, &linger) != 0) {
-                return CLI_USAGE;
-            }
-            break;
-        case O_IOTHREADS:
+        case S_OPT_IOTHREADS:
             if (cli_int("--io-threads", optarg, 1, 64, &io_threads) != 0) {
                 return CLI_USAGE;
             }
@@ -222,22 +277,30 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
                          zr_strerror(errno));
     }
     zr_device_t *dev = zr_device_new(ctx, type, NULL);
-    if (!dev) {
-        zmq_ctx_term(ctx);
-        return cli_error(CLI_FAILURE, "cannot create %s: %s", verb,
-                         zr_strerror(errno));
-    }
     int status = CLI_OK;
-    if (zr_device_set_frontend(dev, argv[optind]) != 0 ||
-        zr_device_set_backend(dev, argv[optind + 1]) != 0 ||
-        (capture && zr_device_set_capture(dev, capture) != 0) ||
-        (control && zr_device_set_control(dev, control) != 0) ||
-        (sndhwm >= 0 && zr_device_set_sndhwm(dev, (int) sndhwm) != 0) ||
-        (rcvhwm >= 0 && zr_device_set_rcvhwm(dev, (int) rcvhwm) != 0) ||
-        (maxmsg >= 0 && zr_device_set_max_msg_size(dev, maxmsg) != 0) ||
-        (linger >= 0 && zr_device_set_linger(dev, (int) linger) != 0)) {
-        status = cli_error(CLI_USAGE, "%s", zr_device_error(dev));
+    if (!dev) {
+        status = cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
+                           zr_strerror(errno));
         goto done;
+    }
+    if (zr_device_set_frontend(dev, argv[optind]) != 0) {
+        status = cli_error(CLI_USAGE, "frontend: %s", zr_device_error(dev));
+        goto done;
+    }
+    if (zr_device_set_backend(dev, argv[optind + 1]) != 0) {
+        status = cli_error(CLI_USAGE, "backend: %s", zr_device_error(dev));
+        goto done;
+    }
+    for (int i = 0; i < ngiven; i++) {
+        if (zr_device_set(dev, given[i].opt->name, given[i].value) != 0) {
+            char flag[48];
+            snprintf(flag, sizeof flag, "--%s", given[i].opt->name);
+            for (char *c = flag; *c; c++) {
+                *c = *c == '_' ? '-' : *c;
+            }
+            status = cli_error(CLI_USAGE, "%s: %s", flag, zr_device_error(dev));
+            goto done;
+        }
     }
     if (zr_device_open(dev) != 0) {
         status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));

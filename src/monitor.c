@@ -1,0 +1,138 @@
+/* monitor.c - connection counters for a socket, from libzmq's socket
+ * monitor: connected now, accepted, connected out, disconnected,
+ * handshake failures.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct zr__monitor_t {
+    void *pair; /* receives the monitored socket's events */
+    _Atomic uint64_t accepted, connected, disconnected, handshake_failed;
+    _Atomic uint64_t handshakes;
+};
+
+#define S_EVENTS                                                               \
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |       \
+     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |    \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
+zr__monitor_t *
+zr__monitor_new(void *ctx, void *socket)
+{
+    zr__monitor_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://zr-monitor-%p", socket);
+    if (zmq_socket_monitor(socket, endpoint, S_EVENTS) != 0) {
+        free(self);
+        return NULL;
+    }
+    self->pair = zmq_socket(ctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!self->pair ||
+        zmq_setsockopt(self->pair, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(self->pair, endpoint) != 0) {
+        int err = errno;
+        zr__monitor_destroy(&self, socket);
+        errno = err;
+        return NULL;
+    }
+    return self;
+}
+
+void
+zr__monitor_destroy(zr__monitor_t **self_p, void *socket)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    zr__monitor_t *self = *self_p;
+    if (socket) {
+        zmq_socket_monitor(socket, NULL, 0);
+    }
+    if (self->pair) {
+        zmq_close(self->pair);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+void *
+zr__monitor_socket(zr__monitor_t *self)
+{
+    return self->pair;
+}
+
+static void
+s_bump(_Atomic uint64_t *v)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+void
+zr__monitor_drain(void *arg)
+{
+    zr__monitor_t *self = arg;
+    for (;;) {
+        /* Two frames: 2 bytes event, 4 bytes value; then the endpoint. */
+        unsigned char head[6];
+        char address[256];
+        int n = zmq_recv(self->pair, head, sizeof head, ZMQ_DONTWAIT);
+        if (n < 0) {
+            return;
+        }
+        int a = zmq_recv(self->pair, address, sizeof address - 1, 0);
+        address[a < 0 ? 0 : (a < (int) sizeof address ? a : 255)] = 0;
+        if (n != (int) sizeof head) {
+            continue;
+        }
+        uint16_t event;
+        memcpy(&event, head, sizeof event);
+        switch (event) {
+        case ZMQ_EVENT_ACCEPTED: s_bump(&self->accepted); break;
+        case ZMQ_EVENT_CONNECTED: s_bump(&self->connected); break;
+        case ZMQ_EVENT_DISCONNECTED: s_bump(&self->disconnected); break;
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: s_bump(&self->handshakes); break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            s_bump(&self->handshake_failed);
+            ZR_LOG_I("handshake failed with a peer on %s", address);
+            break;
+        default: break;
+        }
+        ZR_LOG_D("socket event 0x%x on %s", event, address);
+    }
+}
+
+void
+zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out)
+{
+    zr__monitor_t *m = (zr__monitor_t *) self;
+    memset(out, 0, sizeof *out);
+    if (!m) {
+        return;
+    }
+    out->accepted = atomic_load_explicit(&m->accepted, memory_order_relaxed);
+    out->connected_out =
+        atomic_load_explicit(&m->connected, memory_order_relaxed);
+    out->disconnected =
+        atomic_load_explicit(&m->disconnected, memory_order_relaxed);
+    out->handshakes =
+        atomic_load_explicit(&m->handshakes, memory_order_relaxed);
+    out->handshake_failed =
+        atomic_load_explicit(&m->handshake_failed, memory_order_relaxed);
+    uint64_t opened = out->accepted + out->connected_out;
+    out->connected =
+        opened > out->disconnected ? opened - out->disconnected : 0;
+}

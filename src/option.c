@@ -1,0 +1,239 @@
+/* option.c - a device's options by name: one table for the command line
+ * (--max-msg-size), the config file (max_msg_size) and the documentation.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S_ALL ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+
+typedef int (*s_setter_t)(zr_device_t *self, const zr_option_t *opt,
+                          int64_t number, const char *text);
+
+typedef struct {
+    zr_option_t info;
+    s_setter_t set;
+} s_option_t;
+
+static int
+s_endpoints(zr_device_t *self, const zr_option_t *opt, int64_t n,
+            const char *text)
+{
+    (void) n;
+    if (strcmp(opt->name, "frontend") == 0) {
+        return zr_device_set_frontend(self, text);
+    }
+    if (strcmp(opt->name, "backend") == 0) {
+        return zr_device_set_backend(self, text);
+    }
+    if (strcmp(opt->name, "capture") == 0) {
+        return zr_device_set_capture(self, text);
+    }
+    return zr_device_set_control(self, text);
+}
+
+static int
+s_number(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    (void) text;
+    if (strcmp(opt->name, "sndhwm") == 0) {
+        return zr_device_set_sndhwm(self, (int) n);
+    }
+    if (strcmp(opt->name, "rcvhwm") == 0) {
+        return zr_device_set_rcvhwm(self, (int) n);
+    }
+    if (strcmp(opt->name, "max_msg_size") == 0) {
+        return zr_device_set_max_msg_size(self, n);
+    }
+    return zr_device_set_linger(self, (int) n);
+}
+
+static int
+s_heartbeat(zr_device_t *self, const zr_option_t *opt, int64_t n,
+            const char *text)
+{
+    (void) text;
+    int ivl, timeout;
+    zr__device_heartbeat(self, &ivl, &timeout);
+    if (strcmp(opt->name, "heartbeat_ivl") == 0) {
+        ivl = (int) n;
+    }
+    else {
+        timeout = (int) n;
+    }
+    return zr_device_set_heartbeat(self, ivl, timeout);
+}
+
+/* Every option of every device type. Later capabilities add rows. */
+static const s_option_t s_options[] = {
+    {{"frontend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
+      "where publishers, clients or producers meet the device"},
+     s_endpoints},
+    {{"backend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
+      "where subscribers, workers or consumers meet the device"},
+     s_endpoints},
+    {{"capture", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
+      "copy every frame, with its more-flag, to an XPUB for SUB "
+      "listeners; a slow listener loses whole copies (counted), never the "
+      "relay's speed"},
+     s_endpoints},
+    {{"control", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
+      "a REP socket answering zmq_proxy_steerable's PAUSE, RESUME, "
+      "TERMINATE, STATISTICS, and STATS (JSON); see 'zrelay ctl'"},
+     s_endpoints},
+    {{"sndhwm", ZR_OPT_INT, "N", S_ALL, "1000", NULL,
+      "send high-water mark of frontend and backend, in messages"},
+     s_number},
+    {{"rcvhwm", ZR_OPT_INT, "N", S_ALL, "1000", NULL,
+      "receive high-water mark of frontend and backend, in messages"},
+     s_number},
+    {{"max_msg_size", ZR_OPT_SIZE, "BYTES", S_ALL, "none", NULL,
+      "largest frame accepted (ZMQ_MAXMSGSIZE; k, M, G suffixes); libzmq "
+      "disconnects a peer that sends more"},
+     s_number},
+    {{"linger", ZR_OPT_DURATION, "D", S_ALL, "1s", NULL,
+      "at stop, how long to deliver what the relay holds"},
+     s_number},
+    {{"heartbeat_ivl", ZR_OPT_DURATION, "D", S_ALL, "off", NULL,
+      "ZMTP heartbeat interval on frontend and backend, to reap "
+      "half-open connections of vanished peers"},
+     s_heartbeat},
+    {{"heartbeat_timeout", ZR_OPT_DURATION, "D", S_ALL, "3 intervals", NULL,
+      "a peer silent this long after a heartbeat is disconnected"},
+     s_heartbeat},
+};
+#define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
+
+const zr_option_t *
+zr_option(size_t i)
+{
+    return i < S_NOPTIONS ? &s_options[i].info : NULL;
+}
+
+/* NAME with '-' for '_' and without a leading "--" matches. */
+static const s_option_t *
+s_find(const char *name)
+{
+    if (strncmp(name, "--", 2) == 0) {
+        name += 2;
+    }
+    for (size_t i = 0; i < S_NOPTIONS; i++) {
+        const char *a = s_options[i].info.name, *b = name;
+        while (*a && (*a == *b || (*a == '_' && *b == '-'))) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b) {
+            return &s_options[i];
+        }
+    }
+    return NULL;
+}
+
+const zr_option_t *
+zr_option_find(const char *name)
+{
+    const s_option_t *o = s_find(name);
+    return o ? &o->info : NULL;
+}
+
+bool
+zr_option_applies(const zr_option_t *opt, zr_device_type_t type)
+{
+    return (opt->types & (1u << type)) != 0;
+}
+
+/* Parse TEXT as OPT's kind into *N; an error message into ERR. */
+static int
+s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
+        size_t errlen)
+{
+    switch (opt->kind) {
+    case ZR_OPT_ENDPOINTS: return 0;
+    case ZR_OPT_INT:
+        if (zr__parse_int(text, 0, INT32_MAX, n) != 0) {
+            zr__errf(err, errlen, "'%s' is not a whole number from 0 to %d",
+                     text, INT32_MAX);
+            return -1;
+        }
+        return 0;
+    case ZR_OPT_SIZE:
+        if (zr__parse_size(text, n) != 0) {
+            zr__errf(err, errlen, "'%s' is not a size (bytes, or with k, M, G)",
+                     text);
+            return -1;
+        }
+        return 0;
+    case ZR_OPT_DURATION:
+        if (zr__parse_duration(text, n) != 0) {
+            zr__errf(err, errlen,
+                     "'%s' is not a duration (500ms, 2s, 1m; a bare number "
+                     "is milliseconds)",
+                     text);
+            return -1;
+        }
+        if (*n > INT32_MAX) {
+            zr__errf(err, errlen, "'%s' is too long (at most %d ms)", text,
+                     INT32_MAX);
+            return -1;
+        }
+        return 0;
+    case ZR_OPT_BOOL:
+        if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 ||
+            strcmp(text, "on") == 0 || strcmp(text, "1") == 0) {
+            *n = 1;
+            return 0;
+        }
+        if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
+            strcmp(text, "off") == 0 || strcmp(text, "0") == 0) {
+            *n = 0;
+            return 0;
+        }
+        zr__errf(err, errlen, "'%s' is not true or false", text);
+        return -1;
+    case ZR_OPT_CHOICE: {
+        /* choices: "a|b|c"; *n is the index of the match. */
+        size_t len = strlen(text);
+        int64_t i = 0;
+        for (const char *c = opt->choices; c && *c; i++) {
+            size_t clen = strcspn(c, "|");
+            if (clen == len && strncmp(c, text, len) == 0) {
+                *n = i;
+                return 0;
+            }
+            c += clen + (c[clen] == '|');
+        }
+        zr__errf(err, errlen, "'%s' is not one of %s", text, opt->choices);
+        return -1;
+    }
+    }
+    return -1;
+}
+
+int
+zr_device_set(zr_device_t *self, const char *name, const char *value)
+{
+    char err[400];
+    const s_option_t *o = s_find(name);
+    if (!o) {
+        zr__device_errorf(self, "unknown option '%s'", name);
+        errno = EINVAL;
+        return -1;
+    }
+    if (!zr_option_applies(&o->info, zr_device_type(self))) {
+        zr__device_errorf(self, "'%s' does not apply to a %s", o->info.name,
+                          zr_device_type_name(zr_device_type(self)));
+        errno = EINVAL;
+        return -1;
+    }
+    int64_t n = 0;
+    if (!value || s_parse(&o->info, value, &n, err, sizeof err) != 0) {
+        zr__device_errorf(self, "%s", value ? err : "no value given");
+        errno = EINVAL;
+        return -1;
+    }
+    return o->set(self, &o->info, n, value);
+}
