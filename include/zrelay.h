@@ -263,6 +263,83 @@ ZR_EXPORT void zr_device_stats(const zr_device_t *self, zr_stats_t *stats);
  * the string with free(). Safe from any thread. NULL on ENOMEM. */
 ZR_EXPORT char *zr_device_stats_json(const zr_device_t *self);
 
+/* ---------------------------------------------------------------------
+ * Config files (zrelay.conf(5)): INI, a [zrelay] section for the daemon
+ * and one [TYPE NAME] section per device whose keys are the device's
+ * options (see zr_option).
+ */
+typedef struct zr_config_t zr_config_t;
+
+/* Parse the file at PATH, or TEXT (NAME is what errors call it). NULL
+ * only on ENOMEM: a config that cannot be read or has errors comes back
+ * with zr_config_error_count() > 0, each error "file:line: what". */
+ZR_EXPORT zr_config_t *zr_config_load(const char *path);
+ZR_EXPORT zr_config_t *zr_config_parse(const char *text, const char *name);
+ZR_EXPORT void zr_config_destroy(zr_config_t **self_p);
+ZR_EXPORT size_t zr_config_error_count(const zr_config_t *self);
+ZR_EXPORT const char *zr_config_error(const zr_config_t *self, size_t i);
+/* The embedded default: the seed's topology on loopback. */
+ZR_EXPORT const char *zr_config_default_text(void);
+
+ZR_EXPORT const char *zr_config_path(const zr_config_t *self);
+/* [zrelay] control (default tcp://127.0.0.1:5558), io_threads (default
+ * 1), log_level (-1 when not set). */
+ZR_EXPORT const char *zr_config_control(const zr_config_t *self);
+ZR_EXPORT int zr_config_io_threads(const zr_config_t *self);
+ZR_EXPORT int zr_config_log_level(const zr_config_t *self);
+
+ZR_EXPORT size_t zr_config_device_count(const zr_config_t *self);
+ZR_EXPORT const char *zr_config_device_name(const zr_config_t *self, size_t i);
+ZR_EXPORT zr_device_type_t zr_config_device_type(const zr_config_t *self,
+                                                 size_t i);
+ZR_EXPORT int zr_config_device_line(const zr_config_t *self, size_t i);
+/* The device I has (index), or -1. */
+ZR_EXPORT int zr_config_device_find(const zr_config_t *self, const char *name);
+/* A new device built from section I, on context CTX; not yet open. */
+ZR_EXPORT zr_device_t *zr_config_device_new(const zr_config_t *self, size_t i,
+                                            void *ctx);
+/* Whether device I of A and device J of B are configured alike. */
+ZR_EXPORT bool zr_config_device_same(const zr_config_t *a, size_t i,
+                                     const zr_config_t *b, size_t j);
+
+/* ---------------------------------------------------------------------
+ * The daemon: every device of a config on a thread of its own, one
+ * shared context (so inproc:// joins devices), one control endpoint
+ * (docs/CONTROL.md), reload without touching unchanged devices.
+ */
+typedef struct zr_daemon_t zr_daemon_t;
+
+/* CTX: the context all devices share (NULL: one of its own, with the
+ * config's io_threads). */
+ZR_EXPORT zr_daemon_t *zr_daemon_new(void *ctx);
+/* Stops every device (each delivers what it holds within its linger). */
+ZR_EXPORT void zr_daemon_destroy(zr_daemon_t **self_p);
+/* Called with "READY=1", "RELOADING=1", "STOPPING=1" (sd_notify's words). */
+ZR_EXPORT void zr_daemon_set_notify(zr_daemon_t *self,
+                                    void (*fn)(const char *state, void *arg),
+                                    void *arg);
+/* Start the devices that can start even when others cannot. */
+ZR_EXPORT void zr_daemon_set_keep_going(zr_daemon_t *self, bool keep_going);
+/* Open the control endpoint and every device of CONFIG, which the daemon
+ * owns from now on; PATH is re-read on reload (NULL: the embedded
+ * default). -1 when the config has errors or a device (or the control
+ * endpoint) cannot start, without --keep-going; zr_daemon_error() says
+ * which and why, and every failure was logged. */
+ZR_EXPORT int zr_daemon_start(zr_daemon_t *self, zr_config_t *config,
+                              const char *path);
+ZR_EXPORT const char *zr_daemon_error(const zr_daemon_t *self);
+/* Serve the control endpoint until zr_daemon_stop or TERMINATE, then stop
+ * every device. */
+ZR_EXPORT int zr_daemon_run(zr_daemon_t *self);
+/* Async-signal-safe requests: stop (SIGTERM), reload (SIGHUP). */
+ZR_EXPORT void zr_daemon_stop(zr_daemon_t *self);
+ZR_EXPORT void zr_daemon_reload(zr_daemon_t *self);
+ZR_EXPORT void *zr_daemon_context(const zr_daemon_t *self);
+/* The control endpoint as bound (the real port where the config said *). */
+ZR_EXPORT const char *zr_daemon_control(const zr_daemon_t *self);
+ZR_EXPORT size_t zr_daemon_device_count(const zr_daemon_t *self);
+ZR_EXPORT zr_device_t *zr_daemon_device(const zr_daemon_t *self, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,8 @@
 #   scripts/deps.sh --bench   also what `make bench` plots with
 set -eu
 
-PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev python3-zmq"
+PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
+    libsystemd-dev python3-zmq"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox"
 fi

@@ -12,26 +12,35 @@
 #include <zmq.h>
 
 static const char *s_help =
-    "usage: zrelay ctl [EP] COMMAND [NAME] [--json] [--timeout D]\n"
+    "usage: zrelay ctl [EP] COMMAND [NAME] [--json] [--timeout D] [-c "
+    "CONFIG]\n"
     "\n"
-    "Ask a running relay through its control endpoint.\n"
+    "Ask a running relay through its control endpoint: the daemon's\n"
+    "(zrelay run) or one device's (--control).\n"
     "  EP       the control endpoint (an argument containing '://'); "
     "default\n"
-    "           " CLI_DEFAULT_CONTROL " (the daemon's)\n"
-    "  COMMAND  stats       counters per socket, drops by reason\n"
+    "           -c CONFIG's, else " CLI_DEFAULT_CONTROL " (the daemon's)\n"
+    "  COMMAND  list        the daemon's devices, their state and "
+    "endpoints\n"
+    "           stats       counters per socket, drops by reason, "
+    "connections\n"
+    "                       (of every device, or of NAME)\n"
     "           statistics  libzmq's 8 STATISTICS numbers, as "
     "zmq_proxy_steerable\n"
-    "           pause       stop forwarding (messages wait in the queues)\n"
+    "           pause       stop forwarding NAME (messages wait in the "
+    "queues)\n"
     "           resume      forward again\n"
-    "           terminate   stop the relay (alias: stop)\n"
+    "           reload      re-read the daemon's config (as SIGHUP)\n"
+    "           terminate   stop (alias: stop)\n"
     "  NAME     the device meant; a device's own control endpoint refuses\n"
     "           another name\n"
     "\n"
     "Options:\n"
-    "  --json        print the reply as JSON, for scripts\n"
-    "  --timeout D   give up without a reply after D (default 2s; 500ms, "
-    "2s)\n"
-    "  -h, --help    this text\n"
+    "  --json          print the reply as JSON, for scripts\n"
+    "  --timeout D     give up without a reply after D (default 2s; "
+    "500ms, 2s)\n"
+    "  -c, --config F  use the control endpoint of config file F\n"
+    "  -h, --help      this text\n"
     "\n"
     "Exit status: 0 answered, 1 no reply or an error reply, 2 usage error.\n"
     "Example: zrelay ctl tcp://127.0.0.1:6000 stats\n";
@@ -43,6 +52,8 @@ typedef struct {
 } s_command_t;
 
 static const s_command_t s_commands[] = {
+    {"list", "LIST", NULL},
+    {"reload", "RELOAD", "reloaded"},
     {"stats", "STATS", NULL},
     {"statistics", "STATISTICS", NULL},
     {"pause", "PAUSE", "paused"},
@@ -105,11 +116,31 @@ s_print_device(cJSON *dev)
                cJSON_GetNumberValue(cJSON_GetObjectItem(cap, "msgs")),
                cJSON_GetNumberValue(cJSON_GetObjectItem(cap, "drops")));
     }
+    const char *sides[2] = {"frontend", "backend"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(dev, sides[i]),
+                                       "connections");
+        if (!c) {
+            continue;
+        }
+        printf(
+            "%s connections: %.0f open (%.0f accepted, %.0f made, %.0f "
+            "closed, %.0f failed handshakes)\n",
+            sides[i], cJSON_GetNumberValue(cJSON_GetObjectItem(c, "connected")),
+            cJSON_GetNumberValue(cJSON_GetObjectItem(c, "accepted")),
+            cJSON_GetNumberValue(cJSON_GetObjectItem(c, "connected_out")),
+            cJSON_GetNumberValue(cJSON_GetObjectItem(c, "disconnected")),
+            cJSON_GetNumberValue(cJSON_GetObjectItem(c, "handshake_failed")));
+    }
     cJSON *ctl = cJSON_GetObjectItem(dev, "control");
-    printf("control: %.0f commands, %.0f refused; cpu %.3f s\n",
-           cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")),
-           cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")),
-           cJSON_GetNumberValue(cJSON_GetObjectItem(dev, "cpu_seconds")));
+    if (cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")) > 0) {
+        printf("control: %.0f commands, %.0f refused\n",
+               cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")),
+               cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")));
+    }
+    printf("cpu: %.3f s in %.0f polls\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItem(dev, "cpu_seconds")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(dev, "polls")));
 }
 
 static int
@@ -141,6 +172,74 @@ s_print_stats(const char *text, size_t len, bool json)
         s_print_device(root);
     }
     cJSON_Delete(root);
+    return CLI_OK;
+}
+
+static int
+s_print_list(const char *text, size_t len, bool json)
+{
+    if (json) {
+        printf("%.*s\n", (int) len, text);
+        return CLI_OK;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *devices = cJSON_GetObjectItem(root, "devices");
+    if (!cJSON_IsArray(devices)) {
+        cJSON_Delete(root);
+        return cli_error(CLI_FAILURE,
+                         "ctl: the reply is not a device list: "
+                         "%.*s",
+                         (int) (len > 200 ? 200 : len), text);
+    }
+    printf("%-16s %-9s %-8s %-8s %-7s %s\n", "DEVICE", "TYPE", "STATE", "ROLE",
+           "MODE", "ADDRESS");
+    cJSON *dev;
+    cJSON_ArrayForEach(dev, devices)
+    {
+        cJSON *ep;
+        cJSON_ArrayForEach(ep, cJSON_GetObjectItem(dev, "endpoints"))
+        {
+            printf("%-16s %-9s %-8s %-8s %-7s %s\n",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(dev, "name")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(dev, "type")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(dev, "state")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(ep, "role")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(ep, "mode")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(ep, "address")));
+        }
+    }
+    cJSON_Delete(root);
+    return CLI_OK;
+}
+
+/* The control endpoint of config file PATH, to connect to: a bind to
+ * every interface is reached on loopback. */
+static int
+s_config_endpoint(const char *path, char *out, size_t len)
+{
+    zr_config_t *config = zr_config_load(path);
+    if (!config) {
+        return cli_error(CLI_FAILURE, "ctl: %s", zr_strerror(errno));
+    }
+    if (zr_config_error_count(config)) {
+        cli_error(0, "ctl: %s", zr_config_error(config, 0));
+        zr_config_destroy(&config);
+        return CLI_USAGE;
+    }
+    zr_endpoints_t *eps =
+        zr_endpoints_parse(zr_config_control(config), true, NULL, 0);
+    const char *address = eps ? zr_endpoints_address(eps, 0) : "";
+    if (strncmp(address, "tcp://*:", 8) == 0) {
+        snprintf(out, len, "tcp://127.0.0.1:%s", address + 8);
+    }
+    else if (strncmp(address, "tcp://0.0.0.0:", 14) == 0) {
+        snprintf(out, len, "tcp://127.0.0.1:%s", address + 14);
+    }
+    else {
+        snprintf(out, len, "%s", address);
+    }
+    zr_endpoints_destroy(&eps);
+    zr_config_destroy(&config);
     return CLI_OK;
 }
 
@@ -182,17 +281,20 @@ cmd_ctl(int argc, char **argv)
     static const struct option options[] = {
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool json = false;
     int64_t timeout = 2000;
+    const char *config = NULL;
     int opt;
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":hc:", options, NULL)) != -1) {
         switch (opt) {
         case 'j': json = true; break;
+        case 'c': config = optarg; break;
         case 't':
             if (cli_duration("--timeout", optarg, &timeout) != 0) {
                 return CLI_USAGE;
@@ -223,8 +325,9 @@ cmd_ctl(int argc, char **argv)
     }
     if (!verb) {
         return cli_error(CLI_USAGE,
-                         "ctl: which command? (stats, statistics, pause, "
-                         "resume, terminate; see 'zrelay ctl --help')");
+                         "ctl: which command? (list, stats, statistics, "
+                         "pause, resume, reload, terminate; see 'zrelay ctl "
+                         "--help')");
     }
     const s_command_t *cmd = NULL;
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
@@ -234,9 +337,17 @@ cmd_ctl(int argc, char **argv)
     }
     if (!cmd) {
         return cli_error(CLI_USAGE,
-                         "ctl: unknown command '%s' (stats, statistics, "
-                         "pause, resume, terminate)",
+                         "ctl: unknown command '%s' (list, stats, "
+                         "statistics, pause, resume, reload, terminate)",
                          verb);
+    }
+    char from_config[512];
+    if (!endpoint && config) {
+        int rc = s_config_endpoint(config, from_config, sizeof from_config);
+        if (rc != CLI_OK) {
+            return rc;
+        }
+        endpoint = from_config;
     }
     if (!endpoint) {
         endpoint = CLI_DEFAULT_CONTROL;
@@ -290,6 +401,9 @@ cmd_ctl(int argc, char **argv)
     }
     else if (strcmp(cmd->wire, "STATS") == 0) {
         status = s_print_stats(text, len, json);
+    }
+    else if (strcmp(cmd->wire, "LIST") == 0) {
+        status = s_print_list(text, len, json);
     }
     else if (n == 1 && len == 0) {
         if (json) {

@@ -101,6 +101,18 @@ cli_option_help(FILE *out, zr_device_type_t type)
     }
 }
 
+const char *
+cli_who(zr_device_type_t type, const char *role)
+{
+    const s_kind_t *k = s_kind(type);
+    if (!k) {
+        return NULL;
+    }
+    return strcmp(role, "frontend") == 0  ? k->front_who
+           : strcmp(role, "backend") == 0 ? k->back_who
+                                          : NULL;
+}
+
 static void
 s_help(const s_kind_t *k, FILE *out)
 {

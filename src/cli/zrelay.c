@@ -14,7 +14,13 @@ static const char *s_usage =
     "\n"
     "ZeroMQ middleware: proxies, queues, forwarders and streamers.\n"
     "\n"
-    "Devices (run in the foreground until Ctrl-C, SIGTERM or TERMINATE):\n"
+    "The daemon:\n"
+    "  run [CONFIG]                every device of a config file (without "
+    "one:\n"
+    "                              the seed's topology on loopback)\n"
+    "  check CONFIG                validate a config file without starting\n"
+    "\n"
+    "One device in the foreground (until Ctrl-C, SIGTERM or TERMINATE):\n"
     "  forwarder FRONTEND BACKEND  pub/sub: XSUB <- publishers, XPUB -> "
     "subscribers\n"
     "  queue FRONTEND BACKEND      request/reply: ROUTER <- clients, DEALER "
@@ -169,6 +175,12 @@ main(int argc, char **argv)
     if (strcmp(verb, "ctl") == 0) {
         return cmd_ctl(argc - 1, argv + 1);
     }
+    if (strcmp(verb, "run") == 0) {
+        return cmd_run(argc - 1, argv + 1);
+    }
+    if (strcmp(verb, "check") == 0) {
+        return cmd_check(argc - 1, argv + 1);
+    }
     if (verb[0] == '-') {
         return cli_error(CLI_USAGE,
                          "unknown option '%s' (a verb comes first; see "
@@ -176,7 +188,7 @@ main(int argc, char **argv)
                          verb);
     }
     return cli_error(CLI_USAGE,
-                     "unknown verb '%s' (forwarder, queue, streamer, ctl; "
-                     "see 'zrelay --help')",
+                     "unknown verb '%s' (run, check, forwarder, queue, "
+                     "streamer, ctl; see 'zrelay --help')",
                      verb);
 }

@@ -1,0 +1,255 @@
+/* cmd_run.c - `zrelay run` (the daemon) and `zrelay check` (a config
+ * file's problems, without starting anything).
+ * SPDX-License-Identifier: MIT
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <zmq.h>
+
+static const char *s_run_help =
+    "usage: zrelay run [CONFIG] [OPTIONS]\n"
+    "\n"
+    "Run every device of CONFIG, each on a thread of its own, and serve the\n"
+    "control endpoint ([zrelay] control, default " CLI_DEFAULT_CONTROL ").\n"
+    "Without CONFIG: the embedded default, the seed's topology on "
+    "loopback\n"
+    "(see --print-default). The config format is zrelay.conf(5).\n"
+    "\n"
+    "Options:\n"
+    "  --keep-going     start the devices that can start even when others\n"
+    "                   cannot (default: refuse to start at all)\n"
+    "  --print-default  print the embedded default as a config file to "
+    "start\n"
+    "                   from, and exit\n"
+    "  --syslog         log to syslog (journald) instead of stderr\n"
+    "  -v, --verbose    more log lines (-vv: debug)\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "Signals: SIGHUP reloads CONFIG (unchanged devices keep their\n"
+    "connections), SIGTERM and SIGINT stop every device, each delivering\n"
+    "what it holds within its linger, and exit 0. Under systemd it\n"
+    "reports READY/RELOADING/STOPPING (Type=notify).\n"
+    "Steer it with 'zrelay ctl [EP] list|stats|pause|resume|reload|"
+    "terminate'.\n"
+    "Exit status: 0 clean stop, 1 a device or the control endpoint cannot\n"
+    "start, 2 a usage error or a config with errors.\n";
+
+static const char *s_check_help =
+    "usage: zrelay check CONFIG\n"
+    "\n"
+    "Validate CONFIG without starting anything: section types and keys,\n"
+    "values, endpoints, duplicate names, two devices binding the same\n"
+    "endpoint. Prints every problem as FILE:LINE: what, and suggests the\n"
+    "nearest key for a misspelt one.\n"
+    "Exit status: 0 valid, 2 problems found or the file cannot be read.\n";
+
+static zr_daemon_t *volatile s_daemon;
+
+static void
+s_on_stop(int sig)
+{
+    (void) sig;
+    if (s_daemon) {
+        zr_daemon_stop(s_daemon);
+    }
+}
+
+static void
+s_on_reload(int sig)
+{
+    (void) sig;
+    if (s_daemon) {
+        zr_daemon_reload(s_daemon);
+    }
+}
+
+static void
+s_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = s_on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = s_on_reload;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+s_notify(const char *state, void *arg)
+{
+    (void) arg;
+    /* A no-op outside systemd (NOTIFY_SOCKET unset). */
+    sd_notify(0, state);
+}
+
+static void
+s_syslog_line(zr_log_level_t level, const char *line, void *arg)
+{
+    (void) arg;
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
+                               LOG_DEBUG};
+    syslog(prio[level], "%s", line);
+}
+
+static int
+s_print_errors(const zr_config_t *config)
+{
+    size_t n = zr_config_error_count(config);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(stderr, "zrelay: %s\n", zr_config_error(config, i));
+    }
+    return (int) n;
+}
+
+/* What listens where, one line per endpoint:
+ * "DEVICE TYPE ROLE bind|connect ADDRESS  who". */
+static void
+s_print_table(zr_daemon_t *daemon, const char *from)
+{
+    size_t n = zr_daemon_device_count(daemon);
+    bool loopback = true;
+    printf("zrelay %s: %zu device%s from %s\n", zr_version(), n,
+           n == 1 ? "" : "s", from);
+    for (size_t i = 0; i < n; i++) {
+        zr_device_t *dev = zr_daemon_device(daemon, i);
+        size_t neps = zr_device_endpoint_count(dev);
+        for (size_t e = 0; e < neps; e++) {
+            const char *role, *address;
+            bool bind;
+            zr_device_endpoint(dev, e, &role, &bind, &address);
+            const char *who = cli_who(zr_device_type(dev), role);
+            printf("  %-16s %-9s %-8s %-7s %-28s %s\n", zr_device_name(dev),
+                   zr_device_type_name(zr_device_type(dev)), role,
+                   bind ? "bind" : "connect", address, who ? who : "");
+            if (bind && strncmp(address, "tcp://127.", 10) != 0 &&
+                strncmp(address, "tcp://[::1]", 11) != 0 &&
+                strncmp(address, "tcp://", 6) == 0) {
+                loopback = false;
+            }
+        }
+    }
+    printf("  %-16s %-9s %-8s %-7s %-28s %s\n", "-", "daemon", "control",
+           "bind", zr_daemon_control(daemon), "zrelay ctl");
+    if (loopback) {
+        printf("Listening on loopback only. To open a device to the "
+               "network, bind\n'*' or an address of this host instead "
+               "(zrelay run --print-default\nshows the config to edit).\n");
+    }
+    printf("ready\n");
+    fflush(stdout);
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+    enum { O_KEEP_GOING = 256, O_PRINT_DEFAULT, O_SYSLOG };
+    static const struct option options[] = {
+        {"keep-going", no_argument, NULL, O_KEEP_GOING},
+        {"print-default", no_argument, NULL, O_PRINT_DEFAULT},
+        {"syslog", no_argument, NULL, O_SYSLOG},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool keep_going = false, use_syslog = false;
+    int verbosity = 0, opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
+        switch (opt) {
+        case O_KEEP_GOING: keep_going = true; break;
+        case O_PRINT_DEFAULT:
+            fputs(zr_config_default_text(), stdout);
+            return CLI_OK;
+        case O_SYSLOG: use_syslog = true; break;
+        case 'v': verbosity++; break;
+        case 'h': fputs(s_run_help, stdout); return CLI_OK;
+        default: return cli_bad_option("run", argv, optind, options);
+        }
+    }
+    if (argc - optind > 1) {
+        return cli_error(CLI_USAGE, "run: one CONFIG at most (see 'zrelay "
+                                    "run --help')");
+    }
+    const char *path = optind < argc ? argv[optind] : NULL;
+    if (use_syslog) {
+        openlog("zrelay", LOG_PID, LOG_DAEMON);
+        zr_log_set_handler(s_syslog_line, NULL);
+        zr_log_set_level(verbosity >= 2   ? ZR_LOG_DEBUG
+                         : verbosity == 1 ? ZR_LOG_INFO
+                                          : ZR_LOG_NOTICE);
+    }
+    else {
+        cli_log_to_stderr(verbosity);
+    }
+    zr_config_t *config =
+        path ? zr_config_load(path)
+             : zr_config_parse(zr_config_default_text(), "<default>");
+    if (!config) {
+        return cli_error(CLI_FAILURE, "run: %s", zr_strerror(errno));
+    }
+    if (s_print_errors(config) > 0) {
+        zr_config_destroy(&config);
+        return CLI_USAGE;
+    }
+    if (zr_config_log_level(config) >= 0 && verbosity == 0) {
+        zr_log_set_level((zr_log_level_t) zr_config_log_level(config));
+    }
+    zr_daemon_t *daemon = zr_daemon_new(NULL);
+    if (!daemon) {
+        zr_config_destroy(&config);
+        return cli_error(CLI_FAILURE, "run: %s", zr_strerror(errno));
+    }
+    zr_daemon_set_notify(daemon, s_notify, NULL);
+    zr_daemon_set_keep_going(daemon, keep_going);
+    s_daemon = daemon;
+    s_signals();
+    int status = CLI_OK;
+    if (zr_daemon_start(daemon, config, path) != 0) {
+        status = cli_error(CLI_FAILURE, "%s", zr_daemon_error(daemon));
+    }
+    else {
+        s_print_table(daemon, path ? path : "the embedded default");
+        if (zr_daemon_run(daemon) != 0) {
+            status = cli_error(CLI_FAILURE, "run: %s", zr_strerror(errno));
+        }
+    }
+    s_daemon = NULL;
+    zr_daemon_destroy(&daemon);
+    return status;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+    if (argc == 2 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(s_check_help, stdout);
+        return CLI_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-') {
+        return cli_error(CLI_USAGE, "check: expected one CONFIG file (see "
+                                    "'zrelay check --help')");
+    }
+    zr_config_t *config = zr_config_load(argv[1]);
+    if (!config) {
+        return cli_error(CLI_FAILURE, "check: %s", zr_strerror(errno));
+    }
+    int errors = s_print_errors(config);
+    if (errors == 0) {
+        size_t n = zr_config_device_count(config);
+        printf("%s: ok, %zu device%s, control %s\n", argv[1], n,
+               n == 1 ? "" : "s", zr_config_control(config));
+    }
+    zr_config_destroy(&config);
+    return errors ? CLI_USAGE : CLI_OK;
+}

@@ -1,0 +1,905 @@
+/* config.c - the config file: INI parsed by libinih, a [zrelay] section
+ * for the daemon and one [TYPE NAME] section per device, every problem
+ * named by file:line.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define S_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+
+typedef struct {
+    char *key, *value;
+    int line;
+} s_kv_t;
+
+typedef struct {
+    zr_device_type_t type;
+    char *name;
+    int line; /* of the section header */
+    s_kv_t *keys;
+    size_t nkeys;
+} s_section_t;
+
+struct zr_config_t {
+    char *path;
+    char *control;
+    int control_line;
+    int log_level, io_threads, linger; /* -1: not set */
+    s_section_t *devices;
+    size_t ndevices;
+    char **errors;
+    int *error_lines;
+    size_t nerrors;
+    /* While parsing: */
+    int line;             /* the line inih is on */
+    s_section_t *current; /* NULL: [zrelay] or a bad section */
+    bool refused;         /* the current section was refused */
+    bool in_global;
+    int global_line;
+    bool oom;
+};
+
+static const char s_default[] =
+    "# zrelay's embedded default: the seed's topology, on loopback as the\n"
+    "# seed's own proxies bind. To open it to the network, bind '*' or an\n"
+    "# address of this host instead of 127.0.0.1 (see zrelay.conf(5)).\n"
+    "\n"
+    "[zrelay]\n"
+    "control = " S_DEFAULT_CONTROL "\n"
+    "\n"
+    "# S1: publishers connect to 5559, subscribers to 5560.\n"
+    "[forwarder seed-pubsub]\n"
+    "frontend = @tcp://127.0.0.1:5559\n"
+    "backend = @tcp://127.0.0.1:5560\n"
+    "\n"
+    "# S2: the handshake's requesters connect to 5561, repliers to 5562.\n"
+    "[queue seed-handshake]\n"
+    "frontend = @tcp://127.0.0.1:5561\n"
+    "backend = @tcp://127.0.0.1:5562\n"
+    "\n"
+    "# S6: asynchronous clients connect to 5570, workers to 5571.\n"
+    "[queue seed-async]\n"
+    "frontend = @tcp://127.0.0.1:5570\n"
+    "backend = @tcp://127.0.0.1:5571\n";
+
+const char *
+zr_config_default_text(void)
+{
+    return s_default;
+}
+
+static char *
+s_strdup(zr_config_t *self, const char *s)
+{
+    char *copy = strdup(s ? s : "");
+    if (!copy) {
+        self->oom = true;
+    }
+    return copy;
+}
+
+static void s_error(zr_config_t *self, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_error(zr_config_t *self, int line, const char *fmt, ...)
+{
+    char msg[600], full[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0) {
+        snprintf(full, sizeof full, "%s:%d: %s", self->path, line, msg);
+    }
+    else {
+        snprintf(full, sizeof full, "%s: %s", self->path, msg);
+    }
+    char **errors = realloc(self->errors, (self->nerrors + 1) * sizeof *errors);
+    if (errors) {
+        self->errors = errors;
+    }
+    int *lines =
+        realloc(self->error_lines, (self->nerrors + 1) * sizeof *lines);
+    if (lines) {
+        self->error_lines = lines;
+    }
+    char *copy = strdup(full);
+    if (!errors || !lines || !copy) {
+        free(copy);
+        self->oom = true;
+        return;
+    }
+    self->error_lines[self->nerrors] = line;
+    self->errors[self->nerrors++] = copy;
+}
+
+/* Levenshtein distance, for "did you mean". */
+static size_t
+s_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) {
+        return 99;
+    }
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = diag + cost;
+            if (row[j] + 1 < best) {
+                best = row[j] + 1;
+            }
+            if (row[j - 1] + 1 < best) {
+                best = row[j - 1] + 1;
+            }
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The candidate nearest WORD, when near enough to be a typo. */
+static const char *
+s_nearest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 99;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = s_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    size_t limit = strlen(word) / 3 + 1;
+    return best && best_d <= limit ? best : NULL;
+}
+
+static const char *const s_global_keys[] = {"control", "log_level",
+                                            "io_threads", "linger"};
+#define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
+
+/* Every key a section of TYPE accepts (global keys for type 0). */
+static size_t
+s_keys_for(int type, const char **out, size_t max)
+{
+    size_t n = 0;
+    if (type == 0) {
+        for (size_t i = 0; i < S_NGLOBAL && n < max; i++) {
+            out[n++] = s_global_keys[i];
+        }
+        return n;
+    }
+    const zr_option_t *o;
+    for (size_t i = 0; (o = zr_option(i)) && n < max; i++) {
+        if (zr_option_applies(o, (zr_device_type_t) type)) {
+            out[n++] = o->name;
+        }
+    }
+    return n;
+}
+
+static bool
+s_valid_name(const char *name)
+{
+    if (!*name) {
+        return false;
+    }
+    for (const char *p = name; *p; p++) {
+        if (!isalnum((unsigned char) *p) && !strchr("-_.", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A new section: "[zrelay]" or "[TYPE NAME]". */
+static void
+s_section(zr_config_t *self, const char *header, int line)
+{
+    self->current = NULL;
+    self->in_global = false;
+    self->refused = true; /* until proven good */
+    char type[64] = "", name[200] = "", extra[8] = "";
+    int n = sscanf(header, "%63s %199s %7s", type, name, extra);
+    if (n <= 0) {
+        s_error(self, line, "empty section name []");
+        return;
+    }
+    if (strcmp(type, "zrelay") == 0) {
+        if (n > 1) {
+            s_error(self, line, "[zrelay] takes no name");
+            return;
+        }
+        if (self->global_line) {
+            s_error(self, line,
+                    "a second [zrelay] section (the first is at "
+                    "line %d)",
+                    self->global_line);
+            return;
+        }
+        self->in_global = true;
+        self->refused = false;
+        self->global_line = line;
+        return;
+    }
+    int t = zr_device_type_from_name(type);
+    if (t < 0) {
+        static const char *const types[] = {"forwarder", "queue", "streamer",
+                                            "zrelay"};
+        const char *near = s_nearest(type, types, 4);
+        if (near) {
+            s_error(self, line,
+                    "unknown section type '%s' (did you mean "
+                    "'%s'?)",
+                    type, near);
+        }
+        else {
+            s_error(self, line,
+                    "unknown section type '%s' (sections are [zrelay], "
+                    "[forwarder NAME], [queue NAME], [streamer NAME])",
+                    type);
+        }
+        return;
+    }
+    if (n == 1) {
+        s_error(self, line, "section [%s] needs a name: [%s NAME]", type, type);
+        return;
+    }
+    if (n > 2 || !s_valid_name(name)) {
+        s_error(self, line,
+                "bad device name in [%s]: a name is one word of letters, "
+                "digits, '-', '_', '.'",
+                header);
+        return;
+    }
+    for (size_t i = 0; i < self->ndevices; i++) {
+        if (strcmp(self->devices[i].name, name) == 0) {
+            s_error(self, line, "duplicate device name '%s' (first at line %d)",
+                    name, self->devices[i].line);
+            return;
+        }
+    }
+    s_section_t *devices =
+        realloc(self->devices, (self->ndevices + 1) * sizeof *devices);
+    if (!devices) {
+        self->oom = true;
+        return;
+    }
+    self->devices = devices;
+    s_section_t *d = &self->devices[self->ndevices++];
+    memset(d, 0, sizeof *d);
+    d->type = (zr_device_type_t) t;
+    d->name = s_strdup(self, name);
+    d->line = line;
+    self->current = d;
+    self->refused = false;
+}
+
+static void
+s_global_key(zr_config_t *self, const char *key, const char *value, int line)
+{
+    int64_t n;
+    if (strcmp(key, "control") == 0) {
+        char err[400];
+        zr_endpoints_t *eps = zr_endpoints_parse(value, true, err, sizeof err);
+        if (!eps) {
+            s_error(self, line, "control: %s", err);
+            return;
+        }
+        zr_endpoints_destroy(&eps);
+        free(self->control);
+        self->control = s_strdup(self, value);
+        self->control_line = line;
+    }
+    else if (strcmp(key, "log_level") == 0) {
+        int level = zr_log_level_from_name(value);
+        if (level < 0) {
+            s_error(self, line,
+                    "log_level: '%s' is not one of error, "
+                    "warning, notice, info, debug",
+                    value);
+            return;
+        }
+        self->log_level = level;
+    }
+    else if (strcmp(key, "io_threads") == 0) {
+        if (zr__parse_int(value, 1, 64, &n) != 0) {
+            s_error(self, line,
+                    "io_threads: '%s' is not a number from 1 to "
+                    "64",
+                    value);
+            return;
+        }
+        self->io_threads = (int) n;
+    }
+    else if (strcmp(key, "linger") == 0) {
+        if (zr__parse_duration(value, &n) != 0 || n > INT32_MAX) {
+            s_error(self, line,
+                    "linger: '%s' is not a duration (500ms, 2s, 1m; a bare "
+                    "number is milliseconds)",
+                    value);
+            return;
+        }
+        self->linger = (int) n;
+    }
+    else {
+        const char *near = s_nearest(key, s_global_keys, S_NGLOBAL);
+        if (near) {
+            s_error(self, line,
+                    "unknown key '%s' in [zrelay] (did you mean "
+                    "'%s'?)",
+                    key, near);
+        }
+        else {
+            s_error(self, line,
+                    "unknown key '%s' in [zrelay] (keys: control, log_level, "
+                    "io_threads, linger)",
+                    key);
+        }
+    }
+}
+
+static void
+s_device_key(zr_config_t *self, s_section_t *d, const char *key,
+             const char *value, int line)
+{
+    const zr_option_t *opt = zr_option_find(key);
+    if (!opt || strchr(key, '-')) {
+        const char *keys[64];
+        size_t n = s_keys_for((int) d->type, keys, 64);
+        const char *near = s_nearest(key, keys, n);
+        if (near) {
+            s_error(self, line,
+                    "unknown key '%s' in [%s %s] (did you mean "
+                    "'%s'?)",
+                    key, zr_device_type_name(d->type), d->name, near);
+        }
+        else {
+            s_error(self, line,
+                    "unknown key '%s' in [%s %s] (see zrelay.conf(5) for "
+                    "the keys of a %s)",
+                    key, zr_device_type_name(d->type), d->name,
+                    zr_device_type_name(d->type));
+        }
+        return;
+    }
+    if (!zr_option_applies(opt, d->type)) {
+        s_error(self, line, "'%s' does not apply to a %s", key,
+                zr_device_type_name(d->type));
+        return;
+    }
+    for (size_t i = 0; i < d->nkeys; i++) {
+        if (strcmp(d->keys[i].key, key) == 0) {
+            s_error(self, line,
+                    "'%s' is set twice in [%s %s] (first at line "
+                    "%d)",
+                    key, zr_device_type_name(d->type), d->name,
+                    d->keys[i].line);
+            return;
+        }
+    }
+    s_kv_t *keys = realloc(d->keys, (d->nkeys + 1) * sizeof *keys);
+    if (!keys) {
+        self->oom = true;
+        return;
+    }
+    d->keys = keys;
+    d->keys[d->nkeys].key = s_strdup(self, key);
+    d->keys[d->nkeys].value = s_strdup(self, value);
+    d->keys[d->nkeys].line = line;
+    d->nkeys++;
+}
+
+static int
+s_handler(void *user, const char *section, const char *key, const char *value)
+{
+    zr_config_t *self = user;
+    (void) section; /* sections are tracked by the reader, with lines */
+    if (self->in_global) {
+        s_global_key(self, key, value, self->line);
+    }
+    else if (self->current) {
+        s_device_key(self, self->current, key, value, self->line);
+    }
+    else if (!self->refused) {
+        s_error(self, self->line,
+                "'%s' is outside any section (put it under [zrelay] or a "
+                "device's [TYPE NAME])",
+                key);
+    }
+    /* Keys of a refused section: the section was reported once. */
+    return 1; /* we keep our own list of errors */
+}
+
+/* libinih reads through this, so we know each line's number and can check
+ * what libinih would only report by the first line number. */
+typedef struct {
+    zr_config_t *self;
+    const char *text; /* parse from a string, or */
+    FILE *file;       /* from a file */
+} s_source_t;
+
+static char *
+s_reader(char *buf, int size, void *arg)
+{
+    s_source_t *src = arg;
+    zr_config_t *self = src->self;
+    /* Read one whole line, however long. */
+    char line[4096];
+    size_t len = 0;
+    bool got = false, toolong = false;
+    int c;
+    for (;;) {
+        if (src->file) {
+            c = fgetc(src->file);
+        }
+        else {
+            c = *src->text ? (unsigned char) *src->text++ : EOF;
+        }
+        if (c == EOF) {
+            break;
+        }
+        got = true;
+        if (c == '\n') {
+            break;
+        }
+        if (len + 1 < sizeof line) {
+            line[len++] = (char) c;
+        }
+        else {
+            toolong = true;
+        }
+    }
+    if (!got) {
+        return NULL;
+    }
+    line[len] = 0;
+    self->line++;
+    if (len > 0 && line[len - 1] == '\r') {
+        line[--len] = 0;
+    }
+    if (toolong || len + 2 > (size_t) size) {
+        s_error(self, self->line, "line too long (at most %d characters)",
+                size - 2);
+        buf[0] = 0;
+        return buf;
+    }
+    /* What the line is, in our words. */
+    const char *p = line;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p == '[') {
+        const char *end = strchr(p, ']');
+        if (!end) {
+            s_error(self, self->line, "section header lacks ']'");
+            self->current = NULL;
+            self->in_global = false;
+            self->refused = true;
+            buf[0] = 0;
+            return buf;
+        }
+        char header[256];
+        size_t hl = (size_t) (end - p - 1);
+        hl = hl < sizeof header - 1 ? hl : sizeof header - 1;
+        memcpy(header, p + 1, hl);
+        header[hl] = 0;
+        s_section(self, header, self->line);
+    }
+    else if (*p && *p != ';' && *p != '#' && p == line && !strpbrk(p, "=:")) {
+        s_error(self, self->line,
+                "expected 'key = value' or '[section]', "
+                "not '%.60s'",
+                p);
+        buf[0] = 0;
+        return buf;
+    }
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    buf[len + 1] = 0;
+    return buf;
+}
+
+/* Bind endpoints that collide: the same ipc path or inproc name, or the
+ * same TCP port where one address covers the other. */
+static bool
+s_tcp_split(const char *ep, char *host, size_t hlen, char *port, size_t plen)
+{
+    if (strncmp(ep, "tcp://", 6) != 0) {
+        return false;
+    }
+    const char *a = ep + 6;
+    const char *semi = strrchr(a, ';');
+    a = semi ? semi + 1 : a;
+    const char *colon = strrchr(a, ':');
+    if (!colon) {
+        return false;
+    }
+    snprintf(host, hlen, "%.*s", (int) (colon - a), a);
+    snprintf(port, plen, "%s", colon + 1);
+    return true;
+}
+
+static bool
+s_collide(const char *a, const char *b)
+{
+    char ha[256], pa[16], hb[256], pb[16];
+    if (s_tcp_split(a, ha, sizeof ha, pa, sizeof pa) &&
+        s_tcp_split(b, hb, sizeof hb, pb, sizeof pb)) {
+        if (strcmp(pa, pb) != 0 || strcmp(pa, "*") == 0 ||
+            strcmp(pa, "0") == 0) {
+            return false;
+        }
+        bool wa = strcmp(ha, "*") == 0 || strcmp(ha, "0.0.0.0") == 0;
+        bool wb = strcmp(hb, "*") == 0 || strcmp(hb, "0.0.0.0") == 0;
+        return wa || wb || strcmp(ha, hb) == 0;
+    }
+    if (strcmp(a, "ipc://*") == 0) {
+        return false;
+    }
+    return strcmp(a, b) == 0;
+}
+
+typedef struct {
+    const char *device, *role, *address;
+    int line;
+} s_bind_t;
+
+static void
+s_check_binds(zr_config_t *self)
+{
+    size_t cap = 8, n = 0;
+    s_bind_t *binds = malloc(cap * sizeof *binds);
+    zr_endpoints_t **lists = NULL;
+    size_t nlists = 0;
+    if (!binds) {
+        self->oom = true;
+        return;
+    }
+    for (size_t i = 0; i <= self->ndevices; i++) {
+        s_kv_t global = {"control", self->control, self->control_line};
+        s_kv_t *keys = i < self->ndevices ? self->devices[i].keys : &global;
+        size_t nkeys = i < self->ndevices ? self->devices[i].nkeys : 1;
+        const char *device =
+            i < self->ndevices ? self->devices[i].name : "[zrelay]";
+        for (size_t k = 0; k < nkeys; k++) {
+            const zr_option_t *o = zr_option_find(keys[k].key);
+            if (!keys[k].value ||
+                (i < self->ndevices && (!o || o->kind != ZR_OPT_ENDPOINTS))) {
+                continue;
+            }
+            zr_endpoints_t *eps =
+                zr_endpoints_parse(keys[k].value, true, NULL, 0);
+            if (!eps) {
+                continue;
+            }
+            zr_endpoints_t **l = realloc(lists, (nlists + 1) * sizeof *l);
+            if (!l) {
+                zr_endpoints_destroy(&eps);
+                self->oom = true;
+                continue;
+            }
+            lists = l;
+            lists[nlists++] = eps;
+            for (size_t e = 0; e < zr_endpoints_size(eps); e++) {
+                if (!zr_endpoints_is_bind(eps, e)) {
+                    continue;
+                }
+                const char *addr = zr_endpoints_address(eps, e);
+                for (size_t j = 0; j < n; j++) {
+                    if (s_collide(binds[j].address, addr)) {
+                        s_error(self, keys[k].line,
+                                "%s%s%s %s binds %s, which %s%s%s %s binds "
+                                "already (line %d)",
+                                i < self->ndevices ? "device '" : "", device,
+                                i < self->ndevices ? "'" : "", keys[k].key,
+                                addr, *binds[j].device == '[' ? "" : "device '",
+                                binds[j].device,
+                                *binds[j].device == '[' ? "" : "'",
+                                binds[j].role, binds[j].line);
+                    }
+                }
+                if (n == cap) {
+                    s_bind_t *b = realloc(binds, 2 * cap * sizeof *b);
+                    if (!b) {
+                        self->oom = true;
+                        continue;
+                    }
+                    binds = b;
+                    cap *= 2;
+                }
+                binds[n++] =
+                    (s_bind_t){device, keys[k].key, addr, keys[k].line};
+            }
+        }
+    }
+    for (size_t i = 0; i < nlists; i++) {
+        zr_endpoints_destroy(&lists[i]);
+    }
+    free(lists);
+    free(binds);
+}
+
+/* Try every device's values on a device object, so bad numbers and bad
+ * endpoints are reported now, with their line. */
+static void
+s_check_devices(zr_config_t *self)
+{
+    for (size_t i = 0; i < self->ndevices; i++) {
+        s_section_t *d = &self->devices[i];
+        zr_device_t *dev = zr_device_new(NULL, d->type, d->name);
+        if (!dev) {
+            self->oom = true;
+            return;
+        }
+        bool front = false, back = false;
+        for (size_t k = 0; k < d->nkeys; k++) {
+            front |= strcmp(d->keys[k].key, "frontend") == 0;
+            back |= strcmp(d->keys[k].key, "backend") == 0;
+            if (zr_device_set(dev, d->keys[k].key, d->keys[k].value) != 0) {
+                s_error(self, d->keys[k].line, "%s: %s", d->keys[k].key,
+                        zr_device_error(dev));
+            }
+        }
+        if (!front || !back) {
+            s_error(self, d->line, "[%s %s] needs %s",
+                    zr_device_type_name(d->type), d->name,
+                    !front && !back ? "a frontend and a backend"
+                    : !front        ? "a frontend"
+                                    : "a backend");
+        }
+        zr_device_destroy(&dev);
+    }
+}
+
+static zr_config_t *
+s_new(const char *path)
+{
+    zr_config_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->path = strdup(path ? path : "<config>");
+    self->control = strdup(S_DEFAULT_CONTROL);
+    self->log_level = self->io_threads = self->linger = -1;
+    if (!self->path || !self->control) {
+        zr_config_destroy(&self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return self;
+}
+
+/* Errors in the order of their lines (insertion sort: stable, and the
+ * lists are short). */
+static void
+s_sort_errors(zr_config_t *self)
+{
+    for (size_t i = 1; i < self->nerrors; i++) {
+        char *e = self->errors[i];
+        int line = self->error_lines[i];
+        size_t j = i;
+        while (j > 0 && self->error_lines[j - 1] > line) {
+            self->errors[j] = self->errors[j - 1];
+            self->error_lines[j] = self->error_lines[j - 1];
+            j--;
+        }
+        self->errors[j] = e;
+        self->error_lines[j] = line;
+    }
+}
+
+static zr_config_t *
+s_parse(zr_config_t *self, s_source_t *src)
+{
+    src->self = self;
+    ini_parse_stream(s_reader, src, s_handler, self);
+    s_check_devices(self);
+    s_check_binds(self);
+    s_sort_errors(self);
+    if (self->oom) {
+        zr_config_destroy(&self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return self;
+}
+
+zr_config_t *
+zr_config_parse(const char *text, const char *name)
+{
+    zr_config_t *self = s_new(name);
+    if (!self) {
+        return NULL;
+    }
+    s_source_t src = {.text = text ? text : ""};
+    return s_parse(self, &src);
+}
+
+zr_config_t *
+zr_config_load(const char *path)
+{
+    zr_config_t *self = s_new(path);
+    if (!self) {
+        return NULL;
+    }
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        s_error(self, 0, "cannot open: %s", strerror(errno));
+        return self;
+    }
+    s_source_t src = {.file = file};
+    self = s_parse(self, &src);
+    fclose(file);
+    return self;
+}
+
+void
+zr_config_destroy(zr_config_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    zr_config_t *self = *self_p;
+    for (size_t i = 0; i < self->ndevices; i++) {
+        for (size_t k = 0; k < self->devices[i].nkeys; k++) {
+            free(self->devices[i].keys[k].key);
+            free(self->devices[i].keys[k].value);
+        }
+        free(self->devices[i].keys);
+        free(self->devices[i].name);
+    }
+    free(self->devices);
+    for (size_t i = 0; i < self->nerrors; i++) {
+        free(self->errors[i]);
+    }
+    free(self->errors);
+    free(self->error_lines);
+    free(self->control);
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t
+zr_config_error_count(const zr_config_t *self)
+{
+    return self->nerrors;
+}
+
+const char *
+zr_config_error(const zr_config_t *self, size_t i)
+{
+    return i < self->nerrors ? self->errors[i] : NULL;
+}
+
+const char *
+zr_config_path(const zr_config_t *self)
+{
+    return self->path;
+}
+
+const char *
+zr_config_control(const zr_config_t *self)
+{
+    return self->control;
+}
+
+int
+zr_config_io_threads(const zr_config_t *self)
+{
+    return self->io_threads > 0 ? self->io_threads : 1;
+}
+
+int
+zr_config_log_level(const zr_config_t *self)
+{
+    return self->log_level;
+}
+
+size_t
+zr_config_device_count(const zr_config_t *self)
+{
+    return self->ndevices;
+}
+
+const char *
+zr_config_device_name(const zr_config_t *self, size_t i)
+{
+    return i < self->ndevices ? self->devices[i].name : NULL;
+}
+
+zr_device_type_t
+zr_config_device_type(const zr_config_t *self, size_t i)
+{
+    return i < self->ndevices ? self->devices[i].type : (zr_device_type_t) 0;
+}
+
+int
+zr_config_device_line(const zr_config_t *self, size_t i)
+{
+    return i < self->ndevices ? self->devices[i].line : 0;
+}
+
+zr_device_t *
+zr_config_device_new(const zr_config_t *self, size_t i, void *ctx)
+{
+    if (i >= self->ndevices) {
+        errno = EINVAL;
+        return NULL;
+    }
+    const s_section_t *d = &self->devices[i];
+    zr_device_t *dev = zr_device_new(ctx, d->type, d->name);
+    if (!dev) {
+        return NULL;
+    }
+    if (self->linger >= 0) {
+        zr_device_set_linger(dev, self->linger);
+    }
+    for (size_t k = 0; k < d->nkeys; k++) {
+        if (zr_device_set(dev, d->keys[k].key, d->keys[k].value) != 0) {
+            /* A checked config cannot get here. */
+            zr_device_destroy(&dev);
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    return dev;
+}
+
+/* Same type, name, global linger and keys (in any order) with the same
+ * values: a reload leaves such a device alone. */
+bool
+zr_config_device_same(const zr_config_t *a, size_t i, const zr_config_t *b,
+                      size_t j)
+{
+    if (i >= a->ndevices || j >= b->ndevices) {
+        return false;
+    }
+    const s_section_t *x = &a->devices[i], *y = &b->devices[j];
+    if (x->type != y->type || strcmp(x->name, y->name) != 0 ||
+        x->nkeys != y->nkeys || a->linger != b->linger) {
+        return false;
+    }
+    for (size_t k = 0; k < x->nkeys; k++) {
+        bool found = false;
+        for (size_t m = 0; m < y->nkeys && !found; m++) {
+            found = strcmp(x->keys[k].key, y->keys[m].key) == 0 &&
+                    strcmp(x->keys[k].value, y->keys[m].value) == 0;
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The device called NAME in SELF, or -1. */
+int
+zr_config_device_find(const zr_config_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->ndevices; i++) {
+        if (strcmp(self->devices[i].name, name) == 0) {
+            return (int) i;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,774 @@
+/* daemon.c - many devices from one config: each on a thread of its own,
+ * one shared context, one control endpoint, and a reload that leaves
+ * untouched devices alone.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* A restarted device may find its port still held for a moment after the
+ * old one closed (measured: 2-4 in 200 rebinds); retry until this. */
+#define S_REBIND_MS 3000
+
+typedef struct {
+    zr_device_t *dev;
+    size_t index; /* its section in the current config */
+} s_entry_t;
+
+struct zr_daemon_t {
+    void *ctx;
+    bool own_ctx;
+    zr_config_t *config;
+    char *path; /* NULL: the embedded default */
+    s_entry_t *entries;
+    size_t nentries;
+    void *control;
+    char *control_spec;
+    char *control_address; /* as bound, the real port */
+    bool keep_going;
+    atomic_bool stop, reload;
+    int wake[2];
+    void (*notify)(const char *state, void *arg);
+    void *notify_arg;
+    char error[1024];
+};
+
+static void
+s_notify(zr_daemon_t *self, const char *state)
+{
+    if (self->notify) {
+        self->notify(state, self->notify_arg);
+    }
+}
+
+zr_daemon_t *
+zr_daemon_new(void *ctx)
+{
+    zr_daemon_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (pipe(self->wake) != 0) {
+        free(self);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(self->wake[i], F_SETFL, O_NONBLOCK);
+        fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    self->ctx = ctx;
+    return self;
+}
+
+static void
+s_entry_stop(s_entry_t *e)
+{
+    if (!e->dev) {
+        return;
+    }
+    zr_device_stop(e->dev);
+    zr_device_join(e->dev);
+    zr_stats_t st;
+    zr_device_stats(e->dev, &st);
+    uint64_t held = st.frontend.drop_shutdown + st.backend.drop_shutdown;
+    ZR_LOG_N("%s: stopped: %" PRIu64 " messages in, %" PRIu64
+             " out on the frontend; %" PRIu64 " in, %" PRIu64
+             " out on the backend; %" PRIu64 " undelivered",
+             zr_device_name(e->dev), st.frontend.msgs_in, st.frontend.msgs_out,
+             st.backend.msgs_in, st.backend.msgs_out, held);
+    zr_device_destroy(&e->dev);
+}
+
+void
+zr_daemon_destroy(zr_daemon_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    zr_daemon_t *self = *self_p;
+    for (size_t i = 0; i < self->nentries; i++) {
+        s_entry_stop(&self->entries[i]);
+    }
+    free(self->entries);
+    if (self->control) {
+        zmq_close(self->control);
+    }
+    if (self->own_ctx && self->ctx) {
+        zmq_ctx_term(self->ctx);
+    }
+    zr_config_destroy(&self->config);
+    free(self->path);
+    free(self->control_spec);
+    free(self->control_address);
+    close(self->wake[0]);
+    close(self->wake[1]);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+zr_daemon_set_notify(zr_daemon_t *self,
+                     void (*fn)(const char *state, void *arg), void *arg)
+{
+    self->notify = fn;
+    self->notify_arg = arg;
+}
+
+void
+zr_daemon_set_keep_going(zr_daemon_t *self, bool keep_going)
+{
+    self->keep_going = keep_going;
+}
+
+const char *
+zr_daemon_error(const zr_daemon_t *self)
+{
+    return self->error;
+}
+
+void *
+zr_daemon_context(const zr_daemon_t *self)
+{
+    return self->ctx;
+}
+
+const char *
+zr_daemon_control(const zr_daemon_t *self)
+{
+    return self->control_address;
+}
+
+size_t
+zr_daemon_device_count(const zr_daemon_t *self)
+{
+    return self->nentries;
+}
+
+zr_device_t *
+zr_daemon_device(const zr_daemon_t *self, size_t i)
+{
+    return i < self->nentries ? self->entries[i].dev : NULL;
+}
+
+static void
+s_wake(zr_daemon_t *self)
+{
+    ssize_t rc = write(self->wake[1], "w", 1);
+    (void) rc;
+}
+
+void
+zr_daemon_stop(zr_daemon_t *self)
+{
+    atomic_store(&self->stop, true);
+    s_wake(self);
+}
+
+void
+zr_daemon_reload(zr_daemon_t *self)
+{
+    atomic_store(&self->reload, true);
+    s_wake(self);
+}
+
+static bool
+s_loopback(const char *address)
+{
+    if (strncmp(address, "tcp://", 6) != 0 &&
+        strncmp(address, "ws://", 5) != 0) {
+        return strncmp(address, "ipc://", 6) == 0 ||
+               strncmp(address, "inproc://", 9) == 0;
+    }
+    const char *host = strstr(address, "://") + 3;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
+}
+
+/* Bind the control endpoint of CONFIG; the old socket stays when this
+ * fails. */
+static int
+s_control_open(zr_daemon_t *self, const zr_config_t *config)
+{
+    const char *spec = zr_config_control(config);
+    if (self->control && self->control_spec &&
+        strcmp(spec, self->control_spec) == 0) {
+        return 0;
+    }
+    char err[512];
+    zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
+    if (!eps) {
+        zr__errf(self->error, sizeof self->error, "control: %s", err);
+        return -1;
+    }
+    void *sock = zmq_socket(self->ctx, ZMQ_REP);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* The old control socket may hold the port until it is closed. */
+    if (self->control) {
+        zmq_close(self->control);
+        self->control = NULL;
+    }
+    int rc = -1;
+    int64_t deadline = zr__now_ms() + S_REBIND_MS;
+    while ((rc = zr_endpoints_attach(eps, sock, err, sizeof err)) != 0 &&
+           errno == EADDRINUSE && zr__now_ms() < deadline) {
+        zmq_close(sock);
+        zmq_poll(NULL, 0, 50);
+        sock = zmq_socket(self->ctx, ZMQ_REP);
+        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    }
+    if (rc != 0) {
+        zr__errf(self->error, sizeof self->error, "control: %s", err);
+        zmq_close(sock);
+        zr_endpoints_destroy(&eps);
+        return -1;
+    }
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        const char *address = zr_endpoints_resolved(eps, i);
+        if (zr_endpoints_is_bind(eps, i) && !s_loopback(address)) {
+            ZR_LOG_W("control endpoint %s is reachable from the network: "
+                     "anyone who can connect can pause, reload or stop "
+                     "zrelay",
+                     address);
+        }
+        ZR_LOG_I("control: %s %s",
+                 zr_endpoints_is_bind(eps, i) ? "bind" : "connect", address);
+    }
+    free(self->control_spec);
+    free(self->control_address);
+    self->control_spec = strdup(spec);
+    self->control_address = strdup(zr_endpoints_resolved(eps, 0));
+    self->control = sock;
+    zr_endpoints_destroy(&eps);
+    return 0;
+}
+
+/* Open device I of CONFIG, retrying a port still held by a device just
+ * stopped. NULL, with the reason in ERR, when it cannot. */
+static zr_device_t *
+s_open(zr_daemon_t *self, const zr_config_t *config, size_t i, bool retry,
+       char *err, size_t errlen)
+{
+    int64_t deadline = zr__now_ms() + (retry ? S_REBIND_MS : 0);
+    for (;;) {
+        zr_device_t *dev = zr_config_device_new(config, i, self->ctx);
+        if (!dev) {
+            zr__errf(err, errlen, "%s", zr_strerror(errno));
+            return NULL;
+        }
+        if (zr_device_open(dev) == 0) {
+            return dev;
+        }
+        int e = errno;
+        zr__errf(err, errlen, "%s", zr_device_error(dev));
+        zr_device_destroy(&dev);
+        if (e != EADDRINUSE || zr__now_ms() >= deadline) {
+            errno = e;
+            return NULL;
+        }
+        zmq_poll(NULL, 0, 50);
+    }
+}
+
+static int
+s_start(zr_device_t *dev)
+{
+    if (zr_device_start(dev) != 0) {
+        return -1;
+    }
+    ZR_LOG_N("%s: %s started", zr_device_name(dev),
+             zr_device_type_name(zr_device_type(dev)));
+    return 0;
+}
+
+int
+zr_daemon_start(zr_daemon_t *self, zr_config_t *config, const char *path)
+{
+    if (self->config) {
+        errno = EBUSY;
+        return -1;
+    }
+    self->config = config;
+    self->path = path ? strdup(path) : NULL;
+    if (zr_config_error_count(config) > 0) {
+        zr__errf(self->error, sizeof self->error, "%s",
+                 zr_config_error(config, 0));
+        errno = EINVAL;
+        return -1;
+    }
+    if (!self->ctx) {
+        self->ctx = zmq_ctx_new();
+        self->own_ctx = true;
+        if (!self->ctx) {
+            return -1;
+        }
+        zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, zr_config_io_threads(config));
+    }
+    if (s_control_open(self, config) != 0) {
+        return -1;
+    }
+    size_t n = zr_config_device_count(config);
+    self->entries = calloc(n ? n : 1, sizeof *self->entries);
+    if (!self->entries) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int failed = 0;
+    char first[600] = "";
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        zr_device_t *dev = s_open(self, config, i, false, err, sizeof err);
+        if (!dev) {
+            ZR_LOG_E("%s: %s", zr_config_device_name(config, i), err);
+            if (!failed++) {
+                zr__errf(first, sizeof first, "%s: %s",
+                         zr_config_device_name(config, i), err);
+            }
+            continue;
+        }
+        self->entries[self->nentries++] = (s_entry_t){dev, i};
+    }
+    if (failed && !self->keep_going) {
+        zr__errf(self->error, sizeof self->error,
+                 "%s%s (%d device%s failed; --keep-going runs the others)",
+                 first, "", failed, failed == 1 ? "" : "s");
+        for (size_t i = 0; i < self->nentries; i++) {
+            zr_device_destroy(&self->entries[i].dev);
+        }
+        self->nentries = 0;
+        errno = EADDRINUSE;
+        return -1;
+    }
+    for (size_t i = 0; i < self->nentries; i++) {
+        if (s_start(self->entries[i].dev) != 0) {
+            ZR_LOG_E("%s: %s", zr_device_name(self->entries[i].dev),
+                     zr_device_error(self->entries[i].dev));
+        }
+    }
+    if (failed) {
+        ZR_LOG_W("%d device%s failed to start and %s not running", failed,
+                 failed == 1 ? "" : "s", failed == 1 ? "is" : "are");
+    }
+    s_notify(self, "READY=1");
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Reload.
+ */
+
+static int
+s_reload(zr_daemon_t *self, char *why, size_t whylen)
+{
+    zr_config_t *next =
+        self->path ? zr_config_load(self->path)
+                   : zr_config_parse(zr_config_default_text(), "<default>");
+    if (!next) {
+        zr__errf(why, whylen, "reload: %s", zr_strerror(errno));
+        return -1;
+    }
+    size_t nerr = zr_config_error_count(next);
+    if (nerr) {
+        for (size_t i = 0; i < nerr; i++) {
+            ZR_LOG_E("reload refused: %s", zr_config_error(next, i));
+        }
+        zr__errf(why, whylen,
+                 "reload refused, the running set is unchanged: "
+                 "%s%s",
+                 zr_config_error(next, 0),
+                 nerr > 1 ? " (and more in the log)" : "");
+        zr_config_destroy(&next);
+        return -1;
+    }
+    s_notify(self, "RELOADING=1");
+    ZR_LOG_N("reloading %s", zr_config_path(next));
+    zr_config_t *old = self->config;
+    size_t n = zr_config_device_count(next);
+    s_entry_t *entries = calloc(n ? n : 1, sizeof *entries);
+    if (!entries) {
+        zr_config_destroy(&next);
+        zr__errf(why, whylen, "reload: out of memory");
+        return -1;
+    }
+    size_t kept = 0, stopped = 0, started = 0, failed = 0;
+    /* Removed and changed devices stop first, so their ports are free. */
+    bool *keep = calloc(self->nentries ? self->nentries : 1, sizeof *keep);
+    bool *done = calloc(n ? n : 1, sizeof *done);
+    if (!keep || !done) {
+        free(keep);
+        free(done);
+        free(entries);
+        zr_config_destroy(&next);
+        zr__errf(why, whylen, "reload: out of memory");
+        return -1;
+    }
+    size_t nentries = 0;
+    for (size_t i = 0; i < self->nentries; i++) {
+        s_entry_t *e = &self->entries[i];
+        int j = zr_config_device_find(next, zr_device_name(e->dev));
+        if (j >= 0 && zr_config_device_same(old, e->index, next, (size_t) j)) {
+            keep[i] = true;
+            done[j] = true;
+            entries[nentries++] = (s_entry_t){e->dev, (size_t) j};
+            kept++;
+            continue;
+        }
+        if (j < 0) {
+            ZR_LOG_N("%s: removed from the config", zr_device_name(e->dev));
+        }
+        else {
+            ZR_LOG_N("%s: changed, restarting", zr_device_name(e->dev));
+        }
+    }
+    for (size_t i = 0; i < self->nentries; i++) {
+        if (!keep[i]) {
+            s_entry_t *e = &self->entries[i];
+            int j = zr_config_device_find(next, zr_device_name(e->dev));
+            size_t was = e->index;
+            s_entry_stop(e);
+            stopped++;
+            if (j < 0) {
+                continue;
+            }
+            /* Changed: the new one, or the old one back if it fails. */
+            char err[512];
+            zr_device_t *dev =
+                s_open(self, next, (size_t) j, true, err, sizeof err);
+            done[j] = true;
+            if (dev && s_start(dev) == 0) {
+                entries[nentries++] = (s_entry_t){dev, (size_t) j};
+                started++;
+                continue;
+            }
+            zr_device_destroy(&dev);
+            failed++;
+            ZR_LOG_E("%s: the new configuration cannot start (%s); keeping "
+                     "the old one",
+                     zr_config_device_name(next, (size_t) j), err);
+            dev = s_open(self, old, was, true, err, sizeof err);
+            if (dev && s_start(dev) == 0) {
+                /* It answers to the old config: mark it changed. */
+                entries[nentries++] = (s_entry_t){dev, SIZE_MAX};
+            }
+            else {
+                zr_device_destroy(&dev);
+                ZR_LOG_E("%s: the old configuration cannot start either "
+                         "(%s); the device is down",
+                         zr_config_device_name(old, was), err);
+            }
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (done[j]) {
+            continue;
+        }
+        char err[512];
+        zr_device_t *dev = s_open(self, next, j, true, err, sizeof err);
+        if (dev && s_start(dev) == 0) {
+            entries[nentries++] = (s_entry_t){dev, j};
+            started++;
+        }
+        else {
+            zr_device_destroy(&dev);
+            failed++;
+            ZR_LOG_E("%s: %s", zr_config_device_name(next, j), err);
+        }
+    }
+    free(keep);
+    free(done);
+    if (s_control_open(self, next) != 0) {
+        ZR_LOG_E("reload: %s; the control endpoint stays %s", self->error,
+                 self->control_spec);
+    }
+    if (zr_config_io_threads(next) != zr_config_io_threads(old)) {
+        ZR_LOG_W("reload: io_threads takes effect at the next start");
+    }
+    if (zr_config_log_level(next) >= 0) {
+        zr_log_set_level((zr_log_level_t) zr_config_log_level(next));
+    }
+    free(self->entries);
+    self->entries = entries;
+    self->nentries = nentries;
+    /* A device kept on its old config compares as changed next time. */
+    for (size_t i = 0; i < nentries; i++) {
+        if (entries[i].index == SIZE_MAX) {
+            entries[i].index = n; /* out of range: never "the same" */
+        }
+    }
+    self->config = next;
+    zr_config_destroy(&old);
+    ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed", kept,
+             stopped, started, failed);
+    s_notify(self, "READY=1");
+    if (failed) {
+        zr__errf(why, whylen,
+                 "reload: %zu device%s failed to start (see the "
+                 "log)",
+                 failed, failed == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * The control endpoint (docs/CONTROL.md).
+ */
+
+static zr_device_t *
+s_find(zr_daemon_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->nentries; i++) {
+        if (strcmp(zr_device_name(self->entries[i].dev), name) == 0) {
+            return self->entries[i].dev;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+s_state(zr_device_t *dev)
+{
+    zr_stats_t st;
+    zr_device_stats(dev, &st);
+    return !st.running ? "stopped" : st.paused ? "paused" : "running";
+}
+
+static char *
+s_list_json(zr_daemon_t *self)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(root, "devices");
+    for (size_t i = 0; i < self->nentries; i++) {
+        zr_device_t *dev = self->entries[i].dev;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", zr_device_name(dev));
+        cJSON_AddStringToObject(o, "type",
+                                zr_device_type_name(zr_device_type(dev)));
+        cJSON_AddStringToObject(o, "state", s_state(dev));
+        cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
+        size_t n = zr_device_endpoint_count(dev);
+        for (size_t e = 0; e < n; e++) {
+            const char *role, *address;
+            bool bind;
+            zr_device_endpoint(dev, e, &role, &bind, &address);
+            cJSON *ep = cJSON_CreateObject();
+            cJSON_AddStringToObject(ep, "role", role);
+            cJSON_AddStringToObject(ep, "mode", bind ? "bind" : "connect");
+            cJSON_AddStringToObject(ep, "address", address);
+            cJSON_AddItemToArray(eps, ep);
+        }
+        cJSON_AddItemToArray(list, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+static char *
+s_stats_json(zr_daemon_t *self)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(root, "devices");
+    for (size_t i = 0; i < self->nentries; i++) {
+        char *one = zr_device_stats_json(self->entries[i].dev);
+        cJSON *o = one ? cJSON_Parse(one) : NULL;
+        free(one);
+        if (o) {
+            cJSON_AddItemToArray(list, o);
+        }
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+static void
+s_reply(void *sock, const char *text, bool more)
+{
+    zmq_send(sock, text, strlen(text), more ? ZMQ_SNDMORE : 0);
+}
+
+static void s_replyf(void *sock, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+s_replyf(void *sock, const char *fmt, ...)
+{
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    ZR_LOG_W("control: %s", text + (strncmp(text, "ERROR: ", 7) ? 0 : 7));
+    s_reply(sock, text, false);
+}
+
+static void
+s_names(zr_daemon_t *self, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < self->nentries && used + 1 < len; i++) {
+        int w = snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+                         zr_device_name(self->entries[i].dev));
+        used += w > 0 ? (size_t) w : 0;
+    }
+}
+
+/* One request: a command frame, and optionally a device name frame. */
+static void
+s_serve(zr_daemon_t *self)
+{
+    char cmd[64] = "", name[256] = "";
+    int n = zmq_recv(self->control, cmd, sizeof cmd - 1, ZMQ_DONTWAIT);
+    if (n < 0) {
+        return;
+    }
+    cmd[n < (int) sizeof cmd ? n : (int) sizeof cmd - 1] = 0;
+    int more = 0, parts = 1;
+    size_t len = sizeof more;
+    zmq_getsockopt(self->control, ZMQ_RCVMORE, &more, &len);
+    while (more) {
+        char buf[256];
+        int m = zmq_recv(self->control, buf, sizeof buf - 1, 0);
+        if (m >= 0 && parts == 1) {
+            buf[m < (int) sizeof buf ? m : (int) sizeof buf - 1] = 0;
+            memcpy(name, buf, sizeof name);
+        }
+        parts++;
+        zmq_getsockopt(self->control, ZMQ_RCVMORE, &more, &len);
+    }
+    for (char *c = cmd; *c; c++) {
+        if ((unsigned char) *c < 32 || (unsigned char) *c > 126) {
+            *c = '?';
+        }
+    }
+    char names[512];
+    s_names(self, names, sizeof names);
+    zr_device_t *dev = *name ? s_find(self, name) : NULL;
+    if (*name && !dev) {
+        s_replyf(self->control, "ERROR: no device '%s' (devices: %s)", name,
+                 names);
+        return;
+    }
+    if (strcasecmp(cmd, "LIST") == 0) {
+        char *json = s_list_json(self);
+        s_reply(self->control, json ? json : "{}", false);
+        free(json);
+    }
+    else if (strcasecmp(cmd, "STATS") == 0) {
+        char *json = dev ? zr_device_stats_json(dev) : s_stats_json(self);
+        s_reply(self->control, json ? json : "{}", false);
+        free(json);
+    }
+    else if (strcasecmp(cmd, "STATISTICS") == 0) {
+        if (!dev) {
+            s_replyf(self->control,
+                     "ERROR: STATISTICS needs a device name (devices: %s)",
+                     names);
+            return;
+        }
+        zr_stats_t st;
+        uint64_t v[8];
+        zr_device_stats(dev, &st);
+        zr__ctl_statistics(&st, v);
+        for (int i = 0; i < 8; i++) {
+            zmq_send(self->control, &v[i], sizeof v[i],
+                     i < 7 ? ZMQ_SNDMORE : 0);
+        }
+    }
+    else if (strcasecmp(cmd, "PAUSE") == 0 || strcasecmp(cmd, "RESUME") == 0) {
+        bool pause = strcasecmp(cmd, "PAUSE") == 0;
+        if (!dev) {
+            s_replyf(self->control,
+                     "ERROR: %s needs a device name (devices: %s)",
+                     pause ? "PAUSE" : "RESUME", names);
+            return;
+        }
+        if (pause) {
+            zr_device_pause(dev);
+        }
+        else {
+            zr_device_resume(dev);
+        }
+        ZR_LOG_N("%s: %s", zr_device_name(dev), pause ? "paused" : "resumed");
+        s_reply(self->control, "", false);
+    }
+    else if (strcasecmp(cmd, "RELOAD") == 0) {
+        char why[900];
+        if (s_reload(self, why, sizeof why) != 0) {
+            s_replyf(self->control, "ERROR: %s", why);
+        }
+        else {
+            s_reply(self->control, "", false);
+        }
+    }
+    else if (strcasecmp(cmd, "TERMINATE") == 0 ||
+             strcasecmp(cmd, "STOP") == 0) {
+        ZR_LOG_N("terminate requested through the control endpoint");
+        s_reply(self->control, "", false);
+        zr_daemon_stop(self);
+    }
+    else {
+        s_replyf(self->control,
+                 "ERROR: unknown command '%s' (known: LIST, STATS, "
+                 "STATISTICS, PAUSE, RESUME, RELOAD, TERMINATE)",
+                 cmd);
+    }
+}
+
+int
+zr_daemon_run(zr_daemon_t *self)
+{
+    if (!self->config) {
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = 0;
+    while (!atomic_load(&self->stop)) {
+        zmq_pollitem_t items[2] = {
+            {.socket = self->control, .events = ZMQ_POLLIN},
+            {.fd = self->wake[0], .events = ZMQ_POLLIN},
+        };
+        if (zmq_poll(items, 2, -1) < 0 && errno == ETERM) {
+            rc = -1;
+            break;
+        }
+        char buf[64];
+        while (read(self->wake[0], buf, sizeof buf) > 0) {
+        }
+        if (atomic_exchange(&self->reload, false)) {
+            char why[900];
+            if (s_reload(self, why, sizeof why) != 0) {
+                ZR_LOG_E("%s", why);
+            }
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            s_serve(self);
+        }
+    }
+    s_notify(self, "STOPPING=1");
+    ZR_LOG_N("stopping %zu device%s", self->nentries,
+             self->nentries == 1 ? "" : "s");
+    /* Stop them all at once, then wait: linger times overlap. */
+    for (size_t i = 0; i < self->nentries; i++) {
+        zr_device_stop(self->entries[i].dev);
+    }
+    for (size_t i = 0; i < self->nentries; i++) {
+        s_entry_stop(&self->entries[i]);
+    }
+    self->nentries = 0;
+    return rc;
+}
