@@ -6,376 +6,12 @@
  * Every test spawns ZRELAY_BIN and talks to it over TCP on 127.0.0.1,
  * on ports the relay chose and printed. Every wait has a deadline.
  */
-#include "zrtest.h"
+#include "zrtest_proc.h"
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-
-extern char **environ;
-
-/* ---------------------------------------------------------------------
- * Child processes: start one with its stdout and stderr on pipes, read
- * stdout line by line and stderr whole, wait for the exit, kill. Every
- * wait has a deadline. A failed check ends the test program at once, so
- * children still running then are killed by an atexit handler (and, on
- * Linux, by PR_SET_PDEATHSIG if the test program itself is killed).
- */
-
-/* What a child said on one stream; beyond S_TEXT_MAX bytes it is read
- * and thrown away, so a chatty child never blocks on a full pipe. */
-#define S_TEXT_MAX (4u << 20)
-
-typedef struct {
-    char *data; /* always NUL-terminated */
-    size_t len, cap;
-    size_t pos; /* where the next line starts (stdout) */
-} s_text_t;
-
-typedef struct {
-    pid_t pid;
-    int status; /* wait(2) status, once reaped */
-    bool reaped;
-    int fd[2];        /* read ends of stdout and stderr; -1 at EOF */
-    s_text_t text[2]; /* what came on each so far */
-    char cmdline[512];
-} s_proc_t;
-
-#define S_MAX_PROCS 16
-static s_proc_t *s_procs[S_MAX_PROCS];
-
-static void
-s_text_append(s_text_t *t, const char *buf, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        if (t->len + n + 1 > S_TEXT_MAX) {
-            return;
-        }
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + n + 1) {
-            cap *= 2;
-        }
-        char *data = realloc(t->data, cap);
-        if (!data) {
-            ZR_FAILF("out of memory");
-        }
-        t->data = data;
-        t->cap = cap;
-    }
-    memcpy(t->data + t->len, buf, n);
-    t->len += n;
-    t->data[t->len] = 0;
-}
-
-static void s_proc_cleanup(void);
-
-/* Start ARGV[0] with ARGV; ENV_SET ("NAME=value" strings, NULL-ended,
- * or NULL) replaces or adds variables of this process's environment. */
-static s_proc_t *
-s_proc_start(const char *const *argv, const char *const *env_set)
-{
-    static bool registered;
-    if (!registered) {
-        atexit(s_proc_cleanup);
-        registered = true;
-    }
-    int slot = 0;
-    while (slot < S_MAX_PROCS && s_procs[slot]) {
-        slot++;
-    }
-    if (slot == S_MAX_PROCS) {
-        ZR_FAILF("more than %d child processes at once", S_MAX_PROCS);
-    }
-    s_proc_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        ZR_FAILF("out of memory");
-    }
-    size_t used = 0;
-    for (int i = 0; argv[i]; i++) {
-        int n = snprintf(self->cmdline + used, sizeof self->cmdline - used,
-                         "%s%s", i ? " " : "", argv[i]);
-        if (n < 0 || (size_t) n >= sizeof self->cmdline - used) {
-            break;
-        }
-        used += (size_t) n;
-    }
-    /* Everything the child needs is built before fork: after it, only
-     * async-signal-safe calls. */
-    size_t nenv = 0, nset = 0;
-    while (environ[nenv]) {
-        nenv++;
-    }
-    while (env_set && env_set[nset]) {
-        nset++;
-    }
-    const char **envp = calloc(nenv + nset + 1, sizeof *envp);
-    if (!envp) {
-        ZR_FAILF("out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < nenv; i++) {
-        bool replaced = false;
-        for (size_t j = 0; j < nset; j++) {
-            size_t name = strcspn(env_set[j], "=") + 1;
-            replaced = replaced || strncmp(environ[i], env_set[j], name) == 0;
-        }
-        if (!replaced) {
-            envp[k++] = environ[i];
-        }
-    }
-    for (size_t j = 0; j < nset; j++) {
-        envp[k++] = env_set[j];
-    }
-    int out[2], err[2];
-    if (pipe(out) != 0 || pipe(err) != 0) {
-        ZR_FAILF("pipe: %s", strerror(errno));
-    }
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int pipes[4] = {out[0], out[1], err[0], err[1]};
-    for (int i = 0; i < 4; i++) {
-        fcntl(pipes[i], F_SETFD, FD_CLOEXEC);
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        ZR_FAILF("fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-#endif
-        (void) parent;
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-        }
-        dup2(out[1], STDOUT_FILENO);
-        dup2(err[1], STDERR_FILENO);
-        execve(argv[0], (char *const *) argv, (char *const *) envp);
-        _exit(127);
-    }
-    free(envp);
-    if (devnull >= 0) {
-        close(devnull);
-    }
-    close(out[1]);
-    close(err[1]);
-    self->pid = pid;
-    self->fd[0] = out[0];
-    self->fd[1] = err[0];
-    s_text_append(&self->text[0], "", 0);
-    s_text_append(&self->text[1], "", 0);
-    s_procs[slot] = self;
-    return self;
-}
-
-/* Wait up to MS for output and keep what came. False when nothing more
- * can come (both pipes closed) or nothing came in time. */
-static bool
-s_proc_pump(s_proc_t *self, int ms)
-{
-    struct pollfd pfd[2];
-    int which[2], n = 0;
-    for (int i = 0; i < 2; i++) {
-        if (self->fd[i] >= 0) {
-            pfd[n] = (struct pollfd){.fd = self->fd[i], .events = POLLIN};
-            which[n++] = i;
-        }
-    }
-    if (n == 0) {
-        return false;
-    }
-    int rc = poll(pfd, (nfds_t) n, ms < 0 ? 0 : ms);
-    if (rc < 0 && errno == EINTR) {
-        return true;
-    }
-    if (rc <= 0) {
-        return false;
-    }
-    for (int i = 0; i < n; i++) {
-        if (!pfd[i].revents) {
-            continue;
-        }
-        int w = which[i];
-        char buf[4096];
-        ssize_t got = read(self->fd[w], buf, sizeof buf);
-        if (got > 0) {
-            s_text_append(&self->text[w], buf, (size_t) got);
-        }
-        else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-            close(self->fd[w]);
-            self->fd[w] = -1;
-        }
-    }
-    return true;
-}
-
-static const char *
-s_proc_stdout(const s_proc_t *self)
-{
-    return self->text[0].data;
-}
-
-static const char *
-s_proc_stderr(const s_proc_t *self)
-{
-    return self->text[1].data;
-}
-
-/* The next line of stdout, without its newline, within MS. False at the
- * end of stdout or when the time is up. */
-static bool
-s_proc_read_line(s_proc_t *self, char *line, size_t len, int ms)
-{
-    int64_t end = zrt_now_ms() + ms;
-    for (;;) {
-        s_text_t *t = &self->text[0];
-        const char *start = t->data + t->pos;
-        const char *nl = strchr(start, '\n');
-        if (nl) {
-            int n = (int) (nl - start);
-            snprintf(line, len, "%.*s", n, start);
-            t->pos += (size_t) n + 1;
-            return true;
-        }
-        int64_t left = end - zrt_now_ms();
-        if (left <= 0 || self->fd[0] < 0) {
-            return false;
-        }
-        s_proc_pump(self, (int) left);
-    }
-}
-
-/* Wait up to MS for the child to exit, reading its output meanwhile.
- * True once it has been reaped. */
-static bool
-s_proc_wait(s_proc_t *self, int ms)
-{
-    int64_t end = zrt_now_ms() + ms;
-    while (!self->reaped) {
-        pid_t rc = waitpid(self->pid, &self->status, WNOHANG);
-        if (rc == self->pid) {
-            self->reaped = true;
-            break;
-        }
-        if (rc < 0 && errno != EINTR) {
-            ZR_FAILF("waitpid %d: %s", (int) self->pid, strerror(errno));
-        }
-        int64_t left = end - zrt_now_ms();
-        if (left <= 0) {
-            return false;
-        }
-        if (self->fd[0] >= 0 || self->fd[1] >= 0) {
-            /* Exit closes the pipes, which ends this poll. */
-            s_proc_pump(self, (int) left);
-        }
-        else {
-            /* Pipes closed, exit not yet reapable: a moment at most. */
-            poll(NULL, 0, left < 2 ? (int) left : 2);
-        }
-    }
-    while (s_proc_pump(self, 0)) {
-    }
-    return true;
-}
-
-static bool
-s_proc_alive(s_proc_t *self)
-{
-    if (!self->reaped && waitpid(self->pid, &self->status, WNOHANG) ==
-                             self->pid) {
-        self->reaped = true;
-    }
-    return !self->reaped;
-}
-
-static void
-s_proc_signal(s_proc_t *self, int sig)
-{
-    if (self->reaped || kill(self->pid, sig) != 0) {
-        ZR_FAILF("cannot signal '%s': it is gone (status 0x%x); "
-                 "stderr:\n%s",
-                 self->cmdline, self->status, s_proc_stderr(self));
-    }
-}
-
-/* The child must exit with CODE within MS. */
-static void
-s_proc_expect_exit(s_proc_t *self, int code, int ms)
-{
-    if (!s_proc_wait(self, ms)) {
-        ZR_FAILF("'%s' still running after %d ms; stderr:\n%s",
-                 self->cmdline, ms, s_proc_stderr(self));
-    }
-    if (WIFSIGNALED(self->status)) {
-        ZR_FAILF("'%s' killed by signal %d; stderr:\n%s", self->cmdline,
-                 WTERMSIG(self->status), s_proc_stderr(self));
-    }
-    if (WEXITSTATUS(self->status) != code) {
-        ZR_FAILF("'%s' exited %d, want %d; stdout:\n%s\nstderr:\n%s",
-                 self->cmdline, WEXITSTATUS(self->status), code,
-                 s_proc_stdout(self), s_proc_stderr(self));
-    }
-}
-
-/* Kill the child if it still runs, reap it, free everything. */
-static void
-s_proc_destroy(s_proc_t **self_p)
-{
-    s_proc_t *self = *self_p;
-    if (!self) {
-        return;
-    }
-    if (!self->reaped) {
-        kill(self->pid, SIGKILL);
-        while (waitpid(self->pid, &self->status, 0) < 0 && errno == EINTR) {
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        if (self->fd[i] >= 0) {
-            close(self->fd[i]);
-        }
-        free(self->text[i].data);
-    }
-    for (int i = 0; i < S_MAX_PROCS; i++) {
-        if (s_procs[i] == self) {
-            s_procs[i] = NULL;
-        }
-    }
-    free(self);
-    *self_p = NULL;
-}
-
-/* At exit. A child still listed here means a check failed while it ran:
- * show what it said, then kill it. */
-static void
-s_proc_cleanup(void)
-{
-    for (int i = 0; i < S_MAX_PROCS; i++) {
-        s_proc_t *p = s_procs[i];
-        if (!p) {
-            continue;
-        }
-        for (int n = 0; n < 64 && s_proc_pump(p, 0); n++) {
-        }
-        fprintf(stderr, "---- '%s' (%s, status 0x%x) said on stderr:\n%s\n",
-                p->cmdline, s_proc_alive(p) ? "still running" : "exited",
-                p->status, s_proc_stderr(p));
-        s_proc_destroy(&p);
-    }
-}
 
 /* ---------------------------------------------------------------------
  * Running zrelay.
@@ -384,8 +20,8 @@ s_proc_cleanup(void)
 #define S_MAX_ARGS 32
 
 /* Start ZRELAY_BIN with ARGS (NULL-ended) and ENV_SET (see
- * s_proc_start). */
-static s_proc_t *
+ * zrt_proc_start). */
+static zrt_proc_t *
 s_zrelay_start(const char *const *args, const char *const *env_set)
 {
     const char *argv[S_MAX_ARGS + 2] = {ZRELAY_BIN};
@@ -397,7 +33,7 @@ s_zrelay_start(const char *const *args, const char *const *env_set)
         argv[n] = args[n - 1];
     }
     argv[n] = NULL;
-    return s_proc_start(argv, env_set);
+    return zrt_proc_start(argv, env_set);
 }
 
 static void
@@ -414,16 +50,16 @@ s_collect_args(const char **args, const char *first, va_list ap)
 }
 
 /* Run `zrelay ARGS` to its end; it must exit with WANT. */
-static s_proc_t *
+static zrt_proc_t *
 s_run_args(int want, const char *const *args)
 {
-    s_proc_t *p = s_zrelay_start(args, NULL);
-    s_proc_expect_exit(p, want, ZRT_DEADLINE_MS);
+    zrt_proc_t *p = s_zrelay_start(args, NULL);
+    zrt_proc_expect_exit(p, want, ZRT_DEADLINE_MS);
     return p;
 }
 
 /* Run `zrelay ARG...` to its end; it must exit with WANT. */
-static s_proc_t *__attribute__((sentinel))
+static zrt_proc_t *__attribute__((sentinel))
 s_run(int want, const char *first, ...)
 {
     const char *args[S_MAX_ARGS + 1];
@@ -449,7 +85,7 @@ typedef struct {
 } s_ep_t;
 
 typedef struct {
-    s_proc_t *proc;
+    zrt_proc_t *proc;
     s_ep_t eps[8];
     int neps;
 } s_relay_t;
@@ -463,13 +99,13 @@ s_relay_ready(s_relay_t *self)
     self->neps = 0;
     for (;;) {
         char line[512];
-        if (!s_proc_read_line(self->proc, line, sizeof line,
+        if (!zrt_proc_read_line(self->proc, line, sizeof line,
                               ZRT_DEADLINE_MS)) {
             ZR_FAILF("'%s' printed no 'ready' (status %s); stdout:\n%s\n"
                      "stderr:\n%s",
                      self->proc->cmdline,
-                     s_proc_alive(self->proc) ? "running" : "exited",
-                     s_proc_stdout(self->proc), s_proc_stderr(self->proc));
+                     zrt_proc_alive(self->proc) ? "running" : "exited",
+                     zrt_proc_stdout(self->proc), zrt_proc_stderr(self->proc));
         }
         if (strcmp(line, "ready") == 0) {
             return;
@@ -523,12 +159,12 @@ s_relay_ep(const s_relay_t *self, const char *role)
 static void
 s_relay_stop(s_relay_t *self, int sig)
 {
-    s_proc_signal(self->proc, sig);
-    s_proc_expect_exit(self->proc, 0, ZRT_DEADLINE_MS);
-    const s_text_t *out = &self->proc->text[0];
+    zrt_proc_signal(self->proc, sig);
+    zrt_proc_expect_exit(self->proc, 0, ZRT_DEADLINE_MS);
+    const zrt_text_t *out = &self->proc->text[0];
     ZR_CHECKF(out->pos == out->len, "stdout after 'ready': '%s'",
               out->data + out->pos);
-    s_proc_destroy(&self->proc);
+    zrt_proc_destroy(&self->proc);
 }
 
 /* The port of "tcp://HOST:PORT". */
@@ -776,8 +412,8 @@ test_help(void)
 {
     const char *forms[] = {"--help", "-h", "help"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        s_proc_t *p = s_run(0, forms[i], NULL);
-        const char *out = s_proc_stdout(p);
+        zrt_proc_t *p = s_run(0, forms[i], NULL);
+        const char *out = zrt_proc_stdout(p);
         ZR_CHECKF(strncmp(out, "usage: zrelay ", 14) == 0, "'%s': %s",
                   forms[i], out);
         const char *want[] = {"forwarder", "queue", "streamer", "ctl",
@@ -785,8 +421,8 @@ test_help(void)
         for (size_t j = 0; j < sizeof want / sizeof want[0]; j++) {
             S_CONTAINS(out, want[j]);
         }
-        ZR_STREQ(s_proc_stderr(p), "");
-        s_proc_destroy(&p);
+        ZR_STREQ(zrt_proc_stderr(p), "");
+        zrt_proc_destroy(&p);
     }
     const char *device_options[] = {
         "--capture", "--control", "--sndhwm",  "--rcvhwm", "--max-msg-size",
@@ -797,20 +433,20 @@ test_help(void)
         snprintf(usage, sizeof usage, "usage: zrelay %s ", verb);
         const char *flags[] = {"--help", "-h"};
         for (size_t f = 0; f < 2; f++) {
-            s_proc_t *p = s_run(0, verb, flags[f], NULL);
-            const char *out = s_proc_stdout(p);
+            zrt_proc_t *p = s_run(0, verb, flags[f], NULL);
+            const char *out = zrt_proc_stdout(p);
             ZR_CHECKF(strncmp(out, usage, strlen(usage)) == 0, "%s %s: %s",
                       verb, flags[f], out);
             for (size_t j = 0;
                  j < sizeof device_options / sizeof device_options[0]; j++) {
                 S_CONTAINS(out, device_options[j]);
             }
-            ZR_STREQ(s_proc_stderr(p), "");
-            s_proc_destroy(&p);
+            ZR_STREQ(zrt_proc_stderr(p), "");
+            zrt_proc_destroy(&p);
         }
     }
-    s_proc_t *p = s_run(0, "ctl", "--help", NULL);
-    const char *out = s_proc_stdout(p);
+    zrt_proc_t *p = s_run(0, "ctl", "--help", NULL);
+    const char *out = zrt_proc_stdout(p);
     ZR_CHECKF(strncmp(out, "usage: zrelay ctl ", 18) == 0, "%s", out);
     const char *ctl_words[] = {"--json", "--timeout", "--help", "-h",
                                "stats",  "statistics", "pause", "resume",
@@ -818,7 +454,7 @@ test_help(void)
     for (size_t j = 0; j < sizeof ctl_words / sizeof ctl_words[0]; j++) {
         S_CONTAINS(out, ctl_words[j]);
     }
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 }
 
 static void
@@ -834,9 +470,9 @@ test_version(void)
              minor, patch);
     const char *forms[] = {"--version", "-V", "version"};
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        s_proc_t *p = s_run(0, forms[i], NULL);
-        ZR_STREQ(s_proc_stdout(p), want);
-        s_proc_destroy(&p);
+        zrt_proc_t *p = s_run(0, forms[i], NULL);
+        ZR_STREQ(zrt_proc_stdout(p), want);
+        zrt_proc_destroy(&p);
     }
 }
 
@@ -844,12 +480,12 @@ static void
 test_no_arguments(void)
 {
     const char *none[] = {NULL};
-    s_proc_t *p = s_run_args(2, none);
-    ZR_STREQ(s_proc_stdout(p), "");
-    const char *err = s_proc_stderr(p);
+    zrt_proc_t *p = s_run_args(2, none);
+    ZR_STREQ(zrt_proc_stdout(p), "");
+    const char *err = zrt_proc_stderr(p);
     ZR_CHECKF(strncmp(err, "usage: zrelay ", 14) == 0, "stderr: %s", err);
     S_CONTAINS(err, "streamer");
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 }
 
 static void
@@ -911,16 +547,16 @@ test_usage_errors(void)
     };
 #undef S_ANY
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_proc_t *p = s_run_args(2, cases[i].args);
-        ZR_CHECKF(strstr(s_proc_stderr(p), cases[i].want),
+        zrt_proc_t *p = s_run_args(2, cases[i].args);
+        ZR_CHECKF(strstr(zrt_proc_stderr(p), cases[i].want),
                   "'%s': stderr lacks '%s'; it is:\n%s", p->cmdline,
-                  cases[i].want, s_proc_stderr(p));
-        ZR_CHECKF(strncmp(s_proc_stderr(p), "zrelay: ", 8) == 0,
+                  cases[i].want, zrt_proc_stderr(p));
+        ZR_CHECKF(strncmp(zrt_proc_stderr(p), "zrelay: ", 8) == 0,
                   "'%s': stderr does not start with 'zrelay: ': %s",
-                  p->cmdline, s_proc_stderr(p));
-        ZR_CHECKF(*s_proc_stdout(p) == 0, "'%s': stdout: %s", p->cmdline,
-                  s_proc_stdout(p));
-        s_proc_destroy(&p);
+                  p->cmdline, zrt_proc_stderr(p));
+        ZR_CHECKF(*zrt_proc_stdout(p) == 0, "'%s': stdout: %s", p->cmdline,
+                  zrt_proc_stdout(p));
+        zrt_proc_destroy(&p);
     }
 }
 
@@ -940,12 +576,12 @@ test_duration_too_large(void)
          "--linger"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_proc_t *p = s_run_args(2, cases[i].args);
-        ZR_CHECKF(strstr(s_proc_stderr(p), cases[i].want),
+        zrt_proc_t *p = s_run_args(2, cases[i].args);
+        ZR_CHECKF(strstr(zrt_proc_stderr(p), cases[i].want),
                   "'%s': exit 2 but stderr lacks '%s'; it is: '%s'",
-                  p->cmdline, cases[i].want, s_proc_stderr(p));
-        ZR_STREQ(s_proc_stdout(p), "");
-        s_proc_destroy(&p);
+                  p->cmdline, cases[i].want, zrt_proc_stderr(p));
+        ZR_STREQ(zrt_proc_stdout(p), "");
+        zrt_proc_destroy(&p);
     }
 }
 
@@ -961,17 +597,17 @@ test_port_taken(void)
     snprintf(want, sizeof want,
              "zrelay: cannot bind %s: Address already in use", taken);
 
-    s_proc_t *p = s_run(1, "forwarder", spec, "@tcp://127.0.0.1:*", NULL);
-    S_CONTAINS(s_proc_stderr(p), want);
-    ZR_CHECKF(!strstr(s_proc_stdout(p), "ready"), "stdout: %s",
-              s_proc_stdout(p));
-    s_proc_destroy(&p);
+    zrt_proc_t *p = s_run(1, "forwarder", spec, "@tcp://127.0.0.1:*", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), want);
+    ZR_CHECKF(!strstr(zrt_proc_stdout(p), "ready"), "stdout: %s",
+              zrt_proc_stdout(p));
+    zrt_proc_destroy(&p);
 
     /* The backend's port taken: the frontend, bound first, is let go. */
     p = s_run(1, "streamer", "@tcp://127.0.0.1:*", spec, NULL);
-    S_CONTAINS(s_proc_stderr(p), want);
-    ZR_STREQ(s_proc_stdout(p), "");
-    s_proc_destroy(&p);
+    S_CONTAINS(zrt_proc_stderr(p), want);
+    ZR_STREQ(zrt_proc_stdout(p), "");
+    zrt_proc_destroy(&p);
 
     zmq_close(holder);
     zmq_ctx_term(ctx);
@@ -1130,10 +766,10 @@ test_sigint(void)
     void *pull = s_connected(ctx, ZMQ_PULL, s_relay_ep(&r, "backend"));
     ZR_SEND(push, "before SIGINT");
     ZR_RECV(pull, "before SIGINT");
-    s_proc_signal(r.proc, SIGINT);
-    s_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
+    zrt_proc_signal(r.proc, SIGINT);
+    zrt_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
     /* -v: the final counters, once stopped. */
-    const char *err = s_proc_stderr(r.proc);
+    const char *err = zrt_proc_stderr(r.proc);
     const char *final = strstr(err, "final statistics: {");
     ZR_CHECKF(final, "no final statistics; stderr:\n%s", err);
     cJSON *json = cJSON_Parse(strchr(final, '{'));
@@ -1142,7 +778,7 @@ test_sigint(void)
     ZR_EQ(s_json_number(json, "frontend.msgs_in"), 1);
     ZR_EQ(s_json_number(json, "backend.msgs_out"), 1);
     cJSON_Delete(json);
-    s_proc_destroy(&r.proc);
+    zrt_proc_destroy(&r.proc);
     zmq_close(push);
     zmq_close(pull);
     zmq_ctx_term(ctx);
@@ -1163,7 +799,7 @@ test_sigterm_mid_stream(void)
     int sent = 0, got = 0;
     bool signalled = false;
     int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
-    while (!signalled || !s_proc_wait(r.proc, 1)) {
+    while (!signalled || !zrt_proc_wait(r.proc, 1)) {
         ZR_CHECKF(zrt_now_ms() < end, "%s (%d sent, %d received)",
                   signalled ? "still running after SIGTERM"
                             : "the stream stalled",
@@ -1177,12 +813,12 @@ test_sigterm_mid_stream(void)
             got++;
         }
         if (!signalled && sent >= 20000 && got > 0) {
-            s_proc_signal(r.proc, SIGTERM);
+            zrt_proc_signal(r.proc, SIGTERM);
             signalled = true;
         }
     }
-    s_proc_expect_exit(r.proc, 0, 0);
-    s_proc_destroy(&r.proc);
+    zrt_proc_expect_exit(r.proc, 0, 0);
+    zrt_proc_destroy(&r.proc);
     zmq_close(push);
     zmq_close(pull);
     zmq_ctx_term(ctx);
@@ -1210,14 +846,14 @@ test_sigterm_linger(void)
     ZR_EQ(v[6], 0);
 
     int64_t start = zrt_now_ms();
-    s_proc_signal(r.proc, SIGTERM);
-    s_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
+    zrt_proc_signal(r.proc, SIGTERM);
+    zrt_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
     int64_t took = zrt_now_ms() - start;
     ZR_CHECKF(took >= 290, "exited after %" PRId64 " ms, before the linger",
               took);
-    S_CONTAINS(s_proc_stderr(r.proc),
+    S_CONTAINS(zrt_proc_stderr(r.proc),
                "stopped with 1 message(s) in hand undelivered after 300 ms");
-    s_proc_destroy(&r.proc);
+    zrt_proc_destroy(&r.proc);
     zmq_close(push);
     zmq_close(req);
     zmq_ctx_term(ctx);
@@ -1255,8 +891,8 @@ test_ctl_stats(void)
     s_stream(push, pull, 5, "counted");
 
     /* The table. */
-    s_proc_t *p = s_run(0, "ctl", control, "stats", NULL);
-    const char *out = s_proc_stdout(p);
+    zrt_proc_t *p = s_run(0, "ctl", control, "stats", NULL);
+    const char *out = zrt_proc_stdout(p);
     ZR_CHECKF(strncmp(out, "streamer streamer: running\n", 27) == 0,
               "table: %s", out);
     S_CONTAINS(out, "msgs in");
@@ -1274,11 +910,11 @@ test_ctl_stats(void)
     ZR_EQ(in[0], 5);   /* frontend msgs in */
     ZR_EQ(back[3], 5); /* backend msgs out */
     ZR_EQ(in[6] + back[6], 0);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 
     /* JSON, for scripts. */
     p = s_run(0, "ctl", control, "stats", "--json", NULL);
-    out = s_proc_stdout(p);
+    out = zrt_proc_stdout(p);
     S_CONTAINS(out, "\"frontend\"");
     S_CONTAINS(out, "\"msgs_in\"");
     cJSON *json = cJSON_Parse(out);
@@ -1288,7 +924,7 @@ test_ctl_stats(void)
     ZR_EQ(s_json_number(json, "frontend.msgs_in"), 5);
     ZR_EQ(s_json_number(json, "backend.msgs_out"), 5);
     cJSON_Delete(json);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 
     /* libzmq's 8 numbers, one per line. */
     static const char *names[8] = {
@@ -1300,10 +936,10 @@ test_ctl_stats(void)
     p = s_run(0, "ctl", control, "statistics", NULL);
     int lines = 0;
     char line[256];
-    while (s_proc_read_line(p, line, sizeof line, 0)) {
+    while (zrt_proc_read_line(p, line, sizeof line, 0)) {
         char name[64], extra[2];
         unsigned long long value;
-        ZR_CHECKF(lines < 8, "more than 8 lines: %s", s_proc_stdout(p));
+        ZR_CHECKF(lines < 8, "more than 8 lines: %s", zrt_proc_stdout(p));
         ZR_CHECKF(sscanf(line, "%63s %llu %1s", name, &value, extra) == 2,
                   "line '%s' is not 'NAME NUMBER'", line);
         ZR_STREQ(name, names[lines]);
@@ -1311,25 +947,25 @@ test_ctl_stats(void)
         lines++;
     }
     ZR_EQ(lines, 8);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
     p = s_run(0, "ctl", control, "statistics", "--json", NULL);
-    json = cJSON_Parse(s_proc_stdout(p));
+    json = cJSON_Parse(zrt_proc_stdout(p));
     ZR_CHECKF(cJSON_IsObject(json), "not a JSON object: %s",
-              s_proc_stdout(p));
+              zrt_proc_stdout(p));
     ZR_EQ(cJSON_GetArraySize(json), 8);
     for (int i = 0; i < 8; i++) {
         ZR_EQ(s_json_number(json, names[i]), want[i]);
     }
     cJSON_Delete(json);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 
     /* A NAME other than the device's own is refused: exit 1. */
     p = s_run(1, "ctl", control, "stats", "elsewhere", NULL);
-    S_CONTAINS(s_proc_stderr(p), "answered: ERROR: no device 'elsewhere'");
-    s_proc_destroy(&p);
+    S_CONTAINS(zrt_proc_stderr(p), "answered: ERROR: no device 'elsewhere'");
+    zrt_proc_destroy(&p);
     p = s_run(0, "ctl", control, "stats", "streamer", "--json", NULL);
-    S_CONTAINS(s_proc_stdout(p), "\"name\":\"streamer\"");
-    s_proc_destroy(&p);
+    S_CONTAINS(zrt_proc_stdout(p), "\"name\":\"streamer\"");
+    zrt_proc_destroy(&p);
 
     s_relay_stop(&r, SIGTERM);
     zmq_close(push);
@@ -1349,9 +985,9 @@ test_ctl_pause_resume_terminate(void)
     void *pull = s_connected(ctx, ZMQ_PULL, s_relay_ep(&r, "backend"));
     s_stream(push, pull, 2, "before");
 
-    s_proc_t *p = s_run(0, "ctl", control, "pause", NULL);
-    ZR_STREQ(s_proc_stdout(p), "paused\n");
-    s_proc_destroy(&p);
+    zrt_proc_t *p = s_run(0, "ctl", control, "pause", NULL);
+    ZR_STREQ(zrt_proc_stdout(p), "paused\n");
+    zrt_proc_destroy(&p);
 
     /* Paused: what is sent now waits; the relay does not even read it. */
     for (int i = 0; i < 3; i++) {
@@ -1360,33 +996,33 @@ test_ctl_pause_resume_terminate(void)
         ZR_SEND(push, text);
     }
     p = s_run(0, "ctl", control, "stats", "--json", NULL);
-    cJSON *json = cJSON_Parse(s_proc_stdout(p));
-    ZR_CHECKF(json, "not JSON: %s", s_proc_stdout(p));
+    cJSON *json = cJSON_Parse(zrt_proc_stdout(p));
+    ZR_CHECKF(json, "not JSON: %s", zrt_proc_stdout(p));
     ZR_STREQ(s_json_string(json, "state"), "paused");
     ZR_EQ(s_json_number(json, "frontend.msgs_in"), 2);
     ZR_EQ(s_json_number(json, "backend.msgs_out"), 2);
     cJSON_Delete(json);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
     char buf[32];
     ZR_EQ(zmq_recv(pull, buf, sizeof buf, ZMQ_DONTWAIT), -1);
 
     p = s_run(0, "ctl", control, "resume", NULL);
-    ZR_STREQ(s_proc_stdout(p), "resumed\n");
-    s_proc_destroy(&p);
+    ZR_STREQ(zrt_proc_stdout(p), "resumed\n");
+    zrt_proc_destroy(&p);
     ZR_RECV(pull, "held 0");
     ZR_RECV(pull, "held 1");
     ZR_RECV(pull, "held 2");
 
     /* --json on a command answered with an empty frame. */
     p = s_run(0, "ctl", control, "pause", "--json", NULL);
-    ZR_STREQ(s_proc_stdout(p), "{\"ok\":true,\"result\":\"paused\"}\n");
-    s_proc_destroy(&p);
+    ZR_STREQ(zrt_proc_stdout(p), "{\"ok\":true,\"result\":\"paused\"}\n");
+    zrt_proc_destroy(&p);
 
     p = s_run(0, "ctl", control, "terminate", NULL);
-    ZR_STREQ(s_proc_stdout(p), "terminated\n");
-    s_proc_destroy(&p);
-    s_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
-    s_proc_destroy(&r.proc);
+    ZR_STREQ(zrt_proc_stdout(p), "terminated\n");
+    zrt_proc_destroy(&p);
+    zrt_proc_expect_exit(r.proc, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&r.proc);
     zmq_close(push);
     zmq_close(pull);
     zmq_ctx_term(ctx);
@@ -1409,14 +1045,14 @@ test_ctl_no_reply(void)
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
 
     int64_t start = zrt_now_ms();
-    s_proc_t *p = s_run(1, "ctl", ep, "stats", "--timeout", "300ms", NULL);
+    zrt_proc_t *p = s_run(1, "ctl", ep, "stats", "--timeout", "300ms", NULL);
     int64_t took = zrt_now_ms() - start;
-    S_CONTAINS(s_proc_stderr(p), "no reply");
-    S_CONTAINS(s_proc_stderr(p), ep);
-    ZR_STREQ(s_proc_stdout(p), "");
+    S_CONTAINS(zrt_proc_stderr(p), "no reply");
+    S_CONTAINS(zrt_proc_stderr(p), ep);
+    ZR_STREQ(zrt_proc_stdout(p), "");
     /* It waited the 300 ms asked for, not the default 2 s. */
     ZR_CHECKF(took >= 300 && took < 1800, "took %" PRId64 " ms", took);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
     close(fd);
 }
 
@@ -1458,7 +1094,7 @@ test_control_unknown_command(void)
     ZR_STREQ(s_json_string(json, "state"), "running");
     ZR_EQ(s_json_number(json, "control.errors"), 2);
     cJSON_Delete(json);
-    ZR_CHECK(s_proc_alive(r.proc));
+    ZR_CHECK(zrt_proc_alive(r.proc));
 
     s_relay_stop(&r, SIGTERM);
     zmq_close(req);
@@ -1623,8 +1259,8 @@ test_hostile_peers(void)
         }
         int wait_ms = sent < N ? 0 : noise_sent < sizeof noise ? 1 : 100;
         if (!zrt_readable(pull, wait_ms)) {
-            ZR_CHECKF(s_proc_alive(r.proc), "the relay died; stderr:\n%s",
-                      s_proc_stderr(r.proc));
+            ZR_CHECKF(zrt_proc_alive(r.proc), "the relay died; stderr:\n%s",
+                      zrt_proc_stderr(r.proc));
             continue;
         }
         zmq_msg_t frames[4];
@@ -1653,17 +1289,17 @@ test_hostile_peers(void)
     /* The peer that announced 2^62 bytes is dropped; the relay lives. */
     ZR_CHECKF(s_tcp_closed_by_peer(huge, ZRT_DEADLINE_MS),
               "the relay kept the 2^62-byte peer");
-    ZR_CHECKF(s_proc_alive(r.proc), "the relay died; stderr:\n%s",
-              s_proc_stderr(r.proc));
-    s_proc_t *p =
+    ZR_CHECKF(zrt_proc_alive(r.proc), "the relay died; stderr:\n%s",
+              zrt_proc_stderr(r.proc));
+    zrt_proc_t *p =
         s_run(0, "ctl", s_relay_ep(&r, "control"), "stats", "--json", NULL);
-    cJSON *json = cJSON_Parse(s_proc_stdout(p));
-    ZR_CHECKF(json, "not JSON: %s", s_proc_stdout(p));
+    cJSON *json = cJSON_Parse(zrt_proc_stdout(p));
+    ZR_CHECKF(json, "not JSON: %s", zrt_proc_stdout(p));
     /* More garbage may have come in since the last real message. */
     ZR_CHECK(s_json_number(json, "frontend.msgs_in") >= N + extra);
     ZR_CHECK(s_json_number(json, "backend.msgs_out") >= N + extra);
     cJSON_Delete(json);
-    s_proc_destroy(&p);
+    zrt_proc_destroy(&p);
 
     /* Half-open connections still there: the stop is clean all the
      * same. */
@@ -1747,7 +1383,7 @@ test_max_msg_size(void)
     ZR_EQ(v[0], 3);
     ZR_EQ(v[6], 3);
     ZR_EQ(v[1], 1024 + 2 * strlen("small 1"));
-    ZR_CHECK(s_proc_alive(r.proc));
+    ZR_CHECK(zrt_proc_alive(r.proc));
     s_relay_stop(&r, SIGTERM);
     zmq_close(big);
     zmq_close(mon);
