@@ -573,7 +573,9 @@ s_check_binds(zr_config_t *self)
         self->oom = true;
         return;
     }
-    for (size_t i = 0; i <= self->ndevices; i++) {
+    /* The daemon's control endpoint first, then the devices in order. */
+    for (size_t ii = 0; ii <= self->ndevices; ii++) {
+        size_t i = ii == 0 ? self->ndevices : ii - 1;
         s_kv_t global = {"control", self->control, self->control_line};
         s_kv_t *keys = i < self->ndevices ? self->devices[i].keys : &global;
         size_t nkeys = i < self->ndevices ? self->devices[i].nkeys : 1;

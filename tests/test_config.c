@@ -1,0 +1,256 @@
+/* test_config.c - config files: what is accepted, and for each mistake
+ * the exact message, naming file and line.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zrtest.h"
+
+#include <unistd.h>
+
+static zr_config_t *
+s_parse(const char *text)
+{
+    zr_config_t *cfg = zr_config_parse(text, "t.conf");
+    ZR_CHECK(cfg != NULL);
+    return cfg;
+}
+
+/* TEXT must have exactly the errors WANT (NULL-ended), in order. */
+static void
+s_errors(const char *text, const char *const *want)
+{
+    zr_config_t *cfg = s_parse(text);
+    size_t n = 0;
+    while (want[n]) {
+        n++;
+    }
+    size_t got = zr_config_error_count(cfg);
+    for (size_t i = 0; i < got || i < n; i++) {
+        const char *e = i < got ? zr_config_error(cfg, i) : "(none)";
+        const char *w = i < n ? want[i] : "(none)";
+        ZR_CHECKF(strcmp(e, w) == 0,
+                  "config:\n%s\nerror %zu:\n  got  %s\n  want %s", text, i, e,
+                  w);
+    }
+    zr_config_destroy(&cfg);
+    ZR_CHECK(cfg == NULL);
+}
+
+#define S_ERR(text, ...)                                                       \
+    do {                                                                       \
+        const char *const want_[] = {__VA_ARGS__, NULL};                       \
+        s_errors((text), want_);                                               \
+    } while (0)
+
+#define DEV "[streamer s]\nfrontend = @inproc://a\nbackend = @inproc://b\n"
+
+static void
+test_good(void)
+{
+    zr_config_t *cfg = s_parse("; a comment\n"
+                               "# another\n"
+                               "[zrelay]\n"
+                               "control = tcp://127.0.0.1:7000\n"
+                               "io_threads = 2\n"
+                               "log_level = info\n"
+                               "linger = 2s\n"
+                               "\n"
+                               "[forwarder market]\n"
+                               "frontend = @tcp://127.0.0.1:*\n"
+                               "backend = @tcp://127.0.0.1:*, @inproc://m\n"
+                               "sndhwm = 5000 ; inline comment\n"
+                               "max_msg_size = 1M\n"
+                               "heartbeat_ivl = 500ms\n"
+                               "[queue orders]\n"
+                               "frontend = @ipc:///tmp/zr-orders\n"
+                               "backend = >tcp://127.0.0.1:9999\n"
+                               "capture = @inproc://cap\n"
+                               "control = @inproc://ctl\n");
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_STREQ(zr_config_control(cfg), "tcp://127.0.0.1:7000");
+    ZR_EQ(zr_config_io_threads(cfg), 2);
+    ZR_EQ(zr_config_log_level(cfg), ZR_LOG_INFO);
+    ZR_EQ(zr_config_device_count(cfg), 2);
+    ZR_STREQ(zr_config_device_name(cfg, 0), "market");
+    ZR_EQ(zr_config_device_type(cfg, 0), ZR_FORWARDER);
+    ZR_EQ(zr_config_device_line(cfg, 0), 9);
+    ZR_STREQ(zr_config_device_name(cfg, 1), "orders");
+    ZR_EQ(zr_config_device_find(cfg, "orders"), 1);
+    ZR_EQ(zr_config_device_find(cfg, "nope"), -1);
+    zr_device_t *dev = zr_config_device_new(cfg, 1, NULL);
+    ZR_CHECK(dev != NULL);
+    ZR_STREQ(zr_device_name(dev), "orders");
+    ZR_EQ(zr_device_type(dev), ZR_QUEUE);
+    zr_device_destroy(&dev);
+    zr_config_destroy(&cfg);
+}
+
+static void
+test_default(void)
+{
+    zr_config_t *cfg = s_parse(zr_config_default_text());
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_STREQ(zr_config_control(cfg), "tcp://127.0.0.1:5558");
+    ZR_EQ(zr_config_device_count(cfg), 3);
+    ZR_STREQ(zr_config_device_name(cfg, 0), "seed-pubsub");
+    ZR_EQ(zr_config_device_type(cfg, 0), ZR_FORWARDER);
+    ZR_STREQ(zr_config_device_name(cfg, 1), "seed-handshake");
+    ZR_STREQ(zr_config_device_name(cfg, 2), "seed-async");
+    zr_config_destroy(&cfg);
+}
+
+static void
+test_same(void)
+{
+    zr_config_t *a = s_parse("[queue q]\nfrontend = @inproc://a\n"
+                             "backend = @inproc://b\nsndhwm = 10\n");
+    zr_config_t *b = s_parse("[queue q]\nsndhwm = 10\nbackend = @inproc://b\n"
+                             "frontend = @inproc://a\n");
+    zr_config_t *c = s_parse("[queue q]\nfrontend = @inproc://a\n"
+                             "backend = @inproc://b\nsndhwm = 11\n");
+    zr_config_t *d = s_parse("[zrelay]\nlinger = 5s\n[queue q]\n"
+                             "frontend = @inproc://a\nbackend = @inproc://b\n"
+                             "sndhwm = 10\n");
+    ZR_CHECK(zr_config_device_same(a, 0, b, 0)); /* order does not count */
+    ZR_CHECK(!zr_config_device_same(a, 0, c, 0));
+    ZR_CHECK(!zr_config_device_same(a, 0, d, 0)); /* inherited linger */
+    zr_config_destroy(&a);
+    zr_config_destroy(&b);
+    zr_config_destroy(&c);
+    zr_config_destroy(&d);
+}
+
+/* At least 20 ways to get it wrong, each with its exact message. */
+static void
+test_malformed(void)
+{
+    S_ERR("[fowarder x]\nfrontend = @inproc://a\nbackend = @inproc://b\n",
+          "t.conf:1: unknown section type 'fowarder' (did you mean "
+          "'forwarder'?)");
+    S_ERR("[broker x]\n",
+          "t.conf:1: unknown section type 'broker' (sections are [zrelay], "
+          "[forwarder NAME], [queue NAME], [streamer NAME])");
+    S_ERR("[queue]\nfrontend = @inproc://a\n",
+          "t.conf:1: section [queue] needs a name: [queue NAME]");
+    S_ERR("[queue a b]\n",
+          "t.conf:1: bad device name in [queue a b]: a name is one word of "
+          "letters, digits, '-', '_', '.'");
+    S_ERR("[queue a/b]\n",
+          "t.conf:1: bad device name in [queue a/b]: a name is one word of "
+          "letters, digits, '-', '_', '.'");
+    S_ERR("[]\n", "t.conf:1: empty section name []");
+    S_ERR("[queue q\nfrontend = x\n", "t.conf:1: section header lacks ']'");
+    S_ERR("[zrelay extra]\n", "t.conf:1: [zrelay] takes no name");
+    S_ERR("[zrelay]\n[zrelay]\n",
+          "t.conf:2: a second [zrelay] section (the first is at line 1)");
+    S_ERR("frontend = @inproc://a\n" DEV,
+          "t.conf:1: 'frontend' is outside any section (put it under "
+          "[zrelay] or a device's [TYPE NAME])");
+    S_ERR(DEV "sndhmw = 10\n",
+          "t.conf:4: unknown key 'sndhmw' in [streamer s] (did you mean "
+          "'sndhwm'?)");
+    S_ERR(DEV "max-msg-size = 10\n",
+          "t.conf:4: unknown key 'max-msg-size' in [streamer s] (did you "
+          "mean 'max_msg_size'?)");
+    S_ERR(DEV "colour = blue\n",
+          "t.conf:4: unknown key 'colour' in [streamer s] (see "
+          "zrelay.conf(5) for the keys of a streamer)");
+    S_ERR("[zrelay]\nlog_levle = info\n",
+          "t.conf:2: unknown key 'log_levle' in [zrelay] (did you mean "
+          "'log_level'?)");
+    S_ERR("[zrelay]\nlog_level = loud\n",
+          "t.conf:2: log_level: 'loud' is not one of error, warning, "
+          "notice, info, debug");
+    S_ERR("[zrelay]\nio_threads = 0\n",
+          "t.conf:2: io_threads: '0' is not a number from 1 to 64");
+    S_ERR("[zrelay]\nlinger = soon\n",
+          "t.conf:2: linger: 'soon' is not a duration (500ms, 2s, 1m; a "
+          "bare number is milliseconds)");
+    S_ERR("[zrelay]\ncontrol = 5558\n",
+          "t.conf:2: control: endpoint '5558' has no transport; did you "
+          "mean 'tcp://*:5558'?");
+    S_ERR(DEV "sndhwm = lots\n",
+          "t.conf:4: sndhwm: 'lots' is not a whole number from 0 to "
+          "2147483647");
+    S_ERR(DEV "sndhwm = -1\n",
+          "t.conf:4: sndhwm: '-1' is not a whole number from 0 to "
+          "2147483647");
+    S_ERR(DEV "max_msg_size = 12X\n",
+          "t.conf:4: max_msg_size: '12X' is not a size (bytes, or with k, "
+          "M, G)");
+    S_ERR(DEV "linger = 10 minutes\n",
+          "t.conf:4: linger: '10 minutes' is not a duration (500ms, 2s, 1m; "
+          "a bare number is milliseconds)");
+    S_ERR("[queue q]\nfrontend = 5559\nbackend = @inproc://b\n",
+          "t.conf:2: frontend: endpoint '5559' has no transport; did you "
+          "mean 'tcp://*:5559'?");
+    S_ERR("[queue q]\nfrontend = >tcp://*:5559\nbackend = @inproc://b\n",
+          "t.conf:2: frontend: cannot connect to 'tcp://*:5559': '*' and "
+          "port 0 only make sense for bind; did you mean '@tcp://*:5559'?");
+    S_ERR("[queue q]\nfrontend = @inproc://a\n",
+          "t.conf:1: [queue q] needs a backend");
+    S_ERR("[queue q]\n", "t.conf:1: [queue q] needs a frontend and a backend");
+    S_ERR(DEV "backend = @inproc://c\n",
+          "t.conf:4: 'backend' is set twice in [streamer s] (first at line "
+          "3)");
+    S_ERR(DEV DEV, "t.conf:4: duplicate device name 's' (first at line 1)");
+    S_ERR("[queue a]\nfrontend = @tcp://127.0.0.1:5600\n"
+          "backend = @inproc://a\n"
+          "[queue b]\nfrontend = @tcp://*:5600\nbackend = @inproc://b\n",
+          "t.conf:5: device 'b' frontend binds tcp://*:5600, which device "
+          "'a' frontend binds already (line 2)");
+    S_ERR("[zrelay]\ncontrol = @ipc:///tmp/zr.ctl\n"
+          "[queue a]\nfrontend = @ipc:///tmp/zr.ctl\nbackend = @inproc://b\n",
+          "t.conf:4: device 'a' frontend binds ipc:///tmp/zr.ctl, which "
+          "[zrelay] control binds already (line 2)");
+    S_ERR(DEV "this is not a key\n",
+          "t.conf:4: expected 'key = value' or '[section]', not 'this is not "
+          "a key'");
+    /* Several problems: all of them, in line order. */
+    S_ERR("[zrelay]\nio_threads = many\n[queue]\n" DEV "rcvhwm = x\n",
+          "t.conf:2: io_threads: 'many' is not a number from 1 to 64",
+          "t.conf:3: section [queue] needs a name: [queue NAME]",
+          "t.conf:7: rcvhwm: 'x' is not a whole number from 0 to "
+          "2147483647");
+}
+
+static void
+test_long_line(void)
+{
+    char text[1024];
+    snprintf(text, sizeof text, DEV "capture = @inproc://%0300d\n", 7);
+    S_ERR(text, "t.conf:4: line too long (at most 198 characters)");
+}
+
+static void
+test_files(void)
+{
+    zr_config_t *cfg = zr_config_load("/nonexistent/zrelay.conf");
+    ZR_EQ(zr_config_error_count(cfg), 1);
+    ZR_STREQ(zr_config_error(cfg, 0),
+             "/nonexistent/zrelay.conf: cannot open: No such file or "
+             "directory");
+    zr_config_destroy(&cfg);
+
+    char path[] = "/tmp/zrelay-test-XXXXXX";
+    int fd = mkstemp(path);
+    ZR_CHECK(fd >= 0);
+    const char *text = DEV "sndhwm = 7\r\n";
+    ZR_EQ(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    close(fd);
+    cfg = zr_config_load(path);
+    ZR_EQ(zr_config_error_count(cfg), 0); /* CRLF is fine */
+    ZR_STREQ(zr_config_path(cfg), path);
+    zr_config_destroy(&cfg);
+    unlink(path);
+}
+
+ZR_TESTS = {
+    {"a good config", test_good},
+    {"the embedded default", test_default},
+    {"devices configured alike", test_same},
+    {"malformed configs, exact messages", test_malformed},
+    {"a line too long", test_long_line},
+    {"files", test_files},
+    {NULL, NULL},
+};
+ZR_MAIN
