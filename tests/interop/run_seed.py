@@ -60,7 +60,7 @@ ANY = "@tcp://127.0.0.1:*"
 
 # Seconds each scenario may take in all; CMakeLists.txt's TIMEOUT is larger
 # so that on expiry the runner itself reports and cleans up.
-BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75}
+BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45}
 
 # A bounded subscriber stops after this long without a message. The seed's
 # publishers send one message a second (S1) or all at once (S2).
@@ -706,7 +706,82 @@ def scenario_s6(zrelay, workdir):
     raise Failure("S6: a client got no reply in 2 trials: %s" % per_client)
 
 
-SCENARIOS = {"s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
+# ---------------------------------------------------------------------------
+# The embedded default (`zrelay run`, what `make run` starts) with the
+# seed's S1 programs on the seed's own ports, not one endpoint changed.
+
+SEED_PORTS = (5558, 5559, 5560, 5561, 5562, 5570, 5571)
+
+
+def scenario_default(zrelay, workdir):
+    for port in SEED_PORTS:
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as e:
+            print("SKIP: port %d is taken here (%s); the embedded default "
+                  "needs 5558-5571 on 127.0.0.1" % (port, e))
+            sys.exit(77)
+        finally:
+            probe.close()
+    stderr = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([zrelay, "run"], stdout=subprocess.PIPE,
+                            stderr=stderr)
+    try:
+        deadline = time.monotonic() + 15
+        table = []
+        while True:
+            check(time.monotonic() < deadline, "zrelay run: no 'ready'")
+            line = proc.stdout.readline().decode()
+            check(line, "zrelay run exited before 'ready'")
+            if line.strip() == "ready":
+                break
+            table.append(line.rstrip())
+        log("zrelay run printed:\n" + indent("\n".join(table)))
+        for want in ("seed-pubsub", "seed-handshake", "seed-async",
+                     "tcp://127.0.0.1:5558", "tcp://127.0.0.1:5559",
+                     "tcp://127.0.0.1:5560", "tcp://127.0.0.1:5561",
+                     "tcp://127.0.0.1:5562", "tcp://127.0.0.1:5570",
+                     "tcp://127.0.0.1:5571"):
+            check(any(want in l for l in table),
+                  "the table does not show %s" % want)
+        with Cleanup() as running:
+            # Only the run length changes: the seed's endpoints stay.
+            sub = running.add(Program(workdir, "s1_subscriber.py",
+                                      [bounded_subscriber()]))
+
+            def subscribed():
+                res = subprocess.run(
+                    [zrelay, "ctl", "stats", "seed-pubsub", "--json"],
+                    stdout=subprocess.PIPE, timeout=15)
+                check(res.returncode == 0, "zrelay ctl stats failed")
+                return json.loads(res.stdout)["backend"]["msgs_in"] >= 1
+            wait_for("subscription at seed-pubsub", subscribed, 15)
+            pub = running.add(Program(workdir, "s1_publisher.py", []))
+            pub.wait(timeout=20)
+            out = sub.wait(timeout=20)
+            got = out.count("Subscriber got  [b'Hello there']")
+            log("default: subscriber received %d of 3" % got)
+            check(got >= 2, "the seed's S1 through the embedded default: "
+                  "%d of 3 arrived, want at least 2" % got)
+        # The default control endpoint, with no endpoint given.
+        res = subprocess.run([zrelay, "ctl", "terminate"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=15)
+        check(res.returncode == 0 and res.stdout == b"terminated\n",
+              "zrelay ctl terminate: %d %r %r" % (res.returncode, res.stdout,
+                                                   res.stderr))
+        rc = proc.wait(timeout=15)
+        check(rc == 0, "zrelay run exited %d after terminate" % rc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr.seek(0)
+        log("zrelay run stderr:\n" + indent(stderr.read()))
+
+
+SCENARIOS = {"default": scenario_default, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
              "s5": scenario_s5, "s6": scenario_s6}
 
 
