@@ -48,7 +48,7 @@
 #define S_PEER_GRACE_MS 100
 #define S_STALLED_MAX 64
 
-typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_TERM } s_status_t;
+typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_DROPPED, S_TERM } s_status_t;
 
 typedef enum {
     S_PARK_POLL,  /* park, wait for POLLOUT (PUSH, DEALER, PAIR, ...) */
@@ -66,11 +66,25 @@ typedef struct {
     uint64_t cap_msgs, cap_drops;
 } s_tally_t;
 
+/* A message waiting to be sent on a direction's destination. */
+typedef struct s_node {
+    struct s_node *next;
+    zr__msg_t msg;
+} s_node_t;
+
 typedef struct {
-    void *src, *dst;
+    int which;            /* ZR__DOWNSTREAM or ZR__UPSTREAM */
+    void *src, *dst;      /* dst NULL: a sink, read and never sent on */
     zr__sockstats_t *in;  /* the source socket's counters */
     zr__sockstats_t *out; /* the destination socket's counters */
     s_policy_t policy;
+    /* The message path, for directions a handler sees and for messages
+     * a handler injected: whole messages, sent from `out`. */
+    bool handled;
+    zr__msg_t in_msg, out_msg;
+    size_t out_next;
+    s_node_t *queue, *queue_tail;
+    size_t queued;
     zmq_msg_t frame; /* the frame in hand, parked while `parked` */
     bool parked;
     bool mid_in;      /* the current message has frames left on src */
@@ -117,6 +131,8 @@ struct zr__engine_t {
     int nwatch;
     void (*describe)(cJSON *, void *);
     void *describe_arg;
+    zr__handler_t handler;
+    int64_t deadline; /* of the handler's timer, -1: none */
 };
 
 static uint64_t
@@ -152,6 +168,7 @@ zr__engine_new(void)
         fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
     }
     self->linger_ms = 1000;
+    self->deadline = -1;
     return self;
 }
 
@@ -162,6 +179,17 @@ zr__engine_destroy(zr__engine_t **self_p)
         return;
     }
     zr__engine_t *self = *self_p;
+    for (int i = 0; i < self->ndirs; i++) {
+        s_dir_t *d = &self->dirs[i];
+        while (d->queue) {
+            s_node_t *next = d->queue->next;
+            zr__msg_destroy(&d->queue->msg);
+            free(d->queue);
+            d->queue = next;
+        }
+        zr__msg_destroy(&d->in_msg);
+        zr__msg_destroy(&d->out_msg);
+    }
     close(self->wake[0]);
     close(self->wake[1]);
     free(self->name);
@@ -206,15 +234,19 @@ s_policy_for(int type)
 }
 
 static void
-s_add_dir(zr__engine_t *self, void *src, zr__sockstats_t *in, void *dst,
-          zr__sockstats_t *out)
+s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
+          void *dst, zr__sockstats_t *out)
 {
     s_dir_t *d = &self->dirs[self->ndirs++];
     memset(d, 0, sizeof *d);
+    d->which = which;
     d->src = src;
     d->dst = dst;
     d->in = in;
     d->out = out;
+    if (!dst) {
+        return;
+    }
     int type = s_type(dst);
     d->policy = s_policy_for(type);
     if (type == ZMQ_ROUTER) {
@@ -230,15 +262,19 @@ zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
     self->frontend = frontend;
     self->backend = backend;
     self->ndirs = 0;
-    if (s_can_recv(ft) && s_can_send(bt)) {
-        s_add_dir(self, frontend, &self->front_stats, backend,
-                  &self->back_stats);
+    /* A socket that receives but whose peer cannot send (an XPUB backend
+     * behind a PULL frontend) is still read, as a sink: its queue must not
+     * grow, and a handler may want what comes (subscriptions). */
+    if (s_can_recv(ft)) {
+        s_add_dir(self, ZR__DOWNSTREAM, frontend, &self->front_stats,
+                  s_can_send(bt) ? backend : NULL, &self->back_stats);
     }
-    if (s_can_recv(bt) && s_can_send(ft)) {
-        s_add_dir(self, backend, &self->back_stats, frontend,
-                  &self->front_stats);
+    if (s_can_recv(bt)) {
+        s_add_dir(self, ZR__UPSTREAM, backend, &self->back_stats,
+                  s_can_send(ft) ? frontend : NULL, &self->front_stats);
     }
-    if (self->ndirs == 0) {
+    if (self->ndirs == 0 ||
+        (!self->dirs[0].dst && (self->ndirs == 1 || !self->dirs[1].dst))) {
         errno = EINVAL;
         return -1;
     }
@@ -293,6 +329,67 @@ zr__engine_set_describe(zr__engine_t *self, void (*fn)(cJSON *, void *),
 {
     self->describe = fn;
     self->describe_arg = arg;
+}
+
+void
+zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler)
+{
+    self->handler = *handler;
+    for (int i = 0; i < self->ndirs; i++) {
+        s_dir_t *d = &self->dirs[i];
+        d->handled = handler->message && (handler->dirs & (1u << d->which));
+    }
+}
+
+static s_dir_t *
+s_dir_to(zr__engine_t *self, void *socket)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        if (self->dirs[i].dst == socket) {
+            return &self->dirs[i];
+        }
+    }
+    return NULL;
+}
+
+int
+zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg)
+{
+    s_dir_t *d = socket ? s_dir_to(self, socket) : NULL;
+    if (!d) {
+        errno = EINVAL;
+        return -1;
+    }
+    s_node_t *node = calloc(1, sizeof *node);
+    if (!node) {
+        errno = ENOMEM;
+        return -1;
+    }
+    zr__msg_move(&node->msg, msg);
+    if (d->queue_tail && d->queue) {
+        d->queue_tail->next = node;
+    }
+    else {
+        d->queue = node;
+    }
+    d->queue_tail = node;
+    d->queued++;
+    return 0;
+}
+
+size_t
+zr__engine_queued(const zr__engine_t *self, void *socket)
+{
+    s_dir_t *d = s_dir_to((zr__engine_t *) self, socket);
+    return d ? d->queued : 0;
+}
+
+void
+zr__engine_set_deadline(zr__engine_t *self, int64_t when)
+{
+    if (self->deadline < 0 || when < self->deadline) {
+        self->deadline = when;
+    }
 }
 
 static void
@@ -418,13 +515,14 @@ s_backoff(s_dir_t *d, int64_t now)
     d->retry_at = now + d->backoff_ms;
 }
 
-/* Send the frame in hand. S_OK when it went out or was dropped (and
- * counted), S_BLOCKED when it is parked, S_TERM when the context ended. */
+/* Send frame F (MORE: frames follow). S_OK when it went out, S_BLOCKED
+ * when it must wait (the caller keeps it), S_DROPPED when the message is
+ * dropped and counted (the caller discards the rest), S_TERM when the
+ * context ended. */
 static s_status_t
-s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
+s_send_frame(zr__engine_t *self, s_dir_t *d, zmq_msg_t *f, bool more,
+             s_tally_t *t)
 {
-    zmq_msg_t *f = &d->frame;
-    bool more = zmq_msg_more(f);
     bool first = !d->mid_out;
     size_t size = zmq_msg_size(f);
     bool cap = false;
@@ -505,29 +603,146 @@ s_send(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
     d->parked = false;
     d->backoff_ms = 0;
     d->mid_out = false;
-    d->dropping = d->mid_in;
-    zmq_msg_close(f);
-    zmq_msg_init(f);
+    return S_DROPPED;
+}
+
+/* Send the rest of the message in d->out_msg. */
+static s_status_t
+s_send_out(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
+{
+    while (d->out_next < d->out_msg.size) {
+        size_t i = d->out_next;
+        s_status_t st = s_send_frame(self, d, &d->out_msg.frames[i],
+                                     i + 1 < d->out_msg.size, t);
+        if (st == S_OK) {
+            d->out_next++;
+            continue;
+        }
+        if (st != S_DROPPED) {
+            return st;
+        }
+        break;
+    }
+    zr__msg_clear(&d->out_msg);
+    d->out_next = 0;
     return S_OK;
+}
+
+/* Receive one whole message into d->in_msg. S_OK, S_DRY, S_TERM. */
+static s_status_t
+s_recv_msg(s_dir_t *d, s_tally_t *t)
+{
+    for (;;) {
+        zr__msg_t *m = &d->in_msg;
+        if (zr__msg_reserve(m, m->size + 1) != 0) {
+            return S_DRY; /* out of memory: try again later */
+        }
+        zmq_msg_t *f = &m->frames[m->size];
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, d->src, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(f);
+            return errno == ETERM ? S_TERM : S_DRY;
+        }
+        m->size++;
+        t->frames_in++;
+        t->bytes_in += zmq_msg_size(f);
+        if (!zmq_msg_more(f)) {
+            t->msgs_in++;
+            return S_OK;
+        }
+    }
+}
+
+/* The message path: what is in hand, then injected messages, then (for a
+ * handled direction or a sink) new messages, each whole. */
+static s_status_t
+s_pump_msg(zr__engine_t *self, s_dir_t *d, int budget)
+{
+    s_tally_t t = {0};
+    s_status_t status = S_DRY;
+    if (d->out_msg.size && (status = s_send_out(self, d, &t)) != S_OK) {
+        goto done;
+    }
+    while (d->queue) {
+        s_node_t *node = d->queue;
+        d->queue = node->next;
+        d->queued--;
+        zr__msg_t spare = d->out_msg; /* empty, keeps its array */
+        d->out_msg = node->msg;
+        d->out_next = 0;
+        zr__msg_destroy(&spare);
+        free(node);
+        if ((status = s_send_out(self, d, &t)) != S_OK) {
+            goto done;
+        }
+    }
+    if (!d->handled && d->dst) {
+        status = S_BUSY; /* back to the direct path */
+        goto done;
+    }
+    for (int n = 0;; n++) {
+        if (n >= budget) {
+            status = S_BUSY;
+            break;
+        }
+        status = s_recv_msg(d, &t);
+        if (status != S_OK) {
+            break; /* a partial message stays in in_msg until the rest */
+        }
+        zr__verdict_t v =
+            d->handled
+                ? self->handler.message(self->handler.arg, d->which, &d->in_msg)
+                : ZR__DROP;
+        if (v == ZR__SEND && d->dst) {
+            zr__msg_t spare = d->out_msg;
+            d->out_msg = d->in_msg;
+            d->in_msg = spare;
+            d->out_next = 0;
+            if ((status = s_send_out(self, d, &t)) != S_OK) {
+                break;
+            }
+        }
+        else if (v != ZR__TAKEN) {
+            zr__msg_clear(&d->in_msg);
+        }
+    }
+done:
+    s_publish(d, self, &t);
+    return status;
 }
 
 /* Move messages from d->src to d->dst until the source runs dry, the
  * destination blocks, or BUDGET messages went (never stopping inside a
- * message). */
+ * message). The direct path: frame by frame, no handler, no copy. */
 static s_status_t
 s_pump(zr__engine_t *self, s_dir_t *d, int budget)
 {
+    bool direct_busy =
+        d->mid_in || d->dropping || (d->parked && !d->out_msg.size);
+    if (!direct_busy &&
+        (d->handled || !d->dst || d->out_msg.size || d->queue)) {
+        return s_pump_msg(self, d, budget);
+    }
     s_tally_t t = {0};
     s_status_t status = S_DRY;
     if (d->parked) {
-        status = s_send(self, d, &t);
-        if (status != S_OK) {
+        status = s_send_frame(self, d, &d->frame, zmq_msg_more(&d->frame), &t);
+        if (status == S_DROPPED) {
+            d->dropping = d->mid_in;
+            zmq_msg_close(&d->frame);
+            zmq_msg_init(&d->frame);
+        }
+        else if (status != S_OK) {
             goto done;
         }
     }
     for (int n = 0;;) {
         if (!d->mid_in && n >= budget) {
             status = S_BUSY;
+            break;
+        }
+        if (!d->mid_in && !d->dropping && d->queue) {
+            status = S_BUSY; /* injected messages go next */
             break;
         }
         if (zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT) < 0) {
@@ -546,8 +761,14 @@ s_pump(zr__engine_t *self, s_dir_t *d, int budget)
             d->dropping = d->mid_in;
             continue;
         }
-        status = s_send(self, d, &t);
-        if (status != S_OK) {
+        status = s_send_frame(self, d, &d->frame, d->mid_in, &t);
+        if (status == S_DROPPED) {
+            d->dropping = d->mid_in;
+            zmq_msg_close(&d->frame);
+            zmq_msg_init(&d->frame);
+            status = S_OK;
+        }
+        else if (status != S_OK) {
             break;
         }
     }
@@ -609,11 +830,20 @@ s_poll_add(zmq_pollitem_t *items, int n, void *socket, short events)
     return n + 1;
 }
 
-/* At stop: finish the messages in hand within the linger time, and count
- * what could not be delivered. */
+static bool
+s_holding(const s_dir_t *d)
+{
+    return d->dst && (d->parked || d->mid_in || d->out_msg.size || d->queue);
+}
+
+/* At stop: the handler hands back what it holds; deliver that and the
+ * messages in hand within the linger time, and count what could not be. */
 static void
 s_finish(zr__engine_t *self)
 {
+    if (self->handler.flush) {
+        self->handler.flush(self->handler.arg);
+    }
     int64_t deadline = zr__now_ms() + self->linger_ms;
     for (;;) {
         zmq_pollitem_t items[2];
@@ -621,10 +851,15 @@ s_finish(zr__engine_t *self)
         long timeout = -1;
         for (int i = 0; i < self->ndirs; i++) {
             s_dir_t *d = &self->dirs[i];
-            if (!d->parked && !d->mid_in) {
+            if (!s_holding(d)) {
                 continue;
             }
-            if (s_pump(self, d, 0) == S_BLOCKED) {
+            /* Budget 0: finish what is held, read nothing new. */
+            bool handled = d->handled;
+            d->handled = true;
+            s_status_t st = s_pump(self, d, 0);
+            d->handled = handled;
+            if (st == S_BLOCKED) {
                 if (d->policy == S_PARK_POLL) {
                     n = s_poll_add(items, n, d->dst, ZMQ_POLLOUT);
                 }
@@ -644,17 +879,21 @@ s_finish(zr__engine_t *self)
             break;
         }
     }
-    int lost = 0;
+    size_t lost = 0;
     for (int i = 0; i < self->ndirs; i++) {
         s_dir_t *d = &self->dirs[i];
-        if (d->parked || d->mid_in) {
-            s_add(&d->out->drop_shutdown, 1);
-            lost++;
+        if (!s_holding(d)) {
+            continue;
         }
+        size_t held = d->queued +
+                      ((d->parked || d->mid_in) && !d->out_msg.size ? 1 : 0) +
+                      (d->out_msg.size ? 1 : 0);
+        s_add(&d->out->drop_shutdown, held);
+        lost += held;
     }
     if (lost) {
-        ZR_LOG_W("%s: stopped with %d message(s) in hand undelivered after "
-                 "%d ms linger",
+        ZR_LOG_W("%s: stopped with %zu message(s) undelivered after %d ms "
+                 "linger",
                  self->name ? self->name : "relay", lost, self->linger_ms);
     }
 }
@@ -692,10 +931,22 @@ zr__engine_run(zr__engine_t *self)
         zmq_pollitem_t items[6 + ZR__WATCH_MAX];
         int n = 0;
 
+        if (self->deadline >= 0) {
+            now = zr__now_ms();
+            if (now >= self->deadline) {
+                self->deadline = -1;
+                int64_t next = self->handler.timer(self->handler.arg, now);
+                zr__engine_set_deadline(self, next);
+            }
+            if (self->deadline >= 0) {
+                timeout =
+                    (long) (self->deadline > now ? self->deadline - now : 0);
+            }
+        }
         if (!paused) {
             for (int i = 0; i < self->ndirs; i++) {
                 s_dir_t *d = &self->dirs[i];
-                if (d->parked && d->policy == S_PARK_TIMER) {
+                if (d->parked && d->policy != S_PARK_POLL) {
                     now = now ? now : zr__now_ms();
                     if (now < d->retry_at) {
                         long wait = (long) (d->retry_at - now);
@@ -710,7 +961,7 @@ zr__engine_run(zr__engine_t *self)
                     err = ETERM;
                     goto out;
                 }
-                if (st == S_BUSY) {
+                if (st == S_BUSY || (d->queue && st != S_BLOCKED)) {
                     busy = true;
                 }
                 else if (st == S_BLOCKED) {
@@ -790,10 +1041,14 @@ out:
         s_finish(self);
     }
     for (int i = 0; i < self->ndirs; i++) {
-        zmq_msg_close(&self->dirs[i].frame);
-        self->dirs[i].parked = false;
-        self->dirs[i].mid_in = self->dirs[i].mid_out = false;
-        self->dirs[i].dropping = false;
+        s_dir_t *d = &self->dirs[i];
+        zmq_msg_close(&d->frame);
+        d->parked = false;
+        d->mid_in = d->mid_out = false;
+        d->dropping = false;
+        zr__msg_clear(&d->in_msg);
+        zr__msg_clear(&d->out_msg);
+        d->out_next = 0;
     }
     zmq_msg_close(&self->capframe);
     self->capture_owner = NULL;

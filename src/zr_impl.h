@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <zmq.h>
 
 /* ---------------------------------------------------------------------
  * log.c: the level test comes before any argument is evaluated, so a
@@ -54,9 +55,57 @@ void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
 
 /* ---------------------------------------------------------------------
+ * msg.c: a whole message as an array of frames. Frames are owned by the
+ * array; moving a zr__msg_t moves them. {NULL, 0, 0} is an empty one.
+ */
+typedef struct {
+    zmq_msg_t *frames;
+    size_t size, cap;
+} zr__msg_t;
+
+int zr__msg_reserve(zr__msg_t *self, size_t n);
+/* Append or prepend a frame with a copy of DATA. */
+int zr__msg_add(zr__msg_t *self, const void *data, size_t size);
+int zr__msg_addstr(zr__msg_t *self, const char *text);
+int zr__msg_prepend(zr__msg_t *self, const void *data, size_t size);
+void zr__msg_remove(zr__msg_t *self, size_t at);
+/* DST (cleared first) shares SRC's frames (zmq_msg_copy). */
+int zr__msg_copy(zr__msg_t *dst, const zr__msg_t *src);
+/* DST (destroyed first) takes SRC's frames and array; SRC is empty. */
+void zr__msg_move(zr__msg_t *dst, zr__msg_t *src);
+size_t zr__msg_bytes(const zr__msg_t *self);
+/* Close the frames, keep the array. */
+void zr__msg_clear(zr__msg_t *self);
+void zr__msg_destroy(zr__msg_t *self);
+
+/* ---------------------------------------------------------------------
  * engine.c: the only code that moves messages.
  */
 typedef struct zr__engine_t zr__engine_t;
+
+/* Directions: frontend to backend, backend to frontend. */
+#define ZR__DOWNSTREAM 0
+#define ZR__UPSTREAM 1
+
+/* What a handler decides for a whole message. */
+typedef enum {
+    ZR__SEND,  /* the engine sends it (as the handler left it) */
+    ZR__TAKEN, /* the handler moved the frames out (zr__msg_move) */
+    ZR__DROP   /* the engine closes it (the handler counted why) */
+} zr__verdict_t;
+
+/* A handler sees whole messages of the directions in DIRS (bit 1 << dir),
+ * may keep a timer, and at stop may hand back what it holds
+ * (zr__engine_inject), which the engine then delivers within linger. */
+typedef struct {
+    zr__verdict_t (*message)(void *arg, int dir, zr__msg_t *msg);
+    /* Called at or after the deadline it last asked for; returns the
+     * next one (-1: none). */
+    int64_t (*timer)(void *arg, int64_t now);
+    void (*flush)(void *arg);
+    void *arg;
+    unsigned dirs;
+} zr__handler_t;
 
 /* Per-socket counters: written by the engine's thread only, read by
  * anyone (relaxed atomics). */
@@ -91,6 +140,16 @@ bool zr__engine_paused(const zr__engine_t *self);
 const char *zr__engine_name(const zr__engine_t *self);
 /* STATS as a JSON object (caller frees), NULL on ENOMEM. */
 char *zr__engine_stats_json(const zr__engine_t *self);
+
+void zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler);
+/* Queue MSG (moved: it is empty afterwards) to be sent on SOCKET, the
+ * frontend or the backend, ahead of what the engine reads next for it.
+ * -1 EINVAL when nothing is ever sent on SOCKET. */
+int zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg);
+/* Ask for a handler timer call at WHEN (ms, zr__now_ms's clock). */
+void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
+/* Messages injected for SOCKET and not yet sent. */
+size_t zr__engine_queued(const zr__engine_t *self, void *socket);
 
 /* Extra sockets the engine's loop serves (monitors): FN(ARG) is called
  * when SOCKET has input. At most ZR__WATCH_MAX. */

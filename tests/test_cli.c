@@ -852,7 +852,7 @@ test_sigterm_linger(void)
     ZR_CHECKF(took >= 290, "exited after %" PRId64 " ms, before the linger",
               took);
     S_CONTAINS(zrt_proc_stderr(r.proc),
-               "stopped with 1 message(s) in hand undelivered after 300 ms");
+               "stopped with 1 message(s) undelivered after 300 ms");
     zrt_proc_destroy(&r.proc);
     zmq_close(push);
     zmq_close(req);
