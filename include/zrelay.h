@@ -135,9 +135,10 @@ typedef struct {
  * CAPTURE and CONTROL may be NULL. CONTROL answers PAUSE, RESUME,
  * TERMINATE and STATISTICS as libzmq does, STATS (JSON) too, and an error
  * reply for anything else. Sets ZMQ_ROUTER_MANDATORY on a ROUTER that it
- * sends to, so a message for a gone or full peer is counted, not lost
- * silently. Returns 0 after TERMINATE, -1 with errno ETERM when the
- * context is terminated.
+ * sends to (and leaves it set), so a message for a gone or full peer is
+ * counted, not lost silently. Returns 0 after TERMINATE, -1 with errno
+ * ETERM when the context is terminated, or EINTR when a signal
+ * interrupted it (as zmq_proxy does).
  */
 ZR_EXPORT int zr_proxy(void *frontend, void *backend, void *capture,
                        void *control);
@@ -190,6 +191,32 @@ ZR_EXPORT int zr_device_set_linger(zr_device_t *self, int msecs);
 ZR_EXPORT int zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs,
                                       int timeout_msecs);
 
+/* Forwarder only. SYNC: the endpoints of the sync service (a ROUTER; see
+ * zr_sync_wait and docs/SYNC.md). INGEST_PULL: the frontend is a PULL, so
+ * publishers PUSH (which queues until connected instead of dropping);
+ * nothing then goes upstream. HOLD: publications wait while fewer than
+ * UNTIL subscriptions exist (0: no gate), at most MAX_MSGS messages and
+ * MAX_BYTES bytes (0: no bound; over it the oldest goes on) and
+ * TIMEOUT_MSECS each (0: no limit). */
+ZR_EXPORT int zr_device_set_sync(zr_device_t *self, const char *eps);
+ZR_EXPORT int zr_device_set_ingest_pull(zr_device_t *self, bool pull);
+ZR_EXPORT int zr_device_set_hold(zr_device_t *self, uint64_t until,
+                                 uint64_t max_msgs, uint64_t max_bytes,
+                                 int timeout_msecs);
+
+/* The publisher's side of a forwarder's sync service (docs/SYNC.md): wait
+ * until at least N subscriptions overlap PREFIX ("" or NULL: any), and
+ * until the publisher's PUB socket PUB (connected to that forwarder's
+ * frontend) has them all, so that everything it sends next reaches those
+ * subscribers. SYNC_ENDPOINT is the forwarder's sync endpoint (a bare one
+ * connects); CTX is PUB's context. PUB may be NULL for a forwarder with a
+ * PULL frontend (ingest pull). A subscription message counts once: a SUB
+ * subscribed to "" and to "A" counts twice for prefix "". Returns the
+ * count on go; -1 with ETIMEDOUT after TIMEOUT_MSECS, EPROTO on an answer
+ * it does not understand, or libzmq's errno. */
+ZR_EXPORT int zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint,
+                           unsigned n, const char *prefix, int timeout_msecs);
+
 /* ---------------------------------------------------------------------
  * Options by name: the config file's keys (max_msg_size) and the command
  * line's options (--max-msg-size) are the same table.
@@ -232,10 +259,10 @@ ZR_EXPORT int zr_device_open(zr_device_t *self);
 /* The last error as one line naming its cause; "" when there was none. */
 ZR_EXPORT const char *zr_device_error(const zr_device_t *self);
 
-/* After zr_device_open: the endpoints, each with its role ("frontend",
- * "backend", "capture", "control"), bind or connect, and the resolved
- * address. Returns -1 when I is out of range. Pointers stay valid until
- * the device is destroyed. */
+/* After zr_device_open: how many endpoints, and endpoint I with its role
+ * ("frontend", "backend", "capture", "control", "sync"), bind or connect,
+ * and the resolved address; zr_device_endpoint returns -1 when I is out
+ * of range. Pointers stay valid until the device is destroyed. */
 ZR_EXPORT size_t zr_device_endpoint_count(const zr_device_t *self);
 ZR_EXPORT int zr_device_endpoint(const zr_device_t *self, size_t i,
                                  const char **role, bool *bind,

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <zmq.h>
 
-enum { S_FRONTEND, S_BACKEND, S_CAPTURE, S_CONTROL, S_ROLES };
+enum { S_FRONTEND, S_BACKEND, S_CAPTURE, S_CONTROL, S_SYNC, S_ROLES };
 static const char *s_role_names[S_ROLES] = {"frontend", "backend", "capture",
-                                            "control"};
+                                            "control", "sync"};
 
 struct zr_device_t {
     void *ctx;
@@ -29,7 +29,10 @@ struct zr_device_t {
     int64_t max_msg_size;
     int linger;
     int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
-    zr__monitor_t *monitors[2];           /* frontend, backend */
+    bool ingest_pull;                     /* forwarder: PULL frontend */
+    zr__pubsub_opts_t pubsub_opts;
+    zr__pubsub_t *pubsub;
+    zr__monitor_t *monitors[2]; /* frontend, backend */
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -99,6 +102,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     zr__engine_set_identity(self->engine, self->name, type_name);
     zr__engine_set_describe(self->engine, s_describe, self);
     self->sndhwm = self->rcvhwm = -1;
+    self->pubsub_opts = (zr__pubsub_opts_t){0, 10000, 64u << 20, 10000};
     self->max_msg_size = -1;
     self->linger = 1000;
     return self;
@@ -133,6 +137,7 @@ zr_device_destroy(zr_device_t **self_p)
     for (int i = 0; i < S_ROLES; i++) {
         zr_endpoints_destroy(&self->endpoints[i]);
     }
+    zr__pubsub_destroy(&self->pubsub);
     zr__engine_destroy(&self->engine);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
@@ -217,6 +222,63 @@ int
 zr_device_set_control(zr_device_t *self, const char *eps)
 {
     return s_set_endpoints(self, S_CONTROL, eps);
+}
+
+static int s_check_range(zr_device_t *self, const char *what, int64_t value,
+                         int64_t min);
+
+static int
+s_forwarder_only(zr_device_t *self, const char *what)
+{
+    if (self->type != ZR_FORWARDER) {
+        zr__errf(self->error, sizeof self->error, "%s applies to a forwarder",
+                 what);
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_device_set_sync(zr_device_t *self, const char *eps)
+{
+    if (s_forwarder_only(self, "sync") != 0) {
+        return -1;
+    }
+    return s_set_endpoints(self, S_SYNC, eps);
+}
+
+int
+zr_device_set_ingest_pull(zr_device_t *self, bool pull)
+{
+    if (s_forwarder_only(self, "ingest") != 0) {
+        return -1;
+    }
+    self->ingest_pull = pull;
+    return 0;
+}
+
+int
+zr_device_set_hold(zr_device_t *self, uint64_t until, uint64_t max_msgs,
+                   uint64_t max_bytes, int timeout_msecs)
+{
+    if (s_forwarder_only(self, "hold_until") != 0 ||
+        s_check_range(self, "hold timeout", timeout_msecs, 0) != 0) {
+        return -1;
+    }
+    self->pubsub_opts =
+        (zr__pubsub_opts_t){until, max_msgs, max_bytes, timeout_msecs};
+    return 0;
+}
+
+void
+zr__device_hold(const zr_device_t *self, uint64_t *until, uint64_t *max_msgs,
+                uint64_t *max_bytes, int *timeout)
+{
+    *until = self->pubsub_opts.hold_until;
+    *max_msgs = self->pubsub_opts.hold_max;
+    *max_bytes = self->pubsub_opts.hold_max_bytes;
+    *timeout = (int) self->pubsub_opts.hold_timeout;
 }
 
 static int
@@ -363,8 +425,9 @@ zr_device_open(zr_device_t *self)
     while (s_types[t].type != self->type) {
         t++;
     }
-    const int types[S_ROLES] = {s_types[t].frontend, s_types[t].backend,
-                                ZMQ_XPUB, ZMQ_REP};
+    const int types[S_ROLES] = {
+        self->ingest_pull ? ZMQ_PULL : s_types[t].frontend, s_types[t].backend,
+        ZMQ_XPUB, ZMQ_REP, ZMQ_ROUTER};
     for (int role = 0; role < S_ROLES; role++) {
         if (!self->endpoints[role]) {
             continue;
@@ -403,6 +466,19 @@ zr_device_open(zr_device_t *self)
                            self->sockets[S_BACKEND]);
     zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
     zr__engine_set_control(self->engine, self->sockets[S_CONTROL]);
+    if (self->type == ZR_FORWARDER) {
+        self->pubsub =
+            zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
+                           self->sockets[S_BACKEND], self->sockets[S_SYNC],
+                           &self->pubsub_opts);
+        if (!self->pubsub) {
+            int e = errno;
+            zr__errf(self->error, sizeof self->error, "%s", zmq_strerror(e));
+            s_close_sockets(self);
+            errno = e;
+            return -1;
+        }
+    }
     ZR_LOG_I("%s: %s open", self->name, zr_device_type_name(self->type));
     return 0;
 }
@@ -554,6 +630,9 @@ s_describe(cJSON *stats, void *arg)
     zr_device_t *self = arg;
     s_conns_json(cJSON_GetObjectItem(stats, "frontend"), self->monitors[0]);
     s_conns_json(cJSON_GetObjectItem(stats, "backend"), self->monitors[1]);
+    if (self->pubsub) {
+        zr__pubsub_describe(self->pubsub, stats);
+    }
 }
 
 char *

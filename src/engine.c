@@ -133,6 +133,7 @@ struct zr__engine_t {
     void *describe_arg;
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
+    bool eintr_returns;
 };
 
 static uint64_t
@@ -300,6 +301,12 @@ zr__engine_set_identity(zr__engine_t *self, const char *name, const char *type)
     free(self->type);
     self->name = name ? strdup(name) : NULL;
     self->type = type ? strdup(type) : NULL;
+}
+
+void
+zr__engine_set_eintr_returns(zr__engine_t *self, bool returns)
+{
+    self->eintr_returns = returns;
 }
 
 void
@@ -961,7 +968,7 @@ zr__engine_run(zr__engine_t *self)
                     err = ETERM;
                     goto out;
                 }
-                if (st == S_BUSY || (d->queue && st != S_BLOCKED)) {
+                if (st == S_BUSY) {
                     busy = true;
                 }
                 else if (st == S_BLOCKED) {
@@ -975,6 +982,12 @@ zr__engine_run(zr__engine_t *self)
                 else {
                     n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
                 }
+            }
+        }
+        /* A handler may have injected messages for any direction. */
+        for (int i = 0; i < self->ndirs && !paused; i++) {
+            if (self->dirs[i].queue && !self->dirs[i].parked) {
+                busy = true;
             }
         }
         if (busy) {
@@ -1017,6 +1030,12 @@ zr__engine_run(zr__engine_t *self)
             if (errno == ETERM) {
                 rc = -1;
                 err = ETERM;
+                break;
+            }
+            if (self->eintr_returns) {
+                /* zr_proxy, like zmq_proxy: a signal ends it. */
+                rc = -1;
+                err = EINTR;
                 break;
             }
             continue; /* EINTR: a signal; the stop flag says what to do */

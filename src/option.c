@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define S_ALL ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+#define S_FWD (1u << ZR_FORWARDER)
 
 typedef int (*s_setter_t)(zr_device_t *self, const zr_option_t *opt,
                           int64_t number, const char *text);
@@ -31,6 +32,9 @@ s_endpoints(zr_device_t *self, const zr_option_t *opt, int64_t n,
     }
     if (strcmp(opt->name, "capture") == 0) {
         return zr_device_set_capture(self, text);
+    }
+    if (strcmp(opt->name, "sync") == 0) {
+        return zr_device_set_sync(self, text);
     }
     return zr_device_set_control(self, text);
 }
@@ -65,6 +69,36 @@ s_heartbeat(zr_device_t *self, const zr_option_t *opt, int64_t n,
         timeout = (int) n;
     }
     return zr_device_set_heartbeat(self, ivl, timeout);
+}
+
+static int
+s_ingest(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    (void) opt;
+    (void) text;
+    return zr_device_set_ingest_pull(self, n == 1);
+}
+
+static int
+s_hold(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    (void) text;
+    uint64_t until, max_msgs, max_bytes;
+    int timeout;
+    zr__device_hold(self, &until, &max_msgs, &max_bytes, &timeout);
+    if (strcmp(opt->name, "hold_until") == 0) {
+        until = (uint64_t) n;
+    }
+    else if (strcmp(opt->name, "hold_max") == 0) {
+        max_msgs = (uint64_t) n;
+    }
+    else if (strcmp(opt->name, "hold_max_bytes") == 0) {
+        max_bytes = (uint64_t) n;
+    }
+    else {
+        timeout = (int) n;
+    }
+    return zr_device_set_hold(self, until, max_msgs, max_bytes, timeout);
 }
 
 /* Every option of every device type. Later capabilities add rows. */
@@ -104,6 +138,29 @@ static const s_option_t s_options[] = {
     {{"heartbeat_timeout", ZR_OPT_DURATION, "D", S_ALL, "3 intervals", NULL,
       "a peer silent this long after a heartbeat is disconnected"},
      s_heartbeat},
+    {{"sync", ZR_OPT_ENDPOINTS, "EP", S_FWD, NULL, NULL,
+      "a sync service: a publisher asks it to wait until N subscriptions "
+      "match a topic prefix, and gets go only once its PUB socket has "
+      "them all (zr_sync_wait, docs/SYNC.md)"},
+     s_endpoints},
+    {{"ingest", ZR_OPT_CHOICE, "sub|pull", S_FWD, "sub", "sub|pull",
+      "pull: the frontend is a PULL socket, publishers PUSH (queued until "
+      "connected, never dropped for want of a subscription); nothing goes "
+      "upstream"},
+     s_ingest},
+    {{"hold_until", ZR_OPT_INT, "N", S_FWD, "0 (no gate)", NULL,
+      "hold publications while fewer than N subscriptions exist, then "
+      "release them in order"},
+     s_hold},
+    {{"hold_max", ZR_OPT_INT, "N", S_FWD, "10000", NULL,
+      "at most N publications held; over it the oldest goes on (counted)"},
+     s_hold},
+    {{"hold_max_bytes", ZR_OPT_SIZE, "BYTES", S_FWD, "64M", NULL,
+      "at most this many bytes held; over it the oldest goes on (counted)"},
+     s_hold},
+    {{"hold_timeout", ZR_OPT_DURATION, "D", S_FWD, "10s", NULL,
+      "a publication held this long goes on (counted); 0: no limit"},
+     s_hold},
 };
 #define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
 

@@ -22,6 +22,7 @@ zr_proxy(void *frontend, void *backend, void *capture, void *control)
     if (rc == 0) {
         zr__engine_set_capture(engine, capture);
         zr__engine_set_control(engine, control);
+        zr__engine_set_eintr_returns(engine, true);
         rc = zr__engine_run(engine);
     }
     int err = errno;

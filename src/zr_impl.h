@@ -53,6 +53,8 @@ const char *zr__socket_type_name(int type);
 void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
+void zr__device_hold(const zr_device_t *self, uint64_t *until,
+                     uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
 
 /* ---------------------------------------------------------------------
  * msg.c: a whole message as an array of frames. Frames are owned by the
@@ -129,6 +131,9 @@ void zr__engine_set_identity(zr__engine_t *self, const char *name,
                              const char *type);
 /* How long zr__engine_run may spend at stop finishing messages it holds. */
 void zr__engine_set_linger(zr__engine_t *self, int msecs);
+/* zr_proxy: return -1/EINTR when a signal interrupts the wait, as
+ * zmq_proxy does (devices go on and look at their stop flag). */
+void zr__engine_set_eintr_returns(zr__engine_t *self, bool returns);
 int zr__engine_run(zr__engine_t *self);
 /* Thread- and signal-safe requests; the loop acts on them at once. */
 void zr__engine_stop(zr__engine_t *self);
@@ -172,6 +177,23 @@ void *zr__monitor_socket(zr__monitor_t *self);
 /* Read pending events (an engine watch callback; ARG is the monitor). */
 void zr__monitor_drain(void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+
+/* ---------------------------------------------------------------------
+ * pubsub.c: the forwarder's handler (subscription table, sync, gate).
+ */
+typedef struct zr__pubsub_t zr__pubsub_t;
+typedef struct {
+    uint64_t hold_until;     /* 0: no gate */
+    uint64_t hold_max;       /* messages held at most (0: no bound) */
+    uint64_t hold_max_bytes; /* bytes held at most (0: no bound) */
+    int64_t hold_timeout;    /* ms a message may wait (0: forever) */
+} zr__pubsub_opts_t;
+/* Installs itself as ENGINE's handler; SYNC may be NULL. */
+zr__pubsub_t *zr__pubsub_new(zr__engine_t *engine, const char *name,
+                             void *frontend, void *backend, void *sync,
+                             const zr__pubsub_opts_t *opts);
+void zr__pubsub_destroy(zr__pubsub_t **self_p);
+void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), served by the engine.
