@@ -60,7 +60,8 @@ ANY = "@tcp://127.0.0.1:*"
 
 # Seconds each scenario may take in all; CMakeLists.txt's TIMEOUT is larger
 # so that on expiry the runner itself reports and cleans up.
-BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45}
+BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45,
+          "gate": 100}
 
 # A bounded subscriber stops after this long without a message. The seed's
 # publishers send one message a second (S1) or all at once (S2).
@@ -98,13 +99,14 @@ class Relay:
     ('frontend', 'backend', 'control') to its real address."""
 
     def __init__(self, zrelay, verb, frontend=ANY, backend=ANY,
-                 control=True, ready_timeout=15):
+                 control=True, ready_timeout=15, extra=()):
         self.zrelay = zrelay
         self.verb = verb
         self.stderr = tempfile.TemporaryFile(mode="w+")
         args = [zrelay, verb, frontend, backend]
         if control:
             args += ["--control", ANY]
+        args += list(extra)
         self.args = args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
                                      stderr=self.stderr)
@@ -707,6 +709,64 @@ def scenario_s6(zrelay, workdir):
 
 
 # ---------------------------------------------------------------------------
+# The seed's S2 cured in the broker: the seed's S1 programs (S2's story) in
+# the seed's start order, subscriber, proxy, publisher, with the
+# publisher's PUB changed to PUSH and nothing else, through a forwarder
+# with a PULL frontend that holds publications until a subscription is
+# there: 3 of 3, every trial.
+
+GATE_TRIALS = 20
+GATE_BATCH = 5
+
+
+def gate_trial(zrelay, workdir, n, running):
+    """Start one trial; returns (subscriber, publisher, relay)."""
+    for attempt in range(3):
+        front, back = ["tcp://127.0.0.1:%d" % p for p in free_ports(2)]
+        sub = running.add(Program(workdir, "s1_subscriber.py", [
+            ("tcp://127.0.0.1:5560", back, 1),
+            bounded_subscriber(),
+        ], tag="s1_subscriber.gate%d" % n))
+        try:
+            relay = running.add(Relay(zrelay, "forwarder", "@" + front,
+                                      "@" + back, extra=[
+                                          "--ingest", "pull",
+                                          "--hold-until", "1"]))
+        except RelayStartError as e:
+            sub.kill()
+            if "in use" in str(e) and attempt < 2:
+                continue
+            raise
+        pub = running.add(Program(workdir, "s1_publisher.py", [
+            ("tcp://127.0.0.1:5559", front, 1),
+            # interop: the one change, PUB to PUSH (PUSH queues, PUB drops)
+            ("context.socket(zmq.PUB)", "context.socket(zmq.PUSH)", 1),
+        ], tag="s1_publisher.gate%d" % n))
+        return sub, pub, relay
+    raise Failure("gate: no free ports")
+
+
+def scenario_gate(zrelay, workdir):
+    results = []
+    for first in range(0, GATE_TRIALS, GATE_BATCH):
+        with Cleanup() as running:
+            trials = [gate_trial(zrelay, workdir, n, running)
+                      for n in range(first, first + GATE_BATCH)]
+            for n, (sub, pub, relay) in enumerate(trials, first):
+                pub.wait(timeout=30)
+                out = sub.wait(timeout=30)
+                got = out.count("Subscriber got  [b'Hello there']")
+                gate = relay.stats().get("gate", {})
+                relay.stop()
+                log("gate trial %d: %d of 3 (gate: %s)" % (n, got,
+                                                           json.dumps(gate)))
+                results.append(got)
+                check(got == 3, "gate trial %d: the subscriber got %d of 3"
+                      "\n%s" % (n, got, sub.report()))
+    log("gate: %d trials, 3 of 3 in each: %s" % (len(results), results))
+
+
+# ---------------------------------------------------------------------------
 # The embedded default (`zrelay run`, what `make run` starts) with the
 # seed's S1 programs on the seed's own ports, not one endpoint changed.
 
@@ -781,7 +841,7 @@ def scenario_default(zrelay, workdir):
         log("zrelay run stderr:\n" + indent(stderr.read()))
 
 
-SCENARIOS = {"default": scenario_default, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
+SCENARIOS = {"default": scenario_default, "gate": scenario_gate, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
              "s5": scenario_s5, "s6": scenario_s6}
 
 
