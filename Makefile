@@ -4,6 +4,7 @@
 #                every test (CTest)
 #   make         the optimized build: build/zrelay, build/libzrelay.{a,so}
 #   make bench   benchmarks (optimized build), writes docs/PERFORMANCE.md
+#   make bench-quick  a representative subset in under a minute, no file
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -13,7 +14,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench install clean
+.PHONY: all deps build run test bench bench-quick install clean
 
 all: build
 
@@ -26,13 +27,23 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/zrelay forwarder @tcp://127.0.0.1:5559 @tcp://127.0.0.1:5560
+	$(BUILD)/zrelay run
 
 test: deps
 	@cmake -S . -B $(TESTDIR) -DCMAKE_BUILD_TYPE=Debug -DZR_SANITIZE=ON \
 	    >/dev/null
 	@cmake --build $(TESTDIR) -j $(JOBS)
 	cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The full matrix (about 20 minutes; keep the machine otherwise idle):
+# docs/PERFORMANCE.md and docs/perf-throughput.png, keeping the hand-written
+# analysis at the end of the former.
+bench: build
+	@scripts/deps.sh --bench
+	bench/make-report.sh $(BUILD) docs/PERFORMANCE.md
+
+bench-quick: build
+	$(BUILD)/zrelay-bench --quick
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -1,0 +1,620 @@
+/* contender.c - what sits between producer and consumer: nothing,
+ * zmq_proxy() or zr_proxy() in a thread of the harness, or a separate
+ * process (bench/zmq_proxy_main.c or the zrelay binary). Reads the CPU
+ * time and memory of whatever it started.
+ * SPDX-License-Identifier: MIT
+ *
+ * Fairness: both in-process proxies run on sockets this file makes the
+ * same way (types, HWMs, linger, their own context with the same I/O
+ * threads), in a thread this file starts, stopped the same way (the
+ * context is shut down, both return ETERM). Both processes get the same
+ * command line and are driven through the same printed lines.
+ *
+ * CPU time comes from /proc/.../task/TID/schedstat (nanoseconds; the
+ * tick-based utime/stime of /proc/.../stat when it is missing). For a
+ * thread contender, "the proxy" is the loop thread plus the I/O and
+ * reaper threads its own context started; for a process, every thread of
+ * the process. The loop thread alone is reported too.
+ */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
+#include "bench.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+struct b_proxy_t {
+    b_contender_t kind;
+    zr_device_type_t device;
+    char frontend[256], backend[256];
+    /* in a thread */
+    void *ctx;
+    bool own_ctx;
+    void *front, *back;
+    pthread_t thread;
+    bool started;
+    _Atomic int loop_tid;
+    pid_t tids[B_MAX_TIDS]; /* the context's threads, then the loop's */
+    int ntids;
+    /* in a process */
+    pid_t pid;
+    int out_fd;
+    char errfile[192];
+};
+
+uint64_t
+b_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+void
+b_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+pid_t
+b_gettid(void)
+{
+    return (pid_t) syscall(SYS_gettid);
+}
+
+void
+b_endpoint(const b_config_t *cfg, b_transport_t t, char *buf, size_t len)
+{
+    static atomic_int counter;
+    int n = atomic_fetch_add(&counter, 1);
+    switch (t) {
+    case B_TCP: snprintf(buf, len, "tcp://127.0.0.1:*"); break;
+    case B_IPC: snprintf(buf, len, "ipc://%s/e%d", cfg->tmpdir, n); break;
+    default: snprintf(buf, len, "inproc://zrbench-%d", n); break;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * CPU and memory from /proc.
+ */
+
+static double
+s_task_cpu_s(pid_t pid, pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int) pid,
+             (int) tid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        unsigned long long ns = 0;
+        int n = fscanf(f, "%llu", &ns);
+        fclose(f);
+        if (n == 1) {
+            return (double) ns / 1e9;
+        }
+    }
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int) pid, (int) tid);
+    f = fopen(path, "r");
+    if (!f) {
+        return 0; /* the thread is gone */
+    }
+    char line[1024];
+    double s = 0;
+    if (fgets(line, sizeof line, f)) {
+        /* Fields after the command name, which may hold spaces. */
+        char *p = strrchr(line, ')');
+        unsigned long utime = 0, stime = 0;
+        if (p && sscanf(p + 2,
+                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
+                        "%lu",
+                        &utime, &stime) == 2) {
+            s = (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+        }
+    }
+    fclose(f);
+    return s;
+}
+
+double
+b_thread_cpu_s(pid_t tid)
+{
+    return s_task_cpu_s(getpid(), tid);
+}
+
+/* The thread ids of process PID, at most MAX. */
+static int
+s_list_tasks(pid_t pid, pid_t *tids, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *dir = opendir(path);
+    if (!dir) {
+        return 0;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) && n < max) {
+        if (e->d_name[0] != '.') {
+            tids[n++] = (pid_t) atoi(e->d_name);
+        }
+    }
+    closedir(dir);
+    return n;
+}
+
+static bool
+s_has(const pid_t *tids, int n, pid_t tid)
+{
+    for (int i = 0; i < n; i++) {
+        if (tids[i] == tid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "VmRSS:" or "VmHWM:" of PID in MiB; NAN when unreadable. */
+static double
+s_status_mb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return NAN;
+    }
+    double mb = NAN;
+    size_t len = strlen(field);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, len) == 0) {
+            mb = strtod(line + len, NULL) / 1024.0;
+            break;
+        }
+    }
+    fclose(f);
+    return mb;
+}
+
+void
+b_proxy_cpu(const b_proxy_t *self, double *total, double *loop)
+{
+    *total = *loop = NAN;
+    if (!self || self->kind == B_DIRECT) {
+        return;
+    }
+    if (b_is_process(self->kind)) {
+        pid_t tids[B_MAX_TIDS];
+        int n = s_list_tasks(self->pid, tids, B_MAX_TIDS);
+        *total = 0;
+        for (int i = 0; i < n; i++) {
+            *total += s_task_cpu_s(self->pid, tids[i]);
+        }
+        *loop = s_task_cpu_s(self->pid, self->pid);
+        return;
+    }
+    *total = 0;
+    for (int i = 0; i < self->ntids; i++) {
+        *total += b_thread_cpu_s(self->tids[i]);
+    }
+    *loop = b_thread_cpu_s((pid_t) atomic_load(&self->loop_tid));
+}
+
+void
+b_proxy_rss(const b_proxy_t *self, double *now, double *peak)
+{
+    *now = *peak = NAN;
+    if (self && b_is_process(self->kind)) {
+        *now = s_status_mb(self->pid, "VmRSS:");
+        *peak = s_status_mb(self->pid, "VmHWM:");
+    }
+}
+
+const char *
+b_proxy_frontend(const b_proxy_t *self)
+{
+    return self->kind == B_DIRECT ? NULL : self->frontend;
+}
+
+const char *
+b_proxy_backend(const b_proxy_t *self)
+{
+    return self->kind == B_DIRECT ? NULL : self->backend;
+}
+
+/* ---------------------------------------------------------------------
+ * In a thread of the harness.
+ */
+
+static const struct {
+    zr_device_type_t device;
+    int frontend, backend;
+    const char *verb;
+} s_devices[] = {
+    {ZR_FORWARDER, ZMQ_XSUB, ZMQ_XPUB, "forwarder"},
+    {ZR_QUEUE, ZMQ_ROUTER, ZMQ_DEALER, "queue"},
+    {ZR_STREAMER, ZMQ_PULL, ZMQ_PUSH, "streamer"},
+};
+
+static int
+s_device_index(zr_device_type_t device)
+{
+    for (int i = 0; i < 3; i++) {
+        if (s_devices[i].device == device) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+static void *
+s_proxy_thread(void *arg)
+{
+    b_proxy_t *self = arg;
+    atomic_store(&self->loop_tid, (int) b_gettid());
+    if (self->kind == B_ZMQ_THREAD) {
+        zmq_proxy(self->front, self->back, NULL);
+    }
+    else {
+        zr_proxy(self->front, self->back, NULL, NULL);
+    }
+    return NULL;
+}
+
+static void *
+s_bound_socket(const b_config_t *cfg, void *ctx, int type,
+               b_transport_t transport, char *resolved, size_t len, char *err,
+               size_t errlen)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &cfg->sndhwm, sizeof cfg->sndhwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &cfg->rcvhwm, sizeof cfg->rcvhwm);
+    if (type == ZMQ_ROUTER) {
+        /* As zr_device does; costs nothing on the way of a message. */
+        int on = 1;
+        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &on, sizeof on);
+    }
+    char ep[200];
+    b_endpoint(cfg, transport, ep, sizeof ep);
+    if (zmq_bind(s, ep) != 0) {
+        snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    size_t n = len;
+    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, resolved, &n);
+    return s;
+}
+
+static int
+s_start_thread(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
+               void *shared_ctx, char *err, size_t errlen)
+{
+    pid_t before[B_MAX_TIDS];
+    int nbefore = s_list_tasks(getpid(), before, B_MAX_TIDS);
+    if (shared_ctx) {
+        self->ctx = shared_ctx;
+    }
+    else {
+        self->ctx = zmq_ctx_new();
+        self->own_ctx = true;
+        zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, cfg->io_threads);
+    }
+    int d = s_device_index(self->device);
+    self->front =
+        s_bound_socket(cfg, self->ctx, s_devices[d].frontend, transport,
+                       self->frontend, sizeof self->frontend, err, errlen);
+    if (self->front) {
+        self->back =
+            s_bound_socket(cfg, self->ctx, s_devices[d].backend, transport,
+                           self->backend, sizeof self->backend, err, errlen);
+    }
+    if (!self->back) {
+        return -1;
+    }
+    if (pthread_create(&self->thread, NULL, s_proxy_thread, self) != 0) {
+        snprintf(err, errlen, "cannot start the proxy thread");
+        return -1;
+    }
+    self->started = true;
+    while (atomic_load(&self->loop_tid) == 0) {
+        b_sleep_ms(1);
+    }
+    /* The context's own threads (none new on a shared context), then
+     * the loop thread. */
+    pid_t after[B_MAX_TIDS];
+    int nafter = s_list_tasks(getpid(), after, B_MAX_TIDS);
+    pid_t loop = (pid_t) atomic_load(&self->loop_tid);
+    for (int i = 0; i < nafter && self->ntids < B_MAX_TIDS - 1; i++) {
+        if (!s_has(before, nbefore, after[i]) && after[i] != loop) {
+            self->tids[self->ntids++] = after[i];
+        }
+    }
+    self->tids[self->ntids++] = loop;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * In a process of its own.
+ */
+
+/* The last lines of the child's stderr, for an error message. */
+static void
+s_child_stderr(const b_proxy_t *self, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(self->errfile, "r");
+    if (!f) {
+        return;
+    }
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) {
+        text[--n] = '\0';
+    }
+    const char *tail = n > len - 1 ? text + n - (len - 1) : text;
+    size_t tlen = strlen(tail);
+    memcpy(buf, tail, tlen + 1 <= len ? tlen + 1 : len);
+    buf[len - 1] = '\0';
+    for (char *p = buf; *p; p++) {
+        if (*p == '\n') {
+            *p = ' ';
+        }
+    }
+}
+
+static int
+s_start_process(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
+                bool latency, char *err, size_t errlen)
+{
+    static atomic_int counter;
+    const char *bin =
+        self->kind == B_ZR_PROCESS ? cfg->zrelay_bin : cfg->zmq_proxy_bin;
+    char sndhwm[16], rcvhwm[16], io[16], front[200], back[200];
+    snprintf(sndhwm, sizeof sndhwm, "%d", cfg->sndhwm);
+    snprintf(rcvhwm, sizeof rcvhwm, "%d", cfg->rcvhwm);
+    snprintf(io, sizeof io, "%d", cfg->io_threads);
+    front[0] = back[0] = '@';
+    b_endpoint(cfg, transport, front + 1, sizeof front - 1);
+    b_endpoint(cfg, transport, back + 1, sizeof back - 1);
+    const char *verb = s_devices[s_device_index(self->device)].verb;
+    char *argv[32] = {(char *) bin, (char *) verb, "--sndhwm",     sndhwm,
+                      "--rcvhwm",   rcvhwm,        "--io-threads", io};
+    int argc = 8;
+    if (self->kind == B_ZR_PROCESS) {
+        for (int i = 0; i < cfg->nzrelay_args; i++) {
+            argv[argc++] = (char *) cfg->zrelay_args[i];
+        }
+        for (int i = 0; latency && i < cfg->nzrelay_lat_args; i++) {
+            argv[argc++] = (char *) cfg->zrelay_lat_args[i];
+        }
+    }
+    argv[argc++] = front;
+    argv[argc++] = back;
+    argv[argc] = NULL;
+    snprintf(self->errfile, sizeof self->errfile, "%s/proxy-%d.err",
+             cfg->tmpdir, atomic_fetch_add(&counter, 1));
+    int errfd =
+        open(self->errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fds[2];
+    if (errfd < 0 || pipe(fds) != 0) {
+        snprintf(err, errlen, "cannot start %s: %s", bin, strerror(errno));
+        if (errfd >= 0) {
+            close(errfd);
+        }
+        return -1;
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    if (cfg->pin_cpu >= 0) {
+        CPU_SET(cfg->pin_cpu, &cpus);
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls between fork and exec. The proxy
+         * dies with the harness, however the harness ends. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        if (cfg->pin_cpu >= 0) {
+            sched_setaffinity(0, sizeof cpus, &cpus);
+        }
+        dup2(fds[1], 1);
+        dup2(errfd, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    close(errfd);
+    if (pid < 0) {
+        close(fds[0]);
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    self->pid = pid;
+    self->out_fd = fds[0];
+
+    /* "frontend bind ADDRESS", "backend bind ADDRESS", then "ready". */
+    char buf[2048];
+    size_t used = 0;
+    uint64_t deadline = b_now_ns() + 15000000000ull;
+    bool ready = false;
+    while (!ready) {
+        int64_t left = (int64_t) (deadline - b_now_ns()) / 1000000;
+        struct pollfd p = {.fd = self->out_fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int) left) == 0) {
+            snprintf(err, errlen, "%s: no 'ready' line within 15 s", bin);
+            return -1;
+        }
+        ssize_t n = read(self->out_fd, buf + used, sizeof buf - 1 - used);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            char why[160];
+            s_child_stderr(self, why, sizeof why);
+            snprintf(err, errlen, "%s exited before 'ready': %s", bin, why);
+            return -1;
+        }
+        used += (size_t) n;
+        buf[used] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            char role[32], mode[32], addr[256];
+            if (strcmp(line, "ready") == 0) {
+                ready = true;
+            }
+            else if (sscanf(line, "%31s %31s %255s", role, mode, addr) == 3) {
+                if (strcmp(role, "frontend") == 0) {
+                    snprintf(self->frontend, sizeof self->frontend, "%s", addr);
+                }
+                else if (strcmp(role, "backend") == 0) {
+                    snprintf(self->backend, sizeof self->backend, "%s", addr);
+                }
+            }
+            line = nl + 1;
+        }
+        used = strlen(line);
+        memmove(buf, line, used + 1);
+        if (used == sizeof buf - 1) {
+            used = 0; /* a line too long to be ours */
+        }
+    }
+    if (!self->frontend[0] || !self->backend[0]) {
+        snprintf(err, errlen, "%s printed 'ready' without both endpoints", bin);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_stop_process(b_proxy_t *self, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (self->pid > 0) {
+        kill(self->pid, SIGTERM);
+        int status = 0;
+        pid_t got = 0;
+        for (int i = 0; i < 2000 && got == 0; i++) { /* 10 s */
+            got = waitpid(self->pid, &status, WNOHANG);
+            if (got == 0) {
+                b_sleep_ms(5);
+            }
+        }
+        if (got == 0) {
+            kill(self->pid, SIGKILL);
+            waitpid(self->pid, &status, 0);
+            snprintf(err, errlen,
+                     "proxy did not stop within 10 s of "
+                     "SIGTERM");
+            rc = -1;
+        }
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            char why[160];
+            s_child_stderr(self, why, sizeof why);
+            snprintf(err, errlen, "proxy exited with %s %d: %s",
+                     WIFEXITED(status) ? "status" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                     why);
+            rc = -1;
+        }
+    }
+    if (self->out_fd > 0) {
+        close(self->out_fd);
+    }
+    if (self->errfile[0]) {
+        unlink(self->errfile);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Start and stop.
+ */
+
+b_proxy_t *
+b_proxy_start(const b_config_t *cfg, b_contender_t c, zr_device_type_t device,
+              b_transport_t transport, bool latency, void *shared_ctx,
+              char *err, size_t errlen)
+{
+    b_proxy_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->kind = c;
+    self->device = device;
+    self->out_fd = -1;
+    int rc = 0;
+    if (c == B_ZMQ_THREAD || c == B_ZR_THREAD) {
+        rc = s_start_thread(cfg, self, transport, shared_ctx, err, errlen);
+    }
+    else if (b_is_process(c)) {
+        rc = s_start_process(cfg, self, transport, latency, err, errlen);
+    }
+    if (rc != 0) {
+        char ignored[8];
+        b_proxy_stop(&self, ignored, sizeof ignored);
+        return NULL;
+    }
+    return self;
+}
+
+int
+b_proxy_stop(b_proxy_t **self_p, char *err, size_t errlen)
+{
+    b_proxy_t *self = *self_p;
+    if (!self) {
+        return 0;
+    }
+    int rc = 0;
+    if (b_is_process(self->kind)) {
+        rc = s_stop_process(self, err, errlen);
+    }
+    else if (self->ctx) {
+        /* Both proxies return ETERM once their context is shut down. */
+        zmq_ctx_shutdown(self->ctx);
+        if (self->started) {
+            pthread_join(self->thread, NULL);
+        }
+        if (self->front) {
+            zmq_close(self->front);
+        }
+        if (self->back) {
+            zmq_close(self->back);
+        }
+        if (self->own_ctx) {
+            zmq_ctx_term(self->ctx);
+        }
+    }
+    free(self);
+    *self_p = NULL;
+    return rc;
+}
