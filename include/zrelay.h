@@ -185,6 +185,14 @@ ZR_EXPORT int zr_device_set_sndhwm(zr_device_t *self, int hwm);
 ZR_EXPORT int zr_device_set_rcvhwm(zr_device_t *self, int hwm);
 ZR_EXPORT int zr_device_set_max_msg_size(zr_device_t *self, int64_t bytes);
 ZR_EXPORT int zr_device_set_linger(zr_device_t *self, int msecs);
+/* After a wait that woke it for little traffic, the relay keeps polling
+ * its sockets for up to USECS before it sleeps in zmq_poll again: lower
+ * round-trip latency (no thread wake-up) for CPU spent spinning. 0 (the
+ * default): never spin. */
+ZR_EXPORT int zr_device_set_busy_poll(zr_device_t *self, int usecs);
+/* Pin the relay's thread to the CPUs in CPUS ("1", "0,2", "2-3"); NULL
+ * or "": no pinning (the default). -1 EINVAL on a bad list. */
+ZR_EXPORT int zr_device_set_affinity(zr_device_t *self, const char *cpus);
 /* ZMTP heartbeats on frontend and backend every IVL_MSECS (0: off, the
  * default); a peer silent for TIMEOUT_MSECS (0: 3 intervals) is
  * disconnected, so half-open connections of vanished peers are reaped. */
@@ -226,6 +234,8 @@ typedef enum {
     ZR_OPT_INT,       /* a whole number >= 0 */
     ZR_OPT_SIZE,      /* bytes, with an optional k/M/G suffix */
     ZR_OPT_DURATION,  /* 500ms, 2s, 1m, 1h; a bare number is ms */
+    ZR_OPT_MICROS,    /* a duration that may also be in us: 200us */
+    ZR_OPT_CPUS,      /* a list of CPU numbers: 1, 0,2, 2-3 */
     ZR_OPT_BOOL,      /* true/false, yes/no, on/off, 1/0 */
     ZR_OPT_CHOICE     /* one of `choices` */
 } zr_option_kind_t;

@@ -2,6 +2,7 @@
  * forwarder, queue or streamer, with the engine running between them.
  * SPDX-License-Identifier: MIT
  */
+#define _GNU_SOURCE
 #include "zr_impl.h"
 
 #include <cjson/cJSON.h>
@@ -30,6 +31,8 @@ struct zr_device_t {
     int linger;
     int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
     bool ingest_pull;                     /* forwarder: PULL frontend */
+    cpu_set_t affinity;
+    bool pinned;
     zr__pubsub_opts_t pubsub_opts;
     zr__pubsub_t *pubsub;
     zr__monitor_t *monitors[2]; /* frontend, backend */
@@ -226,6 +229,58 @@ zr_device_set_control(zr_device_t *self, const char *eps)
 
 static int s_check_range(zr_device_t *self, const char *what, int64_t value,
                          int64_t min);
+
+int
+zr_device_set_busy_poll(zr_device_t *self, int usecs)
+{
+    if (s_check_range(self, "busy poll", usecs, 0) != 0) {
+        return -1;
+    }
+    zr__engine_set_busy_poll(self->engine, usecs);
+    return 0;
+}
+
+int
+zr_device_set_affinity(zr_device_t *self, const char *cpus)
+{
+    CPU_ZERO(&self->affinity);
+    self->pinned = false;
+    if (!cpus || !*cpus) {
+        return 0;
+    }
+    const char *p = cpus;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p || a < 0 || a >= CPU_SETSIZE) {
+            goto bad;
+        }
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a || b >= CPU_SETSIZE) {
+                goto bad;
+            }
+            p = end;
+        }
+        for (long c = a; c <= b; c++) {
+            CPU_SET((int) c, &self->affinity);
+        }
+        if (*p == ',') {
+            p++;
+        }
+        else if (*p) {
+            goto bad;
+        }
+    }
+    self->pinned = true;
+    return 0;
+bad:
+    zr__errf(self->error, sizeof self->error,
+             "'%s' is not a list of CPUs (1, 0,2 or 2-3)", cpus);
+    errno = EINVAL;
+    return -1;
+}
 
 static int
 s_forwarder_only(zr_device_t *self, const char *what)
@@ -517,6 +572,19 @@ zr_device_endpoint(const zr_device_t *self, size_t i, const char **role,
     return -1;
 }
 
+/* Pin the calling thread, if asked; a failure is worth a warning, not a
+ * refusal to run. */
+static void
+s_pin(zr_device_t *self)
+{
+    if (self->pinned &&
+        pthread_setaffinity_np(pthread_self(), sizeof self->affinity,
+                               &self->affinity) != 0) {
+        ZR_LOG_W("%s: cannot pin the relay thread to the CPUs asked for",
+                 self->name);
+    }
+}
+
 int
 zr_device_run(zr_device_t *self)
 {
@@ -524,6 +592,7 @@ zr_device_run(zr_device_t *self)
         return -1;
     }
     ZR_LOG_I("%s: running", self->name);
+    s_pin(self);
     int rc = zr__engine_run(self->engine);
     int err = errno;
     ZR_LOG_I("%s: stopped", self->name);
@@ -539,6 +608,7 @@ static void *
 s_thread_main(void *arg)
 {
     zr_device_t *self = arg;
+    s_pin(self);
     self->thread_rc = zr__engine_run(self->engine);
     self->thread_errno = errno;
     return NULL;

@@ -134,6 +134,8 @@ struct zr__engine_t {
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
     bool eintr_returns;
+    int busy_poll_us;        /* spin this long before sleeping (0: never) */
+    uint64_t frames_at_poll; /* frames read when it last went to sleep */
 };
 
 static uint64_t
@@ -301,6 +303,12 @@ zr__engine_set_identity(zr__engine_t *self, const char *name, const char *type)
     free(self->type);
     self->name = name ? strdup(name) : NULL;
     self->type = type ? strdup(type) : NULL;
+}
+
+void
+zr__engine_set_busy_poll(zr__engine_t *self, int usecs)
+{
+    self->busy_poll_us = usecs;
 }
 
 void
@@ -905,6 +913,63 @@ s_finish(zr__engine_t *self)
     }
 }
 
+static int64_t
+s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t
+s_frames_in(zr__engine_t *self)
+{
+    return s_load(&self->front_stats.frames_in) +
+           s_load(&self->back_stats.frames_in);
+}
+
+/* Busy polling: after a wake-up that brought little (a request, not a
+ * stream: streams keep the loop busy anyway), keep pumping for a while
+ * instead of paying a thread wake-up for the next message. True when
+ * something moved. */
+#define S_SPIN_WHEN_UNDER 16
+static bool
+s_spin(zr__engine_t *self, s_status_t *term)
+{
+    uint64_t frames = s_frames_in(self);
+    bool little = frames - self->frames_at_poll < S_SPIN_WHEN_UNDER;
+    self->frames_at_poll = frames;
+    if (!little) {
+        return false;
+    }
+    for (int i = 0; i < self->ndirs; i++) {
+        if (self->dirs[i].parked) {
+            return false;
+        }
+    }
+    int64_t until = s_now_us() + self->busy_poll_us;
+    while (s_now_us() < until &&
+           !atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        for (int i = 0; i < self->ndirs; i++) {
+            s_status_t st = s_pump(self, &self->dirs[i], S_BURST);
+            if (st == S_TERM) {
+                *term = st;
+                return true;
+            }
+            if (st != S_DRY) {
+                return true;
+            }
+        }
+        if (s_frames_in(self) != frames) {
+            return true;
+        }
+        if ((self->control && s_has_input(self->control))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static uint64_t
 s_thread_cpu_ns(pthread_t thread)
 {
@@ -1005,6 +1070,18 @@ zr__engine_run(zr__engine_t *self)
                 }
             }
             continue;
+        }
+        if (self->busy_poll_us > 0 && !paused && timeout < 0) {
+            s_status_t term = S_OK;
+            bool moved = s_spin(self, &term);
+            if (term == S_TERM) {
+                rc = -1;
+                err = ETERM;
+                goto out;
+            }
+            if (moved) {
+                continue;
+            }
         }
         int ctl_item = -1, cap_item = -1;
         if (self->control) {

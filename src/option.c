@@ -101,6 +101,15 @@ s_hold(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
     return zr_device_set_hold(self, until, max_msgs, max_bytes, timeout);
 }
 
+static int
+s_tuning(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    if (strcmp(opt->name, "busy_poll") == 0) {
+        return zr_device_set_busy_poll(self, (int) n);
+    }
+    return zr_device_set_affinity(self, text);
+}
+
 /* Every option of every device type. Later capabilities add rows. */
 static const s_option_t s_options[] = {
     {{"frontend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
@@ -138,6 +147,13 @@ static const s_option_t s_options[] = {
     {{"heartbeat_timeout", ZR_OPT_DURATION, "D", S_ALL, "3 intervals", NULL,
       "a peer silent this long after a heartbeat is disconnected"},
      s_heartbeat},
+    {{"busy_poll", ZR_OPT_MICROS, "D", S_ALL, "0 (never)", NULL,
+      "after a wake-up that brought little traffic, keep polling this long "
+      "before sleeping again: lower latency for CPU (e.g. 200us)"},
+     s_tuning},
+    {{"affinity", ZR_OPT_CPUS, "CPUS", S_ALL, "none", NULL,
+      "pin the relay's thread to these CPUs (1, 0,2 or 2-3)"},
+     s_tuning},
     {{"sync", ZR_OPT_ENDPOINTS, "EP", S_FWD, NULL, NULL,
       "a sync service: a publisher asks it to wait until N subscriptions "
       "match a topic prefix, and gets go only once its PUB socket has "
@@ -209,7 +225,8 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
         size_t errlen)
 {
     switch (opt->kind) {
-    case ZR_OPT_ENDPOINTS: return 0;
+    case ZR_OPT_ENDPOINTS:
+    case ZR_OPT_CPUS: return 0; /* checked by their setters */
     case ZR_OPT_INT:
         if (zr__parse_int(text, 0, INT32_MAX, n) != 0) {
             zr__errf(err, errlen, "'%s' is not a whole number from 0 to %d",
@@ -235,6 +252,15 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
         if (*n > INT32_MAX) {
             zr__errf(err, errlen, "'%s' is too long (at most %d ms)", text,
                      INT32_MAX);
+            return -1;
+        }
+        return 0;
+    case ZR_OPT_MICROS:
+        if (zr__parse_duration_us(text, n) != 0 || *n > INT32_MAX) {
+            zr__errf(err, errlen,
+                     "'%s' is not a duration (200us, 1ms; a bare number is "
+                     "milliseconds)",
+                     text);
             return -1;
         }
         return 0;

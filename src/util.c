@@ -82,7 +82,7 @@ zr__parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 }
 
 int
-zr__parse_duration(const char *s, int64_t *ms)
+zr__parse_duration_us(const char *s, int64_t *us)
 {
     const char *unit;
     int64_t v;
@@ -91,19 +91,31 @@ zr__parse_duration(const char *s, int64_t *ms)
     }
     static const struct {
         const char *name;
-        int64_t ms;
-    } units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
-                 {"m", 60000}, {"min", 60000}, {"h", 3600000}};
+        int64_t us;
+    } units[] = {{"", 1000},         {"us", 1},       {"ms", 1000},
+                 {"s", 1000000},     {"m", 60000000}, {"min", 60000000},
+                 {"h", 3600000000LL}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(unit, units[i].name) == 0) {
-            if (v > INT64_MAX / units[i].ms) {
+            if (v > INT64_MAX / units[i].us) {
                 return -1;
             }
-            *ms = v * units[i].ms;
+            *us = v * units[i].us;
             return 0;
         }
     }
     return -1;
+}
+
+int
+zr__parse_duration(const char *s, int64_t *ms)
+{
+    int64_t us;
+    if (zr__parse_duration_us(s, &us) != 0 || us % 1000 != 0) {
+        return -1;
+    }
+    *ms = us / 1000;
+    return 0;
 }
 
 int

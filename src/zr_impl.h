@@ -43,6 +43,8 @@ void zr__errf(char *buf, size_t len, const char *fmt, ...)
  * MiB, GiB: powers of 1024). */
 int zr__parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 int zr__parse_duration(const char *s, int64_t *ms);
+/* The same in microseconds, where "us" is also a unit (bare: ms). */
+int zr__parse_duration_us(const char *s, int64_t *us);
 int zr__parse_size(const char *s, int64_t *bytes);
 /* The ZeroMQ socket type's name ("ROUTER"), "?" when unknown. */
 const char *zr__socket_type_name(int type);
@@ -134,6 +136,7 @@ void zr__engine_set_linger(zr__engine_t *self, int msecs);
 /* zr_proxy: return -1/EINTR when a signal interrupts the wait, as
  * zmq_proxy does (devices go on and look at their stop flag). */
 void zr__engine_set_eintr_returns(zr__engine_t *self, bool returns);
+void zr__engine_set_busy_poll(zr__engine_t *self, int usecs);
 int zr__engine_run(zr__engine_t *self);
 /* Thread- and signal-safe requests; the loop acts on them at once. */
 void zr__engine_stop(zr__engine_t *self);
