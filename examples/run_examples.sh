@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: MIT
 #
 # usage: sh run_examples.sh ZRELAY EXAMPLES_DIR [SCENARIO...]
-# SCENARIO: check_help s1 s2 s4 s5 s6 s7 (default: all of them).
+# SCENARIO: check_help s1 s2 s4 s5 s6 s7 sync (default: all of them).
 #
 # Relays bind free loopback ports (@tcp://127.0.0.1:*); the script reads
 # their "frontend bind ADDRESS" / "backend bind ADDRESS" lines through a
@@ -20,7 +20,7 @@ fi
 ZRELAY=$1
 EX=$2
 shift 2
-SCENARIOS=${*:-check_help s1 s2 s4 s5 s6 s7}
+SCENARIOS=${*:-check_help s1 s2 s4 s5 s6 s7 sync}
 # --foreground: on SIGTERM, GNU timeout otherwise also sends SIGCONT,
 # which can cancel the SIGSTOPs LeakSanitizer's exit-time check sends to
 # the program's threads and leave it hung for good. -k: whatever happens,
@@ -171,7 +171,8 @@ check_help() {
     PREFIX=help
     status=0
     for prog in s1_publisher s1_subscriber s2_publisher s2_subscriber \
-        s4_client s4_server s5_broker s6_asyncsrv s7_producer s7_consumer; do
+        s4_client s4_server s5_broker s6_asyncsrv s7_producer s7_consumer \
+        sync_publisher; do
         $T "$EX/$prog" --help >"$WORK/help.$prog" 2>&1
         rc=$?
         n=$(wc -l <"$WORK/help.$prog")
@@ -218,6 +219,41 @@ s1() {
                END { exit bad }' "$WORK/s1_sub.out" ||
         fail "subscriber: a gap between messages"
     [ ! -f "$WORK/s1.why" ]
+}
+
+# ---- S2 cured in the broker: the forwarder's sync service -------------
+# Two subscribers that know nothing of it; a publisher that waits for both
+# through --sync, then sends 1000 at once: each subscriber gets all 1000,
+# from the first.
+sync() {
+    PREFIX=sync
+    start_relay sync_forwarder "$ZRELAY" forwarder "$ANY" "$ANY" \
+        --sync "$ANY" --sndhwm 2000 --rcvhwm 2000 || return 1
+    relay=$R_PID rcat=$R_CAT front=$R_FRONT back=$R_BACK
+    syncep=$(sed -n 's/^sync bind //p' "$WORK/sync_forwarder.out")
+    bg sync_sub1.out "$EX/s1_subscriber" -n 1000 -t 30 "$back"
+    sub1=$BG
+    bg sync_sub2.out "$EX/s1_subscriber" -n 1000 -t 30 "$back"
+    sub2=$BG
+    $T "$EX/sync_publisher" -w 2 -n 1000 "$front" "$syncep" \
+        >"$WORK/sync_pub.out" 2>&1
+    pub_rc=$?
+    wait $sub1
+    rc1=$?
+    wait $sub2
+    rc2=$?
+    stop_relay $relay $rcat || fail "forwarder: exit $?"
+    [ $pub_rc -eq 0 ] || fail "publisher: exit $pub_rc"
+    for n in 1 2; do
+        out=$WORK/sync_sub$n.out
+        [ "$(lines '^got: Hello there #' "$out")" -eq 1000 ] ||
+            fail "subscriber $n: not 1000 messages"
+        grep -q '^got: Hello there #1$' "$out" ||
+            fail "subscriber $n: the first message is missing"
+    done
+    [ $rc1 -eq 0 ] || fail "subscriber 1: exit $rc1"
+    [ $rc2 -eq 0 ] || fail "subscriber 2: exit $rc2"
+    [ ! -f "$WORK/sync.why" ]
 }
 
 # ---- S2: the REQ/REP handshake, then 3 publications ------------------
@@ -369,7 +405,7 @@ s7() {
 
 for scenario in $SCENARIOS; do
     case $scenario in
-    check_help | s1 | s2 | s4 | s5 | s6 | s7) ;;
+    check_help | s1 | s2 | s4 | s5 | s6 | s7 | sync) ;;
     *)
         echo "run_examples: no scenario '$scenario'" >&2
         exit 2

@@ -2,7 +2,7 @@
  * forwarders and streamers as a library.
  * SPDX-License-Identifier: MIT
  *
- * Conventions (see docs/API.md):
+ * Conventions:
  * - Functions return 0 or a pointer on success, -1 or NULL on failure with
  *   errno set; libzmq's error codes pass through untouched.
  * - zr_<class>_destroy(&p) accepts NULL and sets the caller's pointer to NULL.
@@ -221,7 +221,8 @@ ZR_EXPORT int zr_device_set_hold(zr_device_t *self, uint64_t until,
  * PULL frontend (ingest pull). A subscription message counts once: a SUB
  * subscribed to "" and to "A" counts twice for prefix "". Returns the
  * count on go; -1 with ETIMEDOUT after TIMEOUT_MSECS, EPROTO on an answer
- * it does not understand, or libzmq's errno. */
+ * it does not understand, or libzmq's errno. The probes it sends on PUB
+ * take slots of PUB's send HWM for a while: leave room above a burst. */
 ZR_EXPORT int zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint,
                            unsigned n, const char *prefix, int timeout_msecs);
 
