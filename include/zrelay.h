@@ -358,6 +358,9 @@ ZR_EXPORT void zr_daemon_set_notify(zr_daemon_t *self,
                                     void *arg);
 /* Start the devices that can start even when others cannot. */
 ZR_EXPORT void zr_daemon_set_keep_going(zr_daemon_t *self, bool keep_going);
+/* Whether a reload applies the config's log_level (default true; the CLI
+ * says false when -v chose the level). */
+ZR_EXPORT void zr_daemon_set_config_log_level(zr_daemon_t *self, bool apply);
 /* Open the control endpoint and every device of CONFIG, which the daemon
  * owns from now on; PATH is re-read on reload (NULL: the embedded
  * default). -1 when the config has errors or a device (or the control

@@ -33,6 +33,7 @@ struct zr_config_t {
     char *control;
     int control_line;
     int log_level, io_threads, linger; /* -1: not set */
+    int global_lines[4];               /* where each [zrelay] key was set */
     s_section_t *devices;
     size_t ndevices;
     char **errors;
@@ -296,6 +297,17 @@ static void
 s_global_key(zr_config_t *self, const char *key, const char *value, int line)
 {
     int64_t n;
+    for (size_t i = 0; i < S_NGLOBAL; i++) {
+        if (strcmp(key, s_global_keys[i]) == 0) {
+            if (self->global_lines[i]) {
+                s_error(self, line,
+                        "'%s' is set twice in [zrelay] (first at line %d)", key,
+                        self->global_lines[i]);
+                return;
+            }
+            self->global_lines[i] = line;
+        }
+    }
     if (strcmp(key, "control") == 0) {
         char err[400];
         zr_endpoints_t *eps = zr_endpoints_parse(value, true, err, sizeof err);
@@ -481,11 +493,19 @@ s_reader(char *buf, int size, void *arg)
         buf[0] = 0;
         return buf;
     }
-    /* What the line is, in our words. */
+    /* What the line is, in our words. Leading blanks go: libinih would
+     * take an indented line for the continuation of the value above, and
+     * zrelay.conf has no continuation lines. */
     const char *p = line;
+    if (self->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0) {
+        p += 3; /* a UTF-8 byte order mark */
+    }
     while (*p == ' ' || *p == '\t') {
         p++;
     }
+    len -= (size_t) (p - line);
+    memmove(line, p, len + 1);
+    p = line;
     if (*p == '[') {
         const char *end = strchr(p, ']');
         if (!end) {
@@ -503,11 +523,9 @@ s_reader(char *buf, int size, void *arg)
         header[hl] = 0;
         s_section(self, header, self->line);
     }
-    else if (*p && *p != ';' && *p != '#' && p == line && !strpbrk(p, "=:")) {
+    else if (*p && *p != ';' && *p != '#' && !strchr(p, '=')) {
         s_error(self, self->line,
-                "expected 'key = value' or '[section]', "
-                "not '%.60s'",
-                p);
+                "expected 'key = value' or '[section]', not '%.60s'", p);
         buf[0] = 0;
         return buf;
     }
@@ -606,17 +624,34 @@ s_check_binds(zr_config_t *self)
                 }
                 const char *addr = zr_endpoints_address(eps, e);
                 for (size_t j = 0; j < n; j++) {
-                    if (s_collide(binds[j].address, addr)) {
-                        s_error(self, keys[k].line,
-                                "%s%s%s %s binds %s, which %s%s%s %s binds "
-                                "already (line %d)",
-                                i < self->ndevices ? "device '" : "", device,
-                                i < self->ndevices ? "'" : "", keys[k].key,
-                                addr, *binds[j].device == '[' ? "" : "device '",
-                                binds[j].device,
-                                *binds[j].device == '[' ? "" : "'",
-                                binds[j].role, binds[j].line);
+                    if (!s_collide(binds[j].address, addr)) {
+                        continue;
                     }
+                    char who[300], first[320];
+                    if (i < self->ndevices) {
+                        snprintf(who, sizeof who, "device '%s' %s", device,
+                                 keys[k].key);
+                    }
+                    else {
+                        snprintf(who, sizeof who, "[zrelay] control");
+                    }
+                    if (*binds[j].device != '[') {
+                        snprintf(first, sizeof first,
+                                 "device '%s' %s binds already (line %d)",
+                                 binds[j].device, binds[j].role, binds[j].line);
+                    }
+                    else if (binds[j].line) {
+                        snprintf(first, sizeof first,
+                                 "[zrelay] control binds already (line %d)",
+                                 binds[j].line);
+                    }
+                    else {
+                        snprintf(first, sizeof first,
+                                 "the daemon's default control endpoint "
+                                 "binds already");
+                    }
+                    s_error(self, keys[k].line, "%s binds %s, which %s", who,
+                            addr, first);
                 }
                 if (n == cap) {
                     s_bind_t *b = realloc(binds, 2 * cap * sizeof *b);

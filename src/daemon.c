@@ -37,6 +37,8 @@ struct zr_daemon_t {
     char *control_spec;
     char *control_address; /* as bound, the real port */
     bool keep_going;
+    bool config_log_level; /* the config's log_level applies */
+    bool control_pending;  /* a reload moved the control endpoint */
     atomic_bool stop, reload;
     int wake[2];
     void (*notify)(const char *state, void *arg);
@@ -69,6 +71,7 @@ zr_daemon_new(void *ctx)
         fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
     }
     self->ctx = ctx;
+    self->config_log_level = true;
     return self;
 }
 
@@ -130,6 +133,12 @@ void
 zr_daemon_set_keep_going(zr_daemon_t *self, bool keep_going)
 {
     self->keep_going = keep_going;
+}
+
+void
+zr_daemon_set_config_log_level(zr_daemon_t *self, bool apply)
+{
+    self->config_log_level = apply;
 }
 
 const char *
@@ -196,12 +205,36 @@ s_loopback(const char *address)
            strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
 }
 
-/* Bind the control endpoint of CONFIG; the old socket stays when this
- * fails. */
-static int
-s_control_open(zr_daemon_t *self, const zr_config_t *config)
+/* A REP socket attached to EPS, or NULL with the reason in ERR. */
+static void *
+s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
+                 size_t errlen)
 {
-    const char *spec = zr_config_control(config);
+    void *sock = zmq_socket(self->ctx, ZMQ_REP);
+    if (!sock) {
+        zr__errf(err, errlen, "%s", zmq_strerror(errno));
+        return NULL;
+    }
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (zr_endpoints_attach(eps, sock, err, errlen) != 0) {
+        int e = errno;
+        zmq_close(sock);
+        errno = e;
+        return NULL;
+    }
+    return sock;
+}
+
+/* Bind the control endpoint SPEC. A new address is bound before the old
+ * socket closes; the same port can only be had once the old socket let it
+ * go, so then it closes first and is bound again, retried until a
+ * deadline; if even that fails the old endpoint comes back. -1 with the
+ * reason in self->error when the daemon keeps its old endpoint (or, at
+ * start, has none). */
+static int
+s_control_open(zr_daemon_t *self, const char *spec)
+{
     if (self->control && self->control_spec &&
         strcmp(spec, self->control_spec) == 0) {
         return 0;
@@ -212,28 +245,34 @@ s_control_open(zr_daemon_t *self, const zr_config_t *config)
         zr__errf(self->error, sizeof self->error, "control: %s", err);
         return -1;
     }
-    void *sock = zmq_socket(self->ctx, ZMQ_REP);
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    /* The old control socket may hold the port until it is closed. */
-    if (self->control) {
+    void *sock = s_control_socket(self, eps, err, sizeof err);
+    if (!sock && errno == EADDRINUSE && self->control) {
         zmq_close(self->control);
         self->control = NULL;
+        int64_t deadline = zr__now_ms() + S_REBIND_MS;
+        while (!sock && errno == EADDRINUSE && zr__now_ms() < deadline) {
+            zmq_poll(NULL, 0, 50);
+            sock = s_control_socket(self, eps, err, sizeof err);
+        }
     }
-    int rc = -1;
-    int64_t deadline = zr__now_ms() + S_REBIND_MS;
-    while ((rc = zr_endpoints_attach(eps, sock, err, sizeof err)) != 0 &&
-           errno == EADDRINUSE && zr__now_ms() < deadline) {
-        zmq_close(sock);
-        zmq_poll(NULL, 0, 50);
-        sock = zmq_socket(self->ctx, ZMQ_REP);
-        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    }
-    if (rc != 0) {
+    if (!sock) {
         zr__errf(self->error, sizeof self->error, "control: %s", err);
-        zmq_close(sock);
         zr_endpoints_destroy(&eps);
+        if (!self->control && self->control_spec) {
+            /* The old one was closed for nothing: have it back. */
+            char *old = self->control_spec;
+            self->control_spec = NULL;
+            if (s_control_open(self, old) != 0) {
+                ZR_LOG_E("the control endpoint %s is gone too; restart "
+                         "zrelay to steer it again",
+                         old);
+            }
+            free(old);
+        }
         return -1;
+    }
+    if (self->control) {
+        zmq_close(self->control);
     }
     for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
         const char *address = zr_endpoints_resolved(eps, i);
@@ -316,7 +355,7 @@ zr_daemon_start(zr_daemon_t *self, zr_config_t *config, const char *path)
         }
         zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, zr_config_io_threads(config));
     }
-    if (s_control_open(self, config) != 0) {
+    if (s_control_open(self, zr_config_control(config)) != 0) {
         return -1;
     }
     size_t n = zr_config_device_count(config);
@@ -369,6 +408,18 @@ zr_daemon_start(zr_daemon_t *self, zr_config_t *config, const char *path)
  * Reload.
  */
 
+/* A device whose section is unchanged and which still runs is left
+ * alone; one stopped by its own TERMINATE is started again. */
+static bool
+s_keep(const zr_config_t *old, const s_entry_t *e, const zr_config_t *next,
+       int j)
+{
+    zr_stats_t st;
+    zr_device_stats(e->dev, &st);
+    return j >= 0 && st.running &&
+           zr_config_device_same(old, e->index, next, (size_t) j);
+}
+
 static int
 s_reload(zr_daemon_t *self, char *why, size_t whylen)
 {
@@ -384,11 +435,9 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
         for (size_t i = 0; i < nerr; i++) {
             ZR_LOG_E("reload refused: %s", zr_config_error(next, i));
         }
-        zr__errf(why, whylen,
-                 "reload refused, the running set is unchanged: "
-                 "%s%s",
-                 zr_config_error(next, 0),
-                 nerr > 1 ? " (and more in the log)" : "");
+        zr__errf(
+            why, whylen, "reload refused, the running set is unchanged: %s%s",
+            zr_config_error(next, 0), nerr > 1 ? " (and more in the log)" : "");
         zr_config_destroy(&next);
         return -1;
     }
@@ -396,80 +445,77 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
     ZR_LOG_N("reloading %s", zr_config_path(next));
     zr_config_t *old = self->config;
     size_t n = zr_config_device_count(next);
-    s_entry_t *entries = calloc(n ? n : 1, sizeof *entries);
-    if (!entries) {
-        zr_config_destroy(&next);
-        zr__errf(why, whylen, "reload: out of memory");
-        return -1;
-    }
-    size_t kept = 0, stopped = 0, started = 0, failed = 0;
-    /* Removed and changed devices stop first, so their ports are free. */
-    bool *keep = calloc(self->nentries ? self->nentries : 1, sizeof *keep);
-    bool *done = calloc(n ? n : 1, sizeof *done);
-    if (!keep || !done) {
-        free(keep);
-        free(done);
+    size_t nold = self->nentries;
+    s_entry_t *entries = calloc(n + nold + 1, sizeof *entries);
+    size_t *was = calloc(nold + 1, sizeof *was); /* old index */
+    int *into = calloc(nold + 1, sizeof *into);  /* new index, -1 */
+    bool *done = calloc(n + 1, sizeof *done);
+    if (!entries || !was || !into || !done) {
         free(entries);
+        free(was);
+        free(into);
+        free(done);
         zr_config_destroy(&next);
         zr__errf(why, whylen, "reload: out of memory");
         return -1;
     }
-    size_t nentries = 0;
-    for (size_t i = 0; i < self->nentries; i++) {
+    size_t nentries = 0, kept = 0, stopped = 0, started = 0, failed = 0;
+    /* First every removed or changed device stops, so that whatever ports
+     * they held are free for the devices that start next. */
+    for (size_t i = 0; i < nold; i++) {
         s_entry_t *e = &self->entries[i];
         int j = zr_config_device_find(next, zr_device_name(e->dev));
-        if (j >= 0 && zr_config_device_same(old, e->index, next, (size_t) j)) {
-            keep[i] = true;
+        into[i] = j;
+        was[i] = e->index;
+        if (s_keep(old, e, next, j)) {
             done[j] = true;
             entries[nentries++] = (s_entry_t){e->dev, (size_t) j};
+            e->dev = NULL;
             kept++;
             continue;
         }
-        if (j < 0) {
-            ZR_LOG_N("%s: removed from the config", zr_device_name(e->dev));
+        ZR_LOG_N("%s: %s", zr_device_name(e->dev),
+                 j < 0 ? "removed from the config"
+                 : zr_config_device_same(old, e->index, next, (size_t) j)
+                     ? "stopped by its control endpoint, starting again"
+                     : "changed, restarting");
+        s_entry_stop(e);
+        stopped++;
+    }
+    /* Then the changed ones start anew: if one cannot, its old section
+     * runs again. */
+    for (size_t i = 0; i < nold; i++) {
+        int j = into[i];
+        if (j < 0 || done[j]) {
+            continue;
+        }
+        done[j] = true;
+        char err[512];
+        zr_device_t *dev =
+            s_open(self, next, (size_t) j, true, err, sizeof err);
+        if (dev && s_start(dev) == 0) {
+            entries[nentries++] = (s_entry_t){dev, (size_t) j};
+            started++;
+            continue;
+        }
+        zr_device_destroy(&dev);
+        failed++;
+        ZR_LOG_E("%s: the new configuration cannot start (%s); keeping the "
+                 "old one",
+                 zr_config_device_name(next, (size_t) j), err);
+        dev = s_open(self, old, was[i], true, err, sizeof err);
+        if (dev && s_start(dev) == 0) {
+            /* It runs its old section: it compares as changed next time. */
+            entries[nentries++] = (s_entry_t){dev, SIZE_MAX};
         }
         else {
-            ZR_LOG_N("%s: changed, restarting", zr_device_name(e->dev));
-        }
-    }
-    for (size_t i = 0; i < self->nentries; i++) {
-        if (!keep[i]) {
-            s_entry_t *e = &self->entries[i];
-            int j = zr_config_device_find(next, zr_device_name(e->dev));
-            size_t was = e->index;
-            s_entry_stop(e);
-            stopped++;
-            if (j < 0) {
-                continue;
-            }
-            /* Changed: the new one, or the old one back if it fails. */
-            char err[512];
-            zr_device_t *dev =
-                s_open(self, next, (size_t) j, true, err, sizeof err);
-            done[j] = true;
-            if (dev && s_start(dev) == 0) {
-                entries[nentries++] = (s_entry_t){dev, (size_t) j};
-                started++;
-                continue;
-            }
             zr_device_destroy(&dev);
-            failed++;
-            ZR_LOG_E("%s: the new configuration cannot start (%s); keeping "
-                     "the old one",
-                     zr_config_device_name(next, (size_t) j), err);
-            dev = s_open(self, old, was, true, err, sizeof err);
-            if (dev && s_start(dev) == 0) {
-                /* It answers to the old config: mark it changed. */
-                entries[nentries++] = (s_entry_t){dev, SIZE_MAX};
-            }
-            else {
-                zr_device_destroy(&dev);
-                ZR_LOG_E("%s: the old configuration cannot start either "
-                         "(%s); the device is down",
-                         zr_config_device_name(old, was), err);
-            }
+            ZR_LOG_E("%s: the old configuration cannot start either (%s); "
+                     "the device is down",
+                     zr_config_device_name(old, was[i]), err);
         }
     }
+    /* And the new ones. */
     for (size_t j = 0; j < n; j++) {
         if (done[j]) {
             continue;
@@ -486,22 +532,19 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
             ZR_LOG_E("%s: %s", zr_config_device_name(next, j), err);
         }
     }
-    free(keep);
+    free(was);
+    free(into);
     free(done);
-    if (s_control_open(self, next) != 0) {
-        ZR_LOG_E("reload: %s; the control endpoint stays %s", self->error,
-                 self->control_spec);
-    }
     if (zr_config_io_threads(next) != zr_config_io_threads(old)) {
         ZR_LOG_W("reload: io_threads takes effect at the next start");
     }
-    if (zr_config_log_level(next) >= 0) {
-        zr_log_set_level((zr_log_level_t) zr_config_log_level(next));
+    if (self->config_log_level) {
+        int level = zr_config_log_level(next);
+        zr_log_set_level(level >= 0 ? (zr_log_level_t) level : ZR_LOG_NOTICE);
     }
     free(self->entries);
     self->entries = entries;
     self->nentries = nentries;
-    /* A device kept on its old config compares as changed next time. */
     for (size_t i = 0; i < nentries; i++) {
         if (entries[i].index == SIZE_MAX) {
             entries[i].index = n; /* out of range: never "the same" */
@@ -509,17 +552,33 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
     }
     self->config = next;
     zr_config_destroy(&old);
+    /* The control endpoint changes after the reply to RELOAD went out. */
+    self->control_pending = true;
     ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed", kept,
              stopped, started, failed);
     s_notify(self, "READY=1");
     if (failed) {
         zr__errf(why, whylen,
-                 "reload: %zu device%s failed to start (see the "
-                 "log)",
-                 failed, failed == 1 ? "" : "s");
+                 "reload: %zu device%s failed to start (see the log)", failed,
+                 failed == 1 ? "" : "s");
         return -1;
     }
     return 0;
+}
+
+/* After a reload has been answered: move the control endpoint if the
+ * config moved it. */
+static void
+s_control_follow(zr_daemon_t *self)
+{
+    if (!self->control_pending) {
+        return;
+    }
+    self->control_pending = false;
+    if (s_control_open(self, zr_config_control(self->config)) != 0) {
+        ZR_LOG_E("reload: %s; the control endpoint stays %s", self->error,
+                 self->control_spec ? self->control_spec : "(none)");
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -663,6 +722,17 @@ s_serve(zr_daemon_t *self)
                  names);
         return;
     }
+    bool whole =
+        strcasecmp(cmd, "LIST") == 0 || strcasecmp(cmd, "RELOAD") == 0 ||
+        strcasecmp(cmd, "TERMINATE") == 0 || strcasecmp(cmd, "STOP") == 0;
+    if (whole && dev) {
+        s_replyf(self->control,
+                 "ERROR: %s is for the whole daemon and takes no device name "
+                 "(to stop one device, remove it from the config and "
+                 "reload)",
+                 cmd);
+        return;
+    }
     if (strcasecmp(cmd, "LIST") == 0) {
         char *json = s_list_json(self);
         s_reply(self->control, json ? json : "{}", false);
@@ -738,11 +808,13 @@ zr_daemon_run(zr_daemon_t *self)
     }
     int rc = 0;
     while (!atomic_load(&self->stop)) {
+        s_control_follow(self);
+        /* Without a control socket (a failed move) only signals steer. */
         zmq_pollitem_t items[2] = {
-            {.socket = self->control, .events = ZMQ_POLLIN},
             {.fd = self->wake[0], .events = ZMQ_POLLIN},
+            {.socket = self->control, .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, 2, -1) < 0 && errno == ETERM) {
+        if (zmq_poll(items, self->control ? 2 : 1, -1) < 0 && errno == ETERM) {
             rc = -1;
             break;
         }
@@ -755,7 +827,7 @@ zr_daemon_run(zr_daemon_t *self)
                 ZR_LOG_E("%s", why);
             }
         }
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (self->control && (items[1].revents & ZMQ_POLLIN)) {
             s_serve(self);
         }
     }

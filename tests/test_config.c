@@ -213,6 +213,31 @@ test_malformed(void)
           "2147483647");
 }
 
+/* Indented keys are keys (no continuation lines); a byte order mark is
+ * no error. */
+static void
+test_layout(void)
+{
+    zr_config_t *cfg = s_parse("\xef\xbb\xbf[zrelay]\n"
+                               "    io_threads = 3\n"
+                               "[queue q]\n"
+                               "\tfrontend = @inproc://a\n"
+                               "  backend = @inproc://b\n");
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_EQ(zr_config_io_threads(cfg), 3);
+    zr_config_destroy(&cfg);
+    S_ERR("[queue q]\nfrontend = @inproc://a\n   @inproc://c\n"
+          "backend = @inproc://b\n",
+          "t.conf:3: expected 'key = value' or '[section]', not "
+          "'@inproc://c'");
+    S_ERR("[zrelay]\nio_threads = 2\nio_threads = 3\n",
+          "t.conf:3: 'io_threads' is set twice in [zrelay] (first at line 2)");
+    S_ERR("[queue q]\nfrontend = @tcp://127.0.0.1:5558\n"
+          "backend = @inproc://b\n",
+          "t.conf:2: device 'q' frontend binds tcp://127.0.0.1:5558, which "
+          "the daemon's default control endpoint binds already");
+}
+
 static void
 test_long_line(void)
 {
@@ -249,6 +274,7 @@ ZR_TESTS = {
     {"the embedded default", test_default},
     {"devices configured alike", test_same},
     {"malformed configs, exact messages", test_malformed},
+    {"layout: indentation, byte order mark", test_layout},
     {"a line too long", test_long_line},
     {"files", test_files},
     {NULL, NULL},

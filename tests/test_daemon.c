@@ -157,6 +157,10 @@ test_inproc_chain(void)
     s_ask(req, "STATISTICS", NULL, reply, sizeof reply);
     ZR_STREQ(reply,
              "ERROR: STATISTICS needs a device name (devices: near, far)");
+    s_ask(req, "TERMINATE", "near", reply, sizeof reply);
+    ZR_STREQ(reply, "ERROR: TERMINATE is for the whole daemon and takes no "
+                    "device name (to stop one device, remove it from the "
+                    "config and reload)");
     s_ask(req, "FROB", NULL, reply, sizeof reply);
     ZR_STREQ(reply, "ERROR: unknown command 'FROB' (known: LIST, STATS, "
                     "STATISTICS, PAUSE, RESUME, RELOAD, TERMINATE)");
@@ -236,7 +240,7 @@ s_daemon_start(s_daemon_t *d, const char *text, const char *extra)
             strcmp(mode, "bind") != 0) {
             continue;
         }
-        if (strcmp(role, "control") == 0) {
+        if (strcmp(device, "-") == 0 && strcmp(role, "control") == 0) {
             snprintf(d->control, sizeof d->control, "%s", address);
         }
         else if (d->neps < 16) {
@@ -584,12 +588,96 @@ test_keep_going(void)
     zmq_ctx_term(ctx);
 }
 
+/* Two devices swap ports in one reload: both stop first, then both
+ * start; a device stopped by its own TERMINATE starts again; the control
+ * endpoint moves after answering. */
+static void
+test_reload_moves(void)
+{
+    void *ctx = zmq_ctx_new();
+    char a[128], b[128], c[128], text[1024];
+    void *probe = zrt_socket(ctx, ZMQ_PULL);
+    zrt_bind(probe, "tcp://127.0.0.1:*", a, sizeof a);
+    zrt_bind(probe, "tcp://127.0.0.1:*", b, sizeof b);
+    zrt_bind(probe, "tcp://127.0.0.1:*", c, sizeof c);
+    zmq_close(probe); /* three ports the kernel just gave out */
+    snprintf(text, sizeof text,
+             "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+             "[streamer one]\nfrontend = @%s\nbackend = @inproc://one\n"
+             "control = @inproc://one-ctl\n"
+             "[streamer two]\nfrontend = @%s\nbackend = @inproc://two\n",
+             a, b);
+    s_daemon_t d;
+    s_daemon_start(&d, text, NULL);
+    char out[8192];
+    snprintf(text, sizeof text,
+             "[zrelay]\ncontrol = @%s\n"
+             "[streamer one]\nfrontend = @%s\nbackend = @inproc://one\n"
+             "control = @inproc://one-ctl\n"
+             "[streamer two]\nfrontend = @%s\nbackend = @inproc://two\n",
+             c, b, a);
+    s_write(d.path, text);
+    ZR_EQ(s_ctl(&d, out, sizeof out, "reload", NULL, NULL), 0);
+    ZR_STREQ(out, "reloaded\n");
+    ZR_WAIT((zrt_proc_pump(d.proc, 5),
+             strstr(zrt_proc_stderr(d.proc),
+                    "reloaded: 0 kept, 2 stopped, 2 started, 0 failed")),
+            ZRT_DEADLINE_MS);
+    /* The control endpoint moved to c. */
+    const char *argv[] = {ZRELAY_BIN, "ctl", c, "list", NULL};
+    zrt_proc_t *p = zrt_proc_start(argv, NULL);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    ZR_CHECKF(strstr(zrt_proc_stdout(p), a) && strstr(zrt_proc_stdout(p), b),
+              "%s", zrt_proc_stdout(p));
+    zrt_proc_destroy(&p);
+    snprintf(d.control, sizeof d.control, "%s", c);
+    s_daemon_stop(&d);
+    zmq_ctx_term(ctx);
+}
+
+/* A device stopped by TERMINATE on its own control endpoint starts again
+ * at the next reload, though its section did not change. */
+static void
+test_reload_restarts_stopped(void)
+{
+    s_daemon_t d;
+    s_daemon_start(&d,
+                   "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                   "[streamer one]\nfrontend = @tcp://127.0.0.1:*\n"
+                   "backend = @tcp://127.0.0.1:*\n"
+                   "control = @tcp://127.0.0.1:*\n",
+                   NULL);
+    void *ctx = zmq_ctx_new();
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, s_daemon_ep(&d, "one", "control"));
+    ZR_SEND(req, "TERMINATE");
+    ZR_RECV(req, "");
+    char out[8192];
+    ZR_WAIT((s_ctl(&d, out, sizeof out, "list", NULL, NULL),
+             strstr(out, "stopped")),
+            ZRT_DEADLINE_MS);
+    ZR_EQ(s_ctl(&d, out, sizeof out, "reload", NULL, NULL), 0);
+    ZR_EQ(s_ctl(&d, out, sizeof out, "list", NULL, NULL), 0);
+    ZR_CHECKF(strstr(out, "running") && !strstr(out, "stopped"), "%s", out);
+    ZR_WAIT((zrt_proc_pump(d.proc, 5),
+             strstr(zrt_proc_stderr(d.proc),
+                    "one: stopped by its control endpoint, starting again")),
+            ZRT_DEADLINE_MS);
+    s_daemon_stop(&d);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: two forwarders chained in one daemon", test_inproc_chain},
     {"inproc: a config with errors does not start", test_start_errors},
     {"tcp: reload keeps untouched devices", test_reload_keeps_untouched},
     {"tcp: SIGTERM delivers what the relay took in", test_sigterm_drain},
     {"tcp: --keep-going runs the devices that can start", test_keep_going},
+    {"tcp: a reload swaps ports and moves the control endpoint",
+     test_reload_moves},
+    {"tcp: a reload restarts a device stopped by TERMINATE",
+     test_reload_restarts_stopped},
     {NULL, NULL},
 };
 ZR_MAIN

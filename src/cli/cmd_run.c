@@ -211,6 +211,7 @@ cmd_run(int argc, char **argv)
     }
     zr_daemon_set_notify(daemon, s_notify, NULL);
     zr_daemon_set_keep_going(daemon, keep_going);
+    zr_daemon_set_config_log_level(daemon, verbosity == 0);
     s_daemon = daemon;
     s_signals();
     int status = CLI_OK;
