@@ -275,6 +275,9 @@ ZR_EXPORT const char *zr_device_error(const zr_device_t *self);
  * and the resolved address; zr_device_endpoint returns -1 when I is out
  * of range. Pointers stay valid until the device is destroyed. */
 ZR_EXPORT size_t zr_device_endpoint_count(const zr_device_t *self);
+/* After zr_device_open: the ZeroMQ type (ZMQ_XSUB, ...) of the socket at
+ * ROLE, or -1 with EINVAL when the device has none there. */
+ZR_EXPORT int zr_device_socket_type(const zr_device_t *self, const char *role);
 ZR_EXPORT int zr_device_endpoint(const zr_device_t *self, size_t i,
                                  const char **role, bool *bind,
                                  const char **address);

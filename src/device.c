@@ -538,6 +538,21 @@ zr_device_open(zr_device_t *self)
     return 0;
 }
 
+int
+zr_device_socket_type(const zr_device_t *self, const char *role)
+{
+    for (int r = 0; r < S_ROLES; r++) {
+        if (strcmp(role, s_role_names[r]) == 0 && self->sockets[r]) {
+            int type = -1;
+            size_t len = sizeof type;
+            zmq_getsockopt(self->sockets[r], ZMQ_TYPE, &type, &len);
+            return type;
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
 size_t
 zr_device_endpoint_count(const zr_device_t *self)
 {

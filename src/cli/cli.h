@@ -38,9 +38,9 @@ int cli_bad_option(const char *verb, char **argv, int optind,
 void cli_wrap(FILE *out, const char *text, int indent, int first_col);
 void cli_option_help(FILE *out, zr_device_type_t type);
 
-/* Who meets a device of TYPE at ROLE: "publishers (PUB/XPUB) connect
- * here"; NULL for other roles. */
-const char *cli_who(zr_device_type_t type, const char *role);
+/* Who meets DEV at ROLE, bound there: "publishers (PUB/XPUB) connect
+ * here"; NULL for a connect endpoint. */
+const char *cli_who(const zr_device_t *dev, const char *role, bool bind);
 
 int cmd_device(zr_device_type_t type, int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -132,6 +132,31 @@ s_print_device(cJSON *dev)
             cJSON_GetNumberValue(cJSON_GetObjectItem(c, "disconnected")),
             cJSON_GetNumberValue(cJSON_GetObjectItem(c, "handshake_failed")));
     }
+    /* The forwarder's extras, and whatever later handlers report: every
+     * other object of numbers as one line. */
+    static const char *known[] = {"frontend", "backend", "capture", "control"};
+    cJSON *item;
+    cJSON_ArrayForEach(item, dev)
+    {
+        bool skip = !cJSON_IsObject(item);
+        for (size_t i = 0; !skip && i < sizeof known / sizeof known[0]; i++) {
+            skip = strcmp(item->string, known[i]) == 0;
+        }
+        if (skip) {
+            continue;
+        }
+        printf("%s:", item->string);
+        cJSON *field;
+        const char *sep = " ";
+        cJSON_ArrayForEach(field, item)
+        {
+            if (cJSON_IsNumber(field)) {
+                printf("%s%s %.0f", sep, field->string, field->valuedouble);
+                sep = ", ";
+            }
+        }
+        printf("\n");
+    }
     cJSON *ctl = cJSON_GetObjectItem(dev, "control");
     if (cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")) > 0) {
         printf("control: %.0f commands, %.0f refused\n",

@@ -28,7 +28,7 @@ static const s_kind_t s_kinds[] = {
      "zrelay queue @tcp://127.0.0.1:5559 @tcp://127.0.0.1:5560"},
     {ZR_STREAMER, "PULL frontend, PUSH backend",
      "producers (PUSH) connect here", "consumers (PULL) connect here",
-     "zrelay streamer @tcp://127.0.0.1:5557 @tcp://127.0.0.1:5558"},
+     "zrelay streamer @tcp://127.0.0.1:5563 @tcp://127.0.0.1:5564"},
 };
 
 static const s_kind_t *
@@ -102,15 +102,32 @@ cli_option_help(FILE *out, zr_device_type_t type)
 }
 
 const char *
-cli_who(zr_device_type_t type, const char *role)
+cli_who(const zr_device_t *dev, const char *role, bool bind)
 {
-    const s_kind_t *k = s_kind(type);
-    if (!k) {
-        return NULL;
+    if (!bind) {
+        return NULL; /* it goes to them: nobody connects here */
     }
-    return strcmp(role, "frontend") == 0  ? k->front_who
-           : strcmp(role, "backend") == 0 ? k->back_who
-                                          : NULL;
+    if (strcmp(role, "sync") == 0) {
+        return "publishers ask here (zr_sync_wait)";
+    }
+    if (strcmp(role, "capture") == 0) {
+        return "capture listeners (SUB) connect here";
+    }
+    if (strcmp(role, "control") == 0) {
+        return "zrelay ctl";
+    }
+    switch (zr_device_socket_type(dev, role)) {
+    case ZMQ_XSUB: return "publishers (PUB/XPUB) connect here";
+    case ZMQ_XPUB: return "subscribers (SUB/XSUB) connect here";
+    case ZMQ_ROUTER: return "clients (REQ/DEALER) connect here";
+    case ZMQ_DEALER: return "workers (REP/DEALER) connect here";
+    case ZMQ_PULL:
+        return zr_device_type(dev) == ZR_FORWARDER
+                   ? "publishers (PUSH) connect here"
+                   : "producers (PUSH) connect here";
+    case ZMQ_PUSH: return "consumers (PULL) connect here";
+    default: return NULL;
+    }
 }
 
 static void
@@ -143,7 +160,8 @@ s_help(const s_kind_t *k, FILE *out)
         "\n"
         "Once every endpoint is up it prints one line per endpoint,\n"
         "'ROLE bind|connect ADDRESS' with the real port, then 'ready'.\n"
-        "SIGINT or SIGTERM stop it cleanly (exit 0). Exit 1 on a runtime\n"
+        "SIGINT, SIGTERM or SIGHUP stop it cleanly (exit 0). Exit 1 on a "
+        "runtime\n"
         "failure (a port in use), 2 on a usage error.\n"
         "\n"
         "Example:\n  %s\n",
@@ -172,12 +190,15 @@ s_install_signals(void)
     /* No SA_RESTART: zmq_poll returns EINTR and the loop sees the flag. */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A closed terminal: one device has no config to reload, so it stops
+     * as cleanly as on SIGTERM. */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
 /* "frontend bind tcp://127.0.0.1:5559" per endpoint, then "ready". */
 static void
-s_print_endpoints(zr_device_t *dev, const s_kind_t *k)
+s_print_endpoints(zr_device_t *dev)
 {
     size_t n = zr_device_endpoint_count(dev);
     for (size_t i = 0; i < n; i++) {
@@ -185,11 +206,11 @@ s_print_endpoints(zr_device_t *dev, const s_kind_t *k)
         bool bind;
         zr_device_endpoint(dev, i, &role, &bind, &address);
         printf("%s %s %s\n", role, bind ? "bind" : "connect", address);
-        if (bind && strcmp(role, "frontend") == 0) {
-            ZR_LOG_N("%s: %s", address, k->front_who);
-        }
-        else if (bind && strcmp(role, "backend") == 0) {
-            ZR_LOG_N("%s: %s", address, k->back_who);
+        const char *who = cli_who(dev, role, bind);
+        if (who &&
+            (strcmp(role, "frontend") == 0 || strcmp(role, "backend") == 0 ||
+             strcmp(role, "sync") == 0)) {
+            ZR_LOG_N("%s: %s", address, who);
         }
     }
     printf("ready\n");
@@ -320,7 +341,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     }
     s_running = dev;
     s_install_signals();
-    s_print_endpoints(dev, k);
+    s_print_endpoints(dev);
     if (zr_device_run(dev) != 0) {
         status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
     }

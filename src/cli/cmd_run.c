@@ -126,7 +126,7 @@ s_print_table(zr_daemon_t *daemon, const char *from)
             const char *role, *address;
             bool bind;
             zr_device_endpoint(dev, e, &role, &bind, &address);
-            const char *who = cli_who(zr_device_type(dev), role);
+            const char *who = cli_who(dev, role, bind);
             printf("  %-16s %-9s %-8s %-7s %-28s %s\n", zr_device_name(dev),
                    zr_device_type_name(zr_device_type(dev)), role,
                    bind ? "bind" : "connect", address, who ? who : "");
