@@ -111,6 +111,8 @@ typedef struct {
     uint64_t drop_peer_full; /* ROUTER: the peer's queue is full */
     uint64_t drop_error;     /* any other send failure */
     uint64_t drop_shutdown;  /* held when the relay stopped, not sent */
+    uint64_t drop_slow;      /* XPUB: sent lossy after block_timeout, so
+                                a slow subscriber missed it */
     zr_conn_stats_t conns;   /* zeros where the socket is not monitored */
 } zr_socket_stats_t;
 
@@ -211,6 +213,25 @@ ZR_EXPORT int zr_device_set_ingest_pull(zr_device_t *self, bool pull);
 ZR_EXPORT int zr_device_set_hold(zr_device_t *self, uint64_t until,
                                  uint64_t max_msgs, uint64_t max_bytes,
                                  int timeout_msecs);
+/* Forwarder only. The last value cache: keep the last message of each
+ * topic (its first frame), at most MAX_TOPICS topics and MAX_BYTES bytes
+ * (0: no bound; the least recently updated go first, counted), and send
+ * a new subscriber the cached value of its subscription at once, to it
+ * alone. A prefix matching several topics gets the newest of them, or
+ * with ALL_MATCHES every one, sent to every subscriber of those topics
+ * (duplicates included, as the Guide's lvcache). The frontend then
+ * subscribes to everything upstream. */
+ZR_EXPORT int zr_device_set_last_value(zr_device_t *self, bool on,
+                                       uint64_t max_topics, uint64_t max_bytes,
+                                       bool all_matches);
+/* Forwarder only. Refuse (and count) subscriptions beyond MAX (0: none). */
+ZR_EXPORT int zr_device_set_max_subscriptions(zr_device_t *self, uint64_t max);
+/* Forwarder only. TIMEOUT_MSECS >= 0: a slow subscriber blocks the
+ * forwarder (ZMQ_XPUB_NODROP) up to that long per message, which is then
+ * sent the lossy way and counted (drop_slow); -1 (the default): libzmq
+ * drops for slow subscribers, silently. */
+ZR_EXPORT int zr_device_set_slow_subscriber_block(zr_device_t *self,
+                                                  int timeout_msecs);
 
 /* The publisher's side of a forwarder's sync service (docs/SYNC.md): wait
  * until at least N subscriptions overlap PREFIX ("" or NULL: any), and

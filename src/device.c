@@ -31,6 +31,8 @@ struct zr_device_t {
     int linger;
     int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
     bool ingest_pull;                     /* forwarder: PULL frontend */
+    int block_timeout; /* forwarder: -1 drop slow subscribers' messages */
+    int block_ms;      /* what block_timeout becomes in block mode */
     cpu_set_t affinity;
     bool pinned;
     zr__pubsub_opts_t pubsub_opts;
@@ -105,7 +107,13 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     zr__engine_set_identity(self->engine, self->name, type_name);
     zr__engine_set_describe(self->engine, s_describe, self);
     self->sndhwm = self->rcvhwm = -1;
-    self->pubsub_opts = (zr__pubsub_opts_t){0, 10000, 64u << 20, 10000};
+    self->pubsub_opts = (zr__pubsub_opts_t){.lv_max_topics = 10000,
+                                            .lv_max_bytes = 64u << 20,
+                                            .hold_max = 10000,
+                                            .hold_max_bytes = 64u << 20,
+                                            .hold_timeout = 10000};
+    self->block_timeout = -1;
+    self->block_ms = 1000;
     self->max_msg_size = -1;
     self->linger = 1000;
     return self;
@@ -321,9 +329,65 @@ zr_device_set_hold(zr_device_t *self, uint64_t until, uint64_t max_msgs,
         s_check_range(self, "hold timeout", timeout_msecs, 0) != 0) {
         return -1;
     }
-    self->pubsub_opts =
-        (zr__pubsub_opts_t){until, max_msgs, max_bytes, timeout_msecs};
+    self->pubsub_opts.hold_until = until;
+    self->pubsub_opts.hold_max = max_msgs;
+    self->pubsub_opts.hold_max_bytes = max_bytes;
+    self->pubsub_opts.hold_timeout = timeout_msecs;
     return 0;
+}
+
+int
+zr_device_set_last_value(zr_device_t *self, bool on, uint64_t max_topics,
+                         uint64_t max_bytes, bool all_matches)
+{
+    if (s_forwarder_only(self, "last_value") != 0) {
+        return -1;
+    }
+    self->pubsub_opts.last_value = on;
+    self->pubsub_opts.lv_max_topics = max_topics;
+    self->pubsub_opts.lv_max_bytes = max_bytes;
+    self->pubsub_opts.last_value_all = all_matches;
+    return 0;
+}
+
+int
+zr_device_set_max_subscriptions(zr_device_t *self, uint64_t max)
+{
+    if (s_forwarder_only(self, "max_subscriptions") != 0) {
+        return -1;
+    }
+    self->pubsub_opts.max_subscriptions = max;
+    return 0;
+}
+
+int
+zr_device_set_slow_subscriber_block(zr_device_t *self, int timeout_msecs)
+{
+    if (s_forwarder_only(self, "slow_subscriber") != 0) {
+        return -1;
+    }
+    self->block_timeout = timeout_msecs < 0 ? -1 : timeout_msecs;
+    return 0;
+}
+
+zr__pubsub_opts_t *
+zr__device_pubsub_opts(zr_device_t *self)
+{
+    return &self->pubsub_opts;
+}
+
+void
+zr__device_slow_subscriber(zr_device_t *self, int block, int block_ms)
+{
+    if (block_ms >= 0) {
+        self->block_ms = block_ms;
+    }
+    if (block >= 0) {
+        self->block_timeout = block ? self->block_ms : -1;
+    }
+    else if (self->block_timeout >= 0) {
+        self->block_timeout = self->block_ms;
+    }
 }
 
 void
@@ -445,6 +509,11 @@ s_socket(zr_device_t *self, int role, int type)
          * again instead of being refused as a duplicate. */
         s_setopt(s, ZMQ_ROUTER_HANDOVER, 1);
     }
+    if (role == S_BACKEND && type == ZMQ_XPUB && self->block_timeout >= 0) {
+        /* A slow subscriber holds the others (up to block_timeout) rather
+         * than lose messages inside libzmq without a word. */
+        s_setopt(s, ZMQ_XPUB_NODROP, 1);
+    }
     if (role == S_CAPTURE) {
         /* A slow listener makes sends fail with EAGAIN (counted as a
          * capture drop) instead of libzmq dropping without telling. */
@@ -521,6 +590,10 @@ zr_device_open(zr_device_t *self)
                            self->sockets[S_BACKEND]);
     zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
     zr__engine_set_control(self->engine, self->sockets[S_CONTROL]);
+    if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
+        zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
+                                     self->block_timeout);
+    }
     if (self->type == ZR_FORWARDER) {
         self->pubsub =
             zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],

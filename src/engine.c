@@ -62,7 +62,7 @@ typedef enum { S_CAP_ON, S_CAP_SKIP } s_capstate_t;
 typedef struct {
     uint64_t msgs_in, frames_in, bytes_in;
     uint64_t msgs_out, frames_out, bytes_out;
-    uint64_t no_route, peer_full, error;
+    uint64_t no_route, peer_full, error, slow;
     uint64_t cap_msgs, cap_drops;
 } s_tally_t;
 
@@ -94,6 +94,8 @@ typedef struct {
     int backoff_ms;
     int64_t retry_at;
     int64_t parked_at; /* when the frame in hand was first refused */
+    int block_timeout; /* -1, or ms a NODROP XPUB may block (see above) */
+    bool congested;    /* block_timeout passed; lossy until a send is not */
 } s_dir_t;
 
 /* A ROUTER peer identity (at most 255 bytes in ZMTP). */
@@ -243,6 +245,7 @@ s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
     s_dir_t *d = &self->dirs[self->ndirs++];
     memset(d, 0, sizeof *d);
     d->which = which;
+    d->block_timeout = -1;
     d->src = src;
     d->dst = dst;
     d->in = in;
@@ -392,6 +395,43 @@ zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg)
     return 0;
 }
 
+void
+zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs)
+{
+    s_dir_t *d = s_dir_to(self, socket);
+    if (d) {
+        d->block_timeout = msecs;
+    }
+}
+
+int
+zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
+{
+    s_dir_t *d = s_dir_to(self, socket);
+    if (!d || d->mid_out) {
+        errno = d ? EAGAIN : EINVAL; /* never inside another message */
+        return -1;
+    }
+    s_tally_t t = {0};
+    int rc = 0;
+    for (size_t i = 0; i < msg->size; i++) {
+        size_t size = zmq_msg_size(&msg->frames[i]);
+        int flags = (i + 1 < msg->size ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
+        if (zmq_msg_send(&msg->frames[i], socket, flags) < 0) {
+            rc = -1; /* only the first frame can fail */
+            break;
+        }
+        t.frames_out++;
+        t.bytes_out += size;
+    }
+    t.msgs_out += rc == 0;
+    zr__msg_clear(msg);
+    s_add(&d->out->msgs_out, t.msgs_out);
+    s_add(&d->out->frames_out, t.frames_out);
+    s_add(&d->out->bytes_out, t.bytes_out);
+    return rc;
+}
+
 size_t
 zr__engine_queued(const zr__engine_t *self, void *socket)
 {
@@ -445,6 +485,7 @@ s_publish(s_dir_t *d, zr__engine_t *self, const s_tally_t *t)
     s_add(&d->out->drop_no_route, t->no_route);
     s_add(&d->out->drop_peer_full, t->peer_full);
     s_add(&d->out->drop_error, t->error);
+    s_add(&d->out->drop_slow, t->slow);
     s_add(&self->capture_msgs, t->cap_msgs);
     s_add(&self->capture_drops, t->cap_drops);
 }
@@ -563,6 +604,7 @@ s_send_frame(zr__engine_t *self, s_dir_t *d, zmq_msg_t *f, bool more,
         d->parked = false;
         d->backoff_ms = 0;
         d->mid_out = more;
+        d->congested = false;
         if (stalled >= 0) {
             s_stalled_remove(self, stalled);
         }
@@ -593,6 +635,37 @@ s_send_frame(zr__engine_t *self, s_dir_t *d, zmq_msg_t *f, bool more,
             else if (now - d->parked_at >= S_PEER_GRACE_MS) {
                 s_stalled_add(self, f);
                 hold = false;
+            }
+        }
+        if (hold && d->block_timeout >= 0 && first) {
+            /* An XPUB with ZMQ_XPUB_NODROP: a slow subscriber may hold
+             * the others up to block_timeout; then the message goes out
+             * the lossy way, and the slow ones miss it (counted). Until a
+             * message goes out without loss again, the next ones do not
+             * wait: one stalled subscriber costs one timeout, not one per
+             * message. */
+            if (!d->parked) {
+                d->parked_at = now;
+            }
+            if (d->congested || now - d->parked_at >= d->block_timeout) {
+                d->congested = true;
+                int off = 0, on = 1;
+                zmq_setsockopt(d->dst, ZMQ_XPUB_NODROP, &off, sizeof off);
+                int rc = zmq_msg_send(f, d->dst, flags);
+                zmq_setsockopt(d->dst, ZMQ_XPUB_NODROP, &on, sizeof on);
+                if (rc >= 0) {
+                    t->frames_out++;
+                    t->bytes_out += size;
+                    t->msgs_out += !more;
+                    t->slow++;
+                    d->parked = false;
+                    d->backoff_ms = 0;
+                    d->mid_out = more;
+                    if (cap) {
+                        s_capture_send(self, d, first, more, t);
+                    }
+                    return S_OK;
+                }
             }
         }
         if (hold) {
@@ -1174,6 +1247,7 @@ s_sockstats(const zr__sockstats_t *s, zr_socket_stats_t *out)
     out->drop_peer_full = s_load(&m->drop_peer_full);
     out->drop_error = s_load(&m->drop_error);
     out->drop_shutdown = s_load(&m->drop_shutdown);
+    out->drop_slow = s_load(&m->drop_slow);
 }
 
 bool
@@ -1229,6 +1303,7 @@ s_sockstats_json(const zr_socket_stats_t *s)
     cJSON_AddNumberToObject(drops, "peer_full", (double) s->drop_peer_full);
     cJSON_AddNumberToObject(drops, "error", (double) s->drop_error);
     cJSON_AddNumberToObject(drops, "shutdown", (double) s->drop_shutdown);
+    cJSON_AddNumberToObject(drops, "slow_subscriber", (double) s->drop_slow);
     return o;
 }
 

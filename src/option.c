@@ -110,6 +110,39 @@ s_tuning(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
     return zr_device_set_affinity(self, text);
 }
 
+static int
+s_pubsub(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    (void) text;
+    if (zr_device_type(self) != ZR_FORWARDER) {
+        return zr_device_set_max_subscriptions(self, 0); /* says why */
+    }
+    zr__pubsub_opts_t *o = zr__device_pubsub_opts(self);
+    const char *name = opt->name;
+    if (strcmp(name, "last_value") == 0) {
+        o->last_value = n != 0;
+    }
+    else if (strcmp(name, "last_value_max_topics") == 0) {
+        o->lv_max_topics = (uint64_t) n;
+    }
+    else if (strcmp(name, "last_value_max_bytes") == 0) {
+        o->lv_max_bytes = (uint64_t) n;
+    }
+    else if (strcmp(name, "last_value_prefix") == 0) {
+        o->last_value_all = n == 1;
+    }
+    else if (strcmp(name, "max_subscriptions") == 0) {
+        o->max_subscriptions = (uint64_t) n;
+    }
+    else if (strcmp(name, "slow_subscriber") == 0) {
+        zr__device_slow_subscriber(self, n == 1, -1);
+    }
+    else {
+        zr__device_slow_subscriber(self, -1, (int) n);
+    }
+    return 0;
+}
+
 /* Every option of every device type. Later capabilities add rows. */
 static const s_option_t s_options[] = {
     {{"frontend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
@@ -164,6 +197,39 @@ static const s_option_t s_options[] = {
       "connected, never dropped for want of a subscription); nothing goes "
       "upstream"},
      s_ingest},
+    {{"last_value", ZR_OPT_BOOL, "BOOL", S_FWD, "false", NULL,
+      "keep the last message of each topic (its first frame) and send it at "
+      "once to a new subscriber alone; the frontend then subscribes to "
+      "everything upstream"},
+     s_pubsub},
+    {{"last_value_max_topics", ZR_OPT_INT, "N", S_FWD, "10000", NULL,
+      "at most N topics cached (0: no bound); the least recently updated "
+      "go first (counted)"},
+     s_pubsub},
+    {{"last_value_max_bytes", ZR_OPT_SIZE, "BYTES", S_FWD, "64M", NULL,
+      "at most this many bytes cached (0: no bound)"},
+     s_pubsub},
+    {{"last_value_prefix", ZR_OPT_CHOICE, "newest|all", S_FWD, "newest",
+      "newest|all",
+      "a subscription matching several cached topics gets the newest of "
+      "them, to itself alone, or all of them, sent to every subscriber of "
+      "those topics (duplicates included, as the Guide's lvcache)"},
+     s_pubsub},
+    {{"max_subscriptions", ZR_OPT_INT, "N", S_FWD, "0 (no limit)", NULL,
+      "refuse subscriptions beyond N (counted); a refused one never goes "
+      "upstream"},
+     s_pubsub},
+    {{"slow_subscriber", ZR_OPT_CHOICE, "drop|block", S_FWD, "drop",
+      "drop|block",
+      "drop: a slow subscriber misses messages, silently inside libzmq; "
+      "block: it holds the forwarder (ZMQ_XPUB_NODROP) up to block_timeout "
+      "per message, then the message goes the lossy way (counted); the "
+      "publishers' PUB sockets may then drop instead"},
+     s_pubsub},
+    {{"block_timeout", ZR_OPT_DURATION, "D", S_FWD, "1s", NULL,
+      "with slow_subscriber = block, how long one message may wait for a "
+      "slow subscriber"},
+     s_pubsub},
     {{"hold_until", ZR_OPT_INT, "N", S_FWD, "0 (no gate)", NULL,
       "hold publications while fewer than N subscriptions exist, then "
       "release them in order"},

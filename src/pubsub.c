@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +36,17 @@
 
 #define S_PROBE_PREFIX "\xffzrelay-probe"
 #define S_PROBE_PREFIX_LEN (sizeof S_PROBE_PREFIX - 1)
+/* ZMQ_XPUB_MANUAL_LAST_VALUE: absent from libzmq 4.3.4's header without
+ * the draft API, but there at run time (measured). */
+#define S_XPUB_MANUAL_LAST_VALUE 98
+/* STATS lists at most this many topics. */
+#define S_LIST_MAX 1000
 
 typedef struct {
     unsigned char *topic;
     size_t size;
-    uint64_t count;
+    uint64_t count;   /* accepted subscriptions */
+    uint64_t refused; /* refused ones libzmq still remembers */
 } s_sub_t;
 
 typedef struct s_waiter {
@@ -64,10 +71,17 @@ struct zr__pubsub_t {
     void *frontend, *backend, *sync;
     bool pull; /* the frontend is a PULL: nothing goes upstream */
     char name[64];
-    /* Subscriptions, sorted by topic. */
+    /* Subscriptions, sorted by topic; the lock is for STATS, which lists
+     * them from another thread. */
+    pthread_mutex_t lock;
     s_sub_t *subs;
     size_t nsubs, cap;
     uint64_t total;
+    bool manual; /* the XPUB runs ZMQ_XPUB_MANUAL: we apply subscriptions */
+    uint64_t max_subscriptions;
+    /* The last value cache. */
+    zr__lvc_t *lvc;
+    bool lvc_all;
     /* Sync. */
     s_waiter_t *waiters;
     uint64_t probe_seq;
@@ -79,7 +93,8 @@ struct zr__pubsub_t {
     /* Counters, read by STATS from any thread. */
     _Atomic uint64_t st_total, st_topics, st_waiting, st_go, st_timeouts,
         st_probes, st_errors, st_held, st_released, st_forced_bound,
-        st_forced_timeout;
+        st_forced_timeout, st_refused, st_lv_sent, st_lv_missed, st_lv_topics,
+        st_lv_bytes, st_lv_evictions;
 };
 
 static void
@@ -135,50 +150,108 @@ s_find(const zr__pubsub_t *self, const unsigned char *topic, size_t size,
     return lo;
 }
 
-static void
-s_subscribe(zr__pubsub_t *self, const unsigned char *topic, size_t size)
+/* The entry for TOPIC, made if need be (NULL when out of memory). */
+static s_sub_t *
+s_entry(zr__pubsub_t *self, const unsigned char *topic, size_t size)
 {
     bool found;
     size_t i = s_find(self, topic, size, &found);
-    if (!found) {
-        if (self->nsubs == self->cap) {
-            size_t cap = self->cap ? self->cap * 2 : 16;
-            s_sub_t *subs = realloc(self->subs, cap * sizeof *subs);
-            if (!subs) {
-                return;
-            }
-            self->subs = subs;
-            self->cap = cap;
-        }
-        unsigned char *copy = malloc(size ? size : 1);
-        if (!copy) {
-            return;
-        }
-        memcpy(copy, topic, size);
-        memmove(&self->subs[i + 1], &self->subs[i],
-                (self->nsubs - i) * sizeof *self->subs);
-        self->subs[i] = (s_sub_t){copy, size, 0};
-        self->nsubs++;
+    if (found) {
+        return &self->subs[i];
     }
-    self->subs[i].count++;
-    self->total++;
+    if (self->nsubs == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 16;
+        s_sub_t *subs = realloc(self->subs, cap * sizeof *subs);
+        if (!subs) {
+            return NULL;
+        }
+        self->subs = subs;
+        self->cap = cap;
+    }
+    unsigned char *copy = malloc(size ? size : 1);
+    if (!copy) {
+        return NULL;
+    }
+    memcpy(copy, topic, size);
+    memmove(&self->subs[i + 1], &self->subs[i],
+            (self->nsubs - i) * sizeof *self->subs);
+    self->subs[i] = (s_sub_t){copy, size, 0, 0};
+    self->nsubs++;
+    return &self->subs[i];
 }
 
 static void
-s_unsubscribe(zr__pubsub_t *self, const unsigned char *topic, size_t size)
+s_entry_drop_if_empty(zr__pubsub_t *self, s_sub_t *e)
 {
-    bool found;
-    size_t i = s_find(self, topic, size, &found);
-    if (!found) {
+    if (e->count || e->refused) {
         return;
     }
-    self->total--;
-    if (--self->subs[i].count == 0) {
-        free(self->subs[i].topic);
-        memmove(&self->subs[i], &self->subs[i + 1],
-                (self->nsubs - i - 1) * sizeof *self->subs);
-        self->nsubs--;
+    size_t i = (size_t) (e - self->subs);
+    free(e->topic);
+    memmove(&self->subs[i], &self->subs[i + 1],
+            (self->nsubs - i - 1) * sizeof *self->subs);
+    self->nsubs--;
+}
+
+static void
+s_publish_table(zr__pubsub_t *self)
+{
+    uint64_t topics = 0;
+    for (size_t i = 0; i < self->nsubs; i++) {
+        topics += self->subs[i].count > 0;
     }
+    s_set(&self->st_total, self->total);
+    s_set(&self->st_topics, topics);
+}
+
+/* A subscription arrived: accepted (true) or refused over the limit. */
+static bool
+s_subscribe(zr__pubsub_t *self, const unsigned char *topic, size_t size)
+{
+    pthread_mutex_lock(&self->lock);
+    s_sub_t *e = s_entry(self, topic, size);
+    bool accept = true;
+    if (e && self->max_subscriptions &&
+        self->total >= self->max_subscriptions) {
+        e->refused++;
+        accept = false;
+    }
+    else if (e) {
+        e->count++;
+        self->total++;
+    }
+    s_publish_table(self);
+    pthread_mutex_unlock(&self->lock);
+    return accept;
+}
+
+/* An unsubscribe arrived: true when it ends an accepted subscription
+ * (and goes upstream), false when it was libzmq forgetting a refused one.
+ * libzmq cannot say which pipe a subscriber's farewell unsubscribes came
+ * from, so a refused one is assumed first: at worst a topic stays
+ * subscribed upstream a while longer, never does one go while somebody
+ * still wants it. */
+static bool
+s_unsubscribe(zr__pubsub_t *self, const unsigned char *topic, size_t size)
+{
+    pthread_mutex_lock(&self->lock);
+    bool found, accepted = false;
+    size_t i = s_find(self, topic, size, &found);
+    if (found) {
+        s_sub_t *e = &self->subs[i];
+        if (e->refused) {
+            e->refused--;
+        }
+        else if (e->count) {
+            e->count--;
+            self->total--;
+            accepted = true;
+        }
+        s_entry_drop_if_empty(self, e);
+    }
+    s_publish_table(self);
+    pthread_mutex_unlock(&self->lock);
+    return accepted;
 }
 
 /* Subscriptions that overlap PREFIX: those it starts with (they receive
@@ -511,6 +584,62 @@ s_hold(zr__pubsub_t *self, zr__msg_t *msg)
 }
 
 /* ---------------------------------------------------------------------
+ * Last values.
+ */
+
+/* Send a copy of CACHED on the backend, to the subscriber whose
+ * subscription was just applied alone (EXCLUSIVE) or to all that match. */
+static void
+s_send_cached(zr__pubsub_t *self, const zr__msg_t *cached, bool exclusive)
+{
+    zr__msg_t copy = {NULL, 0, 0};
+    if (zr__msg_copy(&copy, cached) != 0) {
+        return;
+    }
+    int on = 1, off = 0, rc;
+    if (exclusive) {
+        /* Only around a send: set and left set, it would give the next
+         * live message to this subscriber alone and rob the others. */
+        zmq_setsockopt(self->backend, S_XPUB_MANUAL_LAST_VALUE, &on, sizeof on);
+        rc = zr__engine_send_now(self->engine, self->backend, &copy);
+        /* Clearing it clears ZMQ_XPUB_MANUAL too: set that again. */
+        zmq_setsockopt(self->backend, S_XPUB_MANUAL_LAST_VALUE, &off,
+                       sizeof off);
+        zmq_setsockopt(self->backend, ZMQ_XPUB_MANUAL, &on, sizeof on);
+    }
+    else {
+        rc = zr__engine_send_now(self->engine, self->backend, &copy);
+    }
+    s_inc(rc == 0 ? &self->st_lv_sent : &self->st_lv_missed);
+    zr__msg_destroy(&copy);
+}
+
+/* A new subscription to PREFIX: the cached values it matches. */
+static void
+s_last_value(zr__pubsub_t *self, const unsigned char *prefix, size_t len)
+{
+    const zr__msg_t *newest;
+    size_t n = zr__lvc_match(self->lvc, prefix, len, &newest, 1);
+    if (n == 0) {
+        return;
+    }
+    if (n == 1 || !self->lvc_all) {
+        s_send_cached(self, newest, true);
+        return;
+    }
+    const zr__msg_t **all = malloc(n * sizeof *all);
+    if (!all) {
+        s_send_cached(self, newest, true);
+        return;
+    }
+    n = zr__lvc_match(self->lvc, prefix, len, all, n);
+    for (size_t i = n; i-- > 0;) { /* oldest first, as they came */
+        s_send_cached(self, all[i], false);
+    }
+    free(all);
+}
+
+/* ---------------------------------------------------------------------
  * The handler.
  */
 
@@ -522,21 +651,42 @@ s_message(void *arg, int dir, zr__msg_t *msg)
     const unsigned char *data = zmq_msg_data(first);
     size_t size = zmq_msg_size(first);
     if (dir == ZR__UPSTREAM) {
-        if (msg->size == 1 && size >= 1 && (data[0] == 0 || data[0] == 1)) {
-            if (data[0] == 1) {
-                s_subscribe(self, data + 1, size - 1);
+        if (msg->size != 1 || size < 1 || (data[0] != 0 && data[0] != 1)) {
+            return ZR__SEND; /* not a subscription: passed on as it is */
+        }
+        if (data[0] == 1) {
+            if (!s_subscribe(self, data + 1, size - 1)) {
+                s_inc(&self->st_refused);
+                ZR_LOG_I("%s: a subscription refused (max_subscriptions "
+                         "%llu)",
+                         self->name,
+                         (unsigned long long) self->max_subscriptions);
+                return ZR__DROP;
             }
-            else {
-                s_unsubscribe(self, data + 1, size - 1);
+            if (self->manual) {
+                /* Applied to the subscriber it came from, before the next
+                 * read changes which one that is. */
+                zmq_setsockopt(self->backend, ZMQ_SUBSCRIBE, data + 1,
+                               size - 1);
             }
-            s_set(&self->st_total, self->total);
-            s_set(&self->st_topics, self->nsubs);
-            if (self->waiters) {
-                s_check_waiters(self);
+            if (self->lvc) {
+                s_last_value(self, data + 1, size - 1);
             }
-            if (self->held && s_gate_open(self)) {
-                s_release_all(self);
+        }
+        else {
+            if (!s_unsubscribe(self, data + 1, size - 1)) {
+                return ZR__DROP;
             }
+            if (self->manual) {
+                zmq_setsockopt(self->backend, ZMQ_UNSUBSCRIBE, data + 1,
+                               size - 1);
+            }
+        }
+        if (self->waiters) {
+            s_check_waiters(self);
+        }
+        if (self->held && s_gate_open(self)) {
+            s_release_all(self);
         }
         return ZR__SEND;
     }
@@ -544,6 +694,14 @@ s_message(void *arg, int dir, zr__msg_t *msg)
         memcmp(data, S_PROBE_PREFIX, S_PROBE_PREFIX_LEN) == 0) {
         s_probe(self, first);
         return ZR__DROP;
+    }
+    if (self->lvc) {
+        zr__lvc_store(self->lvc, msg);
+        uint64_t topics, bytes, evictions;
+        zr__lvc_stats(self->lvc, &topics, &bytes, &evictions);
+        s_set(&self->st_lv_topics, topics);
+        s_set(&self->st_lv_bytes, bytes);
+        s_set(&self->st_lv_evictions, evictions);
     }
     if (self->hold_until && (self->held || !s_gate_open(self))) {
         if (s_gate_open(self)) {
@@ -623,19 +781,40 @@ zr__pubsub_new(zr__engine_t *engine, const char *name, void *frontend,
     size_t len = sizeof type;
     zmq_getsockopt(frontend, ZMQ_TYPE, &type, &len);
     self->pull = type == ZMQ_PULL;
+    pthread_mutex_init(&self->lock, NULL);
+    self->max_subscriptions = opts->max_subscriptions;
+    self->manual = opts->last_value || opts->max_subscriptions;
+    if (opts->last_value) {
+        self->lvc = zr__lvc_new(opts->lv_max_topics, opts->lv_max_bytes);
+        self->lvc_all = opts->last_value_all;
+        if (!self->lvc) {
+            pthread_mutex_destroy(&self->lock);
+            free(self);
+            return NULL;
+        }
+    }
     self->hold_until = opts->hold_until;
     self->hold_max = opts->hold_max ? opts->hold_max : UINT64_MAX;
     self->hold_max_bytes = opts->hold_max_bytes;
     self->hold_timeout = opts->hold_timeout;
-    /* Every subscribe and unsubscribe, duplicates included. */
+    /* Every subscribe and unsubscribe, duplicates included; in manual
+     * mode (refusals, last values) we apply them ourselves. */
     int on = 1;
     zmq_setsockopt(backend, ZMQ_XPUB_VERBOSER, &on, sizeof on);
+    if (self->manual) {
+        zmq_setsockopt(backend, ZMQ_XPUB_MANUAL, &on, sizeof on);
+    }
     unsigned dirs = 1u << ZR__UPSTREAM;
-    if (sync || self->hold_until) {
+    if (sync || self->hold_until || self->lvc) {
         dirs |= 1u << ZR__DOWNSTREAM;
     }
     zr__handler_t handler = {s_message, s_timer, s_flush, self, dirs};
     zr__engine_set_handler(engine, &handler);
+    if (self->lvc && !self->pull) {
+        /* A cache of every topic needs every topic: the cost of last
+         * values is that publishers send everything to the forwarder. */
+        s_upstream(self, 1, "", 0);
+    }
     if (sync) {
         zr__engine_watch(engine, sync, s_sync_ready, self);
     }
@@ -652,6 +831,8 @@ zr__pubsub_destroy(zr__pubsub_t **self_p)
     for (size_t i = 0; i < self->nsubs; i++) {
         free(self->subs[i].topic);
     }
+    zr__lvc_destroy(&self->lvc);
+    pthread_mutex_destroy(&self->lock);
     free(self->subs);
     while (self->waiters) {
         s_waiter_t *next = self->waiters->next;
@@ -674,6 +855,64 @@ zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats)
     cJSON *subs = cJSON_AddObjectToObject(stats, "subscriptions");
     cJSON_AddNumberToObject(subs, "total", (double) s_get(&self->st_total));
     cJSON_AddNumberToObject(subs, "topics", (double) s_get(&self->st_topics));
+    if (self->max_subscriptions) {
+        cJSON_AddNumberToObject(subs, "max", (double) self->max_subscriptions);
+    }
+    cJSON_AddNumberToObject(subs, "refused", (double) s_get(&self->st_refused));
+    cJSON *list = cJSON_AddArrayToObject(subs, "list");
+    zr__pubsub_t *m = (zr__pubsub_t *) self;
+    pthread_mutex_lock(&m->lock);
+    size_t listed = 0;
+    for (size_t i = 0; i < self->nsubs && listed < S_LIST_MAX; i++) {
+        const s_sub_t *e = &self->subs[i];
+        if (!e->count) {
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        bool printable = true;
+        for (size_t k = 0; k < e->size && printable; k++) {
+            printable = e->topic[k] >= 32 && e->topic[k] < 127;
+        }
+        if (printable) {
+            char *text = malloc(e->size + 1);
+            if (text) {
+                memcpy(text, e->topic, e->size);
+                text[e->size] = 0;
+                cJSON_AddStringToObject(o, "topic", text);
+                free(text);
+            }
+        }
+        else {
+            char *hex = malloc(2 * e->size + 1);
+            if (hex) {
+                for (size_t k = 0; k < e->size; k++) {
+                    snprintf(hex + 2 * k, 3, "%02x", e->topic[k]);
+                }
+                hex[2 * e->size] = 0;
+                cJSON_AddStringToObject(o, "topic_hex", hex);
+                free(hex);
+            }
+        }
+        cJSON_AddNumberToObject(o, "count", (double) e->count);
+        cJSON_AddItemToArray(list, o);
+        listed++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (listed == S_LIST_MAX) {
+        cJSON_AddBoolToObject(subs, "truncated", true);
+    }
+    if (self->lvc) {
+        cJSON *lv = cJSON_AddObjectToObject(stats, "last_value");
+        cJSON_AddNumberToObject(lv, "topics",
+                                (double) s_get(&self->st_lv_topics));
+        cJSON_AddNumberToObject(lv, "bytes",
+                                (double) s_get(&self->st_lv_bytes));
+        cJSON_AddNumberToObject(lv, "evictions",
+                                (double) s_get(&self->st_lv_evictions));
+        cJSON_AddNumberToObject(lv, "sent", (double) s_get(&self->st_lv_sent));
+        cJSON_AddNumberToObject(lv, "missed",
+                                (double) s_get(&self->st_lv_missed));
+    }
     if (self->sync) {
         cJSON *sync = cJSON_AddObjectToObject(stats, "sync");
         cJSON_AddNumberToObject(sync, "waiting",

@@ -57,6 +57,9 @@ void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
+/* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
+ * (BLOCK_MS, -1 unchanged), set one at a time from option.c. */
+void zr__device_slow_subscriber(zr_device_t *self, int block, int block_ms);
 
 /* ---------------------------------------------------------------------
  * msg.c: a whole message as an array of frames. Frames are owned by the
@@ -117,7 +120,7 @@ typedef struct {
     _Atomic uint64_t msgs_in, frames_in, bytes_in;
     _Atomic uint64_t msgs_out, frames_out, bytes_out;
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
-    _Atomic uint64_t drop_shutdown;
+    _Atomic uint64_t drop_shutdown, drop_slow;
 } zr__sockstats_t;
 
 zr__engine_t *zr__engine_new(void);
@@ -156,6 +159,13 @@ void zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler);
 int zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* Ask for a handler timer call at WHEN (ms, zr__now_ms's clock). */
 void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
+/* Send MSG on SOCKET at once, from a handler, outside the order of the
+ * messages the engine moves (a last value for a new subscriber); counted
+ * as sent. MSG is emptied. -1 EAGAIN when it cannot go now. */
+int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
+/* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
+ * subscriber, send the message the lossy way (counted drop_slow). */
+void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
 /* Messages injected for SOCKET and not yet sent. */
 size_t zr__engine_queued(const zr__engine_t *self, void *socket);
 
@@ -186,16 +196,36 @@ void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
  */
 typedef struct zr__pubsub_t zr__pubsub_t;
 typedef struct {
-    uint64_t hold_until;     /* 0: no gate */
-    uint64_t hold_max;       /* messages held at most (0: no bound) */
-    uint64_t hold_max_bytes; /* bytes held at most (0: no bound) */
-    int64_t hold_timeout;    /* ms a message may wait (0: forever) */
+    bool last_value;            /* keep the last message of each topic */
+    bool last_value_all;        /* a prefix gets every match, not the newest */
+    uint64_t lv_max_topics;     /* 0: no bound */
+    uint64_t lv_max_bytes;      /* 0: no bound */
+    uint64_t max_subscriptions; /* 0: no limit */
+    uint64_t hold_until;        /* 0: no gate */
+    uint64_t hold_max;          /* messages held at most (0: no bound) */
+    uint64_t hold_max_bytes;    /* bytes held at most (0: no bound) */
+    int64_t hold_timeout;       /* ms a message may wait (0: forever) */
 } zr__pubsub_opts_t;
+/* The device's forwarder options, for option.c to set one by one. */
+zr__pubsub_opts_t *zr__device_pubsub_opts(zr_device_t *self);
 /* Installs itself as ENGINE's handler; SYNC may be NULL. */
 zr__pubsub_t *zr__pubsub_new(zr__engine_t *engine, const char *name,
                              void *frontend, void *backend, void *sync,
                              const zr__pubsub_opts_t *opts);
 void zr__pubsub_destroy(zr__pubsub_t **self_p);
+
+/* lvc.c: the last value cache. */
+typedef struct zr__lvc_t zr__lvc_t;
+zr__lvc_t *zr__lvc_new(size_t max_topics, size_t max_bytes);
+void zr__lvc_destroy(zr__lvc_t **self_p);
+/* Keep a copy (shared bodies) of MSG as its topic's last value. */
+void zr__lvc_store(zr__lvc_t *self, const zr__msg_t *msg);
+/* How many cached topics start with PREFIX; the newest MAX of them in
+ * OUT, newest first. */
+size_t zr__lvc_match(zr__lvc_t *self, const void *prefix, size_t len,
+                     const zr__msg_t **out, size_t max);
+void zr__lvc_stats(const zr__lvc_t *self, uint64_t *topics, uint64_t *bytes,
+                   uint64_t *evictions);
 void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
 
 /* ---------------------------------------------------------------------

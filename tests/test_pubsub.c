@@ -1,0 +1,516 @@
+/* test_pubsub.c - the forwarder as a pub/sub hub: last values for late
+ * joiners, the subscription table and its limit, slow subscribers,
+ * bridges and chains (the seed's S3).
+ * SPDX-License-Identifier: MIT
+ */
+#include "zrtest.h"
+
+#include <cjson/cJSON.h>
+#include <unistd.h>
+
+static cJSON *
+s_stats(zr_device_t *dev)
+{
+    char *text = zr_device_stats_json(dev);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    ZR_CHECK(root != NULL);
+    return root;
+}
+
+static double
+s_num(zr_device_t *dev, const char *a, const char *b)
+{
+    cJSON *root = s_stats(dev);
+    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(root, a), b);
+    ZR_CHECKF(cJSON_IsNumber(o), "no %s.%s in STATS", a, b);
+    double v = o->valuedouble;
+    cJSON_Delete(root);
+    return v;
+}
+
+static zr_device_t *
+s_forwarder(void *ctx, const char *tag, const char *const *kv)
+{
+    char front[64], back[64];
+    snprintf(front, sizeof front, "@inproc://%s-front", tag);
+    snprintf(back, sizeof back, "@inproc://%s-back", tag);
+    zr_device_t *dev = zr_device_new(ctx, ZR_FORWARDER, tag);
+    ZR_PASS(zr_device_set_frontend(dev, front));
+    ZR_PASS(zr_device_set_backend(dev, back));
+    for (; kv && kv[0]; kv += 2) {
+        if (zr_device_set(dev, kv[0], kv[1]) != 0) {
+            ZR_FAILF("%s = %s: %s", kv[0], kv[1], zr_device_error(dev));
+        }
+    }
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+static void *
+s_sub(void *ctx, const char *endpoint, const char *topic)
+{
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    if (topic) {
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    }
+    zrt_connect(sub, endpoint);
+    return sub;
+}
+
+/* Publish on PUB until SUB gets a message starting with TAG, then drain
+ * SUB of TAG messages: the path is up. */
+static void
+s_up(void *pub, void *sub, const char *tag)
+{
+    char buf[64];
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    do {
+        ZR_SEND(pub, tag);
+        ZR_CHECK(zrt_now_ms() < end);
+    } while (!zrt_readable(sub, 5));
+    while (zrt_readable(sub, 20)) {
+        zrt_recv_str(sub, buf, sizeof buf);
+        ZR_CHECKF(strncmp(buf, tag, strlen(tag)) == 0, "got '%s'", buf);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Last values: a topic is a message's first frame, so these messages are
+ * [topic, value].
+ */
+
+static void
+s_put(void *pub, const char *topic, const char *value)
+{
+    ZR_SENDMORE(pub, topic);
+    ZR_SEND(pub, value);
+}
+
+static void
+s_get(void *sub, const char *topic, const char *value)
+{
+    ZR_RECV(sub, topic);
+    ZR_RECV(sub, value);
+}
+
+static const char *const s_lv[] = {"last_value", "true", NULL};
+
+/* A late subscriber to A gets the last A at once and nothing else; the
+ * subscriber already there gets no duplicate. */
+static void
+test_late_joiner(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_forwarder(ctx, "lv", s_lv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, "inproc://lv-front");
+    void *early = s_sub(ctx, "inproc://lv-back", "");
+    s_up(pub, early, "warmup");
+    s_put(pub, "A", "1");
+    s_put(pub, "B", "1");
+    s_put(pub, "A", "2");
+    s_get(early, "A", "1");
+    s_get(early, "B", "1");
+    s_get(early, "A", "2");
+    double sent = s_num(dev, "last_value", "sent");
+    int64_t start = zrt_now_ms();
+    void *late = s_sub(ctx, "inproc://lv-back", "A");
+    s_get(late, "A", "2");
+    ZR_CHECKF(zrt_now_ms() - start < 1000, "the last value took %lld ms",
+              (long long) (zrt_now_ms() - start));
+    /* Nothing else for it, no duplicate for the early one: the next live
+     * message is the next thing both see. */
+    s_put(pub, "A", "3");
+    s_get(late, "A", "3");
+    s_get(early, "A", "3");
+    ZR_EQ(s_num(dev, "last_value", "sent"), sent + 1);
+    ZR_EQ(s_num(dev, "last_value", "topics"), 3); /* warmup, A, B */
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(early);
+    zmq_close(late);
+    zmq_ctx_term(ctx);
+}
+
+/* A new subscriber to a topic with nothing cached must not take the next
+ * live message away from the subscribers already there. */
+static void
+test_no_cached_value_robs_nobody(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_forwarder(ctx, "rob", s_lv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, "inproc://rob-front");
+    void *early = s_sub(ctx, "inproc://rob-back", "");
+    s_up(pub, early, "warmup");
+    double sent = s_num(dev, "last_value", "sent");
+    void *late = s_sub(ctx, "inproc://rob-back", "C");
+    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    s_put(pub, "C", "first");
+    s_get(early, "C", "first");
+    s_get(late, "C", "first");
+    ZR_EQ(s_num(dev, "last_value", "sent"), sent);
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(early);
+    zmq_close(late);
+    zmq_ctx_term(ctx);
+}
+
+/* A prefix over several cached topics: the newest alone, or with
+ * last_value_prefix = all every one, to every subscriber of those
+ * topics. */
+static void
+s_prefix(const char *mode, const char *tag)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"last_value", "true", "last_value_prefix", mode, NULL};
+    zr_device_t *dev = s_forwarder(ctx, tag, kv);
+    char front[64], back[64];
+    snprintf(front, sizeof front, "inproc://%s-front", tag);
+    snprintf(back, sizeof back, "inproc://%s-back", tag);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, front);
+    void *a_sub = s_sub(ctx, back, "T.a");
+    s_up(pub, a_sub, "T.a warm"); /* a topic of its own: T.a warm */
+    s_put(pub, "T.a", "1");
+    s_put(pub, "T.b", "1");
+    s_get(a_sub, "T.a", "1");
+    /* (The warm-up may have been cached in time for a_sub already.) */
+    double sent = s_num(dev, "last_value", "sent");
+    void *late = s_sub(ctx, back, "T.");
+    if (strcmp(mode, "newest") == 0) {
+        s_get(late, "T.b", "1");
+        s_put(pub, "T.c", "live");
+        s_get(late, "T.c", "live");
+        ZR_EQ(s_num(dev, "last_value", "sent"), sent + 1);
+    }
+    else {
+        /* Oldest first, as they came; the T.a subscriber gets T.a again
+         * (and "T.a warm", its warm-up topic). */
+        ZR_RECV(late, "T.a warm");
+        s_get(late, "T.a", "1");
+        s_get(late, "T.b", "1");
+        ZR_RECV(a_sub, "T.a warm");
+        s_get(a_sub, "T.a", "1");
+        ZR_EQ(s_num(dev, "last_value", "sent"), sent + 3);
+    }
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(a_sub);
+    zmq_close(late);
+    zmq_ctx_term(ctx);
+}
+
+static void
+test_prefix_newest(void)
+{
+    s_prefix("newest", "pn");
+}
+
+static void
+test_prefix_all(void)
+{
+    s_prefix("all", "pa");
+}
+
+/* The cache is bounded: the least recently updated topic goes first. */
+static void
+test_eviction(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"last_value", "true", "last_value_max_topics", "2",
+                        NULL};
+    zr_device_t *dev = s_forwarder(ctx, "ev", kv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, "inproc://ev-front");
+    void *all = s_sub(ctx, "inproc://ev-back", "");
+    s_up(pub, all, "w");
+    s_put(pub, "A", "1");
+    s_put(pub, "B", "1");
+    s_put(pub, "C", "1");
+    s_get(all, "A", "1");
+    s_get(all, "B", "1");
+    s_get(all, "C", "1");
+    ZR_EQ(s_num(dev, "last_value", "topics"), 2);
+    ZR_EQ(s_num(dev, "last_value", "evictions"), 2); /* "w", then A */
+    /* A was evicted: a late subscriber to A gets the next live A first. */
+    void *late = s_sub(ctx, "inproc://ev-back", "A");
+    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    s_put(pub, "A", "live");
+    s_get(late, "A", "live");
+    void *late_c = s_sub(ctx, "inproc://ev-back", "C");
+    s_get(late_c, "C", "1");
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(all);
+    zmq_close(late);
+    zmq_close(late_c);
+    zmq_ctx_term(ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * The subscription table and its limit.
+ */
+
+static double
+s_topic_count(zr_device_t *dev, const char *topic)
+{
+    cJSON *root = s_stats(dev);
+    cJSON *list =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "subscriptions"), "list");
+    double n = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "topic"));
+        if (t && strcmp(t, topic) == 0) {
+            n = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count"));
+        }
+    }
+    cJSON_Delete(root);
+    return n;
+}
+
+static void
+test_table(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_forwarder(ctx, "tab", NULL);
+    void *s1 = s_sub(ctx, "inproc://tab-back", "A");
+    void *s2 = s_sub(ctx, "inproc://tab-back", "A");
+    zmq_setsockopt(s2, ZMQ_SUBSCRIBE, "B", 1);
+    ZR_WAIT(s_num(dev, "subscriptions", "total") == 3, ZRT_DEADLINE_MS);
+    ZR_EQ(s_topic_count(dev, "A"), 2);
+    ZR_EQ(s_topic_count(dev, "B"), 1);
+    ZR_EQ(s_num(dev, "subscriptions", "topics"), 2);
+    zmq_setsockopt(s2, ZMQ_UNSUBSCRIBE, "A", 1);
+    ZR_WAIT(s_topic_count(dev, "A") == 1, ZRT_DEADLINE_MS);
+    zmq_close(s2); /* leaving unsubscribes B */
+    ZR_WAIT(s_num(dev, "subscriptions", "total") == 1, ZRT_DEADLINE_MS);
+    ZR_EQ(s_topic_count(dev, "B"), 0);
+    zr_device_destroy(&dev);
+    zmq_close(s1);
+    zmq_ctx_term(ctx);
+}
+
+/* Subscribe, refuse, leave: libzmq's unsubscribe for the refused one
+ * must not unsubscribe upstream the topic another subscriber wants. */
+static void
+test_limit(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"max_subscriptions", "1", NULL};
+    zr_device_t *dev = s_forwarder(ctx, "lim", kv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, "inproc://lim-front");
+    void *keeper = s_sub(ctx, "inproc://lim-back", "A");
+    s_up(pub, keeper, "A warm");
+    void *refused = s_sub(ctx, "inproc://lim-back", "A");
+    ZR_WAIT(s_num(dev, "subscriptions", "refused") == 1, ZRT_DEADLINE_MS);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_in == 2, ZRT_DEADLINE_MS);
+    uint64_t upstream = st.frontend.msgs_out;
+    ZR_EQ(upstream, 1); /* the keeper's only: the refused one stayed here */
+    ZR_CHECK(!zrt_readable(refused, 0));
+    zmq_close(refused);
+    /* Its farewell unsubscribe came through, and went no further. */
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_in == 3, ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_out, upstream);
+    ZR_EQ(s_num(dev, "subscriptions", "total"), 1);
+    ZR_SEND(pub, "A still");
+    ZR_RECV(keeper, "A still");
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(keeper);
+    zmq_ctx_term(ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * Slow subscribers.
+ */
+
+/* block: a subscriber that never reads costs one block_timeout, then its
+ * messages go the lossy way (counted) while the others get everything. */
+static void
+test_block(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"slow_subscriber",
+                        "block",
+                        "block_timeout",
+                        "200",
+                        "sndhwm",
+                        "50",
+                        NULL};
+    zr_device_t *dev = s_forwarder(ctx, "blk", kv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_setint(pub, ZMQ_SNDHWM, 100000);
+    zrt_connect(pub, "inproc://blk-front");
+    void *fast = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(fast, ZMQ_RCVHWM, 100000);
+    zmq_setsockopt(fast, ZMQ_SUBSCRIBE, "", 0);
+    zrt_connect(fast, "inproc://blk-back");
+    void *slow = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(slow, ZMQ_RCVHWM, 10);
+    zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "", 0);
+    zrt_connect(slow, "inproc://blk-back");
+    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    s_up(pub, fast, "w");
+    int64_t start = zrt_now_ms();
+    const uint32_t n = 2000;
+    for (uint32_t i = 0; i < n; i++) {
+        ZR_PASS(zmq_send(pub, &i, sizeof i, 0));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v;
+        ZR_CHECKF(zrt_readable(fast, ZRT_DEADLINE_MS), "fast got %u of %u", i,
+                  n);
+        ZR_EQ(zmq_recv(fast, &v, sizeof v, 0), 4);
+        ZR_EQ(v, i);
+    }
+    int64_t took = zrt_now_ms() - start;
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out >= n, ZRT_DEADLINE_MS);
+    printf("fast subscriber got all %u in %lld ms; %llu sent lossy for the "
+           "slow one\n",
+           n, (long long) took, (unsigned long long) st.backend.drop_slow);
+    ZR_CHECK(st.backend.drop_slow > 0);
+    /* One timeout for the stall, not one per message. */
+    ZR_CHECKF(took < 5000, "blocked %lld ms", (long long) took);
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(fast);
+    zmq_close(slow);
+    zmq_ctx_term(ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * Bridges and chains.
+ */
+
+/* S3: the forwarder's frontend connects to a publisher that binds on ipc
+ * (an inside network); subscribers on tcp (outside) get the same topics. */
+static void
+test_bridge_ipc_tcp(void)
+{
+    char dir[] = "/tmp/zrelay-bridge-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char inside[128], front[140];
+    snprintf(inside, sizeof inside, "ipc://%s/pub", dir);
+    snprintf(front, sizeof front, ">%s", inside);
+    void *ctx = zmq_ctx_new();
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    ZR_PASS(zmq_bind(pub, inside));
+    zr_device_t *dev =
+        zrt_device(ctx, ZR_FORWARDER, front, "@tcp://127.0.0.1:*", NULL);
+    void *sub = s_sub(ctx, zrt_device_endpoint(dev, 1), "news");
+    s_up(pub, sub, "news warm");
+    ZR_SEND(pub, "sports: not for us");
+    ZR_SEND(pub, "news: for us");
+    ZR_RECV(sub, "news: for us");
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    char path[160];
+    snprintf(path, sizeof path, "%s/pub", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* N forwarders in a chain: the far end's subscription reaches the first
+ * forwarder's publisher (its frontend counters say so: a SUB filters
+ * locally), and its unsubscription travels back when it leaves. */
+static void
+s_chain(int n)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *devs[3];
+    char back_prev[64] = "";
+    for (int i = 0; i < n; i++) {
+        char front[80], back[64];
+        if (i == 0) {
+            snprintf(front, sizeof front, "@inproc://chain%d-in", n);
+        }
+        else {
+            snprintf(front, sizeof front, ">%s", back_prev);
+        }
+        snprintf(back, sizeof back, "@inproc://chain%d-%d", n, i);
+        devs[i] = zrt_device(ctx, ZR_FORWARDER, front, back, NULL);
+        snprintf(back_prev, sizeof back_prev, "inproc://chain%d-%d", n, i);
+    }
+    char in[64];
+    snprintf(in, sizeof in, "inproc://chain%d-in", n);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, in);
+    void *sub = s_sub(ctx, back_prev, "A");
+    s_up(pub, sub, "A warm");
+    zr_stats_t st;
+    ZR_WAIT_STATS(devs[0], st, st.frontend.msgs_out >= 1, ZRT_DEADLINE_MS);
+    uint64_t in_before = st.frontend.msgs_in;
+    ZR_SEND(pub, "B never asked for");
+    ZR_SEND(pub, "A asked for");
+    ZR_RECV(sub, "A asked for");
+    ZR_WAIT_STATS(devs[0], st, st.frontend.msgs_in >= in_before + 1,
+                  ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_in, in_before + 1); /* B stayed at the PUB */
+    uint64_t subs_up = st.frontend.msgs_out;
+    zmq_close(sub);
+    /* The unsubscribe reaches the first forwarder's frontend... */
+    ZR_WAIT_STATS(devs[0], st, st.frontend.msgs_out == subs_up + 1,
+                  ZRT_DEADLINE_MS);
+    /* ...and then the publisher: A stops coming to the first forwarder.
+     * A fresh subscription to Z, behind it on the same path, proves the
+     * publisher applied it once Z flows. */
+    void *marker = s_sub(ctx, back_prev, "Z");
+    s_up(pub, marker, "Z");
+    ZR_WAIT_STATS(devs[0], st, true, ZRT_DEADLINE_MS);
+    in_before = st.frontend.msgs_in;
+    for (int i = 0; i < 10; i++) {
+        ZR_SEND(pub, "A nobody wants");
+    }
+    ZR_SEND(pub, "Z end");
+    ZR_RECV(marker, "Z end");
+    ZR_WAIT_STATS(devs[0], st, st.frontend.msgs_in >= in_before + 1,
+                  ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_in, in_before + 1);
+    for (int i = n - 1; i >= 0; i--) {
+        zr_device_destroy(&devs[i]);
+    }
+    zmq_close(pub);
+    zmq_close(marker);
+    zmq_ctx_term(ctx);
+}
+
+static void
+test_chain_two(void)
+{
+    s_chain(2);
+}
+
+static void
+test_chain_three(void)
+{
+    s_chain(3);
+}
+
+ZR_TESTS = {
+    {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
+    {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
+    {"inproc: a prefix gets the newest value", test_prefix_newest},
+    {"inproc: a prefix gets every value (all)", test_prefix_all},
+    {"inproc: the cache evicts the least recently updated", test_eviction},
+    {"inproc: the subscription table", test_table},
+    {"inproc: a refused subscription's farewell unsubscribes nothing",
+     test_limit},
+    {"inproc: a stalled subscriber under block", test_block},
+    {"inproc: two forwarders chained", test_chain_two},
+    {"inproc: three forwarders chained", test_chain_three},
+    {"ipc: a bridge from ipc inside to tcp outside", test_bridge_ipc_tcp},
+    {NULL, NULL},
+};
+ZR_MAIN
