@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
-    libsystemd-dev python3-zmq"
+    libsystemd-dev python3-zmq iproute2"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox"
 fi

@@ -61,7 +61,7 @@ ANY = "@tcp://127.0.0.1:*"
 # Seconds each scenario may take in all; CMakeLists.txt's TIMEOUT is larger
 # so that on expiry the runner itself reports and cleans up.
 BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45,
-          "gate": 100}
+          "gate": 100, "s3_netns": 60}
 
 # A bounded subscriber stops after this long without a message. The seed's
 # publishers send one message a second (S1) or all at once (S2).
@@ -767,6 +767,132 @@ def scenario_gate(zrelay, workdir):
 
 
 # ---------------------------------------------------------------------------
+# S3 across real networks: a publisher in one network namespace binds
+# there; zrelay, between the two, connects its frontend to it and binds
+# its backend on the other network; a subscriber in the second namespace
+# gets the topics it asked for, and only those reach zrelay. Needs root
+# (network namespaces and veth pairs); otherwise skipped, with the reason.
+
+NETNS_PUBLISHER = r"""
+import sys, time, zmq
+ctx = zmq.Context()
+pub = ctx.socket(zmq.PUB)
+pub.bind(sys.argv[1])
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    n += 1
+    pub.send_multipart([b"A", b"%d" % n])
+    pub.send_multipart([b"B", b"%d" % n])
+    time.sleep(0.01)
+"""
+
+NETNS_SUBSCRIBER = r"""
+import sys, zmq
+ctx = zmq.Context()
+sub = ctx.socket(zmq.SUB)
+sub.setsockopt(zmq.SUBSCRIBE, b"A")
+sub.connect(sys.argv[1])
+got = 0
+while got < 20 and sub.poll(10000):
+    topic, value = sub.recv_multipart()
+    assert topic == b"A", topic
+    got += 1
+print("got", got, flush=True)
+"""
+
+
+class Spawned:
+    """A helper process of a scenario, killed by Cleanup."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(args)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def sh(*args, check_rc=True):
+    res = subprocess.run(list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=20)
+    if check_rc and res.returncode != 0:
+        raise Failure("%s: exit %d: %s" % (" ".join(args), res.returncode,
+                                          res.stderr.decode().strip()))
+    return res
+
+
+def scenario_s3_netns(zrelay, workdir):
+    if os.geteuid() != 0:
+        print("SKIP: network namespaces need root (this runs as uid %d)"
+              % os.geteuid())
+        sys.exit(77)
+    ip = "/usr/sbin/ip" if os.access("/usr/sbin/ip", os.X_OK) else "/sbin/ip"
+    if not os.access(ip, os.X_OK):
+        print("SKIP: no 'ip' command (iproute2)")
+        sys.exit(77)
+    tag = "%d" % (os.getpid() % 100000)
+    net = 200 + os.getpid() % 50
+    ns_pub, ns_sub = "zrpub" + tag, "zrsub" + tag
+    probe = sh(ip, "netns", "add", ns_pub, check_rc=False)
+    if probe.returncode != 0:
+        print("SKIP: cannot create a network namespace here: %s"
+              % probe.stderr.decode().strip())
+        sys.exit(77)
+    try:
+        sh(ip, "netns", "add", ns_sub)
+        for ns, side, host in ((ns_pub, "p", 1), (ns_sub, "s", 2)):
+            outer, inner = "zr%so%s" % (side, tag), "zr%si%s" % (side, tag)
+            sh(ip, "link", "add", outer, "type", "veth", "peer", "name",
+               inner)
+            sh(ip, "link", "set", inner, "netns", ns)
+            sh(ip, "addr", "add", "10.%d.%d.1/24" % (net, host), "dev", outer)
+            sh(ip, "link", "set", outer, "up")
+            sh(ip, "netns", "exec", ns, ip, "addr", "add",
+               "10.%d.%d.2/24" % (net, host), "dev", inner)
+            sh(ip, "netns", "exec", ns, ip, "link", "set", inner, "up")
+            sh(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")
+        pub_ep = "tcp://10.%d.1.2:5600" % net
+        with Cleanup() as running:
+            pubf = os.path.join(workdir, "netns_pub.py")
+            subf = os.path.join(workdir, "netns_sub.py")
+            with open(pubf, "w") as f:
+                f.write(NETNS_PUBLISHER)
+            with open(subf, "w") as f:
+                f.write(NETNS_SUBSCRIBER)
+            running.add(Spawned([ip, "netns", "exec", ns_pub, PYTHON, pubf,
+                                 pub_ep, "30"]))
+            relay = running.add(Relay(
+                zrelay, "forwarder", ">" + pub_ep,
+                "@tcp://10.%d.2.1:*" % net))
+            log("zrelay forwarder between namespaces: frontend %s, backend %s"
+                % (relay.frontend, relay.backend))
+            sub = subprocess.run([ip, "netns", "exec", ns_sub, PYTHON, subf,
+                                  relay.backend], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=30)
+            out = sub.stdout.decode()
+            check(sub.returncode == 0 and "got 20" in out,
+                  "the subscriber in %s: exit %d, %r %r" % (
+                      ns_sub, sub.returncode, out, sub.stderr.decode()))
+            stats = relay.stats()
+            fin = stats["frontend"]["msgs_in"]
+            bout = stats["backend"]["msgs_out"]
+            log("s3_netns: frontend msgs_in %d, backend msgs_out %d" % (
+                fin, bout))
+            # Its subscription to A crossed both networks to the publisher:
+            # B never reached zrelay.
+            check(stats["frontend"]["msgs_out"] >= 1,
+                  "no subscription went upstream")
+            check(fin == bout, "zrelay received messages nobody wanted "
+                  "(B): frontend in %d, backend out %d" % (fin, bout))
+            relay.stop()
+    finally:
+        for ns in (ns_pub, ns_sub):
+            sh(ip, "netns", "del", ns, check_rc=False)
+
+
+# ---------------------------------------------------------------------------
 # The embedded default (`zrelay run`, what `make run` starts) with the
 # seed's S1 programs on the seed's own ports, not one endpoint changed.
 
@@ -841,7 +967,8 @@ def scenario_default(zrelay, workdir):
         log("zrelay run stderr:\n" + indent(stderr.read()))
 
 
-SCENARIOS = {"default": scenario_default, "gate": scenario_gate, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
+SCENARIOS = {"default": scenario_default, "gate": scenario_gate,
+             "s3_netns": scenario_s3_netns, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
              "s5": scenario_s5, "s6": scenario_s6}
 
 
