@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: MIT
 #
 # usage: sh run_examples.sh ZRELAY EXAMPLES_DIR [SCENARIO...]
-# SCENARIO: check_help s1 s2 s4 s5 s6 s7 sync (default: all of them).
+# SCENARIO: check_help s1 s2 s4 s5 s6 s7 sync lvc (default: all of them).
 #
 # Relays bind free loopback ports (@tcp://127.0.0.1:*); the script reads
 # their "frontend bind ADDRESS" / "backend bind ADDRESS" lines through a
@@ -20,7 +20,7 @@ fi
 ZRELAY=$1
 EX=$2
 shift 2
-SCENARIOS=${*:-check_help s1 s2 s4 s5 s6 s7 sync}
+SCENARIOS=${*:-check_help s1 s2 s4 s5 s6 s7 sync lvc}
 # --foreground: on SIGTERM, GNU timeout otherwise also sends SIGCONT,
 # which can cancel the SIGSTOPs LeakSanitizer's exit-time check sends to
 # the program's threads and leave it hung for good. -k: whatever happens,
@@ -172,7 +172,7 @@ check_help() {
     status=0
     for prog in s1_publisher s1_subscriber s2_publisher s2_subscriber \
         s4_client s4_server s5_broker s6_asyncsrv s7_producer s7_consumer \
-        sync_publisher; do
+        sync_publisher late_subscriber; do
         $T "$EX/$prog" --help >"$WORK/help.$prog" 2>&1
         rc=$?
         n=$(wc -l <"$WORK/help.$prog")
@@ -254,6 +254,29 @@ sync() {
     [ $rc1 -eq 0 ] || fail "subscriber 1: exit $rc1"
     [ $rc2 -eq 0 ] || fail "subscriber 2: exit $rc2"
     [ ! -f "$WORK/sync.why" ]
+}
+
+# ---- the last value cache: a late subscriber gets the current value ---
+# A publisher (sync_publisher, waiting for one subscriber to everything)
+# sends "weather Hello there #1..#10"; a subscriber that joins after that
+# gets the newest of them at once.
+lvc() {
+    PREFIX=lvc
+    start_relay lvc_forwarder "$ZRELAY" forwarder "$ANY" "$ANY" \
+        --sync "$ANY" --last-value || return 1
+    relay=$R_PID rcat=$R_CAT front=$R_FRONT back=$R_BACK
+    syncep=$(sed -n 's/^sync bind //p' "$WORK/lvc_forwarder.out")
+    bg lvc_early.out "$EX/s1_subscriber" -n 10 -t 30 "$back"
+    early=$BG
+    $T "$EX/sync_publisher" -w 1 -n 10 -t "weather " "$front" "$syncep" \
+        >"$WORK/lvc_pub.out" 2>&1 || fail "publisher: exit $?"
+    wait $early || fail "early subscriber: exit $?"
+    $T "$EX/late_subscriber" -t 2000 "$back" weather \
+        >"$WORK/lvc_late.out" 2>&1 || fail "late subscriber: exit $?"
+    grep -q '^got: weather Hello there #10$' "$WORK/lvc_late.out" ||
+        fail "the late subscriber did not get the last value"
+    stop_relay $relay $rcat || fail "forwarder: exit $?"
+    [ ! -f "$WORK/lvc.why" ]
 }
 
 # ---- S2: the REQ/REP handshake, then 3 publications ------------------
@@ -405,7 +428,7 @@ s7() {
 
 for scenario in $SCENARIOS; do
     case $scenario in
-    check_help | s1 | s2 | s4 | s5 | s6 | s7 | sync) ;;
+    check_help | s1 | s2 | s4 | s5 | s6 | s7 | sync | lvc) ;;
     *)
         echo "run_examples: no scenario '$scenario'" >&2
         exit 2
