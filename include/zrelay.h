@@ -247,6 +247,14 @@ ZR_EXPORT int zr_device_set_slow_subscriber_block(zr_device_t *self,
 ZR_EXPORT int zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint,
                            unsigned n, const char *prefix, int timeout_msecs);
 
+/* Queue only. How requests are spread over workers (docs/BROKER.md): "rr"
+ * (the default: ROUTER to DEALER round robin, for any REP or DEALER
+ * worker), "lru" (the least recently ready worker; Paranoid Pirate and
+ * lbbroker REQ workers) or "hash" (the same key to the same live worker).
+ * The other broker settings are options by name: heartbeat, liveness,
+ * busy_timeout, retries, max_waiting, request_timeout, hash_frame. */
+ZR_EXPORT int zr_device_set_strategy(zr_device_t *self, const char *strategy);
+
 /* ---------------------------------------------------------------------
  * Options by name: the config file's keys (max_msg_size) and the command
  * line's options (--max-msg-size) are the same table.

@@ -37,6 +37,8 @@ struct zr_device_t {
     bool pinned;
     zr__pubsub_opts_t pubsub_opts;
     zr__pubsub_t *pubsub;
+    zr__broker_opts_t broker_opts;
+    zr__broker_t *broker;
     zr__monitor_t *monitors[2]; /* frontend, backend */
     zr__engine_t *engine;
     pthread_t thread;
@@ -114,6 +116,14 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                             .hold_timeout = 10000};
     self->block_timeout = -1;
     self->block_ms = 1000;
+    self->broker_opts = (zr__broker_opts_t){.strategy = ZR__STRATEGY_RR,
+                                            .heartbeat = 1000,
+                                            .liveness = 3,
+                                            .busy_timeout = 30000,
+                                            .retries = 3,
+                                            .max_waiting = 10000,
+                                            .request_timeout = 10000,
+                                            .hash_frame = 0};
     self->max_msg_size = -1;
     self->linger = 1000;
     return self;
@@ -149,6 +159,7 @@ zr_device_destroy(zr_device_t **self_p)
         zr_endpoints_destroy(&self->endpoints[i]);
     }
     zr__pubsub_destroy(&self->pubsub);
+    zr__broker_destroy(&self->broker);
     zr__engine_destroy(&self->engine);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
@@ -376,6 +387,34 @@ zr__device_pubsub_opts(zr_device_t *self)
     return &self->pubsub_opts;
 }
 
+zr__broker_opts_t *
+zr__device_broker_opts(zr_device_t *self)
+{
+    return self->type == ZR_QUEUE ? &self->broker_opts : NULL;
+}
+
+int
+zr_device_set_strategy(zr_device_t *self, const char *strategy)
+{
+    static const char *names[] = {"rr", "lru", "hash"};
+    if (self->type != ZR_QUEUE) {
+        zr__errf(self->error, sizeof self->error,
+                 "strategy applies to a queue");
+        errno = EINVAL;
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(strategy, names[i]) == 0) {
+            self->broker_opts.strategy = i;
+            return 0;
+        }
+    }
+    zr__errf(self->error, sizeof self->error, "'%s' is not one of rr|lru|hash",
+             strategy);
+    errno = EINVAL;
+    return -1;
+}
+
 void
 zr__device_slow_subscriber(zr_device_t *self, int block, int block_ms)
 {
@@ -549,9 +588,14 @@ zr_device_open(zr_device_t *self)
     while (s_types[t].type != self->type) {
         t++;
     }
-    const int types[S_ROLES] = {
-        self->ingest_pull ? ZMQ_PULL : s_types[t].frontend, s_types[t].backend,
-        ZMQ_XPUB, ZMQ_REP, ZMQ_ROUTER};
+    /* A queue with a strategy talks to workers one by one: a ROUTER. */
+    int backend =
+        self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR
+            ? ZMQ_ROUTER
+            : s_types[t].backend;
+    const int types[S_ROLES] = {self->ingest_pull ? ZMQ_PULL
+                                                  : s_types[t].frontend,
+                                backend, ZMQ_XPUB, ZMQ_REP, ZMQ_ROUTER};
     for (int role = 0; role < S_ROLES; role++) {
         if (!self->endpoints[role]) {
             continue;
@@ -593,6 +637,19 @@ zr_device_open(zr_device_t *self)
     if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
         zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
                                      self->block_timeout);
+    }
+    if (self->type == ZR_QUEUE &&
+        self->broker_opts.strategy != ZR__STRATEGY_RR) {
+        self->broker =
+            zr__broker_new(self->engine, self->name, self->sockets[S_FRONTEND],
+                           self->sockets[S_BACKEND], &self->broker_opts);
+        if (!self->broker) {
+            int e = errno;
+            zr__errf(self->error, sizeof self->error, "%s", zmq_strerror(e));
+            s_close_sockets(self);
+            errno = e;
+            return -1;
+        }
     }
     if (self->type == ZR_FORWARDER) {
         self->pubsub =
@@ -790,6 +847,9 @@ s_describe(cJSON *stats, void *arg)
     s_conns_json(cJSON_GetObjectItem(stats, "backend"), self->monitors[1]);
     if (self->pubsub) {
         zr__pubsub_describe(self->pubsub, stats);
+    }
+    if (self->broker) {
+        zr__broker_describe(self->broker, stats);
     }
 }
 

@@ -418,7 +418,10 @@ zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
         size_t size = zmq_msg_size(&msg->frames[i]);
         int flags = (i + 1 < msg->size ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
         if (zmq_msg_send(&msg->frames[i], socket, flags) < 0) {
-            rc = -1; /* only the first frame can fail */
+            if (i == 0) {
+                return -1; /* nothing went: the caller keeps it all */
+            }
+            rc = -1; /* libzmq fails only the first frame; never half */
             break;
         }
         t.frames_out++;

@@ -10,6 +10,7 @@
 
 #define S_ALL ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
 #define S_FWD (1u << ZR_FORWARDER)
+#define S_QUEUE (1u << ZR_QUEUE)
 
 typedef int (*s_setter_t)(zr_device_t *self, const zr_option_t *opt,
                           int64_t number, const char *text);
@@ -143,6 +144,41 @@ s_pubsub(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
     return 0;
 }
 
+static int
+s_broker(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+{
+    const char *name = opt->name;
+    if (strcmp(name, "strategy") == 0) {
+        return zr_device_set_strategy(self, text);
+    }
+    zr__broker_opts_t *o = zr__device_broker_opts(self);
+    if (!o) {
+        return zr_device_set_strategy(self, "rr"); /* says why */
+    }
+    if (strcmp(name, "heartbeat") == 0) {
+        o->heartbeat = (int) (n > 0 ? n : 1);
+    }
+    else if (strcmp(name, "liveness") == 0) {
+        o->liveness = (int) (n > 0 ? n : 1);
+    }
+    else if (strcmp(name, "busy_timeout") == 0) {
+        o->busy_timeout = (int) n;
+    }
+    else if (strcmp(name, "retries") == 0) {
+        o->retries = (int) (n < INT32_MAX ? n : INT32_MAX);
+    }
+    else if (strcmp(name, "max_waiting") == 0) {
+        o->max_waiting = (uint64_t) n;
+    }
+    else if (strcmp(name, "request_timeout") == 0) {
+        o->request_timeout = (int) n;
+    }
+    else {
+        o->hash_frame = (uint64_t) n;
+    }
+    return 0;
+}
+
 /* Every option of every device type. Later capabilities add rows. */
 static const s_option_t s_options[] = {
     {{"frontend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
@@ -187,6 +223,37 @@ static const s_option_t s_options[] = {
     {{"affinity", ZR_OPT_CPUS, "CPUS", S_ALL, "none", NULL,
       "pin the relay's thread to these CPUs (1, 0,2 or 2-3)"},
      s_tuning},
+    {{"strategy", ZR_OPT_CHOICE, "rr|lru|hash", S_QUEUE, "rr", "rr|lru|hash",
+      "how requests are spread over workers: rr round robin to any REP or "
+      "DEALER worker; lru the least recently ready worker (Paranoid Pirate "
+      "or lbbroker REQ workers); hash the same key to the same live worker "
+      "(docs/BROKER.md)"},
+     s_broker},
+    {{"heartbeat", ZR_OPT_DURATION, "D", S_QUEUE, "1s", NULL,
+      "lru/hash: heartbeats to and from Paranoid Pirate workers this often"},
+     s_broker},
+    {{"liveness", ZR_OPT_INT, "N", S_QUEUE, "3", NULL,
+      "lru/hash: an idle worker silent for N heartbeats is expired"},
+     s_broker},
+    {{"busy_timeout", ZR_OPT_DURATION, "D", S_QUEUE, "30s", NULL,
+      "lru/hash: a worker busy this long with one request is given up and "
+      "the request goes to another (0: never)"},
+     s_broker},
+    {{"retries", ZR_OPT_INT, "N", S_QUEUE, "3", NULL,
+      "lru/hash: a request whose worker died goes to another worker up to N "
+      "times, then its client gets an error reply"},
+     s_broker},
+    {{"max_waiting", ZR_OPT_INT, "N", S_QUEUE, "10000", NULL,
+      "lru/hash: at most N requests wait for a worker; beyond, an error "
+      "reply at once (0: no bound)"},
+     s_broker},
+    {{"request_timeout", ZR_OPT_DURATION, "D", S_QUEUE, "10s", NULL,
+      "lru/hash: a request that waited this long for a worker gets an "
+      "error reply (0: it waits forever)"},
+     s_broker},
+    {{"hash_frame", ZR_OPT_INT, "N", S_QUEUE, "0", NULL,
+      "hash: the key is body frame N (0: the first after the envelope)"},
+     s_broker},
     {{"sync", ZR_OPT_ENDPOINTS, "EP", S_FWD, NULL, NULL,
       "a sync service: a publisher asks it to wait until N subscriptions "
       "match a topic prefix, and gets go only once its PUB socket has "

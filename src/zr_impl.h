@@ -160,8 +160,9 @@ int zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* Ask for a handler timer call at WHEN (ms, zr__now_ms's clock). */
 void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
 /* Send MSG on SOCKET at once, from a handler, outside the order of the
- * messages the engine moves (a last value for a new subscriber); counted
- * as sent. MSG is emptied. -1 EAGAIN when it cannot go now. */
+ * messages the engine moves (a last value for a new subscriber, a request
+ * for a chosen worker); counted as sent. On success MSG is emptied; on
+ * failure (-1 with libzmq's errno: EAGAIN, EHOSTUNREACH) it is intact. */
 int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */
@@ -227,6 +228,30 @@ size_t zr__lvc_match(zr__lvc_t *self, const void *prefix, size_t len,
 void zr__lvc_stats(const zr__lvc_t *self, uint64_t *topics, uint64_t *bytes,
                    uint64_t *evictions);
 void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
+
+/* ---------------------------------------------------------------------
+ * broker.c: the queue's handler for strategies lru and hash.
+ */
+typedef struct zr__broker_t zr__broker_t;
+enum { ZR__STRATEGY_RR = 0, ZR__STRATEGY_LRU = 1, ZR__STRATEGY_HASH = 2 };
+typedef struct {
+    int strategy;
+    int heartbeat;       /* ms between heartbeats to ppp workers */
+    int liveness;        /* heartbeats an idle ppp worker may miss */
+    int busy_timeout;    /* ms a worker may be busy (0: forever) */
+    int retries;         /* re-dispatches of a request after a death */
+    uint64_t max_waiting; /* requests waiting at most (0: no bound) */
+    int request_timeout; /* ms a request may wait (0: forever) */
+    uint64_t hash_frame; /* hash: which body frame is the key */
+} zr__broker_opts_t;
+/* Installs itself as ENGINE's handler; BACKEND is a ROUTER. */
+zr__broker_t *zr__broker_new(zr__engine_t *engine, const char *name,
+                             void *frontend, void *backend,
+                             const zr__broker_opts_t *opts);
+void zr__broker_destroy(zr__broker_t **self_p);
+void zr__broker_describe(const zr__broker_t *self, cJSON *stats);
+/* The device's queue options, for option.c to set one by one. */
+zr__broker_opts_t *zr__device_broker_opts(zr_device_t *self);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), served by the engine.

@@ -119,7 +119,10 @@ cli_who(const zr_device_t *dev, const char *role, bool bind)
     switch (zr_device_socket_type(dev, role)) {
     case ZMQ_XSUB: return "publishers (PUB/XPUB) connect here";
     case ZMQ_XPUB: return "subscribers (SUB/XSUB) connect here";
-    case ZMQ_ROUTER: return "clients (REQ/DEALER) connect here";
+    case ZMQ_ROUTER:
+        return strcmp(role, "backend") == 0
+                   ? "workers (Paranoid Pirate DEALER or REQ) connect here"
+                   : "clients (REQ/DEALER) connect here";
     case ZMQ_DEALER: return "workers (REP/DEALER) connect here";
     case ZMQ_PULL:
         return zr_device_type(dev) == ZR_FORWARDER

@@ -61,7 +61,7 @@ ANY = "@tcp://127.0.0.1:*"
 # Seconds each scenario may take in all; CMakeLists.txt's TIMEOUT is larger
 # so that on expiry the runner itself reports and cleans up.
 BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45,
-          "gate": 100, "s3_netns": 60}
+          "gate": 100, "s3_netns": 60, "broker": 60}
 
 # A bounded subscriber stops after this long without a message. The seed's
 # publishers send one message a second (S1) or all at once (S2).
@@ -774,7 +774,7 @@ def scenario_gate(zrelay, workdir):
 # (network namespaces and veth pairs); otherwise skipped, with the reason.
 
 NETNS_PUBLISHER = r"""
-import sys, time, zmq
+import sys, threading, time, zmq
 ctx = zmq.Context()
 pub = ctx.socket(zmq.PUB)
 pub.bind(sys.argv[1])
@@ -784,7 +784,7 @@ while time.monotonic() < end:
     n += 1
     pub.send_multipart([b"A", b"%d" % n])
     pub.send_multipart([b"B", b"%d" % n])
-    time.sleep(0.01)
+    threading.Event().wait(0.01)  # a publication every 10 ms
 """
 
 NETNS_SUBSCRIBER = r"""
@@ -893,6 +893,131 @@ def scenario_s3_netns(zrelay, workdir):
 
 
 # ---------------------------------------------------------------------------
+# The broker's worker protocols from pyzmq, written from ZeroMQ RFC 6
+# (Paranoid Pirate) and the Guide's lbbroker worker, and a kill -9 of a
+# worker with a request in flight: the request is answered by another
+# worker within (liveness + 1) x heartbeat + 1 s, once; the client sent
+# it once.
+
+PPP_WORKER = r"""
+import sys, threading, time, zmq
+READY, HEARTBEAT = b"\x01", b"\x02"
+ident, endpoint, service = sys.argv[1], sys.argv[2], float(sys.argv[3])
+ctx = zmq.Context()
+w = ctx.socket(zmq.DEALER)
+w.setsockopt(zmq.IDENTITY, ident.encode())
+w.linger = 0
+w.connect(endpoint)
+w.send(READY)
+next_beat = time.monotonic() + 0.1
+while True:
+    if w.poll(100):
+        frames = w.recv_multipart()
+        if len(frames) == 1:
+            continue                         # the broker's heartbeat
+        print("got", frames[-1].decode(), flush=True)
+        threading.Event().wait(service)      # the work
+        w.send_multipart(frames[:-1] + [ident.encode() + b": " + frames[-1]])
+    if time.monotonic() >= next_beat:
+        w.send(HEARTBEAT)
+        next_beat = time.monotonic() + 0.1
+"""
+
+REQ_WORKER = r"""
+import sys, zmq
+ident, endpoint = sys.argv[1], sys.argv[2]
+ctx = zmq.Context()
+w = ctx.socket(zmq.REQ)
+w.setsockopt(zmq.IDENTITY, ident.encode())
+w.connect(endpoint)
+w.send(b"READY")
+while True:
+    frames = w.recv_multipart()           # client envelope, "", request
+    w.send_multipart(frames[:-1] + [ident.encode() + b": " + frames[-1]])
+"""
+
+
+class Worker(Spawned):
+    def __init__(self, workdir, script, args):
+        path = os.path.join(workdir, "worker_%s.py" % args[0])
+        with open(path, "w") as f:
+            f.write(script)
+        self.out = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([PYTHON, "-u", path] + args,
+                                     stdout=self.out)
+
+    def got(self):
+        self.out.seek(0)
+        return [l.split(" ", 1)[1] for l in self.out.read().splitlines()
+                if l.startswith("got ")]
+
+
+def scenario_broker(zrelay, workdir):
+    import zmq
+    heartbeat, liveness = 0.1, 3
+    with Cleanup() as running:
+        relay = running.add(Relay(zrelay, "queue", extra=[
+            "--strategy", "lru", "--heartbeat", "100ms"]))
+        ppp = [running.add(Worker(workdir, PPP_WORKER,
+                                  ["ppp%d" % i, relay.backend, "0.3"]))
+               for i in range(3)]
+        req = running.add(Worker(workdir, REQ_WORKER,
+                                 ["req0", relay.backend]))
+        wait_for("4 workers ready", lambda: relay.stats()["broker"][
+            "workers"]["known"] == 4, 15)
+        ctx = zmq.Context()
+        client = ctx.socket(zmq.DEALER)
+        client.linger = 0
+        client.connect(relay.frontend)
+        n = 40
+        for i in range(n):
+            client.send_multipart([b"", b"request %d" % i])
+        # Wait until the Paranoid Pirates all had work, then kill one.
+        deadline = time.monotonic() + 15
+        while not all(w.got() for w in ppp):
+            check(time.monotonic() < deadline,
+                  "not every worker got work: %s; broker %s" % (
+                      [w.got() for w in ppp + [req]],
+                      json.dumps(relay.stats()["broker"])))
+            threading.Event().wait(0.01)
+        victim = ppp[0]
+        lost = victim.got()[-1]
+        victim.proc.kill()
+        victim.proc.wait()
+        killed_at = time.monotonic()
+        log("killed ppp0 (kill -9) with %r in flight" % lost)
+        answers = {}
+        deadline = time.monotonic() + 30
+        while len(answers) < n:
+            left = deadline - time.monotonic()
+            check(left > 0, "only %d of %d answered: %s" % (
+                len(answers), n, sorted(answers)))
+            if not client.poll(int(left * 1000)):
+                continue
+            empty, body = client.recv_multipart()
+            who, text = body.decode().split(": ", 1)
+            check(text not in answers, "%r answered twice" % text)
+            answers[text] = (who, time.monotonic())
+        who, at = answers[lost]
+        limit = (liveness + 1) * heartbeat + 1
+        log("%r answered by %s %.2f s after the kill (limit %.1f s)" % (
+            lost, who, at - killed_at, limit))
+        check(who != "ppp0", "the killed worker answered")
+        check(at - killed_at <= limit + 0.3 * 2,  # plus its service time
+              "the lost request took %.2f s" % (at - killed_at))
+        stats = relay.stats()["broker"]
+        log("broker: %s" % json.dumps(stats))
+        check(stats["requests"]["retried"] >= 1, "no retry counted")
+        check(stats["requests"]["answered"] == n, "answered %d, not %d" % (
+            stats["requests"]["answered"], n))
+        check(any(w == "req0" for w, _ in answers.values()),
+              "the lbbroker REQ worker got no work")
+        client.close()
+        ctx.term()
+        relay.stop()
+
+
+# ---------------------------------------------------------------------------
 # The embedded default (`zrelay run`, what `make run` starts) with the
 # seed's S1 programs on the seed's own ports, not one endpoint changed.
 
@@ -968,7 +1093,7 @@ def scenario_default(zrelay, workdir):
 
 
 SCENARIOS = {"default": scenario_default, "gate": scenario_gate,
-             "s3_netns": scenario_s3_netns, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
+             "s3_netns": scenario_s3_netns, "broker": scenario_broker, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
              "s5": scenario_s5, "s6": scenario_s6}
 
 

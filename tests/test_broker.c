@@ -1,0 +1,453 @@
+/* test_broker.c - the queue with strategies: lru gives the fastest worker
+ * the most work, hash keeps a key on its worker, a dead or slow worker's
+ * requests go elsewhere, and every request gets an answer.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zrtest.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+static double
+s_num(zr_device_t *dev, const char *a, const char *b)
+{
+    char *text = zr_device_stats_json(dev);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON *o = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "broker"), a), b);
+    ZR_CHECKF(cJSON_IsNumber(o), "no broker.%s.%s in STATS", a, b);
+    double v = o->valuedouble;
+    cJSON_Delete(root);
+    return v;
+}
+
+static zr_device_t *
+s_queue(void *ctx, const char *tag, const char *const *kv)
+{
+    char front[64], back[64];
+    snprintf(front, sizeof front, "@inproc://%s-front", tag);
+    snprintf(back, sizeof back, "@inproc://%s-back", tag);
+    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, tag);
+    ZR_PASS(zr_device_set_frontend(dev, front));
+    ZR_PASS(zr_device_set_backend(dev, back));
+    for (; kv && kv[0]; kv += 2) {
+        if (zr_device_set(dev, kv[0], kv[1]) != 0) {
+            ZR_FAILF("%s = %s: %s", kv[0], kv[1], zr_device_error(dev));
+        }
+    }
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+/* ---------------------------------------------------------------------
+ * Workers in threads: Paranoid Pirate (DEALER: READY, heartbeats, one
+ * reply per request), plain DEALER (for rr), or lbbroker REQ.
+ */
+
+typedef enum { W_PPP, W_DEALER, W_REQ } s_wkind_t;
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    s_wkind_t kind;
+    int service_ms;
+    char id[16];
+    atomic_bool stop;
+    atomic_bool mute; /* take requests, never answer */
+    _Atomic int served;
+    pthread_t thread;
+} s_worker_t;
+
+static void *
+s_work(void *arg)
+{
+    s_worker_t *w = arg;
+    void *sock = zrt_socket(w->ctx, w->kind == W_REQ ? ZMQ_REQ : ZMQ_DEALER);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
+    zrt_connect(sock, w->endpoint);
+    if (w->kind == W_PPP) {
+        zrt_send_str(sock, "\x01", 0);
+    }
+    else if (w->kind == W_REQ) {
+        ZR_SEND(sock, "READY");
+    }
+    zmq_msg_t frames[8];
+    while (!atomic_load(&w->stop)) {
+        if (!zrt_readable(sock, 10)) {
+            if (w->kind == W_PPP) {
+                zmq_send(sock, "\x02", 1, ZMQ_DONTWAIT);
+            }
+            continue;
+        }
+        int n = 0, more = 1;
+        while (more && n < 8) {
+            zmq_msg_init(&frames[n]);
+            ZR_CHECK(zmq_msg_recv(&frames[n], sock, 0) >= 0);
+            more = zmq_msg_more(&frames[n]);
+            n++;
+        }
+        if (n == 1 && zmq_msg_size(&frames[0]) == 1) {
+            zmq_msg_close(&frames[0]); /* a heartbeat */
+            continue;
+        }
+        if (!atomic_load(&w->mute)) {
+            if (w->service_ms) {
+                zmq_poll(NULL, 0, w->service_ms); /* the work */
+            }
+            /* The reply: the envelope, then "ID: request". */
+            for (int i = 0; i < n - 1; i++) {
+                ZR_PASS(zmq_msg_send(&frames[i], sock, ZMQ_SNDMORE));
+            }
+            char reply[128];
+            snprintf(reply, sizeof reply, "%s: %.*s", w->id,
+                     (int) zmq_msg_size(&frames[n - 1]),
+                     (const char *) zmq_msg_data(&frames[n - 1]));
+            ZR_SEND(sock, reply);
+            atomic_fetch_add(&w->served, 1);
+        }
+        for (int i = 0; i < n; i++) {
+            zmq_msg_close(&frames[i]);
+        }
+    }
+    zmq_close(sock);
+    return NULL;
+}
+
+static void
+s_worker_start(s_worker_t *w, void *ctx, const char *endpoint, s_wkind_t kind,
+               int service_ms, const char *id)
+{
+    memset(w, 0, sizeof *w);
+    w->ctx = ctx;
+    w->endpoint = endpoint;
+    w->kind = kind;
+    w->service_ms = service_ms;
+    snprintf(w->id, sizeof w->id, "%s", id);
+    pthread_create(&w->thread, NULL, s_work, w);
+}
+
+static void
+s_worker_stop(s_worker_t *w)
+{
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+}
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    int id, requests;
+    pthread_t thread;
+} s_client_t;
+
+static void *
+s_client(void *arg)
+{
+    s_client_t *c = arg;
+    void *req = zrt_socket(c->ctx, ZMQ_REQ);
+    zrt_connect(req, c->endpoint);
+    for (int i = 0; i < c->requests; i++) {
+        char text[64], reply[128];
+        snprintf(text, sizeof text, "client %d request %d", c->id, i);
+        ZR_SEND(req, text);
+        zrt_recv_str(req, reply, sizeof reply);
+        const char *colon = strstr(reply, ": ");
+        ZR_CHECKF(colon && strcmp(colon + 2, text) == 0, "'%s' for '%s'", reply,
+                  text);
+    }
+    zmq_close(req);
+    return NULL;
+}
+
+/* 20 clients x 100 requests on 5 workers of 1, 2, 5, 10, 20 ms. */
+static int64_t
+s_load(const char *strategy, s_wkind_t kind, int served[5])
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", strategy, NULL};
+    char tag[32];
+    snprintf(tag, sizeof tag, "load-%s", strategy);
+    zr_device_t *dev = s_queue(ctx, tag, kv);
+    char front[64], back[64];
+    snprintf(front, sizeof front, "inproc://%s-front", tag);
+    snprintf(back, sizeof back, "inproc://%s-back", tag);
+    static const int ms[5] = {1, 2, 5, 10, 20};
+    s_worker_t workers[5];
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%dms", ms[i]);
+        s_worker_start(&workers[i], ctx, back, kind, ms[i], id);
+    }
+    if (kind == W_PPP) {
+        ZR_WAIT(s_num(dev, "workers", "ready") == 5, ZRT_DEADLINE_MS);
+    }
+    int64_t start = zrt_now_ms();
+    s_client_t clients[20];
+    for (int i = 0; i < 20; i++) {
+        clients[i] = (s_client_t){ctx, NULL, i, 100, 0};
+        clients[i].endpoint = strdup(front);
+        pthread_create(&clients[i].thread, NULL, s_client, &clients[i]);
+    }
+    for (int i = 0; i < 20; i++) {
+        pthread_join(clients[i].thread, NULL);
+        free((void *) clients[i].endpoint);
+    }
+    int64_t took = zrt_now_ms() - start;
+    int total = 0;
+    for (int i = 0; i < 5; i++) {
+        s_worker_stop(&workers[i]);
+        served[i] = atomic_load(&workers[i].served);
+        total += served[i];
+    }
+    ZR_EQ(total, 2000); /* every request answered once */
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+    return took;
+}
+
+static void
+test_lru_fastest_serves_most(void)
+{
+    int lru[5], rr[5];
+    int64_t t_lru = s_load("lru", W_PPP, lru);
+    int64_t t_rr = s_load("rr", W_DEALER, rr);
+    printf("lru: %lld ms, work by 1/2/5/10/20 ms worker: %d %d %d %d %d\n",
+           (long long) t_lru, lru[0], lru[1], lru[2], lru[3], lru[4]);
+    printf("rr:  %lld ms, work by 1/2/5/10/20 ms worker: %d %d %d %d %d\n",
+           (long long) t_rr, rr[0], rr[1], rr[2], rr[3], rr[4]);
+    for (int i = 0; i < 4; i++) {
+        ZR_CHECKF(lru[i] > lru[i + 1],
+                  "lru: the %d-th fastest worker served %d, the next %d", i,
+                  lru[i], lru[i + 1]);
+    }
+}
+
+/* lbbroker workers: REQ sockets that say READY. */
+static void
+test_lru_req_workers(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "lru", NULL};
+    zr_device_t *dev = s_queue(ctx, "reqw", kv);
+    s_worker_t w[2];
+    s_worker_start(&w[0], ctx, "inproc://reqw-back", W_REQ, 0, "req0");
+    s_worker_start(&w[1], ctx, "inproc://reqw-back", W_REQ, 0, "req1");
+    ZR_WAIT(s_num(dev, "workers", "ready") == 2, ZRT_DEADLINE_MS);
+    s_client_t c = {ctx, "inproc://reqw-front", 0, 50, 0};
+    s_client(&c);
+    s_worker_stop(&w[0]);
+    s_worker_stop(&w[1]);
+    ZR_EQ(atomic_load(&w[0].served) + atomic_load(&w[1].served), 50);
+    ZR_CHECK(atomic_load(&w[0].served) > 0 && atomic_load(&w[1].served) > 0);
+    ZR_EQ(s_num(dev, "requests", "answered"), 50);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
+/* No worker: the error reply after request_timeout; over max_waiting,
+ * at once; the broker holds no more than max_waiting. */
+static void
+test_no_workers(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "lru",         "request_timeout",
+                        "300ms",    "max_waiting", "1000",
+                        NULL};
+    zr_device_t *dev = s_queue(ctx, "none", kv);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://none-front");
+    int64_t start = zrt_now_ms();
+    ZR_SEND(req, "anyone?");
+    char reply[128];
+    zrt_recv_str(req, reply, sizeof reply);
+    ZR_STREQ(reply, "ZRELAY-ERROR timeout no worker took it within 300 ms");
+    ZR_CHECK(zrt_now_ms() - start >= 300);
+
+    void *dealer = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(dealer, ZMQ_RCVHWM, 0);
+    zrt_setint(dealer, ZMQ_SNDHWM, 0);
+    zrt_connect(dealer, "inproc://none-front");
+    for (int i = 0; i < 10000; i++) {
+        ZR_SENDMORE(dealer, "");
+        ZR_SEND(dealer, "req");
+    }
+    int busy = 0, timeout = 0;
+    for (int i = 0; i < 10000; i++) {
+        char buf[128];
+        ZR_CHECKF(zrt_readable(dealer, ZRT_DEADLINE_MS), "%d of 10000 answered",
+                  i);
+        ZR_EQ(zmq_recv(dealer, buf, sizeof buf, 0), 0); /* the delimiter */
+        int n = zmq_recv(dealer, buf, sizeof buf - 1, 0);
+        ZR_CHECK(n > 0);
+        buf[n] = 0;
+        if (strncmp(buf, "ZRELAY-ERROR busy ", 18) == 0) {
+            busy++;
+            if (busy == 9000) {
+                /* Meanwhile the broker holds only what may wait. */
+                ZR_CHECK(s_num(dev, "requests", "waiting") <= 1000);
+            }
+        }
+        else if (strncmp(buf, "ZRELAY-ERROR timeout ", 21) == 0) {
+            timeout++;
+        }
+        else {
+            ZR_FAILF("unexpected reply '%s'", buf);
+        }
+    }
+    printf("10000 requests, no worker: %d refused at once, %d timed out\n",
+           busy, timeout);
+    ZR_EQ(busy, 9000);
+    ZR_EQ(timeout, 1000);
+    ZR_EQ(s_num(dev, "requests", "rejected"), 9000);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_close(dealer);
+    zmq_ctx_term(ctx);
+}
+
+/* A worker that takes a request and never answers is given up after
+ * busy_timeout; the request goes to another; its late answer is dropped. */
+static void
+test_busy_timeout(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "lru", "busy_timeout", "200ms", NULL};
+    zr_device_t *dev = s_queue(ctx, "bt", kv);
+    s_worker_t mute, good;
+    s_worker_start(&mute, ctx, "inproc://bt-back", W_PPP, 0, "mute");
+    atomic_store(&mute.mute, true);
+    ZR_WAIT(s_num(dev, "workers", "ready") == 1, ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://bt-front");
+    ZR_SEND(req, "hello");
+    ZR_WAIT(s_num(dev, "workers", "busy") == 1, ZRT_DEADLINE_MS);
+    s_worker_start(&good, ctx, "inproc://bt-back", W_PPP, 0, "good");
+    ZR_RECV(req, "good: hello");
+    ZR_EQ(s_num(dev, "requests", "retried"), 1);
+    ZR_EQ(s_num(dev, "workers", "expired"), 1);
+    s_worker_stop(&mute);
+    s_worker_stop(&good);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+/* hash: the same key, the same worker; when a worker goes, only its keys
+ * move. */
+static void
+test_hash(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "hash", "heartbeat", "50ms", NULL};
+    zr_device_t *dev = s_queue(ctx, "hash", kv);
+    s_worker_t w[4];
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "h%d", i);
+        s_worker_start(&w[i], ctx, "inproc://hash-back", W_PPP, 0, id);
+    }
+    ZR_WAIT(s_num(dev, "workers", "known") == 4, ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://hash-front");
+    enum { KEYS = 100 };
+    char owner[KEYS][64];
+    for (int round = 0; round < 10; round++) {
+        for (int k = 0; k < KEYS; k++) {
+            char key[16], reply[64];
+            snprintf(key, sizeof key, "key%d", k);
+            ZR_SEND(req, key);
+            zrt_recv_str(req, reply, sizeof reply);
+            char *colon = strchr(reply, ':');
+            ZR_CHECK(colon);
+            *colon = 0;
+            if (round == 0) {
+                snprintf(owner[k], sizeof owner[k], "%s", reply);
+            }
+            else {
+                ZR_CHECKF(strcmp(owner[k], reply) == 0,
+                          "key %d went to %s, then to %s", k, owner[k], reply);
+            }
+        }
+    }
+    /* 1000 requests, every key on one worker. Now h1 goes. */
+    s_worker_stop(&w[1]);
+    ZR_WAIT(s_num(dev, "workers", "known") == 3, ZRT_DEADLINE_MS);
+    int moved = 0;
+    for (int k = 0; k < KEYS; k++) {
+        char key[16], reply[64];
+        snprintf(key, sizeof key, "key%d", k);
+        ZR_SEND(req, key);
+        zrt_recv_str(req, reply, sizeof reply);
+        *strchr(reply, ':') = 0;
+        if (strcmp(owner[k], "h1") == 0) {
+            ZR_CHECK(strcmp(reply, "h1") != 0);
+            moved++;
+        }
+        else {
+            ZR_CHECKF(strcmp(owner[k], reply) == 0,
+                      "key %d of %s moved to %s though %s lives", k, owner[k],
+                      reply, owner[k]);
+        }
+    }
+    printf("hash: %d of %d keys were the gone worker's and moved; the rest "
+           "stayed\n",
+           moved, KEYS);
+    ZR_CHECK(moved > 0);
+    for (int i = 0; i < 4; i++) {
+        if (i != 1) {
+            s_worker_stop(&w[i]);
+        }
+    }
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+/* At stop, a request still waiting gets an error reply. */
+static void
+test_stop_answers(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "lru", "request_timeout", "0", NULL};
+    zr_device_t *dev = s_queue(ctx, "stop", kv);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://stop-front");
+    ZR_SEND(req, "waits");
+    ZR_WAIT(s_num(dev, "requests", "waiting") == 1, ZRT_DEADLINE_MS);
+    zr_device_stop(dev);
+    ZR_EQ(zr_device_join(dev), 0);
+    ZR_RECV(req, "ZRELAY-ERROR stopping the broker is stopping");
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+static void
+test_options(void)
+{
+    zr_device_t *dev = zr_device_new(NULL, ZR_FORWARDER, "f");
+    ZR_FAIL(zr_device_set(dev, "strategy", "lru"), EINVAL);
+    ZR_STREQ(zr_device_error(dev), "'strategy' does not apply to a forwarder");
+    zr_device_destroy(&dev);
+    dev = zr_device_new(NULL, ZR_QUEUE, "q");
+    ZR_FAIL(zr_device_set(dev, "strategy", "random"), EINVAL);
+    ZR_STREQ(zr_device_error(dev), "'random' is not one of rr|lru|hash");
+    zr_device_destroy(&dev);
+}
+
+ZR_TESTS = {
+    {"load: lru gives the fastest worker the most, and beats rr",
+     test_lru_fastest_serves_most},
+    {"inproc: lru with lbbroker REQ workers", test_lru_req_workers},
+    {"inproc: without workers every request is answered", test_no_workers},
+    {"inproc: a worker busy too long is given up", test_busy_timeout},
+    {"inproc: hash keeps keys, moves only the gone worker's", test_hash},
+    {"inproc: at stop a waiting request is answered", test_stop_answers},
+    {"inproc: strategy options", test_options},
+    {NULL, NULL},
+};
+ZR_MAIN
