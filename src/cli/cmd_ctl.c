@@ -94,6 +94,43 @@ s_print_drop_reasons(const char *label, cJSON *side)
     }
 }
 
+/* "NAME: key n, key n" for the numbers and strings of OBJ, then the same
+ * for each object in it ("broker.workers: ..."). */
+static void
+s_print_numbers(const char *name, cJSON *obj)
+{
+    cJSON *field;
+    const char *sep = " ";
+    bool any = false;
+    cJSON_ArrayForEach(field, obj)
+    {
+        if (cJSON_IsNumber(field) || cJSON_IsString(field)) {
+            if (!any) {
+                printf("%s:", name);
+                any = true;
+            }
+            if (cJSON_IsNumber(field)) {
+                printf("%s%s %.0f", sep, field->string, field->valuedouble);
+            }
+            else {
+                printf("%s%s %s", sep, field->string, field->valuestring);
+            }
+            sep = ", ";
+        }
+    }
+    if (any) {
+        printf("\n");
+    }
+    cJSON_ArrayForEach(field, obj)
+    {
+        if (cJSON_IsObject(field)) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s.%s", name, field->string);
+            s_print_numbers(sub, field);
+        }
+    }
+}
+
 /* A readable table of one device's STATS object. */
 static void
 s_print_device(cJSON *dev)
@@ -145,17 +182,7 @@ s_print_device(cJSON *dev)
         if (skip) {
             continue;
         }
-        printf("%s:", item->string);
-        cJSON *field;
-        const char *sep = " ";
-        cJSON_ArrayForEach(field, item)
-        {
-            if (cJSON_IsNumber(field)) {
-                printf("%s%s %.0f", sep, field->string, field->valuedouble);
-                sep = ", ";
-            }
-        }
-        printf("\n");
+        s_print_numbers(item->string, item);
     }
     cJSON *ctl = cJSON_GetObjectItem(dev, "control");
     if (cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")) > 0) {
