@@ -92,38 +92,6 @@ struct zr__broker_t {
 };
 
 static void
-s_set(_Atomic uint64_t *v, uint64_t n)
-{
-    atomic_store_explicit(v, n, memory_order_relaxed);
-}
-
-static void
-s_inc(_Atomic uint64_t *v)
-{
-    s_set(v, atomic_load_explicit(v, memory_order_relaxed) + 1);
-}
-
-static uint64_t
-s_get(const _Atomic uint64_t *v)
-{
-    return atomic_load_explicit((_Atomic uint64_t *) v, memory_order_relaxed);
-}
-
-static uint64_t
-s_hash(const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a mix */
-    for (size_t i = 0; i < size; i++) {
-        h = (h ^ p[i]) * 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
-static void
 s_fifo_push(s_fifo_t *f, s_request_t *r)
 {
     r->next = NULL;
@@ -181,11 +149,11 @@ s_counts(zr__broker_t *self)
         busy += self->workers[i]->state == S_BUSY;
         waiting += self->workers[i]->queue.size;
     }
-    s_set(&self->st_ready, ready);
-    s_set(&self->st_busy, busy);
-    s_set(&self->st_inflight, busy);
-    s_set(&self->st_workers, self->nworkers);
-    s_set(&self->st_waiting, waiting);
+    zr__stat_set(&self->st_ready, ready);
+    zr__stat_set(&self->st_busy, busy);
+    zr__stat_set(&self->st_inflight, busy);
+    zr__stat_set(&self->st_workers, self->nworkers);
+    zr__stat_set(&self->st_waiting, waiting);
 }
 
 /* ---------------------------------------------------------------------
@@ -221,7 +189,7 @@ s_fail(zr__broker_t *self, s_request_t *r, const char *code, const char *text)
      * frontend's policy for a client that does not read. */
     zr__engine_inject(self->engine, self->frontend, &reply);
     zr__msg_destroy(&reply);
-    s_inc(&self->st_failed);
+    zr__stat_add(&self->st_failed, 1);
     s_request_free(r);
 }
 
@@ -269,7 +237,7 @@ s_ring_build(zr__broker_t *self)
             memcpy(buf, w->id, w->id_len);
             buf[w->id_len] = (unsigned char) p;
             self->ring[self->nring++] =
-                (s_point_t){s_hash(buf, w->id_len + 1), w};
+                (s_point_t){zr__hash(buf, w->id_len + 1), w};
         }
     }
     qsort(self->ring, self->nring, sizeof *self->ring, s_ring_cmp);
@@ -350,7 +318,7 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
         }
     }
     s_ring_build(self);
-    s_inc(&self->st_expired);
+    zr__stat_add(&self->st_expired, 1);
     s_request_t *inflight = w->inflight;
     s_fifo_t queue = w->queue;
     free(w);
@@ -361,7 +329,7 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
         }
         else {
             inflight->retries++;
-            s_inc(&self->st_retried);
+            zr__stat_add(&self->st_retried, 1);
             s_dispatch(self, inflight);
         }
     }
@@ -534,7 +502,7 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
             s_request_t *r = w->inflight;
             w->inflight = NULL;
             r->retries++;
-            s_inc(&self->st_retried);
+            zr__stat_add(&self->st_retried, 1);
             s_dispatch(self, r);
         }
         w->expiry = expiry;
@@ -561,7 +529,7 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
     if (!w || w->state != S_BUSY || !w->inflight) {
         /* From a worker given up on, or never asked: its request went to
          * another worker, which answers it. */
-        s_inc(&self->st_late);
+        zr__stat_add(&self->st_late, 1);
         return ZR__DROP;
     }
     w->expiry = expiry;
@@ -570,7 +538,7 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
     for (size_t i = 0; i < skip; i++) {
         zr__msg_remove(msg, 0);
     }
-    s_inc(&self->st_answered);
+    zr__stat_add(&self->st_answered, 1);
     s_serve_worker(self, w);
     return ZR__SEND;
 }
@@ -588,13 +556,13 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
     size_t env = s_envelope(&r->msg);
     size_t k = env + self->opts.hash_frame;
     if (k < r->msg.size) {
-        r->key = s_hash(zmq_msg_data(&r->msg.frames[k]),
-                        zmq_msg_size(&r->msg.frames[k]));
+        r->key = zr__hash(zmq_msg_data(&r->msg.frames[k]),
+                          zmq_msg_size(&r->msg.frames[k]));
     }
-    uint64_t waiting = s_get(&self->st_waiting);
+    uint64_t waiting = zr__stat_get(&self->st_waiting);
     if (self->opts.max_waiting && waiting >= self->opts.max_waiting &&
         !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready_head)) {
-        s_inc(&self->st_rejected);
+        zr__stat_add(&self->st_rejected, 1);
         s_fail(self, r, "busy", "too many requests waiting for a worker");
         return;
     }
@@ -627,7 +595,7 @@ s_expire_waiting(zr__broker_t *self, s_fifo_t *f, int64_t now)
     s_request_t *r;
     while ((r = s_fifo_pop(f))) {
         if (now - r->since >= limit) {
-            s_inc(&self->st_timeouts);
+            zr__stat_add(&self->st_timeouts, 1);
             char text[96];
             snprintf(text, sizeof text, "no worker took it within %lld ms",
                      (long long) limit);
@@ -781,17 +749,27 @@ zr__broker_describe(const zr__broker_t *self, cJSON *stats)
     cJSON_AddStringToObject(
         b, "strategy", names[self->opts.strategy == ZR__STRATEGY_HASH ? 1 : 0]);
     cJSON *w = cJSON_AddObjectToObject(b, "workers");
-    cJSON_AddNumberToObject(w, "ready", (double) s_get(&self->st_ready));
-    cJSON_AddNumberToObject(w, "busy", (double) s_get(&self->st_busy));
-    cJSON_AddNumberToObject(w, "known", (double) s_get(&self->st_workers));
-    cJSON_AddNumberToObject(w, "expired", (double) s_get(&self->st_expired));
+    cJSON_AddNumberToObject(w, "ready", (double) zr__stat_get(&self->st_ready));
+    cJSON_AddNumberToObject(w, "busy", (double) zr__stat_get(&self->st_busy));
+    cJSON_AddNumberToObject(w, "known",
+                            (double) zr__stat_get(&self->st_workers));
+    cJSON_AddNumberToObject(w, "expired",
+                            (double) zr__stat_get(&self->st_expired));
     cJSON *r = cJSON_AddObjectToObject(b, "requests");
-    cJSON_AddNumberToObject(r, "waiting", (double) s_get(&self->st_waiting));
-    cJSON_AddNumberToObject(r, "in_flight", (double) s_get(&self->st_inflight));
-    cJSON_AddNumberToObject(r, "answered", (double) s_get(&self->st_answered));
-    cJSON_AddNumberToObject(r, "retried", (double) s_get(&self->st_retried));
-    cJSON_AddNumberToObject(r, "failed", (double) s_get(&self->st_failed));
-    cJSON_AddNumberToObject(r, "timeouts", (double) s_get(&self->st_timeouts));
-    cJSON_AddNumberToObject(r, "rejected", (double) s_get(&self->st_rejected));
-    cJSON_AddNumberToObject(r, "late_replies", (double) s_get(&self->st_late));
+    cJSON_AddNumberToObject(r, "waiting",
+                            (double) zr__stat_get(&self->st_waiting));
+    cJSON_AddNumberToObject(r, "in_flight",
+                            (double) zr__stat_get(&self->st_inflight));
+    cJSON_AddNumberToObject(r, "answered",
+                            (double) zr__stat_get(&self->st_answered));
+    cJSON_AddNumberToObject(r, "retried",
+                            (double) zr__stat_get(&self->st_retried));
+    cJSON_AddNumberToObject(r, "failed",
+                            (double) zr__stat_get(&self->st_failed));
+    cJSON_AddNumberToObject(r, "timeouts",
+                            (double) zr__stat_get(&self->st_timeouts));
+    cJSON_AddNumberToObject(r, "rejected",
+                            (double) zr__stat_get(&self->st_rejected));
+    cJSON_AddNumberToObject(r, "late_replies",
+                            (double) zr__stat_get(&self->st_late));
 }

@@ -62,13 +62,9 @@ zr_daemon_new(void *ctx)
         errno = ENOMEM;
         return NULL;
     }
-    if (pipe(self->wake) != 0) {
+    if (zr__wake_pipe(self->wake) != 0) {
         free(self);
         return NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        fcntl(self->wake[i], F_SETFL, O_NONBLOCK);
-        fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
     }
     self->ctx = ctx;
     self->config_log_level = true;
@@ -171,25 +167,18 @@ zr_daemon_device(const zr_daemon_t *self, size_t i)
     return i < self->nentries ? self->entries[i].dev : NULL;
 }
 
-static void
-s_wake(zr_daemon_t *self)
-{
-    ssize_t rc = write(self->wake[1], "w", 1);
-    (void) rc;
-}
-
 void
 zr_daemon_stop(zr_daemon_t *self)
 {
     atomic_store(&self->stop, true);
-    s_wake(self);
+    zr__wake(self->wake[1]);
 }
 
 void
 zr_daemon_reload(zr_daemon_t *self)
 {
     atomic_store(&self->reload, true);
-    s_wake(self);
+    zr__wake(self->wake[1]);
 }
 
 static bool
@@ -818,9 +807,7 @@ zr_daemon_run(zr_daemon_t *self)
             rc = -1;
             break;
         }
-        char buf[64];
-        while (read(self->wake[0], buf, sizeof buf) > 0) {
-        }
+        zr__wake_drain(self->wake[0]);
         if (atomic_exchange(&self->reload, false)) {
             char why[900];
             if (s_reload(self, why, sizeof why) != 0) {

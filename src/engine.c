@@ -140,19 +140,12 @@ struct zr__engine_t {
     uint64_t frames_at_poll; /* frames read when it last went to sleep */
 };
 
-static uint64_t
-s_load(_Atomic uint64_t *v)
-{
-    return atomic_load_explicit(v, memory_order_relaxed);
-}
-
-/* Single writer: a plain load and store, no locked read-modify-write on
- * the hot path. */
-static void
-s_add(_Atomic uint64_t *v, uint64_t n)
+/* A counter moved by N: nothing to publish when nothing moved. */
+static inline void
+s_add_n(_Atomic uint64_t *v, uint64_t n)
 {
     if (n) {
-        atomic_store_explicit(v, s_load(v) + n, memory_order_relaxed);
+        zr__stat_add(v, n);
     }
 }
 
@@ -164,13 +157,9 @@ zr__engine_new(void)
         errno = ENOMEM;
         return NULL;
     }
-    if (pipe(self->wake) != 0) {
+    if (zr__wake_pipe(self->wake) != 0) {
         free(self);
         return NULL;
-    }
-    for (int i = 0; i < 2; i++) {
-        fcntl(self->wake[i], F_SETFL, O_NONBLOCK);
-        fcntl(self->wake[i], F_SETFD, FD_CLOEXEC);
     }
     self->linger_ms = 1000;
     self->deadline = -1;
@@ -429,9 +418,9 @@ zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
     }
     t.msgs_out += rc == 0;
     zr__msg_clear(msg);
-    s_add(&d->out->msgs_out, t.msgs_out);
-    s_add(&d->out->frames_out, t.frames_out);
-    s_add(&d->out->bytes_out, t.bytes_out);
+    s_add_n(&d->out->msgs_out, t.msgs_out);
+    s_add_n(&d->out->frames_out, t.frames_out);
+    s_add_n(&d->out->bytes_out, t.bytes_out);
     return rc;
 }
 
@@ -450,26 +439,18 @@ zr__engine_set_deadline(zr__engine_t *self, int64_t when)
     }
 }
 
-static void
-s_wake(zr__engine_t *self)
-{
-    /* write(2) is async-signal-safe; a full pipe means already woken. */
-    ssize_t rc = write(self->wake[1], "w", 1);
-    (void) rc;
-}
-
 void
 zr__engine_stop(zr__engine_t *self)
 {
     atomic_store(&self->stop, true);
-    s_wake(self);
+    zr__wake(self->wake[1]);
 }
 
 void
 zr__engine_pause(zr__engine_t *self, bool pause)
 {
     atomic_store(&self->paused, pause);
-    s_wake(self);
+    zr__wake(self->wake[1]);
 }
 
 /* ---------------------------------------------------------------------
@@ -479,18 +460,18 @@ zr__engine_pause(zr__engine_t *self, bool pause)
 static void
 s_publish(s_dir_t *d, zr__engine_t *self, const s_tally_t *t)
 {
-    s_add(&d->in->msgs_in, t->msgs_in);
-    s_add(&d->in->frames_in, t->frames_in);
-    s_add(&d->in->bytes_in, t->bytes_in);
-    s_add(&d->out->msgs_out, t->msgs_out);
-    s_add(&d->out->frames_out, t->frames_out);
-    s_add(&d->out->bytes_out, t->bytes_out);
-    s_add(&d->out->drop_no_route, t->no_route);
-    s_add(&d->out->drop_peer_full, t->peer_full);
-    s_add(&d->out->drop_error, t->error);
-    s_add(&d->out->drop_slow, t->slow);
-    s_add(&self->capture_msgs, t->cap_msgs);
-    s_add(&self->capture_drops, t->cap_drops);
+    s_add_n(&d->in->msgs_in, t->msgs_in);
+    s_add_n(&d->in->frames_in, t->frames_in);
+    s_add_n(&d->in->bytes_in, t->bytes_in);
+    s_add_n(&d->out->msgs_out, t->msgs_out);
+    s_add_n(&d->out->frames_out, t->frames_out);
+    s_add_n(&d->out->bytes_out, t->bytes_out);
+    s_add_n(&d->out->drop_no_route, t->no_route);
+    s_add_n(&d->out->drop_peer_full, t->peer_full);
+    s_add_n(&d->out->drop_error, t->error);
+    s_add_n(&d->out->drop_slow, t->slow);
+    s_add_n(&self->capture_msgs, t->cap_msgs);
+    s_add_n(&self->capture_drops, t->cap_drops);
 }
 
 /* Copy of a frame that just went out, to the capture socket. A listener
@@ -897,14 +878,6 @@ s_drain(void *socket)
     zmq_msg_close(&msg);
 }
 
-static void
-s_drain_wake(zr__engine_t *self)
-{
-    char buf[64];
-    while (read(self->wake[0], buf, sizeof buf) > 0) {
-    }
-}
-
 /* Add SOCKET/EVENTS to the poll set, merging with an item for the same
  * socket (a queue's frontend is read by one direction, written by the
  * other). */
@@ -979,7 +952,7 @@ s_finish(zr__engine_t *self)
         size_t held = d->queued +
                       ((d->parked || d->mid_in) && !d->out_msg.size ? 1 : 0) +
                       (d->out_msg.size ? 1 : 0);
-        s_add(&d->out->drop_shutdown, held);
+        s_add_n(&d->out->drop_shutdown, held);
         lost += held;
     }
     if (lost) {
@@ -1000,8 +973,8 @@ s_now_us(void)
 static uint64_t
 s_frames_in(zr__engine_t *self)
 {
-    return s_load(&self->front_stats.frames_in) +
-           s_load(&self->back_stats.frames_in);
+    return zr__stat_get(&self->front_stats.frames_in) +
+           zr__stat_get(&self->back_stats.frames_in);
 }
 
 /* Busy polling: after a wake-up that brought little (a request, not a
@@ -1067,7 +1040,7 @@ zr__engine_run(zr__engine_t *self)
         zmq_msg_init(&self->dirs[i].frame);
     }
     zmq_msg_init(&self->capframe);
-    s_drain_wake(self);
+    zr__wake_drain(self->wake[0]);
     int rc = 0;
     int err = 0;
 
@@ -1175,7 +1148,7 @@ zr__engine_run(zr__engine_t *self)
         }
         items[n++] =
             (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
-        s_add(&self->polls, 1);
+        s_add_n(&self->polls, 1);
         atomic_store_explicit(&self->waiting, true, memory_order_release);
         int rc_poll = zmq_poll(items, n, timeout);
         atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
@@ -1205,7 +1178,7 @@ zr__engine_run(zr__engine_t *self)
             }
         }
         if (items[n - 1].revents & ZMQ_POLLIN) {
-            s_drain_wake(self);
+            zr__wake_drain(self->wake[0]);
         }
     }
 out:
@@ -1240,17 +1213,17 @@ static void
 s_sockstats(const zr__sockstats_t *s, zr_socket_stats_t *out)
 {
     zr__sockstats_t *m = (zr__sockstats_t *) s;
-    out->msgs_in = s_load(&m->msgs_in);
-    out->frames_in = s_load(&m->frames_in);
-    out->bytes_in = s_load(&m->bytes_in);
-    out->msgs_out = s_load(&m->msgs_out);
-    out->frames_out = s_load(&m->frames_out);
-    out->bytes_out = s_load(&m->bytes_out);
-    out->drop_no_route = s_load(&m->drop_no_route);
-    out->drop_peer_full = s_load(&m->drop_peer_full);
-    out->drop_error = s_load(&m->drop_error);
-    out->drop_shutdown = s_load(&m->drop_shutdown);
-    out->drop_slow = s_load(&m->drop_slow);
+    out->msgs_in = zr__stat_get(&m->msgs_in);
+    out->frames_in = zr__stat_get(&m->frames_in);
+    out->bytes_in = zr__stat_get(&m->bytes_in);
+    out->msgs_out = zr__stat_get(&m->msgs_out);
+    out->frames_out = zr__stat_get(&m->frames_out);
+    out->bytes_out = zr__stat_get(&m->bytes_out);
+    out->drop_no_route = zr__stat_get(&m->drop_no_route);
+    out->drop_peer_full = zr__stat_get(&m->drop_peer_full);
+    out->drop_error = zr__stat_get(&m->drop_error);
+    out->drop_shutdown = zr__stat_get(&m->drop_shutdown);
+    out->drop_slow = zr__stat_get(&m->drop_slow);
 }
 
 bool
@@ -1268,7 +1241,7 @@ zr__engine_name(const zr__engine_t *self)
 void
 zr__engine_count_control(zr__engine_t *self, bool ok)
 {
-    s_add(ok ? &self->control_cmds : &self->control_errors, 1);
+    s_add_n(ok ? &self->control_cmds : &self->control_errors, 1);
 }
 
 void
@@ -1278,13 +1251,13 @@ zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
     memset(stats, 0, sizeof *stats);
     /* First the flag, then the counters it vouches for. */
     stats->waiting = atomic_load_explicit(&m->waiting, memory_order_acquire);
-    stats->polls = s_load(&m->polls);
+    stats->polls = zr__stat_get(&m->polls);
     s_sockstats(&self->front_stats, &stats->frontend);
     s_sockstats(&self->back_stats, &stats->backend);
-    stats->capture_msgs = s_load(&m->capture_msgs);
-    stats->capture_drops = s_load(&m->capture_drops);
-    stats->control_cmds = s_load(&m->control_cmds);
-    stats->control_errors = s_load(&m->control_errors);
+    stats->capture_msgs = zr__stat_get(&m->capture_msgs);
+    stats->capture_drops = zr__stat_get(&m->capture_drops);
+    stats->control_cmds = zr__stat_get(&m->control_cmds);
+    stats->control_errors = zr__stat_get(&m->control_errors);
     stats->paused = atomic_load(&m->paused);
     stats->running = atomic_load(&m->running);
     stats->cpu_ns = stats->running ? s_thread_cpu_ns(self->thread)

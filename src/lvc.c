@@ -35,16 +35,6 @@ struct zr__lvc_t {
 static s_entry_t s_gone_entry;
 #define S_GONE (&s_gone_entry)
 
-static uint64_t
-s_hash(const unsigned char *data, size_t size)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < size; i++) {
-        h = (h ^ data[i]) * 1099511628211ull;
-    }
-    return h;
-}
-
 zr__lvc_t *
 zr__lvc_new(size_t max_topics, size_t max_bytes)
 {
@@ -193,7 +183,7 @@ zr__lvc_store(zr__lvc_t *self, const zr__msg_t *msg)
     zmq_msg_t *first = (zmq_msg_t *) &msg->frames[0];
     const unsigned char *topic = zmq_msg_data(first);
     size_t size = zmq_msg_size(first);
-    uint64_t hash = s_hash(topic, size);
+    uint64_t hash = zr__hash(topic, size);
     bool found;
     size_t i = s_slot(self, topic, size, hash, &found);
     s_entry_t *e;

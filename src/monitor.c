@@ -72,13 +72,6 @@ zr__monitor_socket(zr__monitor_t *self)
     return self->pair;
 }
 
-static void
-s_bump(_Atomic uint64_t *v)
-{
-    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
 void
 zr__monitor_drain(void *arg)
 {
@@ -99,14 +92,18 @@ zr__monitor_drain(void *arg)
         uint16_t event;
         memcpy(&event, head, sizeof event);
         switch (event) {
-        case ZMQ_EVENT_ACCEPTED: s_bump(&self->accepted); break;
-        case ZMQ_EVENT_CONNECTED: s_bump(&self->connected); break;
-        case ZMQ_EVENT_DISCONNECTED: s_bump(&self->disconnected); break;
-        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: s_bump(&self->handshakes); break;
+        case ZMQ_EVENT_ACCEPTED: zr__stat_add(&self->accepted, 1); break;
+        case ZMQ_EVENT_CONNECTED: zr__stat_add(&self->connected, 1); break;
+        case ZMQ_EVENT_DISCONNECTED:
+            zr__stat_add(&self->disconnected, 1);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            zr__stat_add(&self->handshakes, 1);
+            break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            s_bump(&self->handshake_failed);
+            zr__stat_add(&self->handshake_failed, 1);
             ZR_LOG_I("handshake failed with a peer on %s", address);
             break;
         default: break;

@@ -97,24 +97,6 @@ struct zr__pubsub_t {
         st_lv_bytes, st_lv_evictions;
 };
 
-static void
-s_set(_Atomic uint64_t *v, uint64_t n)
-{
-    atomic_store_explicit(v, n, memory_order_relaxed);
-}
-
-static void
-s_inc(_Atomic uint64_t *v)
-{
-    s_set(v, atomic_load_explicit(v, memory_order_relaxed) + 1);
-}
-
-static uint64_t
-s_get(const _Atomic uint64_t *v)
-{
-    return atomic_load_explicit((_Atomic uint64_t *) v, memory_order_relaxed);
-}
-
 /* ---------------------------------------------------------------------
  * The subscription table.
  */
@@ -200,8 +182,8 @@ s_publish_table(zr__pubsub_t *self)
     for (size_t i = 0; i < self->nsubs; i++) {
         topics += self->subs[i].count > 0;
     }
-    s_set(&self->st_total, self->total);
-    s_set(&self->st_topics, topics);
+    zr__stat_set(&self->st_total, self->total);
+    zr__stat_set(&self->st_topics, topics);
 }
 
 /* A subscription arrived: accepted (true) or refused over the limit. */
@@ -355,7 +337,7 @@ s_count_waiters(zr__pubsub_t *self)
     for (s_waiter_t *w = self->waiters; w; w = w->next) {
         n++;
     }
-    s_set(&self->st_waiting, n);
+    zr__stat_set(&self->st_waiting, n);
 }
 
 /* A waiter whose count is reached: with a PULL frontend (publishers PUSH,
@@ -364,7 +346,7 @@ static void
 s_reached(zr__pubsub_t *self, s_waiter_t *w)
 {
     if (self->pull) {
-        s_inc(&self->st_go);
+        zr__stat_add(&self->st_go, 1);
         s_reply_count(self, w, "GO");
         s_waiter_remove(self, w);
         return;
@@ -467,7 +449,8 @@ s_sync_request(zr__pubsub_t *self)
         why = "out of memory";
     }
     if (why) {
-        s_inc(&self->st_errors); /* counted before the client can ask */
+        zr__stat_add(&self->st_errors,
+                     1); /* counted before the client can ask */
         s_reply(self, w, "ERROR", why, strlen(why));
         ZR_LOG_I("%s: sync: %s", self->name, why);
         s_waiter_free(w);
@@ -501,12 +484,12 @@ s_sync_ready(void *arg)
 static void
 s_probe(zr__pubsub_t *self, zmq_msg_t *first)
 {
-    s_inc(&self->st_probes);
+    zr__stat_add(&self->st_probes, 1);
     size_t size = zmq_msg_size(first);
     for (s_waiter_t *w = self->waiters; w; w = w->next) {
         if (w->probe_len == size &&
             memcmp(w->probe, zmq_msg_data(first), size) == 0) {
-            s_inc(&self->st_go);
+            zr__stat_add(&self->st_go, 1);
             s_reply_count(self, w, "GO");
             s_waiter_remove(self, w);
             s_count_waiters(self);
@@ -540,7 +523,7 @@ s_release_one(zr__pubsub_t *self)
     zr__engine_inject(self->engine, self->backend, &h->msg);
     zr__msg_destroy(&h->msg);
     free(h);
-    s_set(&self->st_held, self->nheld);
+    zr__stat_set(&self->st_held, self->nheld);
 }
 
 static void
@@ -548,7 +531,7 @@ s_release_all(zr__pubsub_t *self)
 {
     while (self->held) {
         s_release_one(self);
-        s_inc(&self->st_released);
+        zr__stat_add(&self->st_released, 1);
     }
 }
 
@@ -574,9 +557,9 @@ s_hold(zr__pubsub_t *self, zr__msg_t *msg)
            (self->hold_max_bytes && self->held_bytes > self->hold_max_bytes &&
             self->nheld > 1)) {
         s_release_one(self);
-        s_inc(&self->st_forced_bound);
+        zr__stat_add(&self->st_forced_bound, 1);
     }
-    s_set(&self->st_held, self->nheld);
+    zr__stat_set(&self->st_held, self->nheld);
     if (self->hold_timeout > 0) {
         zr__engine_set_deadline(self->engine,
                                 self->held->since + self->hold_timeout);
@@ -610,7 +593,7 @@ s_send_cached(zr__pubsub_t *self, const zr__msg_t *cached, bool exclusive)
     else {
         rc = zr__engine_send_now(self->engine, self->backend, &copy);
     }
-    s_inc(rc == 0 ? &self->st_lv_sent : &self->st_lv_missed);
+    zr__stat_add(rc == 0 ? &self->st_lv_sent : &self->st_lv_missed, 1);
     zr__msg_destroy(&copy);
 }
 
@@ -656,7 +639,7 @@ s_message(void *arg, int dir, zr__msg_t *msg)
         }
         if (data[0] == 1) {
             if (!s_subscribe(self, data + 1, size - 1)) {
-                s_inc(&self->st_refused);
+                zr__stat_add(&self->st_refused, 1);
                 ZR_LOG_I("%s: a subscription refused (max_subscriptions "
                          "%llu)",
                          self->name,
@@ -699,9 +682,9 @@ s_message(void *arg, int dir, zr__msg_t *msg)
         zr__lvc_store(self->lvc, msg);
         uint64_t topics, bytes, evictions;
         zr__lvc_stats(self->lvc, &topics, &bytes, &evictions);
-        s_set(&self->st_lv_topics, topics);
-        s_set(&self->st_lv_bytes, bytes);
-        s_set(&self->st_lv_evictions, evictions);
+        zr__stat_set(&self->st_lv_topics, topics);
+        zr__stat_set(&self->st_lv_bytes, bytes);
+        zr__stat_set(&self->st_lv_evictions, evictions);
     }
     if (self->hold_until && (self->held || !s_gate_open(self))) {
         if (s_gate_open(self)) {
@@ -729,7 +712,7 @@ s_timer(void *arg, int64_t now)
     while (w) {
         s_waiter_t *after = w->next;
         if (now >= w->deadline) {
-            s_inc(&self->st_timeouts);
+            zr__stat_add(&self->st_timeouts, 1);
             s_reply_count(self, w, "TIMEOUT");
             s_waiter_remove(self, w);
         }
@@ -742,7 +725,7 @@ s_timer(void *arg, int64_t now)
     while (self->held && self->hold_timeout > 0 &&
            now - self->held->since >= self->hold_timeout) {
         s_release_one(self);
-        s_inc(&self->st_forced_timeout);
+        zr__stat_add(&self->st_forced_timeout, 1);
     }
     if (self->held && self->hold_timeout > 0) {
         int64_t at = self->held->since + self->hold_timeout;
@@ -853,12 +836,15 @@ void
 zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats)
 {
     cJSON *subs = cJSON_AddObjectToObject(stats, "subscriptions");
-    cJSON_AddNumberToObject(subs, "total", (double) s_get(&self->st_total));
-    cJSON_AddNumberToObject(subs, "topics", (double) s_get(&self->st_topics));
+    cJSON_AddNumberToObject(subs, "total",
+                            (double) zr__stat_get(&self->st_total));
+    cJSON_AddNumberToObject(subs, "topics",
+                            (double) zr__stat_get(&self->st_topics));
     if (self->max_subscriptions) {
         cJSON_AddNumberToObject(subs, "max", (double) self->max_subscriptions);
     }
-    cJSON_AddNumberToObject(subs, "refused", (double) s_get(&self->st_refused));
+    cJSON_AddNumberToObject(subs, "refused",
+                            (double) zr__stat_get(&self->st_refused));
     cJSON *list = cJSON_AddArrayToObject(subs, "list");
     zr__pubsub_t *m = (zr__pubsub_t *) self;
     pthread_mutex_lock(&m->lock);
@@ -904,36 +890,40 @@ zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats)
     if (self->lvc) {
         cJSON *lv = cJSON_AddObjectToObject(stats, "last_value");
         cJSON_AddNumberToObject(lv, "topics",
-                                (double) s_get(&self->st_lv_topics));
+                                (double) zr__stat_get(&self->st_lv_topics));
         cJSON_AddNumberToObject(lv, "bytes",
-                                (double) s_get(&self->st_lv_bytes));
+                                (double) zr__stat_get(&self->st_lv_bytes));
         cJSON_AddNumberToObject(lv, "evictions",
-                                (double) s_get(&self->st_lv_evictions));
-        cJSON_AddNumberToObject(lv, "sent", (double) s_get(&self->st_lv_sent));
+                                (double) zr__stat_get(&self->st_lv_evictions));
+        cJSON_AddNumberToObject(lv, "sent",
+                                (double) zr__stat_get(&self->st_lv_sent));
         cJSON_AddNumberToObject(lv, "missed",
-                                (double) s_get(&self->st_lv_missed));
+                                (double) zr__stat_get(&self->st_lv_missed));
     }
     if (self->sync) {
         cJSON *sync = cJSON_AddObjectToObject(stats, "sync");
         cJSON_AddNumberToObject(sync, "waiting",
-                                (double) s_get(&self->st_waiting));
-        cJSON_AddNumberToObject(sync, "go", (double) s_get(&self->st_go));
+                                (double) zr__stat_get(&self->st_waiting));
+        cJSON_AddNumberToObject(sync, "go",
+                                (double) zr__stat_get(&self->st_go));
         cJSON_AddNumberToObject(sync, "timeouts",
-                                (double) s_get(&self->st_timeouts));
+                                (double) zr__stat_get(&self->st_timeouts));
         cJSON_AddNumberToObject(sync, "probes",
-                                (double) s_get(&self->st_probes));
+                                (double) zr__stat_get(&self->st_probes));
         cJSON_AddNumberToObject(sync, "errors",
-                                (double) s_get(&self->st_errors));
+                                (double) zr__stat_get(&self->st_errors));
     }
     if (self->hold_until) {
         cJSON *gate = cJSON_AddObjectToObject(stats, "gate");
         cJSON_AddNumberToObject(gate, "hold_until", (double) self->hold_until);
-        cJSON_AddNumberToObject(gate, "held", (double) s_get(&self->st_held));
+        cJSON_AddNumberToObject(gate, "held",
+                                (double) zr__stat_get(&self->st_held));
         cJSON_AddNumberToObject(gate, "released",
-                                (double) s_get(&self->st_released));
+                                (double) zr__stat_get(&self->st_released));
         cJSON_AddNumberToObject(gate, "forced_by_bound",
-                                (double) s_get(&self->st_forced_bound));
-        cJSON_AddNumberToObject(gate, "forced_by_timeout",
-                                (double) s_get(&self->st_forced_timeout));
+                                (double) zr__stat_get(&self->st_forced_bound));
+        cJSON_AddNumberToObject(
+            gate, "forced_by_timeout",
+            (double) zr__stat_get(&self->st_forced_timeout));
     }
 }

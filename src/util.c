@@ -5,10 +5,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 int64_t
@@ -142,4 +144,47 @@ zr__parse_size(const char *s, int64_t *bytes)
         }
     }
     return -1;
+}
+
+int
+zr__wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+void
+zr__wake(int fd)
+{
+    /* write(2) is async-signal-safe; a full pipe means already woken. */
+    ssize_t rc = write(fd, "w", 1);
+    (void) rc;
+}
+
+void
+zr__wake_drain(int fd)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+}
+
+uint64_t
+zr__hash(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a mix */
+    for (size_t i = 0; i < size; i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
 }

@@ -46,6 +46,35 @@ int zr__parse_duration(const char *s, int64_t *ms);
 /* The same in microseconds, where "us" is also a unit (bare: ms). */
 int zr__parse_duration_us(const char *s, int64_t *us);
 int zr__parse_size(const char *s, int64_t *bytes);
+/* A self-pipe to wake a loop from another thread or a signal handler:
+ * both ends non-blocking and close-on-exec. zr__wake is
+ * async-signal-safe. */
+int zr__wake_pipe(int fds[2]);
+void zr__wake(int fd);
+void zr__wake_drain(int fd);
+/* A 64-bit hash of DATA (FNV-1a with a final mix). */
+uint64_t zr__hash(const void *data, size_t size);
+
+/* Counters written by one thread and read by any: a relaxed load and
+ * store, no locked read-modify-write. */
+static inline uint64_t
+zr__stat_get(const _Atomic uint64_t *v)
+{
+    return atomic_load_explicit((_Atomic uint64_t *) v, memory_order_relaxed);
+}
+
+static inline void
+zr__stat_set(_Atomic uint64_t *v, uint64_t n)
+{
+    atomic_store_explicit(v, n, memory_order_relaxed);
+}
+
+static inline void
+zr__stat_add(_Atomic uint64_t *v, uint64_t n)
+{
+    zr__stat_set(v, zr__stat_get(v) + n);
+}
+
 /* The ZeroMQ socket type's name ("ROUTER"), "?" when unknown. */
 const char *zr__socket_type_name(int type);
 
@@ -236,13 +265,13 @@ typedef struct zr__broker_t zr__broker_t;
 enum { ZR__STRATEGY_RR = 0, ZR__STRATEGY_LRU = 1, ZR__STRATEGY_HASH = 2 };
 typedef struct {
     int strategy;
-    int heartbeat;       /* ms between heartbeats to ppp workers */
-    int liveness;        /* heartbeats an idle ppp worker may miss */
-    int busy_timeout;    /* ms a worker may be busy (0: forever) */
-    int retries;         /* re-dispatches of a request after a death */
+    int heartbeat;        /* ms between heartbeats to ppp workers */
+    int liveness;         /* heartbeats an idle ppp worker may miss */
+    int busy_timeout;     /* ms a worker may be busy (0: forever) */
+    int retries;          /* re-dispatches of a request after a death */
     uint64_t max_waiting; /* requests waiting at most (0: no bound) */
-    int request_timeout; /* ms a request may wait (0: forever) */
-    uint64_t hash_frame; /* hash: which body frame is the key */
+    int request_timeout;  /* ms a request may wait (0: forever) */
+    uint64_t hash_frame;  /* hash: which body frame is the key */
 } zr__broker_opts_t;
 /* Installs itself as ENGINE's handler; BACKEND is a ROUTER. */
 zr__broker_t *zr__broker_new(zr__engine_t *engine, const char *name,
