@@ -555,7 +555,7 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
     r->since = zr__now_ms();
     size_t env = s_envelope(&r->msg);
     size_t k = env + self->opts.hash_frame;
-    if (k < r->msg.size) {
+    if (self->opts.strategy == ZR__STRATEGY_HASH && k < r->msg.size) {
         r->key = zr__hash(zmq_msg_data(&r->msg.frames[k]),
                           zmq_msg_size(&r->msg.frames[k]));
     }

@@ -520,7 +520,7 @@ test_verbs(void)
     }
     for (size_t i = 0; i < n; i++) {
         char phrase[80];
-        snprintf(phrase, sizeof phrase, "zrelay %s", verbs[i]);
+        snprintf(phrase, sizeof phrase, "zrelay %.63s", verbs[i]);
         if (!s_has_phrase(man, strlen(man), phrase)) {
             s_missing(missing, sizeof missing, phrase, "not in zrelay.1");
         }
@@ -593,7 +593,7 @@ test_control_commands(void)
 
     for (size_t i = 0; i < n; i++) {
         char quoted[40];
-        snprintf(quoted, sizeof quoted, "`%s`", names[i]);
+        snprintf(quoted, sizeof quoted, "`%.36s`", names[i]);
         if (!strstr(md, quoted)) {
             s_missing(missing, sizeof missing, quoted,
                       "not in docs/CONTROL.md");
