@@ -22,6 +22,10 @@
 #define B_MAX_REPS 64
 #define B_MAX_SUBS 4
 #define B_MAX_TIDS 64
+/* dealer-lru: lbbroker REQ workers behind the lru queue (each has one
+ * request at a time, so the window needs several). */
+#define B_LRU_WORKERS 4
+#define B_LRU_WORKERS_S "4"
 
 /* ---------------------------------------------------------------------
  * The matrix. A new device adds a pattern: its entry in s_patterns
@@ -29,12 +33,15 @@
  * it (traffic.c).
  */
 typedef enum {
-    B_STREAMER, /* PUSH -> PULL, throughput */
-    B_FORWARD1, /* PUB -> SUB, one subscriber, throughput */
-    B_FORWARD4, /* PUB -> SUB, four subscribers, throughput */
-    B_REQREP,   /* REQ -> REP, one request at a time: latency */
-    B_DEALER,   /* DEALER -> DEALER echo with a window: throughput */
-    B_STALL,    /* PUSH -> PULL with a stopped consumer: memory */
+    B_STREAMER,   /* PUSH -> PULL, throughput */
+    B_FORWARD1,   /* PUB -> SUB, one subscriber, throughput */
+    B_FORWARD4,   /* PUB -> SUB, four subscribers, throughput */
+    B_FWD_GATE,   /* PUSH -> gated forwarder -> SUB: throughput (zrelay) */
+    B_REQREP,     /* REQ -> REP, one request at a time: latency */
+    B_REQREP_LRU, /* REQ -> lru queue -> REQ worker: latency (zrelay) */
+    B_DEALER,     /* DEALER -> DEALER echo with a window: throughput */
+    B_DEALER_LRU, /* DEALER -> lru queue -> REQ workers: throughput (zrelay) */
+    B_STALL,      /* PUSH -> PULL with a stopped consumer: memory */
     B_NPATTERNS
 } b_pattern_t;
 
@@ -49,13 +56,31 @@ typedef enum {
     B_NCONTENDERS
 } b_contender_t;
 
+/* A device option a pattern needs, by its zr_option name ("hold_until");
+ * the zrelay binary gets it as --hold-until VALUE. */
+typedef struct {
+    const char *name, *value;
+} b_option_t;
+
+#define B_MAX_OPTS 4
+
 typedef struct {
     const char *name; /* "streamer", "forwarder-1", ... */
     const char *what; /* "PUSH->PULL" */
     const char *unit; /* what msgs/s counts: "msgs", "round trips" */
     zr_device_type_t device;
-    int nsubs;    /* consumers (forwarder: subscribers) */
+    int nsubs;    /* consumers (forwarder: subscribers; lru: workers) */
     bool latency; /* reports round-trip percentiles */
+    /* A feature only zrelay has (the gate, lru): only the zrelay
+     * contenders run it, with these device options (the thread contender
+     * as a zr_device, since zr_proxy() takes no options), and the report
+     * compares it with PLAIN, the pattern without the feature, of the same
+     * transport and size in the same run. */
+    bool zrelay_only;
+    int plain;             /* b_pattern_t, or -1 */
+    const char *tag;       /* "gate", "lru": the feature, in column heads */
+    const char *plain_tag; /* "plain", "rr": PLAIN, in column heads */
+    b_option_t opts[B_MAX_OPTS];
 } b_pattern_info_t;
 
 extern const b_pattern_info_t b_patterns[B_NPATTERNS];
@@ -64,6 +89,8 @@ extern const char *const b_contender_names[B_NCONTENDERS];
 
 bool b_is_process(b_contender_t c);
 bool b_is_proxy(b_contender_t c);
+/* Whether contender C runs pattern P at all (transports aside). */
+bool b_runs_pattern(b_contender_t c, b_pattern_t p);
 /* The zmq_proxy contender zrelay's is compared with, or -1. */
 int b_baseline_of(b_contender_t c);
 
@@ -125,14 +152,13 @@ typedef struct {
  */
 typedef struct b_proxy_t b_proxy_t;
 
-/* Start contender C for DEVICE over TRANSPORT (LATENCY: for a latency
- * pattern, see zrelay_lat_args). For an in-process
- * contender over inproc, SHARED_CTX is the context every party uses.
- * NULL with a reason in ERR on failure. Direct: a proxy that is none. */
+/* Start contender C for PATTERN's device (and options) over TRANSPORT.
+ * For an in-process contender over inproc, SHARED_CTX is the context
+ * every party uses. NULL with a reason in ERR on failure. Direct: a proxy
+ * that is none. */
 b_proxy_t *b_proxy_start(const b_config_t *cfg, b_contender_t c,
-                         zr_device_type_t device, b_transport_t transport,
-                         bool latency, void *shared_ctx, char *err,
-                         size_t errlen);
+                         b_pattern_t pattern, b_transport_t transport,
+                         void *shared_ctx, char *err, size_t errlen);
 /* Where producers and consumers connect; NULL for direct. */
 const char *b_proxy_frontend(const b_proxy_t *self);
 const char *b_proxy_backend(const b_proxy_t *self);
@@ -200,6 +226,8 @@ double b_min(const double *v, int n);
 double b_max(const double *v, int n);
 /* Median msgs/s of contender C in case K, NAN when it did not run. */
 double b_case_rate(const b_case_t *k, b_contender_t c);
+/* The case of K's plain pattern with K's transport and size, or NULL. */
+const b_case_t *b_plain_case(const b_report_t *r, const b_case_t *k);
 const char *b_size_name(size_t size, char *buf, size_t len);
 /* The bound on a stalled proxy's growth from its HWMs, MiB. */
 double b_stall_bound_mb(const b_config_t *cfg, size_t size);

@@ -32,12 +32,24 @@ s_bad(const char *fmt, ...)
 }
 
 static const char *const s_patterns[] = {
-    "streamer", "forwarder-1", "forwarder-4", "reqrep", "dealer", "stall"};
+    "streamer",   "forwarder-1", "forwarder-4", "forwarder-gate", "reqrep",
+    "reqrep-lru", "dealer",      "dealer-lru",  "stall"};
+enum {
+    P_STREAMER,
+    P_FORWARD1,
+    P_FORWARD4,
+    P_FWD_GATE,
+    P_REQREP,
+    P_REQREP_LRU,
+    P_DEALER,
+    P_DEALER_LRU,
+    P_STALL
+};
 static const char *const s_transports[] = {"tcp", "ipc", "inproc"};
 static const char *const s_contenders[] = {"direct", "zmq_proxy-thread",
                                            "zrelay-thread", "zmq_proxy-process",
                                            "zrelay-process"};
-#define S_NP 6
+#define S_NP 9
 #define S_NT 3
 #define S_NC 5
 
@@ -112,12 +124,33 @@ s_stats(const cJSON *o, const char *key)
     }
 }
 
+/* zrelay's own features: only zrelay-thread and zrelay-process run them,
+ * compared with a plain pattern. */
+static bool
+s_zrelay_only(int pattern)
+{
+    return pattern == P_FWD_GATE || pattern == P_REQREP_LRU ||
+           pattern == P_DEALER_LRU;
+}
+
+/* A number > 0, or null (the plain case is not in the run); with
+ * REQUIRED, only a number. */
 static void
-s_result(const cJSON *r, int pattern, int contender, int reps)
+s_num_or_null(const cJSON *o, const char *key, bool required)
+{
+    const cJSON *v = s_get(o, key);
+    if (v && (required || !cJSON_IsNull(v))) {
+        s_num(o, key, 1e-12, NULL);
+    }
+}
+
+static void
+s_result(const cJSON *r, int pattern, int contender, int reps, bool quick)
 {
     bool direct = contender == 0;
     bool process = contender >= 3;
-    bool stall = pattern == 5;
+    bool stall = pattern == P_STALL;
+    bool feature = s_zrelay_only(pattern);
     double runs = 0, failed = 0;
     if (s_num(r, "runs", 0, &runs) && runs != (stall ? 1 : reps)) {
         s_bad("%g runs, expected %d", runs, stall ? 1 : reps);
@@ -129,11 +162,20 @@ s_result(const cJSON *r, int pattern, int contender, int reps)
     }
     s_stats(r, "msgs_per_s");
     s_stats(r, "mb_per_s");
-    if (direct || stall) {
+    if (direct || stall || feature) {
         s_null(r, "ratio_direct");
     }
     else {
         s_num(r, "ratio_direct", 1e-12, NULL);
+    }
+    if (feature) {
+        /* --quick runs each beside its plain case. */
+        s_num_or_null(r, "ratio_plain", quick);
+        s_num_or_null(r, "ratio_plain_zmq_proxy", quick);
+    }
+    else {
+        s_null(r, "ratio_plain");
+        s_null(r, "ratio_plain_zmq_proxy");
     }
     if (direct) {
         s_null(r, "ratio_zmq_proxy");
@@ -142,7 +184,12 @@ s_result(const cJSON *r, int pattern, int contender, int reps)
     }
     else {
         double total = 0, loop = 0;
-        s_num(r, "ratio_zmq_proxy", 1e-12, NULL);
+        if (feature) {
+            s_null(r, "ratio_zmq_proxy");
+        }
+        else {
+            s_num(r, "ratio_zmq_proxy", 1e-12, NULL);
+        }
         if (s_num(r, "proxy_cpu_s_per_M", 0, &total) &&
             s_num(r, "proxy_loop_cpu_s_per_M", 0, &loop) &&
             loop > total * 1.001 + 1e-9) {
@@ -155,7 +202,8 @@ s_result(const cJSON *r, int pattern, int contender, int reps)
     else {
         s_null(r, "proxy_peak_rss_mb");
     }
-    if (pattern == 1 || pattern == 2) {
+    if (pattern == P_FORWARD1 || pattern == P_FORWARD4 ||
+        pattern == P_FWD_GATE) {
         double loss;
         if (s_num(r, "loss_pct", -1e-6, &loss) && loss > 100) {
             s_bad("loss_pct %g above 100", loss);
@@ -165,9 +213,9 @@ s_result(const cJSON *r, int pattern, int contender, int reps)
         s_null(r, "loss_pct");
     }
     const cJSON *lat = s_get(r, "latency_us");
-    if (pattern == 3) {
+    if (pattern == P_REQREP || pattern == P_REQREP_LRU) {
         if (!cJSON_IsObject(lat)) {
-            s_bad("reqrep without latency_us");
+            s_bad("%s without latency_us", s_patterns[pattern]);
         }
         else {
             static const char *const q[] = {"p50", "p90", "p99", "p999"};
@@ -317,14 +365,25 @@ main(int argc, char **argv)
             snprintf(where, sizeof where, "%s", s_where);
             snprintf(s_where + strlen(s_where),
                      sizeof s_where - strlen(s_where), " %s", s_contenders[c]);
-            s_result(r, p, c, (int) reps);
+            s_result(r, p, c, (int) reps, quick);
             snprintf(s_where, sizeof s_where, "%s", where);
             nresults++;
         }
+        const cJSON *plain = s_get(k, "plain_pattern");
+        if (s_zrelay_only(p) ? !cJSON_IsString(plain) : !cJSON_IsNull(plain)) {
+            s_bad("'plain_pattern' is wrong for %s", s_patterns[p]);
+        }
+        const cJSON *opts = s_get(k, "options");
+        if (!cJSON_IsObject(opts) ||
+            (cJSON_GetArraySize(opts) > 0) != s_zrelay_only(p)) {
+            s_bad("'options' is wrong for %s", s_patterns[p]);
+        }
         for (int c = 0; c < S_NC; c++) {
             bool process = c >= 3;
-            bool expect =
-                wanted[c] && !(process && t == 2) && !(p == 5 && !process);
+            bool zrelay = c == 2 || c == 4;
+            bool expect = wanted[c] && !(process && t == 2) &&
+                          !(p == P_STALL && !process) &&
+                          !(s_zrelay_only(p) && !zrelay);
             if (expect && !got[c]) {
                 s_bad("%s did not run", s_contenders[c]);
             }

@@ -1,7 +1,9 @@
 /* contender.c - what sits between producer and consumer: nothing,
- * zmq_proxy() or zr_proxy() in a thread of the harness, or a separate
- * process (bench/zmq_proxy_main.c or the zrelay binary). Reads the CPU
- * time and memory of whatever it started.
+ * zmq_proxy() or zr_proxy() in a thread of the harness (a zr_device with
+ * options for the patterns only zrelay runs: the gate, lru), or a
+ * separate process (bench/zmq_proxy_main.c or the zrelay binary, with
+ * the same options). Reads the CPU time and memory of whatever it
+ * started.
  * SPDX-License-Identifier: MIT
  *
  * Fairness: both in-process proxies run on sockets this file makes the
@@ -39,11 +41,13 @@
 struct b_proxy_t {
     b_contender_t kind;
     zr_device_type_t device;
+    const b_pattern_info_t *pattern;
     char frontend[256], backend[256];
     /* in a thread */
     void *ctx;
     bool own_ctx;
     void *front, *back;
+    zr_device_t *dev; /* a pattern with options: zr_device, not zr_proxy */
     pthread_t thread;
     bool started;
     _Atomic int loop_tid;
@@ -269,10 +273,58 @@ s_proxy_thread(void *arg)
     if (self->kind == B_ZMQ_THREAD) {
         zmq_proxy(self->front, self->back, NULL);
     }
+    else if (self->dev) {
+        zr_device_run(self->dev);
+    }
     else {
         zr_proxy(self->front, self->back, NULL, NULL);
     }
     return NULL;
+}
+
+/* A zr_device with the pattern's options, for what zr_proxy() cannot do
+ * (the gate, lru): the same context, HWMs and linger as the sockets of
+ * s_bound_socket, its endpoints bound to fresh addresses. Its loop runs
+ * in s_proxy_thread (zr_device_run), so the CPU accounting is the same. */
+static int
+s_open_device(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
+              char *err, size_t errlen)
+{
+    self->dev = zr_device_new(self->ctx, self->device, "bench");
+    if (!self->dev) {
+        snprintf(err, errlen, "zr_device_new: %s", zr_strerror(errno));
+        return -1;
+    }
+    char front[201], back[201];
+    front[0] = back[0] = '@';
+    b_endpoint(cfg, transport, front + 1, sizeof front - 1);
+    b_endpoint(cfg, transport, back + 1, sizeof back - 1);
+    int rc = zr_device_set_frontend(self->dev, front);
+    rc = rc ? rc : zr_device_set_backend(self->dev, back);
+    rc = rc ? rc : zr_device_set_sndhwm(self->dev, cfg->sndhwm);
+    rc = rc ? rc : zr_device_set_rcvhwm(self->dev, cfg->rcvhwm);
+    rc = rc ? rc : zr_device_set_linger(self->dev, 0);
+    for (int i = 0; rc == 0 && i < B_MAX_OPTS && self->pattern->opts[i].name;
+         i++) {
+        rc = zr_device_set(self->dev, self->pattern->opts[i].name,
+                           self->pattern->opts[i].value);
+    }
+    rc = rc ? rc : zr_device_open(self->dev);
+    if (rc != 0) {
+        snprintf(err, errlen, "zr_device: %s", zr_device_error(self->dev));
+        return -1;
+    }
+    for (size_t i = 0; i < zr_device_endpoint_count(self->dev); i++) {
+        const char *role, *addr;
+        zr_device_endpoint(self->dev, i, &role, NULL, &addr);
+        char *to = strcmp(role, "frontend") == 0  ? self->frontend
+                   : strcmp(role, "backend") == 0 ? self->backend
+                                                  : NULL;
+        if (to) {
+            snprintf(to, sizeof self->frontend, "%s", addr);
+        }
+    }
+    return 0;
 }
 
 static void *
@@ -320,17 +372,24 @@ s_start_thread(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
         self->own_ctx = true;
         zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, cfg->io_threads);
     }
-    int d = s_device_index(self->device);
-    self->front =
-        s_bound_socket(cfg, self->ctx, s_devices[d].frontend, transport,
-                       self->frontend, sizeof self->frontend, err, errlen);
-    if (self->front) {
-        self->back =
-            s_bound_socket(cfg, self->ctx, s_devices[d].backend, transport,
-                           self->backend, sizeof self->backend, err, errlen);
+    if (self->pattern->opts[0].name) {
+        if (s_open_device(cfg, self, transport, err, errlen) != 0) {
+            return -1;
+        }
     }
-    if (!self->back) {
-        return -1;
+    else {
+        int d = s_device_index(self->device);
+        self->front =
+            s_bound_socket(cfg, self->ctx, s_devices[d].frontend, transport,
+                           self->frontend, sizeof self->frontend, err, errlen);
+        if (self->front) {
+            self->back = s_bound_socket(cfg, self->ctx, s_devices[d].backend,
+                                        transport, self->backend,
+                                        sizeof self->backend, err, errlen);
+        }
+        if (!self->back) {
+            return -1;
+        }
     }
     if (pthread_create(&self->thread, NULL, s_proxy_thread, self) != 0) {
         snprintf(err, errlen, "cannot start the proxy thread");
@@ -387,8 +446,9 @@ s_child_stderr(const b_proxy_t *self, char *buf, size_t len)
 
 static int
 s_start_process(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
-                bool latency, char *err, size_t errlen)
+                char *err, size_t errlen)
 {
+    bool latency = self->pattern->latency;
     static atomic_int counter;
     const char *bin =
         self->kind == B_ZR_PROCESS ? cfg->zrelay_bin : cfg->zmq_proxy_bin;
@@ -400,9 +460,20 @@ s_start_process(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
     b_endpoint(cfg, transport, front + 1, sizeof front - 1);
     b_endpoint(cfg, transport, back + 1, sizeof back - 1);
     const char *verb = s_devices[s_device_index(self->device)].verb;
-    char *argv[32] = {(char *) bin, (char *) verb, "--sndhwm",     sndhwm,
+    char *argv[48] = {(char *) bin, (char *) verb, "--sndhwm",     sndhwm,
                       "--rcvhwm",   rcvhwm,        "--io-threads", io};
     int argc = 8;
+    /* The pattern's options, as the command line spells them:
+     * hold_until -> --hold-until. */
+    char opts[B_MAX_OPTS][64];
+    for (int i = 0; i < B_MAX_OPTS && self->pattern->opts[i].name; i++) {
+        snprintf(opts[i], sizeof opts[i], "--%s", self->pattern->opts[i].name);
+        for (char *p = opts[i]; *p; p++) {
+            *p = *p == '_' ? '-' : *p;
+        }
+        argv[argc++] = opts[i];
+        argv[argc++] = (char *) self->pattern->opts[i].value;
+    }
     if (self->kind == B_ZR_PROCESS) {
         for (int i = 0; i < cfg->nzrelay_args; i++) {
             argv[argc++] = (char *) cfg->zrelay_args[i];
@@ -560,9 +631,9 @@ s_stop_process(b_proxy_t *self, char *err, size_t errlen)
  */
 
 b_proxy_t *
-b_proxy_start(const b_config_t *cfg, b_contender_t c, zr_device_type_t device,
-              b_transport_t transport, bool latency, void *shared_ctx,
-              char *err, size_t errlen)
+b_proxy_start(const b_config_t *cfg, b_contender_t c, b_pattern_t pattern,
+              b_transport_t transport, void *shared_ctx, char *err,
+              size_t errlen)
 {
     b_proxy_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -570,14 +641,15 @@ b_proxy_start(const b_config_t *cfg, b_contender_t c, zr_device_type_t device,
         return NULL;
     }
     self->kind = c;
-    self->device = device;
+    self->pattern = &b_patterns[pattern];
+    self->device = self->pattern->device;
     self->out_fd = -1;
     int rc = 0;
     if (c == B_ZMQ_THREAD || c == B_ZR_THREAD) {
         rc = s_start_thread(cfg, self, transport, shared_ctx, err, errlen);
     }
     else if (b_is_process(c)) {
-        rc = s_start_process(cfg, self, transport, latency, err, errlen);
+        rc = s_start_process(cfg, self, transport, err, errlen);
     }
     if (rc != 0) {
         char ignored[8];
@@ -610,6 +682,7 @@ b_proxy_stop(b_proxy_t **self_p, char *err, size_t errlen)
         if (self->back) {
             zmq_close(self->back);
         }
+        zr_device_destroy(&self->dev);
         if (self->own_ctx) {
             zmq_ctx_term(self->ctx);
         }

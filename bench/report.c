@@ -139,6 +139,20 @@ b_case_rate(const b_case_t *k, b_contender_t c)
     return b_median(k->res[c].rate, k->res[c].nruns);
 }
 
+const b_case_t *
+b_plain_case(const b_report_t *r, const b_case_t *k)
+{
+    int plain = b_patterns[k->pattern].plain;
+    for (int i = 0; plain >= 0 && i < r->ncases; i++) {
+        const b_case_t *pk = &r->cases[i];
+        if (pk->pattern == (b_pattern_t) plain &&
+            pk->transport == k->transport && pk->size == k->size) {
+            return pk;
+        }
+    }
+    return NULL;
+}
+
 const char *
 b_size_name(size_t size, char *buf, size_t len)
 {
@@ -176,8 +190,36 @@ s_ratio(const b_case_t *k, b_contender_t c, int base)
 static double
 s_latency(const b_case_t *k, b_contender_t c, double q)
 {
+    if (!k || (int) c < 0 || !k->has[c]) {
+        return NAN;
+    }
     return b_patterns[k->pattern].latency ? b_hist_quantile(k->res[c].hist, q)
                                           : NAN;
+}
+
+/* For a zrelay-only pattern (the gate, lru): contender C's median rate in
+ * case K over BASE's in the plain case of K (the same transport and size,
+ * the same run), or NAN. */
+static double
+s_plain_ratio(const b_report_t *r, const b_case_t *k, b_contender_t c, int base)
+{
+    const b_case_t *pk = b_plain_case(r, k);
+    if (!pk || base < 0 || !pk->has[base]) {
+        return NAN;
+    }
+    return b_case_rate(k, c) / b_case_rate(pk, (b_contender_t) base);
+}
+
+/* The same for latency quantile Q. */
+static double
+s_plain_latency_ratio(const b_report_t *r, const b_case_t *k, b_contender_t c,
+                      int base, double q)
+{
+    const b_case_t *pk = b_plain_case(r, k);
+    if (!pk || base < 0) {
+        return NAN;
+    }
+    return s_latency(k, c, q) / s_latency(pk, (b_contender_t) base, q);
 }
 
 static double
@@ -459,6 +501,70 @@ s_goals_table(const b_report_t *r, FILE *out, bool md)
     free(t.rows);
 }
 
+/* A zrelay-only pattern (the gate, lru): zrelay's two contenders, then
+ * the plain pattern of the same transport and size from the same run
+ * (what a user would run without the feature), and the ratios. */
+static void
+s_feature_table(const b_report_t *r, b_pattern_t p, FILE *out, bool md)
+{
+    const b_pattern_info_t *info = &b_patterns[p];
+    const char *f = info->tag, *pl = info->plain_tag;
+    char h[10][32];
+    snprintf(h[0], sizeof h[0], "%s zr thr", f);
+    snprintf(h[1], sizeof h[1], "%s zr proc", f);
+    snprintf(h[2], sizeof h[2], "%s zmq thr", pl);
+    snprintf(h[3], sizeof h[3], "%s zr thr", pl);
+    snprintf(h[4], sizeof h[4], "%s zmq proc", pl);
+    snprintf(h[5], sizeof h[5], "%s zr proc", pl);
+    snprintf(h[6], sizeof h[6], "%s/%s thr", f, pl);
+    snprintf(h[7], sizeof h[7], "%s/%s proc", f, pl);
+    snprintf(h[8], sizeof h[8], "%s/zmq thr", f);
+    snprintf(h[9], sizeof h[9], "%s/zmq proc", f);
+    const char *const head[] = {"transport", "size", h[0], h[1], h[2], h[3],
+                                h[4],        h[5],   h[6], h[7], h[8], h[9]};
+    s_table_t t;
+    s_table_init(&t, "llrrrrrrrrrr", head);
+    for (int k = 0; k < r->ncases; k++) {
+        const b_case_t *cs = &r->cases[k];
+        if (cs->pattern != p) {
+            continue;
+        }
+        s_cell_t *row = s_table_row(&t);
+        if (!row) {
+            break;
+        }
+        const b_case_t *pk = b_plain_case(r, cs);
+        snprintf(row[0], sizeof row[0], "%s", b_transport_names[cs->transport]);
+        b_size_name(cs->size, row[1], sizeof row[1]);
+        s_fmt_rate(row[2], b_case_rate(cs, B_ZR_THREAD));
+        s_fmt_rate(row[3], b_case_rate(cs, B_ZR_PROCESS));
+        static const b_contender_t plain[] = {B_ZMQ_THREAD, B_ZR_THREAD,
+                                              B_ZMQ_PROCESS, B_ZR_PROCESS};
+        for (int i = 0; i < 4; i++) {
+            s_fmt_rate(row[4 + i], pk ? b_case_rate(pk, plain[i]) : NAN);
+        }
+        s_fmt(row[8], "%.2fx", s_plain_ratio(r, cs, B_ZR_THREAD, B_ZR_THREAD));
+        s_fmt(row[9], "%.2fx",
+              s_plain_ratio(r, cs, B_ZR_PROCESS, B_ZR_PROCESS));
+        s_fmt(row[10], "%.2fx",
+              s_plain_ratio(r, cs, B_ZR_THREAD, B_ZMQ_THREAD));
+        s_fmt(row[11], "%.2fx",
+              s_plain_ratio(r, cs, B_ZR_PROCESS, B_ZMQ_PROCESS));
+    }
+    if (t.nrows == 0) {
+        free(t.rows);
+        return;
+    }
+    char title[400];
+    snprintf(title, sizeof title,
+             "%s (%s): %s/s, median of %d; zrelay only; '%s' columns: "
+             "%s of the same run",
+             info->name, info->what, info->unit, r->cfg.reps, info->plain_tag,
+             b_patterns[info->plain].name);
+    s_heading(out, md, title);
+    s_table_print(&t, out);
+}
+
 /* Per pattern: the median msgs/s of every contender by transport and
  * size, and the ratios that matter. */
 static void
@@ -471,6 +577,10 @@ s_throughput_tables(const b_report_t *r, FILE *out, bool md)
                                        "zrelay/zmq proc", "zrelay proc/direct"};
     for (int p = 0; p < B_NPATTERNS; p++) {
         if (p == B_STALL) {
+            continue;
+        }
+        if (b_patterns[p].zrelay_only) {
+            s_feature_table(r, (b_pattern_t) p, out, md);
             continue;
         }
         s_table_t t;
@@ -507,17 +617,37 @@ s_throughput_tables(const b_report_t *r, FILE *out, bool md)
     }
 }
 
+/* Round-trip percentiles of latency pattern P. A zrelay-only pattern
+ * (lru) is compared with its plain pattern (reqrep) of the same run: the
+ * same contender's (/rr) and zmq_proxy's run the same way (/zmq). */
 static void
-s_latency_table(const b_report_t *r, FILE *out, bool md)
+s_latency_table(const b_report_t *r, b_pattern_t p, FILE *out, bool md)
 {
-    static const char *const head[] = {
-        "transport", "size",     "contender", "p50 us",  "p90 us",
-        "p99 us",    "p99.9 us", "p50/zmq",   "p99/zmq", "samples"};
+    const b_pattern_info_t *info = &b_patterns[p];
+    bool feature = info->zrelay_only;
+    char h[4][32];
+    snprintf(h[0], sizeof h[0], "p50/%s", feature ? info->plain_tag : "zmq");
+    snprintf(h[1], sizeof h[1], "p99/%s", feature ? info->plain_tag : "zmq");
+    snprintf(h[2], sizeof h[2], "p50/zmq");
+    snprintf(h[3], sizeof h[3], "p99/zmq");
+    const char *const head[] = {"transport", "size",   "contender", "p50 us",
+                                "p90 us",    "p99 us", "p99.9 us",  h[0],
+                                h[1],        h[2],     h[3],        "samples"};
+    /* Without the /zmq pair for a plain pattern: h[0], h[1] are it. */
+    int nratios = feature ? 4 : 2;
+    char align[16];
+    snprintf(align, sizeof align, "lllrrrr%.*sr", nratios, "rrrr");
+    const char *heads[12];
+    int nh = 0;
+    for (int i = 0; i < 7 + nratios; i++) {
+        heads[nh++] = head[i];
+    }
+    heads[nh++] = head[11];
     s_table_t t;
-    s_table_init(&t, "lllrrrrrrr", head);
+    s_table_init(&t, align, heads);
     for (int k = 0; k < r->ncases; k++) {
         const b_case_t *cs = &r->cases[k];
-        if (!b_patterns[cs->pattern].latency) {
+        if (cs->pattern != p) {
             continue;
         }
         for (int c = 0; c < B_NCONTENDERS; c++) {
@@ -538,7 +668,19 @@ s_latency_table(const b_report_t *r, FILE *out, bool md)
                       s_latency(cs, (b_contender_t) c, qs[i]) / 1e3);
             }
             int base = b_baseline_of((b_contender_t) c);
-            if (base >= 0 && base != c && cs->has[base]) {
+            if (feature) {
+                s_fmt(row[7], "%.2f",
+                      s_plain_latency_ratio(r, cs, (b_contender_t) c, c, 0.5));
+                s_fmt(row[8], "%.2f",
+                      s_plain_latency_ratio(r, cs, (b_contender_t) c, c, 0.99));
+                s_fmt(
+                    row[9], "%.2f",
+                    s_plain_latency_ratio(r, cs, (b_contender_t) c, base, 0.5));
+                s_fmt(row[10], "%.2f",
+                      s_plain_latency_ratio(r, cs, (b_contender_t) c, base,
+                                            0.99));
+            }
+            else if (base >= 0 && base != c && cs->has[base]) {
                 s_fmt(row[7], "%.2f",
                       s_latency(cs, (b_contender_t) c, 0.5) /
                           s_latency(cs, (b_contender_t) base, 0.5));
@@ -550,7 +692,7 @@ s_latency_table(const b_report_t *r, FILE *out, bool md)
                 snprintf(row[7], sizeof row[7], "-");
                 snprintf(row[8], sizeof row[8], "-");
             }
-            snprintf(row[9], sizeof row[9], "%llu",
+            snprintf(row[7 + nratios], sizeof row[0], "%llu",
                      (unsigned long long) (cs->res[c].hist
                                                ? cs->res[c].hist->total
                                                : 0));
@@ -560,9 +702,21 @@ s_latency_table(const b_report_t *r, FILE *out, bool md)
         free(t.rows);
         return;
     }
-    s_heading(out, md,
-              "reqrep round-trip latency (all rounds' round trips in one "
-              "histogram)");
+    char title[400];
+    if (feature) {
+        snprintf(title, sizeof title,
+                 "%s round-trip latency (%s; zrelay only; /%s: over the "
+                 "same contender's %s, /zmq: over zmq_proxy's %s, same run)",
+                 info->name, info->what, info->plain_tag,
+                 b_patterns[info->plain].name, b_patterns[info->plain].name);
+    }
+    else {
+        snprintf(title, sizeof title,
+                 "%s round-trip latency (all rounds' round trips in one "
+                 "histogram)",
+                 info->name);
+    }
+    s_heading(out, md, title);
     s_table_print(&t, out);
 }
 
@@ -601,9 +755,14 @@ s_cost_table(const b_report_t *r, FILE *out, bool md)
         if (b_patterns[cs->pattern].device == ZR_FORWARDER) {
             int zmq = cs->has[B_ZMQ_PROCESS] ? B_ZMQ_PROCESS : B_ZMQ_THREAD;
             int zr = cs->has[B_ZR_PROCESS] ? B_ZR_PROCESS : B_ZR_THREAD;
-            snprintf(row[7], sizeof row[7], "%.1f%% / %.1f%%",
-                     b_median(cs->res[zmq].loss, cs->res[zmq].nruns),
-                     b_median(cs->res[zr].loss, cs->res[zr].nruns));
+            s_cell_t a, b;
+            s_fmt(a, "%.1f%%",
+                  cs->has[zmq] ? b_median(cs->res[zmq].loss, cs->res[zmq].nruns)
+                               : NAN);
+            s_fmt(b, "%.1f%%",
+                  cs->has[zr] ? b_median(cs->res[zr].loss, cs->res[zr].nruns)
+                              : NAN);
+            snprintf(row[7], sizeof row[7], "%.20s / %.20s", a, b);
         }
         else {
             snprintf(row[7], sizeof row[7], "-");
@@ -701,10 +860,10 @@ static void
 s_detail_table(const b_report_t *r, FILE *out, bool md)
 {
     static const char *const head[] = {
-        "case", "contender", "msgs/s",   "min",         "max", "MB/s",
-        "min",  "max",       "x direct", "x zmq_proxy", "runs"};
+        "case", "contender", "msgs/s",   "min",         "max",     "MB/s",
+        "min",  "max",       "x direct", "x zmq_proxy", "x plain", "runs"};
     s_table_t t;
-    s_table_init(&t, "llrrrrrrrrr", head);
+    s_table_init(&t, "llrrrrrrrrrr", head);
     for (int k = 0; k < r->ncases; k++) {
         const b_case_t *cs = &r->cases[k];
         for (int c = 0; c < B_NCONTENDERS; c++) {
@@ -737,7 +896,8 @@ s_detail_table(const b_report_t *r, FILE *out, bool md)
                       ? NAN
                       : s_ratio(cs, (b_contender_t) c,
                                 b_baseline_of((b_contender_t) c)));
-            snprintf(row[10], sizeof row[10], "%d", res->nruns);
+            s_fmt(row[10], "%.2f", s_plain_ratio(r, cs, (b_contender_t) c, c));
+            snprintf(row[11], sizeof row[11], "%d", res->nruns);
         }
     }
     if (t.nrows == 0) {
@@ -746,13 +906,16 @@ s_detail_table(const b_report_t *r, FILE *out, bool md)
     }
     if (md) {
         fputs("<details><summary>Every case and contender: median, min and "
-              "max over the rounds, ratios of the medians</summary>\n\n",
+              "max over the rounds, ratios of the medians (x plain: a "
+              "gate or lru case over the same contender's plain "
+              "case)</summary>\n\n",
               out);
     }
     else {
         s_heading(out, md,
                   "Every case and contender: median, min and max over the "
-                  "rounds, ratios of the medians");
+                  "rounds, ratios of the medians (x plain: a gate or lru "
+                  "case over the same contender's plain case)");
     }
     s_table_print(&t, out);
     if (md) {
@@ -765,7 +928,11 @@ s_tables(const b_report_t *r, FILE *out, bool md)
 {
     s_goals_table(r, out, md);
     s_throughput_tables(r, out, md);
-    s_latency_table(r, out, md);
+    for (int p = 0; p < B_NPATTERNS; p++) {
+        if (b_patterns[p].latency) {
+            s_latency_table(r, (b_pattern_t) p, out, md);
+        }
+    }
     s_cost_table(r, out, md);
     s_stall_table(r, out, md);
     s_detail_table(r, out, md);
@@ -865,7 +1032,8 @@ b_report_markdown(const b_report_t *r, FILE *out)
             fprintf(out, " `%s`", cfg->zrelay_args[i]);
         }
         if (cfg->nzrelay_lat_args) {
-            fputs(cfg->nzrelay_args ? "; for reqrep also:" : " for reqrep:",
+            fputs(cfg->nzrelay_args ? "; for the latency patterns also:"
+                                    : " for the latency patterns:",
                   out);
         }
         for (int i = 0; i < cfg->nzrelay_lat_args; i++) {
@@ -881,7 +1049,10 @@ b_report_markdown(const b_report_t *r, FILE *out)
             "thread of the harness (*thr*) and as a separate process "
             "(*proc*: bench/zmq_proxy_main.c, the `zrelay` binary). "
             "msgs/s is counted at the consumer; MB/s is msgs/s x size "
-            "(10^6 bytes).\n\n");
+            "(10^6 bytes). The forwarder's gate (forwarder-gate) and the "
+            "queue's lru strategy (reqrep-lru, dealer-lru) are zrelay's "
+            "own: only zrelay runs them (in a thread as a `zr_device`), "
+            "compared with the plain pattern of the same run.\n\n");
     s_tables(r, out, true);
     return ferror(out) ? -1 : 0;
 }
@@ -996,6 +1167,20 @@ b_report_json(const b_report_t *r, FILE *out)
         s_jstr(out, "transport", b_transport_names[cs->transport], true);
         s_jnum(out, "size", (double) cs->size, true);
         s_jstr(out, "unit", info->unit, true);
+        /* zrelay-only patterns: the device options and the plain pattern
+         * they are compared with (ratio_plain*). */
+        if (info->plain >= 0) {
+            s_jstr(out, "plain_pattern", b_patterns[info->plain].name, true);
+        }
+        else {
+            fputs("\"plain_pattern\":null,", out);
+        }
+        fputs("\"options\":{", out);
+        for (int i = 0; i < B_MAX_OPTS && info->opts[i].name; i++) {
+            fputs(i ? "," : "", out);
+            s_jstr(out, info->opts[i].name, info->opts[i].value, false);
+        }
+        fputs("},", out);
         fputs("\"results\":[", out);
         bool first = true;
         for (int c = 0; c < B_NCONTENDERS; c++) {
@@ -1018,6 +1203,12 @@ b_report_json(const b_report_t *r, FILE *out)
             s_jnum(out, "ratio_zmq_proxy",
                    s_ratio(cs, (b_contender_t) c,
                            b_baseline_of((b_contender_t) c)),
+                   true);
+            s_jnum(out, "ratio_plain",
+                   s_plain_ratio(r, cs, (b_contender_t) c, c), true);
+            s_jnum(out, "ratio_plain_zmq_proxy",
+                   s_plain_ratio(r, cs, (b_contender_t) c,
+                                 b_baseline_of((b_contender_t) c)),
                    true);
             if (info->latency) {
                 fputs("\"latency_us\":{", out);
@@ -1095,7 +1286,8 @@ b_report_csv(const b_report_t *r, FILE *out)
           "msgs_per_s_median,msgs_per_s_min,msgs_per_s_max,"
           "mb_per_s_median,mb_per_s_min,mb_per_s_max,ratio_direct,"
           "ratio_zmq_proxy,p50_us,p90_us,p99_us,p999_us,proxy_cpu_s_per_M,"
-          "proxy_loop_cpu_s_per_M,proxy_peak_rss_mb,loss_pct\n",
+          "proxy_loop_cpu_s_per_M,proxy_peak_rss_mb,loss_pct,ratio_plain,"
+          "ratio_plain_zmq_proxy\n",
           out);
     for (int k = 0; k < r->ncases; k++) {
         const b_case_t *cs = &r->cases[k];
@@ -1127,6 +1319,9 @@ b_report_csv(const b_report_t *r, FILE *out)
             s_cnum(out, b_median(res->loop_cpu, res->nruns));
             s_cnum(out, b_max(res->rss, res->nruns));
             s_cnum(out, b_median(res->loss, res->nruns));
+            s_cnum(out, s_plain_ratio(r, cs, (b_contender_t) c, c));
+            s_cnum(out, s_plain_ratio(r, cs, (b_contender_t) c,
+                                      b_baseline_of((b_contender_t) c)));
             fputc('\n', out);
         }
     }

@@ -28,7 +28,9 @@
 #define S_GRACE_NS 30000000000ull     /* a run's time past its duration */
 #define S_STALL_QUIET_NS 300000000ull /* sends refused this long: stalled */
 #define S_STALL_MAX_NS 30000000000ull
-#define S_WARMUP 200 /* round trips not measured */
+#define S_WARMUP 200        /* round trips not measured */
+#define S_WORKER_POLL_MS 10 /* lru workers look at clients_done this often */
+#define S_MAX_FRAMES 8      /* frames of a request an lru worker takes */
 
 typedef struct s_run_t s_run_t;
 
@@ -47,6 +49,7 @@ struct s_run_t {
     int ncons;
     atomic_int subs_ready, subs_done;
     atomic_bool abort;
+    atomic_bool clients_done; /* the client has its 'E' back (queues) */
     uint64_t sent;
     uint64_t got[B_MAX_SUBS];
     uint64_t t_first[B_MAX_SUBS], t_last[B_MAX_SUBS];
@@ -253,6 +256,40 @@ done:
     return NULL;
 }
 
+/* forwarder-gate: PUSH into a forwarder that holds publications until a
+ * subscription exists. No probing: a PUSH does not drop, and the gate
+ * keeps what comes before the subscriber, which is the point. The 'E' is
+ * repeated as for a PUB: the forwarder's XPUB may drop it. */
+static void *
+s_gate_pub(void *arg)
+{
+    s_run_t *run = arg;
+    char *buf = s_payload(run->size);
+    int64_t n = buf ? s_stream(run, buf) : -1;
+    if (n < 0) {
+        goto done;
+    }
+    run->sent = (uint64_t) n;
+    uint64_t deadline = b_now_ns() + S_HANDSHAKE_NS;
+    while (atomic_load(&run->subs_done) < run->ncons &&
+           !atomic_load(&run->abort)) {
+        if (b_now_ns() > deadline) {
+            s_failf(run, "end of stream not acknowledged within 10 s");
+            break;
+        }
+        int err = s_send(run->prod, "E", 1, ZMQ_DONTWAIT);
+        if (err && err != EAGAIN) {
+            s_fail(run, "publisher send", err);
+            break;
+        }
+        b_sleep_ms(1);
+    }
+done:
+    free(buf);
+    s_finished(run);
+    return NULL;
+}
+
 static void *
 s_sub(void *varg)
 {
@@ -327,6 +364,7 @@ s_req(void *arg)
     if (err) {
         s_fail(run, "client", err);
     }
+    atomic_store(&run->clients_done, true);
     zmq_msg_close(&m);
     free(buf);
     s_finished(run);
@@ -415,8 +453,69 @@ s_dealer(void *arg)
     if (err) {
         s_fail(run, "client", err);
     }
+    atomic_store(&run->clients_done, true);
     zmq_msg_close(&m);
     free(buf);
+    s_finished(run);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * lru queue: the ZeroMQ Guide's lbbroker worker, a REQ socket that says
+ * "READY" first and then sends every request ([client envelope...,
+ * body]) back whole as its reply (its REQ adds and strips the
+ * delimiters). It runs until the client is done, not until an 'E': with
+ * several workers the client's 'E' reaches only one of them.
+ */
+
+static void *
+s_lru_worker(void *varg)
+{
+    s_arg_t *arg = varg;
+    s_run_t *run = arg->run;
+    void *s = run->cons[arg->index];
+    zmq_msg_t f[S_MAX_FRAMES];
+    int err = s_send(s, "READY", 5, 0);
+    while (!err) {
+        /* A message arrives whole: after its first frame, no EAGAIN. */
+        int n = 0;
+        bool more = true;
+        while (more && !err && n < S_MAX_FRAMES) {
+            zmq_msg_init(&f[n]);
+            err = s_recv(s, &f[n], 0);
+            if (err) {
+                zmq_msg_close(&f[n]);
+                break;
+            }
+            more = zmq_msg_more(&f[n]);
+            n++;
+        }
+        if (err == EAGAIN && n == 0) { /* S_WORKER_POLL_MS of silence */
+            err = 0;
+            if (atomic_load(&run->clients_done) || atomic_load(&run->abort)) {
+                break;
+            }
+            continue;
+        }
+        if (!err && more) {
+            s_failf(run, "worker: a request of too many frames");
+        }
+        for (int i = 0; i < n; i++) {
+            while (!err && !more &&
+                   zmq_msg_send(&f[i], s, i + 1 < n ? ZMQ_SNDMORE : 0) < 0) {
+                if (errno != EINTR) {
+                    err = errno;
+                }
+            }
+            zmq_msg_close(&f[i]);
+        }
+        if (more) {
+            break;
+        }
+    }
+    if (err) {
+        s_fail(run, "worker", err);
+    }
     s_finished(run);
     return NULL;
 }
@@ -559,8 +658,7 @@ b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
             zmq_close(warm);
         }
     }
-    proxy = b_proxy_start(cfg, c, info->device, transport, info->latency,
-                          shared, err, sizeof err);
+    proxy = b_proxy_start(cfg, c, pattern, transport, shared, err, sizeof err);
     if (!proxy) {
         goto teardown;
     }
@@ -576,13 +674,25 @@ b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
         ptype = ZMQ_PUB;
         ctype = ZMQ_SUB;
         break;
+    case B_FWD_GATE: /* --ingest pull: publishers PUSH */
+        ptype = ZMQ_PUSH;
+        ctype = ZMQ_SUB;
+        break;
     case B_REQREP:
         ptype = ZMQ_REQ;
         ctype = ZMQ_REP;
         break;
+    case B_REQREP_LRU: /* lbbroker workers are REQ sockets */
+        ptype = ZMQ_REQ;
+        ctype = ZMQ_REQ;
+        break;
     case B_DEALER:
         ptype = ZMQ_DEALER;
         ctype = ZMQ_DEALER;
+        break;
+    case B_DEALER_LRU:
+        ptype = ZMQ_DEALER;
+        ctype = ZMQ_REQ;
         break;
     default:
         ptype = ZMQ_PUSH;
@@ -596,6 +706,12 @@ b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
     bool sockets_ok = run->prod != NULL;
     for (int i = 0; i < run->ncons; i++) {
         sockets_ok = sockets_ok && run->cons[i] != NULL;
+        if (sockets_ok && ctype == ZMQ_REQ) {
+            /* An lru worker blocks this long, then looks whether the
+             * client is done. */
+            int ms = S_WORKER_POLL_MS;
+            zmq_setsockopt(run->cons[i], ZMQ_RCVTIMEO, &ms, sizeof ms);
+        }
     }
     if (!sockets_ok) {
         snprintf(err, sizeof err, "cannot create sockets: %s",
@@ -640,11 +756,13 @@ b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
     else {
         s_thread_fn *cons_fn = ctype == ZMQ_PULL  ? s_pull
                                : ctype == ZMQ_SUB ? s_sub
+                               : ctype == ZMQ_REQ ? s_lru_worker
                                                   : s_echo;
-        s_thread_fn *prod_fn = ptype == ZMQ_PUSH  ? s_push
-                               : ptype == ZMQ_PUB ? s_pub
-                               : ptype == ZMQ_REQ ? s_req
-                                                  : s_dealer;
+        s_thread_fn *prod_fn = pattern == B_FWD_GATE ? s_gate_pub
+                               : ptype == ZMQ_PUSH   ? s_push
+                               : ptype == ZMQ_PUB    ? s_pub
+                               : ptype == ZMQ_REQ    ? s_req
+                                                     : s_dealer;
         for (int i = 0; i < run->ncons; i++) {
             args[i] = (s_arg_t){run, i};
             if (pthread_create(&threads[nthreads], NULL, cons_fn, &args[i]) ==
@@ -690,7 +808,7 @@ b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
     out->proxy_loop_cpu_s = loop1 - loop0;
 
     /* The tally. */
-    if (ptype == ZMQ_PUB) {
+    if (info->device == ZR_FORWARDER) {
         uint64_t total = 0, first = UINT64_MAX, last = 0;
         for (int i = 0; i < run->ncons; i++) {
             total += run->got[i];

@@ -20,18 +20,61 @@
 #include <unistd.h>
 #include <zmq.h>
 
+/* A pattern every contender runs. */
+#define S_PATTERN(NAME, WHAT, UNIT, DEVICE, NSUBS, LATENCY)                    \
+    {                                                                          \
+        .name = NAME, .what = WHAT, .unit = UNIT, .device = DEVICE,            \
+        .nsubs = NSUBS, .latency = LATENCY, .plain = -1                        \
+    }
+
 const b_pattern_info_t b_patterns[B_NPATTERNS] = {
-    [B_STREAMER] = {"streamer", "PUSH->PULL", "msgs", ZR_STREAMER, 1, false},
-    [B_FORWARD1] = {"forwarder-1", "PUB->SUB, 1 subscriber", "msgs",
-                    ZR_FORWARDER, 1, false},
-    [B_FORWARD4] = {"forwarder-4", "PUB->SUB, 4 subscribers",
-                    "msgs per subscriber", ZR_FORWARDER, 4, false},
-    [B_REQREP] = {"reqrep", "REQ->REP round trip", "round trips", ZR_QUEUE, 1,
-                  true},
-    [B_DEALER] = {"dealer", "DEALER->DEALER echo, windowed", "round trips",
-                  ZR_QUEUE, 1, false},
-    [B_STALL] = {"stall", "PUSH->PULL, consumer stopped", "msgs accepted",
-                 ZR_STREAMER, 1, false},
+    [B_STREAMER] =
+        S_PATTERN("streamer", "PUSH->PULL", "msgs", ZR_STREAMER, 1, false),
+    [B_FORWARD1] = S_PATTERN("forwarder-1", "PUB->SUB, 1 subscriber", "msgs",
+                             ZR_FORWARDER, 1, false),
+    [B_FORWARD4] = S_PATTERN("forwarder-4", "PUB->SUB, 4 subscribers",
+                             "msgs per subscriber", ZR_FORWARDER, 4, false),
+    [B_FWD_GATE] = {.name = "forwarder-gate",
+                    .what = "PUSH->PULL/XPUB->SUB, --ingest pull "
+                            "--hold-until 1, 1 subscriber",
+                    .unit = "msgs",
+                    .device = ZR_FORWARDER,
+                    .nsubs = 1,
+                    .zrelay_only = true,
+                    .plain = B_FORWARD1,
+                    .tag = "gate",
+                    .plain_tag = "plain",
+                    .opts = {{"ingest", "pull"}, {"hold_until", "1"}}},
+    [B_REQREP] = S_PATTERN("reqrep", "REQ->REP round trip", "round trips",
+                           ZR_QUEUE, 1, true),
+    [B_REQREP_LRU] = {.name = "reqrep-lru",
+                      .what = "REQ->ROUTER/ROUTER --strategy lru->lbbroker "
+                              "REQ worker round trip",
+                      .unit = "round trips",
+                      .device = ZR_QUEUE,
+                      .nsubs = 1,
+                      .latency = true,
+                      .zrelay_only = true,
+                      .plain = B_REQREP,
+                      .tag = "lru",
+                      .plain_tag = "rr",
+                      .opts = {{"strategy", "lru"}}},
+    [B_DEALER] = S_PATTERN("dealer", "DEALER->DEALER echo, windowed",
+                           "round trips", ZR_QUEUE, 1, false),
+    [B_DEALER_LRU] =
+        {.name = "dealer-lru",
+         .what = "DEALER->ROUTER/ROUTER --strategy lru->" B_LRU_WORKERS_S
+                 " lbbroker REQ workers, windowed",
+         .unit = "round trips",
+         .device = ZR_QUEUE,
+         .nsubs = B_LRU_WORKERS,
+         .zrelay_only = true,
+         .plain = B_DEALER,
+         .tag = "lru",
+         .plain_tag = "rr",
+         .opts = {{"strategy", "lru"}}},
+    [B_STALL] = S_PATTERN("stall", "PUSH->PULL, consumer stopped",
+                          "msgs accepted", ZR_STREAMER, 1, false),
 };
 
 const char *const b_transport_names[B_NTRANSPORTS] = {"tcp", "ipc", "inproc"};
@@ -49,6 +92,18 @@ bool
 b_is_proxy(b_contender_t c)
 {
     return c != B_DIRECT;
+}
+
+bool
+b_runs_pattern(b_contender_t c, b_pattern_t p)
+{
+    if (p == B_STALL) {
+        return b_is_process(c);
+    }
+    if (b_patterns[p].zrelay_only) {
+        return c == B_ZR_THREAD || c == B_ZR_PROCESS;
+    }
+    return true;
 }
 
 int
@@ -72,11 +127,20 @@ static const struct {
     b_transport_t transport;
     size_t size;
 } s_quick[] = {
-    {B_STREAMER, B_TCP, 16},   {B_STREAMER, B_TCP, 1024},
-    {B_STREAMER, B_IPC, 1024}, {B_STREAMER, B_INPROC, 256},
-    {B_FORWARD1, B_TCP, 256},  {B_FORWARD4, B_IPC, 256},
-    {B_REQREP, B_TCP, 16},     {B_DEALER, B_TCP, 1024},
-    {B_DEALER, B_INPROC, 16},  {B_STALL, B_TCP, 1024},
+    {B_STREAMER, B_TCP, 16},
+    {B_STREAMER, B_TCP, 1024},
+    {B_STREAMER, B_IPC, 1024},
+    {B_STREAMER, B_INPROC, 256},
+    {B_FORWARD1, B_TCP, 256},
+    {B_FORWARD4, B_IPC, 256},
+    {B_REQREP, B_TCP, 16},
+    {B_DEALER, B_TCP, 1024},
+    {B_DEALER, B_INPROC, 16},
+    {B_STALL, B_TCP, 1024},
+    /* zrelay's own features, each beside its plain case above. */
+    {B_FWD_GATE, B_TCP, 256},
+    {B_REQREP_LRU, B_TCP, 16},
+    {B_DEALER_LRU, B_INPROC, 16},
 };
 #define S_NQUICK (sizeof s_quick / sizeof s_quick[0])
 
@@ -100,8 +164,9 @@ s_usage(FILE *out)
         "                      (CI smoke, under a minute)\n"
         "  (default)           the full matrix, 5 rounds of 0.5 s\n"
         "Selection (lists are comma-separated):\n"
-        "  --pattern LIST      streamer, forwarder-1, forwarder-4, reqrep,\n"
-        "                      dealer, stall\n"
+        "  --pattern LIST      streamer, forwarder-1, forwarder-4,\n"
+        "                      forwarder-gate, reqrep, reqrep-lru, dealer,\n"
+        "                      dealer-lru, stall (-gate, -lru: zrelay only)\n"
         "  --transport LIST    tcp, ipc, inproc\n"
         "  --size LIST         bytes, k/K suffix for KiB (16,256,1K,8K,64K)\n"
         "  --contenders LIST   direct, zmq_proxy-thread, zrelay-thread,\n"
@@ -365,6 +430,10 @@ main(int argc, char **argv)
     int nsizes = 0;
     bool custom = false;
     const char *json = NULL, *csv = NULL, *md = NULL, *plot = NULL;
+    const char *pattern_names[B_NPATTERNS];
+    for (int i = 0; i < B_NPATTERNS; i++) {
+        pattern_names[i] = b_patterns[i].name;
+    }
 
     enum {
         O_QUICK = 256,
@@ -433,11 +502,8 @@ main(int argc, char **argv)
         case O_QUICK: quick = true; break;
         case O_PATTERN:
             custom = true;
-            if (s_parse_names(optarg,
-                              (const char *const[]){"streamer", "forwarder-1",
-                                                    "forwarder-4", "reqrep",
-                                                    "dealer", "stall"},
-                              B_NPATTERNS, patterns, &bad) != 0) {
+            if (s_parse_names(optarg, pattern_names, B_NPATTERNS, patterns,
+                              &bad) != 0) {
                 return s_die("unknown pattern '%s'", bad);
             }
             break;
@@ -613,8 +679,9 @@ main(int argc, char **argv)
                 int n = 0;
                 for (int c = 0; c < B_NCONTENDERS; c++) {
                     bool proc = b_is_process((b_contender_t) c);
-                    k.has[c] = contenders[c] && !(proc && t == B_INPROC) &&
-                               !(p == B_STALL && !proc);
+                    k.has[c] =
+                        contenders[c] && !(proc && t == B_INPROC) &&
+                        b_runs_pattern((b_contender_t) c, (b_pattern_t) p);
                     n += k.has[c];
                 }
                 if (n == 0 || (size_t) report.ncases == cap) {
