@@ -242,7 +242,8 @@ ZR_EXPORT int zr_device_set_slow_subscriber_block(zr_device_t *self,
  * PULL frontend (ingest pull). A subscription message counts once: a SUB
  * subscribed to "" and to "A" counts twice for prefix "". Returns the
  * count on go; -1 with ETIMEDOUT after TIMEOUT_MSECS, EPROTO on an answer
- * it does not understand, or libzmq's errno. The probes it sends on PUB
+ * it does not understand, EINTR when a signal interrupted the wait, or
+ * libzmq's errno. The probes it sends on PUB
  * take slots of PUB's send HWM for a while: leave room above a burst. */
 ZR_EXPORT int zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint,
                            unsigned n, const char *prefix, int timeout_msecs);

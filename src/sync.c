@@ -101,10 +101,7 @@ zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint, unsigned n,
         zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
         int got = zmq_poll(&item, 1, wait);
         if (got < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            err = errno;
+            err = errno; /* EINTR too: a signal ends the wait, as in libzmq */
             break;
         }
         if (got == 0) {
