@@ -75,10 +75,11 @@ zrt_text_append(zrt_text_t *t, const char *buf, size_t n)
 
 static inline void zrt_proc_cleanup(void);
 
-/* Start ARGV[0] with ARGV; ENV_SET ("NAME=value" strings, NULL-ended,
- * or NULL) replaces or adds variables of this process's environment. */
+/* zrt_proc_start, with the child's stdin on a pipe whose write end goes
+ * to *STDIN_FD when STDIN_FD is not NULL (else /dev/null). */
 static inline zrt_proc_t *
-zrt_proc_start(const char *const *argv, const char *const *env_set)
+zrt_proc_spawn(const char *const *argv, const char *const *env_set,
+               int *stdin_fd)
 {
     static bool registered;
     if (!registered) {
@@ -136,7 +137,17 @@ zrt_proc_start(const char *const *argv, const char *const *env_set)
     if (pipe(out) != 0 || pipe(err) != 0) {
         ZR_FAILF("pipe: %s", strerror(errno));
     }
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int devnull = -1, in[2] = {-1, -1};
+    if (stdin_fd) {
+        if (pipe(in) != 0) {
+            ZR_FAILF("pipe: %s", strerror(errno));
+        }
+        fcntl(in[0], F_SETFD, FD_CLOEXEC);
+        fcntl(in[1], F_SETFD, FD_CLOEXEC);
+    }
+    else {
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
     int pipes[4] = {out[0], out[1], err[0], err[1]};
     for (int i = 0; i < 4; i++) {
         fcntl(pipes[i], F_SETFD, FD_CLOEXEC);
@@ -157,6 +168,9 @@ zrt_proc_start(const char *const *argv, const char *const *env_set)
         if (devnull >= 0) {
             dup2(devnull, STDIN_FILENO);
         }
+        if (in[0] >= 0) {
+            dup2(in[0], STDIN_FILENO);
+        }
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         execve(argv[0], (char *const *) argv, (char *const *) envp);
@@ -165,6 +179,10 @@ zrt_proc_start(const char *const *argv, const char *const *env_set)
     free(envp);
     if (devnull >= 0) {
         close(devnull);
+    }
+    if (stdin_fd) {
+        close(in[0]);
+        *stdin_fd = in[1];
     }
     close(out[1]);
     close(err[1]);
@@ -175,6 +193,26 @@ zrt_proc_start(const char *const *argv, const char *const *env_set)
     zrt_text_append(&self->text[1], "", 0);
     zrt_procs[slot] = self;
     return self;
+}
+
+/* Start ARGV[0] with ARGV; ENV_SET ("NAME=value" strings, NULL-ended,
+ * or NULL) replaces or adds variables of this process's environment.
+ * Its stdin is /dev/null. */
+static inline zrt_proc_t *
+zrt_proc_start(const char *const *argv, const char *const *env_set)
+{
+    return zrt_proc_spawn(argv, env_set, NULL);
+}
+
+/* The same with the child's stdin on a pipe: *STDIN_FD is its write end
+ * (close-on-exec), which the caller writes and closes (the child then
+ * sees end of file). Ignore SIGPIPE before writing to a child that may
+ * exit first. */
+static inline zrt_proc_t *
+zrt_proc_start_stdin(const char *const *argv, const char *const *env_set,
+                     int *stdin_fd)
+{
+    return zrt_proc_spawn(argv, env_set, stdin_fd);
 }
 
 /* Wait up to MS for output and keep what came. False when nothing more

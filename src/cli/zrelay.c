@@ -28,6 +28,14 @@ static const char *s_usage =
     "  streamer FRONTEND BACKEND   pipeline: PULL <- producers, PUSH -> "
     "consumers\n"
     "\n"
+    "Clients, to poke a relay from the shell (a bare endpoint connects):\n"
+    "  pub|push ENDPOINT...        send --data, or lines of standard input\n"
+    "  sub|pull ENDPOINT...        print what arrives (sub --topic T)\n"
+    "  req ENDPOINT...             send requests, print the replies\n"
+    "  rep ENDPOINT...             print requests, answer (--echo, --data)\n"
+    "  dealer|router|pair ENDPOINT...\n"
+    "                              send and print both ways\n"
+    "\n"
     "Steering:\n"
     "  ctl [EP] COMMAND [NAME]     ask a running relay: list, stats,\n"
     "                              statistics, pause, resume, reload,\n"
@@ -40,7 +48,10 @@ static const char *s_usage =
     "  -h, --help     this text; 'zrelay VERB --help' for a verb's own\n"
     "  -V, --version  zrelay's and libzmq's versions\n"
     "\n"
-    "Exit status: 0 clean stop, 1 runtime failure, 2 usage error.\n"
+    "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
+    "\n"
+    "Exit status: 0 clean stop, 1 runtime failure, 2 usage error (client\n"
+    "verbs: 3 when --timeout ran out).\n"
     "Documentation: zrelay(1), README.md, docs/.\n";
 
 int
@@ -173,6 +184,19 @@ main(int argc, char **argv)
     if (type > 0) {
         return cmd_device((zr_device_type_t) type, argc - 1, argv + 1);
     }
+    static const struct {
+        const char *name;
+        int type;
+    } clients[] = {{"pub", ZMQ_PUB},       {"sub", ZMQ_SUB},
+                   {"req", ZMQ_REQ},       {"rep", ZMQ_REP},
+                   {"push", ZMQ_PUSH},     {"pull", ZMQ_PULL},
+                   {"dealer", ZMQ_DEALER}, {"router", ZMQ_ROUTER},
+                   {"pair", ZMQ_PAIR}};
+    for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++) {
+        if (strcmp(verb, clients[i].name) == 0) {
+            return cmd_client(clients[i].type, argc - 1, argv + 1);
+        }
+    }
     if (strcmp(verb, "ctl") == 0) {
         return cmd_ctl(argc - 1, argv + 1);
     }
@@ -190,6 +214,7 @@ main(int argc, char **argv)
     }
     return cli_error(CLI_USAGE,
                      "unknown verb '%s' (run, check, forwarder, queue, "
-                     "streamer, ctl; see 'zrelay --help')",
+                     "streamer, ctl, pub, sub, req, rep, push, pull, "
+                     "dealer, router, pair; see 'zrelay --help')",
                      verb);
 }

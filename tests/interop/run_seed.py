@@ -61,7 +61,7 @@ ANY = "@tcp://127.0.0.1:*"
 # Seconds each scenario may take in all; CMakeLists.txt's TIMEOUT is larger
 # so that on expiry the runner itself reports and cleans up.
 BUDGET = {"s1": 45, "s2": 75, "s4": 40, "s5": 40, "s6": 75, "default": 45,
-          "gate": 100, "s3_netns": 60, "broker": 60}
+          "gate": 100, "s3_netns": 60, "broker": 60, "client": 45}
 
 # A bounded subscriber stops after this long without a message. The seed's
 # publishers send one message a second (S1) or all at once (S2).
@@ -1092,9 +1092,238 @@ def scenario_default(zrelay, workdir):
         log("zrelay run stderr:\n" + indent(stderr.read()))
 
 
+# ---------------------------------------------------------------------------
+# The client verbs (zrelay pub, sub, req, rep, push, pull) against pyzmq
+# peers: pyzmq's own UTF-8 decoder and base64 judge `--format json`.
+
+
+def client_run(zrelay, args, stdin=b"", timeout=20):
+    """Run `zrelay ARGS` with STDIN to its end: (status, stdout, stderr)."""
+    proc = subprocess.Popen([zrelay] + args, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise Failure("zrelay %s: still running after %ds; stderr:\n%s"
+                      % (" ".join(args), timeout, indent(err.decode())))
+    return proc.returncode, out, err.decode(errors="replace")
+
+
+class Client:
+    """`zrelay ARGS` in the background; finish() waits for its end."""
+
+    def __init__(self, zrelay, args):
+        self.args = args
+        self.proc = subprocess.Popen([zrelay] + args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+
+    def finish(self, want=0, timeout=20):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Failure("zrelay %s: still running after %ds"
+                          % (" ".join(self.args), timeout))
+        check(self.proc.returncode == want, "zrelay %s exited %d, want %d; "
+              "stderr:\n%s" % (" ".join(self.args), self.proc.returncode,
+                               want, indent(err.decode(errors="replace"))))
+        return out
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def sync_wait(ctx, pub, sync_endpoint, n, prefix=b"", timeout_ms=10000):
+    """The publisher's side of docs/SYNC.md, as that page writes it."""
+    import zmq
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    s.connect(sync_endpoint)
+    s.send_multipart([b"", b"WAIT", str(n).encode(), prefix,
+                      str(timeout_ms).encode()])
+    probe = None
+    while True:
+        if s.poll(10 if probe else timeout_ms + 1000):
+            _, verdict, detail = s.recv_multipart()
+            if verdict == b"PROBE":
+                probe = detail
+            else:
+                s.close()
+                return verdict == b"GO", int(detail)
+        elif probe is None:
+            s.close()
+            return False, 0
+        if probe:
+            pub.send(probe, zmq.NOBLOCK)
+
+
+def client_frames():
+    """Multipart messages of awkward frames, the same on every run: every
+    JSON-relevant UTF-8 case, then random bytes."""
+    import random
+    rng = random.Random(20261125)
+    cases = [b"", b"plain", "h\u00e9llo \u20ac \U0001F600".encode(),
+             b"a\x00b", b"\xed\x9f\xbf", b"\xee\x80\x80", b"\xf4\x8f\xbf\xbf",
+             b"\xc0\x80", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+             b"\xc3", b"\x80", b"\xff", b"\"\\\n\t\x01\x7f"]
+    msgs = [[b"t", c] for c in cases]
+    for _ in range(40):
+        msgs.append([b"t"] + [bytes(rng.randrange(256) for _ in
+                                    range(rng.randrange(40)))
+                              for _ in range(rng.randrange(1, 4))])
+    msgs.append([b"t", bytes(rng.randrange(256) for _ in range(100000))])
+    return msgs
+
+
+def parse_raw(data):
+    msgs, cur, pos = [], [], 0
+    while pos < len(data):
+        check(len(data) - pos >= 9, "raw: a header cut short")
+        flags, n = data[pos], int.from_bytes(data[pos + 1:pos + 9], "big")
+        check(flags in (0, 1), "raw: flags %#x" % flags)
+        cur.append(data[pos + 9:pos + 9 + n])
+        check(len(cur[-1]) == n, "raw: a frame cut short")
+        pos += 9 + n
+        if not flags & 1:
+            msgs.append(cur)
+            cur = []
+    check(not cur, "raw: the output ends inside a message")
+    return msgs
+
+
+def scenario_client(zrelay, workdir):
+    import base64
+    import zmq
+    ctx = zmq.Context()
+    with Cleanup() as running:
+        # 1. A pyzmq PUB, synced as docs/SYNC.md says, through a forwarder
+        # to `zrelay sub --format json` and `--format raw`.
+        relay = running.add(Relay(zrelay, "forwarder",
+                                  extra=["--sync", ANY]))
+        msgs = client_frames()
+        n = str(len(msgs))
+        subs = [running.add(Client(zrelay, [
+            "sub", ">" + relay.backend, "--topic", "t", "--format", fmt,
+            "--count", n, "--timeout", "15s"])) for fmt in ("json", "raw")]
+        pub = ctx.socket(zmq.PUB)
+        pub.linger = 5000
+        pub.sndhwm = 0
+        pub.connect(relay.frontend)
+        go, count = sync_wait(ctx, pub, relay.endpoints["sync"], 2, b"t")
+        check(go, "pyzmq PUB: no go from the forwarder (%d)" % count)
+        for m in msgs:
+            pub.send_multipart(m)
+        lines = subs[0].finish().decode("utf-8").splitlines()
+        check(len(lines) == len(msgs), "json: %d lines for %d messages"
+              % (len(lines), len(msgs)))
+        texts = 0
+        for i, (line, want) in enumerate(zip(lines, msgs)):
+            frames = json.loads(line)["frames"]
+            got = []
+            for f, w in zip(frames, want):
+                check(len(f) == 1, "json line %d: %r" % (i, f))
+                try:
+                    w.decode("utf-8")
+                    valid = True
+                except UnicodeDecodeError:
+                    valid = False
+                check(("text" in f) == valid, "json line %d: %r for %r, "
+                      "but Python says valid UTF-8: %s" % (i, f, w, valid))
+                texts += valid
+                got.append(f["text"].encode("utf-8") if "text" in f
+                           else base64.b64decode(f["base64"], validate=True))
+            check(got == want, "json line %d: %r, sent %r" % (i, got, want))
+        raw = parse_raw(subs[1].finish())
+        check(raw == msgs, "raw: what came differs from what was sent")
+        log("client: %d binary multipart messages from a pyzmq PUB, "
+            "byte-exact in json (%d text frames) and raw" % (len(msgs), texts))
+        pub.close()
+        relay.stop()
+
+        # 2. `zrelay pub --sync` through a forwarder to a pyzmq SUB.
+        relay = running.add(Relay(zrelay, "forwarder",
+                                  extra=["--sync", ANY]))
+        sub = ctx.socket(zmq.SUB)
+        sub.linger = 0
+        sub.subscribe(b"news")
+        sub.connect(relay.backend)
+        lines = b"".join(b"news|%d\n" % i for i in range(100))
+        rc, out, err = client_run(zrelay, [
+            "pub", ">" + relay.frontend, "--sync", relay.endpoints["sync"],
+            "--sync-prefix", "news", "--frames-sep", "|", "--timeout",
+            "10s"], lines)
+        check(rc == 0, "zrelay pub --sync: exit %d: %s" % (rc, err))
+        for i in range(100):
+            check(sub.poll(10000), "pyzmq SUB: message %d did not come" % i)
+            got = sub.recv_multipart()
+            check(got == [b"news", b"%d" % i], "pyzmq SUB: %r" % got)
+        log("client: zrelay pub --sync: 100 of 100 at a pyzmq SUB")
+        sub.close()
+        relay.stop()
+
+        # 3. A pyzmq REP answers `zrelay req` (lines from stdin).
+        rep = ctx.socket(zmq.REP)
+        rep.linger = 0
+        port = rep.bind_to_random_port("tcp://127.0.0.1")
+
+        def serve(k):
+            for _ in range(k):
+                if not rep.poll(15000):
+                    return
+                rep.send_multipart([b"re:" + f for f in rep.recv_multipart()])
+        t = threading.Thread(target=serve, args=(3,), daemon=True)
+        t.start()
+        rc, out, err = client_run(zrelay, [
+            "req", ">tcp://127.0.0.1:%d" % port, "--timeout", "10s",
+            "--frames-sep", " "], b"one\ntwo parts\n\xff\n")
+        check(rc == 0, "zrelay req: exit %d: %s" % (rc, err))
+        check(out == b"re:one\nre:two re:parts\nre:\xff\n",
+              "zrelay req printed %r" % out)
+        t.join(15)
+        # ... and a pyzmq REQ asks `zrelay rep --echo`.
+        req = ctx.socket(zmq.REQ)
+        req.linger = 0
+        port = req.bind_to_random_port("tcp://127.0.0.1")
+        server = running.add(Client(zrelay, [
+            "rep", ">tcp://127.0.0.1:%d" % port, "--echo", "--count", "2",
+            "--format", "hex", "--timeout", "10s"]))
+        for m in ([b"\x00\x01", b"", b"x"], [b"single"]):
+            req.send_multipart(m)
+            check(req.poll(10000), "zrelay rep --echo did not answer")
+            got = req.recv_multipart()
+            check(got == m, "zrelay rep --echo answered %r to %r" % (got, m))
+        out = server.finish()
+        check(out == b"0001||78\n73696e676c65\n", "zrelay rep printed %r"
+              % out)
+        log("client: zrelay req <-> pyzmq REP, pyzmq REQ <-> zrelay rep")
+        rep.close()
+        req.close()
+
+        # 4. `zrelay push` (1000 lines of stdin) to a pyzmq PULL.
+        pull = ctx.socket(zmq.PULL)
+        pull.linger = 0
+        port = pull.bind_to_random_port("tcp://127.0.0.1")
+        lines = b"".join(b"line %d\n" % i for i in range(1000))
+        rc, out, err = client_run(zrelay, [
+            "push", ">tcp://127.0.0.1:%d" % port, "--timeout", "10s"], lines)
+        check(rc == 0, "zrelay push: exit %d: %s" % (rc, err))
+        for i in range(1000):
+            check(pull.poll(10000), "pyzmq PULL: line %d did not come" % i)
+            got = pull.recv_multipart()
+            check(got == [b"line %d" % i], "pyzmq PULL got %r" % got)
+        log("client: zrelay push: 1000 of 1000 lines at a pyzmq PULL")
+        pull.close()
+    ctx.term()
+
+
 SCENARIOS = {"default": scenario_default, "gate": scenario_gate,
              "s3_netns": scenario_s3_netns, "broker": scenario_broker, "s1": scenario_s1, "s2": scenario_s2, "s4": scenario_s4,
-             "s5": scenario_s5, "s6": scenario_s6}
+             "s5": scenario_s5, "s6": scenario_s6, "client": scenario_client}
 
 
 class Timeout(BaseException):
