@@ -532,16 +532,21 @@ s_socket(zr_device_t *self, int role, int type)
                            sizeof self->max_msg_size);
         }
     }
-    if ((role == S_FRONTEND || role == S_BACKEND) && self->heartbeat_ivl) {
+    /* A broker with a strategy watches its workers and clients anyway:
+     * unless told otherwise it heartbeats ZMTP at its own pace. */
+    int ivl = self->heartbeat_ivl;
+    if (!ivl && self->type == ZR_QUEUE &&
+        self->broker_opts.strategy != ZR__STRATEGY_RR) {
+        ivl = self->broker_opts.heartbeat;
+    }
+    if ((role == S_FRONTEND || role == S_BACKEND) && ivl) {
         /* ZMTP heartbeats find peers that vanished without closing their
          * connection (a half-open TCP connection never errors out). */
-        s_setopt(s, ZMQ_HEARTBEAT_IVL, self->heartbeat_ivl);
-        s_setopt(s, ZMQ_HEARTBEAT_TTL,
-                 self->heartbeat_timeout ? self->heartbeat_timeout
-                                         : 3 * self->heartbeat_ivl);
-        s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT,
-                 self->heartbeat_timeout ? self->heartbeat_timeout
-                                         : 3 * self->heartbeat_ivl);
+        int timeout =
+            self->heartbeat_timeout ? self->heartbeat_timeout : 3 * ivl;
+        s_setopt(s, ZMQ_HEARTBEAT_IVL, ivl);
+        s_setopt(s, ZMQ_HEARTBEAT_TTL, timeout);
+        s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
     }
     if (type == ZMQ_ROUTER) {
         /* A client that reconnects with its fixed identity is served

@@ -211,7 +211,8 @@ static const s_option_t s_options[] = {
      s_number},
     {{"heartbeat_ivl", ZR_OPT_DURATION, "D", S_ALL, "off", NULL,
       "ZMTP heartbeat interval on frontend and backend, to reap "
-      "half-open connections of vanished peers"},
+      "half-open connections of vanished peers (a queue with lru or hash: "
+      "its heartbeat unless set)"},
      s_heartbeat},
     {{"heartbeat_timeout", ZR_OPT_DURATION, "D", S_ALL, "3 intervals", NULL,
       "a peer silent this long after a heartbeat is disconnected"},
