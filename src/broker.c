@@ -430,7 +430,7 @@ s_serve_worker(zr__broker_t *self, s_worker_t *w)
 static s_worker_t *
 s_worker_new(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
 {
-    if (len > sizeof((s_worker_t *) 0)->id || self->nworkers == SIZE_MAX) {
+    if (len > sizeof (((s_worker_t *) 0)->id) || self->nworkers == SIZE_MAX) {
         return NULL;
     }
     if (self->nworkers == self->cap) {
