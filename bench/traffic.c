@@ -208,6 +208,27 @@ s_pull(void *varg)
  * forwarder: PUB -> SUB x N.
  */
 
+/* Repeat the end-of-stream marker until every subscriber has acknowledged
+ * it: a PUB (or the forwarder's XPUB) may drop any one copy. */
+static void
+s_end_stream(s_run_t *run)
+{
+    uint64_t deadline = b_now_ns() + S_HANDSHAKE_NS;
+    while (atomic_load(&run->subs_done) < run->ncons &&
+           !atomic_load(&run->abort)) {
+        if (b_now_ns() > deadline) {
+            s_failf(run, "end of stream not acknowledged within 10 s");
+            break;
+        }
+        int err = s_send(run->prod, "E", 1, ZMQ_DONTWAIT);
+        if (err && err != EAGAIN) {
+            s_fail(run, "publisher send", err);
+            break;
+        }
+        b_sleep_ms(1);
+    }
+}
+
 static void *
 s_pub(void *arg)
 {
@@ -236,20 +257,7 @@ s_pub(void *arg)
         goto done;
     }
     run->sent = (uint64_t) n;
-    deadline = b_now_ns() + S_HANDSHAKE_NS;
-    while (atomic_load(&run->subs_done) < run->ncons &&
-           !atomic_load(&run->abort)) {
-        if (b_now_ns() > deadline) {
-            s_failf(run, "end of stream not acknowledged within 10 s");
-            break;
-        }
-        int err = s_send(run->prod, "E", 1, ZMQ_DONTWAIT);
-        if (err && err != EAGAIN) {
-            s_fail(run, "publisher send", err);
-            break;
-        }
-        b_sleep_ms(1);
-    }
+    s_end_stream(run);
 done:
     free(buf);
     s_finished(run);
@@ -270,20 +278,7 @@ s_gate_pub(void *arg)
         goto done;
     }
     run->sent = (uint64_t) n;
-    uint64_t deadline = b_now_ns() + S_HANDSHAKE_NS;
-    while (atomic_load(&run->subs_done) < run->ncons &&
-           !atomic_load(&run->abort)) {
-        if (b_now_ns() > deadline) {
-            s_failf(run, "end of stream not acknowledged within 10 s");
-            break;
-        }
-        int err = s_send(run->prod, "E", 1, ZMQ_DONTWAIT);
-        if (err && err != EAGAIN) {
-            s_fail(run, "publisher send", err);
-            break;
-        }
-        b_sleep_ms(1);
-    }
+    s_end_stream(run);
 done:
     free(buf);
     s_finished(run);
