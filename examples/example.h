@@ -9,6 +9,7 @@
 #define ZR_EXAMPLE_H_INCLUDED
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -118,6 +119,36 @@ static inline void
 ex_usage(FILE *out, const char *usage)
 {
     fprintf(out, "usage: %s %s\n", ex_name, usage);
+}
+
+/* The options of the examples that receive: -n/--count COUNT and
+ * -t/--timeout SECONDS (0: no limit), then at most MAX_ARGS endpoints.
+ * Returns the index of the first endpoint in ARGV; exits after --help
+ * (status 0) or on a usage error (status 2). */
+static inline int
+ex_count_options(int argc, char **argv, const char *usage, int max_args,
+                 long *count, long *timeout)
+{
+    static const struct option options[] = {
+        {"count", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "n:t:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'n': *count = ex_number("--count", optarg, 0, LONG_MAX); break;
+        case 't': *timeout = ex_number("--timeout", optarg, 0, 86400); break;
+        case 'h': ex_usage(stdout, usage); exit(EX_OK);
+        default: ex_usage(stderr, usage); exit(EX_USAGE);
+        }
+    }
+    if (argc - optind > max_args) {
+        ex_usage(stderr, usage);
+        exit(EX_USAGE);
+    }
+    return optind;
 }
 
 #endif

@@ -9,8 +9,6 @@
  */
 #include "example.h"
 
-#include <getopt.h>
-
 #define S_USAGE                                                                \
     "[-n COUNT] [-t SECONDS] [ENDPOINT]  PULL connects to ENDPOINT "           \
     "(default tcp://127.0.0.1:5558) and receives COUNT tasks (default "        \
@@ -23,28 +21,9 @@ int
 main(int argc, char **argv)
 {
     ex_init(argv[0]);
-    static const struct option options[] = {
-        {"count", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     long count = 10, timeout = 20;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "n:t:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'n': count = ex_number("--count", optarg, 0, LONG_MAX); break;
-        case 't': timeout = ex_number("--timeout", optarg, 0, 86400); break;
-        case 'h': ex_usage(stdout, S_USAGE); return EX_OK;
-        default: ex_usage(stderr, S_USAGE); return EX_USAGE;
-        }
-    }
-    if (argc - optind > 1) {
-        ex_usage(stderr, S_USAGE);
-        return EX_USAGE;
-    }
-    const char *endpoint =
-        optind < argc ? argv[optind] : "tcp://127.0.0.1:5558";
+    int arg = ex_count_options(argc, argv, S_USAGE, 1, &count, &timeout);
+    const char *endpoint = arg < argc ? argv[arg] : "tcp://127.0.0.1:5558";
 
     /* The last task number seen from each producer. */
     struct {
