@@ -189,8 +189,13 @@ s_put_hex(s_buf_t *b, const unsigned char *data, size_t len)
     }
 }
 
+/* DATA between double quotes, escaped for JSON (JSON: UTF-8 passes
+ * through, other control bytes become \u00XX; cJSON's own strings end at
+ * the first NUL, and U+0000 is valid UTF-8, so text frames are escaped
+ * here and handed to cJSON as raw values) or for a terminal (anything but
+ * printable ASCII becomes \xXX). */
 static void
-s_put_quoted(s_buf_t *b, const unsigned char *data, size_t len)
+s_put_escaped(s_buf_t *b, const unsigned char *data, size_t len, bool json)
 {
     s_puts(b, "\"");
     for (size_t i = 0; i < len; i++) {
@@ -203,43 +208,12 @@ s_put_quoted(s_buf_t *b, const unsigned char *data, size_t len)
         case '\r': s_puts(b, "\\r"); break;
         case '\t': s_puts(b, "\\t"); break;
         default:
-            if (c >= 0x20 && c < 0x7f) {
+            if (c >= 0x20 && (json || c < 0x7f)) {
                 s_put(b, &c, 1);
             }
             else {
-                snprintf(esc, sizeof esc, "\\x%02x", c);
+                snprintf(esc, sizeof esc, json ? "\\u%04x" : "\\x%02x", c);
                 s_puts(b, esc);
-            }
-        }
-    }
-    s_puts(b, "\"");
-}
-
-/* A JSON string of valid UTF-8 DATA. cJSON's own strings end at the first
- * NUL, and U+0000 is valid UTF-8, so text frames are escaped here and
- * handed to cJSON as raw values. */
-static void
-s_put_json_string(s_buf_t *b, const unsigned char *data, size_t len)
-{
-    s_puts(b, "\"");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = data[i];
-        char esc[8];
-        switch (c) {
-        case '"': s_puts(b, "\\\""); break;
-        case '\\': s_puts(b, "\\\\"); break;
-        case '\n': s_puts(b, "\\n"); break;
-        case '\r': s_puts(b, "\\r"); break;
-        case '\t': s_puts(b, "\\t"); break;
-        case '\b': s_puts(b, "\\b"); break;
-        case '\f': s_puts(b, "\\f"); break;
-        default:
-            if (c < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", c);
-                s_puts(b, esc);
-            }
-            else {
-                s_put(b, &c, 1); /* UTF-8 passes through: JSON is UTF-8 */
             }
         }
     }
@@ -261,7 +235,7 @@ s_printable_identity(const unsigned char *data, size_t len)
 }
 
 /* {"frames":[...]} built with cJSON; each frame's value is written by
- * s_put_json_string or base64, and added as a raw item. */
+ * s_put_escaped or base64, and added as a raw item. */
 static void
 s_put_json(s_buf_t *b, const zr__msg_t *msg)
 {
@@ -276,7 +250,7 @@ s_put_json(s_buf_t *b, const zr__msg_t *msg)
         bool text = cli_utf8_valid(data, len);
         value.len = 0;
         if (text) {
-            s_put_json_string(&value, data, len);
+            s_put_escaped(&value, data, len, true);
         }
         else {
             s_puts(&value, "\"");
@@ -349,7 +323,7 @@ cli_format_write(FILE *out, cli_format_t format, const zr__msg_t *msg,
                 s_puts(&b, sep);
             }
             if (format == CLI_FMT_QUOTED) {
-                s_put_quoted(&b, data, len);
+                s_put_escaped(&b, data, len, false);
             }
             else if (format == CLI_FMT_HEX) {
                 s_put_hex(&b, data, len);
