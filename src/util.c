@@ -162,9 +162,12 @@ zr__wake_pipe(int fds[2])
 void
 zr__wake(int fd)
 {
-    /* write(2) is async-signal-safe; a full pipe means already woken. */
+    /* write(2) is async-signal-safe; a full pipe means already woken.
+     * errno is kept for the code the signal interrupted. */
+    int e = errno;
     ssize_t rc = write(fd, "w", 1);
     (void) rc;
+    errno = e;
 }
 
 void

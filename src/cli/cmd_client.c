@@ -9,7 +9,6 @@
 #include "cli/cli_format.h"
 
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +420,9 @@ s_help(const s_verb_t *v, FILE *out)
 
 static volatile sig_atomic_t s_signal;
 static volatile sig_atomic_t s_hard;
+/* Written by the handler and polled by the loop: a signal that comes
+ * between the loop's look at s_signal and its zmq_poll still wakes it. */
+static int s_wake[2] = {-1, -1};
 
 static void
 s_on_signal(int sig)
@@ -431,11 +433,17 @@ s_on_signal(int sig)
         return;
     }
     s_signal = sig;
+    if (s_wake[1] >= 0) {
+        zr__wake(s_wake[1]);
+    }
 }
 
-static void
+static int
 s_install_signals(void)
 {
+    if (zr__wake_pipe(s_wake) != 0) {
+        return -1;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
@@ -444,6 +452,7 @@ s_install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -639,8 +648,9 @@ s_loop(s_client_t *c)
         }
 
         now = zr__now_ms();
-        zmq_pollitem_t items[2];
-        int n = 0, sock_i = -1, in_i = -1;
+        zmq_pollitem_t items[3];
+        items[0] = (zmq_pollitem_t){NULL, s_wake[0], ZMQ_POLLIN, 0};
+        int n = 1, sock_i = -1, in_i = -1;
         short events = 0;
         bool time_to_send = pending && now >= next_send;
         if (receives && (role != S_REQ || awaiting) &&
@@ -702,8 +712,7 @@ s_loop(s_client_t *c)
                 wait = deadline - now;
             }
         }
-        int rc = n ? zmq_poll(items, n, (long) wait)
-                   : poll(NULL, 0, (int) (wait < 0 ? -1 : wait));
+        int rc = zmq_poll(items, n, (long) wait);
         if (rc < 0) {
             if (errno == EINTR) {
                 continue;
@@ -1222,7 +1231,11 @@ cmd_client(int socket_type, int argc, char **argv)
     }
 
     cli_log_to_stderr(c.verbosity);
-    s_install_signals();
+    if (s_install_signals() != 0) {
+        status = cli_error(CLI_FAILURE, "%s: signal pipe: %s", name,
+                           zr_strerror(errno));
+        goto done;
+    }
     status = s_open(&c, topics, ntopics);
     if (status == CLI_OK && c.sync) {
         status = s_sync(&c);
