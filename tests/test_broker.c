@@ -9,40 +9,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static double
-s_num(zr_device_t *dev, const char *a, const char *b)
-{
-    char *text = zr_device_stats_json(dev);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    cJSON *o = cJSON_GetObjectItem(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "broker"), a), b);
-    ZR_CHECKF(cJSON_IsNumber(o), "no broker.%s.%s in STATS", a, b);
-    double v = o->valuedouble;
-    cJSON_Delete(root);
-    return v;
-}
-
-static zr_device_t *
-s_queue(void *ctx, const char *tag, const char *const *kv)
-{
-    char front[64], back[64];
-    snprintf(front, sizeof front, "@inproc://%s-front", tag);
-    snprintf(back, sizeof back, "@inproc://%s-back", tag);
-    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, tag);
-    ZR_PASS(zr_device_set_frontend(dev, front));
-    ZR_PASS(zr_device_set_backend(dev, back));
-    for (; kv && kv[0]; kv += 2) {
-        if (zr_device_set(dev, kv[0], kv[1]) != 0) {
-            ZR_FAILF("%s = %s: %s", kv[0], kv[1], zr_device_error(dev));
-        }
-    }
-    if (zr_device_start(dev) != 0) {
-        ZR_FAILF("start: %s", zr_device_error(dev));
-    }
-    return dev;
-}
-
 /* ---------------------------------------------------------------------
  * Workers in threads: Paranoid Pirate (DEALER: READY, heartbeats, one
  * reply per request), plain DEALER (for rr), or lbbroker REQ.
@@ -171,7 +137,7 @@ s_load(const char *strategy, s_wkind_t kind, int served[5])
     const char *kv[] = {"strategy", strategy, NULL};
     char tag[32];
     snprintf(tag, sizeof tag, "load-%s", strategy);
-    zr_device_t *dev = s_queue(ctx, tag, kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, tag, kv);
     char front[64], back[64];
     snprintf(front, sizeof front, "inproc://%s-front", tag);
     snprintf(back, sizeof back, "inproc://%s-back", tag);
@@ -183,7 +149,8 @@ s_load(const char *strategy, s_wkind_t kind, int served[5])
         s_worker_start(&workers[i], ctx, back, kind, ms[i], id);
     }
     if (kind == W_PPP) {
-        ZR_WAIT(s_num(dev, "workers", "ready") == 5, ZRT_DEADLINE_MS);
+        ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 5,
+                ZRT_DEADLINE_MS);
     }
     int64_t start = zrt_now_ms();
     s_client_t clients[20];
@@ -232,18 +199,19 @@ test_lru_req_workers(void)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"strategy", "lru", NULL};
-    zr_device_t *dev = s_queue(ctx, "reqw", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "reqw", kv);
     s_worker_t w[2];
     s_worker_start(&w[0], ctx, "inproc://reqw-back", W_REQ, 0, "req0");
     s_worker_start(&w[1], ctx, "inproc://reqw-back", W_REQ, 0, "req1");
-    ZR_WAIT(s_num(dev, "workers", "ready") == 2, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 2,
+            ZRT_DEADLINE_MS);
     s_client_t c = {ctx, "inproc://reqw-front", 0, 50, 0};
     s_client(&c);
     s_worker_stop(&w[0]);
     s_worker_stop(&w[1]);
     ZR_EQ(atomic_load(&w[0].served) + atomic_load(&w[1].served), 50);
     ZR_CHECK(atomic_load(&w[0].served) > 0 && atomic_load(&w[1].served) > 0);
-    ZR_EQ(s_num(dev, "requests", "answered"), 50);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "answered", NULL), 50);
     zr_device_destroy(&dev);
     zmq_ctx_term(ctx);
 }
@@ -257,7 +225,7 @@ test_no_workers(void)
     const char *kv[] = {"strategy", "lru",         "request_timeout",
                         "300ms",    "max_waiting", "1000",
                         NULL};
-    zr_device_t *dev = s_queue(ctx, "none", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "none", kv);
     void *req = zrt_socket(ctx, ZMQ_REQ);
     zrt_connect(req, "inproc://none-front");
     int64_t start = zrt_now_ms();
@@ -288,7 +256,8 @@ test_no_workers(void)
             busy++;
             if (busy == 9000) {
                 /* Meanwhile the broker holds only what may wait. */
-                ZR_CHECK(s_num(dev, "requests", "waiting") <= 1000);
+                ZR_CHECK(zrt_stat(dev, "broker", "requests", "waiting", NULL) <=
+                         1000);
             }
         }
         else if (strncmp(buf, "ZRELAY-ERROR timeout ", 21) == 0) {
@@ -302,7 +271,7 @@ test_no_workers(void)
            busy, timeout);
     ZR_EQ(busy, 9000);
     ZR_EQ(timeout, 1000);
-    ZR_EQ(s_num(dev, "requests", "rejected"), 9000);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "rejected", NULL), 9000);
     zr_device_destroy(&dev);
     zmq_close(req);
     zmq_close(dealer);
@@ -316,19 +285,21 @@ test_busy_timeout(void)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"strategy", "lru", "busy_timeout", "200ms", NULL};
-    zr_device_t *dev = s_queue(ctx, "bt", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "bt", kv);
     s_worker_t mute, good;
     s_worker_start(&mute, ctx, "inproc://bt-back", W_PPP, 0, "mute");
     atomic_store(&mute.mute, true);
-    ZR_WAIT(s_num(dev, "workers", "ready") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
     void *req = zrt_socket(ctx, ZMQ_REQ);
     zrt_connect(req, "inproc://bt-front");
     ZR_SEND(req, "hello");
-    ZR_WAIT(s_num(dev, "workers", "busy") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 1,
+            ZRT_DEADLINE_MS);
     s_worker_start(&good, ctx, "inproc://bt-back", W_PPP, 0, "good");
     ZR_RECV(req, "good: hello");
-    ZR_EQ(s_num(dev, "requests", "retried"), 1);
-    ZR_EQ(s_num(dev, "workers", "expired"), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "retried", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "expired", NULL), 1);
     s_worker_stop(&mute);
     s_worker_stop(&good);
     zr_device_destroy(&dev);
@@ -343,14 +314,15 @@ test_hash(void)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"strategy", "hash", "heartbeat", "50ms", NULL};
-    zr_device_t *dev = s_queue(ctx, "hash", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "hash", kv);
     s_worker_t w[4];
     for (int i = 0; i < 4; i++) {
         char id[8];
         snprintf(id, sizeof id, "h%d", i);
         s_worker_start(&w[i], ctx, "inproc://hash-back", W_PPP, 0, id);
     }
-    ZR_WAIT(s_num(dev, "workers", "known") == 4, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 4,
+            ZRT_DEADLINE_MS);
     void *req = zrt_socket(ctx, ZMQ_REQ);
     zrt_connect(req, "inproc://hash-front");
     enum { KEYS = 100 };
@@ -375,7 +347,8 @@ test_hash(void)
     }
     /* 1000 requests, every key on one worker. Now h1 goes. */
     s_worker_stop(&w[1]);
-    ZR_WAIT(s_num(dev, "workers", "known") == 3, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 3,
+            ZRT_DEADLINE_MS);
     int moved = 0;
     for (int k = 0; k < KEYS; k++) {
         char key[16], reply[64];
@@ -413,11 +386,12 @@ test_stop_answers(void)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"strategy", "lru", "request_timeout", "0", NULL};
-    zr_device_t *dev = s_queue(ctx, "stop", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "stop", kv);
     void *req = zrt_socket(ctx, ZMQ_REQ);
     zrt_connect(req, "inproc://stop-front");
     ZR_SEND(req, "waits");
-    ZR_WAIT(s_num(dev, "requests", "waiting") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "requests", "waiting", NULL) == 1,
+            ZRT_DEADLINE_MS);
     zr_device_stop(dev);
     ZR_EQ(zr_device_join(dev), 0);
     ZR_RECV(req, "ZRELAY-ERROR stopping the broker is stopping");

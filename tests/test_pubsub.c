@@ -18,37 +18,6 @@ s_stats(zr_device_t *dev)
     return root;
 }
 
-static double
-s_num(zr_device_t *dev, const char *a, const char *b)
-{
-    cJSON *root = s_stats(dev);
-    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(root, a), b);
-    ZR_CHECKF(cJSON_IsNumber(o), "no %s.%s in STATS", a, b);
-    double v = o->valuedouble;
-    cJSON_Delete(root);
-    return v;
-}
-
-static zr_device_t *
-s_forwarder(void *ctx, const char *tag, const char *const *kv)
-{
-    char front[64], back[64];
-    snprintf(front, sizeof front, "@inproc://%s-front", tag);
-    snprintf(back, sizeof back, "@inproc://%s-back", tag);
-    zr_device_t *dev = zr_device_new(ctx, ZR_FORWARDER, tag);
-    ZR_PASS(zr_device_set_frontend(dev, front));
-    ZR_PASS(zr_device_set_backend(dev, back));
-    for (; kv && kv[0]; kv += 2) {
-        if (zr_device_set(dev, kv[0], kv[1]) != 0) {
-            ZR_FAILF("%s = %s: %s", kv[0], kv[1], zr_device_error(dev));
-        }
-    }
-    if (zr_device_start(dev) != 0) {
-        ZR_FAILF("start: %s", zr_device_error(dev));
-    }
-    return dev;
-}
-
 static void *
 s_sub(void *ctx, const char *endpoint, const char *topic)
 {
@@ -104,7 +73,7 @@ static void
 test_late_joiner(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = s_forwarder(ctx, "lv", s_lv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "lv", s_lv);
     void *pub = zrt_socket(ctx, ZMQ_PUB);
     zrt_connect(pub, "inproc://lv-front");
     void *early = s_sub(ctx, "inproc://lv-back", "");
@@ -115,7 +84,7 @@ test_late_joiner(void)
     s_get(early, "A", "1");
     s_get(early, "B", "1");
     s_get(early, "A", "2");
-    double sent = s_num(dev, "last_value", "sent");
+    double sent = zrt_stat(dev, "last_value", "sent", NULL);
     int64_t start = zrt_now_ms();
     void *late = s_sub(ctx, "inproc://lv-back", "A");
     s_get(late, "A", "2");
@@ -126,8 +95,8 @@ test_late_joiner(void)
     s_put(pub, "A", "3");
     s_get(late, "A", "3");
     s_get(early, "A", "3");
-    ZR_EQ(s_num(dev, "last_value", "sent"), sent + 1);
-    ZR_EQ(s_num(dev, "last_value", "topics"), 3); /* warmup, A, B */
+    ZR_EQ(zrt_stat(dev, "last_value", "sent", NULL), sent + 1);
+    ZR_EQ(zrt_stat(dev, "last_value", "topics", NULL), 3); /* warmup, A, B */
     zr_device_destroy(&dev);
     zmq_close(pub);
     zmq_close(early);
@@ -141,18 +110,19 @@ static void
 test_no_cached_value_robs_nobody(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = s_forwarder(ctx, "rob", s_lv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "rob", s_lv);
     void *pub = zrt_socket(ctx, ZMQ_PUB);
     zrt_connect(pub, "inproc://rob-front");
     void *early = s_sub(ctx, "inproc://rob-back", "");
     s_up(pub, early, "warmup");
-    double sent = s_num(dev, "last_value", "sent");
+    double sent = zrt_stat(dev, "last_value", "sent", NULL);
     void *late = s_sub(ctx, "inproc://rob-back", "C");
-    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 2,
+            ZRT_DEADLINE_MS);
     s_put(pub, "C", "first");
     s_get(early, "C", "first");
     s_get(late, "C", "first");
-    ZR_EQ(s_num(dev, "last_value", "sent"), sent);
+    ZR_EQ(zrt_stat(dev, "last_value", "sent", NULL), sent);
     zr_device_destroy(&dev);
     zmq_close(pub);
     zmq_close(early);
@@ -168,7 +138,7 @@ s_prefix(const char *mode, const char *tag)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"last_value", "true", "last_value_prefix", mode, NULL};
-    zr_device_t *dev = s_forwarder(ctx, tag, kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, tag, kv);
     char front[64], back[64];
     snprintf(front, sizeof front, "inproc://%s-front", tag);
     snprintf(back, sizeof back, "inproc://%s-back", tag);
@@ -180,13 +150,13 @@ s_prefix(const char *mode, const char *tag)
     s_put(pub, "T.b", "1");
     s_get(a_sub, "T.a", "1");
     /* (The warm-up may have been cached in time for a_sub already.) */
-    double sent = s_num(dev, "last_value", "sent");
+    double sent = zrt_stat(dev, "last_value", "sent", NULL);
     void *late = s_sub(ctx, back, "T.");
     if (strcmp(mode, "newest") == 0) {
         s_get(late, "T.b", "1");
         s_put(pub, "T.c", "live");
         s_get(late, "T.c", "live");
-        ZR_EQ(s_num(dev, "last_value", "sent"), sent + 1);
+        ZR_EQ(zrt_stat(dev, "last_value", "sent", NULL), sent + 1);
     }
     else {
         /* Oldest first, as they came; the T.a subscriber gets T.a again
@@ -198,7 +168,8 @@ s_prefix(const char *mode, const char *tag)
         s_get(a_sub, "T.a", "1");
         /* The counter moves just after each send: the last may still be
          * on its way. */
-        ZR_WAIT(s_num(dev, "last_value", "sent") == sent + 3, ZRT_DEADLINE_MS);
+        ZR_WAIT(zrt_stat(dev, "last_value", "sent", NULL) == sent + 3,
+                ZRT_DEADLINE_MS);
     }
     zr_device_destroy(&dev);
     zmq_close(pub);
@@ -226,7 +197,7 @@ test_eviction(void)
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"last_value", "true", "last_value_max_topics", "2",
                         NULL};
-    zr_device_t *dev = s_forwarder(ctx, "ev", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "ev", kv);
     void *pub = zrt_socket(ctx, ZMQ_PUB);
     zrt_connect(pub, "inproc://ev-front");
     void *all = s_sub(ctx, "inproc://ev-back", "");
@@ -237,11 +208,12 @@ test_eviction(void)
     s_get(all, "A", "1");
     s_get(all, "B", "1");
     s_get(all, "C", "1");
-    ZR_EQ(s_num(dev, "last_value", "topics"), 2);
-    ZR_EQ(s_num(dev, "last_value", "evictions"), 2); /* "w", then A */
+    ZR_EQ(zrt_stat(dev, "last_value", "topics", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "last_value", "evictions", NULL), 2); /* "w", then A */
     /* A was evicted: a late subscriber to A gets the next live A first. */
     void *late = s_sub(ctx, "inproc://ev-back", "A");
-    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 2,
+            ZRT_DEADLINE_MS);
     s_put(pub, "A", "live");
     s_get(late, "A", "live");
     void *late_c = s_sub(ctx, "inproc://ev-back", "C");
@@ -281,18 +253,20 @@ static void
 test_table(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = s_forwarder(ctx, "tab", NULL);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "tab", NULL);
     void *s1 = s_sub(ctx, "inproc://tab-back", "A");
     void *s2 = s_sub(ctx, "inproc://tab-back", "A");
     zmq_setsockopt(s2, ZMQ_SUBSCRIBE, "B", 1);
-    ZR_WAIT(s_num(dev, "subscriptions", "total") == 3, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 3,
+            ZRT_DEADLINE_MS);
     ZR_EQ(s_topic_count(dev, "A"), 2);
     ZR_EQ(s_topic_count(dev, "B"), 1);
-    ZR_EQ(s_num(dev, "subscriptions", "topics"), 2);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "topics", NULL), 2);
     zmq_setsockopt(s2, ZMQ_UNSUBSCRIBE, "A", 1);
     ZR_WAIT(s_topic_count(dev, "A") == 1, ZRT_DEADLINE_MS);
     zmq_close(s2); /* leaving unsubscribes B */
-    ZR_WAIT(s_num(dev, "subscriptions", "total") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1,
+            ZRT_DEADLINE_MS);
     ZR_EQ(s_topic_count(dev, "B"), 0);
     zr_device_destroy(&dev);
     zmq_close(s1);
@@ -306,13 +280,14 @@ test_limit(void)
 {
     void *ctx = zmq_ctx_new();
     const char *kv[] = {"max_subscriptions", "1", NULL};
-    zr_device_t *dev = s_forwarder(ctx, "lim", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "lim", kv);
     void *pub = zrt_socket(ctx, ZMQ_PUB);
     zrt_connect(pub, "inproc://lim-front");
     void *keeper = s_sub(ctx, "inproc://lim-back", "A");
     s_up(pub, keeper, "A warm");
     void *refused = s_sub(ctx, "inproc://lim-back", "A");
-    ZR_WAIT(s_num(dev, "subscriptions", "refused") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "refused", NULL) == 1,
+            ZRT_DEADLINE_MS);
     zr_stats_t st;
     ZR_WAIT_STATS(dev, st, st.backend.msgs_in == 2, ZRT_DEADLINE_MS);
     uint64_t upstream = st.frontend.msgs_out;
@@ -322,7 +297,7 @@ test_limit(void)
     /* Its farewell unsubscribe came through, and went no further. */
     ZR_WAIT_STATS(dev, st, st.backend.msgs_in == 3, ZRT_DEADLINE_MS);
     ZR_EQ(st.frontend.msgs_out, upstream);
-    ZR_EQ(s_num(dev, "subscriptions", "total"), 1);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "total", NULL), 1);
     ZR_SEND(pub, "A still");
     ZR_RECV(keeper, "A still");
     zr_device_destroy(&dev);
@@ -348,7 +323,7 @@ test_block(void)
                         "sndhwm",
                         "50",
                         NULL};
-    zr_device_t *dev = s_forwarder(ctx, "blk", kv);
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "blk", kv);
     void *pub = zrt_socket(ctx, ZMQ_PUB);
     zrt_setint(pub, ZMQ_SNDHWM, 100000);
     zrt_connect(pub, "inproc://blk-front");
@@ -360,7 +335,8 @@ test_block(void)
     zrt_setint(slow, ZMQ_RCVHWM, 10);
     zmq_setsockopt(slow, ZMQ_SUBSCRIBE, "", 0);
     zrt_connect(slow, "inproc://blk-back");
-    ZR_WAIT(s_num(dev, "subscriptions", "total") == 2, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 2,
+            ZRT_DEADLINE_MS);
     s_up(pub, fast, "w");
     int64_t start = zrt_now_ms();
     const uint32_t n = 2000;

@@ -9,38 +9,14 @@
 #include <pthread.h>
 #include <unistd.h>
 
-static double
-s_json(zr_device_t *dev, const char *a, const char *b)
-{
-    char *text = zr_device_stats_json(dev);
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(root, a), b);
-    ZR_CHECKF(cJSON_IsNumber(o), "no %s.%s in STATS", a, b);
-    double v = o->valuedouble;
-    cJSON_Delete(root);
-    return v;
-}
-
 static zr_device_t *
 s_forwarder(void *ctx, const char *tag, const char *extra_key,
             const char *extra_value)
 {
-    char front[64], back[64], sync[64];
-    snprintf(front, sizeof front, "@inproc://%s-front", tag);
-    snprintf(back, sizeof back, "@inproc://%s-back", tag);
+    char sync[64];
     snprintf(sync, sizeof sync, "@inproc://%s-sync", tag);
-    zr_device_t *dev = zr_device_new(ctx, ZR_FORWARDER, tag);
-    ZR_PASS(zr_device_set_frontend(dev, front));
-    ZR_PASS(zr_device_set_backend(dev, back));
-    ZR_PASS(zr_device_set(dev, "sync", sync));
-    if (extra_key) {
-        ZR_PASS(zr_device_set(dev, extra_key, extra_value));
-    }
-    if (zr_device_start(dev) != 0) {
-        ZR_FAILF("start: %s", zr_device_error(dev));
-    }
-    return dev;
+    const char *kv[] = {"sync", sync, extra_key, extra_value, NULL};
+    return zrt_tag_device(ctx, ZR_FORWARDER, tag, kv);
 }
 
 /* N = 0 goes at once; more than there are times out; nonsense gets an
@@ -76,11 +52,11 @@ test_answers(void)
     ZR_SEND(req, "100");
     ZR_RECV(req, "ERROR");
     ZR_RECV(req, "N must be a whole number");
-    ZR_EQ(s_json(dev, "sync", "go"), 3);
-    ZR_EQ(s_json(dev, "sync", "timeouts"), 2);
-    ZR_EQ(s_json(dev, "sync", "errors"), 2);
-    ZR_EQ(s_json(dev, "sync", "waiting"), 0);
-    ZR_EQ(s_json(dev, "subscriptions", "total"), 1);
+    ZR_EQ(zrt_stat(dev, "sync", "go", NULL), 3);
+    ZR_EQ(zrt_stat(dev, "sync", "timeouts", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "sync", "errors", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "sync", "waiting", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "total", NULL), 1);
     zr_device_destroy(&dev);
     zmq_close(req);
     zmq_close(pub);
@@ -105,7 +81,7 @@ test_probes_consumed(void)
         ZR_RECV(sub, "data");
     }
     ZR_CHECK(!zrt_readable(sub, 50));
-    ZR_CHECK(s_json(dev, "sync", "probes") >= 5);
+    ZR_CHECK(zrt_stat(dev, "sync", "probes", NULL) >= 5);
     zr_device_destroy(&dev);
     zmq_close(pub);
     zmq_close(sub);
@@ -311,7 +287,7 @@ test_gate_holds_then_releases(void)
         snprintf(text, sizeof text, "early %d", i);
         ZR_SEND(push, text);
     }
-    ZR_WAIT(s_json(dev, "gate", "held") == 3, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "gate", "held", NULL) == 3, ZRT_DEADLINE_MS);
     void *sub = zrt_socket(ctx, ZMQ_SUB);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
     zrt_connect(sub, "inproc://gate-back");
@@ -320,9 +296,9 @@ test_gate_holds_then_releases(void)
     ZR_RECV(sub, "early 2");
     ZR_SEND(push, "later");
     ZR_RECV(sub, "later");
-    ZR_EQ(s_json(dev, "gate", "held"), 0);
-    ZR_EQ(s_json(dev, "gate", "released"), 3);
-    ZR_EQ(s_json(dev, "gate", "forced_by_bound"), 0);
+    ZR_EQ(zrt_stat(dev, "gate", "held", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "gate", "released", NULL), 3);
+    ZR_EQ(zrt_stat(dev, "gate", "forced_by_bound", NULL), 0);
     zr_device_destroy(&dev);
     zmq_close(push);
     zmq_close(sub);
@@ -339,21 +315,22 @@ test_gate_forced(void)
     void *sub = zrt_socket(ctx, ZMQ_SUB);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
     zrt_connect(sub, "inproc://forced-back");
-    ZR_WAIT(s_json(dev, "subscriptions", "total") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1,
+            ZRT_DEADLINE_MS);
     void *push = zrt_socket(ctx, ZMQ_PUSH);
     zrt_connect(push, "inproc://forced-front");
     ZR_SEND(push, "m0");
     ZR_SEND(push, "m1");
     ZR_SEND(push, "m2"); /* over the bound: m0 goes on */
     ZR_RECV(sub, "m0");
-    ZR_EQ(s_json(dev, "gate", "forced_by_bound"), 1);
+    ZR_EQ(zrt_stat(dev, "gate", "forced_by_bound", NULL), 1);
     /* The other two leave at their timeout, in order. */
     int64_t start = zrt_now_ms();
     ZR_RECV(sub, "m1");
     ZR_RECV(sub, "m2");
     ZR_CHECK(zrt_now_ms() - start >= 200);
-    ZR_EQ(s_json(dev, "gate", "forced_by_timeout"), 2);
-    ZR_EQ(s_json(dev, "gate", "held"), 0);
+    ZR_EQ(zrt_stat(dev, "gate", "forced_by_timeout", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "gate", "held", NULL), 0);
     zr_device_destroy(&dev);
     zmq_close(push);
     zmq_close(sub);
@@ -369,11 +346,12 @@ test_gate_flush_at_stop(void)
     void *sub = zrt_socket(ctx, ZMQ_SUB);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
     zrt_connect(sub, "inproc://flush-back");
-    ZR_WAIT(s_json(dev, "subscriptions", "total") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1,
+            ZRT_DEADLINE_MS);
     void *push = zrt_socket(ctx, ZMQ_PUSH);
     zrt_connect(push, "inproc://flush-front");
     ZR_SEND(push, "held");
-    ZR_WAIT(s_json(dev, "gate", "held") == 1, ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "gate", "held", NULL) == 1, ZRT_DEADLINE_MS);
     zr_device_stop(dev);
     ZR_EQ(zr_device_join(dev), 0);
     ZR_RECV(sub, "held");
@@ -397,7 +375,7 @@ test_sync_with_pull(void)
     zrt_connect(push, "inproc://sp-front");
     ZR_SEND(push, "pushed");
     ZR_RECV(sub, "pushed");
-    ZR_EQ(s_json(dev, "sync", "probes"), 0);
+    ZR_EQ(zrt_stat(dev, "sync", "probes", NULL), 0);
     zr_device_destroy(&dev);
     zmq_close(push);
     zmq_close(sub);

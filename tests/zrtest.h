@@ -12,8 +12,10 @@
 
 #include "zrelay.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -240,6 +242,56 @@ zrt_device(void *ctx, zr_device_type_t type, const char *front,
         ZR_FAILF("device start: %s", zr_device_error(dev));
     }
     return dev;
+}
+
+/* A device named TAG between @inproc://TAG-front and @inproc://TAG-back,
+ * with the options of KV (key, value, ..., NULL; KV may be NULL),
+ * started. */
+static inline zr_device_t *
+zrt_tag_device(void *ctx, zr_device_type_t type, const char *tag,
+               const char *const *kv)
+{
+    char front[64], back[64];
+    snprintf(front, sizeof front, "@inproc://%s-front", tag);
+    snprintf(back, sizeof back, "@inproc://%s-back", tag);
+    zr_device_t *dev = zr_device_new(ctx, type, tag);
+    ZR_CHECK(dev != NULL);
+    ZR_PASS(zr_device_set_frontend(dev, front));
+    ZR_PASS(zr_device_set_backend(dev, back));
+    for (; kv && kv[0]; kv += 2) {
+        if (zr_device_set(dev, kv[0], kv[1]) != 0) {
+            ZR_FAILF("%s = %s: %s", kv[0], kv[1], zr_device_error(dev));
+        }
+    }
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+/* The number at the path KEY, ... (NULL-terminated) in DEV's STATS JSON,
+ * e.g. zrt_stat(dev, "last_value", "sent", NULL). */
+static inline double
+zrt_stat(zr_device_t *dev, const char *key, ...)
+{
+    char *text = zr_device_stats_json(dev);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    ZR_CHECK(root != NULL);
+    cJSON *o = root;
+    char path[256] = "";
+    va_list ap;
+    va_start(ap, key);
+    for (const char *k = key; k; k = va_arg(ap, const char *)) {
+        o = cJSON_GetObjectItem(o, k);
+        size_t at = strlen(path);
+        snprintf(path + at, sizeof path - at, "%s%s", at ? "." : "", k);
+    }
+    va_end(ap);
+    ZR_CHECKF(cJSON_IsNumber(o), "no %s in STATS", path);
+    double v = o->valuedouble;
+    cJSON_Delete(root);
+    return v;
 }
 
 /* The resolved address of DEV's endpoint number I (see zr_device_endpoint). */
