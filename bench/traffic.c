@@ -327,6 +327,25 @@ s_sub(void *varg)
  * queue: REQ -> REP, one request at a time.
  */
 
+/* A request client's end: unless ERR, the 'E' round trip that tells the
+ * server the run is over; then the run's bookkeeping. */
+static void *
+s_client_end(s_run_t *run, zmq_msg_t *m, char *buf, int err)
+{
+    if (!err) {
+        err = s_send(run->prod, "E", 1, 0);
+        err = err ? err : s_recv(run->prod, m, 0);
+    }
+    if (err) {
+        s_fail(run, "client", err);
+    }
+    atomic_store(&run->clients_done, true);
+    zmq_msg_close(m);
+    free(buf);
+    s_finished(run);
+    return NULL;
+}
+
 static void *
 s_req(void *arg)
 {
@@ -353,17 +372,8 @@ s_req(void *arg)
         run->got[0] = n;
         run->t_first[0] = start;
         run->t_last[0] = t0;
-        err = s_send(run->prod, "E", 1, 0);
-        err = err ? err : s_recv(run->prod, &m, 0);
     }
-    if (err) {
-        s_fail(run, "client", err);
-    }
-    atomic_store(&run->clients_done, true);
-    zmq_msg_close(&m);
-    free(buf);
-    s_finished(run);
-    return NULL;
+    return s_client_end(run, &m, buf, err);
 }
 
 /* Echo every message, frame by frame and without a copy, until 'E'
@@ -442,17 +452,8 @@ s_dealer(void *arg)
         run->sent = sent;
         run->t_first[0] = first;
         run->t_last[0] = b_now_ns();
-        err = s_send(run->prod, "E", 1, 0);
-        err = err ? err : s_recv(run->prod, &m, 0);
     }
-    if (err) {
-        s_fail(run, "client", err);
-    }
-    atomic_store(&run->clients_done, true);
-    zmq_msg_close(&m);
-    free(buf);
-    s_finished(run);
-    return NULL;
+    return s_client_end(run, &m, buf, err);
 }
 
 /* ---------------------------------------------------------------------
