@@ -113,6 +113,9 @@ typedef struct {
     uint64_t drop_shutdown;  /* held when the relay stopped, not sent */
     uint64_t drop_slow;      /* XPUB: sent lossy after block_timeout, so
                                 a slow subscriber missed it */
+    uint64_t msgs_resent;    /* PUSH, DEALER, PAIR: sent again, whole, after
+                                the peer it went to vanished mid-message
+                                (not lost; counted once in msgs_out) */
     zr_conn_stats_t conns;   /* zeros where the socket is not monitored */
 } zr_socket_stats_t;
 

@@ -1,34 +1,35 @@
-/* engine.c - the only code that moves messages: whole multipart messages
- * from one socket to another, never blocking, counting everything.
+/* engine.c - the loop that moves messages: whole multipart messages from
+ * one socket to another, never blocking, counting everything.
  * SPDX-License-Identifier: MIT
  *
- * How it moves a message: frame by frame, received with ZMQ_DONTWAIT and
- * sent with ZMQ_DONTWAIT. libzmq delivers a multipart message atomically
- * and checks the send high-water mark on its first frame, so once the
- * first frame is out the rest follow; if a send would block, the frame in
- * hand is parked, that direction stops reading (backpressure reaches the
- * producer through the source socket's own queue), and the frames still
- * unread stay in the source socket until the destination takes the parked
- * one. The relay so holds at most one frame per direction, never a copy.
+ * A device has up to two directions, frontend to backend and back. Each
+ * reads its source with ZMQ_DONTWAIT in bursts and hands every message to
+ * the outlet of its destination (outlet.c), the one way out, which sends
+ * it whole or holds it. While an outlet holds a message, its direction
+ * reads nothing more: backpressure reaches the producer through the
+ * source socket's own queue, and the relay holds at most one message per
+ * direction (plus what a handler injected), never a copy.
+ *
+ * The direct path: a direction no handler looks at moves single frames
+ * without a callback or an allocation; a multipart message is read whole
+ * first (libzmq makes a message readable only once all of it arrived).
  *
  * When to poll: only when every direction ran dry or is blocked. While a
  * socket has data the loop drains it in bursts without calling zmq_poll,
  * which is what makes it faster than zmq_proxy's poll-per-burst loop.
  *
- * Where ZMQ_POLLOUT cannot be trusted: a ROUTER reports writable when any
- * peer has room, an XPUB always does. Those destinations retry on a
- * back-off timer instead. A ROUTER destination is sent to with
- * ZMQ_ROUTER_MANDATORY: a message for a gone peer is dropped and counted
- * at once; a full peer gets a grace period (its I/O thread may just be
- * behind), after which it is marked stalled and its messages are dropped
- * and counted, without waiting, until one gets through again. So one
- * stalled peer costs the others one grace period, not their traffic.
+ * Stopping (s_finish): a device first closes its intake (the one-way
+ * devices unbind and disconnect their frontend, so producers keep what
+ * they have not sent yet), then delivers what its sockets hold within the
+ * linger time, and counts every message it could not deliver
+ * (drops.shutdown), reading what is left in its sources to count it.
  */
 #include "zr_impl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,82 +40,32 @@
 /* Messages per direction per turn: bounds how long one busy direction can
  * keep the other (and the control socket) waiting. */
 #define S_BURST 1024
-/* Back-off for destinations whose POLLOUT cannot be trusted. */
-#define S_BACKOFF_MIN_MS 1
-#define S_BACKOFF_MAX_MS 64
-/* How long a full ROUTER peer may hold its direction up, and how many
- * stalled peers are remembered (the oldest is forgotten first; a
- * forgotten peer just gets a grace period again). */
-#define S_PEER_GRACE_MS 100
-#define S_STALLED_MAX 64
+/* At stop, messages read from a source just to count them, at most: the
+ * sources are closed or quiet by then; this only bounds a producer that
+ * keeps sending over inproc. */
+#define S_COUNT_MAX 1000000
 
-typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_DROPPED, S_TERM } s_status_t;
-
-typedef enum {
-    S_PARK_POLL,  /* park, wait for POLLOUT (PUSH, DEALER, PAIR, ...) */
-    S_PARK_TIMER, /* park, retry on a back-off timer (XPUB, PUB, XSUB) */
-    S_PER_PEER    /* ROUTER: grace for a full peer, then drop and count */
-} s_policy_t;
-
-typedef enum { S_CAP_ON, S_CAP_SKIP } s_capstate_t;
-
-/* Local tallies for one pump call, published to the atomics once. */
-typedef struct {
-    uint64_t msgs_in, frames_in, bytes_in;
-    uint64_t msgs_out, frames_out, bytes_out;
-    uint64_t no_route, peer_full, error, slow;
-    uint64_t cap_msgs, cap_drops;
-} s_tally_t;
-
-/* A message waiting to be sent on a direction's destination. */
-typedef struct s_node {
-    struct s_node *next;
-    zr__msg_t msg;
-} s_node_t;
+typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_TERM } s_status_t;
 
 typedef struct {
-    int which;            /* ZR__DOWNSTREAM or ZR__UPSTREAM */
-    void *src, *dst;      /* dst NULL: a sink, read and never sent on */
-    zr__sockstats_t *in;  /* the source socket's counters */
-    zr__sockstats_t *out; /* the destination socket's counters */
-    s_policy_t policy;
-    /* The message path, for directions a handler sees and for messages
-     * a handler injected: whole messages, sent from `out`. */
-    bool handled;
-    zr__msg_t in_msg, out_msg;
-    size_t out_next;
-    s_node_t *queue, *queue_tail;
-    size_t queued;
-    zmq_msg_t frame; /* the frame in hand, parked while `parked` */
-    bool parked;
-    bool mid_in;      /* the current message has frames left on src */
-    bool mid_out;     /* frames of the current message went out */
-    bool dropping;    /* the rest of the current message is dropped */
-    s_capstate_t cap; /* capture of the current message */
-    int backoff_ms;
-    int64_t retry_at;
-    int64_t parked_at; /* when the frame in hand was first refused */
-    int block_timeout; /* -1, or ms a NODROP XPUB may block (see above) */
-    bool congested;    /* block_timeout passed; lossy until a send is not */
+    int which;                  /* ZR__DOWNSTREAM or ZR__UPSTREAM */
+    void *src;                  /* read from */
+    zr__outlet_t *out;          /* sent on; NULL: a sink, read only */
+    zr__sockstats_t *in_stats;  /* the source socket's counters */
+    zr__sockstats_t *out_stats; /* the destination socket's */
+    bool handled;               /* a handler sees its messages */
+    zmq_msg_t frame;            /* the frame in hand on the direct path */
+    zr__msg_t in_msg;           /* a message being read whole */
+    uint64_t msgs, frames, bytes; /* read, not yet published */
 } s_dir_t;
 
-/* A ROUTER peer identity (at most 255 bytes in ZMTP). */
-typedef struct {
-    size_t size;
-    unsigned char data[255];
-} s_peer_t;
-
 struct zr__engine_t {
-    void *frontend, *backend, *capture, *control;
+    void *frontend, *backend, *control;
+    zr__capture_t *capture;
     s_dir_t dirs[2];
     int ndirs;
     zr__sockstats_t front_stats, back_stats;
-    _Atomic uint64_t capture_msgs, capture_drops;
     _Atomic uint64_t control_cmds, control_errors;
-    s_dir_t *capture_owner; /* direction with a message half-way out */
-    s_peer_t stalled[S_STALLED_MAX];
-    int nstalled;
-    zmq_msg_t capframe;
     _Atomic uint64_t polls;
     atomic_bool waiting; /* in zmq_poll, counters published */
     atomic_bool stop;
@@ -124,6 +75,9 @@ struct zr__engine_t {
     pthread_t thread;
     int wake[2]; /* self-pipe: stop/pause from other threads or signals */
     int linger_ms;
+    bool drain; /* at stop, read what the sources hold (devices do) */
+    void (*close_intake)(void *);
+    void *intake_arg;
     char *name, *type;
     struct {
         void *socket;
@@ -139,15 +93,6 @@ struct zr__engine_t {
     int busy_poll_us;        /* spin this long before sleeping (0: never) */
     uint64_t frames_at_poll; /* frames read when it last went to sleep */
 };
-
-/* A counter moved by N: nothing to publish when nothing moved. */
-static inline void
-s_add_n(_Atomic uint64_t *v, uint64_t n)
-{
-    if (n) {
-        zr__stat_add(v, n);
-    }
-}
 
 zr__engine_t *
 zr__engine_new(void)
@@ -166,6 +111,16 @@ zr__engine_new(void)
     return self;
 }
 
+static void
+s_clear_dirs(zr__engine_t *self)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_destroy(&self->dirs[i].out);
+        zr__msg_destroy(&self->dirs[i].in_msg);
+    }
+    self->ndirs = 0;
+}
+
 void
 zr__engine_destroy(zr__engine_t **self_p)
 {
@@ -173,17 +128,8 @@ zr__engine_destroy(zr__engine_t **self_p)
         return;
     }
     zr__engine_t *self = *self_p;
-    for (int i = 0; i < self->ndirs; i++) {
-        s_dir_t *d = &self->dirs[i];
-        while (d->queue) {
-            s_node_t *next = d->queue->next;
-            zr__msg_destroy(&d->queue->msg);
-            free(d->queue);
-            d->queue = next;
-        }
-        zr__msg_destroy(&d->in_msg);
-        zr__msg_destroy(&d->out_msg);
-    }
+    s_clear_dirs(self);
+    zr__capture_destroy(&self->capture);
     close(self->wake[0]);
     close(self->wake[1]);
     free(self->name);
@@ -213,63 +159,53 @@ s_can_send(int type)
     return type != ZMQ_PULL && type != ZMQ_SUB && type != -1;
 }
 
-static s_policy_t
-s_policy_for(int type)
-{
-    switch (type) {
-    case ZMQ_ROUTER: return S_PER_PEER;
-    case ZMQ_PUSH:
-    case ZMQ_DEALER:
-    case ZMQ_PAIR:
-    case ZMQ_REQ:
-    case ZMQ_REP: return S_PARK_POLL;
-    default: return S_PARK_TIMER;
-    }
-}
-
-static void
+static int
 s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
           void *dst, zr__sockstats_t *out)
 {
     s_dir_t *d = &self->dirs[self->ndirs++];
     memset(d, 0, sizeof *d);
     d->which = which;
-    d->block_timeout = -1;
     d->src = src;
-    d->dst = dst;
-    d->in = in;
-    d->out = out;
-    if (!dst) {
-        return;
+    d->in_stats = in;
+    d->out_stats = out;
+    d->handled = self->handler.message && (self->handler.dirs & (1u << which));
+    if (dst) {
+        d->out = zr__outlet_new(dst, out, self->capture, self->name);
+        if (!d->out) {
+            return -1;
+        }
     }
-    int type = s_type(dst);
-    d->policy = s_policy_for(type);
-    if (type == ZMQ_ROUTER) {
-        int on = 1;
-        zmq_setsockopt(dst, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
-    }
+    return 0;
 }
 
 int
 zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
 {
     int ft = s_type(frontend), bt = s_type(backend);
+    s_clear_dirs(self);
     self->frontend = frontend;
     self->backend = backend;
-    self->ndirs = 0;
     /* A socket that receives but whose peer cannot send (an XPUB backend
      * behind a PULL frontend) is still read, as a sink: its queue must not
      * grow, and a handler may want what comes (subscriptions). */
+    int rc = 0;
     if (s_can_recv(ft)) {
-        s_add_dir(self, ZR__DOWNSTREAM, frontend, &self->front_stats,
-                  s_can_send(bt) ? backend : NULL, &self->back_stats);
+        rc |= s_add_dir(self, ZR__DOWNSTREAM, frontend, &self->front_stats,
+                        s_can_send(bt) ? backend : NULL, &self->back_stats);
     }
     if (s_can_recv(bt)) {
-        s_add_dir(self, ZR__UPSTREAM, backend, &self->back_stats,
-                  s_can_send(ft) ? frontend : NULL, &self->front_stats);
+        rc |= s_add_dir(self, ZR__UPSTREAM, backend, &self->back_stats,
+                        s_can_send(ft) ? frontend : NULL, &self->front_stats);
+    }
+    if (rc != 0) {
+        s_clear_dirs(self);
+        errno = ENOMEM;
+        return -1;
     }
     if (self->ndirs == 0 ||
-        (!self->dirs[0].dst && (self->ndirs == 1 || !self->dirs[1].dst))) {
+        (!self->dirs[0].out && (self->ndirs == 1 || !self->dirs[1].out))) {
+        s_clear_dirs(self);
         errno = EINVAL;
         return -1;
     }
@@ -279,7 +215,15 @@ zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
 void
 zr__engine_set_capture(zr__engine_t *self, void *capture)
 {
-    self->capture = capture;
+    zr__capture_destroy(&self->capture);
+    if (capture) {
+        self->capture = zr__capture_new(capture);
+    }
+    for (int i = 0; i < self->ndirs; i++) {
+        if (self->dirs[i].out) {
+            zr__outlet_set_capture(self->dirs[i].out, self->capture);
+        }
+    }
 }
 
 void
@@ -315,6 +259,15 @@ zr__engine_set_linger(zr__engine_t *self, int msecs)
     self->linger_ms = msecs < 0 ? 0 : msecs;
 }
 
+void
+zr__engine_set_drain(zr__engine_t *self, void (*close_intake)(void *),
+                     void *arg)
+{
+    self->drain = true;
+    self->close_intake = close_intake;
+    self->intake_arg = arg;
+}
+
 int
 zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
                  void *arg)
@@ -348,12 +301,14 @@ zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler)
     }
 }
 
-static s_dir_t *
-s_dir_to(zr__engine_t *self, void *socket)
+/* The outlet that sends on SOCKET, or NULL. */
+static zr__outlet_t *
+s_outlet(const zr__engine_t *self, void *socket)
 {
-    for (int i = 0; i < self->ndirs; i++) {
-        if (self->dirs[i].dst == socket) {
-            return &self->dirs[i];
+    for (int i = 0; socket && i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_socket(o) == socket) {
+            return o;
         }
     }
     return NULL;
@@ -362,73 +317,39 @@ s_dir_to(zr__engine_t *self, void *socket)
 int
 zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg)
 {
-    s_dir_t *d = socket ? s_dir_to(self, socket) : NULL;
-    if (!d) {
+    zr__outlet_t *o = s_outlet(self, socket);
+    if (!o) {
         errno = EINVAL;
         return -1;
     }
-    s_node_t *node = calloc(1, sizeof *node);
-    if (!node) {
-        errno = ENOMEM;
-        return -1;
-    }
-    zr__msg_move(&node->msg, msg);
-    if (d->queue_tail && d->queue) {
-        d->queue_tail->next = node;
-    }
-    else {
-        d->queue = node;
-    }
-    d->queue_tail = node;
-    d->queued++;
-    return 0;
+    return zr__outlet_queue(o, msg);
 }
 
 void
 zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs)
 {
-    s_dir_t *d = s_dir_to(self, socket);
-    if (d) {
-        d->block_timeout = msecs;
+    zr__outlet_t *o = s_outlet(self, socket);
+    if (o) {
+        zr__outlet_set_block_timeout(o, msecs);
     }
 }
 
 int
 zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
 {
-    s_dir_t *d = s_dir_to(self, socket);
-    if (!d || d->mid_out) {
-        errno = d ? EAGAIN : EINVAL; /* never inside another message */
+    zr__outlet_t *o = s_outlet(self, socket);
+    if (!o) {
+        errno = EINVAL;
         return -1;
     }
-    s_tally_t t = {0};
-    int rc = 0;
-    for (size_t i = 0; i < msg->size; i++) {
-        size_t size = zmq_msg_size(&msg->frames[i]);
-        int flags = (i + 1 < msg->size ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
-        if (zmq_msg_send(&msg->frames[i], socket, flags) < 0) {
-            if (i == 0) {
-                return -1; /* nothing went: the caller keeps it all */
-            }
-            rc = -1; /* libzmq fails only the first frame; never half */
-            break;
-        }
-        t.frames_out++;
-        t.bytes_out += size;
-    }
-    t.msgs_out += rc == 0;
-    zr__msg_clear(msg);
-    s_add_n(&d->out->msgs_out, t.msgs_out);
-    s_add_n(&d->out->frames_out, t.frames_out);
-    s_add_n(&d->out->bytes_out, t.bytes_out);
-    return rc;
+    return zr__outlet_send_now(o, msg);
 }
 
 size_t
 zr__engine_queued(const zr__engine_t *self, void *socket)
 {
-    s_dir_t *d = s_dir_to((zr__engine_t *) self, socket);
-    return d ? d->queued : 0;
+    zr__outlet_t *o = s_outlet(self, socket);
+    return o ? zr__outlet_queued(o) : 0;
 }
 
 void
@@ -458,251 +379,24 @@ zr__engine_pause(zr__engine_t *self, bool pause)
  */
 
 static void
-s_publish(s_dir_t *d, zr__engine_t *self, const s_tally_t *t)
+s_publish(s_dir_t *d)
 {
-    s_add_n(&d->in->msgs_in, t->msgs_in);
-    s_add_n(&d->in->frames_in, t->frames_in);
-    s_add_n(&d->in->bytes_in, t->bytes_in);
-    s_add_n(&d->out->msgs_out, t->msgs_out);
-    s_add_n(&d->out->frames_out, t->frames_out);
-    s_add_n(&d->out->bytes_out, t->bytes_out);
-    s_add_n(&d->out->drop_no_route, t->no_route);
-    s_add_n(&d->out->drop_peer_full, t->peer_full);
-    s_add_n(&d->out->drop_error, t->error);
-    s_add_n(&d->out->drop_slow, t->slow);
-    s_add_n(&self->capture_msgs, t->cap_msgs);
-    s_add_n(&self->capture_drops, t->cap_drops);
-}
-
-/* Copy of a frame that just went out, to the capture socket. A listener
- * that cannot keep up loses whole messages, counted; it never slows the
- * relay (the capture XPUB has ZMQ_XPUB_NODROP, sends are DONTWAIT). */
-static void
-s_capture_send(zr__engine_t *self, s_dir_t *d, bool first, bool more,
-               s_tally_t *t)
-{
-    int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
-    if (zmq_msg_send(&self->capframe, self->capture, flags) < 0) {
-        d->cap = S_CAP_SKIP;
-        t->cap_drops++;
-        if (!first) {
-            /* Never happens with libzmq's XPUB (it checks the HWM on the
-             * first frame), but never leave a half message open there. */
-            zmq_msg_t end;
-            zmq_msg_init(&end);
-            zmq_msg_send(&end, self->capture, ZMQ_DONTWAIT);
-            zmq_msg_close(&end);
-            self->capture_owner = NULL;
-        }
-        return;
+    if (d->msgs || d->frames) {
+        zr__stat_add(&d->in_stats->msgs_in, d->msgs);
+        zr__stat_add(&d->in_stats->frames_in, d->frames);
+        zr__stat_add(&d->in_stats->bytes_in, d->bytes);
+        d->msgs = d->frames = d->bytes = 0;
     }
-    if (more) {
-        self->capture_owner = d;
-    }
-    else {
-        self->capture_owner = NULL;
-        t->cap_msgs++;
+    if (d->out) {
+        zr__outlet_publish(d->out);
     }
 }
 
-static int
-s_stalled_find(const zr__engine_t *self, const zmq_msg_t *identity)
-{
-    size_t size = zmq_msg_size((zmq_msg_t *) identity);
-    const void *data = zmq_msg_data((zmq_msg_t *) identity);
-    for (int i = 0; i < self->nstalled; i++) {
-        if (self->stalled[i].size == size &&
-            memcmp(self->stalled[i].data, data, size) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static void
-s_stalled_add(zr__engine_t *self, const zmq_msg_t *identity)
-{
-    size_t size = zmq_msg_size((zmq_msg_t *) identity);
-    if (size > sizeof self->stalled[0].data) {
-        return;
-    }
-    if (self->nstalled == S_STALLED_MAX) {
-        memmove(&self->stalled[0], &self->stalled[1],
-                (S_STALLED_MAX - 1) * sizeof self->stalled[0]);
-        self->nstalled--;
-    }
-    s_peer_t *p = &self->stalled[self->nstalled++];
-    p->size = size;
-    memcpy(p->data, zmq_msg_data((zmq_msg_t *) identity), size);
-    ZR_LOG_I("%s: a peer's queue stayed full for %d ms; dropping its "
-             "messages until it reads again",
-             self->name ? self->name : "relay", S_PEER_GRACE_MS);
-}
-
-static void
-s_stalled_remove(zr__engine_t *self, int i)
-{
-    self->stalled[i] = self->stalled[--self->nstalled];
-}
-
-static void
-s_backoff(s_dir_t *d, int64_t now)
-{
-    d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : S_BACKOFF_MIN_MS;
-    if (d->backoff_ms > S_BACKOFF_MAX_MS) {
-        d->backoff_ms = S_BACKOFF_MAX_MS;
-    }
-    d->retry_at = now + d->backoff_ms;
-}
-
-/* Send frame F (MORE: frames follow). S_OK when it went out, S_BLOCKED
- * when it must wait (the caller keeps it), S_DROPPED when the message is
- * dropped and counted (the caller discards the rest), S_TERM when the
- * context ended. */
+/* Read the rest of a message into d->in_msg (its first frames may be
+ * there already). S_OK once it is whole, S_DRY (a part stays in in_msg
+ * until the rest arrives), S_TERM. */
 static s_status_t
-s_send_frame(zr__engine_t *self, s_dir_t *d, zmq_msg_t *f, bool more,
-             s_tally_t *t)
-{
-    bool first = !d->mid_out;
-    size_t size = zmq_msg_size(f);
-    bool cap = false;
-    if (self->capture) {
-        /* Another direction's message half-way out on capture: skip this
-         * one rather than interleave frames. */
-        if (first) {
-            d->cap = self->capture_owner ? S_CAP_SKIP : S_CAP_ON;
-        }
-        if (d->cap == S_CAP_ON) {
-            cap = zmq_msg_copy(&self->capframe, f) == 0;
-        }
-    }
-    /* A stalled peer that takes a message again is stalled no more. */
-    int stalled = self->nstalled && first && d->policy == S_PER_PEER
-                      ? s_stalled_find(self, f)
-                      : -1;
-    int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
-    if (zmq_msg_send(f, d->dst, flags) >= 0) {
-        t->frames_out++;
-        t->bytes_out += size;
-        t->msgs_out += !more;
-        d->parked = false;
-        d->backoff_ms = 0;
-        d->mid_out = more;
-        d->congested = false;
-        if (stalled >= 0) {
-            s_stalled_remove(self, stalled);
-        }
-        if (cap) {
-            s_capture_send(self, d, first, more, t);
-        }
-        else if (self->capture && first) {
-            t->cap_drops++;
-        }
-        return S_OK;
-    }
-    int err = errno;
-    if (err == ETERM) {
-        return S_TERM;
-    }
-    if (err == EAGAIN || err == EINTR) {
-        bool hold = true;
-        int64_t now = d->policy == S_PARK_POLL ? 0 : zr__now_ms();
-        if (d->policy == S_PER_PEER && first) {
-            /* A full peer: hold for the grace period unless it is known
-             * to be stalled, then mark it and drop. */
-            if (!d->parked) {
-                d->parked_at = now;
-            }
-            if (stalled >= 0) {
-                hold = false;
-            }
-            else if (now - d->parked_at >= S_PEER_GRACE_MS) {
-                s_stalled_add(self, f);
-                hold = false;
-            }
-        }
-        if (hold && d->block_timeout >= 0 && first) {
-            /* An XPUB with ZMQ_XPUB_NODROP: a slow subscriber may hold
-             * the others up to block_timeout; then the message goes out
-             * the lossy way, and the slow ones miss it (counted). Until a
-             * message goes out without loss again, the next ones do not
-             * wait: one stalled subscriber costs one timeout, not one per
-             * message. */
-            if (!d->parked) {
-                d->parked_at = now;
-            }
-            if (d->congested || now - d->parked_at >= d->block_timeout) {
-                d->congested = true;
-                int off = 0, on = 1;
-                zmq_setsockopt(d->dst, ZMQ_XPUB_NODROP, &off, sizeof off);
-                int rc = zmq_msg_send(f, d->dst, flags);
-                zmq_setsockopt(d->dst, ZMQ_XPUB_NODROP, &on, sizeof on);
-                if (rc >= 0) {
-                    t->frames_out++;
-                    t->bytes_out += size;
-                    t->msgs_out += !more;
-                    t->slow++;
-                    d->parked = false;
-                    d->backoff_ms = 0;
-                    d->mid_out = more;
-                    if (cap) {
-                        s_capture_send(self, d, first, more, t);
-                    }
-                    return S_OK;
-                }
-            }
-        }
-        if (hold) {
-            d->parked = true;
-            if (d->policy != S_PARK_POLL) {
-                s_backoff(d, now);
-            }
-            return S_BLOCKED;
-        }
-    }
-    /* Drop the whole message: this frame and whatever is left of it. */
-    if (err == EHOSTUNREACH) {
-        t->no_route++;
-    }
-    else if (err == EAGAIN) {
-        t->peer_full++;
-    }
-    else {
-        t->error++;
-        ZR_LOG_D("engine: send failed (%s), message dropped",
-                 zmq_strerror(err));
-    }
-    d->parked = false;
-    d->backoff_ms = 0;
-    d->mid_out = false;
-    return S_DROPPED;
-}
-
-/* Send the rest of the message in d->out_msg. */
-static s_status_t
-s_send_out(zr__engine_t *self, s_dir_t *d, s_tally_t *t)
-{
-    while (d->out_next < d->out_msg.size) {
-        size_t i = d->out_next;
-        s_status_t st = s_send_frame(self, d, &d->out_msg.frames[i],
-                                     i + 1 < d->out_msg.size, t);
-        if (st == S_OK) {
-            d->out_next++;
-            continue;
-        }
-        if (st != S_DROPPED) {
-            return st;
-        }
-        break;
-    }
-    zr__msg_clear(&d->out_msg);
-    d->out_next = 0;
-    return S_OK;
-}
-
-/* Receive one whole message into d->in_msg. S_OK, S_DRY, S_TERM. */
-static s_status_t
-s_recv_msg(s_dir_t *d, s_tally_t *t)
+s_recv_msg(s_dir_t *d)
 {
     for (;;) {
         zr__msg_t *m = &d->in_msg;
@@ -716,137 +410,121 @@ s_recv_msg(s_dir_t *d, s_tally_t *t)
             return errno == ETERM ? S_TERM : S_DRY;
         }
         m->size++;
-        t->frames_in++;
-        t->bytes_in += zmq_msg_size(f);
+        d->frames++;
+        d->bytes += zmq_msg_size(f);
         if (!zmq_msg_more(f)) {
-            t->msgs_in++;
+            d->msgs++;
             return S_OK;
         }
     }
 }
 
-/* The message path: what is in hand, then injected messages, then (for a
- * handled direction or a sink) new messages, each whole. */
 static s_status_t
-s_pump_msg(zr__engine_t *self, s_dir_t *d, int budget)
+s_status(zr__out_t out)
 {
-    s_tally_t t = {0};
-    s_status_t status = S_DRY;
-    if (d->out_msg.size && (status = s_send_out(self, d, &t)) != S_OK) {
-        goto done;
+    return out == ZR__OUT_HELD    ? S_BLOCKED
+           : out == ZR__OUT_ENDED ? S_TERM
+                                  : S_OK;
+}
+
+/* A multipart message on the direct path: the frame in hand starts it. */
+static s_status_t
+s_direct_multipart(s_dir_t *d)
+{
+    if (zr__msg_reserve(&d->in_msg, 2) != 0) {
+        return S_DRY; /* the frame stays in hand; try again later */
     }
-    while (d->queue) {
-        s_node_t *node = d->queue;
-        d->queue = node->next;
-        d->queued--;
-        zr__msg_t spare = d->out_msg; /* empty, keeps its array */
-        d->out_msg = node->msg;
-        d->out_next = 0;
-        zr__msg_destroy(&spare);
-        free(node);
-        if ((status = s_send_out(self, d, &t)) != S_OK) {
-            goto done;
+    zmq_msg_init(&d->in_msg.frames[0]);
+    zmq_msg_move(&d->in_msg.frames[0], &d->frame);
+    d->in_msg.size = 1;
+    s_status_t st = s_recv_msg(d);
+    if (st != S_OK) {
+        return st;
+    }
+    return s_status(zr__outlet_send(d->out, &d->in_msg));
+}
+
+/* The direct path: no handler. Until the source runs dry, the outlet
+ * holds a message, or BUDGET messages went. */
+static s_status_t
+s_pump_direct(s_dir_t *d, int budget)
+{
+    for (int n = 0; n < budget; n++) {
+        s_status_t st;
+        if (d->in_msg.size || zmq_msg_more(&d->frame)) {
+            /* A message partly read, or a first frame kept in hand. */
+            st = d->in_msg.size ? s_recv_msg(d) : s_direct_multipart(d);
+            if (st == S_OK && d->in_msg.size) {
+                st = s_status(zr__outlet_send(d->out, &d->in_msg));
+            }
+        }
+        else if (zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT) < 0) {
+            return errno == ETERM ? S_TERM : S_DRY;
+        }
+        else {
+            d->frames++;
+            d->bytes += zmq_msg_size(&d->frame);
+            if (zmq_msg_more(&d->frame)) {
+                st = s_direct_multipart(d);
+            }
+            else {
+                d->msgs++;
+                st = s_status(zr__outlet_send_frame(d->out, &d->frame));
+            }
+        }
+        if (st != S_OK) {
+            return st;
         }
     }
-    if (!d->handled && d->dst) {
-        status = S_BUSY; /* back to the direct path */
-        goto done;
-    }
-    for (int n = 0;; n++) {
-        if (n >= budget) {
-            status = S_BUSY;
-            break;
-        }
-        status = s_recv_msg(d, &t);
-        if (status != S_OK) {
-            break; /* a partial message stays in in_msg until the rest */
+    return S_BUSY;
+}
+
+/* The message path: whole messages, each shown to the handler (or, for a
+ * sink, dropped); what it injects goes before what is read next. */
+static s_status_t
+s_pump_handled(zr__engine_t *self, s_dir_t *d, int budget)
+{
+    for (int n = 0; n < budget; n++) {
+        s_status_t st = s_recv_msg(d);
+        if (st != S_OK) {
+            return st;
         }
         zr__verdict_t v =
             d->handled
                 ? self->handler.message(self->handler.arg, d->which, &d->in_msg)
                 : ZR__DROP;
-        if (v == ZR__SEND && d->dst) {
-            zr__msg_t spare = d->out_msg;
-            d->out_msg = d->in_msg;
-            d->in_msg = spare;
-            d->out_next = 0;
-            if ((status = s_send_out(self, d, &t)) != S_OK) {
-                break;
-            }
+        if (v == ZR__SEND && d->out) {
+            st = s_status(zr__outlet_send(d->out, &d->in_msg));
         }
         else if (v != ZR__TAKEN) {
             zr__msg_clear(&d->in_msg);
         }
+        if (st == S_OK && d->out && zr__outlet_holding(d->out)) {
+            st = s_status(zr__outlet_flush(d->out));
+        }
+        if (st != S_OK) {
+            return st;
+        }
     }
-done:
-    s_publish(d, self, &t);
-    return status;
+    return S_BUSY;
 }
 
-/* Move messages from d->src to d->dst until the source runs dry, the
- * destination blocks, or BUDGET messages went (never stopping inside a
- * message). The direct path: frame by frame, no handler, no copy. */
+/* Move messages from d->src to its outlet: first what the outlet holds,
+ * then (BUDGET > 0) new ones. */
 static s_status_t
 s_pump(zr__engine_t *self, s_dir_t *d, int budget)
 {
-    bool direct_busy =
-        d->mid_in || d->dropping || (d->parked && !d->out_msg.size);
-    if (!direct_busy &&
-        (d->handled || !d->dst || d->out_msg.size || d->queue)) {
-        return s_pump_msg(self, d, budget);
+    s_status_t st = S_OK;
+    if (d->out && zr__outlet_holding(d->out)) {
+        st = s_status(zr__outlet_flush(d->out));
     }
-    s_tally_t t = {0};
-    s_status_t status = S_DRY;
-    if (d->parked) {
-        status = s_send_frame(self, d, &d->frame, zmq_msg_more(&d->frame), &t);
-        if (status == S_DROPPED) {
-            d->dropping = d->mid_in;
-            zmq_msg_close(&d->frame);
-            zmq_msg_init(&d->frame);
-        }
-        else if (status != S_OK) {
-            goto done;
-        }
+    if (st == S_OK) {
+        st = budget == 0 ? S_DRY
+             : d->handled || !d->out ? s_pump_handled(self, d, budget)
+                                     : s_pump_direct(d, budget);
     }
-    for (int n = 0;;) {
-        if (!d->mid_in && n >= budget) {
-            status = S_BUSY;
-            break;
-        }
-        if (!d->mid_in && !d->dropping && d->queue) {
-            status = S_BUSY; /* injected messages go next */
-            break;
-        }
-        if (zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT) < 0) {
-            status = errno == ETERM ? S_TERM : S_DRY;
-            break;
-        }
-        size_t size = zmq_msg_size(&d->frame);
-        d->mid_in = zmq_msg_more(&d->frame);
-        t.frames_in++;
-        t.bytes_in += size;
-        if (!d->mid_in) {
-            t.msgs_in++;
-            n++;
-        }
-        if (d->dropping) {
-            d->dropping = d->mid_in;
-            continue;
-        }
-        status = s_send_frame(self, d, &d->frame, d->mid_in, &t);
-        if (status == S_DROPPED) {
-            d->dropping = d->mid_in;
-            zmq_msg_close(&d->frame);
-            zmq_msg_init(&d->frame);
-            status = S_OK;
-        }
-        else if (status != S_OK) {
-            break;
-        }
-    }
-done:
-    s_publish(d, self, &t);
-    return status;
+    s_publish(d);
+    return st;
 }
 
 static bool
@@ -866,18 +544,6 @@ s_serve_control(zr__engine_t *self)
     }
 }
 
-/* The capture XPUB receives its listeners' subscriptions; read them so
- * they do not pile up. */
-static void
-s_drain(void *socket)
-{
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    while (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) >= 0) {
-    }
-    zmq_msg_close(&msg);
-}
-
 /* Add SOCKET/EVENTS to the poll set, merging with an item for the same
  * socket (a queue's frontend is read by one direction, written by the
  * other). */
@@ -894,73 +560,169 @@ s_poll_add(zmq_pollitem_t *items, int n, void *socket, short events)
     return n + 1;
 }
 
-static bool
-s_holding(const s_dir_t *d)
+/* A direction whose outlet holds a message: what to wait for. */
+static int
+s_wait_for(const s_dir_t *d, zmq_pollitem_t *items, int n, long *timeout)
 {
-    return d->dst && (d->parked || d->mid_in || d->out_msg.size || d->queue);
+    if (zr__outlet_waits_pollout(d->out)) {
+        return s_poll_add(items, n, zr__outlet_socket(d->out), ZMQ_POLLOUT);
+    }
+    long wait = zr__outlet_backoff(d->out);
+    if (*timeout < 0 || wait < *timeout) {
+        *timeout = wait;
+    }
+    return n;
 }
 
-/* At stop: the handler hands back what it holds; deliver that and the
- * messages in hand within the linger time, and count what could not be. */
-static void
-s_finish(zr__engine_t *self)
+/* ---------------------------------------------------------------------
+ * Stopping.
+ */
+
+static bool
+s_holding(const zr__engine_t *self)
 {
-    if (self->handler.flush) {
-        self->handler.flush(self->handler.arg);
+    for (int i = 0; i < self->ndirs; i++) {
+        if (self->dirs[i].out && zr__outlet_holding(self->dirs[i].out)) {
+            return true;
+        }
     }
-    int64_t deadline = zr__now_ms() + self->linger_ms;
+    return false;
+}
+
+/* Deliver what the outlets hold and (DRAIN) what the sources still have,
+ * until everything is out and no source had anything for QUIET_MS, or
+ * DEADLINE. False when the context ended. */
+static bool
+s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
+{
     for (;;) {
-        zmq_pollitem_t items[2];
+        zmq_pollitem_t items[4];
         int n = 0;
         long timeout = -1;
+        bool busy = false;
         for (int i = 0; i < self->ndirs; i++) {
             s_dir_t *d = &self->dirs[i];
-            if (!s_holding(d)) {
-                continue;
+            s_status_t st = s_pump(self, d, self->drain ? S_BURST : 0);
+            if (st == S_TERM) {
+                return false;
             }
-            /* Budget 0: finish what is held, read nothing new. */
-            bool handled = d->handled;
-            d->handled = true;
-            s_status_t st = s_pump(self, d, 0);
-            d->handled = handled;
+            busy |= st == S_BUSY;
             if (st == S_BLOCKED) {
-                if (d->policy == S_PARK_POLL) {
-                    n = s_poll_add(items, n, d->dst, ZMQ_POLLOUT);
-                }
-                else {
-                    timeout = d->backoff_ms;
-                }
+                n = s_wait_for(d, items, n, &timeout);
+            }
+            else if (self->drain) {
+                n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
             }
         }
         int64_t left = deadline - zr__now_ms();
-        if ((n == 0 && timeout < 0) || left <= 0) {
-            break;
+        bool done = !busy && !s_holding(self);
+        if (left <= 0 || (done && quiet_ms == 0)) {
+            return true;
+        }
+        if (busy) {
+            continue;
+        }
+        if (done) {
+            timeout = quiet_ms; /* wait for more, a little */
         }
         if (timeout < 0 || timeout > left) {
-            timeout = left;
+            timeout = (long) left;
         }
-        if (zmq_poll(items, n, timeout) < 0 && errno == ETERM) {
-            break;
+        int rc = zmq_poll(items, n, timeout);
+        if (rc < 0 && errno == ETERM) {
+            return false;
+        }
+        if (rc == 0 && done) {
+            return true; /* quiet */
+        }
+    }
+}
+
+/* What is still in a source will never go: read it to count it (on the
+ * socket it was for), at most S_COUNT_MAX. */
+static size_t
+s_count_left(s_dir_t *d)
+{
+    size_t n = 0;
+    zr__msg_clear(&d->in_msg);
+    while (n < S_COUNT_MAX && s_recv_msg(d) == S_OK) {
+        zr__msg_clear(&d->in_msg);
+        n++;
+    }
+    zr__msg_clear(&d->in_msg);
+    s_publish(d);
+    if (d->out) {
+        zr__stat_add(&d->out_stats->drop_shutdown, n);
+        return n;
+    }
+    return 0; /* a sink's messages were never going anywhere */
+}
+
+static uint64_t
+s_msgs_in(const zr__engine_t *self)
+{
+    return zr__stat_get(&self->front_stats.msgs_in) +
+           zr__stat_get(&self->back_stats.msgs_in);
+}
+
+/* How long the sources must stay quiet before a stop closes the intake:
+ * longer than any gap between the batches libzmq's I/O thread decodes
+ * from a connection whose sender has finished. */
+#define S_QUIET_MS 20
+
+/* At stop: let the handler hand back what it holds; deliver what comes
+ * until the sources are quiet (at most half the linger time: a producer
+ * that has finished or paused loses nothing, not even what is still in
+ * the kernel's buffers); close the intake; deliver what is left within
+ * the linger time; count what could not be. */
+static void
+s_finish(zr__engine_t *self, bool ended)
+{
+    int64_t start = zr__now_ms();
+    uint64_t in_before = s_msgs_in(self);
+    if (!ended) {
+        if (self->handler.flush) {
+            self->handler.flush(self->handler.arg);
+        }
+        if (self->drain) {
+            ended = !s_deliver(self, start + self->linger_ms / 2, S_QUIET_MS);
+        }
+        if (!ended && self->close_intake) {
+            self->close_intake(self->intake_arg);
+        }
+        if (!ended) {
+            ended = !s_deliver(self, start + self->linger_ms,
+                               self->drain ? S_QUIET_MS : 0);
         }
     }
     size_t lost = 0;
     for (int i = 0; i < self->ndirs; i++) {
         s_dir_t *d = &self->dirs[i];
-        if (!s_holding(d)) {
-            continue;
+        if (d->out) {
+            lost += zr__outlet_discard(d->out);
         }
-        size_t held = d->queued +
-                      ((d->parked || d->mid_in) && !d->out_msg.size ? 1 : 0) +
-                      (d->out_msg.size ? 1 : 0);
-        s_add_n(&d->out->drop_shutdown, held);
-        lost += held;
+        if (self->drain && !ended) {
+            lost += s_count_left(d);
+        }
     }
+    const char *name = self->name ? self->name : "relay";
+    uint64_t drained = s_msgs_in(self) - in_before;
     if (lost) {
         ZR_LOG_W("%s: stopped with %zu message(s) undelivered after %d ms "
-                 "linger",
-                 self->name ? self->name : "relay", lost, self->linger_ms);
+                 "linger (counted as drops.shutdown); %" PRIu64
+                 " read while draining",
+                 name, lost, self->linger_ms, drained);
+    }
+    else if (self->drain) {
+        ZR_LOG_I("%s: stopped: every message delivered (%" PRIu64
+                 " read while draining, %" PRId64 " ms)",
+                 name, drained, zr__now_ms() - start);
     }
 }
+
+/* ---------------------------------------------------------------------
+ * The loop.
+ */
 
 static int64_t
 s_now_us(void)
@@ -988,13 +750,8 @@ s_spin(zr__engine_t *self, s_status_t *term)
     uint64_t frames = s_frames_in(self);
     bool little = frames - self->frames_at_poll < S_SPIN_WHEN_UNDER;
     self->frames_at_poll = frames;
-    if (!little) {
+    if (!little || s_holding(self)) {
         return false;
-    }
-    for (int i = 0; i < self->ndirs; i++) {
-        if (self->dirs[i].parked) {
-            return false;
-        }
     }
     int64_t until = s_now_us() + self->busy_poll_us;
     while (s_now_us() < until &&
@@ -1031,6 +788,175 @@ s_thread_cpu_ns(pthread_t thread)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* The handler's timer, if due; the poll timeout it leaves (-1: none). */
+static long
+s_timers(zr__engine_t *self, int64_t *now)
+{
+    if (self->deadline < 0) {
+        return -1;
+    }
+    *now = zr__now_ms();
+    if (*now >= self->deadline) {
+        self->deadline = -1;
+        zr__engine_set_deadline(self,
+                                self->handler.timer(self->handler.arg, *now));
+    }
+    if (self->deadline < 0) {
+        return -1;
+    }
+    return (long) (self->deadline > *now ? self->deadline - *now : 0);
+}
+
+/* One turn over the directions: pump each, and add to ITEMS what to wait
+ * for. Sets *BUSY when data keeps coming (no poll then). */
+static s_status_t
+s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
+       long *timeout, bool *busy)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        s_dir_t *d = &self->dirs[i];
+        if (d->out && zr__outlet_blocked(d->out) &&
+            !zr__outlet_waits_pollout(d->out)) {
+            now = now ? now : zr__now_ms();
+            int64_t at = zr__outlet_retry_at(d->out);
+            if (now < at) {
+                long wait = (long) (at - now);
+                *timeout = *timeout < 0 || wait < *timeout ? wait : *timeout;
+                continue;
+            }
+        }
+        s_status_t st = s_pump(self, d, S_BURST);
+        if (st == S_TERM) {
+            return st;
+        }
+        if (st == S_BUSY) {
+            *busy = true;
+        }
+        else if (st == S_BLOCKED) {
+            *n = s_wait_for(d, items, *n, timeout);
+        }
+        else {
+            *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);
+        }
+    }
+    /* A handler may have injected for an outlet that is not held (the
+     * other direction's, too). */
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
+            *busy = true;
+        }
+    }
+    return S_OK;
+}
+
+/* Data keeps coming: no poll, but never starve the control socket, the
+ * capture's subscriptions or the watched sockets. ZMQ_EVENTS is cheap
+ * next to a burst. */
+static void
+s_side_sockets(zr__engine_t *self)
+{
+    if (self->control) {
+        s_serve_control(self);
+    }
+    if (self->capture && s_has_input(zr__capture_socket(self->capture))) {
+        zr__capture_drain(self->capture);
+    }
+    for (int i = 0; i < self->nwatch; i++) {
+        if (s_has_input(self->watch[i].socket)) {
+            self->watch[i].fn(self->watch[i].arg);
+        }
+    }
+}
+
+/* Wait in zmq_poll for ITEMS (N of them) plus the side sockets and the
+ * wake pipe. -1 with errno when the wait failed. */
+static int
+s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
+{
+    int ctl_item = -1, cap_item = -1;
+    if (self->control) {
+        ctl_item = n;
+        n = s_poll_add(items, n, self->control, ZMQ_POLLIN);
+    }
+    if (self->capture) {
+        cap_item = n;
+        n = s_poll_add(items, n, zr__capture_socket(self->capture),
+                       ZMQ_POLLIN);
+    }
+    int watch_item = n;
+    for (int i = 0; i < self->nwatch; i++) {
+        items[n++] = (zmq_pollitem_t){.socket = self->watch[i].socket,
+                                      .events = ZMQ_POLLIN};
+    }
+    items[n++] = (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
+    zr__stat_add(&self->polls, 1);
+    atomic_store_explicit(&self->waiting, true, memory_order_release);
+    int rc = zmq_poll(items, n, timeout);
+    atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
+    if (rc < 0) {
+        return -1;
+    }
+    if (ctl_item >= 0 && (items[ctl_item].revents & ZMQ_POLLIN)) {
+        s_serve_control(self);
+    }
+    if (cap_item >= 0 && (items[cap_item].revents & ZMQ_POLLIN)) {
+        zr__capture_drain(self->capture);
+    }
+    for (int i = 0; i < self->nwatch; i++) {
+        if (items[watch_item + i].revents & ZMQ_POLLIN) {
+            self->watch[i].fn(self->watch[i].arg);
+        }
+    }
+    if (items[n - 1].revents & ZMQ_POLLIN) {
+        zr__wake_drain(self->wake[0]);
+    }
+    return 0;
+}
+
+/* The loop until a stop request, ETERM or (zr_proxy) a signal: 0 or -1
+ * with errno. */
+static int
+s_loop(zr__engine_t *self)
+{
+    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        bool paused = atomic_load_explicit(&self->paused, memory_order_relaxed);
+        bool busy = false;
+        int64_t now = 0;
+        zmq_pollitem_t items[6 + ZR__WATCH_MAX];
+        int n = 0;
+        long timeout = s_timers(self, &now);
+        if (!paused && s_turn(self, now, items, &n, &timeout, &busy) ==
+                           S_TERM) {
+            errno = ETERM;
+            return -1;
+        }
+        if (busy) {
+            s_side_sockets(self);
+            continue;
+        }
+        if (self->busy_poll_us > 0 && !paused && timeout < 0) {
+            s_status_t term = S_OK;
+            bool moved = s_spin(self, &term);
+            if (term == S_TERM) {
+                errno = ETERM;
+                return -1;
+            }
+            if (moved) {
+                continue;
+            }
+        }
+        if (s_wait(self, items, n, timeout) != 0) {
+            if (errno == ETERM || self->eintr_returns) {
+                /* zr_proxy, like zmq_proxy: a signal ends it. */
+                return -1;
+            }
+            /* EINTR: a signal; the stop flag says what to do. */
+        }
+    }
+    return 0;
+}
+
 int
 zr__engine_run(zr__engine_t *self)
 {
@@ -1039,169 +965,17 @@ zr__engine_run(zr__engine_t *self)
     for (int i = 0; i < self->ndirs; i++) {
         zmq_msg_init(&self->dirs[i].frame);
     }
-    zmq_msg_init(&self->capframe);
     zr__wake_drain(self->wake[0]);
-    int rc = 0;
-    int err = 0;
-
-    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
-        bool paused = atomic_load_explicit(&self->paused, memory_order_relaxed);
-        bool busy = false;
-        int64_t now = 0;
-        long timeout = -1;
-        zmq_pollitem_t items[6 + ZR__WATCH_MAX];
-        int n = 0;
-
-        if (self->deadline >= 0) {
-            now = zr__now_ms();
-            if (now >= self->deadline) {
-                self->deadline = -1;
-                int64_t next = self->handler.timer(self->handler.arg, now);
-                zr__engine_set_deadline(self, next);
-            }
-            if (self->deadline >= 0) {
-                timeout =
-                    (long) (self->deadline > now ? self->deadline - now : 0);
-            }
-        }
-        if (!paused) {
-            for (int i = 0; i < self->ndirs; i++) {
-                s_dir_t *d = &self->dirs[i];
-                if (d->parked && d->policy != S_PARK_POLL) {
-                    now = now ? now : zr__now_ms();
-                    if (now < d->retry_at) {
-                        long wait = (long) (d->retry_at - now);
-                        timeout =
-                            timeout < 0 || wait < timeout ? wait : timeout;
-                        continue;
-                    }
-                }
-                s_status_t st = s_pump(self, d, S_BURST);
-                if (st == S_TERM) {
-                    rc = -1;
-                    err = ETERM;
-                    goto out;
-                }
-                if (st == S_BUSY) {
-                    busy = true;
-                }
-                else if (st == S_BLOCKED) {
-                    if (d->policy == S_PARK_POLL) {
-                        n = s_poll_add(items, n, d->dst, ZMQ_POLLOUT);
-                    }
-                    else if (timeout < 0 || d->backoff_ms < timeout) {
-                        timeout = d->backoff_ms;
-                    }
-                }
-                else {
-                    n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
-                }
-            }
-        }
-        /* A handler may have injected messages for any direction. */
-        for (int i = 0; i < self->ndirs && !paused; i++) {
-            if (self->dirs[i].queue && !self->dirs[i].parked) {
-                busy = true;
-            }
-        }
-        if (busy) {
-            /* Data keeps coming: no poll, but never starve the control
-             * socket. ZMQ_EVENTS is cheap next to a burst. */
-            if (self->control) {
-                s_serve_control(self);
-            }
-            if (self->capture && s_has_input(self->capture)) {
-                s_drain(self->capture);
-            }
-            for (int i = 0; i < self->nwatch; i++) {
-                if (s_has_input(self->watch[i].socket)) {
-                    self->watch[i].fn(self->watch[i].arg);
-                }
-            }
-            continue;
-        }
-        if (self->busy_poll_us > 0 && !paused && timeout < 0) {
-            s_status_t term = S_OK;
-            bool moved = s_spin(self, &term);
-            if (term == S_TERM) {
-                rc = -1;
-                err = ETERM;
-                goto out;
-            }
-            if (moved) {
-                continue;
-            }
-        }
-        int ctl_item = -1, cap_item = -1;
-        if (self->control) {
-            ctl_item = n;
-            n = s_poll_add(items, n, self->control, ZMQ_POLLIN);
-        }
-        if (self->capture) {
-            cap_item = n;
-            n = s_poll_add(items, n, self->capture, ZMQ_POLLIN);
-        }
-        int watch_item = n;
-        for (int i = 0; i < self->nwatch; i++) {
-            items[n++] = (zmq_pollitem_t){.socket = self->watch[i].socket,
-                                          .events = ZMQ_POLLIN};
-        }
-        items[n++] =
-            (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
-        s_add_n(&self->polls, 1);
-        atomic_store_explicit(&self->waiting, true, memory_order_release);
-        int rc_poll = zmq_poll(items, n, timeout);
-        atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
-        if (rc_poll < 0) {
-            if (errno == ETERM) {
-                rc = -1;
-                err = ETERM;
-                break;
-            }
-            if (self->eintr_returns) {
-                /* zr_proxy, like zmq_proxy: a signal ends it. */
-                rc = -1;
-                err = EINTR;
-                break;
-            }
-            continue; /* EINTR: a signal; the stop flag says what to do */
-        }
-        if (ctl_item >= 0 && (items[ctl_item].revents & ZMQ_POLLIN)) {
-            s_serve_control(self);
-        }
-        if (cap_item >= 0 && (items[cap_item].revents & ZMQ_POLLIN)) {
-            s_drain(self->capture);
-        }
-        for (int i = 0; i < self->nwatch; i++) {
-            if (items[watch_item + i].revents & ZMQ_POLLIN) {
-                self->watch[i].fn(self->watch[i].arg);
-            }
-        }
-        if (items[n - 1].revents & ZMQ_POLLIN) {
-            zr__wake_drain(self->wake[0]);
-        }
-    }
-out:
-    if (err != ETERM) {
-        s_finish(self);
-    }
+    int rc = s_loop(self);
+    int err = errno;
+    s_finish(self, rc != 0 && err == ETERM);
     for (int i = 0; i < self->ndirs; i++) {
-        s_dir_t *d = &self->dirs[i];
-        zmq_msg_close(&d->frame);
-        d->parked = false;
-        d->mid_in = d->mid_out = false;
-        d->dropping = false;
-        zr__msg_clear(&d->in_msg);
-        zr__msg_clear(&d->out_msg);
-        d->out_next = 0;
+        zmq_msg_close(&self->dirs[i].frame);
+        zr__msg_clear(&self->dirs[i].in_msg);
     }
-    zmq_msg_close(&self->capframe);
-    self->capture_owner = NULL;
     atomic_store(&self->cpu_ns, s_thread_cpu_ns(self->thread));
     atomic_store(&self->running, false);
-    if (rc != 0) {
-        errno = err;
-    }
+    errno = err;
     return rc;
 }
 
@@ -1224,6 +998,7 @@ s_sockstats(const zr__sockstats_t *s, zr_socket_stats_t *out)
     out->drop_error = zr__stat_get(&m->drop_error);
     out->drop_shutdown = zr__stat_get(&m->drop_shutdown);
     out->drop_slow = zr__stat_get(&m->drop_slow);
+    out->msgs_resent = zr__stat_get(&m->msgs_resent);
 }
 
 bool
@@ -1241,7 +1016,7 @@ zr__engine_name(const zr__engine_t *self)
 void
 zr__engine_count_control(zr__engine_t *self, bool ok)
 {
-    s_add_n(ok ? &self->control_cmds : &self->control_errors, 1);
+    zr__stat_add(ok ? &self->control_cmds : &self->control_errors, 1);
 }
 
 void
@@ -1254,8 +1029,8 @@ zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
     stats->polls = zr__stat_get(&m->polls);
     s_sockstats(&self->front_stats, &stats->frontend);
     s_sockstats(&self->back_stats, &stats->backend);
-    stats->capture_msgs = zr__stat_get(&m->capture_msgs);
-    stats->capture_drops = zr__stat_get(&m->capture_drops);
+    zr__capture_stats(self->capture, &stats->capture_msgs,
+                      &stats->capture_drops);
     stats->control_cmds = zr__stat_get(&m->control_cmds);
     stats->control_errors = zr__stat_get(&m->control_errors);
     stats->paused = atomic_load(&m->paused);
@@ -1274,6 +1049,7 @@ s_sockstats_json(const zr_socket_stats_t *s)
     cJSON_AddNumberToObject(o, "msgs_out", (double) s->msgs_out);
     cJSON_AddNumberToObject(o, "frames_out", (double) s->frames_out);
     cJSON_AddNumberToObject(o, "bytes_out", (double) s->bytes_out);
+    cJSON_AddNumberToObject(o, "msgs_resent", (double) s->msgs_resent);
     cJSON *drops = cJSON_AddObjectToObject(o, "drops");
     cJSON_AddNumberToObject(drops, "no_route", (double) s->drop_no_route);
     cJSON_AddNumberToObject(drops, "peer_full", (double) s->drop_peer_full);

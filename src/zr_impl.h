@@ -114,8 +114,86 @@ size_t zr__msg_bytes(const zr__msg_t *self);
 void zr__msg_clear(zr__msg_t *self);
 void zr__msg_destroy(zr__msg_t *self);
 
+/* Per-socket counters: written by the engine's thread only, read by
+ * anyone (relaxed atomics). */
+typedef struct {
+    _Atomic uint64_t msgs_in, frames_in, bytes_in;
+    _Atomic uint64_t msgs_out, frames_out, bytes_out, msgs_resent;
+    _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
+    _Atomic uint64_t drop_shutdown, drop_slow;
+} zr__sockstats_t;
+
 /* ---------------------------------------------------------------------
- * engine.c: the only code that moves messages.
+ * capture.c: a copy of every message sent, both ways, each whole, to the
+ * capture socket (an XPUB with ZMQ_XPUB_NODROP); a listener that cannot
+ * keep up misses whole messages, counted.
+ */
+typedef struct zr__capture_t zr__capture_t;
+zr__capture_t *zr__capture_new(void *socket);
+void zr__capture_destroy(zr__capture_t **self_p);
+void *zr__capture_socket(const zr__capture_t *self);
+/* Send COPY, a whole message; its frames are consumed either way. */
+void zr__capture_send(zr__capture_t *self, zr__msg_t *copy);
+/* A message went out but no copy could be made. */
+void zr__capture_missed(zr__capture_t *self);
+/* Read the listeners' subscriptions so that they do not pile up. */
+void zr__capture_drain(zr__capture_t *self);
+/* SELF may be NULL (zeros). */
+void zr__capture_stats(const zr__capture_t *self, uint64_t *msgs,
+                       uint64_t *drops);
+
+/* ---------------------------------------------------------------------
+ * outlet.c: the one way out. Every message the relay emits on a socket
+ * goes through its outlet: whole (a peer that vanishes mid-message gets
+ * no fragment; PUSH/DEALER/PAIR send it again whole elsewhere), captured,
+ * counted, and held or dropped by the socket's policy when refused.
+ */
+typedef struct zr__outlet_t zr__outlet_t;
+typedef enum {
+    ZR__OUT_SENT,    /* all of it went out */
+    ZR__OUT_HELD,    /* the outlet holds it and waits (see below) */
+    ZR__OUT_DROPPED, /* dropped and counted by reason */
+    ZR__OUT_ENDED    /* the context was terminated */
+} zr__out_t;
+/* STATS: the socket's counters; CAPTURE may be NULL; NAME for logs. */
+zr__outlet_t *zr__outlet_new(void *socket, zr__sockstats_t *stats,
+                             zr__capture_t *capture, const char *name);
+void zr__outlet_destroy(zr__outlet_t **self_p);
+void *zr__outlet_socket(const zr__outlet_t *self);
+void zr__outlet_set_capture(zr__outlet_t *self, zr__capture_t *capture);
+/* An XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow subscriber,
+ * send the message the lossy way (counted drop_slow). */
+void zr__outlet_set_block_timeout(zr__outlet_t *self, int msecs);
+/* A message of one frame (moved: FRAME is empty afterwards). */
+zr__out_t zr__outlet_send_frame(zr__outlet_t *self, zmq_msg_t *frame);
+/* A whole message (moved: MSG is empty afterwards, whatever happened);
+ * queued behind what the outlet holds, if anything. */
+zr__out_t zr__outlet_send(zr__outlet_t *self, zr__msg_t *msg);
+/* Queue MSG (moved) behind what the outlet holds. -1 ENOMEM (dropped,
+ * counted). */
+int zr__outlet_queue(zr__outlet_t *self, zr__msg_t *msg);
+/* Send what it holds, then its queue: SENT once nothing is left. */
+zr__out_t zr__outlet_flush(zr__outlet_t *self);
+/* At once, ahead of what it holds, never held: 0 (MSG emptied), or -1
+ * with libzmq's errno (EAGAIN: full, EHOSTUNREACH: no such peer) and MSG
+ * intact. */
+int zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg);
+/* Holds a message or has some queued. */
+bool zr__outlet_holding(const zr__outlet_t *self);
+/* Holds a message the socket refused: wait for ZMQ_POLLOUT on it when
+ * zr__outlet_waits_pollout, else until zr__outlet_retry_at (ms). */
+bool zr__outlet_blocked(const zr__outlet_t *self);
+bool zr__outlet_waits_pollout(const zr__outlet_t *self);
+int64_t zr__outlet_retry_at(const zr__outlet_t *self);
+int zr__outlet_backoff(const zr__outlet_t *self);
+size_t zr__outlet_queued(const zr__outlet_t *self);
+/* Let go of everything it holds, counted as drop_shutdown; how many. */
+size_t zr__outlet_discard(zr__outlet_t *self);
+/* Add the counts of the last burst to the socket's counters. */
+void zr__outlet_publish(zr__outlet_t *self);
+
+/* ---------------------------------------------------------------------
+ * engine.c: the loop that moves messages.
  */
 typedef struct zr__engine_t zr__engine_t;
 
@@ -143,15 +221,6 @@ typedef struct {
     unsigned dirs;
 } zr__handler_t;
 
-/* Per-socket counters: written by the engine's thread only, read by
- * anyone (relaxed atomics). */
-typedef struct {
-    _Atomic uint64_t msgs_in, frames_in, bytes_in;
-    _Atomic uint64_t msgs_out, frames_out, bytes_out;
-    _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
-    _Atomic uint64_t drop_shutdown, drop_slow;
-} zr__sockstats_t;
-
 zr__engine_t *zr__engine_new(void);
 void zr__engine_destroy(zr__engine_t **self_p);
 /* Borrowed sockets: the engine never closes them. Directions follow from
@@ -165,6 +234,11 @@ void zr__engine_set_identity(zr__engine_t *self, const char *name,
                              const char *type);
 /* How long zr__engine_run may spend at stop finishing messages it holds. */
 void zr__engine_set_linger(zr__engine_t *self, int msecs);
+/* At stop, call CLOSE_INTAKE(ARG) (NULL: none) first, then deliver what
+ * the sources still hold too, not only what the engine holds; count what
+ * is left. Devices do; zr_proxy, on the caller's sockets, does not. */
+void zr__engine_set_drain(zr__engine_t *self, void (*close_intake)(void *),
+                          void *arg);
 /* zr_proxy: return -1/EINTR when a signal interrupts the wait, as
  * zmq_proxy does (devices go on and look at their stop flag). */
 void zr__engine_set_eintr_returns(zr__engine_t *self, bool returns);
@@ -190,8 +264,9 @@ int zr__engine_inject(zr__engine_t *self, void *socket, zr__msg_t *msg);
 void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
 /* Send MSG on SOCKET at once, from a handler, outside the order of the
  * messages the engine moves (a last value for a new subscriber, a request
- * for a chosen worker); counted as sent. On success MSG is emptied; on
- * failure (-1 with libzmq's errno: EAGAIN, EHOSTUNREACH) it is intact. */
+ * for a chosen worker), through the socket's outlet: whole, captured and
+ * counted as sent. On success MSG is emptied; on failure (-1 with
+ * libzmq's errno: EAGAIN full, EHOSTUNREACH no such peer) it is intact. */
 int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */

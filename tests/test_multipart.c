@@ -5,6 +5,7 @@
 #include "zrtest.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* Frame sizes around libzmq's boundaries: empty, the 33-byte inline
  * ("very small") limit, 255/256 (ZMTP short/long frame), 1 MiB. */
@@ -266,6 +267,158 @@ s_forwarder(const char *front, const char *back)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * Churn: a consumer that keeps leaving while 64-frame messages stream
+ * through. libzmq's PUSH fails a later frame of a message when the pipe
+ * it went to dies, rolls the frames back, and swallows the rest of that
+ * message; a relay that retries the frame elsewhere creates fragments.
+ * Every message a consumer gets must be whole, and the relay's counters
+ * must account for every message it took in.
+ */
+#define S_CHURN_FRAMES 64
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    atomic_bool stop;
+    _Atomic uint64_t whole, fragments, cycles;
+} s_churn_t;
+
+/* Send message ID: S_CHURN_FRAMES frames of (id, index). */
+static void
+s_churn_send(void *socket, uint32_t id)
+{
+    for (uint32_t f = 0; f < S_CHURN_FRAMES; f++) {
+        uint32_t body[2] = {id, f};
+        if (zmq_send(socket, body, sizeof body,
+                     f + 1 < S_CHURN_FRAMES ? ZMQ_SNDMORE : 0) < 0) {
+            ZR_FAILF("send %u/%u: %s", id, f, zmq_strerror(errno));
+        }
+    }
+}
+
+/* Receive one message (readable already); whole or a fragment. Returns
+ * false for the end marker (one 3-byte frame). */
+static bool
+s_churn_recv(void *socket, s_churn_t *c)
+{
+    bool whole = true;
+    uint32_t id = 0, frames = 0;
+    int more;
+    do {
+        uint32_t body[2];
+        int n = zmq_recv(socket, body, sizeof body, 0);
+        ZR_CHECK(n >= 0);
+        size_t len = sizeof more;
+        zmq_getsockopt(socket, ZMQ_RCVMORE, &more, &len);
+        if (n == 3 && frames == 0 && !more) {
+            return false;
+        }
+        if (frames == 0) {
+            id = body[0];
+        }
+        if (n != (int) sizeof body || body[0] != id || body[1] != frames) {
+            whole = false;
+        }
+        frames++;
+    } while (more);
+    whole = whole && frames == S_CHURN_FRAMES;
+    atomic_fetch_add(whole ? &c->whole : &c->fragments, 1);
+    return true;
+}
+
+/* The consumer that stays: reads until the end marker. */
+static void *
+s_churn_stable(void *arg)
+{
+    s_churn_t *c = arg;
+    void *pull = zrt_socket(c->ctx, ZMQ_PULL);
+    zrt_connect(pull, c->endpoint);
+    for (;;) {
+        ZR_CHECKF(zrt_readable(pull, 30000), "stable consumer: no end marker");
+        if (!s_churn_recv(pull, c)) {
+            break;
+        }
+    }
+    zmq_close(pull);
+    return NULL;
+}
+
+/* The consumer that keeps leaving: connects, takes a few messages (or
+ * waits a moment for them), closes with linger 0, again and again. */
+static void *
+s_churn_leaver(void *arg)
+{
+    s_churn_t *c = arg;
+    while (!atomic_load(&c->stop)) {
+        void *pull = zrt_socket(c->ctx, ZMQ_PULL);
+        zrt_setint(pull, ZMQ_RCVHWM, 4);
+        zrt_connect(pull, c->endpoint);
+        for (int i = 0; i < 3 && zrt_readable(pull, 10); i++) {
+            s_churn_recv(pull, c);
+        }
+        zmq_close(pull);
+        atomic_fetch_add(&c->cycles, 1);
+    }
+    return NULL;
+}
+
+static void
+s_hwm4(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set_sndhwm(dev, 4));
+}
+
+static void
+s_churn(const char *front, const char *back)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, front, back, s_hwm4);
+    s_churn_t c = {.ctx = ctx, .endpoint = zrt_device_endpoint(dev, 1)};
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, zrt_device_endpoint(dev, 0));
+    pthread_t stable, leaver;
+    pthread_create(&stable, NULL, s_churn_stable, &c);
+    pthread_create(&leaver, NULL, s_churn_leaver, &c);
+    /* Stream for a while: long enough for a few hundred departures. */
+    uint32_t sent = 0;
+    int64_t end = zrt_now_ms() + 3000;
+    while (zrt_now_ms() < end || atomic_load(&c.cycles) < 50) {
+        s_churn_send(push, sent++);
+        ZR_CHECKF(zrt_now_ms() < end + 20000, "the leaver is stuck");
+    }
+    atomic_store(&c.stop, true);
+    pthread_join(leaver, NULL);
+    zrt_send_str(push, "end", 0);
+    pthread_join(stable, NULL);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.frontend.msgs_in == sent + 1, ZRT_DEADLINE_MS);
+    printf("     %u sent, %" PRIu64 " whole, %" PRIu64 " fragments, %" PRIu64
+           " departures; relay: %" PRIu64 " in, %" PRIu64 " out, %" PRIu64
+           " resent\n",
+           sent, atomic_load(&c.whole), atomic_load(&c.fragments),
+           atomic_load(&c.cycles), st.frontend.msgs_in, st.backend.msgs_out,
+           st.backend.msgs_resent);
+    ZR_EQ(atomic_load(&c.fragments), 0);
+    /* Every message taken in went out whole (once) or was counted. */
+    ZR_EQ(st.frontend.msgs_in, st.backend.msgs_out + st.backend.drop_error);
+    zr_device_destroy(&dev);
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+}
+
+static void
+test_churn_inproc(void)
+{
+    s_churn("@inproc://mp-c-in", "@inproc://mp-c-out");
+}
+
+static void
+test_churn_tcp(void)
+{
+    s_churn("@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*");
+}
+
 static void
 test_streamer_inproc(void)
 {
@@ -323,6 +476,8 @@ ZR_TESTS = {
     {"tcp: queue, both ways", test_queue_tcp},
     {"tcp: forwarder", test_forwarder_tcp},
     {"tcp: two producers, no interleaving", test_interleave_tcp},
+    {"inproc: a consumer leaves mid-message, no fragments", test_churn_inproc},
+    {"tcp: a consumer leaves mid-message, no fragments", test_churn_tcp},
     {NULL, NULL},
 };
 ZR_MAIN
