@@ -90,6 +90,20 @@ s_entry_stop(s_entry_t *e)
     zr_device_destroy(&e->dev);
 }
 
+/* Stop every device: all drain at once, then each is joined. */
+static void
+s_entries_stop(zr_daemon_t *self)
+{
+    for (size_t i = 0; i < self->nentries; i++) {
+        if (self->entries[i].dev) {
+            zr_device_stop(self->entries[i].dev);
+        }
+    }
+    for (size_t i = 0; i < self->nentries; i++) {
+        s_entry_stop(&self->entries[i]);
+    }
+}
+
 void
 zr_daemon_destroy(zr_daemon_t **self_p)
 {
@@ -97,9 +111,7 @@ zr_daemon_destroy(zr_daemon_t **self_p)
         return;
     }
     zr_daemon_t *self = *self_p;
-    for (size_t i = 0; i < self->nentries; i++) {
-        s_entry_stop(&self->entries[i]);
-    }
+    s_entries_stop(self);
     free(self->entries);
     if (self->control) {
         zmq_close(self->control);

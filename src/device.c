@@ -566,6 +566,29 @@ s_socket(zr_device_t *self, int role, int type)
     return s;
 }
 
+/* At stop, a one-way device stops taking new messages before it
+ * delivers what it holds: it unbinds and disconnects its frontend, so
+ * producers keep what they have not sent yet (a connecting producer sends
+ * it to the next relay on that port). What the frontend already queued
+ * stays readable and is delivered. A queue keeps its frontend: replies to
+ * requests in flight still go to their clients. */
+static void
+s_close_intake(void *arg)
+{
+    zr_device_t *self = arg;
+    zr_endpoints_t *eps = self->endpoints[S_FRONTEND];
+    void *socket = self->sockets[S_FRONTEND];
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        const char *address = zr_endpoints_resolved(eps, i);
+        int rc = zr_endpoints_is_bind(eps, i) ? zmq_unbind(socket, address)
+                                              : zmq_disconnect(socket, address);
+        if (rc != 0 && errno != ENOENT) {
+            ZR_LOG_D("%s: cannot close %s at stop: %s", self->name, address,
+                     zmq_strerror(errno));
+        }
+    }
+}
+
 int
 zr_device_open(zr_device_t *self)
 {
@@ -637,6 +660,8 @@ zr_device_open(zr_device_t *self)
     }
     zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
                            self->sockets[S_BACKEND]);
+    zr__engine_set_drain(self->engine,
+                         self->type == ZR_QUEUE ? NULL : s_close_intake, self);
     zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
     zr__engine_set_control(self->engine, self->sockets[S_CONTROL]);
     if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
