@@ -23,9 +23,10 @@ extern char **environ;
 /* ---------------------------------------------------------------------
  * Child processes: start one with its stdout and stderr on pipes, read
  * stdout line by line and stderr whole, wait for the exit, kill. Every
- * wait has a deadline. A failed check ends the test program at once, so
- * children still running then are killed by an atexit handler (and, on
- * Linux, by PR_SET_PDEATHSIG if the test program itself is killed).
+ * wait has a deadline. A failed check or a skip ends the case's process
+ * at once: children still running then are shown and killed by
+ * zrt_proc_cleanup, the harness's end hook (an atexit handler when the
+ * case returns; on Linux, PR_SET_PDEATHSIG if the case is killed).
  */
 
 /* What a child said on one stream; beyond ZRT_TEXT_MAX bytes it is read
@@ -42,7 +43,7 @@ typedef struct {
     pid_t pid;
     int status; /* wait(2) status, once reaped */
     bool reaped;
-    int fd[2];        /* read ends of stdout and stderr; -1 at EOF */
+    int fd[2];          /* read ends of stdout and stderr; -1 at EOF */
     zrt_text_t text[2]; /* what came on each so far */
     char cmdline[512];
 } zrt_proc_t;
@@ -84,6 +85,7 @@ zrt_proc_spawn(const char *const *argv, const char *const *env_set,
     static bool registered;
     if (!registered) {
         atexit(zrt_proc_cleanup);
+        zrt_end_hook = zrt_proc_cleanup;
         registered = true;
     }
     int slot = 0;
@@ -328,8 +330,8 @@ zrt_proc_wait(zrt_proc_t *self, int ms)
 static inline bool
 zrt_proc_alive(zrt_proc_t *self)
 {
-    if (!self->reaped && waitpid(self->pid, &self->status, WNOHANG) ==
-                             self->pid) {
+    if (!self->reaped &&
+        waitpid(self->pid, &self->status, WNOHANG) == self->pid) {
         self->reaped = true;
     }
     return !self->reaped;
@@ -350,8 +352,8 @@ static inline void
 zrt_proc_expect_exit(zrt_proc_t *self, int code, int ms)
 {
     if (!zrt_proc_wait(self, ms)) {
-        ZR_FAILF("'%s' still running after %d ms; stderr:\n%s",
-                 self->cmdline, ms, zrt_proc_stderr(self));
+        ZR_FAILF("'%s' still running after %d ms; stderr:\n%s", self->cmdline,
+                 ms, zrt_proc_stderr(self));
     }
     if (WIFSIGNALED(self->status)) {
         ZR_FAILF("'%s' killed by signal %d; stderr:\n%s", self->cmdline,
@@ -392,8 +394,8 @@ zrt_proc_destroy(zrt_proc_t **self_p)
     *self_p = NULL;
 }
 
-/* At exit. A child still listed here means a check failed while it ran:
- * show what it said, then kill it. */
+/* At the end of a case. A child still listed here means a check failed
+ * (or the case skipped) while it ran: show what it said, then kill it. */
 static inline void
 zrt_proc_cleanup(void)
 {
@@ -410,6 +412,5 @@ zrt_proc_cleanup(void)
         zrt_proc_destroy(&p);
     }
 }
-
 
 #endif

@@ -828,8 +828,8 @@ def scenario_s3_netns(zrelay, workdir):
         print("SKIP: network namespaces need root (this runs as uid %d)"
               % os.geteuid())
         sys.exit(77)
-    ip = "/usr/sbin/ip" if os.access("/usr/sbin/ip", os.X_OK) else "/sbin/ip"
-    if not os.access(ip, os.X_OK):
+    ip = ip_command()
+    if not ip:
         print("SKIP: no 'ip' command (iproute2)")
         sys.exit(77)
     tag = "%d" % (os.getpid() % 100000)
@@ -1020,19 +1020,73 @@ def scenario_broker(zrelay, workdir):
 # ---------------------------------------------------------------------------
 # The embedded default (`zrelay run`, what `make run` starts) with the
 # seed's S1 programs on the seed's own ports, not one endpoint changed.
+# It runs in a network namespace of its own, so that those fixed ports are
+# free whatever else this host runs (a `make run` of its own, say).
 
 SEED_PORTS = (5558, 5559, 5560, 5561, 5562, 5570, 5571)
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+
+
+def ip_command():
+    for path in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"):
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def private_network():
+    """Moves this process, and whatever it starts from now on, into a new
+    network namespace with only loopback, up: as root, unshare(2) with
+    CLONE_NEWNET; otherwise with CLONE_NEWUSER as well, mapping this user
+    to root there (what `unshare --net --map-root-user` does). Must run
+    while this process has a single thread. Returns (True, how) or
+    (False, why not): then this process stays in the host's network."""
+    import ctypes
+    ip = ip_command()
+    if not ip:
+        return False, "no 'ip' command (iproute2) to bring up loopback"
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.geteuid(), os.getegid()
+    if uid == 0:
+        flags, how = CLONE_NEWNET, "unshare(CLONE_NEWNET)"
+    else:
+        flags = CLONE_NEWUSER | CLONE_NEWNET
+        how = "unshare(CLONE_NEWUSER|CLONE_NEWNET), uid %d as root" % uid
+    if libc.unshare(flags) != 0:
+        return False, "%s: %s" % (how, os.strerror(ctypes.get_errno()))
+    # Past unshare there is no way back to the host's network: a failure
+    # from here on is the test's.
+    if flags & CLONE_NEWUSER:
+        for name, text in (("setgroups", "deny"),
+                           ("uid_map", "0 %d 1" % uid),
+                           ("gid_map", "0 %d 1" % gid)):
+            try:
+                with open("/proc/self/" + name, "w") as f:
+                    f.write(text)
+            except OSError as e:
+                raise Failure("after %s: /proc/self/%s: %s" % (how, name, e))
+    sh(ip, "link", "set", "lo", "up")
+    return True, how
 
 
 def scenario_default(zrelay, workdir):
+    private, how = private_network()
+    if private:
+        log("default: in a network namespace of its own (%s): the seed's "
+            "ports are free" % how)
+    else:
+        log("default: in the host's network namespace, since a private "
+            "one is not possible here (%s)" % how)
     for port in SEED_PORTS:
         probe = socket.socket()
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as e:
-            print("SKIP: port %d is taken here (%s); the embedded default "
-                  "needs 5558-5571 on 127.0.0.1" % (port, e))
-            sys.exit(77)
+            raise Failure("port %d on 127.0.0.1 is taken (%s): the embedded "
+                          "default needs 5558-5571, and this runs in the "
+                          "host's network namespace (%s); free the port or "
+                          "run as root" % (port, e, how))
         finally:
             probe.close()
     stderr = tempfile.TemporaryFile(mode="w+")
