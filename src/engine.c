@@ -26,11 +26,11 @@
  */
 #include "zr_impl.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,12 +60,11 @@ typedef struct {
 } s_dir_t;
 
 struct zr__engine_t {
-    void *frontend, *backend, *control;
+    void *frontend, *backend;
     zr__capture_t *capture;
     s_dir_t dirs[2];
     int ndirs;
     zr__sockstats_t front_stats, back_stats;
-    _Atomic uint64_t control_cmds, control_errors;
     _Atomic uint64_t polls;
     atomic_bool waiting; /* in zmq_poll, counters published */
     atomic_bool stop;
@@ -85,8 +84,6 @@ struct zr__engine_t {
         void *arg;
     } watch[ZR__WATCH_MAX];
     int nwatch;
-    void (*describe)(cJSON *, void *);
-    void *describe_arg;
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
     bool eintr_returns;
@@ -227,12 +224,6 @@ zr__engine_set_capture(zr__engine_t *self, void *capture)
 }
 
 void
-zr__engine_set_control(zr__engine_t *self, void *control)
-{
-    self->control = control;
-}
-
-void
 zr__engine_set_identity(zr__engine_t *self, const char *name, const char *type)
 {
     free(self->name);
@@ -281,14 +272,6 @@ zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
     self->watch[self->nwatch].arg = arg;
     self->nwatch++;
     return 0;
-}
-
-void
-zr__engine_set_describe(zr__engine_t *self, void (*fn)(cJSON *, void *),
-                        void *arg)
-{
-    self->describe = fn;
-    self->describe_arg = arg;
 }
 
 void
@@ -536,14 +519,6 @@ s_has_input(void *socket)
            (events & ZMQ_POLLIN);
 }
 
-static void
-s_serve_control(zr__engine_t *self)
-{
-    while (s_has_input(self->control)) {
-        zr__ctl_serve(self, self->control);
-    }
-}
-
 /* Add SOCKET/EVENTS to the poll set, merging with an item for the same
  * socket (a queue's frontend is read by one direction, written by the
  * other). */
@@ -769,8 +744,10 @@ s_spin(zr__engine_t *self, s_status_t *term)
         if (s_frames_in(self) != frames) {
             return true;
         }
-        if ((self->control && s_has_input(self->control))) {
-            return true;
+        for (int i = 0; i < self->nwatch; i++) {
+            if (s_has_input(self->watch[i].socket)) {
+                return true;
+            }
         }
     }
     return false;
@@ -788,12 +765,12 @@ s_thread_cpu_ns(pthread_t thread)
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* The handler's timer, if due; the poll timeout it leaves (-1: none). */
-static long
+/* The handler's timer, if due. */
+static void
 s_timers(zr__engine_t *self, int64_t *now)
 {
     if (self->deadline < 0) {
-        return -1;
+        return;
     }
     *now = zr__now_ms();
     if (*now >= self->deadline) {
@@ -801,10 +778,19 @@ s_timers(zr__engine_t *self, int64_t *now)
         zr__engine_set_deadline(self,
                                 self->handler.timer(self->handler.arg, *now));
     }
+}
+
+/* TIMEOUT, shortened to the handler's next deadline (which the handler
+ * may have moved while it saw messages). */
+static long
+s_timer_wait(const zr__engine_t *self, long timeout)
+{
     if (self->deadline < 0) {
-        return -1;
+        return timeout;
     }
-    return (long) (self->deadline > *now ? self->deadline - *now : 0);
+    int64_t now = zr__now_ms();
+    long wait = (long) (self->deadline > now ? self->deadline - now : 0);
+    return timeout < 0 || wait < timeout ? wait : timeout;
 }
 
 /* One turn over the directions: pump each, and add to ITEMS what to wait
@@ -850,15 +836,12 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
     return S_OK;
 }
 
-/* Data keeps coming: no poll, but never starve the control socket, the
- * capture's subscriptions or the watched sockets. ZMQ_EVENTS is cheap
+/* Data keeps coming: no poll, but never starve the watched sockets (a
+ * control endpoint) or the capture's subscriptions. ZMQ_EVENTS is cheap
  * next to a burst. */
 static void
 s_side_sockets(zr__engine_t *self)
 {
-    if (self->control) {
-        s_serve_control(self);
-    }
     if (self->capture && s_has_input(zr__capture_socket(self->capture))) {
         zr__capture_drain(self->capture);
     }
@@ -874,11 +857,7 @@ s_side_sockets(zr__engine_t *self)
 static int
 s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
 {
-    int ctl_item = -1, cap_item = -1;
-    if (self->control) {
-        ctl_item = n;
-        n = s_poll_add(items, n, self->control, ZMQ_POLLIN);
-    }
+    int cap_item = -1;
     if (self->capture) {
         cap_item = n;
         n = s_poll_add(items, n, zr__capture_socket(self->capture),
@@ -896,9 +875,6 @@ s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
     atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
     if (rc < 0) {
         return -1;
-    }
-    if (ctl_item >= 0 && (items[ctl_item].revents & ZMQ_POLLIN)) {
-        s_serve_control(self);
     }
     if (cap_item >= 0 && (items[cap_item].revents & ZMQ_POLLIN)) {
         zr__capture_drain(self->capture);
@@ -925,12 +901,14 @@ s_loop(zr__engine_t *self)
         int64_t now = 0;
         zmq_pollitem_t items[6 + ZR__WATCH_MAX];
         int n = 0;
-        long timeout = s_timers(self, &now);
+        long timeout = -1;
+        s_timers(self, &now);
         if (!paused && s_turn(self, now, items, &n, &timeout, &busy) ==
                            S_TERM) {
             errno = ETERM;
             return -1;
         }
+        timeout = s_timer_wait(self, timeout);
         if (busy) {
             s_side_sockets(self);
             continue;
@@ -1014,12 +992,6 @@ zr__engine_name(const zr__engine_t *self)
 }
 
 void
-zr__engine_count_control(zr__engine_t *self, bool ok)
-{
-    zr__stat_add(ok ? &self->control_cmds : &self->control_errors, 1);
-}
-
-void
 zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
 {
     zr__engine_t *m = (zr__engine_t *) self;
@@ -1031,64 +1003,113 @@ zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
     s_sockstats(&self->back_stats, &stats->backend);
     zr__capture_stats(self->capture, &stats->capture_msgs,
                       &stats->capture_drops);
-    stats->control_cmds = zr__stat_get(&m->control_cmds);
-    stats->control_errors = zr__stat_get(&m->control_errors);
     stats->paused = atomic_load(&m->paused);
     stats->running = atomic_load(&m->running);
     stats->cpu_ns = stats->running ? s_thread_cpu_ns(self->thread)
                                    : atomic_load(&m->cpu_ns);
 }
 
-static cJSON *
-s_sockstats_json(const zr_socket_stats_t *s)
+/* ---------------------------------------------------------------------
+ * The engine's rows of the stats table.
+ */
+
+#define S_SOCK(field) offsetof(zr__sockstats_t, field)
+#define S_DROP(field, reason, text)                                            \
+    {.key = "drops." reason,                                                   \
+     .metric = "messages_dropped_total",                                       \
+     .labels = "reason=\"" reason "\"",                                        \
+     .kind = ZR__STAT_COUNTER,                                                 \
+     .help = text,                                                             \
+     .offset = S_SOCK(field)}
+static const zr__stat_t s_socket_rows[] = {
+    {.key = "msgs_in",
+     .metric = "messages_received_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Messages received on the socket (a multipart message once).",
+     .offset = S_SOCK(msgs_in)},
+    {.key = "frames_in",
+     .metric = "frames_received_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Frames received on the socket.",
+     .offset = S_SOCK(frames_in)},
+    {.key = "bytes_in",
+     .metric = "received_bytes_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Bytes received on the socket, every frame's.",
+     .offset = S_SOCK(bytes_in)},
+    {.key = "msgs_out",
+     .metric = "messages_sent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Messages sent on the socket (a multipart message once).",
+     .offset = S_SOCK(msgs_out)},
+    {.key = "frames_out",
+     .metric = "frames_sent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Frames sent on the socket.",
+     .offset = S_SOCK(frames_out)},
+    {.key = "bytes_out",
+     .metric = "sent_bytes_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Bytes sent on the socket, every frame's.",
+     .offset = S_SOCK(bytes_out)},
+    {.key = "msgs_resent",
+     .metric = "messages_resent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Messages sent again, whole, after the peer they went to "
+             "vanished mid-message (not lost).",
+     .offset = S_SOCK(msgs_resent)},
+    S_DROP(drop_no_route, "no_route",
+           "Messages for a ROUTER peer that is gone."),
+    S_DROP(drop_peer_full, "peer_full",
+           "Messages for a ROUTER peer whose queue stayed full."),
+    S_DROP(drop_error, "error", "Messages no send could take, other reasons."),
+    S_DROP(drop_shutdown, "shutdown",
+           "Messages taken in and not delivered when the relay stopped."),
+    S_DROP(drop_slow, "slow_subscriber",
+           "Messages sent the lossy way after a slow subscriber held the "
+           "others up to block_timeout."),
+};
+#undef S_DROP
+#undef S_SOCK
+
+static double
+s_cpu_seconds(const void *base)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "msgs_in", (double) s->msgs_in);
-    cJSON_AddNumberToObject(o, "frames_in", (double) s->frames_in);
-    cJSON_AddNumberToObject(o, "bytes_in", (double) s->bytes_in);
-    cJSON_AddNumberToObject(o, "msgs_out", (double) s->msgs_out);
-    cJSON_AddNumberToObject(o, "frames_out", (double) s->frames_out);
-    cJSON_AddNumberToObject(o, "bytes_out", (double) s->bytes_out);
-    cJSON_AddNumberToObject(o, "msgs_resent", (double) s->msgs_resent);
-    cJSON *drops = cJSON_AddObjectToObject(o, "drops");
-    cJSON_AddNumberToObject(drops, "no_route", (double) s->drop_no_route);
-    cJSON_AddNumberToObject(drops, "peer_full", (double) s->drop_peer_full);
-    cJSON_AddNumberToObject(drops, "error", (double) s->drop_error);
-    cJSON_AddNumberToObject(drops, "shutdown", (double) s->drop_shutdown);
-    cJSON_AddNumberToObject(drops, "slow_subscriber", (double) s->drop_slow);
-    return o;
+    const zr__engine_t *self = base;
+    bool running = atomic_load(&((zr__engine_t *) self)->running);
+    uint64_t ns = running ? s_thread_cpu_ns(self->thread)
+                          : atomic_load(&((zr__engine_t *) self)->cpu_ns);
+    return (double) ns / 1e9;
 }
 
-char *
-zr__engine_stats_json(const zr__engine_t *self)
+static const zr__stat_t s_loop_rows[] = {
+    {.key = "polls",
+     .metric = "polls_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Times the relay waited in zmq_poll (it drains without polling "
+             "while data flows).",
+     .offset = offsetof(zr__engine_t, polls)},
+    {.key = "cpu_seconds",
+     .metric = "cpu_seconds_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "CPU time of the relay's thread.",
+     .get = s_cpu_seconds},
+};
+
+size_t
+zr__engine_sections(const zr__engine_t *self, zr__stat_section_t *out,
+                    size_t max)
 {
-    zr_stats_t st;
-    zr__engine_stats(self, &st);
-    cJSON *o = cJSON_CreateObject();
-    if (!o) {
-        return NULL;
-    }
-    cJSON_AddStringToObject(o, "name", self->name ? self->name : "proxy");
-    cJSON_AddStringToObject(o, "type", self->type ? self->type : "proxy");
-    cJSON_AddStringToObject(o, "state",
-                            !st.running ? "stopped"
-                            : st.paused ? "paused"
-                                        : "running");
-    cJSON_AddItemToObject(o, "frontend", s_sockstats_json(&st.frontend));
-    cJSON_AddItemToObject(o, "backend", s_sockstats_json(&st.backend));
-    cJSON *cap = cJSON_AddObjectToObject(o, "capture");
-    cJSON_AddBoolToObject(cap, "enabled", self->capture != NULL);
-    cJSON_AddNumberToObject(cap, "msgs", (double) st.capture_msgs);
-    cJSON_AddNumberToObject(cap, "drops", (double) st.capture_drops);
-    cJSON *ctl = cJSON_AddObjectToObject(o, "control");
-    cJSON_AddNumberToObject(ctl, "commands", (double) st.control_cmds);
-    cJSON_AddNumberToObject(ctl, "errors", (double) st.control_errors);
-    cJSON_AddNumberToObject(o, "polls", (double) st.polls);
-    cJSON_AddNumberToObject(o, "cpu_seconds", (double) st.cpu_ns / 1e9);
-    if (self->describe) {
-        self->describe(o, self->describe_arg);
-    }
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    const zr__stat_section_t all[] = {
+        {"frontend", "socket=\"frontend\"", ZR__STAT_ROWS(s_socket_rows),
+         &self->front_stats},
+        {"backend", "socket=\"backend\"", ZR__STAT_ROWS(s_socket_rows),
+         &self->back_stats},
+        zr__capture_section(self->capture),
+        {"", NULL, ZR__STAT_ROWS(s_loop_rows), self},
+    };
+    size_t n = sizeof all / sizeof all[0];
+    n = n < max ? n : max;
+    memcpy(out, all, n * sizeof all[0]);
+    return n;
 }
