@@ -11,6 +11,7 @@
 #include "zr_impl.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <zmq.h>
 
@@ -99,4 +100,39 @@ zr__capture_stats(const zr__capture_t *self, uint64_t *msgs, uint64_t *drops)
 {
     *msgs = self ? zr__stat_get(&self->msgs) : 0;
     *drops = self ? zr__stat_get(&self->drops) : 0;
+}
+
+static double
+s_enabled(const void *base)
+{
+    return base != NULL;
+}
+
+static const zr__stat_t s_rows[] = {
+    {.key = "enabled",
+     .metric = "capture_enabled",
+     .kind = ZR__STAT_FLAG,
+     .help = "Whether the device copies what it sends to a capture socket.",
+     .get = s_enabled},
+    {.key = "msgs",
+     .metric = "messages_sent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Copies sent to the capture socket, one per message sent.",
+     .offset = offsetof(zr__capture_t, msgs)},
+    {.key = "drops",
+     .metric = "messages_dropped_total",
+     .labels = "reason=\"slow_listener\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Copies a capture listener that could not keep up missed.",
+     .offset = offsetof(zr__capture_t, drops)},
+};
+
+zr__stat_section_t
+zr__capture_section(const zr__capture_t *self)
+{
+    return (zr__stat_section_t){.path = "capture",
+                                .labels = "socket=\"capture\"",
+                                .rows = s_rows,
+                                .nrows = sizeof s_rows / sizeof s_rows[0],
+                                .base = self};
 }

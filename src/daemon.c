@@ -586,17 +586,6 @@ s_control_follow(zr_daemon_t *self)
  * The control endpoint (docs/CONTROL.md).
  */
 
-static zr_device_t *
-s_find(zr_daemon_t *self, const char *name)
-{
-    for (size_t i = 0; i < self->nentries; i++) {
-        if (strcmp(zr_device_name(self->entries[i].dev), name) == 0) {
-            return self->entries[i].dev;
-        }
-    }
-    return NULL;
-}
-
 static const char *
 s_state(zr_device_t *dev)
 {
@@ -636,168 +625,80 @@ s_list_json(zr_daemon_t *self)
     return text;
 }
 
+/* The control endpoint's view of the daemon (ctl.c). */
+static size_t
+s_ctl_count(void *arg)
+{
+    return ((zr_daemon_t *) arg)->nentries;
+}
+
+static const char *
+s_ctl_name(void *arg, size_t i)
+{
+    return zr_device_name(((zr_daemon_t *) arg)->entries[i].dev);
+}
+
+static void
+s_ctl_pause(void *arg, size_t i, bool pause)
+{
+    zr_device_t *dev = ((zr_daemon_t *) arg)->entries[i].dev;
+    if (pause) {
+        zr_device_pause(dev);
+    }
+    else {
+        zr_device_resume(dev);
+    }
+}
+
 static char *
-s_stats_json(zr_daemon_t *self)
+s_ctl_stats(void *arg, size_t i)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(root, "devices");
-    for (size_t i = 0; i < self->nentries; i++) {
-        char *one = zr_device_stats_json(self->entries[i].dev);
-        cJSON *o = one ? cJSON_Parse(one) : NULL;
-        free(one);
-        if (o) {
-            cJSON_AddItemToArray(list, o);
-        }
-    }
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return text;
+    return zr_device_stats_json(((zr_daemon_t *) arg)->entries[i].dev);
 }
 
 static void
-s_reply(void *sock, const char *text, bool more)
+s_ctl_statistics(void *arg, size_t i, uint64_t out[8])
 {
-    zmq_send(sock, text, strlen(text), more ? ZMQ_SNDMORE : 0);
+    zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
+    size_t n = zr__device_sections(((zr_daemon_t *) arg)->entries[i].dev,
+                                   secs, ZR__STAT_SECTIONS_MAX);
+    zr__stats_statistics(secs, n, out);
 }
 
-static void s_replyf(void *sock, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static char *
+s_ctl_list(void *arg)
+{
+    return s_list_json(arg);
+}
+
+static int
+s_ctl_reload(void *arg, char *why, size_t len)
+{
+    return s_reload(arg, why, len);
+}
 
 static void
-s_replyf(void *sock, const char *fmt, ...)
+s_ctl_terminate(void *arg)
 {
-    char text[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    ZR_LOG_W("control: %s", text + (strncmp(text, "ERROR: ", 7) ? 0 : 7));
-    s_reply(sock, text, false);
+    zr_daemon_stop(arg);
 }
 
-static void
-s_names(zr_daemon_t *self, char *out, size_t len)
-{
-    size_t used = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < self->nentries && used + 1 < len; i++) {
-        int w = snprintf(out + used, len - used, "%s%s", i ? ", " : "",
-                         zr_device_name(self->entries[i].dev));
-        used += w > 0 ? (size_t) w : 0;
-    }
-}
+static const zr__ctl_ops_t s_ctl_ops = {.owner = "zrelay",
+                                        .daemon = true,
+                                        .count = s_ctl_count,
+                                        .name = s_ctl_name,
+                                        .pause = s_ctl_pause,
+                                        .stats_json = s_ctl_stats,
+                                        .statistics = s_ctl_statistics,
+                                        .list_json = s_ctl_list,
+                                        .reload = s_ctl_reload,
+                                        .terminate = s_ctl_terminate};
 
-/* One request: a command frame, and optionally a device name frame. */
+/* One request on the control endpoint. */
 static void
 s_serve(zr_daemon_t *self)
 {
-    char cmd[64] = "", name[256] = "";
-    int n = zmq_recv(self->control, cmd, sizeof cmd - 1, ZMQ_DONTWAIT);
-    if (n < 0) {
-        return;
-    }
-    cmd[n < (int) sizeof cmd ? n : (int) sizeof cmd - 1] = 0;
-    int more = 0, parts = 1;
-    size_t len = sizeof more;
-    zmq_getsockopt(self->control, ZMQ_RCVMORE, &more, &len);
-    while (more) {
-        char buf[256];
-        int m = zmq_recv(self->control, buf, sizeof buf - 1, 0);
-        if (m >= 0 && parts == 1) {
-            buf[m < (int) sizeof buf ? m : (int) sizeof buf - 1] = 0;
-            memcpy(name, buf, sizeof name);
-        }
-        parts++;
-        zmq_getsockopt(self->control, ZMQ_RCVMORE, &more, &len);
-    }
-    for (char *c = cmd; *c; c++) {
-        if ((unsigned char) *c < 32 || (unsigned char) *c > 126) {
-            *c = '?';
-        }
-    }
-    char names[512];
-    s_names(self, names, sizeof names);
-    zr_device_t *dev = *name ? s_find(self, name) : NULL;
-    if (*name && !dev) {
-        s_replyf(self->control, "ERROR: no device '%s' (devices: %s)", name,
-                 names);
-        return;
-    }
-    bool whole =
-        strcasecmp(cmd, "LIST") == 0 || strcasecmp(cmd, "RELOAD") == 0 ||
-        strcasecmp(cmd, "TERMINATE") == 0 || strcasecmp(cmd, "STOP") == 0;
-    if (whole && dev) {
-        s_replyf(self->control,
-                 "ERROR: %s is for the whole daemon and takes no device name "
-                 "(to stop one device, remove it from the config and "
-                 "reload)",
-                 cmd);
-        return;
-    }
-    if (strcasecmp(cmd, "LIST") == 0) {
-        char *json = s_list_json(self);
-        s_reply(self->control, json ? json : "{}", false);
-        free(json);
-    }
-    else if (strcasecmp(cmd, "STATS") == 0) {
-        char *json = dev ? zr_device_stats_json(dev) : s_stats_json(self);
-        s_reply(self->control, json ? json : "{}", false);
-        free(json);
-    }
-    else if (strcasecmp(cmd, "STATISTICS") == 0) {
-        if (!dev) {
-            s_replyf(self->control,
-                     "ERROR: STATISTICS needs a device name (devices: %s)",
-                     names);
-            return;
-        }
-        zr_stats_t st;
-        uint64_t v[8];
-        zr_device_stats(dev, &st);
-        zr__ctl_statistics(&st, v);
-        for (int i = 0; i < 8; i++) {
-            zmq_send(self->control, &v[i], sizeof v[i],
-                     i < 7 ? ZMQ_SNDMORE : 0);
-        }
-    }
-    else if (strcasecmp(cmd, "PAUSE") == 0 || strcasecmp(cmd, "RESUME") == 0) {
-        bool pause = strcasecmp(cmd, "PAUSE") == 0;
-        if (!dev) {
-            s_replyf(self->control,
-                     "ERROR: %s needs a device name (devices: %s)",
-                     pause ? "PAUSE" : "RESUME", names);
-            return;
-        }
-        if (pause) {
-            zr_device_pause(dev);
-        }
-        else {
-            zr_device_resume(dev);
-        }
-        ZR_LOG_N("%s: %s", zr_device_name(dev), pause ? "paused" : "resumed");
-        s_reply(self->control, "", false);
-    }
-    else if (strcasecmp(cmd, "RELOAD") == 0) {
-        char why[900];
-        if (s_reload(self, why, sizeof why) != 0) {
-            s_replyf(self->control, "ERROR: %s", why);
-        }
-        else {
-            s_reply(self->control, "", false);
-        }
-    }
-    else if (strcasecmp(cmd, "TERMINATE") == 0 ||
-             strcasecmp(cmd, "STOP") == 0) {
-        ZR_LOG_N("terminate requested through the control endpoint");
-        s_reply(self->control, "", false);
-        zr_daemon_stop(self);
-    }
-    else {
-        s_replyf(self->control,
-                 "ERROR: unknown command '%s' (known: LIST, STATS, "
-                 "STATISTICS, PAUSE, RESUME, RELOAD, TERMINATE)",
-                 cmd);
-    }
+    zr__ctl_serve(self->control, &s_ctl_ops, self);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@ struct zr_device_t {
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
     zr__monitor_t *monitors[2]; /* frontend, backend */
+    zr__ctl_ops_t ctl;          /* its own control endpoint */
+    zr__ctl_counts_t ctl_counts;
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -57,8 +60,6 @@ static const struct {
     {ZR_STREAMER, "streamer", ZMQ_PULL, ZMQ_PUSH},
 };
 #define S_NTYPES (sizeof s_types / sizeof s_types[0])
-
-static void s_describe(cJSON *stats, void *arg);
 
 const char *
 zr_device_type_name(zr_device_type_t type)
@@ -107,7 +108,6 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
         return NULL;
     }
     zr__engine_set_identity(self->engine, self->name, type_name);
-    zr__engine_set_describe(self->engine, s_describe, self);
     self->sndhwm = self->rcvhwm = -1;
     self->pubsub_opts = (zr__pubsub_opts_t){.lv_max_topics = 10000,
                                             .lv_max_bytes = 64u << 20,
@@ -589,6 +589,76 @@ s_close_intake(void *arg)
     }
 }
 
+/* ---------------------------------------------------------------------
+ * Its own control endpoint (ctl.c), served by the engine's loop.
+ */
+
+static size_t
+s_ctl_count(void *arg)
+{
+    (void) arg;
+    return 1;
+}
+
+static const char *
+s_ctl_name(void *arg, size_t i)
+{
+    (void) i;
+    return ((zr_device_t *) arg)->name;
+}
+
+static void
+s_ctl_pause(void *arg, size_t i, bool pause)
+{
+    (void) i;
+    zr__engine_pause(((zr_device_t *) arg)->engine, pause);
+}
+
+static char *
+s_ctl_stats(void *arg, size_t i)
+{
+    (void) i;
+    return zr_device_stats_json(arg);
+}
+
+static void
+s_ctl_statistics(void *arg, size_t i, uint64_t out[8])
+{
+    (void) i;
+    zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
+    size_t n = zr__device_sections(arg, secs, ZR__STAT_SECTIONS_MAX);
+    zr__stats_statistics(secs, n, out);
+}
+
+static void
+s_ctl_terminate(void *arg)
+{
+    zr__engine_stop(((zr_device_t *) arg)->engine);
+}
+
+static void
+s_control_ready(void *arg)
+{
+    zr_device_t *self = arg;
+    zr__ctl_serve(self->sockets[S_CONTROL], &self->ctl, self);
+}
+
+static void
+s_control_open(zr_device_t *self)
+{
+    self->ctl = (zr__ctl_ops_t){.owner = self->name,
+                                .count = s_ctl_count,
+                                .name = s_ctl_name,
+                                .pause = s_ctl_pause,
+                                .stats_json = s_ctl_stats,
+                                .statistics = s_ctl_statistics,
+                                .terminate = s_ctl_terminate,
+                                .commands = &self->ctl_counts.commands,
+                                .refused = &self->ctl_counts.refused};
+    zr__engine_watch(self->engine, self->sockets[S_CONTROL], s_control_ready,
+                     self);
+}
+
 int
 zr_device_open(zr_device_t *self)
 {
@@ -663,7 +733,9 @@ zr_device_open(zr_device_t *self)
     zr__engine_set_drain(self->engine,
                          self->type == ZR_QUEUE ? NULL : s_close_intake, self);
     zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
-    zr__engine_set_control(self->engine, self->sockets[S_CONTROL]);
+    if (self->sockets[S_CONTROL]) {
+        s_control_open(self);
+    }
     if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
         zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
                                      self->block_timeout);
@@ -852,39 +924,62 @@ zr_device_stats(const zr_device_t *self, zr_stats_t *stats)
     zr__engine_stats(self->engine, stats);
     zr__monitor_stats(self->monitors[0], &stats->frontend.conns);
     zr__monitor_stats(self->monitors[1], &stats->backend.conns);
+    stats->control_cmds = zr__stat_get(&self->ctl_counts.commands);
+    stats->control_errors = zr__stat_get(&self->ctl_counts.refused);
 }
 
-static void
-s_conns_json(cJSON *side, const zr__monitor_t *monitor)
+size_t
+zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
+                    size_t max)
 {
-    zr_conn_stats_t c;
-    zr__monitor_stats(monitor, &c);
-    cJSON *o = cJSON_AddObjectToObject(side, "connections");
-    cJSON_AddNumberToObject(o, "connected", (double) c.connected);
-    cJSON_AddNumberToObject(o, "accepted", (double) c.accepted);
-    cJSON_AddNumberToObject(o, "connected_out", (double) c.connected_out);
-    cJSON_AddNumberToObject(o, "disconnected", (double) c.disconnected);
-    cJSON_AddNumberToObject(o, "handshakes", (double) c.handshakes);
-    cJSON_AddNumberToObject(o, "handshake_failed", (double) c.handshake_failed);
-}
-
-/* STATS: the engine's counters, plus what only the device knows. */
-static void
-s_describe(cJSON *stats, void *arg)
-{
-    zr_device_t *self = arg;
-    s_conns_json(cJSON_GetObjectItem(stats, "frontend"), self->monitors[0]);
-    s_conns_json(cJSON_GetObjectItem(stats, "backend"), self->monitors[1]);
-    if (self->pubsub) {
-        zr__pubsub_describe(self->pubsub, stats);
+    /* The engine's: frontend, backend, capture, then the loop's. */
+    zr__stat_section_t eng[ZR__STAT_SECTIONS_MAX];
+    size_t n = zr__engine_sections(self->engine, eng, ZR__STAT_SECTIONS_MAX);
+    zr__stat_section_t all[ZR__STAT_SECTIONS_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 2 < ZR__STAT_SECTIONS_MAX; i++) {
+        if (i == n - 1) {
+            all[k++] = zr__ctl_section(&self->ctl_counts);
+        }
+        all[k++] = eng[i];
+        if (i < 2) {
+            all[k++] = zr__monitor_section(
+                self->monitors[i],
+                i == 0 ? "frontend.connections" : "backend.connections",
+                i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"");
+        }
     }
-    if (self->broker) {
-        zr__broker_describe(self->broker, stats);
-    }
+    k = k < max ? k : max;
+    memcpy(out, all, k * sizeof all[0]);
+    return k;
 }
 
 char *
 zr_device_stats_json(const zr_device_t *self)
 {
-    return zr__engine_stats_json(self->engine);
+    zr_stats_t st;
+    zr__engine_stats(self->engine, &st);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "name", self->name);
+    cJSON_AddStringToObject(o, "type", zr_device_type_name(self->type));
+    cJSON_AddStringToObject(o, "state",
+                            !st.running ? "stopped"
+                            : st.paused ? "paused"
+                                        : "running");
+    zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
+    size_t n = zr__device_sections(self, secs, ZR__STAT_SECTIONS_MAX);
+    zr__stats_add(o, secs, n);
+    /* Not rows yet: the subscription table and the broker's lists. */
+    if (self->pubsub) {
+        zr__pubsub_describe(self->pubsub, o);
+    }
+    if (self->broker) {
+        zr__broker_describe(self->broker, o);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
 }

@@ -5,6 +5,8 @@
  */
 #include "zr_impl.h"
 
+#include <stddef.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,4 +134,59 @@ zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out)
     uint64_t opened = out->accepted + out->connected_out;
     out->connected =
         opened > out->disconnected ? opened - out->disconnected : 0;
+}
+
+static double
+s_open_now(const void *base)
+{
+    zr_conn_stats_t c;
+    zr__monitor_stats(base, &c);
+    return (double) c.connected;
+}
+
+#define S_AT(field) offsetof(zr__monitor_t, field)
+static const zr__stat_t s_rows[] = {
+    {.key = "connected",
+     .metric = "connections",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Connections open now (accepted plus made, less closed).",
+     .get = s_open_now},
+    {.key = "accepted",
+     .metric = "connections_accepted_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Incoming connections accepted.",
+     .offset = S_AT(accepted)},
+    {.key = "connected_out",
+     .metric = "connections_made_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Outgoing connections made (by > endpoints).",
+     .offset = S_AT(connected)},
+    {.key = "disconnected",
+     .metric = "disconnections_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Connections closed or lost, failed handshakes included.",
+     .offset = S_AT(disconnected)},
+    {.key = "handshakes",
+     .metric = "handshakes_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "ZMTP handshakes completed.",
+     .offset = S_AT(handshakes)},
+    {.key = "handshake_failed",
+     .metric = "handshake_failures_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Peers that failed the ZMTP handshake (garbage, a protocol or "
+             "security mismatch).",
+     .offset = S_AT(handshake_failed)},
+};
+#undef S_AT
+
+zr__stat_section_t
+zr__monitor_section(const zr__monitor_t *self, const char *path,
+                    const char *labels)
+{
+    return (zr__stat_section_t){.path = path,
+                                .labels = labels,
+                                .rows = s_rows,
+                                .nrows = sizeof s_rows / sizeof s_rows[0],
+                                .base = self};
 }

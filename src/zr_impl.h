@@ -75,6 +75,50 @@ zr__stat_add(_Atomic uint64_t *v, uint64_t n)
     zr__stat_set(v, zr__stat_get(v) + n);
 }
 
+/* ---------------------------------------------------------------------
+ * stats.c: one table of counters, many renderers. A row says what a
+ * value is and where it lives; a section is rows over one struct.
+ */
+typedef struct cJSON cJSON;
+typedef enum {
+    ZR__STAT_COUNTER, /* only goes up */
+    ZR__STAT_GAUGE,   /* a level now */
+    ZR__STAT_FLAG     /* 0 or 1; true/false in JSON */
+} zr__stat_kind_t;
+
+typedef struct {
+    const char *key;    /* in STATS JSON, under the section's path:
+                           "drops.no_route" */
+    const char *metric; /* the Prometheus family, after "zrelay_" */
+    const char *labels; /* this row's labels: "reason=\"no_route\"", or NULL */
+    zr__stat_kind_t kind;
+    const char *help; /* one sentence */
+    size_t offset;    /* of an _Atomic uint64_t in the section's struct */
+    double (*get)(const void *base); /* instead, when it is computed */
+} zr__stat_t;
+
+typedef struct {
+    const char *path;   /* the JSON object its rows go in: "frontend" */
+    const char *labels; /* labels of every row: "socket=\"frontend\"" */
+    const zr__stat_t *rows;
+    size_t nrows;
+    const void *base; /* the struct; NULL reads as zeros */
+} zr__stat_section_t;
+
+#define ZR__STAT_SECTIONS_MAX 24
+#define ZR__STAT_ROWS(rows) (rows), sizeof(rows) / sizeof((rows)[0])
+
+double zr__stat_value(const zr__stat_t *row, const void *base);
+uint64_t zr__stat_u64(const zr__stat_t *row, const void *base);
+/* Add every row of SECTIONS to the JSON object ROOT. */
+void zr__stats_add(cJSON *root, const zr__stat_section_t *sections, size_t n);
+/* The row at PATH ("frontend.msgs_in"), its struct in *BASE; NULL. */
+const zr__stat_t *zr__stats_find(const zr__stat_section_t *sections, size_t n,
+                                 const char *path, const void **base);
+/* libzmq's 8 STATISTICS values. */
+void zr__stats_statistics(const zr__stat_section_t *sections, size_t n,
+                          uint64_t out[8]);
+
 /* The ZeroMQ socket type's name ("ROUTER"), "?" when unknown. */
 const char *zr__socket_type_name(int type);
 
@@ -141,6 +185,8 @@ void zr__capture_drain(zr__capture_t *self);
 /* SELF may be NULL (zeros). */
 void zr__capture_stats(const zr__capture_t *self, uint64_t *msgs,
                        uint64_t *drops);
+/* Its section of the stats table ("capture"); SELF may be NULL. */
+zr__stat_section_t zr__capture_section(const zr__capture_t *self);
 
 /* ---------------------------------------------------------------------
  * outlet.c: the one way out. Every message the relay emits on a socket
@@ -228,7 +274,6 @@ void zr__engine_destroy(zr__engine_t **self_p);
  * one direction). -1 EINVAL when no direction is possible. */
 int zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend);
 void zr__engine_set_capture(zr__engine_t *self, void *capture);
-void zr__engine_set_control(zr__engine_t *self, void *control);
 /* What STATS reports as the device's name and type. Copied. */
 void zr__engine_set_identity(zr__engine_t *self, const char *name,
                              const char *type);
@@ -248,12 +293,12 @@ int zr__engine_run(zr__engine_t *self);
 void zr__engine_stop(zr__engine_t *self);
 void zr__engine_pause(zr__engine_t *self, bool pause);
 void zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats);
-/* Count one control command, answered (OK) or refused. */
-void zr__engine_count_control(zr__engine_t *self, bool ok);
 bool zr__engine_paused(const zr__engine_t *self);
 const char *zr__engine_name(const zr__engine_t *self);
-/* STATS as a JSON object (caller frees), NULL on ENOMEM. */
-char *zr__engine_stats_json(const zr__engine_t *self);
+/* The engine's sections of the stats table (its sockets, the capture,
+ * the loop), at most MAX into OUT; how many. */
+size_t zr__engine_sections(const zr__engine_t *self, zr__stat_section_t *out,
+                           size_t max);
 
 void zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler);
 /* Queue MSG (moved: it is empty afterwards) to be sent on SOCKET, the
@@ -274,15 +319,12 @@ void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
 /* Messages injected for SOCKET and not yet sent. */
 size_t zr__engine_queued(const zr__engine_t *self, void *socket);
 
-/* Extra sockets the engine's loop serves (monitors): FN(ARG) is called
- * when SOCKET has input. At most ZR__WATCH_MAX. */
+/* Extra sockets the engine's loop serves (control, monitors, sync): FN(ARG)
+ * is called when SOCKET has input, also while data keeps the loop from
+ * polling. At most ZR__WATCH_MAX. */
 #define ZR__WATCH_MAX 8
 int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
                      void *arg);
-/* Adds the caller's fields to the STATS object (any thread). */
-typedef struct cJSON cJSON;
-void zr__engine_set_describe(zr__engine_t *self,
-                             void (*fn)(cJSON *stats, void *arg), void *arg);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -295,6 +337,10 @@ void *zr__monitor_socket(zr__monitor_t *self);
 /* Read pending events (an engine watch callback; ARG is the monitor). */
 void zr__monitor_drain(void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+/* Its section of the stats table, at PATH ("frontend.connections") with
+ * LABELS; SELF may be NULL (zeros). */
+zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
+                                       const char *path, const char *labels);
 
 /* ---------------------------------------------------------------------
  * pubsub.c: the forwarder's handler (subscription table, sync, gate).
@@ -358,11 +404,37 @@ void zr__broker_describe(const zr__broker_t *self, cJSON *stats);
 zr__broker_opts_t *zr__device_broker_opts(zr_device_t *self);
 
 /* ---------------------------------------------------------------------
- * ctl.c: the control protocol (docs/CONTROL.md), served by the engine.
+ * ctl.c: the control protocol (docs/CONTROL.md), one implementation for
+ * a device's own endpoint, zr_proxy's and the daemon's. The endpoint's
+ * owner says what it serves in a zr__ctl_ops_t.
  */
-/* Read one request from CONTROL (which has one waiting) and answer it. */
-void zr__ctl_serve(zr__engine_t *engine, void *control);
-/* The 8-frame STATISTICS reply of libzmq's zmq_proxy_steerable. */
-void zr__ctl_statistics(const zr_stats_t *stats, uint64_t out[8]);
+typedef struct {
+    _Atomic uint64_t commands, refused;
+} zr__ctl_counts_t;
+
+typedef struct {
+    const char *owner; /* for log lines: a device's name, "zrelay" */
+    bool daemon;       /* several devices; LIST and RELOAD */
+    size_t (*count)(void *arg);
+    const char *(*name)(void *arg, size_t i);
+    void (*pause)(void *arg, size_t i, bool pause);
+    /* Device I's STATS object (caller frees); NULL on ENOMEM. */
+    char *(*stats_json)(void *arg, size_t i);
+    void (*statistics)(void *arg, size_t i, uint64_t out[8]);
+    char *(*list_json)(void *arg);                   /* daemon only */
+    int (*reload)(void *arg, char *why, size_t len); /* daemon only */
+    void (*terminate)(void *arg);
+    /* Where to count answered and refused commands; NULL: not counted. */
+    _Atomic uint64_t *commands, *refused;
+} zr__ctl_ops_t;
+
+/* Read one request from SOCKET (which has one waiting) and answer it. */
+void zr__ctl_serve(void *socket, const zr__ctl_ops_t *ops, void *arg);
+/* COUNTS' section of the stats table ("control"). */
+zr__stat_section_t zr__ctl_section(const zr__ctl_counts_t *counts);
+
+/* device.c: the device's sections of the stats table, in STATS order. */
+size_t zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
+                           size_t max);
 
 #endif
