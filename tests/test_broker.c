@@ -400,6 +400,164 @@ test_stop_answers(void)
     zmq_ctx_term(ctx);
 }
 
+/* Issue 11.2: a worker whose pipe is full is not dead. W (hash, the
+ * backend's SNDHWM 1 and W's RCVHWM 1: room for two messages) says READY
+ * and stops reading; two heartbeats fill its pipe; it is expired for
+ * silence; a request waits for any worker; then W heartbeats and is
+ * welcome again, and the waiting request is for it. Its pipe is full:
+ * the request must stay queued for W (not lost, not answered twice) and
+ * reach it once W reads again. Before the fix the failed send freed W
+ * under the heartbeat's feet (ASan: heap-use-after-free). */
+static void
+test_full_worker_not_dead(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "hash",     "sndhwm", "1", "heartbeat",
+                        "100ms",    "liveness", "2",      NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "full", kv);
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(w, ZMQ_RCVHWM, 1);
+    ZR_PASS(zmq_setsockopt(w, ZMQ_ROUTING_ID, "W", 1));
+    zrt_connect(w, "inproc://full-back");
+    ZR_SEND(w, "\x01");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    /* Alive, not reading, until two heartbeats sit in its pipe. */
+    ZR_WAIT((zmq_send(w, "\x02", 1, ZMQ_DONTWAIT),
+             zrt_stat(dev, "backend", "msgs_out", NULL) >= 2),
+            ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "expired", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://full-front");
+    ZR_SEND(req, "for W");
+    ZR_WAIT(zrt_stat(dev, "broker", "requests", "waiting", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SEND(w, "\x02"); /* back: the request is W's, its pipe is full */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "waiting", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "worker_full", NULL), 1);
+    /* W reads again: heartbeats, then the request, which it answers. */
+    int heartbeats = 0;
+    for (;;) {
+        ZR_CHECKF(zrt_readable(w, ZRT_DEADLINE_MS),
+                  "W got no request (%d heartbeats)", heartbeats);
+        char frames[4][64];
+        int n = 0, more = 1, lens[4];
+        while (more && n < 4) {
+            int len = zmq_recv(w, frames[n], sizeof frames[n] - 1, 0);
+            ZR_CHECK(len >= 0);
+            frames[n][len] = 0;
+            lens[n] = len;
+            size_t sz = sizeof more;
+            zmq_getsockopt(w, ZMQ_RCVMORE, &more, &sz);
+            n++;
+        }
+        if (n == 1) {
+            ZR_STREQ(frames[0], "\x02");
+            ZR_SEND(w, "\x02"); /* alive */
+            heartbeats++;
+            continue;
+        }
+        ZR_EQ(n, 3); /* [client identity, "", request] */
+        ZR_STREQ(frames[2], "for W");
+        ZR_PASS(zmq_send(w, frames[0], (size_t) lens[0], ZMQ_SNDMORE));
+        zmq_send(w, "", 0, ZMQ_SNDMORE);
+        ZR_SEND(w, "W: for W");
+        break;
+    }
+    ZR_RECV(req, "W: for W");
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "answered", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "failed", NULL), 0);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
+/* Issue 11.6: the timer must look at every worker, even when giving up
+ * one makes another go. lru, heartbeat 1h (so the timer runs only at
+ * busy deadlines), busy_timeout 300 ms. Workers X, A, C in that order;
+ * X has a full pipe (two requests it never read) and is the only ready
+ * worker; A and C hold a request each and never answer. At A's deadline
+ * A is given up and its request goes to X, whose pipe is full. Before
+ * the fix that send failure killed X, the removal moved C into a slot
+ * the timer had passed, and C, skipped, stayed busy past busy_timeout
+ * until the next heartbeat, an hour later. A and C are lbbroker REQ
+ * workers: they never heartbeat, so nothing else wakes the timer. */
+static void
+test_timer_sees_every_worker(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {
+        "strategy",     "lru",   "sndhwm",          "1", "heartbeat", "1h",
+        "busy_timeout", "300ms", "request_timeout", "0", NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "tick", kv);
+    void *k = zrt_socket(ctx, ZMQ_DEALER);
+    ZR_PASS(zmq_setsockopt(k, ZMQ_ROUTING_ID, "K", 1));
+    zrt_connect(k, "inproc://tick-front");
+    void *x = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(x, ZMQ_RCVHWM, 1); /* with the backend's SNDHWM 1: room 2 */
+    ZR_PASS(zmq_setsockopt(x, ZMQ_ROUTING_ID, "X", 1));
+    zrt_connect(x, "inproc://tick-back");
+    ZR_SEND(x, "\x01");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    /* X answers what it is given without reading it: its pipe fills
+     * while the broker sees it serve. */
+    ZR_SEND(k, "k1");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(x, "K");
+    ZR_SEND(x, "fake1");
+    ZR_RECV(k, "fake1");
+    ZR_SEND(k, "k2"); /* X's pipe is full now; X stays busy meanwhile */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_worker_t a, c, g;
+    s_worker_start(&a, ctx, "inproc://tick-back", W_REQ, 0, "A");
+    atomic_store(&a.mute, true);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_worker_start(&c, ctx, "inproc://tick-back", W_REQ, 0, "C");
+    atomic_store(&c.mute, true);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    void *ra = zrt_socket(ctx, ZMQ_REQ);
+    void *rc = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(ra, "inproc://tick-front");
+    zrt_connect(rc, "inproc://tick-front");
+    ZR_SEND(ra, "ra");
+    ZR_SEND(rc, "rc");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 3,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(x, "K"); /* X answers k2: ready, and full */
+    ZR_SEND(x, "fake2");
+    ZR_RECV(k, "fake2");
+    /* Both deadlines pass: A and C are given up, X is kept. */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 0,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "expired", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "known", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "waiting", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "worker_full", NULL), 1);
+    /* A worker that reads serves both, each once. */
+    s_worker_start(&g, ctx, "inproc://tick-back", W_PPP, 0, "G");
+    ZR_RECV(ra, "G: ra");
+    ZR_RECV(rc, "G: rc");
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "retried", NULL), 2);
+    s_worker_stop(&a);
+    s_worker_stop(&c);
+    s_worker_stop(&g);
+    zr_device_destroy(&dev);
+    zmq_close(ra);
+    zmq_close(rc);
+    zmq_close(k);
+    zmq_close(x);
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_options(void)
 {
@@ -421,6 +579,10 @@ ZR_TESTS = {
     {"inproc: a worker busy too long is given up", test_busy_timeout},
     {"inproc: hash keeps keys, moves only the gone worker's", test_hash},
     {"inproc: at stop a waiting request is answered", test_stop_answers},
+    {"inproc: hash, a worker with a full pipe is not dead (11.2)",
+     test_full_worker_not_dead},
+    {"inproc: the timer sees every worker (11.6)",
+     test_timer_sees_every_worker},
     {"inproc: strategy options", test_options},
     {NULL, NULL},
 };
