@@ -39,6 +39,12 @@
  * orphans that the end of the call dispatches. So no function ever holds
  * a freed worker, removals never nest, and the timer looks at a list of
  * workers nothing changes under it.
+ *
+ * What costs what, per request: finding a worker by identity O(1) (a hash
+ * table), the lru ready list O(1) (doubly linked), the counters O(1)
+ * (kept as workers change state), the hash ring O(log n) (a sorted array;
+ * a joining worker's points are merged at the next lookup, a leaving
+ * worker's are marked dead and swept when they are half the ring).
  */
 #include "zr_impl.h"
 
@@ -79,23 +85,32 @@ typedef struct {
 typedef struct s_worker {
     unsigned char id[256];
     size_t id_len;
+    uint64_t id_hash;
     s_kind_t kind;
     s_state_t state;
     bool gone;      /* unlinked; freed at the end of the engine's call */
     int64_t expiry; /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
-    s_fifo_t queue;              /* hash: requests for its keys */
-    struct s_worker *next_ready; /* lru ready list */
-    bool in_ready;
-    struct s_worker *list_next; /* graveyard, timer's lists */
-    const char *why;            /* the timer's verdict */
+    s_fifo_t queue;                           /* hash: requests for its keys */
+    size_t slot;                              /* in the broker's workers[] */
+    struct s_worker *ready_prev, *ready_next; /* lru ready list */
+    struct s_worker *bucket_next;             /* the identity table */
+    struct s_worker *list_next;               /* graveyard, timer's lists */
+    const char *why;                          /* the timer's verdict */
 } s_worker_t;
 
 typedef struct {
     uint64_t point;
-    s_worker_t *worker;
+    s_worker_t *worker; /* NULL: a dead point, swept later */
 } s_point_t;
+
+typedef struct {
+    s_point_t *points; /* sorted */
+    size_t size, dead;
+    s_point_t *pending; /* joined workers' points, merged at a lookup */
+    size_t npending, cap_pending;
+} s_ring_t;
 
 struct zr__broker_t {
     zr__engine_t *engine;
@@ -104,12 +119,15 @@ struct zr__broker_t {
     zr__broker_opts_t opts;
     s_worker_t **workers; /* every live worker, for the timer */
     size_t nworkers, cap;
+    s_worker_t **table; /* by identity: chains, a power of 2 of them */
+    size_t nbuckets;
     s_worker_t *ready_head, *ready_tail; /* lru */
     s_fifo_t waiting; /* lru: no worker ready; hash: no worker at all */
     s_fifo_t orphans; /* to dispatch again at the end of this call */
     s_worker_t *graveyard;
-    s_point_t *ring; /* hash */
-    size_t nring;
+    s_ring_t ring;            /* hash */
+    size_t nstate[S_NSTATES]; /* workers per state */
+    size_t nqueued;           /* requests in the workers' queues */
     int64_t next_beat;
     _Atomic uint64_t st_ready, st_busy, st_full, st_workers, st_expired,
         st_refused, st_beats_unsent, st_waiting, st_inflight, st_retried,
@@ -179,8 +197,9 @@ s_fifo_append(s_fifo_t *dst, s_fifo_t *src)
     *src = (s_fifo_t){NULL, NULL, 0};
 }
 
+/* A worker's queue, with the broker's count of queued requests. */
 static void
-s_queue_push(s_worker_t *w, s_request_t *r, bool front)
+s_queue_push(zr__broker_t *self, s_worker_t *w, s_request_t *r, bool front)
 {
     if (front) {
         s_fifo_push_front(&w->queue, r);
@@ -188,6 +207,15 @@ s_queue_push(s_worker_t *w, s_request_t *r, bool front)
     else {
         s_fifo_push(&w->queue, r);
     }
+    self->nqueued++;
+}
+
+static s_request_t *
+s_queue_pop(zr__broker_t *self, s_worker_t *w)
+{
+    s_request_t *r = s_fifo_pop(&w->queue);
+    self->nqueued -= r != NULL;
+    return r;
 }
 
 static void
@@ -258,61 +286,150 @@ s_point_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void
-s_ring_build(zr__broker_t *self)
+/* W's point number P. */
+static uint64_t
+s_point_of(const s_worker_t *w, int p)
 {
-    free(self->ring);
-    self->ring = NULL;
-    self->nring = 0;
-    if (self->opts.strategy != ZR__STRATEGY_HASH || !self->nworkers) {
-        return;
-    }
-    self->ring = malloc(self->nworkers * S_RING_POINTS * sizeof *self->ring);
-    if (!self->ring) {
-        return;
-    }
-    for (size_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        for (int p = 0; p < S_RING_POINTS; p++) {
-            unsigned char buf[260];
-            memcpy(buf, w->id, w->id_len);
-            buf[w->id_len] = (unsigned char) p;
-            self->ring[self->nring++] =
-                (s_point_t){zr__hash(buf, w->id_len + 1), w};
-        }
-    }
-    qsort(self->ring, self->nring, sizeof *self->ring, s_point_cmp);
+    unsigned char buf[sizeof w->id + 1];
+    memcpy(buf, w->id, w->id_len);
+    buf[w->id_len] = (unsigned char) p;
+    return zr__hash(buf, w->id_len + 1);
 }
 
-static s_worker_t *
-s_ring_owner(const zr__broker_t *self, uint64_t key)
+static int
+s_ring_add(s_ring_t *ring, s_worker_t *w)
 {
-    if (!self->nring) {
-        return NULL;
+    if (ring->npending + S_RING_POINTS > ring->cap_pending) {
+        size_t cap = 2 * ring->cap_pending + S_RING_POINTS;
+        s_point_t *p = realloc(ring->pending, cap * sizeof *p);
+        if (!p) {
+            return -1;
+        }
+        ring->pending = p;
+        ring->cap_pending = cap;
     }
-    size_t lo = 0, hi = self->nring;
+    for (int p = 0; p < S_RING_POINTS; p++) {
+        ring->pending[ring->npending++] = (s_point_t){s_point_of(w, p), w};
+    }
+    return 0;
+}
+
+/* The first point at or after KEY in POINTS (SIZE when none). */
+static size_t
+s_lower_bound(const s_point_t *points, size_t size, uint64_t key)
+{
+    size_t lo = 0, hi = size;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (self->ring[mid].point < key) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (points[mid].point < key) {
             lo = mid + 1;
         }
         else {
             hi = mid;
         }
     }
-    return self->ring[lo == self->nring ? 0 : lo].worker;
+    return lo;
+}
+
+/* W's points off the ring: dead where merged, gone where pending. */
+static void
+s_ring_remove(s_ring_t *ring, const s_worker_t *w)
+{
+    for (size_t i = 0; i < ring->npending;) {
+        if (ring->pending[i].worker == w) {
+            ring->pending[i] = ring->pending[--ring->npending];
+        }
+        else {
+            i++;
+        }
+    }
+    for (int p = 0; p < S_RING_POINTS; p++) {
+        uint64_t point = s_point_of(w, p);
+        size_t i = s_lower_bound(ring->points, ring->size, point);
+        for (; i < ring->size && ring->points[i].point == point; i++) {
+            if (ring->points[i].worker == w) {
+                ring->points[i].worker = NULL;
+                ring->dead++;
+                break;
+            }
+        }
+    }
+}
+
+/* The pending points merged in, the dead ones swept out: one pass. */
+static void
+s_ring_merge(s_ring_t *ring)
+{
+    size_t live = ring->size - ring->dead + ring->npending;
+    s_point_t *out = malloc((live ? live : 1) * sizeof *out);
+    if (!out) {
+        return; /* lookups go on over the old ring */
+    }
+    qsort(ring->pending, ring->npending, sizeof *ring->pending, s_point_cmp);
+    size_t i = 0, j = 0, n = 0;
+    while (i < ring->size || j < ring->npending) {
+        if (i < ring->size && !ring->points[i].worker) {
+            i++;
+        }
+        else if (j >= ring->npending ||
+                 (i < ring->size &&
+                  ring->points[i].point <= ring->pending[j].point)) {
+            out[n++] = ring->points[i++];
+        }
+        else {
+            out[n++] = ring->pending[j++];
+        }
+    }
+    free(ring->points);
+    ring->points = out;
+    ring->size = n;
+    ring->dead = 0;
+    ring->npending = 0;
+}
+
+/* The live worker that owns KEY: the first live point at or after it. */
+static s_worker_t *
+s_ring_owner(s_ring_t *ring, uint64_t key)
+{
+    if (ring->npending || ring->dead > ring->size / 2) {
+        s_ring_merge(ring);
+    }
+    size_t live = ring->size - ring->dead;
+    if (!live) {
+        return NULL;
+    }
+    size_t i = s_lower_bound(ring->points, ring->size, key);
+    for (;; i++) {
+        const s_point_t *p = &ring->points[i % ring->size];
+        if (p->worker) {
+            return p->worker;
+        }
+    }
+}
+
+static void
+s_ring_destroy(s_ring_t *ring)
+{
+    free(ring->points);
+    free(ring->pending);
+    *ring = (s_ring_t){0};
 }
 
 /* ---------------------------------------------------------------------
- * Workers: the ready list, states.
+ * Workers: the identity table, the ready list, states.
  */
 
 static s_worker_t *
 s_worker_find(const zr__broker_t *self, const void *id, size_t len)
 {
-    for (size_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        if (w->id_len == len && memcmp(w->id, id, len) == 0) {
+    if (!self->nbuckets) {
+        return NULL;
+    }
+    uint64_t h = zr__hash(id, len);
+    s_worker_t *w = self->table[h & (self->nbuckets - 1)];
+    for (; w; w = w->bucket_next) {
+        if (w->id_hash == h && w->id_len == len &&
+            memcmp(w->id, id, len) == 0) {
             return w;
         }
     }
@@ -320,44 +437,88 @@ s_worker_find(const zr__broker_t *self, const void *id, size_t len)
 }
 
 static void
-s_ready_remove(zr__broker_t *self, s_worker_t *w)
+s_table_insert(zr__broker_t *self, s_worker_t *w)
 {
-    if (!w->in_ready) {
-        return;
-    }
-    s_worker_t **p = &self->ready_head;
-    while (*p && *p != w) {
-        p = &(*p)->next_ready;
-    }
-    if (*p) {
-        *p = w->next_ready;
-    }
-    self->ready_tail = NULL;
-    for (s_worker_t *x = self->ready_head; x; x = x->next_ready) {
-        self->ready_tail = x;
-    }
-    w->next_ready = NULL;
-    w->in_ready = false;
+    s_worker_t **b = &self->table[w->id_hash & (self->nbuckets - 1)];
+    w->bucket_next = *b;
+    *b = w;
 }
 
 static void
-s_ready_push(zr__broker_t *self, s_worker_t *w)
+s_table_remove(zr__broker_t *self, s_worker_t *w)
 {
-    if (w->in_ready) {
-        return;
+    s_worker_t **p = &self->table[w->id_hash & (self->nbuckets - 1)];
+    while (*p && *p != w) {
+        p = &(*p)->bucket_next;
     }
-    w->next_ready = NULL;
+    if (*p) {
+        *p = w->bucket_next;
+    }
+}
+
+/* Room for one more worker in workers[] and the table. */
+static int
+s_reserve(zr__broker_t *self)
+{
+    if (self->nworkers == self->cap) {
+        size_t cap = self->cap ? 2 * self->cap : 16;
+        s_worker_t **ws = realloc(self->workers, cap * sizeof *ws);
+        if (!ws) {
+            return -1;
+        }
+        self->workers = ws;
+        self->cap = cap;
+    }
+    if (self->nworkers + 1 > self->nbuckets) {
+        size_t n = self->nbuckets ? 2 * self->nbuckets : 64;
+        s_worker_t **table = calloc(n, sizeof *table);
+        if (!table) {
+            return -1;
+        }
+        free(self->table);
+        self->table = table;
+        self->nbuckets = n;
+        for (size_t i = 0; i < self->nworkers; i++) {
+            s_table_insert(self, self->workers[i]);
+        }
+    }
+    return 0;
+}
+
+static void
+s_ready_unlink(zr__broker_t *self, s_worker_t *w)
+{
+    if (w->ready_prev) {
+        w->ready_prev->ready_next = w->ready_next;
+    }
+    else {
+        self->ready_head = w->ready_next;
+    }
+    if (w->ready_next) {
+        w->ready_next->ready_prev = w->ready_prev;
+    }
+    else {
+        self->ready_tail = w->ready_prev;
+    }
+    w->ready_prev = w->ready_next = NULL;
+}
+
+static void
+s_ready_append(zr__broker_t *self, s_worker_t *w)
+{
+    w->ready_prev = self->ready_tail;
+    w->ready_next = NULL;
     if (self->ready_tail) {
-        self->ready_tail->next_ready = w;
+        self->ready_tail->ready_next = w;
     }
     else {
         self->ready_head = w;
     }
     self->ready_tail = w;
-    w->in_ready = true;
 }
 
-/* The one place a worker changes state: (lru) the ready list follows. */
+/* The one place a worker changes state: the counters and (lru) the ready
+ * list follow. */
 static void
 s_set_state(zr__broker_t *self, s_worker_t *w, s_state_t state)
 {
@@ -366,28 +527,25 @@ s_set_state(zr__broker_t *self, s_worker_t *w, s_state_t state)
         return;
     }
     if (lru && w->state == S_IDLE) {
-        s_ready_remove(self, w);
+        s_ready_unlink(self, w);
     }
+    self->nstate[w->state] -= w->state != S_NONE;
     w->state = state;
+    self->nstate[state] += state != S_NONE;
     if (lru && state == S_IDLE) {
-        s_ready_push(self, w);
+        s_ready_append(self, w);
     }
 }
 
 static void
 s_counts(zr__broker_t *self)
 {
-    uint64_t n[S_NSTATES] = {0}, waiting = self->waiting.size;
-    for (size_t i = 0; i < self->nworkers; i++) {
-        n[self->workers[i]->state]++;
-        waiting += self->workers[i]->queue.size;
-    }
-    zr__stat_set(&self->st_ready, n[S_IDLE]);
-    zr__stat_set(&self->st_busy, n[S_BUSY]);
-    zr__stat_set(&self->st_inflight, n[S_BUSY]);
-    zr__stat_set(&self->st_full, n[S_FULL]);
+    zr__stat_set(&self->st_ready, self->nstate[S_IDLE]);
+    zr__stat_set(&self->st_busy, self->nstate[S_BUSY]);
+    zr__stat_set(&self->st_inflight, self->nstate[S_BUSY]);
+    zr__stat_set(&self->st_full, self->nstate[S_FULL]);
     zr__stat_set(&self->st_workers, self->nworkers);
-    zr__stat_set(&self->st_waiting, waiting);
+    zr__stat_set(&self->st_waiting, self->waiting.size + self->nqueued);
 }
 
 /* W is gone: unlinked now, freed at the end of the engine's call; its
@@ -402,13 +560,12 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
              w->id_len && w->id[0] >= 32 ? (const char *) w->id : "",
              w->id_len && w->id[0] >= 32 ? "" : "(binary identity)", why);
     s_set_state(self, w, S_NONE);
-    for (size_t i = 0; i < self->nworkers; i++) {
-        if (self->workers[i] == w) {
-            self->workers[i] = self->workers[--self->nworkers];
-            break;
-        }
+    s_table_remove(self, w);
+    self->workers[w->slot] = self->workers[--self->nworkers];
+    self->workers[w->slot]->slot = w->slot;
+    if (self->opts.strategy == ZR__STRATEGY_HASH) {
+        s_ring_remove(&self->ring, w);
     }
-    s_ring_build(self);
     w->gone = true;
     w->list_next = self->graveyard;
     self->graveyard = w;
@@ -417,6 +574,7 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
         s_retry(self, w->inflight);
         w->inflight = NULL;
     }
+    self->nqueued -= w->queue.size;
     s_fifo_append(&self->orphans, &w->queue);
 }
 
@@ -424,17 +582,8 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
 static s_worker_t *
 s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
 {
-    if (len > sizeof(((s_worker_t *) 0)->id) || self->nworkers == SIZE_MAX) {
+    if (len > sizeof(((s_worker_t *) 0)->id) || s_reserve(self) != 0) {
         return NULL;
-    }
-    if (self->nworkers == self->cap) {
-        size_t cap = self->cap ? 2 * self->cap : 16;
-        s_worker_t **ws = realloc(self->workers, cap * sizeof *ws);
-        if (!ws) {
-            return NULL;
-        }
-        self->workers = ws;
-        self->cap = cap;
     }
     s_worker_t *w = calloc(1, sizeof *w);
     if (!w) {
@@ -442,9 +591,16 @@ s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     }
     memcpy(w->id, id, len);
     w->id_len = len;
+    w->id_hash = zr__hash(id, len);
     w->kind = kind;
+    if (self->opts.strategy == ZR__STRATEGY_HASH &&
+        s_ring_add(&self->ring, w) != 0) {
+        free(w);
+        return NULL;
+    }
+    w->slot = self->nworkers;
     self->workers[self->nworkers++] = w;
-    s_ring_build(self);
+    s_table_insert(self, w);
     ZR_LOG_I("%s: a %s worker joined", self->name,
              kind == S_PPP ? "Paranoid Pirate" : "REQ");
     /* With hash, keys that waited for any worker at all find one now. */
@@ -528,13 +684,13 @@ static void
 s_dispatch_hash(zr__broker_t *self, s_request_t *r)
 {
     for (;;) {
-        s_worker_t *w = s_ring_owner(self, r->key);
+        s_worker_t *w = s_ring_owner(&self->ring, r->key);
         if (!w) {
             s_fifo_push(&self->waiting, r);
             return;
         }
         if (w->state != S_IDLE) {
-            s_queue_push(w, r, false);
+            s_queue_push(self, w, r, false);
             return;
         }
         s_offer_t o = s_offer(self, w, r);
@@ -542,7 +698,7 @@ s_dispatch_hash(zr__broker_t *self, s_request_t *r)
             return;
         }
         if (o == S_REFUSED_FULL) {
-            s_queue_push(w, r, true); /* idle: its queue was empty */
+            s_queue_push(self, w, r, true); /* idle: its queue was empty */
             return;
         }
         /* Gone, off the ring: the key has another owner now. */
@@ -568,7 +724,7 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         return;
     }
     bool hash = self->opts.strategy == ZR__STRATEGY_HASH;
-    s_request_t *r = s_fifo_pop(hash ? &w->queue : &self->waiting);
+    s_request_t *r = hash ? s_queue_pop(self, w) : s_fifo_pop(&self->waiting);
     if (!r) {
         s_set_state(self, w, S_IDLE);
         return;
@@ -578,7 +734,7 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         return;
     }
     if (hash && o == S_REFUSED_FULL) {
-        s_queue_push(w, r, true);
+        s_queue_push(self, w, r, true);
     }
     else if (hash) {
         s_fifo_push_front(&self->orphans, r); /* ahead of W's queue */
@@ -752,7 +908,7 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
         r->key = zr__hash(zmq_msg_data(&r->msg.frames[k]),
                           zmq_msg_size(&r->msg.frames[k]));
     }
-    uint64_t waiting = zr__stat_get(&self->st_waiting);
+    size_t waiting = self->waiting.size + self->nqueued;
     if (self->opts.max_waiting && waiting >= self->opts.max_waiting &&
         !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready_head)) {
         zr__stat_add(&self->st_rejected, 1);
@@ -899,7 +1055,7 @@ s_timer(void *arg, int64_t now)
     }
     s_expire_waiting(self, &self->waiting, now);
     for (size_t i = 0; i < self->nworkers; i++) {
-        s_expire_waiting(self, &self->workers[i]->queue, now);
+        self->nqueued -= s_expire_waiting(self, &self->workers[i]->queue, now);
     }
     s_end(self);
     if (self->opts.request_timeout > 0) {
@@ -921,7 +1077,7 @@ s_flush(void *arg)
     }
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        while ((r = s_fifo_pop(&w->queue))) {
+        while ((r = s_queue_pop(self, w))) {
             s_fail(self, r, "stopping", "the broker is stopping");
         }
         if (w->inflight) {
@@ -994,7 +1150,8 @@ zr__broker_destroy(zr__broker_t **self_p)
         free(w);
     }
     free(self->workers);
-    free(self->ring);
+    free(self->table);
+    s_ring_destroy(&self->ring);
     free(self);
     *self_p = NULL;
 }

@@ -337,7 +337,7 @@ test_hash(void)
             ZR_CHECK(colon);
             *colon = 0;
             if (round == 0) {
-                snprintf(owner[k], sizeof owner[k], "%s", reply);
+                snprintf(owner[k], sizeof owner[k], "%.15s", reply);
             }
             else {
                 ZR_CHECKF(strcmp(owner[k], reply) == 0,
@@ -375,6 +375,94 @@ test_hash(void)
             s_worker_stop(&w[i]);
         }
     }
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+/* hash: the owner of each of KEYS keys, asked through REQ, into OWNER. */
+static void
+s_owners(void *req, int keys, char owner[][16])
+{
+    for (int k = 0; k < keys; k++) {
+        char key[16], reply[64];
+        snprintf(key, sizeof key, "key%d", k);
+        ZR_SEND(req, key);
+        zrt_recv_str(req, reply, sizeof reply);
+        char *colon = strchr(reply, ':');
+        ZR_CHECKF(colon, "'%s' is no worker's reply", reply);
+        *colon = 0;
+        snprintf(owner[k], sizeof owner[k], "%.15s", reply);
+    }
+}
+
+/* From BEFORE to AFTER (owners of KEYS keys) only keys of workers in GONE
+ * (names separated by spaces) moved, and only to live ones, or to JOINED.
+ * Returns how many moved. */
+static int
+s_moves(char before[][16], char after[][16], int keys, const char *gone,
+        const char *joined)
+{
+    int moved = 0;
+    for (int k = 0; k < keys; k++) {
+        bool was_gone = strstr(gone, before[k]) != NULL;
+        bool ok = was_gone ? !strstr(gone, after[k])
+                           : strcmp(before[k], after[k]) == 0 ||
+                                 strcmp(after[k], joined) == 0;
+        ZR_CHECKF(ok, "key %d: %s, then %s", k, before[k], after[k]);
+        moved += strcmp(before[k], after[k]) != 0;
+    }
+    return moved;
+}
+
+/* hash, workers leaving and joining: a worker gone (its points dead on
+ * the ring), a worker joining a ring with dead points, then most of the
+ * ring dead at once (swept). Only the gone workers' keys move, and only
+ * to the live ones; a new worker takes keys from the others only. */
+static void
+test_hash_churn(void)
+{
+    enum { KEYS = 200, N = 6 };
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "hash", "heartbeat", "50ms", NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "churn", kv);
+    s_worker_t w[N + 1];
+    for (int i = 0; i < N; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", i);
+        s_worker_start(&w[i], ctx, "inproc://churn-back", W_PPP, 0, id);
+    }
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N,
+            ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://churn-front");
+    static char owners[4][KEYS][16];
+    s_owners(req, KEYS, owners[0]);
+    s_worker_stop(&w[1]);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N - 1,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[1]);
+    int left = s_moves(owners[0], owners[1], KEYS, "c1", "");
+    s_worker_start(&w[N], ctx, "inproc://churn-back", W_PPP, 0, "c6");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[2]);
+    int joined = s_moves(owners[1], owners[2], KEYS, "", "c6");
+    for (int i = 2; i <= N; i++) {
+        if (i != N - 1) {
+            s_worker_stop(&w[i]); /* c2 c3 c4 c6: most of the ring */
+        }
+    }
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[3]);
+    int swept = s_moves(owners[2], owners[3], KEYS, "c2 c3 c4 c6", "");
+    printf("hash, %d keys: %d moved off c1, %d to c6 when it joined, %d off "
+           "c2 c3 c4 c6\n",
+           KEYS, left, joined, swept);
+    ZR_CHECK(left > 0 && joined > 0 && swept > 0);
+    s_worker_stop(&w[0]);
+    s_worker_stop(&w[N - 1]);
     zr_device_destroy(&dev);
     zmq_close(req);
     zmq_ctx_term(ctx);
@@ -578,6 +666,7 @@ ZR_TESTS = {
     {"inproc: without workers every request is answered", test_no_workers},
     {"inproc: a worker busy too long is given up", test_busy_timeout},
     {"inproc: hash keeps keys, moves only the gone worker's", test_hash},
+    {"inproc: hash keys across workers leaving and joining", test_hash_churn},
     {"inproc: at stop a waiting request is answered", test_stop_answers},
     {"inproc: hash, a worker with a full pipe is not dead (11.2)",
      test_full_worker_not_dead},
