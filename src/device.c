@@ -527,6 +527,17 @@ s_socket(zr_device_t *self, int role, int type)
         if (self->rcvhwm >= 0) {
             s_setopt(s, ZMQ_RCVHWM, self->rcvhwm);
         }
+        else if (self->type == ZR_QUEUE && role == S_BACKEND &&
+                 type == ZMQ_DEALER) {
+            /* rr: a REP worker drops a reply, silently, when its pipe to
+             * the relay is full. The relay stops reading replies while
+             * one waits for a client's full pipe, and meanwhile keeps
+             * sending requests, so replies pile up to as many as there
+             * are requests in flight: the clients' windows, which no
+             * fixed HWM covers. Unbounded, that queue holds one reply per
+             * request in flight (docs/BROKER.md). */
+            s_setopt(s, ZMQ_RCVHWM, 0);
+        }
         if (self->max_msg_size >= 0) {
             zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &self->max_msg_size,
                            sizeof self->max_msg_size);
@@ -843,6 +854,45 @@ s_conns_json(cJSON *side, const zr__monitor_t *monitor)
     cJSON_AddNumberToObject(o, "handshake_failed", (double) c.handshake_failed);
 }
 
+static double
+s_count(cJSON *stats, const char *side, const char *name)
+{
+    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(stats, side), name);
+    return cJSON_IsNumber(o) ? o->valuedouble : 0;
+}
+
+static double
+s_drops(cJSON *stats, const char *side)
+{
+    double n = 0;
+    cJSON *d = cJSON_GetObjectItem(cJSON_GetObjectItem(stats, side), "drops");
+    for (cJSON *o = d ? d->child : NULL; o; o = o->next) {
+        n += cJSON_IsNumber(o) ? o->valuedouble : 0;
+    }
+    return n;
+}
+
+/* rr: requests and replies as the relay counts them; "unanswered" is
+ * what went to workers and has not come back (docs/BROKER.md). */
+static void
+s_rr_json(cJSON *stats)
+{
+    double req_in = s_count(stats, "frontend", "msgs_in");
+    double req_drop = s_drops(stats, "backend");
+    double rep_in = s_count(stats, "backend", "msgs_in");
+    double open = req_in - req_drop - rep_in;
+    cJSON *q = cJSON_AddObjectToObject(stats, "queue");
+    cJSON_AddNumberToObject(q, "requests_in", req_in);
+    cJSON_AddNumberToObject(q, "requests_out",
+                            s_count(stats, "backend", "msgs_out"));
+    cJSON_AddNumberToObject(q, "requests_dropped", req_drop);
+    cJSON_AddNumberToObject(q, "replies_in", rep_in);
+    cJSON_AddNumberToObject(q, "replies_out",
+                            s_count(stats, "frontend", "msgs_out"));
+    cJSON_AddNumberToObject(q, "replies_dropped", s_drops(stats, "frontend"));
+    cJSON_AddNumberToObject(q, "unanswered", open > 0 ? open : 0);
+}
+
 /* STATS: the engine's counters, plus what only the device knows. */
 static void
 s_describe(cJSON *stats, void *arg)
@@ -850,6 +900,10 @@ s_describe(cJSON *stats, void *arg)
     zr_device_t *self = arg;
     s_conns_json(cJSON_GetObjectItem(stats, "frontend"), self->monitors[0]);
     s_conns_json(cJSON_GetObjectItem(stats, "backend"), self->monitors[1]);
+    if (self->type == ZR_QUEUE &&
+        self->broker_opts.strategy == ZR__STRATEGY_RR) {
+        s_rr_json(stats);
+    }
     if (self->pubsub) {
         zr__pubsub_describe(self->pubsub, stats);
     }

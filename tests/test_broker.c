@@ -646,6 +646,220 @@ test_timer_sees_every_worker(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * rr: REP workers behind the queue's DEALER backend, pipelined DEALER
+ * clients in front (issue 11.14).
+ */
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    atomic_bool *stop;
+    _Atomic int served;
+    pthread_t thread;
+} s_rep_t;
+
+/* A REP worker: each request back as its reply. */
+static void *
+s_rep(void *arg)
+{
+    s_rep_t *w = arg;
+    void *rep = zrt_socket(w->ctx, ZMQ_REP);
+    zrt_connect(rep, w->endpoint);
+    while (!atomic_load(w->stop)) {
+        if (!zrt_readable(rep, 10)) {
+            continue;
+        }
+        char buf[64];
+        int n = zmq_recv(rep, buf, sizeof buf, 0);
+        ZR_CHECK(n >= 0);
+        ZR_PASS(zmq_send(rep, buf, (size_t) n, 0));
+        atomic_fetch_add(&w->served, 1);
+    }
+    zmq_close(rep);
+    return NULL;
+}
+
+static int
+s_served(s_rep_t *workers, int n)
+{
+    int served = 0;
+    for (int i = 0; i < n; i++) {
+        served += atomic_load(&workers[i].served);
+    }
+    return served;
+}
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    int requests;
+    _Atomic int replies;
+    atomic_bool *done; /* the workers served every request */
+    pthread_t thread;
+} s_pipeliner_t;
+
+/* A DEALER client with all its requests in flight: it sends them all,
+ * ["", n], then reads the replies, until every one came or the workers
+ * served everything and none came for 2 s (the rest was lost). */
+static void *
+s_pipeliner(void *arg)
+{
+    s_pipeliner_t *c = arg;
+    void *dealer = zrt_socket(c->ctx, ZMQ_DEALER);
+    zrt_connect(dealer, c->endpoint);
+    for (int i = 0; i < c->requests; i++) {
+        ZR_PASS(zmq_send(dealer, "", 0, ZMQ_SNDMORE));
+        ZR_PASS(zmq_send(dealer, &i, sizeof i, 0));
+    }
+    int got = 0;
+    int64_t quiet_since = zrt_now_ms();
+    while (got < c->requests) {
+        if (zrt_readable(dealer, 10)) {
+            char buf[64];
+            ZR_EQ(zmq_recv(dealer, buf, sizeof buf, 0), 0);
+            ZR_EQ(zmq_recv(dealer, buf, sizeof buf, 0), sizeof(int));
+            atomic_store(&c->replies, ++got);
+            quiet_since = zrt_now_ms();
+        }
+        else if (!atomic_load(c->done)) {
+            quiet_since = zrt_now_ms();
+        }
+        else if (zrt_now_ms() - quiet_since > 2000) {
+            break;
+        }
+    }
+    zmq_close(dealer);
+    return NULL;
+}
+
+/* Issue 11.14: 4 DEALER clients with 5,000 requests each in flight
+ * (20,000) and 4 REP workers, under rr. A REP socket drops a reply when
+ * its pipe to the relay is full; the relay stops reading the backend
+ * while a reply waits for a client's full pipe, and meanwhile keeps
+ * feeding requests to the workers: before the backend's receive queue
+ * was unbounded, thousands of replies were lost that way, and no counter
+ * showed it. Now every reply a worker sends reaches the relay, and every
+ * reply the relay gets reaches its client or is counted as dropped (a
+ * client that does not read for 100 ms, the engine's grace). */
+static void
+test_rr_pipelined_no_loss(void)
+{
+    enum { CLIENTS = 4, WORKERS = 4, EACH = 5000 };
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "rrpipe", NULL);
+    atomic_bool stop = false, done = false;
+    s_rep_t workers[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i] = (s_rep_t){ctx, "inproc://rrpipe-back", &stop, 0, 0};
+        pthread_create(&workers[i].thread, NULL, s_rep, &workers[i]);
+    }
+    s_pipeliner_t clients[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        clients[i] =
+            (s_pipeliner_t){ctx, "inproc://rrpipe-front", EACH, 0, &done, 0};
+        pthread_create(&clients[i].thread, NULL, s_pipeliner, &clients[i]);
+    }
+    ZR_WAIT(s_served(workers, WORKERS) == CLIENTS * EACH, 60000);
+    int served = s_served(workers, WORKERS);
+    atomic_store(&done, true);
+    int replies = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(clients[i].thread, NULL);
+        replies += atomic_load(&clients[i].replies);
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(workers[i].thread, NULL);
+    }
+    /* Every reply a worker sent reached the relay, and every one the
+     * relay got reached its client or was counted as dropped. */
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st,
+                  st.frontend.msgs_out + st.frontend.drop_peer_full +
+                          st.frontend.drop_no_route >=
+                      st.backend.msgs_in,
+                  ZRT_DEADLINE_MS);
+    printf("rr: %d requests served, %d replies reached the clients; relay: "
+           "requests in %" PRIu64 ", replies in %" PRIu64 ", replies out "
+           "%" PRIu64 ", replies dropped at the frontend %" PRIu64 "\n",
+           served, replies, st.frontend.msgs_in, st.backend.msgs_in,
+           st.frontend.msgs_out,
+           st.frontend.drop_peer_full + st.frontend.drop_no_route);
+    ZR_EQ(st.frontend.msgs_in, CLIENTS * EACH);
+    ZR_CHECKF(st.backend.msgs_in == (uint64_t) served,
+              "%d replies lost at the workers",
+              served - (int) st.backend.msgs_in);
+    ZR_EQ(replies + st.frontend.drop_peer_full + st.frontend.drop_no_route,
+          CLIENTS * EACH);
+    /* What rr can count: every request came back from a worker. */
+    ZR_EQ(zrt_stat(dev, "queue", "requests_in", NULL), CLIENTS * EACH);
+    ZR_EQ(zrt_stat(dev, "queue", "replies_in", NULL), CLIENTS * EACH);
+    ZR_EQ(zrt_stat(dev, "queue", "unanswered", NULL), 0);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
+/* Whole messages read from S without waiting. */
+static int
+s_swallow(void *s)
+{
+    int n = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) >= 0) {
+        n += !zmq_msg_more(&m);
+    }
+    zmq_msg_close(&m);
+    return n;
+}
+
+/* rr cannot tell a worker from a raw peer on the backend that swallows
+ * requests; its counters show what never came back. */
+static void
+test_rr_unanswered(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "rrsw", NULL);
+    atomic_bool stop = false;
+    s_rep_t rep = {ctx, "inproc://rrsw-back", &stop, 0, 0};
+    pthread_create(&rep.thread, NULL, s_rep, &rep);
+    void *swallower = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(swallower, "inproc://rrsw-back");
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(client, "inproc://rrsw-front");
+    /* One request at a time until the swallower has had some. */
+    int sent = 0, swallowed = 0;
+    while (sent < 10 || swallowed == 0) {
+        ZR_CHECK(sent < 1000);
+        ZR_SENDMORE(client, "");
+        ZR_SEND(client, "request");
+        sent++;
+        ZR_WAIT((swallowed += s_swallow(swallower),
+                 swallowed + atomic_load(&rep.served) == sent),
+                ZRT_DEADLINE_MS);
+    }
+    int served = atomic_load(&rep.served);
+    for (int i = 0; i < served; i++) {
+        ZR_RECV(client, "");
+        ZR_RECV(client, "request");
+    }
+    ZR_WAIT(zrt_stat(dev, "queue", "replies_out", NULL) == served,
+            ZRT_DEADLINE_MS);
+    printf("rr: %d requests, %d answered, %d swallowed\n", sent, served,
+           swallowed);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_in", NULL), sent);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_out", NULL), sent);
+    ZR_EQ(zrt_stat(dev, "queue", "replies_in", NULL), served);
+    ZR_EQ(zrt_stat(dev, "queue", "unanswered", NULL), swallowed);
+    zr_device_destroy(&dev);
+    atomic_store(&stop, true);
+    pthread_join(rep.thread, NULL);
+    zmq_close(swallower);
+    zmq_close(client);
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_options(void)
 {
@@ -672,6 +886,9 @@ ZR_TESTS = {
      test_full_worker_not_dead},
     {"inproc: the timer sees every worker (11.6)",
      test_timer_sees_every_worker},
+    {"inproc: rr, pipelined DEALER clients lose no reply (11.14)",
+     test_rr_pipelined_no_loss},
+    {"inproc: rr counts the requests that never came back", test_rr_unanswered},
     {"inproc: strategy options", test_options},
     {NULL, NULL},
 };
