@@ -22,10 +22,29 @@
  * the same live worker (consistent hashing: when a worker goes, only its
  * keys move), waiting for it while it is busy.
  *
- * A request in flight on a worker that dies (a send to it fails with
- * EHOSTUNREACH, it misses its heartbeats, or it is busy past busy_timeout)
- * goes to another worker, up to `retries` times. A request that cannot be
- * served gets an error reply, never silence.
+ * A send to a worker fails in one of two ways (ROUTER_MANDATORY):
+ * EHOSTUNREACH, its connection is gone: the worker is dead. EAGAIN, its
+ * pipe is full: it is alive but not reading; it is marked full and given
+ * nothing (lru: the request goes to another ready worker or waits; hash:
+ * it waits in that worker's queue) until a heartbeat to it goes through
+ * again (a REQ worker: the next heartbeat tick), never lost, never sent
+ * twice. A request in flight on a worker that dies (a send to it fails
+ * with EHOSTUNREACH, it misses its heartbeats, or it is busy past
+ * busy_timeout) goes to another worker, up to `retries` times. A request
+ * that cannot be served gets an error reply, never silence.
+ *
+ * How a worker's removal stays safe: s_worker_gone unlinks the worker at
+ * once but frees it only when the engine's call into the broker returns
+ * (s_end), and it dispatches nothing itself: its requests go to a list of
+ * orphans that the end of the call dispatches. So no function ever holds
+ * a freed worker, removals never nest, and the timer looks at a list of
+ * workers nothing changes under it.
+ *
+ * What costs what, per request: finding a worker by identity O(1) (a hash
+ * table), the lru ready list O(1) (doubly linked), the counters O(1)
+ * (kept as workers change state), the hash ring O(log n) (a sorted array;
+ * a joining worker's points are merged at the next lookup, a leaving
+ * worker's are marked dead and swept when they are half the ring).
  */
 #include "zr_impl.h"
 
@@ -41,7 +60,14 @@
 #define S_RING_POINTS 64 /* virtual nodes per worker on the hash ring */
 
 typedef enum { S_PPP, S_REQ } s_kind_t;
-typedef enum { S_IDLE, S_BUSY } s_state_t;
+
+/* S_IDLE: ready for a request (lru: on the ready list). S_BUSY: one
+ * request in flight. S_FULL: its pipe was full at the last send; nothing
+ * goes to it until a heartbeat does. S_NONE: joining or gone. */
+typedef enum { S_NONE, S_IDLE, S_BUSY, S_FULL, S_NSTATES } s_state_t;
+
+/* What a send to a worker came to. */
+typedef enum { S_TAKEN, S_REFUSED_FULL, S_REFUSED_GONE } s_offer_t;
 
 typedef struct s_request {
     struct s_request *next;
@@ -59,37 +85,59 @@ typedef struct {
 typedef struct s_worker {
     unsigned char id[256];
     size_t id_len;
+    uint64_t id_hash;
     s_kind_t kind;
     s_state_t state;
+    bool gone;      /* unlinked; freed at the end of the engine's call */
     int64_t expiry; /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
-    s_fifo_t queue; /* hash: the requests whose key is this worker's */
-    struct s_worker *next_ready;
-    bool in_ready;
+    s_fifo_t queue;                           /* hash: requests for its keys */
+    size_t slot;                              /* in the broker's workers[] */
+    struct s_worker *ready_prev, *ready_next; /* lru ready list */
+    struct s_worker *bucket_next;             /* the identity table */
+    struct s_worker *list_next;               /* graveyard, timer's lists */
+    const char *why;                          /* the timer's verdict */
 } s_worker_t;
 
 typedef struct {
     uint64_t point;
-    s_worker_t *worker;
+    s_worker_t *worker; /* NULL: a dead point, swept later */
 } s_point_t;
+
+typedef struct {
+    s_point_t *points; /* sorted */
+    size_t size, dead;
+    s_point_t *pending; /* joined workers' points, merged at a lookup */
+    size_t npending, cap_pending;
+} s_ring_t;
 
 struct zr__broker_t {
     zr__engine_t *engine;
     void *frontend, *backend;
     char name[64];
     zr__broker_opts_t opts;
-    s_worker_t **workers;
+    s_worker_t **workers; /* every live worker, for the timer */
     size_t nworkers, cap;
+    s_worker_t **table; /* by identity: chains, a power of 2 of them */
+    size_t nbuckets;
     s_worker_t *ready_head, *ready_tail; /* lru */
-    s_fifo_t waiting;                    /* lru */
-    s_point_t *ring;                     /* hash */
-    size_t nring;
+    s_fifo_t waiting; /* lru: no worker ready; hash: no worker at all */
+    s_fifo_t orphans; /* to dispatch again at the end of this call */
+    s_worker_t *graveyard;
+    s_ring_t ring;            /* hash */
+    size_t nstate[S_NSTATES]; /* workers per state */
+    size_t nqueued;           /* requests in the workers' queues */
     int64_t next_beat;
-    _Atomic uint64_t st_ready, st_busy, st_workers, st_expired, st_waiting,
-        st_inflight, st_retried, st_failed, st_answered, st_late, st_timeouts,
-        st_rejected;
+    _Atomic uint64_t st_ready, st_busy, st_full, st_workers, st_expired,
+        st_refused, st_beats_unsent, st_waiting, st_inflight, st_retried,
+        st_failed, st_answered, st_late, st_timeouts, st_rejected,
+        st_worker_full, st_dropped;
 };
+
+/* ---------------------------------------------------------------------
+ * Requests and queues.
+ */
 
 static void
 s_fifo_push(s_fifo_t *f, s_request_t *r)
@@ -131,6 +179,45 @@ s_fifo_pop(s_fifo_t *f)
     return r;
 }
 
+/* Append all of SRC to DST; SRC is empty afterwards. */
+static void
+s_fifo_append(s_fifo_t *dst, s_fifo_t *src)
+{
+    if (!src->head) {
+        return;
+    }
+    if (dst->tail) {
+        dst->tail->next = src->head;
+    }
+    else {
+        dst->head = src->head;
+    }
+    dst->tail = src->tail;
+    dst->size += src->size;
+    *src = (s_fifo_t){NULL, NULL, 0};
+}
+
+/* A worker's queue, with the broker's count of queued requests. */
+static void
+s_queue_push(zr__broker_t *self, s_worker_t *w, s_request_t *r, bool front)
+{
+    if (front) {
+        s_fifo_push_front(&w->queue, r);
+    }
+    else {
+        s_fifo_push(&w->queue, r);
+    }
+    self->nqueued++;
+}
+
+static s_request_t *
+s_queue_pop(zr__broker_t *self, s_worker_t *w)
+{
+    s_request_t *r = s_fifo_pop(&w->queue);
+    self->nqueued -= r != NULL;
+    return r;
+}
+
 static void
 s_request_free(s_request_t *r)
 {
@@ -140,28 +227,8 @@ s_request_free(s_request_t *r)
     }
 }
 
-static void
-s_counts(zr__broker_t *self)
-{
-    uint64_t ready = 0, busy = 0, waiting = self->waiting.size;
-    for (size_t i = 0; i < self->nworkers; i++) {
-        ready += self->workers[i]->state == S_IDLE;
-        busy += self->workers[i]->state == S_BUSY;
-        waiting += self->workers[i]->queue.size;
-    }
-    zr__stat_set(&self->st_ready, ready);
-    zr__stat_set(&self->st_busy, busy);
-    zr__stat_set(&self->st_inflight, busy);
-    zr__stat_set(&self->st_workers, self->nworkers);
-    zr__stat_set(&self->st_waiting, waiting);
-}
-
-/* ---------------------------------------------------------------------
- * Replies to clients.
- */
-
-/* How many frames of R's message are the client's envelope: its identity,
- * and the empty delimiter a REQ client sends. */
+/* How many frames of M are the client's envelope: its identity, and the
+ * empty delimiter a REQ client sends. */
 static size_t
 s_envelope(const zr__msg_t *m)
 {
@@ -193,254 +260,330 @@ s_fail(zr__broker_t *self, s_request_t *r, const char *code, const char *text)
     s_request_free(r);
 }
 
-/* ---------------------------------------------------------------------
- * Workers.
- */
-
-static s_worker_t *
-s_worker_find(zr__broker_t *self, const void *id, size_t len)
+/* R's worker died with it: another try, or its error reply. */
+static void
+s_retry(zr__broker_t *self, s_request_t *r)
 {
-    for (size_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        if (w->id_len == len && memcmp(w->id, id, len) == 0) {
-            return w;
-        }
+    if (r->retries >= self->opts.retries) {
+        s_fail(self, r, "failed",
+               "the workers handling it failed; no more retries");
+        return;
     }
-    return NULL;
+    r->retries++;
+    zr__stat_add(&self->st_retried, 1);
+    s_fifo_push_front(&self->orphans, r);
 }
 
+/* ---------------------------------------------------------------------
+ * The hash ring.
+ */
+
 static int
-s_ring_cmp(const void *a, const void *b)
+s_point_cmp(const void *a, const void *b)
 {
     uint64_t x = ((const s_point_t *) a)->point;
     uint64_t y = ((const s_point_t *) b)->point;
     return x < y ? -1 : x > y;
 }
 
-static void
-s_ring_build(zr__broker_t *self)
+/* W's point number P. */
+static uint64_t
+s_point_of(const s_worker_t *w, int p)
 {
-    free(self->ring);
-    self->ring = NULL;
-    self->nring = 0;
-    if (self->opts.strategy != ZR__STRATEGY_HASH || !self->nworkers) {
-        return;
-    }
-    self->ring = malloc(self->nworkers * S_RING_POINTS * sizeof *self->ring);
-    if (!self->ring) {
-        return;
-    }
-    for (size_t i = 0; i < self->nworkers; i++) {
-        s_worker_t *w = self->workers[i];
-        for (int p = 0; p < S_RING_POINTS; p++) {
-            unsigned char buf[260];
-            memcpy(buf, w->id, w->id_len);
-            buf[w->id_len] = (unsigned char) p;
-            self->ring[self->nring++] =
-                (s_point_t){zr__hash(buf, w->id_len + 1), w};
-        }
-    }
-    qsort(self->ring, self->nring, sizeof *self->ring, s_ring_cmp);
+    unsigned char buf[sizeof w->id + 1];
+    memcpy(buf, w->id, w->id_len);
+    buf[w->id_len] = (unsigned char) p;
+    return zr__hash(buf, w->id_len + 1);
 }
 
-static s_worker_t *
-s_ring_owner(const zr__broker_t *self, uint64_t key)
+static int
+s_ring_add(s_ring_t *ring, s_worker_t *w)
 {
-    if (!self->nring) {
-        return NULL;
+    if (ring->npending + S_RING_POINTS > ring->cap_pending) {
+        size_t cap = 2 * ring->cap_pending + S_RING_POINTS;
+        s_point_t *p = realloc(ring->pending, cap * sizeof *p);
+        if (!p) {
+            return -1;
+        }
+        ring->pending = p;
+        ring->cap_pending = cap;
     }
-    size_t lo = 0, hi = self->nring;
+    for (int p = 0; p < S_RING_POINTS; p++) {
+        ring->pending[ring->npending++] = (s_point_t){s_point_of(w, p), w};
+    }
+    return 0;
+}
+
+/* The first point at or after KEY in POINTS (SIZE when none). */
+static size_t
+s_lower_bound(const s_point_t *points, size_t size, uint64_t key)
+{
+    size_t lo = 0, hi = size;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (self->ring[mid].point < key) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (points[mid].point < key) {
             lo = mid + 1;
         }
         else {
             hi = mid;
         }
     }
-    return self->ring[lo == self->nring ? 0 : lo].worker;
+    return lo;
+}
+
+/* W's points off the ring: dead where merged, gone where pending. */
+static void
+s_ring_remove(s_ring_t *ring, const s_worker_t *w)
+{
+    for (size_t i = 0; i < ring->npending;) {
+        if (ring->pending[i].worker == w) {
+            ring->pending[i] = ring->pending[--ring->npending];
+        }
+        else {
+            i++;
+        }
+    }
+    for (int p = 0; p < S_RING_POINTS; p++) {
+        uint64_t point = s_point_of(w, p);
+        size_t i = s_lower_bound(ring->points, ring->size, point);
+        for (; i < ring->size && ring->points[i].point == point; i++) {
+            if (ring->points[i].worker == w) {
+                ring->points[i].worker = NULL;
+                ring->dead++;
+                break;
+            }
+        }
+    }
+}
+
+/* The pending points merged in, the dead ones swept out: one pass. */
+static void
+s_ring_merge(s_ring_t *ring)
+{
+    size_t live = ring->size - ring->dead + ring->npending;
+    s_point_t *out = malloc((live ? live : 1) * sizeof *out);
+    if (!out) {
+        return; /* lookups go on over the old ring */
+    }
+    qsort(ring->pending, ring->npending, sizeof *ring->pending, s_point_cmp);
+    size_t i = 0, j = 0, n = 0;
+    while (i < ring->size || j < ring->npending) {
+        if (i < ring->size && !ring->points[i].worker) {
+            i++;
+        }
+        else if (j >= ring->npending ||
+                 (i < ring->size &&
+                  ring->points[i].point <= ring->pending[j].point)) {
+            out[n++] = ring->points[i++];
+        }
+        else {
+            out[n++] = ring->pending[j++];
+        }
+    }
+    free(ring->points);
+    ring->points = out;
+    ring->size = n;
+    ring->dead = 0;
+    ring->npending = 0;
+}
+
+/* The live worker that owns KEY: the first live point at or after it. */
+static s_worker_t *
+s_ring_owner(s_ring_t *ring, uint64_t key)
+{
+    if (ring->npending || ring->dead > ring->size / 2) {
+        s_ring_merge(ring);
+    }
+    size_t live = ring->size - ring->dead;
+    if (!live) {
+        return NULL;
+    }
+    size_t i = s_lower_bound(ring->points, ring->size, key);
+    for (;; i++) {
+        const s_point_t *p = &ring->points[i % ring->size];
+        if (p->worker) {
+            return p->worker;
+        }
+    }
 }
 
 static void
-s_ready_remove(zr__broker_t *self, s_worker_t *w)
+s_ring_destroy(s_ring_t *ring)
 {
-    if (!w->in_ready) {
-        return;
+    free(ring->points);
+    free(ring->pending);
+    *ring = (s_ring_t){0};
+}
+
+/* ---------------------------------------------------------------------
+ * Workers: the identity table, the ready list, states.
+ */
+
+static s_worker_t *
+s_worker_find(const zr__broker_t *self, const void *id, size_t len)
+{
+    if (!self->nbuckets) {
+        return NULL;
     }
-    s_worker_t **p = &self->ready_head;
+    uint64_t h = zr__hash(id, len);
+    s_worker_t *w = self->table[h & (self->nbuckets - 1)];
+    for (; w; w = w->bucket_next) {
+        if (w->id_hash == h && w->id_len == len &&
+            memcmp(w->id, id, len) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static void
+s_table_insert(zr__broker_t *self, s_worker_t *w)
+{
+    s_worker_t **b = &self->table[w->id_hash & (self->nbuckets - 1)];
+    w->bucket_next = *b;
+    *b = w;
+}
+
+static void
+s_table_remove(zr__broker_t *self, s_worker_t *w)
+{
+    s_worker_t **p = &self->table[w->id_hash & (self->nbuckets - 1)];
     while (*p && *p != w) {
-        p = &(*p)->next_ready;
+        p = &(*p)->bucket_next;
     }
     if (*p) {
-        *p = w->next_ready;
+        *p = w->bucket_next;
     }
-    self->ready_tail = NULL;
-    for (s_worker_t *x = self->ready_head; x; x = x->next_ready) {
-        self->ready_tail = x;
+}
+
+/* Room for one more worker in workers[] and the table. */
+static int
+s_reserve(zr__broker_t *self)
+{
+    if (self->nworkers == self->cap) {
+        size_t cap = self->cap ? 2 * self->cap : 16;
+        s_worker_t **ws = realloc(self->workers, cap * sizeof *ws);
+        if (!ws) {
+            return -1;
+        }
+        self->workers = ws;
+        self->cap = cap;
     }
-    w->next_ready = NULL;
-    w->in_ready = false;
+    if (self->nworkers + 1 > self->nbuckets) {
+        size_t n = self->nbuckets ? 2 * self->nbuckets : 64;
+        s_worker_t **table = calloc(n, sizeof *table);
+        if (!table) {
+            return -1;
+        }
+        free(self->table);
+        self->table = table;
+        self->nbuckets = n;
+        for (size_t i = 0; i < self->nworkers; i++) {
+            s_table_insert(self, self->workers[i]);
+        }
+    }
+    return 0;
 }
 
 static void
-s_ready_push(zr__broker_t *self, s_worker_t *w)
+s_ready_unlink(zr__broker_t *self, s_worker_t *w)
 {
-    if (w->in_ready) {
-        return;
+    if (w->ready_prev) {
+        w->ready_prev->ready_next = w->ready_next;
     }
-    w->next_ready = NULL;
+    else {
+        self->ready_head = w->ready_next;
+    }
+    if (w->ready_next) {
+        w->ready_next->ready_prev = w->ready_prev;
+    }
+    else {
+        self->ready_tail = w->ready_prev;
+    }
+    w->ready_prev = w->ready_next = NULL;
+}
+
+static void
+s_ready_append(zr__broker_t *self, s_worker_t *w)
+{
+    w->ready_prev = self->ready_tail;
+    w->ready_next = NULL;
     if (self->ready_tail) {
-        self->ready_tail->next_ready = w;
+        self->ready_tail->ready_next = w;
     }
     else {
         self->ready_head = w;
     }
     self->ready_tail = w;
-    w->in_ready = true;
 }
 
-static void s_dispatch(zr__broker_t *self, s_request_t *r);
-static void s_serve_worker(zr__broker_t *self, s_worker_t *w);
+/* The one place a worker changes state: the counters and (lru) the ready
+ * list follow. */
+static void
+s_set_state(zr__broker_t *self, s_worker_t *w, s_state_t state)
+{
+    bool lru = self->opts.strategy != ZR__STRATEGY_HASH;
+    if (w->state == state) {
+        return;
+    }
+    if (lru && w->state == S_IDLE) {
+        s_ready_unlink(self, w);
+    }
+    self->nstate[w->state] -= w->state != S_NONE;
+    w->state = state;
+    self->nstate[state] += state != S_NONE;
+    if (lru && state == S_IDLE) {
+        s_ready_append(self, w);
+    }
+}
 
-/* W is gone: its request in flight and (hash) its queue go elsewhere. */
+static void
+s_counts(zr__broker_t *self)
+{
+    zr__stat_set(&self->st_ready, self->nstate[S_IDLE]);
+    zr__stat_set(&self->st_busy, self->nstate[S_BUSY]);
+    zr__stat_set(&self->st_inflight, self->nstate[S_BUSY]);
+    zr__stat_set(&self->st_full, self->nstate[S_FULL]);
+    zr__stat_set(&self->st_workers, self->nworkers);
+    zr__stat_set(&self->st_waiting, self->waiting.size + self->nqueued);
+}
+
+/* W is gone: unlinked now, freed at the end of the engine's call; its
+ * request in flight and (hash) its queue become orphans. */
 static void
 s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
 {
+    if (w->gone) {
+        return;
+    }
     ZR_LOG_N("%s: worker %.*s%s %s", self->name, (int) w->id_len,
              w->id_len && w->id[0] >= 32 ? (const char *) w->id : "",
              w->id_len && w->id[0] >= 32 ? "" : "(binary identity)", why);
-    s_ready_remove(self, w);
-    for (size_t i = 0; i < self->nworkers; i++) {
-        if (self->workers[i] == w) {
-            self->workers[i] = self->workers[--self->nworkers];
-            break;
-        }
+    s_set_state(self, w, S_NONE);
+    s_table_remove(self, w);
+    self->workers[w->slot] = self->workers[--self->nworkers];
+    self->workers[w->slot]->slot = w->slot;
+    if (self->opts.strategy == ZR__STRATEGY_HASH) {
+        s_ring_remove(&self->ring, w);
     }
-    s_ring_build(self);
+    w->gone = true;
+    w->list_next = self->graveyard;
+    self->graveyard = w;
     zr__stat_add(&self->st_expired, 1);
-    s_request_t *inflight = w->inflight;
-    s_fifo_t queue = w->queue;
-    free(w);
-    if (inflight) {
-        if (inflight->retries >= self->opts.retries) {
-            s_fail(self, inflight, "failed",
-                   "the workers handling it failed; no more retries");
-        }
-        else {
-            inflight->retries++;
-            zr__stat_add(&self->st_retried, 1);
-            s_dispatch(self, inflight);
-        }
+    if (w->inflight) {
+        s_retry(self, w->inflight);
+        w->inflight = NULL;
     }
-    s_request_t *r;
-    while ((r = s_fifo_pop(&queue))) {
-        s_dispatch(self, r);
-    }
-    s_counts(self);
+    self->nqueued -= w->queue.size;
+    s_fifo_append(&self->orphans, &w->queue);
 }
 
-/* Send R to W now. False (R kept) when W is gone. */
-static bool
-s_send_to(zr__broker_t *self, s_worker_t *w, s_request_t *r)
-{
-    zr__msg_t out = {NULL, 0, 0};
-    if (zr__msg_copy(&out, &r->msg) != 0 ||
-        (w->kind == S_REQ && zr__msg_prepend(&out, "", 0) != 0) ||
-        zr__msg_prepend(&out, w->id, w->id_len) != 0) {
-        zr__msg_destroy(&out);
-        return false;
-    }
-    int rc = zr__engine_send_now(self->engine, self->backend, &out);
-    zr__msg_destroy(&out);
-    return rc == 0;
-}
-
-/* Give W (idle) request R; on failure W is dead and R goes elsewhere. */
-static void
-s_assign(zr__broker_t *self, s_worker_t *w, s_request_t *r)
-{
-    s_ready_remove(self, w);
-    if (!s_send_to(self, w, r)) {
-        /* It never reached W: no retry spent, another worker or wait. */
-        s_worker_gone(self, w, "is gone (a send to it failed)");
-        s_dispatch(self, r);
-        return;
-    }
-    w->state = S_BUSY;
-    w->inflight = r;
-    w->busy_since = zr__now_ms();
-    if (self->opts.busy_timeout > 0) {
-        zr__engine_set_deadline(self->engine,
-                                w->busy_since + self->opts.busy_timeout);
-    }
-}
-
-/* A request that has no worker yet: to one, or to wait. */
-static void
-s_dispatch(zr__broker_t *self, s_request_t *r)
-{
-    if (self->opts.strategy == ZR__STRATEGY_HASH) {
-        s_worker_t *w = s_ring_owner(self, r->key);
-        if (!w) {
-            s_fifo_push(&self->waiting, r);
-        }
-        else if (w->state == S_IDLE) {
-            s_assign(self, w, r);
-        }
-        else {
-            s_fifo_push(&w->queue, r);
-        }
-    }
-    else if (self->ready_head) {
-        s_assign(self, self->ready_head, r);
-    }
-    else if (r->retries) {
-        s_fifo_push_front(&self->waiting, r); /* it has waited longest */
-    }
-    else {
-        s_fifo_push(&self->waiting, r);
-    }
-    s_counts(self);
-}
-
-/* W is idle: give it what waits for it. */
-static void
-s_serve_worker(zr__broker_t *self, s_worker_t *w)
-{
-    w->state = S_IDLE;
-    w->inflight = NULL;
-    s_request_t *r = NULL;
-    if (self->opts.strategy == ZR__STRATEGY_HASH) {
-        r = s_fifo_pop(&w->queue);
-    }
-    else {
-        r = s_fifo_pop(&self->waiting);
-    }
-    if (r) {
-        s_assign(self, w, r);
-    }
-    else if (self->opts.strategy != ZR__STRATEGY_HASH) {
-        s_ready_push(self, w);
-    }
-    s_counts(self);
-}
-
-/* A new worker, or one back. */
+/* A new worker, idle and known, or NULL (out of memory). */
 static s_worker_t *
-s_worker_new(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
+s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
 {
-    if (len > sizeof (((s_worker_t *) 0)->id) || self->nworkers == SIZE_MAX) {
+    if (len > sizeof(((s_worker_t *) 0)->id) || s_reserve(self) != 0) {
         return NULL;
-    }
-    if (self->nworkers == self->cap) {
-        size_t cap = self->cap ? 2 * self->cap : 16;
-        s_worker_t **ws = realloc(self->workers, cap * sizeof *ws);
-        if (!ws) {
-            return NULL;
-        }
-        self->workers = ws;
-        self->cap = cap;
     }
     s_worker_t *w = calloc(1, sizeof *w);
     if (!w) {
@@ -448,23 +591,179 @@ s_worker_new(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     }
     memcpy(w->id, id, len);
     w->id_len = len;
+    w->id_hash = zr__hash(id, len);
     w->kind = kind;
-    w->state = S_IDLE;
+    if (self->opts.strategy == ZR__STRATEGY_HASH &&
+        s_ring_add(&self->ring, w) != 0) {
+        free(w);
+        return NULL;
+    }
+    w->slot = self->nworkers;
     self->workers[self->nworkers++] = w;
-    s_ring_build(self);
+    s_table_insert(self, w);
     ZR_LOG_I("%s: a %s worker joined", self->name,
              kind == S_PPP ? "Paranoid Pirate" : "REQ");
     /* With hash, keys that waited for any worker at all find one now. */
     if (self->opts.strategy == ZR__STRATEGY_HASH) {
-        s_fifo_t all = self->waiting;
-        self->waiting = (s_fifo_t){NULL, NULL, 0};
-        s_request_t *r;
-        while ((r = s_fifo_pop(&all))) {
-            s_dispatch(self, r);
-        }
+        s_fifo_append(&self->orphans, &self->waiting);
     }
     return w;
 }
+
+/* ---------------------------------------------------------------------
+ * Requests to workers.
+ */
+
+/* Send R (kept) to W now: 0, or -1 with errno (EAGAIN: W's pipe is full;
+ * EHOSTUNREACH: W is gone; ENOMEM). */
+static int
+s_send_to(zr__broker_t *self, const s_worker_t *w, const s_request_t *r)
+{
+    zr__msg_t out = {NULL, 0, 0};
+    if (zr__msg_copy(&out, &r->msg) != 0 ||
+        (w->kind == S_REQ && zr__msg_prepend(&out, "", 0) != 0) ||
+        zr__msg_prepend(&out, w->id, w->id_len) != 0) {
+        zr__msg_destroy(&out);
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = zr__engine_send_now(self->engine, self->backend, &out);
+    int err = errno;
+    zr__msg_destroy(&out);
+    errno = err;
+    return rc;
+}
+
+/* Offer R to W. Taken: W is busy with it. Refused: R is still the
+ * caller's, and W is full (its pipe is) or gone. */
+static s_offer_t
+s_offer(zr__broker_t *self, s_worker_t *w, s_request_t *r)
+{
+    if (s_send_to(self, w, r) != 0) {
+        if (errno == EHOSTUNREACH) {
+            s_worker_gone(self, w, "is gone (a send to it failed)");
+            return S_REFUSED_GONE;
+        }
+        /* Alive but not reading (or no memory now): not dead. */
+        zr__stat_add(&self->st_worker_full, 1);
+        s_set_state(self, w, S_FULL);
+        return S_REFUSED_FULL;
+    }
+    s_set_state(self, w, S_BUSY);
+    w->inflight = r;
+    w->busy_since = zr__now_ms();
+    if (self->opts.busy_timeout > 0) {
+        zr__engine_set_deadline(self->engine,
+                                w->busy_since + self->opts.busy_timeout);
+    }
+    return S_TAKEN;
+}
+
+/* lru: the least recently ready worker, else wait (at the front when R
+ * was first in line already). */
+static void
+s_dispatch_lru(zr__broker_t *self, s_request_t *r, bool first)
+{
+    /* Each refusal takes a worker off the ready list: this ends. */
+    while (self->ready_head) {
+        if (s_offer(self, self->ready_head, r) == S_TAKEN) {
+            return;
+        }
+    }
+    if (first) {
+        s_fifo_push_front(&self->waiting, r);
+    }
+    else {
+        s_fifo_push(&self->waiting, r);
+    }
+}
+
+/* hash: the owner of R's key, else its queue; with no worker at all,
+ * wait. */
+static void
+s_dispatch_hash(zr__broker_t *self, s_request_t *r)
+{
+    for (;;) {
+        s_worker_t *w = s_ring_owner(&self->ring, r->key);
+        if (!w) {
+            s_fifo_push(&self->waiting, r);
+            return;
+        }
+        if (w->state != S_IDLE) {
+            s_queue_push(self, w, r, false);
+            return;
+        }
+        s_offer_t o = s_offer(self, w, r);
+        if (o == S_TAKEN) {
+            return;
+        }
+        if (o == S_REFUSED_FULL) {
+            s_queue_push(self, w, r, true); /* idle: its queue was empty */
+            return;
+        }
+        /* Gone, off the ring: the key has another owner now. */
+    }
+}
+
+static void
+s_dispatch(zr__broker_t *self, s_request_t *r, bool first)
+{
+    if (self->opts.strategy == ZR__STRATEGY_HASH) {
+        s_dispatch_hash(self, r);
+    }
+    else {
+        s_dispatch_lru(self, r, first);
+    }
+}
+
+/* W can take a request: what waits for it, or (lru) the ready list. */
+static void
+s_worker_idle(zr__broker_t *self, s_worker_t *w)
+{
+    if (w->gone) {
+        return;
+    }
+    bool hash = self->opts.strategy == ZR__STRATEGY_HASH;
+    s_request_t *r = hash ? s_queue_pop(self, w) : s_fifo_pop(&self->waiting);
+    if (!r) {
+        s_set_state(self, w, S_IDLE);
+        return;
+    }
+    s_offer_t o = s_offer(self, w, r);
+    if (o == S_TAKEN) {
+        return;
+    }
+    if (hash && o == S_REFUSED_FULL) {
+        s_queue_push(self, w, r, true);
+    }
+    else if (hash) {
+        s_fifo_push_front(&self->orphans, r); /* ahead of W's queue */
+    }
+    else {
+        s_fifo_push_front(&self->waiting, r);
+    }
+}
+
+/* The end of every call from the engine: orphans dispatched, the dead
+ * freed, the counters published. */
+static void
+s_end(zr__broker_t *self)
+{
+    s_request_t *r;
+    while ((r = s_fifo_pop(&self->orphans))) {
+        s_dispatch(self, r, true);
+    }
+    while (self->graveyard) {
+        s_worker_t *w = self->graveyard;
+        self->graveyard = w->list_next;
+        free(w);
+    }
+    s_counts(self);
+}
+
+/* ---------------------------------------------------------------------
+ * Messages from workers and clients.
+ */
 
 static bool
 s_is(const zmq_msg_t *frame, const char *text, size_t len)
@@ -473,62 +772,81 @@ s_is(const zmq_msg_t *frame, const char *text, size_t len)
            memcmp(zmq_msg_data((zmq_msg_t *) frame), text, len) == 0;
 }
 
-/* Something from a worker: [identity, ...]. */
-static zr__verdict_t
-s_from_worker(zr__broker_t *self, zr__msg_t *msg)
+/* READY from W (NULL: unknown so far). */
+static void
+s_on_ready(zr__broker_t *self, s_worker_t *w, const zr__msg_t *msg,
+           s_kind_t kind, int64_t expiry)
 {
-    if (msg->size < 2) {
-        return ZR__DROP;
-    }
-    const void *id = zmq_msg_data(&msg->frames[0]);
-    size_t id_len = zmq_msg_size(&msg->frames[0]);
-    s_worker_t *w = s_worker_find(self, id, id_len);
-    bool req = zmq_msg_size(&msg->frames[1]) == 0;
-    size_t skip = req ? 2 : 1; /* identity, and a REQ's delimiter */
-    int64_t now = zr__now_ms();
-    int64_t expiry = now + (int64_t) self->opts.heartbeat * self->opts.liveness;
-    if (msg->size == skip + 1 &&
-        (s_is(&msg->frames[skip], S_READY, 1) ||
-         (req && s_is(&msg->frames[skip], "READY", 5)))) {
+    if (!w) {
+        w = s_worker_join(self, zmq_msg_data((zmq_msg_t *) &msg->frames[0]),
+                          zmq_msg_size((zmq_msg_t *) &msg->frames[0]), kind);
         if (!w) {
-            w = s_worker_new(self, id, id_len, req ? S_REQ : S_PPP);
-            if (!w) {
-                return ZR__DROP;
-            }
+            zr__stat_add(&self->st_refused, 1);
+            return;
         }
-        else if (w->state == S_BUSY && w->inflight) {
-            /* Back from a restart with the same identity: what it had in
-             * flight is lost with the old process; send it elsewhere. */
-            s_request_t *r = w->inflight;
-            w->inflight = NULL;
-            r->retries++;
-            zr__stat_add(&self->st_retried, 1);
-            s_dispatch(self, r);
-        }
+    }
+    else if (w->inflight) {
+        /* Back from a restart with the same identity: what it had in
+         * flight is lost with the old process; send it elsewhere. */
+        s_retry(self, w->inflight);
+        w->inflight = NULL;
+    }
+    w->kind = kind;
+    /* Whatever it was (busy, full), a new process has an empty pipe. */
+    s_set_state(self, w, S_NONE);
+    w->expiry = expiry;
+    s_worker_idle(self, w);
+}
+
+/* HEARTBEAT from W (NULL: unknown). */
+static void
+s_on_heartbeat(zr__broker_t *self, s_worker_t *w, const zr__msg_t *msg,
+               int64_t expiry)
+{
+    if (w) {
         w->expiry = expiry;
-        s_serve_worker(self, w);
-        return ZR__DROP;
+        return;
     }
-    if (msg->size == skip + 1 && s_is(&msg->frames[skip], S_HEARTBEAT, 1)) {
-        if (!w && !req) {
-            /* A worker expired here that is still alive (its heartbeats
-             * were late): welcome again, as ppqueue does. */
-            w = s_worker_new(self, id, id_len, S_PPP);
-            if (w) {
-                w->expiry = expiry;
-                s_serve_worker(self, w);
-            }
-            return ZR__DROP;
-        }
-        if (w) {
-            w->expiry = expiry;
-        }
-        return ZR__DROP;
+    /* A worker expired here that is still alive (its heartbeats were
+     * late): welcome again, as ppqueue does. */
+    w = s_worker_join(self, zmq_msg_data((zmq_msg_t *) &msg->frames[0]),
+                      zmq_msg_size((zmq_msg_t *) &msg->frames[0]), S_PPP);
+    if (!w) {
+        zr__stat_add(&self->st_refused, 1);
+        return;
     }
-    /* A reply: [identity, ("",) client envelope, reply]. */
-    if (!w || w->state != S_BUSY || !w->inflight) {
-        /* From a worker given up on, or never asked: its request went to
-         * another worker, which answers it. */
+    w->expiry = expiry;
+    s_worker_idle(self, w);
+}
+
+/* Is MSG (a reply after SKIP frames) for R's client? */
+static bool
+s_reply_matches(const zr__msg_t *msg, size_t skip, const s_request_t *r)
+{
+    size_t env = s_envelope(&r->msg);
+    if (msg->size <= skip + env) {
+        return false;
+    }
+    for (size_t i = 0; i < env; i++) {
+        zmq_msg_t *a = (zmq_msg_t *) &msg->frames[skip + i];
+        zmq_msg_t *b = (zmq_msg_t *) &r->msg.frames[i];
+        if (zmq_msg_size(a) != zmq_msg_size(b) ||
+            memcmp(zmq_msg_data(a), zmq_msg_data(b), zmq_msg_size(a)) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A reply from W: [identity, ("",) client envelope, reply]. */
+static zr__verdict_t
+s_on_reply(zr__broker_t *self, s_worker_t *w, zr__msg_t *msg, size_t skip,
+           int64_t expiry)
+{
+    if (!w || !w->inflight || !s_reply_matches(msg, skip, w->inflight)) {
+        /* From a worker given up on, or never asked, or for a request it
+         * had before: that request went to another worker, which answers
+         * it. */
         zr__stat_add(&self->st_late, 1);
         return ZR__DROP;
     }
@@ -539,17 +857,48 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
         zr__msg_remove(msg, 0);
     }
     zr__stat_add(&self->st_answered, 1);
-    s_serve_worker(self, w);
+    s_set_state(self, w, S_NONE);
+    s_worker_idle(self, w);
     return ZR__SEND;
 }
 
+/* Something from a worker: [identity, ...]. */
+static zr__verdict_t
+s_from_worker(zr__broker_t *self, zr__msg_t *msg)
+{
+    if (msg->size < 2) {
+        return ZR__DROP; /* a ROUTER gives at least [identity, frame] */
+    }
+    s_worker_t *w = s_worker_find(self, zmq_msg_data(&msg->frames[0]),
+                                  zmq_msg_size(&msg->frames[0]));
+    bool req = zmq_msg_size(&msg->frames[1]) == 0;
+    size_t skip = req ? 2 : 1; /* identity, and a REQ's delimiter */
+    int64_t expiry =
+        zr__now_ms() + (int64_t) self->opts.heartbeat * self->opts.liveness;
+    if (msg->size == skip + 1) {
+        const zmq_msg_t *f = &msg->frames[skip];
+        if (s_is(f, S_READY, 1) || (req && s_is(f, "READY", 5))) {
+            s_on_ready(self, w, msg, req ? S_REQ : S_PPP, expiry);
+            return ZR__DROP;
+        }
+        if (s_is(f, S_HEARTBEAT, 1)) {
+            if (!req) {
+                s_on_heartbeat(self, w, msg, expiry);
+            }
+            return ZR__DROP;
+        }
+    }
+    return s_on_reply(self, w, msg, skip, expiry);
+}
+
 /* A request from a client: [identity, ("",) body...]. */
-static void
+static zr__verdict_t
 s_from_client(zr__broker_t *self, zr__msg_t *msg)
 {
     s_request_t *r = calloc(1, sizeof *r);
     if (!r) {
-        return;
+        zr__stat_add(&self->st_dropped, 1); /* no memory to answer it */
+        return ZR__DROP;
     }
     zr__msg_move(&r->msg, msg);
     r->since = zr__now_ms();
@@ -559,53 +908,116 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
         r->key = zr__hash(zmq_msg_data(&r->msg.frames[k]),
                           zmq_msg_size(&r->msg.frames[k]));
     }
-    uint64_t waiting = zr__stat_get(&self->st_waiting);
+    size_t waiting = self->waiting.size + self->nqueued;
     if (self->opts.max_waiting && waiting >= self->opts.max_waiting &&
         !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready_head)) {
         zr__stat_add(&self->st_rejected, 1);
         s_fail(self, r, "busy", "too many requests waiting for a worker");
-        return;
+        return ZR__TAKEN;
     }
-    s_dispatch(self, r);
+    s_dispatch(self, r, false);
+    return ZR__TAKEN;
 }
 
 static zr__verdict_t
 s_message(void *arg, int dir, zr__msg_t *msg)
 {
     zr__broker_t *self = arg;
-    if (dir == ZR__UPSTREAM) {
-        return s_from_worker(self, msg);
-    }
-    s_from_client(self, msg);
-    return ZR__TAKEN;
+    zr__verdict_t v = dir == ZR__UPSTREAM ? s_from_worker(self, msg)
+                                          : s_from_client(self, msg);
+    s_end(self);
+    return v;
 }
 
 /* ---------------------------------------------------------------------
  * Time: heartbeats, silence, busy workers, waiting requests.
  */
 
-static void
+/* Requests of F that waited past request_timeout get their error reply;
+ * returns how many. */
+static size_t
 s_expire_waiting(zr__broker_t *self, s_fifo_t *f, int64_t now)
 {
     int64_t limit = self->opts.request_timeout;
     if (limit <= 0) {
-        return;
+        return 0;
     }
     s_fifo_t keep = {NULL, NULL, 0};
+    size_t expired = 0;
     s_request_t *r;
     while ((r = s_fifo_pop(f))) {
-        if (now - r->since >= limit) {
-            zr__stat_add(&self->st_timeouts, 1);
-            char text[96];
-            snprintf(text, sizeof text, "no worker took it within %lld ms",
-                     (long long) limit);
-            s_fail(self, r, "timeout", text);
-        }
-        else {
+        if (now - r->since < limit) {
             s_fifo_push(&keep, r);
+            continue;
         }
+        zr__stat_add(&self->st_timeouts, 1);
+        char text[96];
+        snprintf(text, sizeof text, "no worker took it within %lld ms",
+                 (long long) limit);
+        s_fail(self, r, "timeout", text);
+        expired++;
     }
     *f = keep;
+    return expired;
+}
+
+/* Heartbeat W: -1 with errno as a send to it fails. */
+static int
+s_heartbeat(zr__broker_t *self, const s_worker_t *w)
+{
+    zr__msg_t msg = {NULL, 0, 0};
+    if (zr__msg_add(&msg, w->id, w->id_len) != 0 ||
+        zr__msg_add(&msg, S_HEARTBEAT, 1) != 0) {
+        zr__msg_destroy(&msg);
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = zr__engine_send_now(self->engine, self->backend, &msg);
+    int err = errno;
+    zr__msg_destroy(&msg);
+    errno = err;
+    return rc;
+}
+
+/* What the timer finds about W at NOW: why it is gone (NULL: it is not);
+ * *ROOM when a full worker showed room again; *NEXT the nearest deadline. */
+static const char *
+s_check(zr__broker_t *self, s_worker_t *w, bool beat, int64_t now, bool *room,
+        int64_t *next)
+{
+    *room = beat && w->state == S_FULL; /* a REQ worker: try it again */
+    if (beat && w->kind == S_PPP) {
+        /* Idle or busy, a heartbeat also probes: a send to a worker
+         * whose connection is gone fails at once. */
+        if (s_heartbeat(self, w) == 0) {
+            *room = w->state == S_FULL;
+        }
+        else if (errno == EHOSTUNREACH) {
+            return "is gone (its connection closed)";
+        }
+        else {
+            /* Its pipe is full: alive, not reading; an idle one would
+             * refuse a request too. */
+            zr__stat_add(&self->st_beats_unsent, 1);
+            *room = false;
+            if (w->state == S_IDLE) {
+                s_set_state(self, w, S_FULL);
+            }
+        }
+    }
+    /* A busy worker may not heartbeat (the Guide's does not): silence
+     * expires the others only. */
+    if (w->kind == S_PPP && w->state != S_BUSY && now >= w->expiry) {
+        return "expired (no heartbeat)";
+    }
+    if (w->state == S_BUSY && self->opts.busy_timeout > 0) {
+        int64_t at = w->busy_since + self->opts.busy_timeout;
+        if (now >= at) {
+            return "given up (busy past busy_timeout)";
+        }
+        *next = at < *next ? at : *next;
+    }
+    return NULL;
 }
 
 static int64_t
@@ -617,43 +1029,35 @@ s_timer(void *arg, int64_t now)
         self->next_beat = now + self->opts.heartbeat;
     }
     int64_t next = self->next_beat;
-    for (size_t i = 0; i < self->nworkers;) {
+    /* First look at every worker, changing none: a removal or a request
+     * sent moves workers in workers[] (and may end others). */
+    s_worker_t *doomed = NULL, *revived = NULL;
+    for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        if (beat && w->kind == S_PPP) {
-            /* Idle or busy, a heartbeat also probes: a send to a worker
-             * whose connection is gone fails at once. */
-            zr__msg_t msg = {NULL, 0, 0};
-            zr__msg_add(&msg, w->id, w->id_len);
-            zr__msg_add(&msg, S_HEARTBEAT, 1);
-            int rc = zr__engine_send_now(self->engine, self->backend, &msg);
-            int err = errno;
-            zr__msg_destroy(&msg);
-            if (rc != 0 && err == EHOSTUNREACH) {
-                s_worker_gone(self, w, "is gone (its connection closed)");
-                continue;
-            }
+        bool room = false;
+        w->why = s_check(self, w, beat, now, &room, &next);
+        if (w->why || room) {
+            s_worker_t **list = w->why ? &doomed : &revived;
+            w->list_next = *list;
+            *list = w;
         }
-        /* A busy worker may not heartbeat (the Guide's does not): silence
-         * expires idle ones only. */
-        if (w->kind == S_PPP && w->state == S_IDLE && now >= w->expiry) {
-            s_worker_gone(self, w, "expired (no heartbeat)");
-            continue;
+    }
+    for (s_worker_t *w = doomed, *n; w; w = n) {
+        n = w->list_next;
+        s_worker_gone(self, w, w->why); /* w->list_next: the graveyard */
+    }
+    for (s_worker_t *w = revived, *n; w; w = n) {
+        n = w->list_next;
+        if (!w->gone) {
+            s_set_state(self, w, S_NONE);
+            s_worker_idle(self, w);
         }
-        if (w->state == S_BUSY && self->opts.busy_timeout > 0) {
-            int64_t at = w->busy_since + self->opts.busy_timeout;
-            if (now >= at) {
-                s_worker_gone(self, w, "given up (busy past busy_timeout)");
-                continue;
-            }
-            next = at < next ? at : next;
-        }
-        i++;
     }
     s_expire_waiting(self, &self->waiting, now);
     for (size_t i = 0; i < self->nworkers; i++) {
-        s_expire_waiting(self, &self->workers[i]->queue, now);
+        self->nqueued -= s_expire_waiting(self, &self->workers[i]->queue, now);
     }
-    s_counts(self);
+    s_end(self);
     if (self->opts.request_timeout > 0) {
         /* Waiting requests are checked at least this often. */
         int64_t step = self->opts.request_timeout / 4 + 1;
@@ -673,7 +1077,7 @@ s_flush(void *arg)
     }
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        while ((r = s_fifo_pop(&w->queue))) {
+        while ((r = s_queue_pop(self, w))) {
             s_fail(self, r, "stopping", "the broker is stopping");
         }
         if (w->inflight) {
@@ -716,6 +1120,15 @@ zr__broker_new(zr__engine_t *engine, const char *name, void *frontend,
     return self;
 }
 
+static void
+s_fifo_free(s_fifo_t *f)
+{
+    s_request_t *r;
+    while ((r = s_fifo_pop(f))) {
+        s_request_free(r);
+    }
+}
+
 void
 zr__broker_destroy(zr__broker_t **self_p)
 {
@@ -723,22 +1136,30 @@ zr__broker_destroy(zr__broker_t **self_p)
         return;
     }
     zr__broker_t *self = *self_p;
-    s_request_t *r;
-    while ((r = s_fifo_pop(&self->waiting))) {
-        s_request_free(r);
-    }
+    s_fifo_free(&self->waiting);
+    s_fifo_free(&self->orphans);
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        while ((r = s_fifo_pop(&w->queue))) {
-            s_request_free(r);
-        }
+        s_fifo_free(&w->queue);
         s_request_free(w->inflight);
         free(w);
     }
+    while (self->graveyard) {
+        s_worker_t *w = self->graveyard;
+        self->graveyard = w->list_next;
+        free(w);
+    }
     free(self->workers);
-    free(self->ring);
+    free(self->table);
+    s_ring_destroy(&self->ring);
     free(self);
     *self_p = NULL;
+}
+
+static void
+s_number(cJSON *o, const char *name, const _Atomic uint64_t *v)
+{
+    cJSON_AddNumberToObject(o, name, (double) zr__stat_get(v));
 }
 
 void
@@ -749,27 +1170,22 @@ zr__broker_describe(const zr__broker_t *self, cJSON *stats)
     cJSON_AddStringToObject(
         b, "strategy", names[self->opts.strategy == ZR__STRATEGY_HASH ? 1 : 0]);
     cJSON *w = cJSON_AddObjectToObject(b, "workers");
-    cJSON_AddNumberToObject(w, "ready", (double) zr__stat_get(&self->st_ready));
-    cJSON_AddNumberToObject(w, "busy", (double) zr__stat_get(&self->st_busy));
-    cJSON_AddNumberToObject(w, "known",
-                            (double) zr__stat_get(&self->st_workers));
-    cJSON_AddNumberToObject(w, "expired",
-                            (double) zr__stat_get(&self->st_expired));
+    s_number(w, "ready", &self->st_ready);
+    s_number(w, "busy", &self->st_busy);
+    s_number(w, "full", &self->st_full);
+    s_number(w, "known", &self->st_workers);
+    s_number(w, "expired", &self->st_expired);
+    s_number(w, "refused", &self->st_refused);
+    s_number(w, "heartbeats_unsent", &self->st_beats_unsent);
     cJSON *r = cJSON_AddObjectToObject(b, "requests");
-    cJSON_AddNumberToObject(r, "waiting",
-                            (double) zr__stat_get(&self->st_waiting));
-    cJSON_AddNumberToObject(r, "in_flight",
-                            (double) zr__stat_get(&self->st_inflight));
-    cJSON_AddNumberToObject(r, "answered",
-                            (double) zr__stat_get(&self->st_answered));
-    cJSON_AddNumberToObject(r, "retried",
-                            (double) zr__stat_get(&self->st_retried));
-    cJSON_AddNumberToObject(r, "failed",
-                            (double) zr__stat_get(&self->st_failed));
-    cJSON_AddNumberToObject(r, "timeouts",
-                            (double) zr__stat_get(&self->st_timeouts));
-    cJSON_AddNumberToObject(r, "rejected",
-                            (double) zr__stat_get(&self->st_rejected));
-    cJSON_AddNumberToObject(r, "late_replies",
-                            (double) zr__stat_get(&self->st_late));
+    s_number(r, "waiting", &self->st_waiting);
+    s_number(r, "in_flight", &self->st_inflight);
+    s_number(r, "answered", &self->st_answered);
+    s_number(r, "retried", &self->st_retried);
+    s_number(r, "failed", &self->st_failed);
+    s_number(r, "timeouts", &self->st_timeouts);
+    s_number(r, "rejected", &self->st_rejected);
+    s_number(r, "late_replies", &self->st_late);
+    s_number(r, "worker_full", &self->st_worker_full);
+    s_number(r, "dropped", &self->st_dropped);
 }

@@ -527,6 +527,17 @@ s_socket(zr_device_t *self, int role, int type)
         if (self->rcvhwm >= 0) {
             s_setopt(s, ZMQ_RCVHWM, self->rcvhwm);
         }
+        else if (self->type == ZR_QUEUE && role == S_BACKEND &&
+                 type == ZMQ_DEALER) {
+            /* rr: a REP worker drops a reply, silently, when its pipe to
+             * the relay is full. The relay stops reading replies while
+             * one waits for a client's full pipe, and meanwhile keeps
+             * sending requests, so replies pile up to as many as there
+             * are requests in flight: the clients' windows, which no
+             * fixed HWM covers. Unbounded, that queue holds one reply per
+             * request in flight (docs/BROKER.md). */
+            s_setopt(s, ZMQ_RCVHWM, 0);
+        }
         if (self->max_msg_size >= 0) {
             zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &self->max_msg_size,
                            sizeof self->max_msg_size);
@@ -928,6 +939,91 @@ zr_device_stats(const zr_device_t *self, zr_stats_t *stats)
     stats->control_errors = zr__stat_get(&self->ctl_counts.refused);
 }
 
+/* rr: requests and replies as the relay counts them; "unanswered" is
+ * what went to workers and has not come back (docs/BROKER.md). The first
+ * six repeat socket counters, for reading; only "unanswered" is a
+ * metric of its own. */
+static uint64_t
+s_drops_on(const zr_socket_stats_t *s)
+{
+    return s->drop_no_route + s->drop_peer_full + s->drop_error +
+           s->drop_shutdown + s->drop_slow;
+}
+
+static zr_stats_t
+s_now(const void *base)
+{
+    zr_stats_t st;
+    zr__engine_stats(((const zr_device_t *) base)->engine, &st);
+    return st;
+}
+
+static double
+s_req_in(const void *base)
+{
+    return (double) s_now(base).frontend.msgs_in;
+}
+
+static double
+s_req_out(const void *base)
+{
+    return (double) s_now(base).backend.msgs_out;
+}
+
+static double
+s_req_dropped(const void *base)
+{
+    zr_stats_t st = s_now(base);
+    return (double) s_drops_on(&st.backend);
+}
+
+static double
+s_rep_in(const void *base)
+{
+    return (double) s_now(base).backend.msgs_in;
+}
+
+static double
+s_rep_out(const void *base)
+{
+    return (double) s_now(base).frontend.msgs_out;
+}
+
+static double
+s_rep_dropped(const void *base)
+{
+    zr_stats_t st = s_now(base);
+    return (double) s_drops_on(&st.frontend);
+}
+
+static double
+s_unanswered(const void *base)
+{
+    zr_stats_t st = s_now(base);
+    double open = (double) st.frontend.msgs_in -
+                  (double) s_drops_on(&st.backend) -
+                  (double) st.backend.msgs_in;
+    return open > 0 ? open : 0;
+}
+
+#define S_VIEW(k, fn, text)                                                        {.key = k, .kind = ZR__STAT_COUNTER, .help = text, .get = fn}
+static const zr__stat_t s_rr_rows[] = {
+    S_VIEW("requests_in", s_req_in, "Requests from clients."),
+    S_VIEW("requests_out", s_req_out, "Requests sent to workers."),
+    S_VIEW("requests_dropped", s_req_dropped,
+           "Requests no worker could be sent."),
+    S_VIEW("replies_in", s_rep_in, "Replies from workers."),
+    S_VIEW("replies_out", s_rep_out, "Replies sent to clients."),
+    S_VIEW("replies_dropped", s_rep_dropped,
+           "Replies no client could be sent."),
+    {.key = "unanswered",
+     .metric = "requests_unanswered",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Requests sent to workers whose reply has not come back (rr).",
+     .get = s_unanswered},
+};
+#undef S_VIEW
+
 size_t
 zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
                     size_t max)
@@ -948,6 +1044,12 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
                 i == 0 ? "frontend.connections" : "backend.connections",
                 i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"");
         }
+    }
+    if (self->type == ZR_QUEUE &&
+        self->broker_opts.strategy == ZR__STRATEGY_RR &&
+        k < ZR__STAT_SECTIONS_MAX) {
+        all[k++] = (zr__stat_section_t){"queue", NULL,
+                                        ZR__STAT_ROWS(s_rr_rows), self};
     }
     k = k < max ? k : max;
     memcpy(out, all, k * sizeof all[0]);

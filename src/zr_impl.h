@@ -89,7 +89,8 @@ typedef enum {
 typedef struct {
     const char *key;    /* in STATS JSON, under the section's path:
                            "drops.no_route" */
-    const char *metric; /* the Prometheus family, after "zrelay_" */
+    const char *metric; /* the Prometheus family, after "zrelay_"; NULL: a
+                           view in STATS only (a sum of other rows) */
     const char *labels; /* this row's labels: "reason=\"no_route\"", or NULL */
     zr__stat_kind_t kind;
     const char *help; /* one sentence */

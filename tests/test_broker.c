@@ -337,7 +337,7 @@ test_hash(void)
             ZR_CHECK(colon);
             *colon = 0;
             if (round == 0) {
-                snprintf(owner[k], sizeof owner[k], "%s", reply);
+                snprintf(owner[k], sizeof owner[k], "%.15s", reply);
             }
             else {
                 ZR_CHECKF(strcmp(owner[k], reply) == 0,
@@ -380,6 +380,94 @@ test_hash(void)
     zmq_ctx_term(ctx);
 }
 
+/* hash: the owner of each of KEYS keys, asked through REQ, into OWNER. */
+static void
+s_owners(void *req, int keys, char owner[][16])
+{
+    for (int k = 0; k < keys; k++) {
+        char key[16], reply[64];
+        snprintf(key, sizeof key, "key%d", k);
+        ZR_SEND(req, key);
+        zrt_recv_str(req, reply, sizeof reply);
+        char *colon = strchr(reply, ':');
+        ZR_CHECKF(colon, "'%s' is no worker's reply", reply);
+        *colon = 0;
+        snprintf(owner[k], sizeof owner[k], "%.15s", reply);
+    }
+}
+
+/* From BEFORE to AFTER (owners of KEYS keys) only keys of workers in GONE
+ * (names separated by spaces) moved, and only to live ones, or to JOINED.
+ * Returns how many moved. */
+static int
+s_moves(char before[][16], char after[][16], int keys, const char *gone,
+        const char *joined)
+{
+    int moved = 0;
+    for (int k = 0; k < keys; k++) {
+        bool was_gone = strstr(gone, before[k]) != NULL;
+        bool ok = was_gone ? !strstr(gone, after[k])
+                           : strcmp(before[k], after[k]) == 0 ||
+                                 strcmp(after[k], joined) == 0;
+        ZR_CHECKF(ok, "key %d: %s, then %s", k, before[k], after[k]);
+        moved += strcmp(before[k], after[k]) != 0;
+    }
+    return moved;
+}
+
+/* hash, workers leaving and joining: a worker gone (its points dead on
+ * the ring), a worker joining a ring with dead points, then most of the
+ * ring dead at once (swept). Only the gone workers' keys move, and only
+ * to the live ones; a new worker takes keys from the others only. */
+static void
+test_hash_churn(void)
+{
+    enum { KEYS = 200, N = 6 };
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "hash", "heartbeat", "50ms", NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "churn", kv);
+    s_worker_t w[N + 1];
+    for (int i = 0; i < N; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", i);
+        s_worker_start(&w[i], ctx, "inproc://churn-back", W_PPP, 0, id);
+    }
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N,
+            ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://churn-front");
+    static char owners[4][KEYS][16];
+    s_owners(req, KEYS, owners[0]);
+    s_worker_stop(&w[1]);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N - 1,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[1]);
+    int left = s_moves(owners[0], owners[1], KEYS, "c1", "");
+    s_worker_start(&w[N], ctx, "inproc://churn-back", W_PPP, 0, "c6");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == N,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[2]);
+    int joined = s_moves(owners[1], owners[2], KEYS, "", "c6");
+    for (int i = 2; i <= N; i++) {
+        if (i != N - 1) {
+            s_worker_stop(&w[i]); /* c2 c3 c4 c6: most of the ring */
+        }
+    }
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    s_owners(req, KEYS, owners[3]);
+    int swept = s_moves(owners[2], owners[3], KEYS, "c2 c3 c4 c6", "");
+    printf("hash, %d keys: %d moved off c1, %d to c6 when it joined, %d off "
+           "c2 c3 c4 c6\n",
+           KEYS, left, joined, swept);
+    ZR_CHECK(left > 0 && joined > 0 && swept > 0);
+    s_worker_stop(&w[0]);
+    s_worker_stop(&w[N - 1]);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
 /* At stop, a request still waiting gets an error reply. */
 static void
 test_stop_answers(void)
@@ -397,6 +485,378 @@ test_stop_answers(void)
     ZR_RECV(req, "ZRELAY-ERROR stopping the broker is stopping");
     zr_device_destroy(&dev);
     zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
+/* Issue 11.2: a worker whose pipe is full is not dead. W (hash, the
+ * backend's SNDHWM 1 and W's RCVHWM 1: room for two messages) says READY
+ * and stops reading; two heartbeats fill its pipe; it is expired for
+ * silence; a request waits for any worker; then W heartbeats and is
+ * welcome again, and the waiting request is for it. Its pipe is full:
+ * the request must stay queued for W (not lost, not answered twice) and
+ * reach it once W reads again. Before the fix the failed send freed W
+ * under the heartbeat's feet (ASan: heap-use-after-free). */
+static void
+test_full_worker_not_dead(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "hash",     "sndhwm", "1", "heartbeat",
+                        "100ms",    "liveness", "2",      NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "full", kv);
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(w, ZMQ_RCVHWM, 1);
+    ZR_PASS(zmq_setsockopt(w, ZMQ_ROUTING_ID, "W", 1));
+    zrt_connect(w, "inproc://full-back");
+    ZR_SEND(w, "\x01");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    /* Alive, not reading, until two heartbeats sit in its pipe. */
+    ZR_WAIT((zmq_send(w, "\x02", 1, ZMQ_DONTWAIT),
+             zrt_stat(dev, "backend", "msgs_out", NULL) >= 2),
+            ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "expired", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://full-front");
+    ZR_SEND(req, "for W");
+    ZR_WAIT(zrt_stat(dev, "broker", "requests", "waiting", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SEND(w, "\x02"); /* back: the request is W's, its pipe is full */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "waiting", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "worker_full", NULL), 1);
+    /* W reads again: heartbeats, then the request, which it answers. */
+    int heartbeats = 0;
+    for (;;) {
+        ZR_CHECKF(zrt_readable(w, ZRT_DEADLINE_MS),
+                  "W got no request (%d heartbeats)", heartbeats);
+        char frames[4][64];
+        int n = 0, more = 1, lens[4];
+        while (more && n < 4) {
+            int len = zmq_recv(w, frames[n], sizeof frames[n] - 1, 0);
+            ZR_CHECK(len >= 0);
+            frames[n][len] = 0;
+            lens[n] = len;
+            size_t sz = sizeof more;
+            zmq_getsockopt(w, ZMQ_RCVMORE, &more, &sz);
+            n++;
+        }
+        if (n == 1) {
+            ZR_STREQ(frames[0], "\x02");
+            ZR_SEND(w, "\x02"); /* alive */
+            heartbeats++;
+            continue;
+        }
+        ZR_EQ(n, 3); /* [client identity, "", request] */
+        ZR_STREQ(frames[2], "for W");
+        ZR_PASS(zmq_send(w, frames[0], (size_t) lens[0], ZMQ_SNDMORE));
+        zmq_send(w, "", 0, ZMQ_SNDMORE);
+        ZR_SEND(w, "W: for W");
+        break;
+    }
+    ZR_RECV(req, "W: for W");
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "answered", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "failed", NULL), 0);
+    zr_device_destroy(&dev);
+    zmq_close(req);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
+/* Issue 11.6: the timer must look at every worker, even when giving up
+ * one makes another go. lru, heartbeat 1h (so the timer runs only at
+ * busy deadlines), busy_timeout 300 ms. Workers X, A, C in that order;
+ * X has a full pipe (two requests it never read) and is the only ready
+ * worker; A and C hold a request each and never answer. At A's deadline
+ * A is given up and its request goes to X, whose pipe is full. Before
+ * the fix that send failure killed X, the removal moved C into a slot
+ * the timer had passed, and C, skipped, stayed busy past busy_timeout
+ * until the next heartbeat, an hour later. A and C are lbbroker REQ
+ * workers: they never heartbeat, so nothing else wakes the timer. */
+static void
+test_timer_sees_every_worker(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {
+        "strategy",     "lru",   "sndhwm",          "1", "heartbeat", "1h",
+        "busy_timeout", "300ms", "request_timeout", "0", NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "tick", kv);
+    void *k = zrt_socket(ctx, ZMQ_DEALER);
+    ZR_PASS(zmq_setsockopt(k, ZMQ_ROUTING_ID, "K", 1));
+    zrt_connect(k, "inproc://tick-front");
+    void *x = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(x, ZMQ_RCVHWM, 1); /* with the backend's SNDHWM 1: room 2 */
+    ZR_PASS(zmq_setsockopt(x, ZMQ_ROUTING_ID, "X", 1));
+    zrt_connect(x, "inproc://tick-back");
+    ZR_SEND(x, "\x01");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    /* X answers what it is given without reading it: its pipe fills
+     * while the broker sees it serve. */
+    ZR_SEND(k, "k1");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(x, "K");
+    ZR_SEND(x, "fake1");
+    ZR_RECV(k, "fake1");
+    ZR_SEND(k, "k2"); /* X's pipe is full now; X stays busy meanwhile */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_worker_t a, c, g;
+    s_worker_start(&a, ctx, "inproc://tick-back", W_REQ, 0, "A");
+    atomic_store(&a.mute, true);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_worker_start(&c, ctx, "inproc://tick-back", W_REQ, 0, "C");
+    atomic_store(&c.mute, true);
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    void *ra = zrt_socket(ctx, ZMQ_REQ);
+    void *rc = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(ra, "inproc://tick-front");
+    zrt_connect(rc, "inproc://tick-front");
+    ZR_SEND(ra, "ra");
+    ZR_SEND(rc, "rc");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 3,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(x, "K"); /* X answers k2: ready, and full */
+    ZR_SEND(x, "fake2");
+    ZR_RECV(k, "fake2");
+    /* Both deadlines pass: A and C are given up, X is kept. */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "busy", NULL) == 0,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "expired", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "known", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "waiting", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "worker_full", NULL), 1);
+    /* A worker that reads serves both, each once. */
+    s_worker_start(&g, ctx, "inproc://tick-back", W_PPP, 0, "G");
+    ZR_RECV(ra, "G: ra");
+    ZR_RECV(rc, "G: rc");
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "retried", NULL), 2);
+    s_worker_stop(&a);
+    s_worker_stop(&c);
+    s_worker_stop(&g);
+    zr_device_destroy(&dev);
+    zmq_close(ra);
+    zmq_close(rc);
+    zmq_close(k);
+    zmq_close(x);
+    zmq_ctx_term(ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * rr: REP workers behind the queue's DEALER backend, pipelined DEALER
+ * clients in front (issue 11.14).
+ */
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    atomic_bool *stop;
+    _Atomic int served;
+    pthread_t thread;
+} s_rep_t;
+
+/* A REP worker: each request back as its reply. */
+static void *
+s_rep(void *arg)
+{
+    s_rep_t *w = arg;
+    void *rep = zrt_socket(w->ctx, ZMQ_REP);
+    zrt_connect(rep, w->endpoint);
+    while (!atomic_load(w->stop)) {
+        if (!zrt_readable(rep, 10)) {
+            continue;
+        }
+        char buf[64];
+        int n = zmq_recv(rep, buf, sizeof buf, 0);
+        ZR_CHECK(n >= 0);
+        ZR_PASS(zmq_send(rep, buf, (size_t) n, 0));
+        atomic_fetch_add(&w->served, 1);
+    }
+    zmq_close(rep);
+    return NULL;
+}
+
+static int
+s_served(s_rep_t *workers, int n)
+{
+    int served = 0;
+    for (int i = 0; i < n; i++) {
+        served += atomic_load(&workers[i].served);
+    }
+    return served;
+}
+
+typedef struct {
+    void *ctx;
+    const char *endpoint;
+    int requests;
+    _Atomic int replies;
+    atomic_bool *done; /* the workers served every request */
+    pthread_t thread;
+} s_pipeliner_t;
+
+/* A DEALER client with all its requests in flight: it sends them all,
+ * ["", n], then reads the replies, until every one came or the workers
+ * served everything and none came for 2 s (the rest was lost). */
+static void *
+s_pipeliner(void *arg)
+{
+    s_pipeliner_t *c = arg;
+    void *dealer = zrt_socket(c->ctx, ZMQ_DEALER);
+    zrt_connect(dealer, c->endpoint);
+    for (int i = 0; i < c->requests; i++) {
+        ZR_PASS(zmq_send(dealer, "", 0, ZMQ_SNDMORE));
+        ZR_PASS(zmq_send(dealer, &i, sizeof i, 0));
+    }
+    int got = 0;
+    int64_t quiet_since = zrt_now_ms();
+    while (got < c->requests) {
+        if (zrt_readable(dealer, 10)) {
+            char buf[64];
+            ZR_EQ(zmq_recv(dealer, buf, sizeof buf, 0), 0);
+            ZR_EQ(zmq_recv(dealer, buf, sizeof buf, 0), sizeof(int));
+            atomic_store(&c->replies, ++got);
+            quiet_since = zrt_now_ms();
+        }
+        else if (!atomic_load(c->done)) {
+            quiet_since = zrt_now_ms();
+        }
+        else if (zrt_now_ms() - quiet_since > 2000) {
+            break;
+        }
+    }
+    zmq_close(dealer);
+    return NULL;
+}
+
+/* Issue 11.14: 4 DEALER clients with 5,000 requests each in flight
+ * (20,000) and 4 REP workers, under rr. A REP socket drops a reply when
+ * its pipe to the relay is full; the relay stops reading the backend
+ * while a reply waits for a client's full pipe, and meanwhile keeps
+ * feeding requests to the workers: before the backend's receive queue
+ * was unbounded, thousands of replies were lost that way, and no counter
+ * showed it. Now every reply a worker sends reaches the relay, and every
+ * reply the relay gets reaches its client or is counted as dropped (a
+ * client that does not read for 100 ms, the engine's grace). */
+static void
+test_rr_pipelined_no_loss(void)
+{
+    enum { CLIENTS = 4, WORKERS = 4, EACH = 5000 };
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "rrpipe", NULL);
+    atomic_bool stop = false, done = false;
+    s_rep_t workers[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i] = (s_rep_t){ctx, "inproc://rrpipe-back", &stop, 0, 0};
+        pthread_create(&workers[i].thread, NULL, s_rep, &workers[i]);
+    }
+    s_pipeliner_t clients[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        clients[i] =
+            (s_pipeliner_t){ctx, "inproc://rrpipe-front", EACH, 0, &done, 0};
+        pthread_create(&clients[i].thread, NULL, s_pipeliner, &clients[i]);
+    }
+    ZR_WAIT(s_served(workers, WORKERS) == CLIENTS * EACH, 60000);
+    int served = s_served(workers, WORKERS);
+    atomic_store(&done, true);
+    int replies = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(clients[i].thread, NULL);
+        replies += atomic_load(&clients[i].replies);
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(workers[i].thread, NULL);
+    }
+    /* Every reply a worker sent reached the relay, and every one the
+     * relay got reached its client or was counted as dropped. */
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st,
+                  st.frontend.msgs_out + st.frontend.drop_peer_full +
+                          st.frontend.drop_no_route >=
+                      st.backend.msgs_in,
+                  ZRT_DEADLINE_MS);
+    printf("rr: %d requests served, %d replies reached the clients; relay: "
+           "requests in %" PRIu64 ", replies in %" PRIu64 ", replies out "
+           "%" PRIu64 ", replies dropped at the frontend %" PRIu64 "\n",
+           served, replies, st.frontend.msgs_in, st.backend.msgs_in,
+           st.frontend.msgs_out,
+           st.frontend.drop_peer_full + st.frontend.drop_no_route);
+    ZR_EQ(st.frontend.msgs_in, CLIENTS * EACH);
+    ZR_CHECKF(st.backend.msgs_in == (uint64_t) served,
+              "%d replies lost at the workers",
+              served - (int) st.backend.msgs_in);
+    ZR_EQ(replies + st.frontend.drop_peer_full + st.frontend.drop_no_route,
+          CLIENTS * EACH);
+    /* What rr can count: every request came back from a worker. */
+    ZR_EQ(zrt_stat(dev, "queue", "requests_in", NULL), CLIENTS * EACH);
+    ZR_EQ(zrt_stat(dev, "queue", "replies_in", NULL), CLIENTS * EACH);
+    ZR_EQ(zrt_stat(dev, "queue", "unanswered", NULL), 0);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
+/* Whole messages read from S without waiting. */
+static int
+s_swallow(void *s)
+{
+    int n = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) >= 0) {
+        n += !zmq_msg_more(&m);
+    }
+    zmq_msg_close(&m);
+    return n;
+}
+
+/* rr cannot tell a worker from a raw peer on the backend that swallows
+ * requests; its counters show what never came back. */
+static void
+test_rr_unanswered(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "rrsw", NULL);
+    atomic_bool stop = false;
+    s_rep_t rep = {ctx, "inproc://rrsw-back", &stop, 0, 0};
+    pthread_create(&rep.thread, NULL, s_rep, &rep);
+    void *swallower = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(swallower, "inproc://rrsw-back");
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(client, "inproc://rrsw-front");
+    /* One request at a time until the swallower has had some. */
+    int sent = 0, swallowed = 0;
+    while (sent < 10 || swallowed == 0) {
+        ZR_CHECK(sent < 1000);
+        ZR_SENDMORE(client, "");
+        ZR_SEND(client, "request");
+        sent++;
+        ZR_WAIT((swallowed += s_swallow(swallower),
+                 swallowed + atomic_load(&rep.served) == sent),
+                ZRT_DEADLINE_MS);
+    }
+    int served = atomic_load(&rep.served);
+    for (int i = 0; i < served; i++) {
+        ZR_RECV(client, "");
+        ZR_RECV(client, "request");
+    }
+    ZR_WAIT(zrt_stat(dev, "queue", "replies_out", NULL) == served,
+            ZRT_DEADLINE_MS);
+    printf("rr: %d requests, %d answered, %d swallowed\n", sent, served,
+           swallowed);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_in", NULL), sent);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_out", NULL), sent);
+    ZR_EQ(zrt_stat(dev, "queue", "replies_in", NULL), served);
+    ZR_EQ(zrt_stat(dev, "queue", "unanswered", NULL), swallowed);
+    zr_device_destroy(&dev);
+    atomic_store(&stop, true);
+    pthread_join(rep.thread, NULL);
+    zmq_close(swallower);
+    zmq_close(client);
     zmq_ctx_term(ctx);
 }
 
@@ -420,7 +880,15 @@ ZR_TESTS = {
     {"inproc: without workers every request is answered", test_no_workers},
     {"inproc: a worker busy too long is given up", test_busy_timeout},
     {"inproc: hash keeps keys, moves only the gone worker's", test_hash},
+    {"inproc: hash keys across workers leaving and joining", test_hash_churn},
     {"inproc: at stop a waiting request is answered", test_stop_answers},
+    {"inproc: hash, a worker with a full pipe is not dead (11.2)",
+     test_full_worker_not_dead},
+    {"inproc: the timer sees every worker (11.6)",
+     test_timer_sees_every_worker},
+    {"inproc: rr, pipelined DEALER clients lose no reply (11.14)",
+     test_rr_pipelined_no_loss},
+    {"inproc: rr counts the requests that never came back", test_rr_unanswered},
     {"inproc: strategy options", test_options},
     {NULL, NULL},
 };
