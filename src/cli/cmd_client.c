@@ -9,6 +9,8 @@
 #include "cli/cli_format.h"
 
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,16 +408,16 @@ s_help(const s_verb_t *v, FILE *out)
              "runtime failure (cannot bind, a send failed, --linger too "
              "short); 2 a usage error; 3 --timeout. SIGINT, SIGTERM or SIGHUP "
              "stop it cleanly: exit 0 when it had no end (no --count, "
-             "standard input), else 128 + the signal (130 for Ctrl-C). A "
-             "second signal ends it at once.",
+             "standard input), else 128 + the signal (130 for Ctrl-C), and "
+             "always 128 + the signal during pub's --sync wait (nothing was "
+             "sent). A second signal ends it at once.",
              0, 0);
     fprintf(out, "\nExample:\n  %s\n", v->example);
 }
 
 /* ---------------------------------------------------------------------
- * Signals: the first ends the loop; a second, or one while the exit
- * waits for --linger or pub waits in zr_sync_wait (which does not return
- * on EINTR), ends the process at once.
+ * Signals: the first ends the loop, or pub's --sync wait; a second, or
+ * one while the exit waits for --linger, ends the process at once.
  */
 
 static volatile sig_atomic_t s_signal;
@@ -886,20 +888,95 @@ s_open(s_client_t *c, const char *const *topics, size_t ntopics)
     return CLI_OK;
 }
 
+/* zr_sync_wait returns -1/EINTR when a signal interrupts its zmq_poll,
+ * but a signal that comes just before that poll, or between two of its
+ * polls, would leave it waiting. So while it waits, this thread watches
+ * the wake pipe the handler writes and shuts the context down, which
+ * ends any wait on it at once (ETERM). */
+typedef struct {
+    void *ctx;
+    int stop[2];
+    pthread_t thread;
+} s_watch_t;
+
+static void *
+s_watch_main(void *arg)
+{
+    s_watch_t *w = arg;
+    struct pollfd fds[2] = {{s_wake[0], POLLIN, 0}, {w->stop[0], POLLIN, 0}};
+    while (poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    if (fds[0].revents & POLLIN) {
+        zmq_ctx_shutdown(w->ctx);
+    }
+    return NULL;
+}
+
+static int
+s_watch_start(s_watch_t *w, void *ctx)
+{
+    w->ctx = ctx;
+    if (pipe(w->stop) != 0) {
+        return -1;
+    }
+    /* Signals stay with the main thread, whose zmq_poll they interrupt. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&w->thread, NULL, s_watch_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(w->stop[0]);
+        close(w->stop[1]);
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_watch_stop(s_watch_t *w)
+{
+    ssize_t rc = write(w->stop[1], "s", 1);
+    (void) rc;
+    pthread_join(w->thread, NULL);
+    close(w->stop[0]);
+    close(w->stop[1]);
+}
+
+static const char *
+s_signal_name(int sig)
+{
+    return sig == SIGINT    ? "SIGINT"
+           : sig == SIGTERM ? "SIGTERM"
+           : sig == SIGHUP  ? "SIGHUP"
+                            : "a signal";
+}
+
 /* pub --sync: wait until the subscribers are there. */
 static int
 s_sync(s_client_t *c)
 {
-    /* zr_sync_wait goes on after EINTR: a signal now ends the process. */
-    s_hard = 1;
-    if (s_signal) {
-        raise(s_signal);
-    }
     int64_t timeout = c->timeout >= 0 ? c->timeout : INT32_MAX - 2000;
-    int n = zr_sync_wait(c->ctx, c->sock, c->sync, (unsigned) c->wait,
-                         c->sync_prefix, (int) timeout);
+    s_watch_t watch;
+    if (s_watch_start(&watch, c->ctx) != 0) {
+        return cli_error(CLI_FAILURE, "%s: --sync: %s", c->verb->name,
+                         zr_strerror(errno));
+    }
+    int n = s_signal
+                ? -1
+                : zr_sync_wait(c->ctx, c->sock, c->sync, (unsigned) c->wait,
+                               c->sync_prefix, (int) timeout);
     int e = errno;
-    s_hard = 0;
+    s_watch_stop(&watch);
+    if (s_signal) {
+        /* Nothing was sent: the job was cut short, whatever its input. */
+        return cli_error(128 + s_signal,
+                         "%s: --sync %s: interrupted by %s while waiting for "
+                         "%lld subscription(s); nothing sent",
+                         c->verb->name, c->sync, s_signal_name(s_signal),
+                         (long long) c->wait);
+    }
     if (n >= 0) {
         ZR_LOG_I("%s: --sync: %d subscription(s) there, sending", c->verb->name,
                  n);
