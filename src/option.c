@@ -353,6 +353,58 @@ zr_option_applies(const zr_option_t *opt, zr_device_type_t type)
     return (opt->types & (1u << type)) != 0;
 }
 
+/* ---------------------------------------------------------------------
+ * The grammar of values, public (zrelay.h) so that the command line and
+ * the config file read them alike: util.c's strict parsers.
+ */
+
+int
+zr_parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (zr__parse_int(text, min, max, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_duration(const char *text, int64_t *out)
+{
+    if (zr__parse_duration(text, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_size(const char *text, int64_t *out)
+{
+    if (zr__parse_size(text, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_bool(const char *text, bool *out)
+{
+    static const char *const words[][2] = {
+        {"true", "false"}, {"yes", "no"}, {"on", "off"}, {"1", "0"}};
+    for (size_t i = 0; text && i < sizeof words / sizeof words[0]; i++) {
+        for (int no = 0; no < 2; no++) {
+            if (strcmp(text, words[i][no]) == 0) {
+                *out = !no;
+                return 0;
+            }
+        }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
 /* Parse TEXT as OPT's kind into *N; an error message into ERR. */
 static int
 s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
@@ -398,19 +450,15 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
             return -1;
         }
         return 0;
-    case ZR_OPT_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 ||
-            strcmp(text, "on") == 0 || strcmp(text, "1") == 0) {
-            *n = 1;
-            return 0;
+    case ZR_OPT_BOOL: {
+        bool on;
+        if (zr_parse_bool(text, &on) != 0) {
+            zr__errf(err, errlen, "'%s' is not true or false", text);
+            return -1;
         }
-        if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
-            strcmp(text, "off") == 0 || strcmp(text, "0") == 0) {
-            *n = 0;
-            return 0;
-        }
-        zr__errf(err, errlen, "'%s' is not true or false", text);
-        return -1;
+        *n = on;
+        return 0;
+    }
     case ZR_OPT_CHOICE: {
         /* choices: "a|b|c"; *n is the index of the match. */
         size_t len = strlen(text);

@@ -269,6 +269,70 @@ test_files(void)
     unlink(path);
 }
 
+/* The grammar of values the config file and the command line share. */
+static void
+test_values(void)
+{
+    int64_t v = 42;
+    ZR_PASS(zr_parse_int("1000", 0, 1000, &v));
+    ZR_EQ(v, 1000);
+    ZR_PASS(zr_parse_int("-5", -5, 5, &v));
+    ZR_EQ(v, -5);
+    static const char *const not_ints[] = {
+        "", " 1", "1 ", "1k", "+1", "0x10", "1001", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof not_ints / sizeof not_ints[0]; i++) {
+        v = 42;
+        ZR_FAIL(zr_parse_int(not_ints[i], 0, 1000, &v), EINVAL);
+        ZR_EQ(v, 42); /* left alone */
+    }
+    ZR_FAIL(zr_parse_int(NULL, 0, 1, &v), EINVAL);
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } durations[] = {{"0", 0},        {"250", 250},  {"500ms", 500},
+                     {"2s", 2000},    {"1m", 60000}, {"1min", 60000},
+                     {"1h", 3600000}, {"2000us", 2}};
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+        ZR_PASS(zr_parse_duration(durations[i].text, &v));
+        ZR_EQ(v, durations[i].ms);
+    }
+    static const char *const not_durations[] = {"",     "1500us", "2 s", "-1s",
+                                                "2sec", "s",      "1.5s"};
+    for (size_t i = 0; i < sizeof not_durations / sizeof not_durations[0];
+         i++) {
+        ZR_FAIL(zr_parse_duration(not_durations[i], &v), EINVAL);
+    }
+    static const struct {
+        const char *text;
+        int64_t bytes;
+    } sizes[] = {{"0", 0},          {"100B", 100},      {"64k", 65536},
+                 {"2K", 2048},      {"1KiB", 1024},     {"1M", 1048576},
+                 {"3MiB", 3145728}, {"1G", 1073741824}, {"1GiB", 1073741824}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ZR_PASS(zr_parse_size(sizes[i].text, &v));
+        ZR_EQ(v, sizes[i].bytes);
+    }
+    static const char *const not_sizes[] = {"",    "1 M", "-1",
+                                            "1kb", "1T",  "99999999999G"};
+    for (size_t i = 0; i < sizeof not_sizes / sizeof not_sizes[0]; i++) {
+        ZR_FAIL(zr_parse_size(not_sizes[i], &v), EINVAL);
+    }
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        bool b = false;
+        ZR_PASS(zr_parse_bool(yes[i], &b));
+        ZR_CHECK(b);
+        ZR_PASS(zr_parse_bool(no[i], &b));
+        ZR_CHECK(!b);
+    }
+    bool b = true;
+    ZR_FAIL(zr_parse_bool("maybe", &b), EINVAL);
+    ZR_FAIL(zr_parse_bool("TRUE", &b), EINVAL);
+    ZR_FAIL(zr_parse_bool(NULL, &b), EINVAL);
+    ZR_CHECK(b);
+}
+
 ZR_TESTS = {
     {"a good config", test_good},
     {"the embedded default", test_default},
@@ -277,6 +341,7 @@ ZR_TESTS = {
     {"layout: indentation, byte order mark", test_layout},
     {"a line too long", test_long_line},
     {"files", test_files},
+    {"values: numbers, durations, sizes, booleans", test_values},
     {NULL, NULL},
 };
 ZR_MAIN
