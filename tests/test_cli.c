@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------------
  * Running zrelay.
@@ -1393,6 +1394,174 @@ test_max_msg_size(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * Files that are not configs: zrelay check, zrelay run and a reload
+ * refuse them and name the cause.
+ */
+
+static void
+s_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ZR_CHECKF(f, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+#define S_NO_DEVICE                                                            \
+    ": no device section ([forwarder NAME], [queue NAME] or [streamer "       \
+    "NAME]); a config without devices needs allow_empty = yes in [zrelay]"
+
+/* check and run refuse a directory, a device, a FIFO, an empty file and
+ * one without a device section, at once and naming the cause;
+ * allow_empty = yes lets a deviceless config through. */
+static void
+test_check_run_not_a_config(void)
+{
+    char dir[] = "/tmp/zrelay-cli-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char empty[64], nodev[64], fifo[64], allowed[64];
+    snprintf(empty, sizeof empty, "%s/empty.conf", dir);
+    snprintf(nodev, sizeof nodev, "%s/nodev.conf", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.conf", dir);
+    snprintf(allowed, sizeof allowed, "%s/allowed.conf", dir);
+    s_write_file(empty, "");
+    s_write_file(nodev, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n");
+    s_write_file(allowed, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                          "allow_empty = yes\n");
+    ZR_EQ(mkfifo(fifo, 0600), 0);
+    char says[5][300];
+    const char *paths[5] = {dir, "/dev/zero", fifo, empty, nodev};
+    snprintf(says[0], sizeof says[0], "zrelay: %s: is a directory\n", dir);
+    snprintf(says[1], sizeof says[1],
+             "zrelay: /dev/zero: not a regular file (a character device)\n");
+    snprintf(says[2], sizeof says[2],
+             "zrelay: %s: not a regular file (a FIFO)\n", fifo);
+    snprintf(says[3], sizeof says[3], "zrelay: %s" S_NO_DEVICE "\n", empty);
+    snprintf(says[4], sizeof says[4], "zrelay: %s" S_NO_DEVICE "\n", nodev);
+    const char *verbs[] = {"check", "run"};
+    for (int v = 0; v < 2; v++) {
+        for (int i = 0; i < 5; i++) {
+            zrt_proc_t *p = s_run(2, verbs[v], paths[i], NULL);
+            ZR_STREQ(zrt_proc_stderr(p), says[i]);
+            ZR_STREQ(zrt_proc_stdout(p), "");
+            zrt_proc_destroy(&p);
+        }
+    }
+    zrt_proc_t *p = s_run(0, "check", allowed, NULL);
+    char ok[200];
+    snprintf(ok, sizeof ok, "%s: ok, 0 devices, control @tcp://127.0.0.1:*\n",
+             allowed);
+    ZR_STREQ(zrt_proc_stdout(p), ok);
+    zrt_proc_destroy(&p);
+    unlink(empty);
+    unlink(nodev);
+    unlink(fifo);
+    unlink(allowed);
+    rmdir(dir);
+}
+
+/* `zrelay ctl EP ARGS...` must exit WANT; its stdout and stderr into
+ * OUT. */
+static void
+s_ctl(int want, const char *ep, const char *command, char *out, size_t len)
+{
+    zrt_proc_t *p = s_run(want, "ctl", ep, command, NULL);
+    snprintf(out, len, "%s%s", zrt_proc_stdout(p), zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+}
+
+/* One message through the streamer, PUSH to PULL. */
+static void
+s_through(void *push, void *pull, const char *text)
+{
+    ZR_SEND(push, text);
+    ZR_RECV(pull, text);
+}
+
+/* A reload to something that is not a config is refused, naming the
+ * cause: the device and the control endpoint stay as they were, the
+ * control endpoint answers and traffic flows. */
+static void
+test_reload_not_a_config(void)
+{
+    char dir[] = "/tmp/zrelay-cli-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char conf[64];
+    snprintf(conf, sizeof conf, "%s/zrelay.conf", dir);
+    s_write_file(conf, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                       "[streamer s]\nfrontend = @tcp://127.0.0.1:*\n"
+                       "backend = @tcp://127.0.0.1:*\n");
+    const char *args[] = {"run", conf, NULL};
+    zrt_proc_t *run = s_zrelay_start(args, NULL);
+    char control[128] = "", front[128] = "", back[128] = "";
+    for (;;) {
+        char line[512], device[64], type[16], role[16], mode[16], addr[128];
+        ZR_CHECKF(zrt_proc_read_line(run, line, sizeof line, ZRT_DEADLINE_MS),
+                  "no 'ready'; stderr:\n%s", zrt_proc_stderr(run));
+        if (strcmp(line, "ready") == 0) {
+            break;
+        }
+        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role,
+                   mode, addr) != 5) {
+            continue;
+        }
+        char *to = strcmp(role, "control") == 0    ? control
+                   : strcmp(role, "frontend") == 0 ? front
+                   : strcmp(role, "backend") == 0  ? back
+                                                   : NULL;
+        if (to) {
+            snprintf(to, 128, "%s", addr);
+        }
+    }
+    ZR_CHECK(*control && *front && *back);
+    void *ctx = zmq_ctx_new();
+    void *push = s_connected(ctx, ZMQ_PUSH, front);
+    void *pull = s_connected(ctx, ZMQ_PULL, back);
+    s_through(push, pull, "before");
+
+    char out[4096], want[400];
+    for (int i = 0; i < 4; i++) {
+        const char *cause = NULL;
+        if (i == 0) {
+            s_write_file(conf, "");
+            cause = S_NO_DEVICE;
+        }
+        else if (i == 1) {
+            /* Accepted, this would also move the control endpoint. */
+            s_write_file(conf, "[zrelay]\ncontrol = tcp://127.0.0.1:*\n");
+            cause = S_NO_DEVICE;
+        }
+        else if (i == 2) {
+            ZR_EQ(unlink(conf), 0);
+            ZR_EQ(mkdir(conf, 0700), 0);
+            cause = ": is a directory";
+        }
+        else {
+            ZR_EQ(rmdir(conf), 0);
+            ZR_EQ(symlink("/dev/zero", conf), 0);
+            cause = ": not a regular file (a character device)";
+        }
+        s_ctl(1, control, "reload", out, sizeof out);
+        snprintf(want, sizeof want,
+                 "reload refused, the running set is unchanged: %s%s", conf,
+                 cause);
+        S_CONTAINS(out, want);
+        s_ctl(0, control, "list", out, sizeof out);
+        S_CONTAINS(out, "running");
+        S_CONTAINS(out, front);
+        s_through(push, pull, "after a refused reload");
+    }
+    zrt_proc_signal(run, SIGTERM);
+    zrt_proc_expect_exit(run, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&run);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    unlink(conf);
+    rmdir(dir);
+}
+
 ZR_TESTS = {
     {"help lists every option", test_help},
     {"version", test_version},
@@ -1413,6 +1582,9 @@ ZR_TESTS = {
     {"hostile peers on the frontend", test_hostile_peers},
     {"--max-msg-size", test_max_msg_size},
     {"durations too large: exit 2 and the cause", test_duration_too_large},
+    {"check, run: not a config, exit 2 and the cause",
+     test_check_run_not_a_config},
+    {"reload: not a config is refused, all stays", test_reload_not_a_config},
     {NULL, NULL},
 };
 ZR_MAIN
