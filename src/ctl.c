@@ -62,7 +62,8 @@ void
 zr__ctl_serve(zr__engine_t *engine, void *control)
 {
     zmq_msg_t frames[S_MAX_FRAMES];
-    int nframes = 0;
+    int nframes = 0, total = 0;
+    int delim = -1; /* the first empty frame after the first */
     bool more = true;
     while (more) {
         zmq_msg_t part;
@@ -72,6 +73,10 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
             break;
         }
         more = zmq_msg_more(&part);
+        if (delim < 0 && total > 0 && zmq_msg_size(&part) == 0) {
+            delim = total;
+        }
+        total++;
         if (nframes < S_MAX_FRAMES) {
             frames[nframes++] = part; /* moves the message */
         }
@@ -87,18 +92,24 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
     zmq_getsockopt(control, ZMQ_TYPE, &type, &tlen);
 
     /* A ROUTER control socket: echo the envelope, up to the empty
-     * delimiter, in front of the reply. */
-    int first = 0;
-    if (type == ZMQ_ROUTER) {
-        while (first < nframes && zmq_msg_size(&frames[first]) > 0) {
-            first++;
-        }
-        first++;
-    }
+     * delimiter, in front of the reply. Without a delimiter the error
+     * reply goes to the identity alone; an envelope longer than the
+     * frames kept cannot be echoed: refused without a reply. */
     bool reply = type == ZMQ_REP || type == ZMQ_ROUTER || type == ZMQ_PAIR ||
                  type == ZMQ_DEALER;
+    const char *malformed = NULL;
+    int first = 0;
+    if (type == ZMQ_ROUTER) {
+        first = delim < 0 ? 1 : delim + 1;
+        malformed = delim < 0 ? "no empty delimiter frame after the "
+                                "identity (send an empty frame, then the "
+                                "command, as REQ does)"
+                    : delim >= S_MAX_FRAMES ? "an envelope of over 15 frames"
+                                            : NULL;
+        reply = delim < S_MAX_FRAMES;
+    }
     char cmd[64] = "", arg[128] = "";
-    if (first < nframes) {
+    if (!malformed && first < nframes) {
         s_printable(&frames[first], cmd, sizeof cmd);
     }
     if (first + 1 < nframes) {
@@ -113,7 +124,11 @@ zr__ctl_serve(zr__engine_t *engine, void *control)
     char error[256] = "";
     const char *name = zr__engine_name(engine);
     bool ok = false;
-    if (*arg && strcmp(arg, name) != 0) {
+    if (malformed) {
+        snprintf(error, sizeof error, "ERROR: malformed request: %s",
+                 malformed);
+    }
+    else if (*arg && strcmp(arg, name) != 0) {
         snprintf(error, sizeof error,
                  "ERROR: no device '%s' here (this is '%s')", arg, name);
     }
