@@ -5,9 +5,11 @@
  * printed in one of cli_format.c's formats.
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
-#include "cli/cli_format.h"
+#include "cli.h"
+#include "cli_format.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
@@ -104,25 +106,25 @@ s_verb(int type)
  */
 
 enum {
-    O_DATA = 'd',
-    O_FILE = 'f',
-    O_COUNT = 'n',
-    O_QUIET = 'q',
-    O_VERBOSE = 'v',
-    O_HELP = 'h',
-    O_FRAMES_SEP = 300,
-    O_INTERVAL,
-    O_DELAY,
-    O_TIMEOUT,
-    O_SYNC,
-    O_WAIT,
-    O_SYNC_PREFIX,
-    O_TOPIC,
-    O_ECHO,
-    O_IDENTITY,
-    O_FORMAT,
-    O_HWM,
-    O_LINGER,
+    OPT_DATA = 'd',
+    OPT_FILE = 'f',
+    OPT_COUNT = 'n',
+    OPT_QUIET = 'q',
+    OPT_VERBOSE = 'v',
+    OPT_HELP = 'h',
+    OPT_FRAMES_SEP = 300,
+    OPT_INTERVAL,
+    OPT_DELAY,
+    OPT_TIMEOUT,
+    OPT_SYNC,
+    OPT_WAIT,
+    OPT_SYNC_PREFIX,
+    OPT_TOPIC,
+    OPT_ECHO,
+    OPT_IDENTITY,
+    OPT_FORMAT,
+    OPT_HWM,
+    OPT_LINGER,
 };
 
 #define R(role) (1u << (role))
@@ -138,47 +140,47 @@ typedef struct {
 } s_opt_t;
 
 static const s_opt_t s_opts[] = {
-    {O_DATA, "-d, --data TEXT", S_SENDING | R(S_REP), NULL},
-    {O_FILE, "-f, --file PATH", S_SENDING | R(S_REP), NULL},
-    {O_FRAMES_SEP, "--frames-sep SEP", S_ALL, NULL},
-    {O_COUNT, "-n, --count N", S_ALL, NULL},
-    {O_INTERVAL, "--interval D", S_SENDING, NULL},
-    {O_DELAY, "--delay D", S_SENDING, NULL},
-    {O_TIMEOUT, "--timeout D", S_ALL, NULL},
-    {O_SYNC, "--sync EP", 0, "pub"},
-    {O_WAIT, "--wait N", 0, "pub"},
-    {O_SYNC_PREFIX, "--sync-prefix P", 0, "pub"},
-    {O_TOPIC, "--topic T", 0, "sub"},
-    {O_ECHO, "--echo", 0, "rep"},
-    {O_IDENTITY, "--identity ID", 0, "req dealer router"},
-    {O_FORMAT, "--format F", S_ALL, NULL},
-    {O_HWM, "--hwm N", S_ALL, NULL},
-    {O_LINGER, "--linger D", S_SENDING | R(S_REP), NULL},
-    {O_QUIET, "-q, --quiet", S_PRINTING, NULL},
-    {O_VERBOSE, "-v, --verbose", S_ALL, NULL},
-    {O_HELP, "-h, --help", S_ALL, NULL},
+    {OPT_DATA, "-d, --data TEXT", S_SENDING | R(S_REP), NULL},
+    {OPT_FILE, "-f, --file PATH", S_SENDING | R(S_REP), NULL},
+    {OPT_FRAMES_SEP, "--frames-sep SEP", S_ALL, NULL},
+    {OPT_COUNT, "-n, --count N", S_ALL, NULL},
+    {OPT_INTERVAL, "--interval D", S_SENDING, NULL},
+    {OPT_DELAY, "--delay D", S_SENDING, NULL},
+    {OPT_TIMEOUT, "--timeout D", S_ALL, NULL},
+    {OPT_SYNC, "--sync EP", 0, "pub"},
+    {OPT_WAIT, "--wait N", 0, "pub"},
+    {OPT_SYNC_PREFIX, "--sync-prefix P", 0, "pub"},
+    {OPT_TOPIC, "--topic T", 0, "sub"},
+    {OPT_ECHO, "--echo", 0, "rep"},
+    {OPT_IDENTITY, "--identity ID", 0, "req dealer router"},
+    {OPT_FORMAT, "--format F", S_ALL, NULL},
+    {OPT_HWM, "--hwm N", S_ALL, NULL},
+    {OPT_LINGER, "--linger D", S_SENDING | R(S_REP), NULL},
+    {OPT_QUIET, "-q, --quiet", S_PRINTING, NULL},
+    {OPT_VERBOSE, "-v, --verbose", S_ALL, NULL},
+    {OPT_HELP, "-h, --help", S_ALL, NULL},
 };
 
 static const struct option s_long[] = {
-    {"data", required_argument, NULL, O_DATA},
-    {"file", required_argument, NULL, O_FILE},
-    {"frames-sep", required_argument, NULL, O_FRAMES_SEP},
-    {"count", required_argument, NULL, O_COUNT},
-    {"interval", required_argument, NULL, O_INTERVAL},
-    {"delay", required_argument, NULL, O_DELAY},
-    {"timeout", required_argument, NULL, O_TIMEOUT},
-    {"sync", required_argument, NULL, O_SYNC},
-    {"wait", required_argument, NULL, O_WAIT},
-    {"sync-prefix", required_argument, NULL, O_SYNC_PREFIX},
-    {"topic", required_argument, NULL, O_TOPIC},
-    {"echo", no_argument, NULL, O_ECHO},
-    {"identity", required_argument, NULL, O_IDENTITY},
-    {"format", required_argument, NULL, O_FORMAT},
-    {"hwm", required_argument, NULL, O_HWM},
-    {"linger", required_argument, NULL, O_LINGER},
-    {"quiet", no_argument, NULL, O_QUIET},
-    {"verbose", no_argument, NULL, O_VERBOSE},
-    {"help", no_argument, NULL, O_HELP},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"frames-sep", required_argument, NULL, OPT_FRAMES_SEP},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"sync", required_argument, NULL, OPT_SYNC},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"sync-prefix", required_argument, NULL, OPT_SYNC_PREFIX},
+    {"topic", required_argument, NULL, OPT_TOPIC},
+    {"echo", no_argument, NULL, OPT_ECHO},
+    {"identity", required_argument, NULL, OPT_IDENTITY},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"hwm", required_argument, NULL, OPT_HWM},
+    {"linger", required_argument, NULL, OPT_LINGER},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -216,12 +218,12 @@ static const char *
 s_opt_help(int id, const s_verb_t *v, char *buf, size_t len)
 {
     switch (id) {
-    case O_DATA:
+    case OPT_DATA:
         return v->role == S_REP
                    ? "a frame of the reply; repeat for a multipart reply"
                    : "a frame of the message to send; repeat for a "
                      "multipart message (then standard input is not read)";
-    case O_FILE:
+    case OPT_FILE:
         return v->role == S_REP
                    ? "the file's bytes as a frame of the reply (with "
                      "--format raw: the file holds the reply as one raw "
@@ -229,14 +231,14 @@ s_opt_help(int id, const s_verb_t *v, char *buf, size_t len)
                    : "the file's bytes as a frame, after the --data frames "
                      "given before it (with --format raw: the file holds raw "
                      "messages, all sent)";
-    case O_FRAMES_SEP:
+    case OPT_FRAMES_SEP:
         return v->role == S_SEND
                    ? "split each line of standard input into frames at SEP"
                : v->role == S_RECV || v->role == S_REP
                    ? "join the frames printed with SEP (default: |)"
                    : "split each line of standard input into frames at SEP; "
                      "join the frames printed with SEP (default: |)";
-    case O_COUNT:
+    case OPT_COUNT:
         switch (v->role) {
         case S_SEND:
             return "send N messages: the --data/--file message N times "
@@ -256,13 +258,13 @@ s_opt_help(int id, const s_verb_t *v, char *buf, size_t len)
                    "stopped; 0: exit once the input is sent)";
         }
         break;
-    case O_INTERVAL: return "wait D between two messages sent (default: 0)";
-    case O_DELAY:
+    case OPT_INTERVAL: return "wait D between two messages sent (default: 0)";
+    case OPT_DELAY:
         return v->type == ZMQ_PUB
                    ? "wait D before the first message (after --sync), to "
                      "give subscriptions time to arrive (default: 0)"
                    : "wait D before the first message (default: 0)";
-    case O_TIMEOUT:
+    case OPT_TIMEOUT:
         switch (v->role) {
         case S_SEND:
             return v->type == ZMQ_PUB
@@ -280,25 +282,25 @@ s_opt_help(int id, const s_verb_t *v, char *buf, size_t len)
             return "exit 3 when no message comes for D (default: wait for "
                    "ever)";
         }
-    case O_SYNC:
+    case OPT_SYNC:
         return "before sending, wait at the forwarder's sync endpoint EP "
                "(its --sync; a bare EP connects) until --wait subscriptions "
                "have reached this PUB (docs/SYNC.md); the PUB must be "
                "connected to that forwarder's frontend";
-    case O_WAIT:
+    case OPT_WAIT:
         return "with --sync: how many subscriptions to wait for (default: "
                "1; a SUB with two --topic counts twice)";
-    case O_SYNC_PREFIX:
+    case OPT_SYNC_PREFIX:
         return "with --sync: count only subscriptions overlapping topic "
                "prefix P (default: every subscription)";
-    case O_TOPIC:
+    case OPT_TOPIC:
         return "subscribe to messages whose first frame starts with T; "
                "repeat for more (default: everything)";
-    case O_ECHO: return "answer each request with the request itself";
-    case O_IDENTITY:
+    case OPT_ECHO: return "answer each request with the request itself";
+    case OPT_IDENTITY:
         return "this socket's routing identity (ZMQ_ROUTING_ID), as a ROUTER "
                "peer sees it; 0x and hex for bytes";
-    case O_FORMAT:
+    case OPT_FORMAT:
         if (v->role == S_SEND) {
             return "text (default): standard input is lines; raw: standard "
                    "input and --file hold raw messages (see FORMATS)";
@@ -310,20 +312,20 @@ s_opt_help(int id, const s_verb_t *v, char *buf, size_t len)
                      ? "; raw also reads raw input"
                      : "");
         return buf;
-    case O_HWM:
+    case OPT_HWM:
         return "send and receive high-water mark, in messages (default: "
                "1000, libzmq's)";
-    case O_LINGER:
+    case OPT_LINGER:
         return "at exit, how long to deliver what is still queued "
                "(default: 2s); exit 1 when it was not enough";
-    case O_QUIET:
+    case OPT_QUIET:
         return v->role == S_REP ? "do not print the requests"
                                 : "print no messages (they still count "
                                   "for --count)";
-    case O_VERBOSE:
+    case OPT_VERBOSE:
         return "more on stderr: endpoints, sync, counts (-vv: "
                "debug)";
-    case O_HELP: return "this text";
+    case OPT_HELP: return "this text";
     }
     return "";
 }
@@ -436,15 +438,24 @@ s_on_signal(int sig)
     }
     s_signal = sig;
     if (s_wake[1] >= 0) {
-        zr__wake(s_wake[1]);
+        /* write(2) is async-signal-safe; a full pipe is woken already.
+         * errno is kept for the code the signal interrupted. */
+        int e = errno;
+        ssize_t rc = write(s_wake[1], "w", 1);
+        (void) rc;
+        errno = e;
     }
 }
 
 static int
 s_install_signals(void)
 {
-    if (zr__wake_pipe(s_wake) != 0) {
+    if (pipe(s_wake) != 0) {
         return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(s_wake[i], F_SETFL, O_NONBLOCK);
+        fcntl(s_wake[i], F_SETFD, FD_CLOEXEC);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -455,65 +466,6 @@ s_install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     return 0;
-}
-
-/* ---------------------------------------------------------------------
- * Messages on the socket.
- */
-
-/* Receive a whole message into MSG if one is there: 1, 0 when none, -1
- * with errno on failure. */
-static int
-s_recv_msg(void *sock, zr__msg_t *msg)
-{
-    zr__msg_clear(msg);
-    for (;;) {
-        if (zr__msg_reserve(msg, msg->size + 1) != 0) {
-            return -1;
-        }
-        zmq_msg_t *f = &msg->frames[msg->size];
-        zmq_msg_init(f);
-        /* The rest of a message is there once its first frame is: wait
-         * for it, across signals. */
-        int rc;
-        do {
-            rc = zmq_msg_recv(f, sock, msg->size ? 0 : ZMQ_DONTWAIT);
-        } while (rc < 0 && errno == EINTR && msg->size);
-        if (rc < 0) {
-            int e = errno;
-            zmq_msg_close(f);
-            errno = e;
-            return !msg->size && (e == EAGAIN || e == EINTR) ? 0 : -1;
-        }
-        msg->size++;
-        if (!zmq_msg_more(f)) {
-            return 1;
-        }
-    }
-}
-
-/* Send MSG whole: 1 (MSG is emptied), 0 when the socket has no room now
- * (MSG kept), -1 with errno (MSG kept). */
-static int
-s_send_msg(void *sock, zr__msg_t *msg)
-{
-    for (size_t i = 0; i < msg->size; i++) {
-        int flags = i + 1 < msg->size ? ZMQ_SNDMORE : 0;
-        int rc;
-        do {
-            /* Once the first frame is in, the others are accepted. */
-            rc = zmq_msg_send(&msg->frames[i], sock,
-                              flags | (i ? 0 : ZMQ_DONTWAIT));
-        } while (rc < 0 && errno == EINTR && i);
-        if (rc < 0) {
-            if (i == 0) {
-                return errno == EAGAIN || errno == EINTR ? 0 : -1;
-            }
-            return -1;
-        }
-    }
-    zr__msg_clear(msg);
-    return 1;
 }
 
 /* ---------------------------------------------------------------------
@@ -532,7 +484,7 @@ typedef struct {
     int verbosity;
     /* state */
     cli_input_t src;
-    zr__msg_t reply; /* rep, without --echo */
+    cli_msg_t reply; /* rep, without --echo */
     void *ctx, *sock;
     zr_endpoints_t **eps;
     size_t neps;
@@ -551,7 +503,7 @@ s_bounded(const s_client_t *c)
 }
 
 static int
-s_print(s_client_t *c, const zr__msg_t *msg)
+s_print(s_client_t *c, const cli_msg_t *msg)
 {
     if (c->quiet) {
         return 0;
@@ -567,7 +519,7 @@ s_print(s_client_t *c, const zr__msg_t *msg)
 
 /* The identity of MSG's first frame, for a warning. */
 static void
-s_identity_text(const zr__msg_t *msg, char *out, size_t len)
+s_identity_text(const cli_msg_t *msg, char *out, size_t len)
 {
     zmq_msg_t *f = (zmq_msg_t *) &msg->frames[0];
     const unsigned char *d = zmq_msg_data(f);
@@ -594,12 +546,12 @@ s_loop(s_client_t *c)
     const s_verb_t *v = c->verb;
     s_role_t role = v->role;
     bool receives = role != S_SEND;
-    zr__msg_t out = {NULL, 0, 0}, in = {NULL, 0, 0};
+    cli_msg_t out = {NULL, 0, 0}, in = {NULL, 0, 0};
     bool pending = false;  /* OUT waits to be sent */
     bool awaiting = false; /* req: a request is out */
     bool src_done = c->src.kind == CLI_INPUT_NONE;
     bool need_input = false; /* the source waits for stdin */
-    int64_t now = zr__now_ms();
+    int64_t now = cli_now_ms();
     int64_t next_send = now + c->delay;
     int64_t activity = now;     /* the last receive (or send, see below) */
     int64_t blocked_since = -1; /* since when OUT could not go */
@@ -649,7 +601,7 @@ s_loop(s_client_t *c)
             break;
         }
 
-        now = zr__now_ms();
+        now = cli_now_ms();
         zmq_pollitem_t items[3];
         items[0] = (zmq_pollitem_t){NULL, s_wake[0], ZMQ_POLLIN, 0};
         int n = 1, sock_i = -1, in_i = -1;
@@ -723,7 +675,7 @@ s_loop(s_client_t *c)
                 cli_error(CLI_FAILURE, "%s: %s", v->name, zr_strerror(errno));
             break;
         }
-        now = zr__now_ms();
+        now = cli_now_ms();
         if (sock_i >= 0 && (items[sock_i].revents & ZMQ_POLLIN)) {
             /* Sinks take what is there, a burst at a time. */
             int burst = role == S_RECV || role == S_DUPLEX ? 1000 : 1;
@@ -731,7 +683,7 @@ s_loop(s_client_t *c)
                 if (c->count > 0 && c->received >= c->count && role != S_REP) {
                     break;
                 }
-                int got = s_recv_msg(c->sock, &in);
+                int got = cli_msg_recv(&in, c->sock);
                 if (got < 0) {
                     status = cli_error(CLI_FAILURE, "%s: receive: %s", v->name,
                                        zr_strerror(errno));
@@ -749,9 +701,9 @@ s_loop(s_client_t *c)
                 }
                 else if (role == S_REP) {
                     if (c->echo) {
-                        zr__msg_move(&out, &in);
+                        cli_msg_move(&out, &in);
                     }
-                    else if (zr__msg_copy(&out, &c->reply) != 0) {
+                    else if (cli_msg_copy(&out, &c->reply) != 0) {
                         status = cli_error(CLI_FAILURE, "%s: %s", v->name,
                                            zr_strerror(errno));
                     }
@@ -764,7 +716,7 @@ s_loop(s_client_t *c)
             }
         }
         if (sock_i >= 0 && (items[sock_i].revents & ZMQ_POLLOUT) && pending) {
-            int sent = s_send_msg(c->sock, &out);
+            int sent = cli_msg_send(&out, c->sock);
             if (sent == 1) {
                 pending = false;
                 blocked_since = -1;
@@ -786,7 +738,7 @@ s_loop(s_client_t *c)
                 s_identity_text(&out, id, sizeof id);
                 cli_error(0, "%s: no peer with identity %s; message dropped",
                           v->name, id);
-                zr__msg_clear(&out);
+                cli_msg_clear(&out);
                 pending = false;
                 blocked_since = -1;
                 c->dropped++;
@@ -805,8 +757,8 @@ s_loop(s_client_t *c)
             need_input = false;
         }
     }
-    zr__msg_destroy(&out);
-    zr__msg_destroy(&in);
+    cli_msg_destroy(&out);
+    cli_msg_destroy(&in);
     if (status == CLI_OK && c->dropped) {
         status = cli_error(CLI_FAILURE, "%s: %lld message(s) dropped", v->name,
                            (long long) c->dropped);
@@ -880,8 +832,8 @@ s_open(s_client_t *c, const char *const *topics, size_t ntopics)
                 fprintf(stderr, "zrelay: %s: bound %s\n", v->name, real);
             }
             else {
-                ZR_LOG_I("%s: %s %s", v->name, bind ? "bound" : "connecting to",
-                         real);
+                cli_log(ZR_LOG_INFO, "%s: %s %s", v->name,
+                        bind ? "bound" : "connecting to", real);
             }
         }
     }
@@ -978,8 +930,8 @@ s_sync(s_client_t *c)
                          (long long) c->wait);
     }
     if (n >= 0) {
-        ZR_LOG_I("%s: --sync: %d subscription(s) there, sending", c->verb->name,
-                 n);
+        cli_log(ZR_LOG_INFO, "%s: --sync: %d subscription(s) there, sending",
+                c->verb->name, n);
         return CLI_OK;
     }
     if (e == ETIMEDOUT) {
@@ -1002,13 +954,13 @@ s_close(s_client_t *c, int status)
         return status;
     }
     s_hard = 1; /* a signal during the linger ends the process */
-    int64_t start = zr__now_ms();
+    int64_t start = cli_now_ms();
     if (c->sock) {
         zmq_close(c->sock);
     }
     while (zmq_ctx_term(c->ctx) != 0 && errno == EINTR) {
     }
-    int64_t took = zr__now_ms() - start;
+    int64_t took = cli_now_ms() - start;
     /* libzmq gives up at the linger, and says nothing of what it held. */
     if (c->sent > 0 && c->linger > 0 && took + 2 >= c->linger) {
         cli_error(0,
@@ -1019,14 +971,14 @@ s_close(s_client_t *c, int status)
             status = CLI_FAILURE;
         }
     }
-    ZR_LOG_I("%s: sent %lld, received %lld", c->verb->name, (long long) c->sent,
-             (long long) c->received);
+    cli_log(ZR_LOG_INFO, "%s: sent %lld, received %lld", c->verb->name,
+            (long long) c->sent, (long long) c->received);
     return status;
 }
 
 /* The --data/--file parts of the message, in the order given. */
 typedef struct {
-    int kind; /* O_DATA or O_FILE */
+    int kind; /* OPT_DATA or OPT_FILE */
     const char *arg;
 } s_part_t;
 
@@ -1036,10 +988,10 @@ s_build_input(s_client_t *c, const s_part_t *parts, size_t nparts)
 {
     const char *name = c->verb->name;
     bool raw = c->format == CLI_FMT_RAW;
-    zr__msg_t *msg = c->verb->role == S_REP ? &c->reply : &c->src.fixed;
+    cli_msg_t *msg = c->verb->role == S_REP ? &c->reply : &c->src.fixed;
     for (size_t i = 0; i < nparts; i++) {
-        if (parts[i].kind == O_DATA) {
-            if (zr__msg_addstr(msg, parts[i].arg) != 0) {
+        if (parts[i].kind == OPT_DATA) {
+            if (cli_msg_addstr(msg, parts[i].arg) != 0) {
                 return cli_error(CLI_FAILURE, "%s: out of memory", name);
             }
             continue;
@@ -1051,7 +1003,7 @@ s_build_input(s_client_t *c, const s_part_t *parts, size_t nparts)
             return cli_error(CLI_USAGE, "%s: %s", name, err);
         }
         if (!raw) {
-            int rc = zr__msg_add(msg, data, len);
+            int rc = cli_msg_add(msg, data, len);
             free(data);
             if (rc != 0) {
                 return cli_error(CLI_FAILURE, "%s: out of memory", name);
@@ -1060,15 +1012,15 @@ s_build_input(s_client_t *c, const s_part_t *parts, size_t nparts)
         }
         /* A raw file: every message is checked before anything is sent. */
         size_t pos = 0, nmsgs = 0;
-        zr__msg_t scratch = {NULL, 0, 0};
+        cli_msg_t scratch = {NULL, 0, 0};
         int rc;
         while ((rc = cli_raw_parse(data, len, &pos, &scratch, err,
                                    sizeof err)) == 1) {
             nmsgs++;
         }
-        zr__msg_destroy(&scratch);
+        cli_msg_destroy(&scratch);
         if (rc == 0 && pos < len) {
-            zr__errf(err, sizeof err,
+            snprintf(err, sizeof err,
                      "raw input ends inside a message (%zu bytes left "
                      "over): truncated, or not the raw format",
                      len - pos);
@@ -1173,42 +1125,44 @@ cmd_client(int socket_type, int argc, char **argv)
         }
         int bad = 0;
         switch (opt) {
-        case O_DATA:
-        case O_FILE: parts[nparts++] = (s_part_t){opt, optarg}; break;
-        case O_TOPIC: topics[ntopics++] = optarg; break;
-        case O_FRAMES_SEP:
+        case OPT_DATA:
+        case OPT_FILE: parts[nparts++] = (s_part_t){opt, optarg}; break;
+        case OPT_TOPIC: topics[ntopics++] = optarg; break;
+        case OPT_FRAMES_SEP:
             if (!*optarg) {
                 status = cli_error(CLI_USAGE, "%s: --frames-sep: empty", name);
                 goto done;
             }
             c.frames_sep = optarg;
             break;
-        case O_COUNT:
+        case OPT_COUNT:
             bad = cli_int("--count", optarg, 0, INT64_MAX, &c.count);
             break;
-        case O_INTERVAL:
+        case OPT_INTERVAL:
             bad = cli_duration("--interval", optarg, &c.interval);
             break;
-        case O_DELAY: bad = cli_duration("--delay", optarg, &c.delay); break;
-        case O_TIMEOUT:
+        case OPT_DELAY: bad = cli_duration("--delay", optarg, &c.delay); break;
+        case OPT_TIMEOUT:
             bad = cli_duration("--timeout", optarg, &c.timeout);
             c.timeout_text = optarg;
             break;
-        case O_LINGER:
+        case OPT_LINGER:
             bad = cli_duration("--linger", optarg, &c.linger);
             c.linger_text = optarg;
             break;
-        case O_HWM: bad = cli_int("--hwm", optarg, 0, INT32_MAX, &c.hwm); break;
-        case O_WAIT:
+        case OPT_HWM:
+            bad = cli_int("--hwm", optarg, 0, INT32_MAX, &c.hwm);
+            break;
+        case OPT_WAIT:
             bad = cli_int("--wait", optarg, 1, UINT32_MAX, &c.wait);
             break;
-        case O_SYNC: c.sync = optarg; break;
-        case O_SYNC_PREFIX: c.sync_prefix = optarg; break;
-        case O_ECHO: c.echo = true; break;
-        case O_IDENTITY: c.identity = optarg; break;
-        case O_QUIET: c.quiet = true; break;
-        case O_VERBOSE: c.verbosity++; break;
-        case O_FORMAT: {
+        case OPT_SYNC: c.sync = optarg; break;
+        case OPT_SYNC_PREFIX: c.sync_prefix = optarg; break;
+        case OPT_ECHO: c.echo = true; break;
+        case OPT_IDENTITY: c.identity = optarg; break;
+        case OPT_QUIET: c.quiet = true; break;
+        case OPT_VERBOSE: c.verbosity++; break;
+        case OPT_FORMAT: {
             int f = cli_format_from_name(optarg);
             if (f < 0) {
                 status = cli_error(CLI_USAGE,
@@ -1220,7 +1174,7 @@ cmd_client(int socket_type, int argc, char **argv)
             c.format = (cli_format_t) f;
             break;
         }
-        case O_HELP: s_help(v, stdout); goto done;
+        case OPT_HELP: s_help(v, stdout); goto done;
         case ':':
             status = cli_error(CLI_USAGE, "%s: option '%s' needs a value", name,
                                argv[optind - 1]);
@@ -1236,7 +1190,7 @@ cmd_client(int socket_type, int argc, char **argv)
     /* What goes together. */
     size_t nfiles = 0;
     for (size_t i = 0; i < nparts; i++) {
-        nfiles += parts[i].kind == O_FILE;
+        nfiles += parts[i].kind == OPT_FILE;
     }
     const char *conflict = NULL;
     if (v->role == S_SEND && c.format != CLI_FMT_TEXT &&
@@ -1245,7 +1199,7 @@ cmd_client(int socket_type, int argc, char **argv)
                    "prints nothing";
     }
     else if (c.format == CLI_FMT_RAW && nfiles &&
-             (given[O_DATA] || nfiles > 1)) {
+             (given[OPT_DATA] || nfiles > 1)) {
         conflict = "with --format raw, --file holds whole raw messages: "
                    "one --file, and no --data";
     }
@@ -1258,7 +1212,7 @@ cmd_client(int socket_type, int argc, char **argv)
     else if (v->role == S_REP && c.echo && nparts) {
         conflict = "--echo and --data/--file: choose one";
     }
-    else if (!c.sync && (given[O_WAIT] || given[O_SYNC_PREFIX])) {
+    else if (!c.sync && (given[OPT_WAIT] || given[OPT_SYNC_PREFIX])) {
         conflict = "--wait and --sync-prefix need --sync";
     }
     if (conflict) {
@@ -1332,8 +1286,8 @@ done:
         zr_endpoints_destroy(&c.eps[i]);
     }
     free(c.eps);
-    zr__msg_destroy(&c.src.fixed);
-    zr__msg_destroy(&c.reply);
+    cli_msg_destroy(&c.src.fixed);
+    cli_msg_destroy(&c.reply);
     free(c.src.buf);
     free(parts);
     free(topics);

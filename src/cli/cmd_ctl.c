@@ -2,7 +2,7 @@
  * (docs/CONTROL.md).
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>

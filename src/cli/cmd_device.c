@@ -2,7 +2,7 @@
  * foreground.
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -213,7 +213,7 @@ s_print_endpoints(zr_device_t *dev)
         if (who &&
             (strcmp(role, "frontend") == 0 || strcmp(role, "backend") == 0 ||
              strcmp(role, "sync") == 0)) {
-            ZR_LOG_N("%s: %s", address, who);
+            cli_log(ZR_LOG_NOTICE, "%s: %s", address, who);
         }
     }
     printf("ready\n");
@@ -351,7 +351,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     s_running = NULL;
     if (verbosity) {
         char *json = zr_device_stats_json(dev);
-        ZR_LOG_I("final statistics: %s", json ? json : "?");
+        cli_log(ZR_LOG_INFO, "final statistics: %s", json ? json : "?");
         free(json);
     }
 done:
