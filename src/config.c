@@ -462,46 +462,51 @@ typedef struct {
     size_t bytes;     /* of which this much was read */
 } s_source_t;
 
+/* One whole line of SRC, however long, into LINE (LEN bytes kept and
+ * terminated; *TOOLONG when there was more). False at the end, or past
+ * S_MAX_BYTES of a file. */
+static bool
+s_read_line(s_source_t *src, char *line, size_t max, size_t *len, bool *toolong)
+{
+    bool got = false;
+    *len = 0;
+    *toolong = false;
+    for (;;) {
+        if (src->file && src->bytes++ == S_MAX_BYTES) {
+            s_error(src->self, 0,
+                    "larger than " S_MAX_BYTES_TEXT ": not a config file");
+            return false;
+        }
+        int c = src->file    ? fgetc(src->file)
+                : *src->text ? (unsigned char) *src->text++
+                             : EOF;
+        if (c == EOF || c == '\n') {
+            got = got || c == '\n';
+            break;
+        }
+        got = true;
+        if (*len + 1 < max) {
+            line[(*len)++] = (char) c;
+        }
+        else {
+            *toolong = true;
+        }
+    }
+    line[*len] = 0;
+    return got;
+}
+
 static char *
 s_reader(char *buf, int size, void *arg)
 {
     s_source_t *src = arg;
     zr_config_t *self = src->self;
-    /* Read one whole line, however long. */
     char line[4096];
-    size_t len = 0;
-    bool got = false, toolong = false;
-    int c;
-    for (;;) {
-        if (src->file && src->bytes++ == S_MAX_BYTES) {
-            s_error(self, 0,
-                    "larger than " S_MAX_BYTES_TEXT ": not a config file");
-            return NULL;
-        }
-        if (src->file) {
-            c = fgetc(src->file);
-        }
-        else {
-            c = *src->text ? (unsigned char) *src->text++ : EOF;
-        }
-        if (c == EOF) {
-            break;
-        }
-        got = true;
-        if (c == '\n') {
-            break;
-        }
-        if (len + 1 < sizeof line) {
-            line[len++] = (char) c;
-        }
-        else {
-            toolong = true;
-        }
-    }
-    if (!got) {
+    bool toolong;
+    size_t len;
+    if (!s_read_line(src, line, sizeof line, &len, &toolong)) {
         return NULL;
     }
-    line[len] = 0;
     self->line++;
     if (len > 0 && line[len - 1] == '\r') {
         line[--len] = 0;
@@ -599,6 +604,34 @@ typedef struct {
     int line;
 } s_bind_t;
 
+/* BIND binds what FIRST binds already. */
+static void
+s_bind_error(zr_config_t *self, const s_bind_t *bind, const s_bind_t *first)
+{
+    char who[300], already[320];
+    if (*bind->device != '[') {
+        snprintf(who, sizeof who, "device '%s' %s", bind->device, bind->role);
+    }
+    else {
+        snprintf(who, sizeof who, "[zrelay] control");
+    }
+    if (*first->device != '[') {
+        snprintf(already, sizeof already,
+                 "device '%s' %s binds already (line %d)", first->device,
+                 first->role, first->line);
+    }
+    else if (first->line) {
+        snprintf(already, sizeof already,
+                 "[zrelay] control binds already (line %d)", first->line);
+    }
+    else {
+        snprintf(already, sizeof already,
+                 "the daemon's default control endpoint binds already");
+    }
+    s_error(self, bind->line, "%s binds %s, which %s", who, bind->address,
+            already);
+}
+
 static void
 s_check_binds(zr_config_t *self)
 {
@@ -642,35 +675,11 @@ s_check_binds(zr_config_t *self)
                     continue;
                 }
                 const char *addr = zr_endpoints_address(eps, e);
+                s_bind_t bind = {device, keys[k].key, addr, keys[k].line};
                 for (size_t j = 0; j < n; j++) {
-                    if (!s_collide(binds[j].address, addr)) {
-                        continue;
+                    if (s_collide(binds[j].address, addr)) {
+                        s_bind_error(self, &bind, &binds[j]);
                     }
-                    char who[300], first[320];
-                    if (i < self->ndevices) {
-                        snprintf(who, sizeof who, "device '%s' %s", device,
-                                 keys[k].key);
-                    }
-                    else {
-                        snprintf(who, sizeof who, "[zrelay] control");
-                    }
-                    if (*binds[j].device != '[') {
-                        snprintf(first, sizeof first,
-                                 "device '%s' %s binds already (line %d)",
-                                 binds[j].device, binds[j].role, binds[j].line);
-                    }
-                    else if (binds[j].line) {
-                        snprintf(first, sizeof first,
-                                 "[zrelay] control binds already (line %d)",
-                                 binds[j].line);
-                    }
-                    else {
-                        snprintf(first, sizeof first,
-                                 "the daemon's default control endpoint "
-                                 "binds already");
-                    }
-                    s_error(self, keys[k].line, "%s binds %s, which %s", who,
-                            addr, first);
                 }
                 if (n == cap) {
                     s_bind_t *b = realloc(binds, 2 * cap * sizeof *b);
@@ -681,8 +690,7 @@ s_check_binds(zr_config_t *self)
                     binds = b;
                     cap *= 2;
                 }
-                binds[n++] =
-                    (s_bind_t){device, keys[k].key, addr, keys[k].line};
+                binds[n++] = bind;
             }
         }
     }
