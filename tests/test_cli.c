@@ -71,11 +71,11 @@ s_run(int want, const char *first, ...)
     return s_run_args(want, args);
 }
 
-#define S_CONTAINS(text, want)                                            \
-    do {                                                                  \
-        const char *zrt_t_ = (text), *zrt_w_ = (want);                    \
-        ZR_CHECKF(strstr(zrt_t_, zrt_w_), "%s lacks '%s'; it is:\n%s",    \
-                  #text, zrt_w_, zrt_t_);                                 \
+#define S_CONTAINS(text, want)                                                 \
+    do {                                                                       \
+        const char *zrt_t_ = (text), *zrt_w_ = (want);                         \
+        ZR_CHECKF(strstr(zrt_t_, zrt_w_), "%s lacks '%s'; it is:\n%s", #text,  \
+                  zrt_w_, zrt_t_);                                             \
     } while (0)
 
 /* A device's endpoint line: "ROLE bind|connect ADDRESS". */
@@ -95,13 +95,12 @@ typedef struct {
 static void
 s_relay_ready(s_relay_t *self)
 {
-    static const char *roles[] = {"frontend", "backend", "capture",
-                                  "control"};
+    static const char *roles[] = {"frontend", "backend", "capture", "control"};
     self->neps = 0;
     for (;;) {
         char line[512];
         if (!zrt_proc_read_line(self->proc, line, sizeof line,
-                              ZRT_DEADLINE_MS)) {
+                                ZRT_DEADLINE_MS)) {
             ZR_FAILF("'%s' printed no 'ready' (status %s); stdout:\n%s\n"
                      "stderr:\n%s",
                      self->proc->cmdline,
@@ -114,8 +113,8 @@ s_relay_ready(s_relay_t *self)
         ZR_CHECKF(self->neps < 8, "too many endpoint lines");
         s_ep_t *ep = &self->eps[self->neps++];
         char mode[16], extra[2];
-        int n = sscanf(line, "%15s %15s %255s %1s", ep->role, mode,
-                       ep->address, extra);
+        int n = sscanf(line, "%15s %15s %255s %1s", ep->role, mode, ep->address,
+                       extra);
         ZR_CHECKF(n == 3, "endpoint line '%s' is not 'ROLE MODE ADDRESS'",
                   line);
         bool known = false;
@@ -224,8 +223,8 @@ s_connected(void *ctx, int type, const char *endpoint)
 static int
 s_recv_msg(void *socket, zmq_msg_t *frames, int max)
 {
-    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS),
-              "no message within %d ms", ZRT_DEADLINE_MS);
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "no message within %d ms",
+              ZRT_DEADLINE_MS);
     int n = 0;
     bool more = true;
     while (more) {
@@ -264,8 +263,8 @@ s_msg_is(zmq_msg_t *frame, const char *text)
 /* Send COMMAND (and NAME, as a second frame, when not NULL) on the REQ
  * socket and receive the reply into FRAMES; returns its frame count. */
 static int
-s_request(void *req, const char *command, const char *name,
-          zmq_msg_t *frames, int max)
+s_request(void *req, const char *command, const char *name, zmq_msg_t *frames,
+          int max)
 {
     zrt_send_str(req, command, name ? ZMQ_SNDMORE : 0);
     if (name) {
@@ -355,8 +354,7 @@ s_tcp_write(int fd, const void *data, size_t len)
     if (n >= 0) {
         return n;
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0
-                                                                      : -1;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 }
 
 /* True when the peer closes FD within MS (whatever it sent first is
@@ -415,9 +413,9 @@ test_help(void)
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         zrt_proc_t *p = s_run(0, forms[i], NULL);
         const char *out = zrt_proc_stdout(p);
-        ZR_CHECKF(strncmp(out, "usage: zrelay ", 14) == 0, "'%s': %s",
-                  forms[i], out);
-        const char *want[] = {"forwarder", "queue", "streamer", "ctl",
+        ZR_CHECKF(strncmp(out, "usage: zrelay ", 14) == 0, "'%s': %s", forms[i],
+                  out);
+        const char *want[] = {"forwarder", "queue", "streamer",  "ctl",
                               "--help",    "-h",    "--version", "-V"};
         for (size_t j = 0; j < sizeof want / sizeof want[0]; j++) {
             S_CONTAINS(out, want[j]);
@@ -426,8 +424,9 @@ test_help(void)
         zrt_proc_destroy(&p);
     }
     const char *device_options[] = {
-        "--capture", "--control", "--sndhwm",  "--rcvhwm", "--max-msg-size",
-        "--linger",  "--io-threads", "--verbose", "-v",     "--help", "-h"};
+        "--capture", "--control",    "--sndhwm",  "--rcvhwm", "--max-msg-size",
+        "--linger",  "--io-threads", "--verbose", "-v",       "--help",
+        "-h"};
     for (size_t i = 0; i < 3; i++) {
         const char *verb = s_device_verbs[i];
         char usage[64];
@@ -449,9 +448,9 @@ test_help(void)
     zrt_proc_t *p = s_run(0, "ctl", "--help", NULL);
     const char *out = zrt_proc_stdout(p);
     ZR_CHECKF(strncmp(out, "usage: zrelay ctl ", 18) == 0, "%s", out);
-    const char *ctl_words[] = {"--json", "--timeout", "--help", "-h",
-                               "stats",  "statistics", "pause", "resume",
-                               "terminate"};
+    const char *ctl_words[] = {"--json", "--timeout", "--help",
+                               "-h",     "stats",     "statistics",
+                               "pause",  "resume",    "terminate"};
     for (size_t j = 0; j < sizeof ctl_words / sizeof ctl_words[0]; j++) {
         S_CONTAINS(out, ctl_words[j]);
     }
@@ -553,8 +552,8 @@ test_usage_errors(void)
                   "'%s': stderr lacks '%s'; it is:\n%s", p->cmdline,
                   cases[i].want, zrt_proc_stderr(p));
         ZR_CHECKF(strncmp(zrt_proc_stderr(p), "zrelay: ", 8) == 0,
-                  "'%s': stderr does not start with 'zrelay: ': %s",
-                  p->cmdline, zrt_proc_stderr(p));
+                  "'%s': stderr does not start with 'zrelay: ': %s", p->cmdline,
+                  zrt_proc_stderr(p));
         ZR_CHECKF(*zrt_proc_stdout(p) == 0, "'%s': stdout: %s", p->cmdline,
                   zrt_proc_stdout(p));
         zrt_proc_destroy(&p);
@@ -579,8 +578,8 @@ test_duration_too_large(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zrt_proc_t *p = s_run_args(2, cases[i].args);
         ZR_CHECKF(strstr(zrt_proc_stderr(p), cases[i].want),
-                  "'%s': exit 2 but stderr lacks '%s'; it is: '%s'",
-                  p->cmdline, cases[i].want, zrt_proc_stderr(p));
+                  "'%s': exit 2 but stderr lacks '%s'; it is: '%s'", p->cmdline,
+                  cases[i].want, zrt_proc_stderr(p));
         ZR_STREQ(zrt_proc_stdout(p), "");
         zrt_proc_destroy(&p);
     }
@@ -625,8 +624,7 @@ test_streamer(void)
     s_relay_start(&r, "streamer", "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
                   "--capture", "@tcp://127.0.0.1:*", "--control",
                   "@tcp://127.0.0.1:*", NULL);
-    const char *roles[] = {"frontend", "backend", "capture", "control",
-                           NULL};
+    const char *roles[] = {"frontend", "backend", "capture", "control", NULL};
     s_check_bound(&r, roles);
 
     void *ctx = zmq_ctx_new();
@@ -678,8 +676,8 @@ test_queue(void)
     snprintf(spec, sizeof spec, ">%s", worker);
 
     s_relay_t r;
-    s_relay_start(&r, "queue", "--io-threads", "2", "@tcp://127.0.0.1:*",
-                  spec, "--control", "@tcp://127.0.0.1:*", NULL);
+    s_relay_start(&r, "queue", "--io-threads", "2", "@tcp://127.0.0.1:*", spec,
+                  "--control", "@tcp://127.0.0.1:*", NULL);
     ZR_EQ(r.neps, 3);
     ZR_STREQ(r.eps[0].role, "frontend");
     ZR_CHECK(r.eps[0].bind);
@@ -832,8 +830,7 @@ test_sigterm_linger(void)
 {
     s_relay_t r;
     s_relay_start(&r, "streamer", "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
-                  "--control", "@tcp://127.0.0.1:*", "--linger", "300ms",
-                  NULL);
+                  "--control", "@tcp://127.0.0.1:*", "--linger", "300ms", NULL);
     void *ctx = zmq_ctx_new();
     void *push = s_connected(ctx, ZMQ_PUSH, s_relay_ep(&r, "frontend"));
     void *req = s_connected(ctx, ZMQ_REQ, s_relay_ep(&r, "control"));
@@ -899,9 +896,9 @@ test_ctl_stats(void)
     S_CONTAINS(out, "msgs in");
     double in[7] = {0}, back[7] = {0};
     const char *row = strstr(out, "\nfrontend ");
-    ZR_CHECKF(row && sscanf(row, " frontend %lf %lf %lf %lf %lf %lf %lf",
-                            &in[0], &in[1], &in[2], &in[3], &in[4], &in[5],
-                            &in[6]) == 7,
+    ZR_CHECKF(row &&
+                  sscanf(row, " frontend %lf %lf %lf %lf %lf %lf %lf", &in[0],
+                         &in[1], &in[2], &in[3], &in[4], &in[5], &in[6]) == 7,
               "no frontend row: %s", out);
     row = strstr(out, "\nbackend ");
     ZR_CHECKF(row && sscanf(row, " backend %lf %lf %lf %lf %lf %lf %lf",
@@ -928,10 +925,10 @@ test_ctl_stats(void)
     zrt_proc_destroy(&p);
 
     /* libzmq's 8 numbers, one per line. */
-    static const char *names[8] = {
-        "frontend_msgs_in",  "frontend_bytes_in", "frontend_msgs_out",
-        "frontend_bytes_out", "backend_msgs_in",   "backend_bytes_in",
-        "backend_msgs_out",  "backend_bytes_out"};
+    static const char *names[8] = {"frontend_msgs_in",  "frontend_bytes_in",
+                                   "frontend_msgs_out", "frontend_bytes_out",
+                                   "backend_msgs_in",   "backend_bytes_in",
+                                   "backend_msgs_out",  "backend_bytes_out"};
     uint64_t want[8] = {5, 0, 0, 0, 0, 0, 5, 0};
     want[1] = want[7] = 5 * strlen("counted 0");
     p = s_run(0, "ctl", control, "statistics", NULL);
@@ -1181,10 +1178,10 @@ test_hostile_peers(void)
     const char *asan = getenv("ASAN_OPTIONS");
     char asan_set[512];
     snprintf(asan_set, sizeof asan_set,
-             "ASAN_OPTIONS=%s%sallocator_may_return_null=1",
-             asan ? asan : "", asan && *asan ? ":" : "");
+             "ASAN_OPTIONS=%s%sallocator_may_return_null=1", asan ? asan : "",
+             asan && *asan ? ":" : "");
     const char *env[] = {asan_set, NULL};
-    const char *args[] = {"streamer",  "@tcp://127.0.0.1:*",
+    const char *args[] = {"streamer",           "@tcp://127.0.0.1:*",
                           "@tcp://127.0.0.1:*", "--control",
                           "@tcp://127.0.0.1:*", NULL};
     s_relay_t r;
@@ -1204,8 +1201,7 @@ test_hostile_peers(void)
     int silent = s_tcp_connect(port);
     /* One sends a ZMTP/3 signature and major version, then stalls. */
     int partial = s_tcp_connect(port);
-    const unsigned char greeting[11] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f,
-                                        3};
+    const unsigned char greeting[11] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3};
     ZR_EQ(s_tcp_write(partial, greeting, sizeof greeting), sizeof greeting);
     /* One announces a frame of 2^62 bytes. */
     int huge = s_tcp_connect(port);
@@ -1409,7 +1405,7 @@ s_write_file(const char *path, const char *text)
 }
 
 #define S_NO_DEVICE                                                            \
-    ": no device section ([forwarder NAME], [queue NAME] or [streamer "       \
+    ": no device section ([forwarder NAME], [queue NAME] or [streamer "        \
     "NAME]); a config without devices needs allow_empty = yes in [zrelay]"
 
 /* check and run refuse a directory, a device, a FIFO, an empty file and
@@ -1502,8 +1498,8 @@ test_reload_not_a_config(void)
         if (strcmp(line, "ready") == 0) {
             break;
         }
-        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role,
-                   mode, addr) != 5) {
+        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
+                   addr) != 5) {
             continue;
         }
         char *to = strcmp(role, "control") == 0    ? control
