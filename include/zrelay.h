@@ -260,6 +260,25 @@ ZR_EXPORT int zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint,
 ZR_EXPORT int zr_device_set_strategy(zr_device_t *self, const char *strategy);
 
 /* ---------------------------------------------------------------------
+ * Values as the config file and the command line write them: one grammar
+ * for both (zrelay(1), DURATIONS, SIZES AND NUMBERS). Each takes the
+ * whole of TEXT and returns 0 with the value in *OUT, or -1 with errno
+ * EINVAL when TEXT is not one (or is out of range), leaving *OUT alone.
+ */
+/* A decimal whole number from MIN to MAX: "1000", "-1". */
+ZR_EXPORT int zr_parse_int(const char *text, int64_t min, int64_t max,
+                           int64_t *out);
+/* A whole number and a unit, with no blank between them: us, ms, s, m or
+ * min, h; a bare number is milliseconds ("500ms", "2s", "1m"). Into
+ * milliseconds: it must come to whole ones ("2000us", not "1500us"). */
+ZR_EXPORT int zr_parse_duration(const char *text, int64_t *out);
+/* Bytes, optionally followed by B, k/K/KiB, M/MiB or G/GiB (powers of
+ * 1024): "65536", "64k", "1M". */
+ZR_EXPORT int zr_parse_size(const char *text, int64_t *out);
+/* true/false, yes/no, on/off, 1/0. */
+ZR_EXPORT int zr_parse_bool(const char *text, bool *out);
+
+/* ---------------------------------------------------------------------
  * Options by name: the config file's keys (max_msg_size) and the command
  * line's options (--max-msg-size) are the same table.
  */

@@ -7,13 +7,23 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+/* A config file is read no further: a file this large is not one. */
+#define S_MAX_BYTES (1 << 20)
+#define S_MAX_BYTES_TEXT "1 MiB"
+
+static const char *const s_global_keys[] = {
+    "control", "log_level", "io_threads", "linger", "allow_empty"};
+#define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
 
 typedef struct {
     char *key, *value;
@@ -33,7 +43,8 @@ struct zr_config_t {
     char *control;
     int control_line;
     int log_level, io_threads, linger; /* -1: not set */
-    int global_lines[4];               /* where each [zrelay] key was set */
+    bool allow_empty;                  /* no device section is no error */
+    int global_lines[S_NGLOBAL];       /* where each [zrelay] key was set */
     s_section_t *devices;
     size_t ndevices;
     char **errors;
@@ -171,10 +182,6 @@ s_nearest(const char *word, const char *const *candidates, size_t n)
     size_t limit = strlen(word) / 3 + 1;
     return best && best_d <= limit ? best : NULL;
 }
-
-static const char *const s_global_keys[] = {"control", "log_level",
-                                            "io_threads", "linger"};
-#define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
 
 /* Every key a section of TYPE accepts (global keys for type 0). */
 static size_t
@@ -351,6 +358,12 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         }
         self->linger = (int) n;
     }
+    else if (strcmp(key, "allow_empty") == 0) {
+        if (zr_parse_bool(value, &self->allow_empty) != 0) {
+            s_error(self, line, "allow_empty: '%s' is not true or false",
+                    value);
+        }
+    }
     else {
         const char *near = s_nearest(key, s_global_keys, S_NGLOBAL);
         if (near) {
@@ -362,7 +375,7 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         else {
             s_error(self, line,
                     "unknown key '%s' in [zrelay] (keys: control, log_level, "
-                    "io_threads, linger)",
+                    "io_threads, linger, allow_empty)",
                     key);
         }
     }
@@ -445,44 +458,55 @@ s_handler(void *user, const char *section, const char *key, const char *value)
 typedef struct {
     zr_config_t *self;
     const char *text; /* parse from a string, or */
-    FILE *file;       /* from a file */
+    FILE *file;       /* from a file, */
+    size_t bytes;     /* of which this much was read */
 } s_source_t;
+
+/* One whole line of SRC, however long, into LINE (LEN bytes kept and
+ * terminated; *TOOLONG when there was more). False at the end, or past
+ * S_MAX_BYTES of a file. */
+static bool
+s_read_line(s_source_t *src, char *line, size_t max, size_t *len, bool *toolong)
+{
+    bool got = false;
+    *len = 0;
+    *toolong = false;
+    for (;;) {
+        if (src->file && src->bytes++ == S_MAX_BYTES) {
+            s_error(src->self, 0,
+                    "larger than " S_MAX_BYTES_TEXT ": not a config file");
+            return false;
+        }
+        int c = src->file    ? fgetc(src->file)
+                : *src->text ? (unsigned char) *src->text++
+                             : EOF;
+        if (c == EOF || c == '\n') {
+            got = got || c == '\n';
+            break;
+        }
+        got = true;
+        if (*len + 1 < max) {
+            line[(*len)++] = (char) c;
+        }
+        else {
+            *toolong = true;
+        }
+    }
+    line[*len] = 0;
+    return got;
+}
 
 static char *
 s_reader(char *buf, int size, void *arg)
 {
     s_source_t *src = arg;
     zr_config_t *self = src->self;
-    /* Read one whole line, however long. */
     char line[4096];
-    size_t len = 0;
-    bool got = false, toolong = false;
-    int c;
-    for (;;) {
-        if (src->file) {
-            c = fgetc(src->file);
-        }
-        else {
-            c = *src->text ? (unsigned char) *src->text++ : EOF;
-        }
-        if (c == EOF) {
-            break;
-        }
-        got = true;
-        if (c == '\n') {
-            break;
-        }
-        if (len + 1 < sizeof line) {
-            line[len++] = (char) c;
-        }
-        else {
-            toolong = true;
-        }
-    }
-    if (!got) {
+    bool toolong;
+    size_t len;
+    if (!s_read_line(src, line, sizeof line, &len, &toolong)) {
         return NULL;
     }
-    line[len] = 0;
     self->line++;
     if (len > 0 && line[len - 1] == '\r') {
         line[--len] = 0;
@@ -580,6 +604,34 @@ typedef struct {
     int line;
 } s_bind_t;
 
+/* BIND binds what FIRST binds already. */
+static void
+s_bind_error(zr_config_t *self, const s_bind_t *bind, const s_bind_t *first)
+{
+    char who[300], already[320];
+    if (*bind->device != '[') {
+        snprintf(who, sizeof who, "device '%s' %s", bind->device, bind->role);
+    }
+    else {
+        snprintf(who, sizeof who, "[zrelay] control");
+    }
+    if (*first->device != '[') {
+        snprintf(already, sizeof already,
+                 "device '%s' %s binds already (line %d)", first->device,
+                 first->role, first->line);
+    }
+    else if (first->line) {
+        snprintf(already, sizeof already,
+                 "[zrelay] control binds already (line %d)", first->line);
+    }
+    else {
+        snprintf(already, sizeof already,
+                 "the daemon's default control endpoint binds already");
+    }
+    s_error(self, bind->line, "%s binds %s, which %s", who, bind->address,
+            already);
+}
+
 static void
 s_check_binds(zr_config_t *self)
 {
@@ -623,35 +675,11 @@ s_check_binds(zr_config_t *self)
                     continue;
                 }
                 const char *addr = zr_endpoints_address(eps, e);
+                s_bind_t bind = {device, keys[k].key, addr, keys[k].line};
                 for (size_t j = 0; j < n; j++) {
-                    if (!s_collide(binds[j].address, addr)) {
-                        continue;
+                    if (s_collide(binds[j].address, addr)) {
+                        s_bind_error(self, &bind, &binds[j]);
                     }
-                    char who[300], first[320];
-                    if (i < self->ndevices) {
-                        snprintf(who, sizeof who, "device '%s' %s", device,
-                                 keys[k].key);
-                    }
-                    else {
-                        snprintf(who, sizeof who, "[zrelay] control");
-                    }
-                    if (*binds[j].device != '[') {
-                        snprintf(first, sizeof first,
-                                 "device '%s' %s binds already (line %d)",
-                                 binds[j].device, binds[j].role, binds[j].line);
-                    }
-                    else if (binds[j].line) {
-                        snprintf(first, sizeof first,
-                                 "[zrelay] control binds already (line %d)",
-                                 binds[j].line);
-                    }
-                    else {
-                        snprintf(first, sizeof first,
-                                 "the daemon's default control endpoint "
-                                 "binds already");
-                    }
-                    s_error(self, keys[k].line, "%s binds %s, which %s", who,
-                            addr, first);
                 }
                 if (n == cap) {
                     s_bind_t *b = realloc(binds, 2 * cap * sizeof *b);
@@ -662,8 +690,7 @@ s_check_binds(zr_config_t *self)
                     binds = b;
                     cap *= 2;
                 }
-                binds[n++] =
-                    (s_bind_t){device, keys[k].key, addr, keys[k].line};
+                binds[n++] = bind;
             }
         }
     }
@@ -771,6 +798,47 @@ zr_config_parse(const char *text, const char *name)
     return s_parse(self, &src);
 }
 
+/* PATH opened for reading if it is a regular file; NULL, the reason told
+ * SELF, otherwise. Opened without waiting (a FIFO would wait for a
+ * writer), checked on what was opened. */
+static FILE *
+s_open(zr_config_t *self, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        s_error(self, 0, "cannot open: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            s_error(self, 0, "is a directory");
+        }
+        else {
+            s_error(self, 0, "not a regular file (%s)",
+                    S_ISCHR(st.st_mode)    ? "a character device"
+                    : S_ISBLK(st.st_mode)  ? "a block device"
+                    : S_ISFIFO(st.st_mode) ? "a FIFO"
+                    : S_ISSOCK(st.st_mode) ? "a socket"
+                                           : "of another kind");
+        }
+        close(fd);
+        return NULL;
+    }
+    FILE *file = fdopen(fd, "r");
+    if (!file) {
+        s_error(self, 0, "cannot open: %s", strerror(errno));
+        close(fd);
+    }
+    return file;
+}
+
+/* A file is read to be run: one that starts no device is most likely
+ * the wrong file (an empty one, a path mistyped), unless it says it
+ * means to. Text handed to zr_config_parse is the program's business. */
 zr_config_t *
 zr_config_load(const char *path)
 {
@@ -778,14 +846,20 @@ zr_config_load(const char *path)
     if (!self) {
         return NULL;
     }
-    FILE *file = fopen(path, "r");
+    FILE *file = s_open(self, path);
     if (!file) {
-        s_error(self, 0, "cannot open: %s", strerror(errno));
         return self;
     }
     s_source_t src = {.file = file};
     self = s_parse(self, &src);
     fclose(file);
+    if (self && self->nerrors == 0 && self->ndevices == 0 &&
+        !self->allow_empty) {
+        s_error(self, 0,
+                "no device section ([forwarder NAME], [queue NAME] or "
+                "[streamer NAME]); a config without devices needs "
+                "allow_empty = yes in [zrelay]");
+    }
     return self;
 }
 

@@ -40,6 +40,9 @@ typedef struct {
     const zr__ctl_ops_t *ops;
     void *arg;
     bool reply;                   /* the socket type can answer */
+    bool unsent;                  /* a frame of the reply was refused */
+    int delimiter;                /* index of the first empty frame after
+                                     the first, -1: none */
     zmq_msg_t frames[S_MAX_FRAMES];
     int nframes;
     int envelope;                 /* frames before the command */
@@ -68,10 +71,24 @@ typedef struct {
  * Replies.
  */
 
+/* Replies never block the relay: a peer that sends requests and does
+ * not read the answers loses the answers (counted), the relay goes on.
+ * Once a first frame went, libzmq takes the rest of the message. */
 static void
 s_send(s_req_t *req, const void *data, size_t size, bool more)
 {
-    zmq_send(req->socket, data, size, more ? ZMQ_SNDMORE : 0);
+    if (req->unsent) {
+        return;
+    }
+    if (zmq_send(req->socket, data, size,
+                 (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0) {
+        req->unsent = true;
+        if (req->ops->unsent) {
+            zr__stat_add(req->ops->unsent, 1);
+        }
+        ZR_LOG_D("%s: control: a reply was not sent (%s)", req->ops->owner,
+                 zmq_strerror(errno));
+    }
 }
 
 /* The envelope back, in front of a reply. */
@@ -79,11 +96,8 @@ static void
 s_envelope(s_req_t *req)
 {
     for (int i = 0; i < req->envelope; i++) {
-        zmq_msg_t copy;
-        zmq_msg_init(&copy);
-        zmq_msg_copy(&copy, &req->frames[i]);
-        zmq_msg_send(&copy, req->socket, ZMQ_SNDMORE);
-        zmq_msg_close(&copy);
+        s_send(req, zmq_msg_data(&req->frames[i]),
+               zmq_msg_size(&req->frames[i]), true);
     }
 }
 
@@ -258,6 +272,8 @@ static bool
 s_read(s_req_t *req)
 {
     bool more = true;
+    int total = 0;
+    req->delimiter = -1;
     while (more) {
         zmq_msg_t part;
         zmq_msg_init(&part);
@@ -266,6 +282,10 @@ s_read(s_req_t *req)
             break;
         }
         more = zmq_msg_more(&part);
+        if (req->delimiter < 0 && total > 0 && zmq_msg_size(&part) == 0) {
+            req->delimiter = total;
+        }
+        total++;
         if (req->nframes < S_MAX_FRAMES) {
             req->frames[req->nframes++] = part; /* moves the message */
         }
@@ -338,24 +358,29 @@ s_command(s_req_t *req)
 }
 
 /* Split the frames into envelope, command and name. False (refused) for
- * a ROUTER request without its empty delimiter. */
+ * a ROUTER request without its empty delimiter, or with an envelope
+ * longer than the frames kept (it could not be echoed). */
 static bool
 s_parse(s_req_t *req, int type)
 {
     int at = 0;
     if (type == ZMQ_ROUTER) {
-        while (at < req->nframes && zmq_msg_size(&req->frames[at]) > 0) {
-            at++;
-        }
-        if (at == req->nframes) {
-            /* No delimiter: answer the sender (its identity comes first)
-             * as it wrote, without one. */
+        if (req->delimiter < 0) {
+            /* Answer the sender (its identity comes first) as it wrote,
+             * without a delimiter. */
             req->envelope = 1;
-            s_refuse(req, "malformed request: no empty frame between the "
-                          "envelope and the command");
+            s_refuse(req, "malformed request: no empty delimiter frame "
+                          "after the identity (send an empty frame, then "
+                          "the command, as REQ does)");
             return false;
         }
-        at++;
+        if (req->delimiter >= S_MAX_FRAMES - 1) {
+            req->reply = false;
+            s_refuse(req, "malformed request: an envelope of over %d frames",
+                     S_MAX_FRAMES - 2);
+            return false;
+        }
+        at = req->delimiter + 1;
     }
     req->envelope = at;
     if (at < req->nframes) {
@@ -456,6 +481,11 @@ static const zr__stat_t s_rows[] = {
      .kind = ZR__STAT_COUNTER,
      .help = "Commands the control endpoint refused.",
      .offset = offsetof(zr__ctl_counts_t, refused)},
+    {.key = "unsent",
+     .metric = "control_replies_unsent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Replies a control peer did not take (it does not read them).",
+     .offset = offsetof(zr__ctl_counts_t, unsent)},
 };
 
 zr__stat_section_t

@@ -665,7 +665,8 @@ s_control_open(zr_device_t *self)
                                 .statistics = s_ctl_statistics,
                                 .terminate = s_ctl_terminate,
                                 .commands = &self->ctl_counts.commands,
-                                .refused = &self->ctl_counts.refused};
+                                .refused = &self->ctl_counts.refused,
+                                .unsent = &self->ctl_counts.unsent};
     zr__engine_watch(self->engine, self->sockets[S_CONTROL], s_control_ready,
                      self);
 }

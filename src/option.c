@@ -12,305 +12,628 @@
 #define S_FWD (1u << ZR_FORWARDER)
 #define S_QUEUE (1u << ZR_QUEUE)
 
-typedef int (*s_setter_t)(zr_device_t *self, const zr_option_t *opt,
-                          int64_t number, const char *text);
+/* An option's value, parsed by its kind (s_parse): N for numbers,
+ * durations, sizes, booleans (0/1) and choices (the index of the one
+ * chosen); TEXT as written, for endpoints and CPU lists. */
+typedef struct {
+    int64_t n;
+    const char *text;
+} s_value_t;
+
+/* Each option applies itself: one setter per row of the table below. */
+typedef int (*s_setter_t)(zr_device_t *self, const s_value_t *v);
 
 typedef struct {
     zr_option_t info;
     s_setter_t set;
 } s_option_t;
 
+/* ---------------------------------------------------------------------
+ * Endpoints and socket options: the device's public setters.
+ */
+
 static int
-s_endpoints(zr_device_t *self, const zr_option_t *opt, int64_t n,
-            const char *text)
+s_set_frontend(zr_device_t *self, const s_value_t *v)
 {
-    (void) n;
-    if (strcmp(opt->name, "frontend") == 0) {
-        return zr_device_set_frontend(self, text);
-    }
-    if (strcmp(opt->name, "backend") == 0) {
-        return zr_device_set_backend(self, text);
-    }
-    if (strcmp(opt->name, "capture") == 0) {
-        return zr_device_set_capture(self, text);
-    }
-    if (strcmp(opt->name, "sync") == 0) {
-        return zr_device_set_sync(self, text);
-    }
-    return zr_device_set_control(self, text);
+    return zr_device_set_frontend(self, v->text);
 }
 
 static int
-s_number(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+s_set_backend(zr_device_t *self, const s_value_t *v)
 {
-    (void) text;
-    if (strcmp(opt->name, "sndhwm") == 0) {
-        return zr_device_set_sndhwm(self, (int) n);
-    }
-    if (strcmp(opt->name, "rcvhwm") == 0) {
-        return zr_device_set_rcvhwm(self, (int) n);
-    }
-    if (strcmp(opt->name, "max_msg_size") == 0) {
-        return zr_device_set_max_msg_size(self, n);
-    }
-    return zr_device_set_linger(self, (int) n);
+    return zr_device_set_backend(self, v->text);
 }
 
 static int
-s_heartbeat(zr_device_t *self, const zr_option_t *opt, int64_t n,
-            const char *text)
+s_set_capture(zr_device_t *self, const s_value_t *v)
 {
-    (void) text;
+    return zr_device_set_capture(self, v->text);
+}
+
+static int
+s_set_control(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_control(self, v->text);
+}
+
+static int
+s_set_sndhwm(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_sndhwm(self, (int) v->n);
+}
+
+static int
+s_set_rcvhwm(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_rcvhwm(self, (int) v->n);
+}
+
+static int
+s_set_max_msg_size(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_max_msg_size(self, v->n);
+}
+
+static int
+s_set_linger(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_linger(self, (int) v->n);
+}
+
+/* Heartbeats are set as a pair: the other half stays as it is. */
+static int
+s_set_heartbeat_ivl(zr_device_t *self, const s_value_t *v)
+{
     int ivl, timeout;
     zr__device_heartbeat(self, &ivl, &timeout);
-    if (strcmp(opt->name, "heartbeat_ivl") == 0) {
-        ivl = (int) n;
-    }
-    else {
-        timeout = (int) n;
-    }
-    return zr_device_set_heartbeat(self, ivl, timeout);
+    return zr_device_set_heartbeat(self, (int) v->n, timeout);
 }
 
 static int
-s_ingest(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+s_set_heartbeat_timeout(zr_device_t *self, const s_value_t *v)
 {
-    (void) opt;
-    (void) text;
-    return zr_device_set_ingest_pull(self, n == 1);
+    int ivl, timeout;
+    zr__device_heartbeat(self, &ivl, &timeout);
+    return zr_device_set_heartbeat(self, ivl, (int) v->n);
 }
 
 static int
-s_hold(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+s_set_busy_poll(zr_device_t *self, const s_value_t *v)
 {
-    (void) text;
-    uint64_t until, max_msgs, max_bytes;
-    int timeout;
-    zr__device_hold(self, &until, &max_msgs, &max_bytes, &timeout);
-    if (strcmp(opt->name, "hold_until") == 0) {
-        until = (uint64_t) n;
-    }
-    else if (strcmp(opt->name, "hold_max") == 0) {
-        max_msgs = (uint64_t) n;
-    }
-    else if (strcmp(opt->name, "hold_max_bytes") == 0) {
-        max_bytes = (uint64_t) n;
-    }
-    else {
-        timeout = (int) n;
-    }
-    return zr_device_set_hold(self, until, max_msgs, max_bytes, timeout);
+    return zr_device_set_busy_poll(self, (int) v->n);
 }
 
 static int
-s_tuning(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+s_set_affinity(zr_device_t *self, const s_value_t *v)
 {
-    if (strcmp(opt->name, "busy_poll") == 0) {
-        return zr_device_set_busy_poll(self, (int) n);
-    }
-    return zr_device_set_affinity(self, text);
+    return zr_device_set_affinity(self, v->text);
 }
 
-static int
-s_pubsub(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
-{
-    (void) text;
-    if (zr_device_type(self) != ZR_FORWARDER) {
-        return zr_device_set_max_subscriptions(self, 0); /* says why */
-    }
-    zr__pubsub_opts_t *o = zr__device_pubsub_opts(self);
-    const char *name = opt->name;
-    if (strcmp(name, "last_value") == 0) {
-        o->last_value = n != 0;
-    }
-    else if (strcmp(name, "last_value_max_topics") == 0) {
-        o->lv_max_topics = (uint64_t) n;
-    }
-    else if (strcmp(name, "last_value_max_bytes") == 0) {
-        o->lv_max_bytes = (uint64_t) n;
-    }
-    else if (strcmp(name, "last_value_prefix") == 0) {
-        o->last_value_all = n == 1;
-    }
-    else if (strcmp(name, "max_subscriptions") == 0) {
-        o->max_subscriptions = (uint64_t) n;
-    }
-    else if (strcmp(name, "slow_subscriber") == 0) {
-        zr__device_slow_subscriber(self, n == 1, -1);
-    }
-    else {
-        zr__device_slow_subscriber(self, -1, (int) n);
-    }
-    return 0;
-}
+/* ---------------------------------------------------------------------
+ * The queue's broker (broker.c): its options struct, one field each.
+ */
 
 static int
-s_broker(zr_device_t *self, const zr_option_t *opt, int64_t n, const char *text)
+s_set_strategy(zr_device_t *self, const s_value_t *v)
 {
-    const char *name = opt->name;
-    if (strcmp(name, "strategy") == 0) {
-        return zr_device_set_strategy(self, text);
-    }
+    return zr_device_set_strategy(self, v->text);
+}
+
+/* The queue's broker options; NULL, the reason set, on another type. */
+static zr__broker_opts_t *
+s_broker(zr_device_t *self)
+{
     zr__broker_opts_t *o = zr__device_broker_opts(self);
     if (!o) {
-        return zr_device_set_strategy(self, "rr"); /* says why */
+        zr_device_set_strategy(self, "rr"); /* fails, saying why */
     }
-    if (strcmp(name, "heartbeat") == 0) {
-        o->heartbeat = (int) (n > 0 ? n : 1);
+    return o;
+}
+
+static int
+s_set_heartbeat(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->heartbeat = (int) (v->n > 0 ? v->n : 1);
     }
-    else if (strcmp(name, "liveness") == 0) {
-        o->liveness = (int) (n > 0 ? n : 1);
+    return o ? 0 : -1;
+}
+
+static int
+s_set_liveness(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->liveness = (int) (v->n > 0 ? v->n : 1);
     }
-    else if (strcmp(name, "busy_timeout") == 0) {
-        o->busy_timeout = (int) n;
+    return o ? 0 : -1;
+}
+
+static int
+s_set_busy_timeout(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->busy_timeout = (int) v->n;
     }
-    else if (strcmp(name, "retries") == 0) {
-        o->retries = (int) (n < INT32_MAX ? n : INT32_MAX);
+    return o ? 0 : -1;
+}
+
+static int
+s_set_retries(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->retries = (int) (v->n < INT32_MAX ? v->n : INT32_MAX);
     }
-    else if (strcmp(name, "max_waiting") == 0) {
-        o->max_waiting = (uint64_t) n;
+    return o ? 0 : -1;
+}
+
+static int
+s_set_max_waiting(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->max_waiting = (uint64_t) v->n;
     }
-    else if (strcmp(name, "request_timeout") == 0) {
-        o->request_timeout = (int) n;
+    return o ? 0 : -1;
+}
+
+static int
+s_set_request_timeout(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->request_timeout = (int) v->n;
     }
-    else {
-        o->hash_frame = (uint64_t) n;
+    return o ? 0 : -1;
+}
+
+static int
+s_set_hash_frame(zr_device_t *self, const s_value_t *v)
+{
+    zr__broker_opts_t *o = s_broker(self);
+    if (o) {
+        o->hash_frame = (uint64_t) v->n;
     }
+    return o ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------
+ * The forwarder (pubsub.c, lvc.c): sync, ingest, last value cache,
+ * subscriptions, slow subscribers, the hold gate.
+ */
+
+static int
+s_set_sync(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_sync(self, v->text);
+}
+
+static int
+s_set_ingest(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_ingest_pull(self, v->n == 1); /* sub|pull */
+}
+
+/* The forwarder's options; NULL, the reason set, on another type. */
+static zr__pubsub_opts_t *
+s_pubsub(zr_device_t *self)
+{
+    if (zr_device_type(self) != ZR_FORWARDER) {
+        zr_device_set_max_subscriptions(self, 0); /* fails, saying why */
+        return NULL;
+    }
+    return zr__device_pubsub_opts(self);
+}
+
+static int
+s_set_last_value(zr_device_t *self, const s_value_t *v)
+{
+    zr__pubsub_opts_t *o = s_pubsub(self);
+    if (o) {
+        o->last_value = v->n != 0;
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_last_value_max_topics(zr_device_t *self, const s_value_t *v)
+{
+    zr__pubsub_opts_t *o = s_pubsub(self);
+    if (o) {
+        o->lv_max_topics = (uint64_t) v->n;
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_last_value_max_bytes(zr_device_t *self, const s_value_t *v)
+{
+    zr__pubsub_opts_t *o = s_pubsub(self);
+    if (o) {
+        o->lv_max_bytes = (uint64_t) v->n;
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_last_value_prefix(zr_device_t *self, const s_value_t *v)
+{
+    zr__pubsub_opts_t *o = s_pubsub(self);
+    if (o) {
+        o->last_value_all = v->n == 1; /* newest|all */
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_max_subscriptions(zr_device_t *self, const s_value_t *v)
+{
+    return zr_device_set_max_subscriptions(self, (uint64_t) v->n);
+}
+
+static int
+s_set_slow_subscriber(zr_device_t *self, const s_value_t *v)
+{
+    if (!s_pubsub(self)) {
+        return -1;
+    }
+    zr__device_slow_subscriber(self, v->n == 1, -1); /* drop|block */
     return 0;
 }
 
-/* Every option of every device type. Later capabilities add rows. */
+static int
+s_set_block_timeout(zr_device_t *self, const s_value_t *v)
+{
+    if (!s_pubsub(self)) {
+        return -1;
+    }
+    zr__device_slow_subscriber(self, -1, (int) v->n);
+    return 0;
+}
+
+/* The hold gate is set as a whole: the other settings stay as they are. */
+typedef struct {
+    uint64_t until, max_msgs, max_bytes;
+    int timeout;
+} s_hold_t;
+
+static s_hold_t
+s_hold(const zr_device_t *self)
+{
+    s_hold_t h;
+    zr__device_hold(self, &h.until, &h.max_msgs, &h.max_bytes, &h.timeout);
+    return h;
+}
+
+static int
+s_set_hold_until(zr_device_t *self, const s_value_t *v)
+{
+    s_hold_t h = s_hold(self);
+    return zr_device_set_hold(self, (uint64_t) v->n, h.max_msgs, h.max_bytes,
+                              h.timeout);
+}
+
+static int
+s_set_hold_max(zr_device_t *self, const s_value_t *v)
+{
+    s_hold_t h = s_hold(self);
+    return zr_device_set_hold(self, h.until, (uint64_t) v->n, h.max_bytes,
+                              h.timeout);
+}
+
+static int
+s_set_hold_max_bytes(zr_device_t *self, const s_value_t *v)
+{
+    s_hold_t h = s_hold(self);
+    return zr_device_set_hold(self, h.until, h.max_msgs, (uint64_t) v->n,
+                              h.timeout);
+}
+
+static int
+s_set_hold_timeout(zr_device_t *self, const s_value_t *v)
+{
+    s_hold_t h = s_hold(self);
+    return zr_device_set_hold(self, h.until, h.max_msgs, h.max_bytes,
+                              (int) v->n);
+}
+
+/* ---------------------------------------------------------------------
+ * Every option of every device type, one row each: what users see
+ * (name, kind, default, help) and the setter that applies it. Later
+ * capabilities add rows.
+ */
 static const s_option_t s_options[] = {
-    {{"frontend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
-      "where publishers, clients or producers meet the device"},
-     s_endpoints},
-    {{"backend", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
-      "where subscribers, workers or consumers meet the device"},
-     s_endpoints},
-    {{"capture", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
-      "copy every frame, with its more-flag, to an XPUB for SUB "
-      "listeners; a slow listener loses whole copies (counted), never the "
-      "relay's speed"},
-     s_endpoints},
-    {{"control", ZR_OPT_ENDPOINTS, "EP", S_ALL, NULL, NULL,
-      "a REP socket answering zmq_proxy_steerable's PAUSE, RESUME, "
-      "TERMINATE, STATISTICS, and STATS (JSON); see 'zrelay ctl'"},
-     s_endpoints},
-    {{"sndhwm", ZR_OPT_INT, "N", S_ALL, "1000", NULL,
-      "send high-water mark of frontend and backend, in messages"},
-     s_number},
-    {{"rcvhwm", ZR_OPT_INT, "N", S_ALL, "1000", NULL,
-      "receive high-water mark of frontend and backend, in messages"},
-     s_number},
-    {{"max_msg_size", ZR_OPT_SIZE, "BYTES", S_ALL, "none", NULL,
-      "largest frame accepted (ZMQ_MAXMSGSIZE; k, M, G suffixes); libzmq "
-      "disconnects a peer that sends more"},
-     s_number},
-    {{"linger", ZR_OPT_DURATION, "D", S_ALL, "1s", NULL,
-      "at stop, how long to deliver what the relay holds"},
-     s_number},
-    {{"heartbeat_ivl", ZR_OPT_DURATION, "D", S_ALL, "off", NULL,
-      "ZMTP heartbeat interval on frontend and backend, to reap "
-      "half-open connections of vanished peers (a queue with lru or hash: "
-      "its heartbeat unless set)"},
-     s_heartbeat},
-    {{"heartbeat_timeout", ZR_OPT_DURATION, "D", S_ALL, "3 intervals", NULL,
-      "a peer silent this long after a heartbeat is disconnected"},
-     s_heartbeat},
-    {{"busy_poll", ZR_OPT_MICROS, "D", S_ALL, "0 (never)", NULL,
-      "after a wake-up that brought little traffic, keep polling this long "
-      "before sleeping again: lower latency for CPU (e.g. 200us)"},
-     s_tuning},
-    {{"affinity", ZR_OPT_CPUS, "CPUS", S_ALL, "none", NULL,
-      "pin the relay's thread to these CPUs (1, 0,2 or 2-3)"},
-     s_tuning},
-    {{"strategy", ZR_OPT_CHOICE, "rr|lru|hash", S_QUEUE, "rr", "rr|lru|hash",
-      "how requests are spread over workers: rr round robin to any REP or "
-      "DEALER worker; lru the least recently ready worker (Paranoid Pirate "
-      "or lbbroker REQ workers); hash the same key to the same live worker "
-      "(docs/BROKER.md)"},
-     s_broker},
-    {{"heartbeat", ZR_OPT_DURATION, "D", S_QUEUE, "1s", NULL,
-      "lru/hash: heartbeats to and from Paranoid Pirate workers this often"},
-     s_broker},
-    {{"liveness", ZR_OPT_INT, "N", S_QUEUE, "3", NULL,
-      "lru/hash: an idle worker silent for N heartbeats is expired"},
-     s_broker},
-    {{"busy_timeout", ZR_OPT_DURATION, "D", S_QUEUE, "30s", NULL,
-      "lru/hash: a worker busy this long with one request is given up and "
-      "the request goes to another (0: never)"},
-     s_broker},
-    {{"retries", ZR_OPT_INT, "N", S_QUEUE, "3", NULL,
-      "lru/hash: a request whose worker died goes to another worker up to N "
-      "times, then its client gets an error reply"},
-     s_broker},
-    {{"max_waiting", ZR_OPT_INT, "N", S_QUEUE, "10000", NULL,
-      "lru/hash: at most N requests wait for a worker; beyond, an error "
-      "reply at once (0: no bound)"},
-     s_broker},
-    {{"request_timeout", ZR_OPT_DURATION, "D", S_QUEUE, "10s", NULL,
-      "lru/hash: a request that waited this long for a worker gets an "
-      "error reply (0: it waits forever)"},
-     s_broker},
-    {{"hash_frame", ZR_OPT_INT, "N", S_QUEUE, "0", NULL,
-      "hash: the key is body frame N (0: the first after the envelope)"},
-     s_broker},
-    {{"sync", ZR_OPT_ENDPOINTS, "EP", S_FWD, NULL, NULL,
-      "a sync service: a publisher asks it to wait until N subscriptions "
-      "match a topic prefix, and gets go only once its PUB socket has "
-      "them all (zr_sync_wait, docs/SYNC.md)"},
-     s_endpoints},
-    {{"ingest", ZR_OPT_CHOICE, "sub|pull", S_FWD, "sub", "sub|pull",
-      "pull: the frontend is a PULL socket, publishers PUSH (queued until "
-      "connected, never dropped for want of a subscription); nothing goes "
-      "upstream"},
-     s_ingest},
-    {{"last_value", ZR_OPT_BOOL, "BOOL", S_FWD, "false", NULL,
-      "keep the last message of each topic (its first frame) and send it at "
-      "once to a new subscriber alone; the frontend then subscribes to "
-      "everything upstream"},
-     s_pubsub},
-    {{"last_value_max_topics", ZR_OPT_INT, "N", S_FWD, "10000", NULL,
-      "at most N topics cached (0: no bound); the least recently updated "
-      "go first (counted)"},
-     s_pubsub},
-    {{"last_value_max_bytes", ZR_OPT_SIZE, "BYTES", S_FWD, "64M", NULL,
-      "at most this many bytes cached (0: no bound)"},
-     s_pubsub},
-    {{"last_value_prefix", ZR_OPT_CHOICE, "newest|all", S_FWD, "newest",
-      "newest|all",
-      "a subscription matching several cached topics gets the newest of "
-      "them, to itself alone, or all of them, sent to every subscriber of "
-      "those topics (duplicates included, as the Guide's lvcache)"},
-     s_pubsub},
-    {{"max_subscriptions", ZR_OPT_INT, "N", S_FWD, "0 (no limit)", NULL,
-      "refuse subscriptions beyond N (counted); a refused one never goes "
-      "upstream"},
-     s_pubsub},
-    {{"slow_subscriber", ZR_OPT_CHOICE, "drop|block", S_FWD, "drop",
-      "drop|block",
-      "drop: a slow subscriber misses messages, silently inside libzmq; "
-      "block: it holds the forwarder (ZMQ_XPUB_NODROP) up to block_timeout "
-      "per message, then the message goes the lossy way (counted); the "
-      "publishers' PUB sockets may then drop instead"},
-     s_pubsub},
-    {{"block_timeout", ZR_OPT_DURATION, "D", S_FWD, "1s", NULL,
-      "with slow_subscriber = block, how long one message may wait for a "
-      "slow subscriber"},
-     s_pubsub},
-    {{"hold_until", ZR_OPT_INT, "N", S_FWD, "0 (no gate)", NULL,
-      "hold publications while fewer than N subscriptions exist, then "
-      "release them in order"},
-     s_hold},
-    {{"hold_max", ZR_OPT_INT, "N", S_FWD, "10000", NULL,
-      "at most N publications held; over it the oldest goes on (counted)"},
-     s_hold},
-    {{"hold_max_bytes", ZR_OPT_SIZE, "BYTES", S_FWD, "64M", NULL,
-      "at most this many bytes held; over it the oldest goes on (counted)"},
-     s_hold},
-    {{"hold_timeout", ZR_OPT_DURATION, "D", S_FWD, "10s", NULL,
-      "a publication held this long goes on (counted); 0: no limit"},
-     s_hold},
+    {.set = s_set_frontend,
+     .info = {.name = "frontend",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_ALL,
+              .help =
+                  "where publishers, clients or producers meet the device"}},
+    {.set = s_set_backend,
+     .info = {.name = "backend",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_ALL,
+              .help =
+                  "where subscribers, workers or consumers meet the device"}},
+    {.set = s_set_capture,
+     .info = {.name = "capture",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_ALL,
+              .help =
+                  "copy every frame, with its more-flag, to an XPUB for SUB "
+                  "listeners; a slow listener loses whole copies (counted), "
+                  "never the relay's speed"}},
+    {.set = s_set_control,
+     .info = {.name = "control",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_ALL,
+              .help = "a REP socket answering zmq_proxy_steerable's PAUSE, "
+                      "RESUME, TERMINATE, STATISTICS, and STATS (JSON); see "
+                      "'zrelay ctl'"}},
+    {.set = s_set_sndhwm,
+     .info = {.name = "sndhwm",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_ALL,
+              .fallback = "1000",
+              .help = "send high-water mark of frontend and backend, in "
+                      "messages"}},
+    {.set = s_set_rcvhwm,
+     .info = {.name = "rcvhwm",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_ALL,
+              .fallback = "1000",
+              .help = "receive high-water mark of frontend and backend, in "
+                      "messages"}},
+    {.set = s_set_max_msg_size,
+     .info = {.name = "max_msg_size",
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_ALL,
+              .fallback = "none",
+              .help = "largest frame accepted (ZMQ_MAXMSGSIZE; k, M, G "
+                      "suffixes); libzmq disconnects a peer that sends more"}},
+    {.set = s_set_linger,
+     .info = {.name = "linger",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_ALL,
+              .fallback = "1s",
+              .help = "at stop, how long to deliver what the relay holds"}},
+    {.set = s_set_heartbeat_ivl,
+     .info = {.name = "heartbeat_ivl",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_ALL,
+              .fallback = "off",
+              .help =
+                  "ZMTP heartbeat interval on frontend and backend, to reap "
+                  "half-open connections of vanished peers (a queue with lru "
+                  "or hash: its heartbeat unless set)"}},
+    {.set = s_set_heartbeat_timeout,
+     .info = {.name = "heartbeat_timeout",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_ALL,
+              .fallback = "3 intervals",
+              .help = "a peer silent this long after a heartbeat is "
+                      "disconnected"}},
+    {.set = s_set_busy_poll,
+     .info = {.name = "busy_poll",
+              .kind = ZR_OPT_MICROS,
+              .arg = "D",
+              .types = S_ALL,
+              .fallback = "0 (never)",
+              .help =
+                  "after a wake-up that brought little traffic, keep polling "
+                  "this long before sleeping again: lower latency for CPU "
+                  "(e.g. 200us)"}},
+    {.set = s_set_affinity,
+     .info = {.name = "affinity",
+              .kind = ZR_OPT_CPUS,
+              .arg = "CPUS",
+              .types = S_ALL,
+              .fallback = "none",
+              .help = "pin the relay's thread to these CPUs (1, 0,2 or 2-3)"}},
+    {.set = s_set_strategy,
+     .info = {.name = "strategy",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "rr|lru|hash",
+              .types = S_QUEUE,
+              .fallback = "rr",
+              .choices = "rr|lru|hash",
+              .help =
+                  "how requests are spread over workers: rr round robin to "
+                  "any REP or DEALER worker; lru the least recently ready "
+                  "worker (Paranoid Pirate or lbbroker REQ workers); hash the "
+                  "same key to the same live worker (docs/BROKER.md)"}},
+    {.set = s_set_heartbeat,
+     .info = {.name = "heartbeat",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_QUEUE,
+              .fallback = "1s",
+              .help =
+                  "lru/hash: heartbeats to and from Paranoid Pirate workers "
+                  "this often"}},
+    {.set = s_set_liveness,
+     .info = {.name = "liveness",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_QUEUE,
+              .fallback = "3",
+              .help = "lru/hash: an idle worker silent for N heartbeats is "
+                      "expired"}},
+    {.set = s_set_busy_timeout,
+     .info = {.name = "busy_timeout",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_QUEUE,
+              .fallback = "30s",
+              .help = "lru/hash: a worker busy this long with one request is "
+                      "given up and the request goes to another (0: never)"}},
+    {.set = s_set_retries,
+     .info = {.name = "retries",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_QUEUE,
+              .fallback = "3",
+              .help = "lru/hash: a request whose worker died goes to another "
+                      "worker up to N times, then its client gets an error "
+                      "reply"}},
+    {.set = s_set_max_waiting,
+     .info = {.name = "max_waiting",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_QUEUE,
+              .fallback = "10000",
+              .help = "lru/hash: at most N requests wait for a worker; beyond, "
+                      "an error reply at once (0: no bound)"}},
+    {.set = s_set_request_timeout,
+     .info = {.name = "request_timeout",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_QUEUE,
+              .fallback = "10s",
+              .help = "lru/hash: a request that waited this long for a worker "
+                      "gets an error reply (0: it waits forever)"}},
+    {.set = s_set_hash_frame,
+     .info = {.name = "hash_frame",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_QUEUE,
+              .fallback = "0",
+              .help = "hash: the key is body frame N (0: the first after the "
+                      "envelope)"}},
+    {.set = s_set_sync,
+     .info = {.name = "sync",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_FWD,
+              .help =
+                  "a sync service: a publisher asks it to wait until N "
+                  "subscriptions match a topic prefix, and gets go only once "
+                  "its PUB socket has them all (zr_sync_wait, "
+                  "docs/SYNC.md)"}},
+    {.set = s_set_ingest,
+     .info = {.name = "ingest",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "sub|pull",
+              .types = S_FWD,
+              .fallback = "sub",
+              .choices = "sub|pull",
+              .help = "pull: the frontend is a PULL socket, publishers PUSH "
+                      "(queued until connected, never dropped for want of a "
+                      "subscription); nothing goes upstream"}},
+    {.set = s_set_last_value,
+     .info = {.name = "last_value",
+              .kind = ZR_OPT_BOOL,
+              .arg = "BOOL",
+              .types = S_FWD,
+              .fallback = "false",
+              .help =
+                  "keep the last message of each topic (its first frame) and "
+                  "send it at once to a new subscriber alone; the frontend "
+                  "then subscribes to everything upstream"}},
+    {.set = s_set_last_value_max_topics,
+     .info = {.name = "last_value_max_topics",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "10000",
+              .help =
+                  "at most N topics cached (0: no bound); the least recently "
+                  "updated go first (counted)"}},
+    {.set = s_set_last_value_max_bytes,
+     .info = {.name = "last_value_max_bytes",
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_FWD,
+              .fallback = "64M",
+              .help = "at most this many bytes cached (0: no bound)"}},
+    {.set = s_set_last_value_prefix,
+     .info = {.name = "last_value_prefix",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "newest|all",
+              .types = S_FWD,
+              .fallback = "newest",
+              .choices = "newest|all",
+              .help =
+                  "a subscription matching several cached topics gets the "
+                  "newest of them, to itself alone, or all of them, sent to "
+                  "every subscriber of those topics (duplicates included, as "
+                  "the Guide's lvcache)"}},
+    {.set = s_set_max_subscriptions,
+     .info = {.name = "max_subscriptions",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "0 (no limit)",
+              .help = "refuse subscriptions beyond N (counted); a refused one "
+                      "never goes upstream"}},
+    {.set = s_set_slow_subscriber,
+     .info = {.name = "slow_subscriber",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "drop|block",
+              .types = S_FWD,
+              .fallback = "drop",
+              .choices = "drop|block",
+              .help =
+                  "drop: a slow subscriber misses messages, silently inside "
+                  "libzmq; block: it holds the forwarder (ZMQ_XPUB_NODROP) "
+                  "up to block_timeout per message, then the message goes "
+                  "the lossy way (counted); the publishers' PUB sockets may "
+                  "then drop instead"}},
+    {.set = s_set_block_timeout,
+     .info = {.name = "block_timeout",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_FWD,
+              .fallback = "1s",
+              .help = "with slow_subscriber = block, how long one message may "
+                      "wait for a slow subscriber"}},
+    {.set = s_set_hold_until,
+     .info = {.name = "hold_until",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "0 (no gate)",
+              .help =
+                  "hold publications while fewer than N subscriptions exist, "
+                  "then release them in order"}},
+    {.set = s_set_hold_max,
+     .info = {.name = "hold_max",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "10000",
+              .help = "at most N publications held; over it the oldest goes on "
+                      "(counted)"}},
+    {.set = s_set_hold_max_bytes,
+     .info = {.name = "hold_max_bytes",
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_FWD,
+              .fallback = "64M",
+              .help =
+                  "at most this many bytes held; over it the oldest goes on "
+                  "(counted)"}},
+    {.set = s_set_hold_timeout,
+     .info = {.name = "hold_timeout",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_FWD,
+              .fallback = "10s",
+              .help = "a publication held this long goes on (counted); 0: no "
+                      "limit"}},
 };
 #define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
 
@@ -351,6 +674,58 @@ bool
 zr_option_applies(const zr_option_t *opt, zr_device_type_t type)
 {
     return (opt->types & (1u << type)) != 0;
+}
+
+/* ---------------------------------------------------------------------
+ * The grammar of values, public (zrelay.h) so that the command line and
+ * the config file read them alike: util.c's strict parsers.
+ */
+
+int
+zr_parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (zr__parse_int(text, min, max, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_duration(const char *text, int64_t *out)
+{
+    if (zr__parse_duration(text, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_size(const char *text, int64_t *out)
+{
+    if (zr__parse_size(text, out) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zr_parse_bool(const char *text, bool *out)
+{
+    static const char *const words[][2] = {
+        {"true", "false"}, {"yes", "no"}, {"on", "off"}, {"1", "0"}};
+    for (size_t i = 0; text && i < sizeof words / sizeof words[0]; i++) {
+        for (int no = 0; no < 2; no++) {
+            if (strcmp(text, words[i][no]) == 0) {
+                *out = !no;
+                return 0;
+            }
+        }
+    }
+    errno = EINVAL;
+    return -1;
 }
 
 /* Parse TEXT as OPT's kind into *N; an error message into ERR. */
@@ -398,19 +773,15 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
             return -1;
         }
         return 0;
-    case ZR_OPT_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 ||
-            strcmp(text, "on") == 0 || strcmp(text, "1") == 0) {
-            *n = 1;
-            return 0;
+    case ZR_OPT_BOOL: {
+        bool on;
+        if (zr_parse_bool(text, &on) != 0) {
+            zr__errf(err, errlen, "'%s' is not true or false", text);
+            return -1;
         }
-        if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
-            strcmp(text, "off") == 0 || strcmp(text, "0") == 0) {
-            *n = 0;
-            return 0;
-        }
-        zr__errf(err, errlen, "'%s' is not true or false", text);
-        return -1;
+        *n = on;
+        return 0;
+    }
     case ZR_OPT_CHOICE: {
         /* choices: "a|b|c"; *n is the index of the match. */
         size_t len = strlen(text);
@@ -446,11 +817,11 @@ zr_device_set(zr_device_t *self, const char *name, const char *value)
         errno = EINVAL;
         return -1;
     }
-    int64_t n = 0;
-    if (!value || s_parse(&o->info, value, &n, err, sizeof err) != 0) {
+    s_value_t v = {0, value};
+    if (!value || s_parse(&o->info, value, &v.n, err, sizeof err) != 0) {
         zr__device_errorf(self, "%s", value ? err : "no value given");
         errno = EINVAL;
         return -1;
     }
-    return o->set(self, &o->info, n, value);
+    return o->set(self, &v);
 }

@@ -112,7 +112,8 @@ zr_proxy(void *frontend, void *backend, void *capture, void *control)
                                .statistics = s_statistics,
                                .terminate = s_terminate,
                                .commands = &self.counts.commands,
-                               .refused = &self.counts.refused};
+                               .refused = &self.counts.refused,
+                               .unsent = &self.counts.unsent};
     int rc = zr__engine_set_sockets(self.engine, frontend, backend);
     if (rc == 0) {
         zr__engine_set_capture(self.engine, capture);

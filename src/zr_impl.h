@@ -410,7 +410,7 @@ zr__broker_opts_t *zr__device_broker_opts(zr_device_t *self);
  * owner says what it serves in a zr__ctl_ops_t.
  */
 typedef struct {
-    _Atomic uint64_t commands, refused;
+    _Atomic uint64_t commands, refused, unsent;
 } zr__ctl_counts_t;
 
 typedef struct {
@@ -425,8 +425,9 @@ typedef struct {
     char *(*list_json)(void *arg);                   /* daemon only */
     int (*reload)(void *arg, char *why, size_t len); /* daemon only */
     void (*terminate)(void *arg);
-    /* Where to count answered and refused commands; NULL: not counted. */
-    _Atomic uint64_t *commands, *refused;
+    /* Where to count answered and refused commands, and replies the peer
+     * did not take; NULL: not counted. */
+    _Atomic uint64_t *commands, *refused, *unsent;
 } zr__ctl_ops_t;
 
 /* Read one request from SOCKET (which has one waiting) and answer it. */

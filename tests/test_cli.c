@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------------
  * Running zrelay.
@@ -70,11 +71,11 @@ s_run(int want, const char *first, ...)
     return s_run_args(want, args);
 }
 
-#define S_CONTAINS(text, want)                                            \
-    do {                                                                  \
-        const char *zrt_t_ = (text), *zrt_w_ = (want);                    \
-        ZR_CHECKF(strstr(zrt_t_, zrt_w_), "%s lacks '%s'; it is:\n%s",    \
-                  #text, zrt_w_, zrt_t_);                                 \
+#define S_CONTAINS(text, want)                                                 \
+    do {                                                                       \
+        const char *zrt_t_ = (text), *zrt_w_ = (want);                         \
+        ZR_CHECKF(strstr(zrt_t_, zrt_w_), "%s lacks '%s'; it is:\n%s", #text,  \
+                  zrt_w_, zrt_t_);                                             \
     } while (0)
 
 /* A device's endpoint line: "ROLE bind|connect ADDRESS". */
@@ -94,13 +95,12 @@ typedef struct {
 static void
 s_relay_ready(s_relay_t *self)
 {
-    static const char *roles[] = {"frontend", "backend", "capture",
-                                  "control"};
+    static const char *roles[] = {"frontend", "backend", "capture", "control"};
     self->neps = 0;
     for (;;) {
         char line[512];
         if (!zrt_proc_read_line(self->proc, line, sizeof line,
-                              ZRT_DEADLINE_MS)) {
+                                ZRT_DEADLINE_MS)) {
             ZR_FAILF("'%s' printed no 'ready' (status %s); stdout:\n%s\n"
                      "stderr:\n%s",
                      self->proc->cmdline,
@@ -113,8 +113,8 @@ s_relay_ready(s_relay_t *self)
         ZR_CHECKF(self->neps < 8, "too many endpoint lines");
         s_ep_t *ep = &self->eps[self->neps++];
         char mode[16], extra[2];
-        int n = sscanf(line, "%15s %15s %255s %1s", ep->role, mode,
-                       ep->address, extra);
+        int n = sscanf(line, "%15s %15s %255s %1s", ep->role, mode, ep->address,
+                       extra);
         ZR_CHECKF(n == 3, "endpoint line '%s' is not 'ROLE MODE ADDRESS'",
                   line);
         bool known = false;
@@ -223,8 +223,8 @@ s_connected(void *ctx, int type, const char *endpoint)
 static int
 s_recv_msg(void *socket, zmq_msg_t *frames, int max)
 {
-    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS),
-              "no message within %d ms", ZRT_DEADLINE_MS);
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "no message within %d ms",
+              ZRT_DEADLINE_MS);
     int n = 0;
     bool more = true;
     while (more) {
@@ -263,8 +263,8 @@ s_msg_is(zmq_msg_t *frame, const char *text)
 /* Send COMMAND (and NAME, as a second frame, when not NULL) on the REQ
  * socket and receive the reply into FRAMES; returns its frame count. */
 static int
-s_request(void *req, const char *command, const char *name,
-          zmq_msg_t *frames, int max)
+s_request(void *req, const char *command, const char *name, zmq_msg_t *frames,
+          int max)
 {
     zrt_send_str(req, command, name ? ZMQ_SNDMORE : 0);
     if (name) {
@@ -354,8 +354,7 @@ s_tcp_write(int fd, const void *data, size_t len)
     if (n >= 0) {
         return n;
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0
-                                                                      : -1;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 }
 
 /* True when the peer closes FD within MS (whatever it sent first is
@@ -414,9 +413,9 @@ test_help(void)
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         zrt_proc_t *p = s_run(0, forms[i], NULL);
         const char *out = zrt_proc_stdout(p);
-        ZR_CHECKF(strncmp(out, "usage: zrelay ", 14) == 0, "'%s': %s",
-                  forms[i], out);
-        const char *want[] = {"forwarder", "queue", "streamer", "ctl",
+        ZR_CHECKF(strncmp(out, "usage: zrelay ", 14) == 0, "'%s': %s", forms[i],
+                  out);
+        const char *want[] = {"forwarder", "queue", "streamer",  "ctl",
                               "--help",    "-h",    "--version", "-V"};
         for (size_t j = 0; j < sizeof want / sizeof want[0]; j++) {
             S_CONTAINS(out, want[j]);
@@ -425,8 +424,9 @@ test_help(void)
         zrt_proc_destroy(&p);
     }
     const char *device_options[] = {
-        "--capture", "--control", "--sndhwm",  "--rcvhwm", "--max-msg-size",
-        "--linger",  "--io-threads", "--verbose", "-v",     "--help", "-h"};
+        "--capture", "--control",    "--sndhwm",  "--rcvhwm", "--max-msg-size",
+        "--linger",  "--io-threads", "--verbose", "-v",       "--help",
+        "-h"};
     for (size_t i = 0; i < 3; i++) {
         const char *verb = s_device_verbs[i];
         char usage[64];
@@ -448,9 +448,9 @@ test_help(void)
     zrt_proc_t *p = s_run(0, "ctl", "--help", NULL);
     const char *out = zrt_proc_stdout(p);
     ZR_CHECKF(strncmp(out, "usage: zrelay ctl ", 18) == 0, "%s", out);
-    const char *ctl_words[] = {"--json", "--timeout", "--help", "-h",
-                               "stats",  "statistics", "pause", "resume",
-                               "terminate"};
+    const char *ctl_words[] = {"--json", "--timeout", "--help",
+                               "-h",     "stats",     "statistics",
+                               "pause",  "resume",    "terminate"};
     for (size_t j = 0; j < sizeof ctl_words / sizeof ctl_words[0]; j++) {
         S_CONTAINS(out, ctl_words[j]);
     }
@@ -552,8 +552,8 @@ test_usage_errors(void)
                   "'%s': stderr lacks '%s'; it is:\n%s", p->cmdline,
                   cases[i].want, zrt_proc_stderr(p));
         ZR_CHECKF(strncmp(zrt_proc_stderr(p), "zrelay: ", 8) == 0,
-                  "'%s': stderr does not start with 'zrelay: ': %s",
-                  p->cmdline, zrt_proc_stderr(p));
+                  "'%s': stderr does not start with 'zrelay: ': %s", p->cmdline,
+                  zrt_proc_stderr(p));
         ZR_CHECKF(*zrt_proc_stdout(p) == 0, "'%s': stdout: %s", p->cmdline,
                   zrt_proc_stdout(p));
         zrt_proc_destroy(&p);
@@ -578,8 +578,8 @@ test_duration_too_large(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zrt_proc_t *p = s_run_args(2, cases[i].args);
         ZR_CHECKF(strstr(zrt_proc_stderr(p), cases[i].want),
-                  "'%s': exit 2 but stderr lacks '%s'; it is: '%s'",
-                  p->cmdline, cases[i].want, zrt_proc_stderr(p));
+                  "'%s': exit 2 but stderr lacks '%s'; it is: '%s'", p->cmdline,
+                  cases[i].want, zrt_proc_stderr(p));
         ZR_STREQ(zrt_proc_stdout(p), "");
         zrt_proc_destroy(&p);
     }
@@ -624,8 +624,7 @@ test_streamer(void)
     s_relay_start(&r, "streamer", "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
                   "--capture", "@tcp://127.0.0.1:*", "--control",
                   "@tcp://127.0.0.1:*", NULL);
-    const char *roles[] = {"frontend", "backend", "capture", "control",
-                           NULL};
+    const char *roles[] = {"frontend", "backend", "capture", "control", NULL};
     s_check_bound(&r, roles);
 
     void *ctx = zmq_ctx_new();
@@ -677,8 +676,8 @@ test_queue(void)
     snprintf(spec, sizeof spec, ">%s", worker);
 
     s_relay_t r;
-    s_relay_start(&r, "queue", "--io-threads", "2", "@tcp://127.0.0.1:*",
-                  spec, "--control", "@tcp://127.0.0.1:*", NULL);
+    s_relay_start(&r, "queue", "--io-threads", "2", "@tcp://127.0.0.1:*", spec,
+                  "--control", "@tcp://127.0.0.1:*", NULL);
     ZR_EQ(r.neps, 3);
     ZR_STREQ(r.eps[0].role, "frontend");
     ZR_CHECK(r.eps[0].bind);
@@ -831,8 +830,7 @@ test_sigterm_linger(void)
 {
     s_relay_t r;
     s_relay_start(&r, "streamer", "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
-                  "--control", "@tcp://127.0.0.1:*", "--linger", "300ms",
-                  NULL);
+                  "--control", "@tcp://127.0.0.1:*", "--linger", "300ms", NULL);
     void *ctx = zmq_ctx_new();
     void *push = s_connected(ctx, ZMQ_PUSH, s_relay_ep(&r, "frontend"));
     void *req = s_connected(ctx, ZMQ_REQ, s_relay_ep(&r, "control"));
@@ -898,9 +896,9 @@ test_ctl_stats(void)
     S_CONTAINS(out, "msgs in");
     double in[7] = {0}, back[7] = {0};
     const char *row = strstr(out, "\nfrontend ");
-    ZR_CHECKF(row && sscanf(row, " frontend %lf %lf %lf %lf %lf %lf %lf",
-                            &in[0], &in[1], &in[2], &in[3], &in[4], &in[5],
-                            &in[6]) == 7,
+    ZR_CHECKF(row &&
+                  sscanf(row, " frontend %lf %lf %lf %lf %lf %lf %lf", &in[0],
+                         &in[1], &in[2], &in[3], &in[4], &in[5], &in[6]) == 7,
               "no frontend row: %s", out);
     row = strstr(out, "\nbackend ");
     ZR_CHECKF(row && sscanf(row, " backend %lf %lf %lf %lf %lf %lf %lf",
@@ -927,10 +925,10 @@ test_ctl_stats(void)
     zrt_proc_destroy(&p);
 
     /* libzmq's 8 numbers, one per line. */
-    static const char *names[8] = {
-        "frontend_msgs_in",  "frontend_bytes_in", "frontend_msgs_out",
-        "frontend_bytes_out", "backend_msgs_in",   "backend_bytes_in",
-        "backend_msgs_out",  "backend_bytes_out"};
+    static const char *names[8] = {"frontend_msgs_in",  "frontend_bytes_in",
+                                   "frontend_msgs_out", "frontend_bytes_out",
+                                   "backend_msgs_in",   "backend_bytes_in",
+                                   "backend_msgs_out",  "backend_bytes_out"};
     uint64_t want[8] = {5, 0, 0, 0, 0, 0, 5, 0};
     want[1] = want[7] = 5 * strlen("counted 0");
     p = s_run(0, "ctl", control, "statistics", NULL);
@@ -1180,10 +1178,10 @@ test_hostile_peers(void)
     const char *asan = getenv("ASAN_OPTIONS");
     char asan_set[512];
     snprintf(asan_set, sizeof asan_set,
-             "ASAN_OPTIONS=%s%sallocator_may_return_null=1",
-             asan ? asan : "", asan && *asan ? ":" : "");
+             "ASAN_OPTIONS=%s%sallocator_may_return_null=1", asan ? asan : "",
+             asan && *asan ? ":" : "");
     const char *env[] = {asan_set, NULL};
-    const char *args[] = {"streamer",  "@tcp://127.0.0.1:*",
+    const char *args[] = {"streamer",           "@tcp://127.0.0.1:*",
                           "@tcp://127.0.0.1:*", "--control",
                           "@tcp://127.0.0.1:*", NULL};
     s_relay_t r;
@@ -1203,8 +1201,7 @@ test_hostile_peers(void)
     int silent = s_tcp_connect(port);
     /* One sends a ZMTP/3 signature and major version, then stalls. */
     int partial = s_tcp_connect(port);
-    const unsigned char greeting[11] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f,
-                                        3};
+    const unsigned char greeting[11] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3};
     ZR_EQ(s_tcp_write(partial, greeting, sizeof greeting), sizeof greeting);
     /* One announces a frame of 2^62 bytes. */
     int huge = s_tcp_connect(port);
@@ -1393,6 +1390,174 @@ test_max_msg_size(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * Files that are not configs: zrelay check, zrelay run and a reload
+ * refuse them and name the cause.
+ */
+
+static void
+s_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ZR_CHECKF(f, "cannot write %s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+#define S_NO_DEVICE                                                            \
+    ": no device section ([forwarder NAME], [queue NAME] or [streamer "        \
+    "NAME]); a config without devices needs allow_empty = yes in [zrelay]"
+
+/* check and run refuse a directory, a device, a FIFO, an empty file and
+ * one without a device section, at once and naming the cause;
+ * allow_empty = yes lets a deviceless config through. */
+static void
+test_check_run_not_a_config(void)
+{
+    char dir[] = "/tmp/zrelay-cli-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char empty[64], nodev[64], fifo[64], allowed[64];
+    snprintf(empty, sizeof empty, "%s/empty.conf", dir);
+    snprintf(nodev, sizeof nodev, "%s/nodev.conf", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.conf", dir);
+    snprintf(allowed, sizeof allowed, "%s/allowed.conf", dir);
+    s_write_file(empty, "");
+    s_write_file(nodev, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n");
+    s_write_file(allowed, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                          "allow_empty = yes\n");
+    ZR_EQ(mkfifo(fifo, 0600), 0);
+    char says[5][300];
+    const char *paths[5] = {dir, "/dev/zero", fifo, empty, nodev};
+    snprintf(says[0], sizeof says[0], "zrelay: %s: is a directory\n", dir);
+    snprintf(says[1], sizeof says[1],
+             "zrelay: /dev/zero: not a regular file (a character device)\n");
+    snprintf(says[2], sizeof says[2],
+             "zrelay: %s: not a regular file (a FIFO)\n", fifo);
+    snprintf(says[3], sizeof says[3], "zrelay: %s" S_NO_DEVICE "\n", empty);
+    snprintf(says[4], sizeof says[4], "zrelay: %s" S_NO_DEVICE "\n", nodev);
+    const char *verbs[] = {"check", "run"};
+    for (int v = 0; v < 2; v++) {
+        for (int i = 0; i < 5; i++) {
+            zrt_proc_t *p = s_run(2, verbs[v], paths[i], NULL);
+            ZR_STREQ(zrt_proc_stderr(p), says[i]);
+            ZR_STREQ(zrt_proc_stdout(p), "");
+            zrt_proc_destroy(&p);
+        }
+    }
+    zrt_proc_t *p = s_run(0, "check", allowed, NULL);
+    char ok[200];
+    snprintf(ok, sizeof ok, "%s: ok, 0 devices, control @tcp://127.0.0.1:*\n",
+             allowed);
+    ZR_STREQ(zrt_proc_stdout(p), ok);
+    zrt_proc_destroy(&p);
+    unlink(empty);
+    unlink(nodev);
+    unlink(fifo);
+    unlink(allowed);
+    rmdir(dir);
+}
+
+/* `zrelay ctl EP ARGS...` must exit WANT; its stdout and stderr into
+ * OUT. */
+static void
+s_ctl(int want, const char *ep, const char *command, char *out, size_t len)
+{
+    zrt_proc_t *p = s_run(want, "ctl", ep, command, NULL);
+    snprintf(out, len, "%s%s", zrt_proc_stdout(p), zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+}
+
+/* One message through the streamer, PUSH to PULL. */
+static void
+s_through(void *push, void *pull, const char *text)
+{
+    ZR_SEND(push, text);
+    ZR_RECV(pull, text);
+}
+
+/* A reload to something that is not a config is refused, naming the
+ * cause: the device and the control endpoint stay as they were, the
+ * control endpoint answers and traffic flows. */
+static void
+test_reload_not_a_config(void)
+{
+    char dir[] = "/tmp/zrelay-cli-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char conf[64];
+    snprintf(conf, sizeof conf, "%s/zrelay.conf", dir);
+    s_write_file(conf, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                       "[streamer s]\nfrontend = @tcp://127.0.0.1:*\n"
+                       "backend = @tcp://127.0.0.1:*\n");
+    const char *args[] = {"run", conf, NULL};
+    zrt_proc_t *run = s_zrelay_start(args, NULL);
+    char control[128] = "", front[128] = "", back[128] = "";
+    for (;;) {
+        char line[512], device[64], type[16], role[16], mode[16], addr[128];
+        ZR_CHECKF(zrt_proc_read_line(run, line, sizeof line, ZRT_DEADLINE_MS),
+                  "no 'ready'; stderr:\n%s", zrt_proc_stderr(run));
+        if (strcmp(line, "ready") == 0) {
+            break;
+        }
+        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
+                   addr) != 5) {
+            continue;
+        }
+        char *to = strcmp(role, "control") == 0    ? control
+                   : strcmp(role, "frontend") == 0 ? front
+                   : strcmp(role, "backend") == 0  ? back
+                                                   : NULL;
+        if (to) {
+            snprintf(to, 128, "%s", addr);
+        }
+    }
+    ZR_CHECK(*control && *front && *back);
+    void *ctx = zmq_ctx_new();
+    void *push = s_connected(ctx, ZMQ_PUSH, front);
+    void *pull = s_connected(ctx, ZMQ_PULL, back);
+    s_through(push, pull, "before");
+
+    char out[4096], want[400];
+    for (int i = 0; i < 4; i++) {
+        const char *cause = NULL;
+        if (i == 0) {
+            s_write_file(conf, "");
+            cause = S_NO_DEVICE;
+        }
+        else if (i == 1) {
+            /* Accepted, this would also move the control endpoint. */
+            s_write_file(conf, "[zrelay]\ncontrol = tcp://127.0.0.1:*\n");
+            cause = S_NO_DEVICE;
+        }
+        else if (i == 2) {
+            ZR_EQ(unlink(conf), 0);
+            ZR_EQ(mkdir(conf, 0700), 0);
+            cause = ": is a directory";
+        }
+        else {
+            ZR_EQ(rmdir(conf), 0);
+            ZR_EQ(symlink("/dev/zero", conf), 0);
+            cause = ": not a regular file (a character device)";
+        }
+        s_ctl(1, control, "reload", out, sizeof out);
+        snprintf(want, sizeof want,
+                 "reload refused, the running set is unchanged: %s%s", conf,
+                 cause);
+        S_CONTAINS(out, want);
+        s_ctl(0, control, "list", out, sizeof out);
+        S_CONTAINS(out, "running");
+        S_CONTAINS(out, front);
+        s_through(push, pull, "after a refused reload");
+    }
+    zrt_proc_signal(run, SIGTERM);
+    zrt_proc_expect_exit(run, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&run);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    unlink(conf);
+    rmdir(dir);
+}
+
 ZR_TESTS = {
     {"help lists every option", test_help},
     {"version", test_version},
@@ -1413,6 +1578,9 @@ ZR_TESTS = {
     {"hostile peers on the frontend", test_hostile_peers},
     {"--max-msg-size", test_max_msg_size},
     {"durations too large: exit 2 and the cause", test_duration_too_large},
+    {"check, run: not a config, exit 2 and the cause",
+     test_check_run_not_a_config},
+    {"reload: not a config is refused, all stays", test_reload_not_a_config},
     {NULL, NULL},
 };
 ZR_MAIN

@@ -836,6 +836,41 @@ test_signals(void)
     zmq_ctx_term(ctx);
 }
 
+/* pub --sync at a sync endpoint that takes the request and never
+ * answers: SIGINT while pub waits there ends it by exit(), 128 + SIGINT,
+ * with a line saying the wait was interrupted, not by the signal. */
+static void
+test_sync_interrupted(void)
+{
+    void *ctx = zmq_ctx_new();
+    char front[300], sync[300], frame[64];
+    void *xsub = s_bound_socket(ctx, ZMQ_XSUB, front, sizeof front);
+    void *router = s_bound_socket(ctx, ZMQ_ROUTER, sync, sizeof sync);
+    zrt_proc_t *p = s_start("pub", front, "--sync", sync, "--wait", "2",
+                            "--data", "never sent", NULL);
+    /* The WAIT request has come: pub is in zr_sync_wait now. */
+    const char *want[] = {NULL, "", "WAIT", "2"};
+    for (int i = 0; i < 4; i++) {
+        ZR_CHECKF(zrt_readable(router, ZRT_DEADLINE_MS),
+                  "no sync request; stderr:\n%s", zrt_proc_stderr(p));
+        int n = zmq_recv(router, frame, sizeof frame - 1, 0);
+        ZR_CHECK(n >= 0);
+        frame[n < (int) sizeof frame ? n : (int) sizeof frame - 1] = 0;
+        if (want[i]) {
+            ZR_STREQ(frame, want[i]);
+        }
+    }
+    zrt_proc_signal(p, SIGINT);
+    zrt_proc_expect_exit(p, 128 + SIGINT, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "pub: --sync ");
+    S_CONTAINS(zrt_proc_stderr(p), "interrupted by SIGINT");
+    ZR_STREQ(zrt_proc_stdout(p), "");
+    zrt_proc_destroy(&p);
+    zmq_close(router);
+    zmq_close(xsub);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -846,6 +881,7 @@ ZR_TESTS = {
      test_binary_raw_json},
     {"--timeout: exit 3", test_timeouts},
     {"signals end a receiver cleanly", test_signals},
+    {"pub --sync: SIGINT while it waits exits 130", test_sync_interrupted},
     {NULL, NULL},
 };
 ZR_MAIN

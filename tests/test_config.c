@@ -4,6 +4,10 @@
  */
 #include "zrtest.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static zr_config_t *
@@ -269,6 +273,207 @@ test_files(void)
     unlink(path);
 }
 
+/* The grammar of values the config file and the command line share. */
+static void
+test_values(void)
+{
+    int64_t v = 42;
+    ZR_PASS(zr_parse_int("1000", 0, 1000, &v));
+    ZR_EQ(v, 1000);
+    ZR_PASS(zr_parse_int("-5", -5, 5, &v));
+    ZR_EQ(v, -5);
+    static const char *const not_ints[] = {
+        "", " 1", "1 ", "1k", "+1", "0x10", "1001", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof not_ints / sizeof not_ints[0]; i++) {
+        v = 42;
+        ZR_FAIL(zr_parse_int(not_ints[i], 0, 1000, &v), EINVAL);
+        ZR_EQ(v, 42); /* left alone */
+    }
+    ZR_FAIL(zr_parse_int(NULL, 0, 1, &v), EINVAL);
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } durations[] = {{"0", 0},        {"250", 250},  {"500ms", 500},
+                     {"2s", 2000},    {"1m", 60000}, {"1min", 60000},
+                     {"1h", 3600000}, {"2000us", 2}};
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+        ZR_PASS(zr_parse_duration(durations[i].text, &v));
+        ZR_EQ(v, durations[i].ms);
+    }
+    static const char *const not_durations[] = {"",     "1500us", "2 s", "-1s",
+                                                "2sec", "s",      "1.5s"};
+    for (size_t i = 0; i < sizeof not_durations / sizeof not_durations[0];
+         i++) {
+        ZR_FAIL(zr_parse_duration(not_durations[i], &v), EINVAL);
+    }
+    static const struct {
+        const char *text;
+        int64_t bytes;
+    } sizes[] = {{"0", 0},          {"100B", 100},      {"64k", 65536},
+                 {"2K", 2048},      {"1KiB", 1024},     {"1M", 1048576},
+                 {"3MiB", 3145728}, {"1G", 1073741824}, {"1GiB", 1073741824}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ZR_PASS(zr_parse_size(sizes[i].text, &v));
+        ZR_EQ(v, sizes[i].bytes);
+    }
+    static const char *const not_sizes[] = {"",    "1 M", "-1",
+                                            "1kb", "1T",  "99999999999G"};
+    for (size_t i = 0; i < sizeof not_sizes / sizeof not_sizes[0]; i++) {
+        ZR_FAIL(zr_parse_size(not_sizes[i], &v), EINVAL);
+    }
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        bool b = false;
+        ZR_PASS(zr_parse_bool(yes[i], &b));
+        ZR_CHECK(b);
+        ZR_PASS(zr_parse_bool(no[i], &b));
+        ZR_CHECK(!b);
+    }
+    bool b = true;
+    ZR_FAIL(zr_parse_bool("maybe", &b), EINVAL);
+    ZR_FAIL(zr_parse_bool("TRUE", &b), EINVAL);
+    ZR_FAIL(zr_parse_bool(NULL, &b), EINVAL);
+    ZR_CHECK(b);
+}
+
+/* zr_config_load(PATH) in a thread: a load that hangs fails the test at
+ * the deadline instead of hanging it. */
+typedef struct {
+    const char *path;
+    zr_config_t *cfg;
+    atomic_bool done;
+} s_load_t;
+
+static void *
+s_load_main(void *arg)
+{
+    s_load_t *l = arg;
+    l->cfg = zr_config_load(l->path);
+    atomic_store(&l->done, true);
+    return NULL;
+}
+
+static zr_config_t *
+s_load_within(const char *path)
+{
+    s_load_t l = {.path = path};
+    pthread_t t;
+    ZR_EQ(pthread_create(&t, NULL, s_load_main, &l), 0);
+    ZR_WAIT(atomic_load(&l.done), ZRT_DEADLINE_MS);
+    pthread_join(t, NULL);
+    ZR_CHECK(l.cfg != NULL);
+    return l.cfg;
+}
+
+/* PATH loads with exactly one error, WANT. */
+static void
+s_load_error(const char *path, const char *want)
+{
+    zr_config_t *cfg = s_load_within(path);
+    ZR_CHECKF(zr_config_error_count(cfg) == 1 &&
+                  strcmp(zr_config_error(cfg, 0), want) == 0,
+              "%s: %zu error(s), the first:\n  got  %s\n  want %s", path,
+              zr_config_error_count(cfg),
+              zr_config_error_count(cfg) ? zr_config_error(cfg, 0) : "(none)",
+              want);
+    ZR_EQ(zr_config_device_count(cfg), 0);
+    zr_config_destroy(&cfg);
+}
+
+/* A temporary file holding TEXT (LEN bytes); its path into PATH. */
+static void
+s_temp(char *path, const char *text, size_t len)
+{
+    strcpy(path, "/tmp/zrelay-test-XXXXXX");
+    int fd = mkstemp(path);
+    ZR_CHECK(fd >= 0);
+    ZR_EQ(write(fd, text, len), (ssize_t) len);
+    close(fd);
+}
+
+/* What is not a config file is refused, naming the cause, and at once:
+ * a directory, a device, a FIFO, a file too large, a file without a
+ * device section (unless [zrelay] allow_empty says so). */
+static void
+test_not_a_config(void)
+{
+    char dir[] = "/tmp/zrelay-test-dir-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char want[600];
+    snprintf(want, sizeof want, "%s: is a directory", dir);
+    s_load_error(dir, want);
+    s_load_error("/dev/zero",
+                 "/dev/zero: not a regular file (a character device)");
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ZR_EQ(mkfifo(fifo, 0600), 0);
+    snprintf(want, sizeof want, "%s: not a regular file (a FIFO)", fifo);
+    s_load_error(fifo, want); /* opening it must not wait for a writer */
+    unlink(fifo);
+    rmdir(dir);
+
+    static const char *const empty[] = {
+        "",
+        "\n# nothing but comments\n; and blank lines\n\n",
+        "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n",
+        "[zrelay]\nallow_empty = no\n",
+    };
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        char path[64];
+        s_temp(path, empty[i], strlen(empty[i]));
+        snprintf(want, sizeof want,
+                 "%s: no device section ([forwarder NAME], [queue NAME] or "
+                 "[streamer NAME]); a config without devices needs "
+                 "allow_empty = yes in [zrelay]",
+                 path);
+        s_load_error(path, want);
+        unlink(path);
+    }
+    /* Allowed, it is fine, and says so. */
+    char path[64];
+    const char *allowed = "[zrelay]\nallow_empty = yes\n";
+    s_temp(path, allowed, strlen(allowed));
+    zr_config_t *cfg = s_load_within(path);
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_EQ(zr_config_device_count(cfg), 0);
+    zr_config_destroy(&cfg);
+    unlink(path);
+    S_ERR("[zrelay]\nallow_empty = maybe\n",
+          "t.conf:2: allow_empty: 'maybe' is not true or false");
+    /* A file with other errors is not also told it has no device. */
+    const char *bad = "[fowarder x]\n";
+    s_temp(path, bad, strlen(bad));
+    snprintf(want, sizeof want,
+             "%s:1: unknown section type 'fowarder' (did you mean "
+             "'forwarder'?)",
+             path);
+    s_load_error(path, want);
+    unlink(path);
+
+    /* Far more than a config: read no further than the bound. */
+    strcpy(path, "/tmp/zrelay-test-XXXXXX");
+    int fd = mkstemp(path);
+    ZR_CHECK(fd >= 0);
+    ZR_EQ(ftruncate(fd, (off_t) 1 << 30), 0); /* 1 GiB, sparse */
+    close(fd);
+    snprintf(want, sizeof want, "%s: larger than 1 MiB: not a config file",
+             path);
+    s_load_error(path, want);
+    unlink(path);
+}
+
+/* Text a program hands to zr_config_parse is its own business: no
+ * device is no error there. */
+static void
+test_parse_no_device(void)
+{
+    zr_config_t *cfg = s_parse("[zrelay]\ncontrol = @inproc://ctl\n");
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_EQ(zr_config_device_count(cfg), 0);
+    zr_config_destroy(&cfg);
+}
+
 ZR_TESTS = {
     {"a good config", test_good},
     {"the embedded default", test_default},
@@ -277,6 +482,9 @@ ZR_TESTS = {
     {"layout: indentation, byte order mark", test_layout},
     {"a line too long", test_long_line},
     {"files", test_files},
+    {"values: numbers, durations, sizes, booleans", test_values},
+    {"not a config: refused with the cause", test_not_a_config},
+    {"zr_config_parse: no device is no error", test_parse_no_device},
     {NULL, NULL},
 };
 ZR_MAIN

@@ -407,6 +407,255 @@ test_zr_proxy_eterm(void)
     zmq_ctx_term(ctx2);
 }
 
+/* ---------------------------------------------------------------------
+ * A ROUTER control socket (zr_proxy on the caller's sockets) and requests
+ * that break the protocol's framing, [identity..., "", command, name?]:
+ * each gets a defined outcome, an error reply where one can be routed
+ * and a counted refusal otherwise, and the relay keeps serving.
+ */
+
+#define S_JUNK 40
+
+/* Send FRAMES (N strings, "" for an empty frame) as one message. */
+static void
+s_send_strs(void *socket, const char *const *frames, int n)
+{
+    for (int i = 0; i < n; i++) {
+        zrt_send_str(socket, frames[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+    }
+}
+
+/* Receive one whole message into TEXT (N frames at most, each cut to
+ * 511 bytes); returns its frame count. */
+static int
+s_recv_strs(void *socket, char text[][512], int max)
+{
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "no reply within %d ms",
+              ZRT_DEADLINE_MS);
+    int n = 0, more = 1;
+    size_t len = sizeof more;
+    while (more) {
+        char buf[512];
+        int size = zmq_recv(socket, buf, sizeof buf - 1, 0);
+        ZR_CHECKF(size >= 0, "recv: %s", zmq_strerror(errno));
+        buf[size < (int) sizeof buf ? size : (int) sizeof buf - 1] = 0;
+        if (n < max) {
+            memcpy(text[n], buf, sizeof buf);
+        }
+        n++;
+        zmq_getsockopt(socket, ZMQ_RCVMORE, &more, &len);
+    }
+    return n;
+}
+
+/* The next reply on PEER must be exactly the N frames WANT; a frame
+ * "ERROR*" matches any text that starts with "ERROR: " and contains
+ * WHAT. */
+static void
+s_expect(void *peer, const char *const *want, int n, const char *what,
+         const char *request)
+{
+    char got[S_JUNK + 8][512];
+    int m = s_recv_strs(peer, got, S_JUNK + 8);
+    ZR_CHECKF(m == n,
+              "%s: a reply of %d frames (first '%s', last '%s'), "
+              "want %d",
+              request, m, got[0], got[m - 1 < S_JUNK + 7 ? m - 1 : S_JUNK + 7],
+              n);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(want[i], "ERROR*") == 0) {
+            ZR_CHECKF(strncmp(got[i], "ERROR: ", 7) == 0 &&
+                          strstr(got[i], what),
+                      "%s: frame %d is '%s', want an ERROR naming '%s'",
+                      request, i, got[i], what);
+        }
+        else {
+            ZR_CHECKF(strcmp(got[i], want[i]) == 0,
+                      "%s: frame %d is '%s', want '%s'", request, i, got[i],
+                      want[i]);
+        }
+    }
+}
+
+static void
+test_router_control_malformed(void)
+{
+    void *ctx = zmq_ctx_new();
+    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL), zrt_socket(ctx, ZMQ_PUSH),
+                           zrt_socket(ctx, ZMQ_ROUTER), 1};
+    ZR_PASS(zmq_bind(args.front, "inproc://rm-in"));
+    ZR_PASS(zmq_bind(args.back, "inproc://rm-out"));
+    ZR_PASS(zmq_bind(args.control, "inproc://rm-ctl"));
+    pthread_t t;
+    pthread_create(&t, NULL, s_run_proxy, &args);
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    void *peer = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(push, "inproc://rm-in");
+    zrt_connect(pull, "inproc://rm-out");
+    zrt_connect(peer, "inproc://rm-ctl");
+    ZR_SEND(push, "before");
+    ZR_RECV(pull, "before");
+
+    /* Well-formed, as REQ sends it: answered. */
+    const char *stats[] = {"", "STATS"};
+    s_send_strs(peer, stats, 2);
+    char got[S_JUNK + 8][512];
+    ZR_EQ(s_recv_strs(peer, got, 2), 2);
+    ZR_STREQ(got[0], "");
+    ZR_CHECKF(got[1][0] == '{', "STATS: '%s'", got[1]);
+
+    /* No delimiter: the command frame is no envelope to echo back. */
+    const char *no_delim[] = {"STATS"};
+    const char *error_only[] = {"ERROR*"};
+    s_send_strs(peer, no_delim, 1);
+    s_expect(peer, error_only, 1, "delimiter", "[STATS]");
+
+    /* The envelope alone, no command. */
+    const char *envelope[] = {""};
+    const char *enveloped_error[] = {"", "ERROR*"};
+    s_send_strs(peer, envelope, 1);
+    s_expect(peer, enveloped_error, 2, "unknown command ''", "['']");
+
+    /* Many frames after a good request: the rest is ignored. */
+    const char *many[S_JUNK + 3] = {"", "PAUSE", "proxy"};
+    for (int i = 3; i < S_JUNK + 3; i++) {
+        many[i] = "ignored";
+    }
+    const char *empty_reply[] = {"", ""};
+    s_send_strs(peer, many, S_JUNK + 3);
+    s_expect(peer, empty_reply, 2, NULL, "['', PAUSE, proxy, ...]");
+    many[1] = "RESUME";
+    s_send_strs(peer, many, S_JUNK + 3);
+    s_expect(peer, empty_reply, 2, NULL, "['', RESUME, proxy, ...]");
+
+    /* Many frames and no delimiter in any. */
+    const char *junk[S_JUNK];
+    for (int i = 0; i < S_JUNK; i++) {
+        junk[i] = "junk";
+    }
+    s_send_strs(peer, junk, S_JUNK);
+    s_expect(peer, error_only, 1, "delimiter", "[junk x 40]");
+
+    /* An envelope too long to echo: refused and counted, no reply (the
+     * next reply is the next request's). */
+    const char *deep[24];
+    for (int i = 0; i < 21; i++) {
+        deep[i] = "hop";
+    }
+    deep[21] = "";
+    deep[22] = "STATS";
+    s_send_strs(peer, deep, 23);
+
+    /* Garbage, with and without the delimiter. */
+    ZR_PASS(zmq_send(peer, "", 0, ZMQ_SNDMORE));
+    ZR_PASS(zmq_send(peer, "\x00\xff\x7f", 3, 0));
+    s_expect(peer, enveloped_error, 2, "unknown command '\?\?\?'",
+             "['', garbage]");
+    ZR_PASS(zmq_send(peer, "\xff\xfe\x00", 3, 0));
+    s_expect(peer, error_only, 1, "delimiter", "[garbage]");
+
+    /* It still answers, counted every request, and relays. */
+    s_send_strs(peer, stats, 2);
+    char empty[8], json[8192];
+    ZR_EQ(zmq_recv(peer, empty, sizeof empty, 0), 0);
+    int n = zmq_recv(peer, json, sizeof json - 1, 0);
+    ZR_CHECK(n > 0 && n < (int) sizeof json - 1);
+    json[n] = 0;
+    cJSON *o = cJSON_Parse(json);
+    cJSON *ctl = cJSON_GetObjectItem(o, "control");
+    ZR_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(o, "state")),
+             "running");
+    ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")), 4);
+    ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")), 6);
+    cJSON_Delete(o);
+    ZR_SEND(push, "after");
+    ZR_RECV(pull, "after");
+    const char *terminate[] = {"", "TERMINATE"};
+    s_send_strs(peer, terminate, 2);
+    s_expect(peer, empty_reply, 2, NULL, "['', TERMINATE]");
+    pthread_join(t, NULL);
+    ZR_EQ(args.rc, 0);
+    zmq_close(args.front);
+    zmq_close(args.back);
+    zmq_close(args.control);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_close(peer);
+    zmq_ctx_term(ctx);
+}
+
+/* A device's REP control socket: libzmq drops a request without the
+ * delimiter before zrelay sees it; the next one is answered. */
+static void
+test_rep_control_no_delimiter(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://rd-in",
+                                  "@inproc://rd-out", s_control);
+    void *peer = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(peer, "inproc://ctl");
+    ZR_SEND(peer, "TERMINATE"); /* no delimiter: never reaches zrelay */
+    const char *stats[] = {"", "STATS"};
+    s_send_strs(peer, stats, 2);
+    char got[4][512];
+    ZR_EQ(s_recv_strs(peer, got, 4), 2);
+    ZR_STREQ(got[0], "");
+    ZR_CHECKF(strstr(got[1], "\"state\":\"running\""), "%s", got[1]);
+    zr_stats_t st;
+    zr_device_stats(dev, &st);
+    ZR_EQ(st.control_cmds, 1);
+    ZR_EQ(st.control_errors, 0);
+    zr_device_destroy(&dev);
+    zmq_close(peer);
+    zmq_ctx_term(ctx);
+}
+
+/* On a control socket whose send can block (PAIR, DEALER, ROUTER with
+ * ZMQ_ROUTER_MANDATORY: zr_proxy takes any) a peer that sends requests
+ * and never reads the replies fills the pipe: the replies it does not
+ * take are dropped and counted (control.unsent), and the relay goes on.
+ * Before the control rewrite the relay's thread blocked in zmq_send:
+ * traffic stopped and this test failed at its deadline. */
+static void
+test_control_peer_never_reads(void)
+{
+    void *ctx = zmq_ctx_new();
+    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL), zrt_socket(ctx, ZMQ_PUSH),
+                           zrt_socket(ctx, ZMQ_PAIR), 1};
+    zrt_setint(args.control, ZMQ_SNDHWM, 2);
+    ZR_PASS(zmq_bind(args.front, "inproc://nr-in"));
+    ZR_PASS(zmq_bind(args.back, "inproc://nr-out"));
+    ZR_PASS(zmq_bind(args.control, "inproc://nr-ctl"));
+    pthread_t t;
+    pthread_create(&t, NULL, s_run_proxy, &args);
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    void *peer = zrt_socket(ctx, ZMQ_PAIR);
+    zrt_setint(peer, ZMQ_RCVHWM, 2);
+    zrt_connect(push, "inproc://nr-in");
+    zrt_connect(pull, "inproc://nr-out");
+    zrt_connect(peer, "inproc://nr-ctl");
+    for (int i = 0; i < 100; i++) {
+        ZR_SEND(peer, "STATS"); /* and never read a reply */
+    }
+    for (int i = 0; i < 100; i++) {
+        ZR_SEND(push, "still relayed");
+        ZR_RECV(pull, "still relayed");
+    }
+    ZR_SEND(push, "x"); /* the proxy is still serving */
+    ZR_RECV(pull, "x");
+    zmq_ctx_shutdown(ctx);
+    pthread_join(t, NULL);
+    zmq_close(args.front);
+    zmq_close(args.back);
+    zmq_close(args.control);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_close(peer);
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_device_errors(void)
 {
@@ -457,6 +706,11 @@ ZR_TESTS = {
     {"inproc: zr_proxy as zmq_proxy_steerable", test_zr_proxy},
     {"inproc: zr_proxy ends on context shutdown", test_zr_proxy_eterm},
     {"inproc: device errors name their cause", test_device_errors},
+    {"inproc: ROUTER control, malformed requests",
+     test_router_control_malformed},
+    {"inproc: REP control, no delimiter", test_rep_control_no_delimiter},
+    {"inproc: a control peer that never reads does not stall the relay",
+     test_control_peer_never_reads},
     {NULL, NULL},
 };
 ZR_MAIN

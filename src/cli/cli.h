@@ -4,8 +4,10 @@
 #ifndef ZR_CLI_H_INCLUDED
 #define ZR_CLI_H_INCLUDED
 
-#include "zr_impl.h"
+#include "zrelay.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses: documented in zrelay(1). */
@@ -21,6 +23,12 @@ int cli_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Log lines to stderr at LEVEL and above (-v: info, -vv: debug). */
 void cli_log_to_stderr(int verbosity);
+/* The CLI's own log line at LEVEL, through the handler cli_log_to_stderr
+ * installed, when zr_log_level() lets it through. */
+void cli_log(zr_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Monotonic milliseconds. */
+int64_t cli_now_ms(void);
 
 /* Option values; on a bad value they print why and return -1. */
 int cli_int(const char *option, const char *value, int64_t min, int64_t max,

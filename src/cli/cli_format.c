@@ -2,7 +2,7 @@
  * formats (text, quoted, hex, json, raw), and the input (lines, raw).
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli_format.h"
+#include "cli_format.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -237,7 +237,7 @@ s_printable_identity(const unsigned char *data, size_t len)
 /* {"frames":[...]} built with cJSON; each frame's value is written by
  * s_put_escaped or base64, and added as a raw item. */
 static void
-s_put_json(s_buf_t *b, const zr__msg_t *msg)
+s_put_json(s_buf_t *b, const cli_msg_t *msg)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *frames = cJSON_AddArrayToObject(root, "frames");
@@ -288,7 +288,7 @@ s_put_json(s_buf_t *b, const zr__msg_t *msg)
 }
 
 static void
-s_put_raw(s_buf_t *b, const zr__msg_t *msg)
+s_put_raw(s_buf_t *b, const cli_msg_t *msg)
 {
     for (size_t i = 0; i < msg->size; i++) {
         zmq_msg_t *f = (zmq_msg_t *) &msg->frames[i];
@@ -304,7 +304,7 @@ s_put_raw(s_buf_t *b, const zr__msg_t *msg)
 }
 
 int
-cli_format_write(FILE *out, cli_format_t format, const zr__msg_t *msg,
+cli_format_write(FILE *out, cli_format_t format, const cli_msg_t *msg,
                  const char *sep, bool identity_first)
 {
     s_buf_t b = {NULL, 0, 0, false};
@@ -353,7 +353,7 @@ cli_format_write(FILE *out, cli_format_t format, const zr__msg_t *msg,
 }
 
 int
-cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, zr__msg_t *msg,
+cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, cli_msg_t *msg,
               char *err, size_t errlen)
 {
     /* First find the whole message, consuming nothing; then copy it. */
@@ -364,7 +364,7 @@ cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, zr__msg_t *msg,
         }
         unsigned char flags = buf[p];
         if (flags & ~CLI_RAW_MORE) {
-            zr__errf(err, errlen,
+            snprintf(err, errlen,
                      "raw input: byte %zu: flags 0x%02x (only bit 0, more, "
                      "may be set): not the raw format",
                      p, flags);
@@ -375,7 +375,7 @@ cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, zr__msg_t *msg,
             flen = flen << 8 | buf[p + 1 + k];
         }
         if (flen > (uint64_t) (SIZE_MAX / 2)) {
-            zr__errf(err, errlen,
+            snprintf(err, errlen,
                      "raw input: byte %zu: a frame of %llu bytes: not the raw "
                      "format",
                      p, (unsigned long long) flen);
@@ -389,15 +389,15 @@ cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, zr__msg_t *msg,
             break;
         }
     }
-    zr__msg_clear(msg);
+    cli_msg_clear(msg);
     size_t q = *pos;
     while (q < p) {
         uint64_t flen = 0;
         for (int k = 0; k < 8; k++) {
             flen = flen << 8 | buf[q + 1 + k];
         }
-        if (zr__msg_add(msg, buf + q + CLI_RAW_HEADER, (size_t) flen) != 0) {
-            zr__errf(err, errlen, "raw input: %s", zmq_strerror(errno));
+        if (cli_msg_add(msg, buf + q + CLI_RAW_HEADER, (size_t) flen) != 0) {
+            snprintf(err, errlen, "raw input: %s", zmq_strerror(errno));
             return -1;
         }
         q += CLI_RAW_HEADER + (size_t) flen;
@@ -413,7 +413,7 @@ cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos, zr__msg_t *msg,
 /* A frame of TEXT (LEN bytes) onto MSG; the first frame of a router's
  * message is decoded when it is 0x-hex. */
 static int
-s_add_frame(cli_input_t *src, zr__msg_t *msg, const char *text, size_t len)
+s_add_frame(cli_input_t *src, cli_msg_t *msg, const char *text, size_t len)
 {
     if (src->identity_first && msg->size == 0 && len >= 4 && text[0] == '0' &&
         text[1] == 'x') {
@@ -421,18 +421,18 @@ s_add_frame(cli_input_t *src, zr__msg_t *msg, const char *text, size_t len)
         if (len / 2 <= sizeof id) {
             int n = cli_hex_decode(text, len, id);
             if (n >= 0) {
-                return zr__msg_add(msg, id, (size_t) n);
+                return cli_msg_add(msg, id, (size_t) n);
             }
         }
     }
-    return zr__msg_add(msg, text, len);
+    return cli_msg_add(msg, text, len);
 }
 
 /* The line LINE (LEN bytes) as a message: split at SEP when set. */
 static int
-s_line_msg(cli_input_t *src, const char *line, size_t len, zr__msg_t *msg)
+s_line_msg(cli_input_t *src, const char *line, size_t len, cli_msg_t *msg)
 {
-    zr__msg_clear(msg);
+    cli_msg_clear(msg);
     size_t seplen = src->sep ? strlen(src->sep) : 0;
     size_t start = 0;
     for (size_t i = 0; seplen && i + seplen <= len;) {
@@ -453,15 +453,15 @@ s_line_msg(cli_input_t *src, const char *line, size_t len, zr__msg_t *msg)
 /* The next message into MSG: 1; 0 when more input is needed (poll FD,
  * then cli_input_fill); -1 at the end; -2 on bad input (why in ERR). */
 int
-cli_input_next(cli_input_t *src, zr__msg_t *msg)
+cli_input_next(cli_input_t *src, cli_msg_t *msg)
 {
     if (src->kind == CLI_INPUT_NONE ||
         (src->limit >= 0 && src->produced >= src->limit)) {
         return -1;
     }
     if (src->kind == CLI_INPUT_FIXED) {
-        if (zr__msg_copy(msg, &src->fixed) != 0) {
-            zr__errf(src->err, sizeof src->err, "%s", zmq_strerror(errno));
+        if (cli_msg_copy(msg, &src->fixed) != 0) {
+            snprintf(src->err, sizeof src->err, "%s", zmq_strerror(errno));
             return -2;
         }
         src->produced++;
@@ -477,7 +477,7 @@ cli_input_next(cli_input_t *src, zr__msg_t *msg)
             if (src->pos == src->len) {
                 return -1;
             }
-            zr__errf(src->err, sizeof src->err,
+            snprintf(src->err, sizeof src->err,
                      "raw input ends inside a message (%zu bytes left over): "
                      "truncated, or not the raw format",
                      src->len - src->pos);
@@ -502,7 +502,7 @@ cli_input_next(cli_input_t *src, zr__msg_t *msg)
         return src->eof ? -1 : 0;
     }
     if (s_line_msg(src, start, len, msg) != 0) {
-        zr__errf(src->err, sizeof src->err, "%s", zmq_strerror(errno));
+        snprintf(src->err, sizeof src->err, "%s", zmq_strerror(errno));
         return -2;
     }
     src->produced++;
@@ -522,7 +522,7 @@ cli_input_fill(cli_input_t *src)
         size_t cap = src->cap ? src->cap * 2 : 65536;
         unsigned char *buf = realloc(src->buf, cap);
         if (!buf) {
-            zr__errf(src->err, sizeof src->err, "out of memory");
+            snprintf(src->err, sizeof src->err, "out of memory");
             return -1;
         }
         src->buf = buf;
@@ -536,7 +536,7 @@ cli_input_fill(cli_input_t *src)
         src->eof = true;
     }
     else if (errno != EINTR && errno != EAGAIN) {
-        zr__errf(src->err, sizeof src->err, "cannot read standard input: %s",
+        snprintf(src->err, sizeof src->err, "cannot read standard input: %s",
                  strerror(errno));
         return -1;
     }
@@ -550,7 +550,7 @@ cli_read_file(const char *path, unsigned char **data, size_t *len, char *err,
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        zr__errf(err, errlen, "--file: cannot read '%s': %s", path,
+        snprintf(err, errlen, "--file: cannot read '%s': %s", path,
                  strerror(errno));
         return -1;
     }
@@ -572,7 +572,7 @@ cli_read_file(const char *path, unsigned char **data, size_t *len, char *err,
     }
     int rc = 0;
     if (!buf || ferror(f)) {
-        zr__errf(err, errlen, "--file: cannot read '%s': %s", path,
+        snprintf(err, errlen, "--file: cannot read '%s': %s", path,
                  buf ? strerror(errno) : "out of memory");
         free(buf);
         rc = -1;

@@ -5,7 +5,7 @@
 #ifndef ZR_CLI_FORMAT_H_INCLUDED
 #define ZR_CLI_FORMAT_H_INCLUDED
 
-#include "zr_impl.h"
+#include "cli_msg.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,14 +49,14 @@ size_t cli_base64_encode(const unsigned char *data, size_t len, char *out);
  * line per message; raw writes bytes only. IDENTITY_FIRST (ROUTER): in
  * text, the first frame is written as 0x-hex unless it is printable ASCII
  * not starting with "0x". 0, or -1 with errno when writing failed. */
-int cli_format_write(FILE *out, cli_format_t format, const zr__msg_t *msg,
+int cli_format_write(FILE *out, cli_format_t format, const cli_msg_t *msg,
                      const char *sep, bool identity_first);
 
 /* One raw message from BUF (LEN bytes) at *POS: 1 and the message in MSG
  * (cleared first), *POS past it; 0 when BUF ends inside it (nothing
  * consumed); -1 when it is malformed, why in ERR. */
 int cli_raw_parse(const unsigned char *buf, size_t len, size_t *pos,
-                  zr__msg_t *msg, char *err, size_t errlen);
+                  cli_msg_t *msg, char *err, size_t errlen);
 
 /* TEXT as bytes: "0x" and an even number (>= 2) of hex digits is decoded
  * into OUT (room for strlen(TEXT) / 2 bytes); returns the byte count, or
@@ -74,7 +74,7 @@ typedef enum {
 
 typedef struct {
     cli_input_kind_t kind;
-    zr__msg_t fixed;
+    cli_msg_t fixed;
     int64_t limit; /* messages at most; -1: no limit */
     int64_t produced;
     bool raw;
@@ -89,7 +89,7 @@ typedef struct {
 
 /* The next message into MSG: 1; 0 when more input is needed (poll FD,
  * then cli_input_fill); -1 at the end; -2 on bad input (why in ERR). */
-int cli_input_next(cli_input_t *src, zr__msg_t *msg);
+int cli_input_next(cli_input_t *src, cli_msg_t *msg);
 /* Read what FD has now (EOF sets EOF). -1 on a read error (why in ERR). */
 int cli_input_fill(cli_input_t *src);
 /* The whole file PATH into *DATA (malloc'd) and *LEN; -1 with ERR set. */

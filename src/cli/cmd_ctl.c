@@ -2,7 +2,7 @@
  * (docs/CONTROL.md).
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -328,8 +328,18 @@ s_print_statistics(zmq_msg_t *frames, int n, bool json)
     return CLI_OK;
 }
 
-int
-cmd_ctl(int argc, char **argv)
+/* What the command line asks. */
+typedef struct {
+    bool json;
+    int64_t timeout;
+    const char *config, *endpoint, *name;
+    const s_command_t *cmd;
+    char from_config[512];
+} s_ask_t;
+
+/* Options, then [EP] COMMAND [NAME]: -1 to go on, or the exit status. */
+static int
+s_parse(s_ask_t *a, int argc, char **argv)
 {
     static const struct option options[] = {
         {"json", no_argument, NULL, 'j'},
@@ -338,18 +348,15 @@ cmd_ctl(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
-    int64_t timeout = 2000;
-    const char *config = NULL;
     int opt;
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":hc:", options, NULL)) != -1) {
         switch (opt) {
-        case 'j': json = true; break;
-        case 'c': config = optarg; break;
+        case 'j': a->json = true; break;
+        case 'c': a->config = optarg; break;
         case 't':
-            if (cli_duration("--timeout", optarg, &timeout) != 0) {
+            if (cli_duration("--timeout", optarg, &a->timeout) != 0) {
                 return CLI_USAGE;
             }
             break;
@@ -360,16 +367,16 @@ cmd_ctl(int argc, char **argv)
         default: return cli_bad_option("ctl", argv, optind, options);
         }
     }
-    const char *endpoint = NULL, *verb = NULL, *name = NULL;
+    const char *verb = NULL;
     for (int i = optind; i < argc; i++) {
-        if (strstr(argv[i], "://") && !endpoint) {
-            endpoint = argv[i];
+        if (strstr(argv[i], "://") && !a->endpoint) {
+            a->endpoint = argv[i];
         }
         else if (!verb) {
             verb = argv[i];
         }
-        else if (!name) {
-            name = argv[i];
+        else if (!a->name) {
+            a->name = argv[i];
         }
         else {
             return cli_error(CLI_USAGE, "ctl: unexpected argument '%s'",
@@ -382,54 +389,68 @@ cmd_ctl(int argc, char **argv)
                          "pause, resume, reload, terminate; see 'zrelay ctl "
                          "--help')");
     }
-    const s_command_t *cmd = NULL;
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
         if (strcmp(verb, s_commands[i].verb) == 0) {
-            cmd = &s_commands[i];
+            a->cmd = &s_commands[i];
         }
     }
-    if (!cmd) {
+    if (!a->cmd) {
         return cli_error(CLI_USAGE,
                          "ctl: unknown command '%s' (list, stats, "
                          "statistics, pause, resume, reload, terminate)",
                          verb);
     }
-    char from_config[512];
-    if (!endpoint && config) {
-        int rc = s_config_endpoint(config, from_config, sizeof from_config);
-        if (rc != CLI_OK) {
-            return rc;
+    return -1;
+}
+
+/* Print the reply FRAMES (N of them) to A's command: the exit status. */
+static int
+s_print_reply(const s_ask_t *a, zmq_msg_t *frames, int n)
+{
+    const char *wire = a->cmd->wire;
+    const char *text = n ? zmq_msg_data(&frames[0]) : "";
+    size_t len = n ? zmq_msg_size(&frames[0]) : 0;
+    if (n == 1 && len >= 5 && strncmp(text, "ERROR", 5) == 0) {
+        return cli_error(CLI_FAILURE, "ctl: %s answered: %.*s", a->endpoint,
+                         (int) len, text);
+    }
+    if (strcmp(wire, "STATISTICS") == 0) {
+        return s_print_statistics(frames, n, a->json);
+    }
+    if (strcmp(wire, "STATS") == 0) {
+        return s_print_stats(text, len, a->json);
+    }
+    if (strcmp(wire, "LIST") == 0) {
+        return s_print_list(text, len, a->json);
+    }
+    if (n == 1 && len == 0) {
+        if (a->json) {
+            printf("{\"ok\":true,\"result\":\"%s\"}\n", a->cmd->done);
         }
-        endpoint = from_config;
+        else {
+            printf("%s\n", a->cmd->done);
+        }
+        return CLI_OK;
     }
-    if (!endpoint) {
-        endpoint = CLI_DEFAULT_CONTROL;
-    }
-    char err[400];
-    zr_endpoints_t *eps = zr_endpoints_parse(endpoint, false, err, sizeof err);
-    if (!eps) {
-        return cli_error(CLI_USAGE, "ctl: %s", err);
-    }
-    void *ctx = zmq_ctx_new();
-    void *req = zmq_socket(ctx, ZMQ_REQ);
-    int zero = 0;
-    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
-    int status = CLI_OK;
-    if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
-        status = cli_error(CLI_FAILURE, "ctl: %s", err);
-        goto done;
-    }
-    zmq_send(req, cmd->wire, strlen(cmd->wire), name ? ZMQ_SNDMORE : 0);
-    if (name) {
-        zmq_send(req, name, strlen(name), 0);
+    return cli_error(CLI_FAILURE, "ctl: unexpected reply: %.*s",
+                     (int) (len > 200 ? 200 : len), text);
+}
+
+/* Send A's request on REQ, wait for the reply, print it. */
+static int
+s_ask(const s_ask_t *a, void *req)
+{
+    const char *wire = a->cmd->wire;
+    zmq_send(req, wire, strlen(wire), a->name ? ZMQ_SNDMORE : 0);
+    if (a->name) {
+        zmq_send(req, a->name, strlen(a->name), 0);
     }
     zmq_pollitem_t item = {.socket = req, .events = ZMQ_POLLIN};
-    if (zmq_poll(&item, 1, (long) timeout) <= 0) {
-        status = cli_error(CLI_FAILURE,
-                           "ctl: no reply from %s within %lld ms (is a relay "
-                           "running there with a control endpoint?)",
-                           endpoint, (long long) timeout);
-        goto done;
+    if (zmq_poll(&item, 1, (long) a->timeout) <= 0) {
+        return cli_error(CLI_FAILURE,
+                         "ctl: no reply from %s within %lld ms (is a relay "
+                         "running there with a control endpoint?)",
+                         a->endpoint, (long long) a->timeout);
     }
     zmq_msg_t frames[16];
     int n = 0;
@@ -443,37 +464,48 @@ cmd_ctl(int argc, char **argv)
         more = zmq_msg_more(&frames[n]);
         n++;
     }
-    const char *text = n ? zmq_msg_data(&frames[0]) : "";
-    size_t len = n ? zmq_msg_size(&frames[0]) : 0;
-    if (n == 1 && len >= 5 && strncmp(text, "ERROR", 5) == 0) {
-        status = cli_error(CLI_FAILURE, "ctl: %s answered: %.*s", endpoint,
-                           (int) len, text);
-    }
-    else if (strcmp(cmd->wire, "STATISTICS") == 0) {
-        status = s_print_statistics(frames, n, json);
-    }
-    else if (strcmp(cmd->wire, "STATS") == 0) {
-        status = s_print_stats(text, len, json);
-    }
-    else if (strcmp(cmd->wire, "LIST") == 0) {
-        status = s_print_list(text, len, json);
-    }
-    else if (n == 1 && len == 0) {
-        if (json) {
-            printf("{\"ok\":true,\"result\":\"%s\"}\n", cmd->done);
-        }
-        else {
-            printf("%s\n", cmd->done);
-        }
-    }
-    else {
-        status = cli_error(CLI_FAILURE, "ctl: unexpected reply: %.*s",
-                           (int) (len > 200 ? 200 : len), text);
-    }
+    int status = s_print_reply(a, frames, n);
     for (int i = 0; i < n; i++) {
         zmq_msg_close(&frames[i]);
     }
-done:
+    return status;
+}
+
+int
+cmd_ctl(int argc, char **argv)
+{
+    s_ask_t a = {.timeout = 2000};
+    int status = s_parse(&a, argc, argv);
+    if (status >= 0) {
+        return status;
+    }
+    if (!a.endpoint && a.config) {
+        status =
+            s_config_endpoint(a.config, a.from_config, sizeof a.from_config);
+        if (status != CLI_OK) {
+            return status;
+        }
+        a.endpoint = a.from_config;
+    }
+    if (!a.endpoint) {
+        a.endpoint = CLI_DEFAULT_CONTROL;
+    }
+    char err[400];
+    zr_endpoints_t *eps =
+        zr_endpoints_parse(a.endpoint, false, err, sizeof err);
+    if (!eps) {
+        return cli_error(CLI_USAGE, "ctl: %s", err);
+    }
+    void *ctx = zmq_ctx_new();
+    void *req = zmq_socket(ctx, ZMQ_REQ);
+    int zero = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
+        status = cli_error(CLI_FAILURE, "ctl: %s", err);
+    }
+    else {
+        status = s_ask(&a, req);
+    }
     zmq_close(req);
     zmq_ctx_term(ctx);
     zr_endpoints_destroy(&eps);

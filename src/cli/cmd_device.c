@@ -2,7 +2,7 @@
  * foreground.
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -213,7 +213,7 @@ s_print_endpoints(zr_device_t *dev)
         if (who &&
             (strcmp(role, "frontend") == 0 || strcmp(role, "backend") == 0 ||
              strcmp(role, "sync") == 0)) {
-            ZR_LOG_N("%s: %s", address, who);
+            cli_log(ZR_LOG_NOTICE, "%s: %s", address, who);
         }
     }
     printf("ready\n");
@@ -253,6 +253,60 @@ s_build_options(zr_device_type_t type, struct option *options, char names[][40])
     options[n] = (struct option){NULL, 0, NULL, 0};
 }
 
+/* An option given, checked once the device exists. */
+typedef struct {
+    const zr_option_t *opt;
+    const char *value;
+} s_given_t;
+
+/* FRONTEND and BACKEND (ENDS) and the options GIVEN (N of them), on DEV:
+ * CLI_OK, or the exit status. */
+static int
+s_configure(zr_device_t *dev, char **ends, const s_given_t *given, int n)
+{
+    if (zr_device_set_frontend(dev, ends[0]) != 0) {
+        return cli_error(CLI_USAGE, "frontend: %s", zr_device_error(dev));
+    }
+    if (zr_device_set_backend(dev, ends[1]) != 0) {
+        return cli_error(CLI_USAGE, "backend: %s", zr_device_error(dev));
+    }
+    for (int i = 0; i < n; i++) {
+        if (zr_device_set(dev, given[i].opt->name, given[i].value) != 0) {
+            char flag[48];
+            snprintf(flag, sizeof flag, "--%s", given[i].opt->name);
+            for (char *c = flag; *c; c++) {
+                *c = *c == '_' ? '-' : *c;
+            }
+            return cli_error(CLI_USAGE, "%s: %s", flag, zr_device_error(dev));
+        }
+    }
+    return CLI_OK;
+}
+
+/* Open DEV, say where it listens, and run it until a signal or
+ * TERMINATE: the exit status. */
+static int
+s_serve(zr_device_t *dev, int verbosity)
+{
+    if (zr_device_open(dev) != 0) {
+        return cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
+    }
+    int status = CLI_OK;
+    s_running = dev;
+    s_install_signals();
+    s_print_endpoints(dev);
+    if (zr_device_run(dev) != 0) {
+        status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
+    }
+    s_running = NULL;
+    if (verbosity) {
+        char *json = zr_device_stats_json(dev);
+        cli_log(ZR_LOG_INFO, "final statistics: %s", json ? json : "?");
+        free(json);
+    }
+    return status;
+}
+
 int
 cmd_device(zr_device_type_t type, int argc, char **argv)
 {
@@ -261,11 +315,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     struct option options[S_MAX_OPTIONS];
     char names[S_MAX_OPTIONS][40];
     s_build_options(type, options, names);
-    /* Options are checked once the device exists; remember them. */
-    struct {
-        const zr_option_t *opt;
-        const char *value;
-    } given[S_MAX_OPTIONS * 4];
+    s_given_t given[S_MAX_OPTIONS * 4];
     int ngiven = 0;
     int64_t io_threads = 1;
     int verbosity = 0;
@@ -278,10 +328,8 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
             if (ngiven == (int) (sizeof given / sizeof given[0])) {
                 return cli_error(CLI_USAGE, "%s: too many options", verb);
             }
-            given[ngiven].opt = o;
-            given[ngiven].value =
-                optarg ? optarg : (o->kind == ZR_OPT_BOOL ? "true" : "");
-            ngiven++;
+            given[ngiven++] = (s_given_t){
+                o, optarg ? optarg : (o->kind == ZR_OPT_BOOL ? "true" : "")};
             continue;
         }
         switch (opt) {
@@ -306,55 +354,18 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
                          verb, npos, npos == 1 ? "" : "s", verb);
     }
     cli_log_to_stderr(verbosity);
-
     void *ctx = zmq_ctx_new();
     if (!ctx || zmq_ctx_set(ctx, ZMQ_IO_THREADS, (int) io_threads) != 0) {
         return cli_error(CLI_FAILURE, "cannot create a ZeroMQ context: %s",
                          zr_strerror(errno));
     }
     zr_device_t *dev = zr_device_new(ctx, type, NULL);
-    int status = CLI_OK;
-    if (!dev) {
-        status = cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
-                           zr_strerror(errno));
-        goto done;
+    int status = dev ? s_configure(dev, argv + optind, given, ngiven)
+                     : cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
+                                 zr_strerror(errno));
+    if (status == CLI_OK) {
+        status = s_serve(dev, verbosity);
     }
-    if (zr_device_set_frontend(dev, argv[optind]) != 0) {
-        status = cli_error(CLI_USAGE, "frontend: %s", zr_device_error(dev));
-        goto done;
-    }
-    if (zr_device_set_backend(dev, argv[optind + 1]) != 0) {
-        status = cli_error(CLI_USAGE, "backend: %s", zr_device_error(dev));
-        goto done;
-    }
-    for (int i = 0; i < ngiven; i++) {
-        if (zr_device_set(dev, given[i].opt->name, given[i].value) != 0) {
-            char flag[48];
-            snprintf(flag, sizeof flag, "--%s", given[i].opt->name);
-            for (char *c = flag; *c; c++) {
-                *c = *c == '_' ? '-' : *c;
-            }
-            status = cli_error(CLI_USAGE, "%s: %s", flag, zr_device_error(dev));
-            goto done;
-        }
-    }
-    if (zr_device_open(dev) != 0) {
-        status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
-        goto done;
-    }
-    s_running = dev;
-    s_install_signals();
-    s_print_endpoints(dev);
-    if (zr_device_run(dev) != 0) {
-        status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
-    }
-    s_running = NULL;
-    if (verbosity) {
-        char *json = zr_device_stats_json(dev);
-        ZR_LOG_I("final statistics: %s", json ? json : "?");
-        free(json);
-    }
-done:
     zr_device_destroy(&dev);
     zmq_ctx_term(ctx);
     return status;

@@ -2,7 +2,7 @@
  * file's problems, without starting anything).
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -1,12 +1,13 @@
 /* zrelay.c - the zrelay command: one verb per job, each in a cmd_*.c.
  * SPDX-License-Identifier: MIT
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 static const char *s_usage =
@@ -77,6 +78,28 @@ s_log_line(zr_log_level_t level, const char *line, void *arg)
 }
 
 void
+cli_log(zr_log_level_t level, const char *fmt, ...)
+{
+    if (level > zr_log_level()) {
+        return;
+    }
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s_log_line(level, line, NULL);
+}
+
+int64_t
+cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
 cli_log_to_stderr(int verbosity)
 {
     zr_log_set_handler(s_log_line, NULL);
@@ -89,7 +112,7 @@ int
 cli_int(const char *option, const char *value, int64_t min, int64_t max,
         int64_t *out)
 {
-    if (zr__parse_int(value, min, max, out) != 0) {
+    if (zr_parse_int(value, min, max, out) != 0) {
         cli_error(0, "%s: '%s' is not a whole number from %lld to %lld", option,
                   value, (long long) min, (long long) max);
         return -1;
@@ -100,7 +123,7 @@ cli_int(const char *option, const char *value, int64_t min, int64_t max,
 int
 cli_size(const char *option, const char *value, int64_t *out)
 {
-    if (zr__parse_size(value, out) != 0) {
+    if (zr_parse_size(value, out) != 0) {
         cli_error(0, "%s: '%s' is not a size (bytes, or with k, M, G)", option,
                   value);
         return -1;
@@ -111,7 +134,7 @@ cli_size(const char *option, const char *value, int64_t *out)
 int
 cli_duration(const char *option, const char *value, int64_t *out)
 {
-    if (zr__parse_duration(value, out) != 0) {
+    if (zr_parse_duration(value, out) != 0) {
         cli_error(0,
                   "%s: '%s' is not a duration (500ms, 2s, 1m; a bare "
                   "number is milliseconds)",
@@ -187,11 +210,10 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         int type;
-    } clients[] = {{"pub", ZMQ_PUB},       {"sub", ZMQ_SUB},
-                   {"req", ZMQ_REQ},       {"rep", ZMQ_REP},
-                   {"push", ZMQ_PUSH},     {"pull", ZMQ_PULL},
-                   {"dealer", ZMQ_DEALER}, {"router", ZMQ_ROUTER},
-                   {"pair", ZMQ_PAIR}};
+    } clients[] = {
+        {"pub", ZMQ_PUB},       {"sub", ZMQ_SUB},       {"req", ZMQ_REQ},
+        {"rep", ZMQ_REP},       {"push", ZMQ_PUSH},     {"pull", ZMQ_PULL},
+        {"dealer", ZMQ_DEALER}, {"router", ZMQ_ROUTER}, {"pair", ZMQ_PAIR}};
     for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++) {
         if (strcmp(verb, clients[i].name) == 0) {
             return cmd_client(clients[i].type, argc - 1, argv + 1);

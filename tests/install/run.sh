@@ -35,8 +35,10 @@ do
     [ -n "$(find "$prefix" -path "*/$f")" ] || fail "not installed: $f"
 done
 
-step "installed binary"
+step "installed binary, with the libzrelay.so installed beside it"
 "$prefix/bin/zrelay" --version || fail "$prefix/bin/zrelay --version"
+ldd "$prefix/bin/zrelay" | grep -q "libzrelay.so.* => $prefix/" ||
+    { ldd "$prefix/bin/zrelay"; fail "bin/zrelay does not use $prefix's"; }
 
 step "unit file names the prefix"
 unit=$prefix/lib/systemd/system/zrelay.service
@@ -86,9 +88,13 @@ step "DESTDIR=$tmp/stage cmake --install --prefix /opt/zrelay"
 DESTDIR=$tmp/stage "$cmake" --install "$build" --prefix /opt/zrelay \
     >"$tmp/install.log" || { cat "$tmp/install.log"; fail "DESTDIR install"; }
 stray=$(grep -v "^-- Install configuration" "$tmp/install.log" |
-        grep -v -e "-- \(Installing\|Up-to-date\|Keeping\): $tmp/stage/" || true)
+        grep -v -e "-- \(Installing\|Up-to-date\|Keeping\): $tmp/stage/" \
+            -e "-- Set runtime path of \"$tmp/stage/" || true)
 [ -z "$stray" ] || fail "installed outside the stage: $stray"
 [ -x "$tmp/stage/opt/zrelay/bin/zrelay" ] || fail "no staged binary"
+# It finds its libzrelay.so relative to itself, wherever the tree is.
+"$tmp/stage/opt/zrelay/bin/zrelay" --version >/dev/null ||
+    fail "the staged binary does not run where it is"
 grep -qx "prefix=/opt/zrelay" \
     "$(find "$tmp/stage" -path "*/pkgconfig/zrelay.pc")" ||
     fail "staged zrelay.pc does not say prefix=/opt/zrelay"

@@ -1,0 +1,167 @@
+/* client_socket.c - a client verb's socket: its options and endpoints,
+ * pub's --sync wait, and the close that delivers what is queued within
+ * --linger.
+ * SPDX-License-Identifier: MIT
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+static void
+s_setint(void *sock, int option, int value)
+{
+    zmq_setsockopt(sock, option, &value, sizeof value);
+}
+
+/* The socket options the verb and its options ask for. */
+static int
+s_options(client_t *c)
+{
+    const client_verb_t *v = c->verb;
+    s_setint(c->sock, ZMQ_LINGER, (int) c->linger);
+    if (c->hwm >= 0) {
+        s_setint(c->sock, ZMQ_SNDHWM, (int) c->hwm);
+        s_setint(c->sock, ZMQ_RCVHWM, (int) c->hwm);
+    }
+    if (v->type == ZMQ_PUSH) {
+        /* Queue only on connections that are up: a PUSH whose peer is not
+         * there blocks (and --timeout can tell) instead of queueing for a
+         * peer that may never come. Not on sockets that receive: libzmq
+         * then drops what they received and had not read yet when the
+         * peer disconnects (the pipe is terminated at once on reconnect),
+         * so a reply sent just before the peer exits was lost. */
+        s_setint(c->sock, ZMQ_IMMEDIATE, 1);
+    }
+    if (v->type == ZMQ_ROUTER) {
+        /* A message for a gone peer is an error, not lost. */
+        s_setint(c->sock, ZMQ_ROUTER_MANDATORY, 1);
+    }
+    if (c->identity) {
+        unsigned char id[256];
+        size_t len = strlen(c->identity);
+        int n =
+            len / 2 <= sizeof id ? cli_hex_decode(c->identity, len, id) : -1;
+        const void *data = n >= 0 ? (const void *) id : c->identity;
+        size_t size = n >= 0 ? (size_t) n : len;
+        if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, data, size) != 0) {
+            return cli_error(CLI_USAGE,
+                             "%s: --identity '%s': %s (1 to 255 bytes, not "
+                             "starting with a zero byte)",
+                             v->name, c->identity, zr_strerror(errno));
+        }
+    }
+    for (size_t i = 0; i < c->ntopics; i++) {
+        zmq_setsockopt(c->sock, ZMQ_SUBSCRIBE, c->topics[i],
+                       strlen(c->topics[i]));
+    }
+    if (v->type == ZMQ_SUB && c->ntopics == 0) {
+        zmq_setsockopt(c->sock, ZMQ_SUBSCRIBE, "", 0);
+    }
+    return CLI_OK;
+}
+
+int
+client_open(client_t *self)
+{
+    const char *name = self->verb->name;
+    self->ctx = zmq_ctx_new();
+    self->sock = self->ctx ? zmq_socket(self->ctx, self->verb->type) : NULL;
+    if (!self->sock) {
+        return cli_error(CLI_FAILURE, "%s: cannot create a socket: %s", name,
+                         zr_strerror(errno));
+    }
+    int status = s_options(self);
+    for (size_t i = 0; status == CLI_OK && i < self->neps; i++) {
+        zr_endpoints_t *eps = self->eps[i];
+        char err[512];
+        if (zr_endpoints_attach(eps, self->sock, err, sizeof err) != 0) {
+            return cli_error(CLI_FAILURE, "%s: %s", name, err);
+        }
+        for (size_t k = 0; k < zr_endpoints_size(eps); k++) {
+            bool bind = zr_endpoints_is_bind(eps, k);
+            const char *written = zr_endpoints_address(eps, k);
+            const char *real = zr_endpoints_resolved(eps, k);
+            /* A port the system chose is news; say where. */
+            if (bind && strcmp(written, real) != 0) {
+                fprintf(stderr, "zrelay: %s: bound %s\n", name, real);
+            }
+            else {
+                cli_log(ZR_LOG_INFO, "%s: %s %s", name,
+                        bind ? "bound" : "connecting to", real);
+            }
+        }
+    }
+    return status;
+}
+
+int
+client_sync(client_t *self)
+{
+    const char *name = self->verb->name;
+    int64_t timeout = self->timeout >= 0 ? self->timeout : INT32_MAX - 2000;
+    client_watch_t watch;
+    if (client_watch_start(&watch, self->ctx) != 0) {
+        return cli_error(CLI_FAILURE, "%s: --sync: %s", name,
+                         zr_strerror(errno));
+    }
+    int n = client_signal() ? -1
+                            : zr_sync_wait(self->ctx, self->sock, self->sync,
+                                           (unsigned) self->wait,
+                                           self->sync_prefix, (int) timeout);
+    int e = errno;
+    client_watch_stop(&watch);
+    int sig = client_signal();
+    if (sig) {
+        /* Nothing was sent: the job was cut short, whatever its input. */
+        return cli_error(128 + sig,
+                         "%s: --sync %s: interrupted by %s while waiting for "
+                         "%lld subscription(s); nothing sent",
+                         name, self->sync, client_signal_name(sig),
+                         (long long) self->wait);
+    }
+    if (n >= 0) {
+        cli_log(ZR_LOG_INFO, "%s: --sync: %d subscription(s) there, sending",
+                name, n);
+        return CLI_OK;
+    }
+    if (e == ETIMEDOUT) {
+        return cli_error(CLI_TIMEOUT,
+                         "%s: --sync %s: fewer than %lld subscription(s) "
+                         "within %s (--timeout), or no forwarder answered",
+                         name, self->sync, (long long) self->wait,
+                         self->timeout_text);
+    }
+    return cli_error(CLI_FAILURE, "%s: --sync %s: %s", name, self->sync,
+                     zr_strerror(e));
+}
+
+int
+client_close(client_t *self, int status)
+{
+    if (!self->ctx) {
+        return status;
+    }
+    client_signal_hard(); /* a signal during the linger ends the process */
+    int64_t start = cli_now_ms();
+    if (self->sock) {
+        zmq_close(self->sock);
+    }
+    while (zmq_ctx_term(self->ctx) != 0 && errno == EINTR) {
+    }
+    int64_t took = cli_now_ms() - start;
+    /* libzmq gives up at the linger, and says nothing of what it held. */
+    if (self->sent > 0 && self->linger > 0 && took + 2 >= self->linger) {
+        cli_error(0,
+                  "%s: could not deliver everything within --linger %s; the "
+                  "last messages may be lost",
+                  self->verb->name, self->linger_text);
+        if (status == CLI_OK) {
+            status = CLI_FAILURE;
+        }
+    }
+    cli_log(ZR_LOG_INFO, "%s: sent %lld, received %lld", self->verb->name,
+            (long long) self->sent, (long long) self->received);
+    return status;
+}
