@@ -48,7 +48,8 @@
  */
 #include "zr_impl.h"
 
-#include <cjson/cJSON.h>
+#include <stddef.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1156,36 +1157,84 @@ zr__broker_destroy(zr__broker_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_number(cJSON *o, const char *name, const _Atomic uint64_t *v)
+/* ---------------------------------------------------------------------
+ * The broker's rows of the stats table.
+ */
+
+static const char *
+s_strategy(const void *base)
 {
-    cJSON_AddNumberToObject(o, name, (double) zr__stat_get(v));
+    const zr__broker_t *self = base;
+    return self->opts.strategy == ZR__STRATEGY_HASH ? "hash" : "lru";
 }
 
-void
-zr__broker_describe(const zr__broker_t *self, cJSON *stats)
+#define S_AT(field) offsetof(zr__broker_t, field)
+#define S_ROW(k, m, l, kd, field, text)                                        \
+    {.key = k,                                                                 \
+     .metric = m,                                                              \
+     .labels = l,                                                              \
+     .kind = kd,                                                               \
+     .help = text,                                                             \
+     .offset = S_AT(field)}
+#define S_WORKERS(k, field, text)                                              \
+    S_ROW("workers." k, "broker_workers", "state=\"" k "\"", ZR__STAT_GAUGE,   \
+          field, text)
+#define S_REQUESTS(k, field, text)                                             \
+    S_ROW("requests." k, "broker_requests_total", "outcome=\"" k "\"",         \
+          ZR__STAT_COUNTER, field, text)
+static const zr__stat_t s_rows[] = {
+    {.key = "strategy",
+     .metric = "broker_strategy",
+     .kind = ZR__STAT_TEXT,
+     .help = "How requests are spread over workers: lru or hash.",
+     .text = s_strategy},
+    S_WORKERS("ready", st_ready, "Workers waiting for a request."),
+    S_WORKERS("busy", st_busy, "Workers with a request in flight."),
+    S_WORKERS("full", st_full,
+              "Workers alive whose queue is full; they get nothing until a "
+              "heartbeat to them goes through."),
+    S_ROW("workers.known", "broker_workers_known", NULL, ZR__STAT_GAUGE,
+          st_workers, "Workers the broker knows now."),
+    S_ROW("workers.expired", "broker_workers_expired_total", NULL,
+          ZR__STAT_COUNTER, st_expired,
+          "Workers given up: silent past liveness, gone, or busy past "
+          "busy_timeout."),
+    S_ROW("workers.refused", "broker_workers_refused_total", NULL,
+          ZR__STAT_COUNTER, st_refused,
+          "Times a worker's queue was full when the broker sent to it."),
+    S_ROW("workers.heartbeats_unsent", "broker_heartbeats_unsent_total", NULL,
+          ZR__STAT_COUNTER, st_beats_unsent,
+          "Heartbeats a full worker could not take."),
+    S_ROW("requests.waiting", "broker_requests_waiting", NULL,
+          ZR__STAT_GAUGE, st_waiting, "Requests waiting for a worker."),
+    S_ROW("requests.in_flight", "broker_requests_in_flight", NULL,
+          ZR__STAT_GAUGE, st_inflight, "Requests a worker is working on."),
+    S_REQUESTS("answered", st_answered, "Requests whose reply went back."),
+    S_REQUESTS("retried", st_retried,
+               "Requests sent to another worker after theirs died."),
+    S_REQUESTS("failed", st_failed,
+               "Requests answered with an error after their retries."),
+    S_REQUESTS("timeouts", st_timeouts,
+               "Requests answered with an error after request_timeout."),
+    S_REQUESTS("rejected", st_rejected,
+               "Requests answered with an error: max_waiting reached."),
+    S_REQUESTS("late_replies", st_late,
+               "Replies dropped: their request was given up or answered."),
+    S_REQUESTS("worker_full", st_worker_full,
+               "Requests held back because their worker's queue was full."),
+    S_REQUESTS("dropped", st_dropped,
+               "Requests dropped for want of memory."),
+};
+#undef S_REQUESTS
+#undef S_WORKERS
+#undef S_ROW
+#undef S_AT
+
+zr__stat_section_t
+zr__broker_section(const zr__broker_t *self)
 {
-    cJSON *b = cJSON_AddObjectToObject(stats, "broker");
-    static const char *names[] = {"lru", "hash"};
-    cJSON_AddStringToObject(
-        b, "strategy", names[self->opts.strategy == ZR__STRATEGY_HASH ? 1 : 0]);
-    cJSON *w = cJSON_AddObjectToObject(b, "workers");
-    s_number(w, "ready", &self->st_ready);
-    s_number(w, "busy", &self->st_busy);
-    s_number(w, "full", &self->st_full);
-    s_number(w, "known", &self->st_workers);
-    s_number(w, "expired", &self->st_expired);
-    s_number(w, "refused", &self->st_refused);
-    s_number(w, "heartbeats_unsent", &self->st_beats_unsent);
-    cJSON *r = cJSON_AddObjectToObject(b, "requests");
-    s_number(r, "waiting", &self->st_waiting);
-    s_number(r, "in_flight", &self->st_inflight);
-    s_number(r, "answered", &self->st_answered);
-    s_number(r, "retried", &self->st_retried);
-    s_number(r, "failed", &self->st_failed);
-    s_number(r, "timeouts", &self->st_timeouts);
-    s_number(r, "rejected", &self->st_rejected);
-    s_number(r, "late_replies", &self->st_late);
-    s_number(r, "worker_full", &self->st_worker_full);
-    s_number(r, "dropped", &self->st_dropped);
+    return (zr__stat_section_t){.path = "broker",
+                                .rows = s_rows,
+                                .nrows = sizeof s_rows / sizeof s_rows[0],
+                                .base = self};
 }

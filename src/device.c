@@ -1046,6 +1046,9 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
                 i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"");
         }
     }
+    if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
+        all[k++] = zr__broker_section(self->broker);
+    }
     if (self->type == ZR_QUEUE &&
         self->broker_opts.strategy == ZR__STRATEGY_RR &&
         k < ZR__STAT_SECTIONS_MAX) {
@@ -1075,12 +1078,9 @@ zr_device_stats_json(const zr_device_t *self)
     zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
     size_t n = zr__device_sections(self, secs, ZR__STAT_SECTIONS_MAX);
     zr__stats_add(o, secs, n);
-    /* Not rows yet: the subscription table and the broker's lists. */
+    /* Not rows yet: the subscription table. */
     if (self->pubsub) {
         zr__pubsub_describe(self->pubsub, o);
-    }
-    if (self->broker) {
-        zr__broker_describe(self->broker, o);
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -23,6 +23,9 @@
 double
 zr__stat_value(const zr__stat_t *row, const void *base)
 {
+    if (row->kind == ZR__STAT_TEXT) {
+        return 0;
+    }
     if (row->get) {
         return row->get(base);
     }
@@ -37,6 +40,9 @@ zr__stat_value(const zr__stat_t *row, const void *base)
 uint64_t
 zr__stat_u64(const zr__stat_t *row, const void *base)
 {
+    if (row->kind == ZR__STAT_TEXT) {
+        return 0;
+    }
     if (row->get) {
         double v = row->get(base);
         return v > 0 ? (uint64_t) v : 0;
@@ -81,6 +87,11 @@ s_add_row(cJSON *root, const zr__stat_section_t *sec, const zr__stat_t *row)
     const char *leaf = strrchr(path, '.');
     cJSON *parent = leaf ? s_object(root, path, (size_t) (leaf - path)) : root;
     leaf = leaf ? leaf + 1 : path;
+    if (row->kind == ZR__STAT_TEXT) {
+        const char *text = sec->base ? row->text(sec->base) : NULL;
+        cJSON_AddStringToObject(parent, leaf, text ? text : "");
+        return;
+    }
     double v = zr__stat_value(row, sec->base);
     if (row->kind == ZR__STAT_FLAG) {
         cJSON_AddBoolToObject(parent, leaf, v != 0);

@@ -83,7 +83,8 @@ typedef struct cJSON cJSON;
 typedef enum {
     ZR__STAT_COUNTER, /* only goes up */
     ZR__STAT_GAUGE,   /* a level now */
-    ZR__STAT_FLAG     /* 0 or 1; true/false in JSON */
+    ZR__STAT_FLAG,    /* 0 or 1; true/false in JSON */
+    ZR__STAT_TEXT     /* a word (a setting); a string in JSON */
 } zr__stat_kind_t;
 
 typedef struct {
@@ -96,6 +97,7 @@ typedef struct {
     const char *help; /* one sentence */
     size_t offset;    /* of an _Atomic uint64_t in the section's struct */
     double (*get)(const void *base); /* instead, when it is computed */
+    const char *(*text)(const void *base); /* ZR__STAT_TEXT's value */
 } zr__stat_t;
 
 typedef struct {
@@ -400,7 +402,8 @@ zr__broker_t *zr__broker_new(zr__engine_t *engine, const char *name,
                              void *frontend, void *backend,
                              const zr__broker_opts_t *opts);
 void zr__broker_destroy(zr__broker_t **self_p);
-void zr__broker_describe(const zr__broker_t *self, cJSON *stats);
+/* Its section of the stats table ("broker"). */
+zr__stat_section_t zr__broker_section(const zr__broker_t *self);
 /* The device's queue options, for option.c to set one by one. */
 zr__broker_opts_t *zr__device_broker_opts(zr_device_t *self);
 
