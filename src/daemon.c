@@ -421,15 +421,37 @@ s_keep(const zr_config_t *old, const s_entry_t *e, const zr_config_t *next,
            zr_config_device_same(old, e->index, next, (size_t) j);
 }
 
-static int
-s_reload(zr_daemon_t *self, char *why, size_t whylen)
+/* A reload in the making: the new config, the entries it will run, and
+ * for each old entry where its device went. */
+typedef struct {
+    zr_config_t *old, *next;
+    s_entry_t *entries; /* the new set */
+    size_t nentries;
+    size_t *was; /* old entry I's section in OLD */
+    int *into;   /* old entry I's section in NEXT, -1: removed */
+    bool *done;  /* NEXT's section J runs (kept or started) */
+    size_t kept, stopped, started, failed;
+} s_plan_t;
+
+static void
+s_plan_free(s_plan_t *p)
+{
+    free(p->entries);
+    free(p->was);
+    free(p->into);
+    free(p->done);
+}
+
+/* The config to reload to, or NULL with WHY (the running set stays). */
+static zr_config_t *
+s_reload_load(zr_daemon_t *self, char *why, size_t whylen)
 {
     zr_config_t *next =
         self->path ? zr_config_load(self->path)
                    : zr_config_parse(zr_config_default_text(), "<default>");
     if (!next) {
         zr__errf(why, whylen, "reload: %s", zr_strerror(errno));
-        return -1;
+        return NULL;
     }
     size_t nerr = zr_config_error_count(next);
     if (nerr) {
@@ -440,128 +462,161 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
             why, whylen, "reload refused, the running set is unchanged: %s%s",
             zr_config_error(next, 0), nerr > 1 ? " (and more in the log)" : "");
         zr_config_destroy(&next);
-        return -1;
     }
-    s_notify(self, "RELOADING=1");
-    ZR_LOG_N("reloading %s", zr_config_path(next));
-    zr_config_t *old = self->config;
-    size_t n = zr_config_device_count(next);
-    size_t nold = self->nentries;
-    s_entry_t *entries = calloc(n + nold + 1, sizeof *entries);
-    size_t *was = calloc(nold + 1, sizeof *was); /* old index */
-    int *into = calloc(nold + 1, sizeof *into);  /* new index, -1 */
-    bool *done = calloc(n + 1, sizeof *done);
-    if (!entries || !was || !into || !done) {
-        free(entries);
-        free(was);
-        free(into);
-        free(done);
-        zr_config_destroy(&next);
-        zr__errf(why, whylen, "reload: out of memory");
-        return -1;
-    }
-    size_t nentries = 0, kept = 0, stopped = 0, started = 0, failed = 0;
-    /* First every removed or changed device stops, so that whatever ports
-     * they held are free for the devices that start next. */
-    for (size_t i = 0; i < nold; i++) {
+    return next;
+}
+
+/* First every removed or changed device stops (all at once, so their
+ * lingers overlap), so that whatever ports they held are free for the
+ * devices that start next; the unchanged ones move to the new set. */
+static void
+s_plan_stop(zr_daemon_t *self, s_plan_t *p)
+{
+    for (size_t i = 0; i < self->nentries; i++) {
         s_entry_t *e = &self->entries[i];
-        int j = zr_config_device_find(next, zr_device_name(e->dev));
-        into[i] = j;
-        was[i] = e->index;
-        if (s_keep(old, e, next, j)) {
-            done[j] = true;
-            entries[nentries++] = (s_entry_t){e->dev, (size_t) j};
+        int j = zr_config_device_find(p->next, zr_device_name(e->dev));
+        p->into[i] = j;
+        p->was[i] = e->index;
+        if (s_keep(p->old, e, p->next, j)) {
+            p->done[j] = true;
+            p->entries[p->nentries++] = (s_entry_t){e->dev, (size_t) j};
             e->dev = NULL;
-            kept++;
+            p->kept++;
             continue;
         }
         ZR_LOG_N("%s: %s", zr_device_name(e->dev),
                  j < 0 ? "removed from the config"
-                 : zr_config_device_same(old, e->index, next, (size_t) j)
+                 : zr_config_device_same(p->old, e->index, p->next, (size_t) j)
                      ? "stopped by its control endpoint, starting again"
                      : "changed, restarting");
-        s_entry_stop(e);
-        stopped++;
+        zr_device_stop(e->dev);
     }
-    /* Then the changed ones start anew: if one cannot, its old section
-     * runs again. */
+    for (size_t i = 0; i < self->nentries; i++) {
+        if (self->entries[i].dev) {
+            s_entry_stop(&self->entries[i]);
+            p->stopped++;
+        }
+    }
+}
+
+/* Start section J of CONFIG into the new set; false when it cannot. */
+static bool
+s_plan_start(zr_daemon_t *self, s_plan_t *p, const zr_config_t *config,
+             size_t j, size_t index, char *err, size_t errlen)
+{
+    zr_device_t *dev = s_open(self, config, j, true, err, errlen);
+    if (dev && s_start(dev) == 0) {
+        p->entries[p->nentries++] = (s_entry_t){dev, index};
+        return true;
+    }
+    zr_device_destroy(&dev);
+    return false;
+}
+
+/* Then the changed ones start anew: if one cannot, its old section runs
+ * again (and compares as changed next time). */
+static void
+s_plan_restart(zr_daemon_t *self, s_plan_t *p, size_t nold)
+{
     for (size_t i = 0; i < nold; i++) {
-        int j = into[i];
-        if (j < 0 || done[j]) {
+        int j = p->into[i];
+        if (j < 0 || p->done[j]) {
             continue;
         }
-        done[j] = true;
+        p->done[j] = true;
         char err[512];
-        zr_device_t *dev =
-            s_open(self, next, (size_t) j, true, err, sizeof err);
-        if (dev && s_start(dev) == 0) {
-            entries[nentries++] = (s_entry_t){dev, (size_t) j};
-            started++;
+        if (s_plan_start(self, p, p->next, (size_t) j, (size_t) j, err,
+                         sizeof err)) {
+            p->started++;
             continue;
         }
-        zr_device_destroy(&dev);
-        failed++;
+        p->failed++;
         ZR_LOG_E("%s: the new configuration cannot start (%s); keeping the "
                  "old one",
-                 zr_config_device_name(next, (size_t) j), err);
-        dev = s_open(self, old, was[i], true, err, sizeof err);
-        if (dev && s_start(dev) == 0) {
-            /* It runs its old section: it compares as changed next time. */
-            entries[nentries++] = (s_entry_t){dev, SIZE_MAX};
-        }
-        else {
-            zr_device_destroy(&dev);
+                 zr_config_device_name(p->next, (size_t) j), err);
+        if (!s_plan_start(self, p, p->old, p->was[i], SIZE_MAX, err,
+                          sizeof err)) {
             ZR_LOG_E("%s: the old configuration cannot start either (%s); "
                      "the device is down",
-                     zr_config_device_name(old, was[i]), err);
+                     zr_config_device_name(p->old, p->was[i]), err);
         }
     }
     /* And the new ones. */
-    for (size_t j = 0; j < n; j++) {
-        if (done[j]) {
+    for (size_t j = 0; j < zr_config_device_count(p->next); j++) {
+        char err[512];
+        if (p->done[j]) {
             continue;
         }
-        char err[512];
-        zr_device_t *dev = s_open(self, next, j, true, err, sizeof err);
-        if (dev && s_start(dev) == 0) {
-            entries[nentries++] = (s_entry_t){dev, j};
-            started++;
+        if (s_plan_start(self, p, p->next, j, j, err, sizeof err)) {
+            p->started++;
         }
         else {
-            zr_device_destroy(&dev);
-            failed++;
-            ZR_LOG_E("%s: %s", zr_config_device_name(next, j), err);
+            p->failed++;
+            ZR_LOG_E("%s: %s", zr_config_device_name(p->next, j), err);
         }
     }
-    free(was);
-    free(into);
-    free(done);
-    if (zr_config_io_threads(next) != zr_config_io_threads(old)) {
+}
+
+/* The new set and config take over. */
+static void
+s_plan_commit(zr_daemon_t *self, s_plan_t *p)
+{
+    if (zr_config_io_threads(p->next) != zr_config_io_threads(p->old)) {
         ZR_LOG_W("reload: io_threads takes effect at the next start");
     }
     if (self->config_log_level) {
-        int level = zr_config_log_level(next);
+        int level = zr_config_log_level(p->next);
         zr_log_set_level(level >= 0 ? (zr_log_level_t) level : ZR_LOG_NOTICE);
     }
-    free(self->entries);
-    self->entries = entries;
-    self->nentries = nentries;
-    for (size_t i = 0; i < nentries; i++) {
-        if (entries[i].index == SIZE_MAX) {
-            entries[i].index = n; /* out of range: never "the same" */
+    size_t n = zr_config_device_count(p->next);
+    for (size_t i = 0; i < p->nentries; i++) {
+        if (p->entries[i].index == SIZE_MAX) {
+            p->entries[i].index = n; /* out of range: never "the same" */
         }
     }
-    self->config = next;
-    zr_config_destroy(&old);
+    free(self->entries);
+    self->entries = p->entries;
+    self->nentries = p->nentries;
+    p->entries = NULL;
+    self->config = p->next;
+    zr_config_destroy(&p->old);
     /* The control endpoint changes after the reply to RELOAD went out. */
     self->control_pending = true;
-    ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed", kept,
-             stopped, started, failed);
+}
+
+static int
+s_reload(zr_daemon_t *self, char *why, size_t whylen)
+{
+    zr_config_t *next = s_reload_load(self, why, whylen);
+    if (!next || zr_config_error_count(next)) {
+        return -1;
+    }
+    s_notify(self, "RELOADING=1");
+    ZR_LOG_N("reloading %s", zr_config_path(next));
+    size_t n = zr_config_device_count(next), nold = self->nentries;
+    s_plan_t p = {.old = self->config,
+                  .next = next,
+                  .entries = calloc(n + nold + 1, sizeof(s_entry_t)),
+                  .was = calloc(nold + 1, sizeof(size_t)),
+                  .into = calloc(nold + 1, sizeof(int)),
+                  .done = calloc(n + 1, sizeof(bool))};
+    if (!p.entries || !p.was || !p.into || !p.done) {
+        s_plan_free(&p);
+        zr_config_destroy(&next);
+        zr__errf(why, whylen, "reload: out of memory");
+        return -1;
+    }
+    s_plan_stop(self, &p);
+    s_plan_restart(self, &p, nold);
+    s_plan_commit(self, &p);
+    ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed",
+             p.kept, p.stopped, p.started, p.failed);
+    s_plan_free(&p);
     s_notify(self, "READY=1");
-    if (failed) {
+    if (p.failed) {
         zr__errf(why, whylen,
-                 "reload: %zu device%s failed to start (see the log)", failed,
-                 failed == 1 ? "" : "s");
+                 "reload: %zu device%s failed to start (see the log)",
+                 p.failed, p.failed == 1 ? "" : "s");
         return -1;
     }
     return 0;

@@ -671,6 +671,114 @@ s_control_open(zr_device_t *self)
                      self);
 }
 
+/* Opening failed: say why, close what was opened, keep errno. */
+static int
+s_open_failed(zr_device_t *self, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+s_open_failed(zr_device_t *self, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+    s_close_sockets(self);
+    errno = err;
+    return -1;
+}
+
+/* The socket type of each role. */
+static void
+s_role_types(const zr_device_t *self, int types[S_ROLES])
+{
+    size_t t = 0;
+    while (s_types[t].type != self->type) {
+        t++;
+    }
+    /* A queue with a strategy talks to workers one by one: a ROUTER. */
+    bool broker = self->type == ZR_QUEUE &&
+                  self->broker_opts.strategy != ZR__STRATEGY_RR;
+    types[S_FRONTEND] = self->ingest_pull ? ZMQ_PULL : s_types[t].frontend;
+    types[S_BACKEND] = broker ? ZMQ_ROUTER : s_types[t].backend;
+    types[S_CAPTURE] = ZMQ_XPUB;
+    types[S_CONTROL] = ZMQ_REP;
+    types[S_SYNC] = ZMQ_ROUTER;
+}
+
+/* Create every socket with its options and attach its endpoints. */
+static int
+s_open_sockets(zr_device_t *self)
+{
+    int types[S_ROLES];
+    s_role_types(self, types);
+    for (int role = 0; role < S_ROLES; role++) {
+        if (!self->endpoints[role]) {
+            continue;
+        }
+        void *s = s_socket(self, role, types[role]);
+        if (!s) {
+            return s_open_failed(self, errno, "cannot create %s socket: %s",
+                                 s_role_names[role], zmq_strerror(errno));
+        }
+        self->sockets[role] = s;
+        char err[400];
+        if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
+            0) {
+            return s_open_failed(self, errno, "%s", err);
+        }
+    }
+    return 0;
+}
+
+/* The engine between frontend and backend, its watches and handler. */
+static int
+s_open_engine(zr_device_t *self)
+{
+    if (zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
+                               self->sockets[S_BACKEND]) != 0) {
+        return s_open_failed(self, errno, "%s", zmq_strerror(errno));
+    }
+    for (int i = 0; i < 2; i++) {
+        /* Counters are a nicety: a device runs without them. */
+        self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
+        if (self->monitors[i]) {
+            zr__engine_watch(self->engine,
+                             zr__monitor_socket(self->monitors[i]),
+                             zr__monitor_drain, self->monitors[i]);
+        }
+    }
+    zr__engine_set_drain(self->engine,
+                         self->type == ZR_QUEUE ? NULL : s_close_intake, self);
+    zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
+    if (self->sockets[S_CONTROL]) {
+        s_control_open(self);
+    }
+    if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
+        zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
+                                     self->block_timeout);
+    }
+    if (self->type == ZR_QUEUE &&
+        self->broker_opts.strategy != ZR__STRATEGY_RR) {
+        self->broker =
+            zr__broker_new(self->engine, self->name, self->sockets[S_FRONTEND],
+                           self->sockets[S_BACKEND], &self->broker_opts);
+        if (!self->broker) {
+            return s_open_failed(self, errno, "%s", zmq_strerror(errno));
+        }
+    }
+    if (self->type == ZR_FORWARDER) {
+        self->pubsub =
+            zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
+                           self->sockets[S_BACKEND], self->sockets[S_SYNC],
+                           &self->pubsub_opts);
+        if (!self->pubsub) {
+            return s_open_failed(self, errno, "%s", zmq_strerror(errno));
+        }
+    }
+    return 0;
+}
+
 int
 zr_device_open(zr_device_t *self)
 {
@@ -694,89 +802,8 @@ zr_device_open(zr_device_t *self)
             return -1;
         }
     }
-    size_t t = 0;
-    while (s_types[t].type != self->type) {
-        t++;
-    }
-    /* A queue with a strategy talks to workers one by one: a ROUTER. */
-    int backend =
-        self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR
-            ? ZMQ_ROUTER
-            : s_types[t].backend;
-    const int types[S_ROLES] = {self->ingest_pull ? ZMQ_PULL
-                                                  : s_types[t].frontend,
-                                backend, ZMQ_XPUB, ZMQ_REP, ZMQ_ROUTER};
-    for (int role = 0; role < S_ROLES; role++) {
-        if (!self->endpoints[role]) {
-            continue;
-        }
-        void *s = s_socket(self, role, types[role]);
-        if (!s) {
-            int err = errno;
-            zr__errf(self->error, sizeof self->error,
-                     "cannot create %s socket: %s", s_role_names[role],
-                     zmq_strerror(err));
-            s_close_sockets(self);
-            errno = err;
-            return -1;
-        }
-        self->sockets[role] = s;
-        char err[400];
-        if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
-            0) {
-            int e = errno;
-            zr__errf(self->error, sizeof self->error, "%s", err);
-            s_close_sockets(self);
-            errno = e;
-            return -1;
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        /* Counters are a nicety: a device runs without them. */
-        self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
-        if (self->monitors[i]) {
-            zr__engine_watch(self->engine,
-                             zr__monitor_socket(self->monitors[i]),
-                             zr__monitor_drain, self->monitors[i]);
-        }
-    }
-    zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
-                           self->sockets[S_BACKEND]);
-    zr__engine_set_drain(self->engine,
-                         self->type == ZR_QUEUE ? NULL : s_close_intake, self);
-    zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
-    if (self->sockets[S_CONTROL]) {
-        s_control_open(self);
-    }
-    if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
-        zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
-                                     self->block_timeout);
-    }
-    if (self->type == ZR_QUEUE &&
-        self->broker_opts.strategy != ZR__STRATEGY_RR) {
-        self->broker =
-            zr__broker_new(self->engine, self->name, self->sockets[S_FRONTEND],
-                           self->sockets[S_BACKEND], &self->broker_opts);
-        if (!self->broker) {
-            int e = errno;
-            zr__errf(self->error, sizeof self->error, "%s", zmq_strerror(e));
-            s_close_sockets(self);
-            errno = e;
-            return -1;
-        }
-    }
-    if (self->type == ZR_FORWARDER) {
-        self->pubsub =
-            zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
-                           self->sockets[S_BACKEND], self->sockets[S_SYNC],
-                           &self->pubsub_opts);
-        if (!self->pubsub) {
-            int e = errno;
-            zr__errf(self->error, sizeof self->error, "%s", zmq_strerror(e));
-            s_close_sockets(self);
-            errno = e;
-            return -1;
-        }
+    if (s_open_sockets(self) != 0 || s_open_engine(self) != 0) {
+        return -1;
     }
     ZR_LOG_I("%s: %s open", self->name, zr_device_type_name(self->type));
     return 0;
