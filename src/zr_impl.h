@@ -256,6 +256,8 @@ size_t zr__lvc_match(zr__lvc_t *self, const void *prefix, size_t len,
                      const zr__msg_t **out, size_t max);
 void zr__lvc_stats(const zr__lvc_t *self, uint64_t *topics, uint64_t *bytes,
                    uint64_t *evictions);
+/* The hash table's size in slots (for tests: memory follows the bounds). */
+size_t zr__lvc_slots(const zr__lvc_t *self);
 void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
 
 /* ---------------------------------------------------------------------

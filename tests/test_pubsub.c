@@ -3,6 +3,7 @@
  * bridges and chains (the seed's S3).
  * SPDX-License-Identifier: MIT
  */
+#include "zr_impl.h"
 #include "zrtest.h"
 
 #include <cjson/cJSON.h>
@@ -484,6 +485,48 @@ test_chain_three(void)
     s_chain(3);
 }
 
+/* ---------------------------------------------------------------------
+ * Bounds under churn: the cache fed directly (fast under ASan).
+ */
+
+/* A publisher of single-frame messages makes every message a topic: the
+ * cache's table must stay as small as its bound, whatever went through
+ * it. */
+static void
+test_lvc_bounded(void)
+{
+    const uint32_t n = (1u << 20) + 1000; /* over a million topics */
+    zr__lvc_t *lvc = zr__lvc_new(100, 0);
+    ZR_CHECK(lvc != NULL);
+    zr__msg_t msg = {NULL, 0, 0};
+    size_t most = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char topic[16];
+        int len = snprintf(topic, sizeof topic, "w%u", i);
+        zr__msg_clear(&msg);
+        ZR_PASS(zr__msg_add(&msg, topic, (size_t) len));
+        zr__lvc_store(lvc, &msg);
+        size_t slots = zr__lvc_slots(lvc);
+        most = slots > most ? slots : most;
+    }
+    uint64_t topics, bytes, evictions;
+    zr__lvc_stats(lvc, &topics, &bytes, &evictions);
+    printf("%u topics through a cache of 100: at most %zu slots\n", n, most);
+    ZR_EQ(topics, 100);
+    ZR_EQ(evictions, n - 100);
+    /* 100 live topics at a load of at most 3/4: 256 slots. */
+    ZR_CHECKF(most <= 256, "the table grew to %zu slots for 100 topics", most);
+    /* Topics that come back are found (no entry lost by a deletion). */
+    for (uint32_t i = n - 100; i < n; i++) {
+        char topic[16];
+        int len = snprintf(topic, sizeof topic, "w%u", i);
+        const zr__msg_t *hit = NULL;
+        ZR_EQ(zr__lvc_match(lvc, topic, (size_t) len, &hit, 1), 1);
+    }
+    zr__msg_destroy(&msg);
+    zr__lvc_destroy(&lvc);
+}
+
 ZR_TESTS = {
     {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
     {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
@@ -496,6 +539,8 @@ ZR_TESTS = {
     {"inproc: a stalled subscriber under block", test_block},
     {"inproc: two forwarders chained", test_chain_two},
     {"inproc: three forwarders chained", test_chain_three},
+    {"inproc: the last value cache stays bounded under churn",
+     test_lvc_bounded},
     {"ipc: a bridge from ipc inside to tcp outside", test_bridge_ipc_tcp},
     {NULL, NULL},
 };
