@@ -26,6 +26,8 @@
 
 #define S_PROBE_PREFIX "\xffzrelay-probe"
 #define S_PROBE_PREFIX_LEN (sizeof S_PROBE_PREFIX - 1)
+/* Frames of a request kept: a well-formed one has 6 at most. */
+#define S_REQUEST_FRAMES 8
 
 typedef struct s_waiter {
     struct s_waiter *next;
@@ -180,25 +182,38 @@ s_frame_uint(zmq_msg_t *frame, uint64_t max, uint64_t *out)
     return true;
 }
 
-/* Read one request from the sync socket into REQ. */
-static void
+/* Read one request from the sync socket, whole, whatever its length:
+ * its first frames go into REQ (at most S_REQUEST_FRAMES, more than a
+ * well-formed one has), the rest are read and dropped; returns how many
+ * frames it had. A request read in two would be answered twice, the
+ * second time to a "routing id" taken from its middle. */
+static size_t
 s_read_request(zr__syncsvc_t *self, zr__msg_t *req)
 {
+    size_t total = 0;
+    zmq_msg_t spare;
+    zmq_msg_init(&spare);
     for (;;) {
-        if (zr__msg_reserve(req, req->size + 1) != 0) {
-            break;
+        zmq_msg_t *f = &spare;
+        if (req->size < S_REQUEST_FRAMES &&
+            zr__msg_reserve(req, req->size + 1) == 0) {
+            f = &req->frames[req->size];
+            zmq_msg_init(f);
         }
-        zmq_msg_t *f = &req->frames[req->size];
-        zmq_msg_init(f);
         if (zmq_msg_recv(f, self->sync, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(f);
-            break;
+            if (f != &spare) {
+                zmq_msg_close(f);
+            }
+            break; /* not inside a message: ROUTER delivers it whole */
         }
-        req->size++;
-        if (!zmq_msg_more(f) || req->size > 16) {
+        total++;
+        req->size += f != &spare;
+        if (!zmq_msg_more(f)) {
             break;
         }
     }
+    zmq_msg_close(&spare);
+    return total;
 }
 
 /* Fill W from the request's arguments A (NARGS of them): NULL, or why
@@ -228,24 +243,26 @@ s_parse(s_waiter_t *w, zmq_msg_t *a, size_t nargs)
 }
 
 /* One request on the sync socket: [identity, "", "WAIT", N, PREFIX,
- * TIMEOUT_MS] (the empty delimiter is there when a REQ asks). */
+ * TIMEOUT_MS] (the empty delimiter is there when a REQ asks). Every
+ * request is answered once, an ERROR when malformed. */
 static void
 s_request(zr__syncsvc_t *self)
 {
     zr__msg_t req = {NULL, 0, 0};
-    s_read_request(self, &req);
-    s_waiter_t *w = req.size >= 2 ? calloc(1, sizeof *w) : NULL;
+    size_t total = s_read_request(self, &req);
+    s_waiter_t *w = req.size >= 1 ? calloc(1, sizeof *w) : NULL;
     if (!w) {
+        zr__stat_add(&self->st_errors, req.size >= 1);
         zr__msg_destroy(&req);
         return;
     }
     /* The envelope: the identity, and the delimiter if there is one. */
-    size_t body = zmq_msg_size(&req.frames[1]) == 0 ? 2 : 1;
+    size_t body = req.size >= 2 && zmq_msg_size(&req.frames[1]) == 0 ? 2 : 1;
     for (size_t i = 0; i < body; i++) {
         zr__msg_add(&w->envelope, zmq_msg_data(&req.frames[i]),
                     zmq_msg_size(&req.frames[i]));
     }
-    const char *why = s_parse(w, &req.frames[body], req.size - body);
+    const char *why = s_parse(w, &req.frames[body], total - body);
     zr__msg_destroy(&req);
     if (why) {
         zr__stat_add(&self->st_errors, 1); /* before the client can ask */
