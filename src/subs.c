@@ -8,12 +8,25 @@
  * subscription messages per topic: a SUB subscribed to "" and to "A"
  * counts twice. Topics are kept sorted, so the subscriptions that start
  * with a prefix are one range.
+ *
+ * Readers (STATS, from any thread) never take a lock the device thread
+ * waits on: the device thread publishes an immutable snapshot of the
+ * table after the changes of one turn of its loop (zr__subs_publish),
+ * and a reader takes a reference to the current one (zr__subs_view).
+ * The device thread frees a replaced snapshot once no reader holds it;
+ * it never waits for one, it tries again at its next publication. Why
+ * that is safe: a reader counts itself in `readers` before it loads the
+ * snapshot pointer and takes its reference before it counts itself out,
+ * so once the device thread has swapped the pointer and then sees
+ * `readers` at 0, every reader that got the old snapshot holds a
+ * reference to it, and no later one can get it.
  */
 #include "zr_impl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +42,48 @@ typedef struct {
     uint64_t refused; /* refused ones libzmq still remembers */
 } s_topic_t;
 
+/* The topics STATS lists: the first S_LIST_MAX with subscriptions, in
+ * byte order, then their bytes. Shared by the snapshots that list the
+ * same, so that a change to a topic past the list copies nothing. */
+typedef struct {
+    unsigned refs; /* snapshots that point here (device thread only) */
+    size_t nrows;
+    zr__subs_row_t rows[];
+} s_rows_t;
+
+/* A published table. */
+typedef struct s_snap {
+    struct s_snap *next; /* replaced ones, waiting for their readers */
+    atomic_uint refs;    /* readers holding it */
+    s_rows_t *rows;
+    zr__subs_view_t view;
+} s_snap_t;
+
 struct zr__subs_t {
-    /* Sorted by topic; the lock is for STATS, which lists them from
-     * another thread. */
-    pthread_mutex_t lock;
-    s_topic_t *topics;
+    s_topic_t *topics; /* sorted by topic */
     size_t ntopics, cap;
-    uint64_t total;
-    uint64_t max; /* 0: no limit */
+    uint64_t total; /* accepted subscriptions */
+    uint64_t live;  /* topics with accepted subscriptions */
+    uint64_t max;   /* 0: no limit */
+    bool changed;   /* since the last publication */
+    bool relist;    /* and the listed topics with it */
+    s_rows_t *rows; /* the current list */
+    _Atomic(s_snap_t *) snap;
+    atomic_uint readers; /* between loading snap and taking a reference */
+    s_snap_t *replaced;
     /* Counters, read by STATS from any thread. */
     _Atomic uint64_t st_total, st_topics, st_refused;
 };
+
+/* Device thread: a snapshot no reader holds any more. */
+static void
+s_snap_free(s_snap_t *snap)
+{
+    if (--snap->rows->refs == 0) {
+        free(snap->rows);
+    }
+    free(snap);
+}
 
 zr__subs_t *
 zr__subs_new(uint64_t max_subscriptions)
@@ -49,8 +93,14 @@ zr__subs_new(uint64_t max_subscriptions)
         errno = ENOMEM;
         return NULL;
     }
-    pthread_mutex_init(&self->lock, NULL);
     self->max = max_subscriptions;
+    self->changed = self->relist = true;
+    zr__subs_publish(self);
+    if (!atomic_load(&self->snap)) {
+        zr__subs_destroy(&self);
+        errno = ENOMEM;
+        return NULL;
+    }
     return self;
 }
 
@@ -65,7 +115,17 @@ zr__subs_destroy(zr__subs_t **self_p)
         free(self->topics[i].topic);
     }
     free(self->topics);
-    pthread_mutex_destroy(&self->lock);
+    /* No reader is left by now (the device is going). */
+    s_snap_t *snap = atomic_load(&self->snap);
+    if (snap) {
+        snap->next = self->replaced;
+        self->replaced = snap;
+    }
+    while (self->replaced) {
+        s_snap_t *next = self->replaced->next;
+        s_snap_free(self->replaced);
+        self->replaced = next;
+    }
     free(self);
     *self_p = NULL;
 }
@@ -145,21 +205,21 @@ s_entry_drop_if_empty(zr__subs_t *self, s_topic_t *t)
     self->ntopics--;
 }
 
-static void
-s_publish(zr__subs_t *self)
+/* Whether a change to TOPIC changes the list STATS shows. */
+static bool
+s_listed(const zr__subs_t *self, const unsigned char *topic, size_t size)
 {
-    uint64_t topics = 0;
-    for (size_t i = 0; i < self->ntopics; i++) {
-        topics += self->topics[i].count > 0;
+    const s_rows_t *rows = self->rows;
+    if (!rows || rows->nrows < S_LIST_MAX) {
+        return true;
     }
-    zr__stat_set(&self->st_total, self->total);
-    zr__stat_set(&self->st_topics, topics);
+    const zr__subs_row_t *last = &rows->rows[rows->nrows - 1];
+    return s_cmp(topic, size, last->topic, last->size) <= 0;
 }
 
 static zr__subs_change_t
 s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
 {
-    pthread_mutex_lock(&self->lock);
     s_topic_t *t = s_entry(self, topic, size);
     zr__subs_change_t change = ZR__SUBS_ADDED;
     if (t && self->max && self->total >= self->max) {
@@ -168,11 +228,11 @@ s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
         change = ZR__SUBS_REFUSED;
     }
     else if (t) {
-        t->count++;
+        self->live += t->count++ == 0;
         self->total++;
+        self->changed = true;
+        self->relist |= s_listed(self, topic, size);
     }
-    s_publish(self);
-    pthread_mutex_unlock(&self->lock);
     return change;
 }
 
@@ -183,7 +243,6 @@ s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
 static zr__subs_change_t
 s_unsubscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
 {
-    pthread_mutex_lock(&self->lock);
     bool found;
     zr__subs_change_t change = ZR__SUBS_IGNORED;
     size_t i = s_find(self, topic, size, &found);
@@ -193,14 +252,14 @@ s_unsubscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
             t->refused--;
         }
         else if (t->count) {
-            t->count--;
+            self->live -= --t->count == 0;
             self->total--;
+            self->changed = true;
+            self->relist |= s_listed(self, topic, size);
             change = ZR__SUBS_REMOVED;
         }
         s_entry_drop_if_empty(self, t);
     }
-    s_publish(self);
-    pthread_mutex_unlock(&self->lock);
     return change;
 }
 
@@ -248,6 +307,114 @@ zr__subs_overlap(const zr__subs_t *self, const void *prefix, size_t len)
     return n;
 }
 
+/* A new list of the first S_LIST_MAX topics with subscriptions. */
+static s_rows_t *
+s_rows_new(const zr__subs_t *self)
+{
+    size_t nrows = 0, bytes = 0, i = 0;
+    for (; i < self->ntopics && nrows < S_LIST_MAX; i++) {
+        nrows += self->topics[i].count > 0;
+        bytes += self->topics[i].count > 0 ? self->topics[i].size : 0;
+    }
+    s_rows_t *rows =
+        malloc(sizeof *rows + nrows * sizeof rows->rows[0] + bytes + 1);
+    if (!rows) {
+        return NULL;
+    }
+    rows->refs = 0;
+    rows->nrows = nrows;
+    unsigned char *text = (unsigned char *) &rows->rows[nrows];
+    for (size_t k = 0, n = 0; n < nrows; k++) {
+        const s_topic_t *t = &self->topics[k];
+        if (t->count) {
+            memcpy(text, t->topic, t->size);
+            rows->rows[n++] = (zr__subs_row_t){text, t->size, t->count};
+            text += t->size;
+        }
+    }
+    return rows;
+}
+
+/* Free the replaced snapshots no reader holds, unless a reader may be
+ * about to take one. */
+static void
+s_reclaim(zr__subs_t *self)
+{
+    if (atomic_load(&self->readers) != 0) {
+        return; /* next time */
+    }
+    for (s_snap_t **p = &self->replaced; *p;) {
+        s_snap_t *snap = *p;
+        if (atomic_load(&snap->refs) == 0) {
+            *p = snap->next;
+            s_snap_free(snap);
+        }
+        else {
+            p = &snap->next;
+        }
+    }
+}
+
+void
+zr__subs_publish(zr__subs_t *self)
+{
+    s_reclaim(self);
+    if (!self->changed) {
+        return;
+    }
+    s_rows_t *rows = self->relist ? s_rows_new(self) : self->rows;
+    s_snap_t *snap = rows ? malloc(sizeof *snap) : NULL;
+    if (!snap) {
+        if (rows && rows != self->rows) {
+            free(rows);
+        }
+        return; /* readers see the older table a while longer */
+    }
+    atomic_init(&snap->refs, 0);
+    snap->next = NULL;
+    snap->rows = rows;
+    rows->refs++;
+    self->rows = rows;
+    snap->view = (zr__subs_view_t){self->total, self->live, rows->nrows,
+                                   self->live > rows->nrows, rows->rows};
+    s_snap_t *old = atomic_exchange(&self->snap, snap);
+    if (old) {
+        old->next = self->replaced;
+        self->replaced = old;
+    }
+    self->changed = self->relist = false;
+    zr__stat_set(&self->st_total, self->total);
+    zr__stat_set(&self->st_topics, self->live);
+    s_reclaim(self);
+}
+
+bool
+zr__subs_changed(const zr__subs_t *self)
+{
+    return self->changed;
+}
+
+const zr__subs_view_t *
+zr__subs_view(zr__subs_t *self)
+{
+    atomic_fetch_add(&self->readers, 1);
+    s_snap_t *snap = atomic_load(&self->snap);
+    atomic_fetch_add(&snap->refs, 1);
+    atomic_fetch_sub(&self->readers, 1);
+    return &snap->view;
+}
+
+void
+zr__subs_release(zr__subs_t *self, const zr__subs_view_t *view)
+{
+    (void) self;
+    if (view) {
+        s_snap_t *snap =
+            (s_snap_t *) ((const char *) view - offsetof(s_snap_t, view));
+        atomic_fetch_sub(&snap->refs, 1);
+    }
+}
+
 /* {"topic": TEXT} when printable, else {"topic_hex": HEX}. */
 static cJSON *
 s_topic_json(const unsigned char *topic, size_t size, uint64_t count)
@@ -276,32 +443,24 @@ s_topic_json(const unsigned char *topic, size_t size, uint64_t count)
 }
 
 void
-zr__subs_describe(const zr__subs_t *self, cJSON *stats)
+zr__subs_describe(zr__subs_t *self, cJSON *stats)
 {
+    const zr__subs_view_t *v = zr__subs_view(self);
     cJSON *subs = cJSON_AddObjectToObject(stats, "subscriptions");
-    cJSON_AddNumberToObject(subs, "total",
-                            (double) zr__stat_get(&self->st_total));
-    cJSON_AddNumberToObject(subs, "topics",
-                            (double) zr__stat_get(&self->st_topics));
+    cJSON_AddNumberToObject(subs, "total", (double) v->total);
+    cJSON_AddNumberToObject(subs, "topics", (double) v->topics);
     if (self->max) {
         cJSON_AddNumberToObject(subs, "max", (double) self->max);
     }
     cJSON_AddNumberToObject(subs, "refused",
                             (double) zr__stat_get(&self->st_refused));
     cJSON *list = cJSON_AddArrayToObject(subs, "list");
-    zr__subs_t *m = (zr__subs_t *) self;
-    pthread_mutex_lock(&m->lock);
-    size_t listed = 0;
-    for (size_t i = 0; i < self->ntopics && listed < S_LIST_MAX; i++) {
-        const s_topic_t *t = &self->topics[i];
-        if (t->count) {
-            cJSON_AddItemToArray(list,
-                                 s_topic_json(t->topic, t->size, t->count));
-            listed++;
-        }
+    for (size_t i = 0; i < v->nrows; i++) {
+        const zr__subs_row_t *r = &v->rows[i];
+        cJSON_AddItemToArray(list, s_topic_json(r->topic, r->size, r->count));
     }
-    pthread_mutex_unlock(&m->lock);
-    if (listed == S_LIST_MAX) {
+    if (v->truncated) {
         cJSON_AddBoolToObject(subs, "truncated", true);
     }
+    zr__subs_release(self, v);
 }

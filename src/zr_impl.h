@@ -265,7 +265,28 @@ uint64_t zr__subs_total(const zr__subs_t *self);
  * messages on PREFIX) and those that start with it. */
 uint64_t zr__subs_overlap(const zr__subs_t *self, const void *prefix,
                           size_t len);
-void zr__subs_describe(const zr__subs_t *self, cJSON *stats);
+/* Device thread: make the changes since the last call visible to
+ * readers (cheap when nothing changed). */
+void zr__subs_publish(zr__subs_t *self);
+bool zr__subs_changed(const zr__subs_t *self);
+/* Any thread: the table as last published, the same until released.
+ * Never waits for the device thread, nor makes it wait. */
+typedef struct {
+    const unsigned char *topic;
+    size_t size;
+    uint64_t count;
+} zr__subs_row_t;
+typedef struct {
+    uint64_t total;  /* accepted subscriptions */
+    uint64_t topics; /* distinct topics among them */
+    size_t nrows;    /* the first topics in byte order, at most 1000 */
+    bool truncated;  /* there are more topics than rows */
+    const zr__subs_row_t *rows;
+} zr__subs_view_t;
+const zr__subs_view_t *zr__subs_view(zr__subs_t *self);
+void zr__subs_release(zr__subs_t *self, const zr__subs_view_t *view);
+/* The "subscriptions" object of STATS, from a view (any thread). */
+void zr__subs_describe(zr__subs_t *self, cJSON *stats);
 
 /* sync_service.c: the sync endpoint (docs/SYNC.md). */
 typedef struct zr__syncsvc_t zr__syncsvc_t;

@@ -7,6 +7,8 @@
 #include "zrtest.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 static cJSON *
@@ -527,6 +529,173 @@ test_lvc_bounded(void)
     zr__lvc_destroy(&lvc);
 }
 
+/* ---------------------------------------------------------------------
+ * STATS readers and the engine.
+ */
+
+#define S_LONG_TOPIC 299
+static _Thread_local bool s_is_reader;
+static atomic_bool s_reader_inside, s_reader_go;
+
+/* cJSON's allocator while the test runs: the reader thread stops when it
+ * copies the long topic's name into the STATS JSON, that is in the middle
+ * of listing the subscriptions. */
+static void *
+s_hooked_malloc(size_t size)
+{
+    if (s_is_reader && size == S_LONG_TOPIC + 1) {
+        atomic_store(&s_reader_inside, true);
+        while (!atomic_load(&s_reader_go)) {
+            zmq_poll(NULL, 0, 1);
+        }
+    }
+    return malloc(size);
+}
+
+static void *
+s_stats_reader(void *arg)
+{
+    s_is_reader = true;
+    free(zr_device_stats_json(arg));
+    return NULL;
+}
+
+/* A reader stopped in the middle of STATS must not stop the relay: the
+ * next subscription is taken while it is still there. */
+static void
+test_stats_reader_blocks_nothing(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "rdr", NULL);
+    char topic[S_LONG_TOPIC + 1];
+    memset(topic, 'L', S_LONG_TOPIC);
+    topic[S_LONG_TOPIC] = 0;
+    void *s1 = s_sub(ctx, "inproc://rdr-back", topic);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    cJSON_Hooks hooks = {s_hooked_malloc, free};
+    cJSON_InitHooks(&hooks);
+    pthread_t reader;
+    pthread_create(&reader, NULL, s_stats_reader, dev);
+    ZR_WAIT(atomic_load(&s_reader_inside), ZRT_DEADLINE_MS);
+    void *s2 = s_sub(ctx, "inproc://rdr-back", "B");
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_in == 2, ZRT_DEADLINE_MS);
+    atomic_store(&s_reader_go, true);
+    pthread_join(reader, NULL);
+    cJSON_InitHooks(NULL);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    zr_device_destroy(&dev);
+    zmq_close(s1);
+    zmq_close(s2);
+    zmq_ctx_term(ctx);
+}
+
+/* The count of TOPIC in STATS, and the list's length and truncation. */
+static double
+s_listed(zr_device_t *dev, const char *topic, int *rows, bool *truncated)
+{
+    cJSON *root = s_stats(dev);
+    cJSON *subs = cJSON_GetObjectItem(root, "subscriptions");
+    cJSON *list = cJSON_GetObjectItem(subs, "list");
+    *rows = cJSON_GetArraySize(list);
+    *truncated = cJSON_IsTrue(cJSON_GetObjectItem(subs, "truncated"));
+    double n = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "topic"));
+        if (t && strcmp(t, topic) == 0) {
+            n = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count"));
+        }
+    }
+    cJSON_Delete(root);
+    return n;
+}
+
+/* STATS lists the first 1000 topics in byte order, as they are now:
+ * past the list a change shows in the totals only. */
+static void
+test_stats_list(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "list", NULL);
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(sub, ZMQ_SNDHWM, 0);
+    zrt_connect(sub, "inproc://list-back");
+    for (int i = 0; i < 1100; i++) {
+        char topic[16];
+        snprintf(topic, sizeof topic, "T%04d", i);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    }
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1100,
+            ZRT_DEADLINE_MS);
+    int rows;
+    bool truncated;
+    ZR_EQ(s_listed(dev, "T0999", &rows, &truncated), 1);
+    ZR_EQ(s_listed(dev, "T1000", &rows, &truncated), 0);
+    ZR_CHECK(rows == 1000 && truncated);
+    zmq_setsockopt(sub, ZMQ_UNSUBSCRIBE, "T0000", 5);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "T0500", 5);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "T1050", 5);
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1101,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(s_listed(dev, "T0000", &rows, &truncated), 0);
+    ZR_EQ(s_listed(dev, "T0500", &rows, &truncated), 2);
+    ZR_EQ(s_listed(dev, "T1000", &rows, &truncated), 1);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "topics", NULL), 1099);
+    ZR_CHECK(rows == 1000 && truncated);
+    zr_device_destroy(&dev);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
+static atomic_bool s_churn_done;
+
+static void *
+s_churn_reader(void *arg)
+{
+    while (!atomic_load(&s_churn_done)) {
+        free(zr_device_stats_json(arg));
+    }
+    return NULL;
+}
+
+/* Readers all the time while the table changes all the time: under
+ * ASan, a snapshot freed under a reader would show. */
+static void
+test_stats_readers_churn(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "churn", NULL);
+    pthread_t readers[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&readers[i], NULL, s_churn_reader, dev);
+    }
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(sub, ZMQ_SNDHWM, 0);
+    zrt_connect(sub, "inproc://churn-back");
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 100; i++) {
+            char topic[16];
+            snprintf(topic, sizeof topic, "C%03d", i);
+            zmq_setsockopt(sub, round % 2 ? ZMQ_UNSUBSCRIBE : ZMQ_SUBSCRIBE,
+                           topic, strlen(topic));
+        }
+        ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) ==
+                    (round % 2 ? 0 : 100),
+                ZRT_DEADLINE_MS);
+    }
+    atomic_store(&s_churn_done, true);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(readers[i], NULL);
+    }
+    zr_device_destroy(&dev);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
     {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
@@ -541,6 +710,9 @@ ZR_TESTS = {
     {"inproc: three forwarders chained", test_chain_three},
     {"inproc: the last value cache stays bounded under churn",
      test_lvc_bounded},
+    {"inproc: a STATS reader blocks nothing", test_stats_reader_blocks_nothing},
+    {"inproc: STATS lists the first 1000 topics", test_stats_list},
+    {"inproc: STATS readers while the table churns", test_stats_readers_churn},
     {"ipc: a bridge from ipc inside to tcp outside", test_bridge_ipc_tcp},
     {NULL, NULL},
 };
