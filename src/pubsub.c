@@ -29,6 +29,8 @@ struct zr__pubsub_t {
     zr__syncsvc_t *sync;   /* NULL without a sync endpoint */
     zr__gate_t *gate;      /* NULL without hold_until */
     zr__lastvalue_t *last; /* NULL without last_value */
+    /* Read by STATS from any thread. */
+    _Atomic uint64_t st_refused_messages;
 };
 
 /* A subscription message from the backend: what to do with it. */
@@ -92,20 +94,38 @@ s_publication(zr__pubsub_t *self, zr__msg_t *msg)
     return ZR__SEND;
 }
 
+/* A message from the backend. The XPUB reports a subscription as a frame
+ * of its own that ends a message, and passes on whatever else a
+ * subscriber sends (an XSUB can send anything), so a message is frames
+ * that are not subscriptions, ended by one that may be. Only the
+ * subscription goes on: the way up has no high-water mark (device.c),
+ * so what is not a subscription is refused, counted. */
+static zr__verdict_t
+s_upstream(zr__pubsub_t *self, zr__msg_t *msg)
+{
+    zmq_msg_t *last = &msg->frames[msg->size - 1];
+    const unsigned char *data = zmq_msg_data(last);
+    size_t size = zmq_msg_size(last);
+    bool subscription = size >= 1 && (data[0] == 0 || data[0] == 1);
+    if (msg->size > 1 || !subscription) {
+        zr__stat_add(&self->st_refused_messages, 1);
+        ZR_LOG_D("%s: a message from a subscriber refused", self->name);
+    }
+    if (!subscription) {
+        return ZR__DROP;
+    }
+    while (msg->size > 1) {
+        zr__msg_remove(msg, 0);
+    }
+    return s_subscription(self, &msg->frames[0]);
+}
+
 static zr__verdict_t
 s_message(void *arg, int dir, zr__msg_t *msg)
 {
     zr__pubsub_t *self = arg;
-    if (dir == ZR__DOWNSTREAM) {
-        return s_publication(self, msg);
-    }
-    zmq_msg_t *first = &msg->frames[0];
-    const unsigned char *data = zmq_msg_data(first);
-    size_t size = zmq_msg_size(first);
-    if (msg->size != 1 || size < 1 || (data[0] != 0 && data[0] != 1)) {
-        return ZR__SEND; /* not a subscription: passed on as it is */
-    }
-    return s_subscription(self, first);
+    return dir == ZR__DOWNSTREAM ? s_publication(self, msg)
+                                 : s_upstream(self, msg);
 }
 
 static int64_t
@@ -227,6 +247,9 @@ void
 zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats)
 {
     zr__subs_describe(self->subs, stats);
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(stats, "subscriptions"),
+                            "refused_messages",
+                            (double) zr__stat_get(&self->st_refused_messages));
     if (self->last) {
         zr__lastvalue_describe(self->last, stats);
     }

@@ -696,6 +696,85 @@ test_stats_readers_churn(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * The way up: subscriptions reach the publishers, all of them.
+ */
+
+/* 5,000 subscriptions at once with the relay's default HWM: the
+ * publisher (an XPUB, which reports each new topic) must see every one.
+ * It reads nothing until the relay has passed them all on, so whatever
+ * libzmq would drop on the way is dropped by then. */
+static void
+test_subscriptions_all_upstream(void)
+{
+    const int n = 5000;
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "up", NULL);
+    void *pub = zrt_socket(ctx, ZMQ_XPUB);
+    zrt_connect(pub, "inproc://up-front");
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(sub, ZMQ_SNDHWM, 0); /* the subscriber's side loses none */
+    zrt_connect(sub, "inproc://up-back");
+    for (int i = 0; i < n; i++) {
+        char topic[16];
+        int len = snprintf(topic, sizeof topic, "T%05d", i);
+        ZR_PASS(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, (size_t) len));
+    }
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_in == (uint64_t) n, ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_out, n);
+    int seen = 0;
+    while (seen < n && zrt_readable(pub, 2000)) {
+        char buf[32];
+        int size = zmq_recv(pub, buf, sizeof buf, 0);
+        ZR_CHECK(size == 7 && buf[0] == 1);
+        seen++;
+    }
+    printf("the publisher saw %d of %d subscriptions\n", seen, n);
+    ZR_EQ(seen, n);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "total", NULL), n);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "refused", NULL), 0);
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
+/* With no high-water mark on the way up, what a subscriber sends that is
+ * not a subscription goes no further: refused and counted. */
+static void
+test_garbage_stays_down(void)
+{
+    const int n = 10000;
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "junk", NULL);
+    void *pub = zrt_socket(ctx, ZMQ_XPUB);
+    zrt_connect(pub, "inproc://junk-front");
+    void *xsub = zrt_socket(ctx, ZMQ_XSUB);
+    zrt_setint(xsub, ZMQ_SNDHWM, 0);
+    zrt_connect(xsub, "inproc://junk-back");
+    for (int i = 0; i < n; i++) {
+        ZR_SEND(xsub, "garbage");
+    }
+    /* A subscription hidden behind a frame of garbage is still one. */
+    ZR_SENDMORE(xsub, "garbage");
+    ZR_PASS(zmq_send(xsub, "\x01G", 2, 0));
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_in == (uint64_t) n + 1,
+                  ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_out, 1);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "refused_messages", NULL), n + 1);
+    ZR_EQ(zrt_stat(dev, "subscriptions", "total", NULL), 1);
+    char buf[16];
+    ZR_CHECK(zrt_readable(pub, ZRT_DEADLINE_MS));
+    ZR_EQ(zmq_recv(pub, buf, sizeof buf, 0), 2);
+    ZR_CHECK(memcmp(buf, "\x01G", 2) == 0);
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(xsub);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
     {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
@@ -713,6 +792,9 @@ ZR_TESTS = {
     {"inproc: a STATS reader blocks nothing", test_stats_reader_blocks_nothing},
     {"inproc: STATS lists the first 1000 topics", test_stats_list},
     {"inproc: STATS readers while the table churns", test_stats_readers_churn},
+    {"inproc: 5,000 subscriptions at once all reach the publisher",
+     test_subscriptions_all_upstream},
+    {"inproc: what is not a subscription stays down", test_garbage_stays_down},
     {"ipc: a bridge from ipc inside to tcp outside", test_bridge_ipc_tcp},
     {NULL, NULL},
 };
