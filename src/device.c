@@ -560,6 +560,14 @@ s_socket(zr_device_t *self, int role, int type)
          * refuses anything else), so no mark is needed to bound it. */
         s_setopt(s, ZMQ_SNDHWM, 0);
     }
+    if (role == S_BACKEND && type == ZMQ_XPUB) {
+        /* A subscriber the forwarder connects to gets a pipe per
+         * connection, as one that connects does: otherwise libzmq keeps
+         * the pipe over a reconnection, the subscriber's subscriptions
+         * come again on it as duplicates, and nothing unsubscribes them
+         * when it goes (the subscription table counts per connection). */
+        s_setopt(s, ZMQ_IMMEDIATE, 1);
+    }
     if (role == S_BACKEND && type == ZMQ_XPUB && self->block_timeout >= 0) {
         /* A slow subscriber holds the others (up to block_timeout) rather
          * than lose messages inside libzmq without a word. */

@@ -4,14 +4,27 @@
  * SPDX-License-Identifier: MIT
  *
  * The backend XPUB runs with ZMQ_XPUB_VERBOSER, so every subscribe and
- * unsubscribe of every subscriber comes through. The table counts
- * subscription messages per topic: a SUB subscribed to "" and to "A"
- * counts twice. Topics are kept sorted, so the subscriptions that start
- * with a prefix are one range.
+ * unsubscribe of every subscriber comes through, duplicates included.
+ * The table counts as libzmq does: one subscription per subscriber pipe
+ * and topic (a SUB subscribed to "" and to "A" counts twice, one
+ * subscribed to "A" twice once). A report that changes nothing in libzmq
+ * (a subscribe to a topic the pipe holds, an unsubscribe of one it does
+ * not) changes nothing here either; holders.c says which, for the
+ * connections libzmq names (tcp, ipc). Reports from inproc peers, and
+ * the unsubscribes libzmq makes for a pipe that went, name none: they
+ * count as they come. Topics are kept sorted, so the subscriptions that
+ * start with a prefix are one range.
+ *
+ * Refused subscriptions (over max_subscriptions) are not applied, but
+ * libzmq remembers them and unsubscribes them when their subscriber
+ * goes. An unsubscribe that names no connection ends a refused one of
+ * its topic first: at worst a topic stays subscribed upstream a while
+ * longer, never does one go while somebody still wants it. One that
+ * names its connection ends what that connection held.
  *
  * Readers (STATS, from any thread) never take a lock the device thread
  * waits on: the device thread publishes an immutable snapshot of the
- * table after the changes of one turn of its loop (zr__subs_publish),
+ * table after each change (zr__subs_publish),
  * and a reader takes a reference to the current one (zr__subs_view).
  * The device thread frees a replaced snapshot once no reader holds it;
  * it never waits for one, it tries again at its next publication. Why
@@ -65,6 +78,7 @@ struct zr__subs_t {
     uint64_t total; /* accepted subscriptions */
     uint64_t live;  /* topics with accepted subscriptions */
     uint64_t max;   /* 0: no limit */
+    zr__holders_t *holders;
     bool changed;   /* since the last publication */
     bool relist;    /* and the listed topics with it */
     s_rows_t *rows; /* the current list */
@@ -73,7 +87,11 @@ struct zr__subs_t {
     s_snap_t *replaced;
     /* Counters, read by STATS from any thread. */
     _Atomic uint64_t st_total, st_topics, st_refused;
+    _Atomic uint64_t st_duplicates, st_strays;
 };
+
+/* What a connection holds of a topic (holders.c), when it holds it. */
+enum { S_HELD_REFUSED, S_HELD_ACCEPTED };
 
 /* Device thread: a snapshot no reader holds any more. */
 static void
@@ -94,6 +112,11 @@ zr__subs_new(uint64_t max_subscriptions)
         return NULL;
     }
     self->max = max_subscriptions;
+    self->holders = zr__holders_new();
+    if (!self->holders) {
+        free(self);
+        return NULL;
+    }
     self->changed = self->relist = true;
     zr__subs_publish(self);
     if (!atomic_load(&self->snap)) {
@@ -115,6 +138,7 @@ zr__subs_destroy(zr__subs_t **self_p)
         free(self->topics[i].topic);
     }
     free(self->topics);
+    zr__holders_destroy(&self->holders);
     /* No reader is left by now (the device is going). */
     s_snap_t *snap = atomic_load(&self->snap);
     if (snap) {
@@ -221,45 +245,71 @@ static zr__subs_change_t
 s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
 {
     s_topic_t *t = s_entry(self, topic, size);
-    zr__subs_change_t change = ZR__SUBS_ADDED;
-    if (t && self->max && self->total >= self->max) {
-        t->refused++;
+    if (!t || (self->max && self->total >= self->max)) {
+        if (t) {
+            t->refused++;
+        }
         zr__stat_add(&self->st_refused, 1);
-        change = ZR__SUBS_REFUSED;
+        return ZR__SUBS_REFUSED; /* out of memory: the same */
     }
-    else if (t) {
-        self->live += t->count++ == 0;
-        self->total++;
+    self->live += t->count++ == 0;
+    self->total++;
+    self->changed = true;
+    self->relist |= s_listed(self, topic, size);
+    return ZR__SUBS_ADDED;
+}
+
+/* End one subscription to TOPIC, an accepted one unless REFUSED_FIRST
+ * and the topic has refused ones. */
+static zr__subs_change_t
+s_unsubscribe(zr__subs_t *self, const unsigned char *topic, size_t size,
+              bool refused_first)
+{
+    bool found;
+    size_t i = s_find(self, topic, size, &found);
+    s_topic_t *t = found ? &self->topics[i] : NULL;
+    if (!t) {
+        zr__stat_add(&self->st_strays, 1);
+        return ZR__SUBS_IGNORED;
+    }
+    zr__subs_change_t change = ZR__SUBS_IGNORED;
+    if (t->refused && (refused_first || !t->count)) {
+        t->refused--;
+    }
+    else {
+        self->live -= --t->count == 0;
+        self->total--;
         self->changed = true;
         self->relist |= s_listed(self, topic, size);
+        change = ZR__SUBS_REMOVED;
     }
+    s_entry_drop_if_empty(self, t);
     return change;
 }
 
-/* libzmq cannot say which pipe a subscriber's farewell unsubscribes came
- * from, so a refused one is assumed first: at worst a topic stays
- * subscribed upstream a while longer, never does one go while somebody
- * still wants it. */
+/* A report from connection WHO (holders.c), which holds TOPIC as HELD
+ * (-1: not at all). */
 static zr__subs_change_t
-s_unsubscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
+s_named(zr__subs_t *self, int who, bool subscribe, const unsigned char *topic,
+        size_t size)
 {
-    bool found;
-    zr__subs_change_t change = ZR__SUBS_IGNORED;
-    size_t i = s_find(self, topic, size, &found);
-    if (found) {
-        s_topic_t *t = &self->topics[i];
-        if (t->refused) {
-            t->refused--;
-        }
-        else if (t->count) {
-            self->live -= --t->count == 0;
-            self->total--;
-            self->changed = true;
-            self->relist |= s_listed(self, topic, size);
-            change = ZR__SUBS_REMOVED;
-        }
-        s_entry_drop_if_empty(self, t);
+    int held = zr__holders_get(self->holders, who, topic, size);
+    if (subscribe && held >= 0) {
+        zr__stat_add(&self->st_duplicates, 1);
+        return ZR__SUBS_IGNORED;
     }
+    if (!subscribe && held < 0) {
+        zr__stat_add(&self->st_strays, 1);
+        return ZR__SUBS_IGNORED;
+    }
+    if (!subscribe) {
+        zr__holders_drop(self->holders, who, topic, size);
+        return s_unsubscribe(self, topic, size, held == S_HELD_REFUSED);
+    }
+    zr__subs_change_t change = s_subscribe(self, topic, size);
+    int state = change == ZR__SUBS_ADDED ? S_HELD_ACCEPTED : S_HELD_REFUSED;
+    /* Out of memory, it counts as an anonymous one. */
+    zr__holders_put(self->holders, who, topic, size, state);
     return change;
 }
 
@@ -268,10 +318,15 @@ zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame)
 {
     const unsigned char *data = zmq_msg_data(frame);
     size_t size = zmq_msg_size(frame);
-    if (data[0] == 1) {
+    bool subscribe = data[0] == 1;
+    int who = zr__holders_who(self->holders, frame);
+    if (who >= 0) {
+        return s_named(self, who, subscribe, data + 1, size - 1);
+    }
+    if (subscribe) {
         return s_subscribe(self, data + 1, size - 1);
     }
-    return s_unsubscribe(self, data + 1, size - 1);
+    return s_unsubscribe(self, data + 1, size - 1, true);
 }
 
 uint64_t
@@ -454,6 +509,10 @@ zr__subs_describe(zr__subs_t *self, cJSON *stats)
     }
     cJSON_AddNumberToObject(subs, "refused",
                             (double) zr__stat_get(&self->st_refused));
+    cJSON_AddNumberToObject(subs, "ignored_duplicates",
+                            (double) zr__stat_get(&self->st_duplicates));
+    cJSON_AddNumberToObject(subs, "ignored_unsubscribes",
+                            (double) zr__stat_get(&self->st_strays));
     cJSON *list = cJSON_AddArrayToObject(subs, "list");
     for (size_t i = 0; i < v->nrows; i++) {
         const zr__subs_row_t *r = &v->rows[i];

@@ -288,6 +288,24 @@ void zr__subs_release(zr__subs_t *self, const zr__subs_view_t *view);
 /* The "subscriptions" object of STATS, from a view (any thread). */
 void zr__subs_describe(zr__subs_t *self, cJSON *stats);
 
+/* holders.c: which subscriber connection holds which subscription (for
+ * the connections libzmq names: tcp, ipc). */
+typedef struct zr__holders_t zr__holders_t;
+zr__holders_t *zr__holders_new(void);
+void zr__holders_destroy(zr__holders_t **self_p);
+/* The connection FRAME (a subscription from the XPUB) came from, >= 0,
+ * or -1 when libzmq names none. Forgets what it knew of an earlier
+ * connection on the same descriptor. */
+int zr__holders_who(zr__holders_t *self, zmq_msg_t *frame);
+/* The STATE (>= 0) WHO holds TOPIC with, or -1 when it does not. */
+int zr__holders_get(const zr__holders_t *self, int who, const void *topic,
+                    size_t size);
+/* WHO holds TOPIC now (it did not): -1 ENOMEM. */
+int zr__holders_put(zr__holders_t *self, int who, const void *topic,
+                    size_t size, int state);
+void zr__holders_drop(zr__holders_t *self, int who, const void *topic,
+                      size_t size);
+
 /* sync_service.c: the sync endpoint (docs/SYNC.md). */
 typedef struct zr__syncsvc_t zr__syncsvc_t;
 /* Serves requests on SYNC (an engine watch); probes go upstream on

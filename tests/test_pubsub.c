@@ -775,6 +775,169 @@ test_garbage_stays_down(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * Counting as libzmq does: one subscription per subscriber connection
+ * and topic. Over ipc, where libzmq says which connection a subscription
+ * came from (inproc peers carry no name).
+ */
+
+typedef struct {
+    char dir[32];
+    char front[64], back[96];
+    void *ctx, *pub;
+    zr_device_t *dev;
+} s_ipc_t;
+
+static void
+s_ipc_up(s_ipc_t *t, const char *tag, const char *back_prefix,
+         const char *const *kv)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/zrelay-%s-XXXXXX", tag);
+    ZR_CHECK(mkdtemp(t->dir) != NULL);
+    snprintf(t->front, sizeof t->front, "@inproc://%s-front", tag);
+    snprintf(t->back, sizeof t->back, "ipc://%s/back", t->dir);
+    t->ctx = zmq_ctx_new();
+    t->dev = zr_device_new(t->ctx, ZR_FORWARDER, tag);
+    char back[110];
+    snprintf(back, sizeof back, "%s%s", back_prefix, t->back);
+    ZR_PASS(zr_device_set_frontend(t->dev, t->front));
+    ZR_PASS(zr_device_set_backend(t->dev, back));
+    for (; kv && kv[0]; kv += 2) {
+        ZR_PASS(zr_device_set(t->dev, kv[0], kv[1]));
+    }
+    if (zr_device_start(t->dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(t->dev));
+    }
+    t->pub = zrt_socket(t->ctx, ZMQ_PUB);
+    zrt_connect(t->pub, t->front + 1);
+}
+
+static void
+s_ipc_down(s_ipc_t *t)
+{
+    zr_device_destroy(&t->dev);
+    zmq_close(t->pub);
+    zmq_ctx_term(t->ctx);
+    char path[64];
+    snprintf(path, sizeof path, "%s/back", t->dir);
+    unlink(path);
+    rmdir(t->dir);
+}
+
+static double
+s_total(zr_device_t *dev)
+{
+    return zrt_stat(dev, "subscriptions", "total", NULL);
+}
+
+/* "\x01dup" 11 times from one connection, with max_subscriptions 10:
+ * one subscription, not ten, and none left once it goes; the same for a
+ * SUB subscribed twice to a topic; and a new subscriber is served. */
+static void
+test_duplicates_ipc(void)
+{
+    const char *kv[] = {"max_subscriptions", "10", NULL};
+    s_ipc_t t;
+    s_ipc_up(&t, "dup", "@", kv);
+    void *x = zrt_socket(t.ctx, ZMQ_XSUB);
+    zrt_connect(x, t.back);
+    for (int i = 0; i < 11; i++) {
+        ZR_PASS(zmq_send(x,
+                         "\x01"
+                         "dup",
+                         4, 0));
+    }
+    zr_stats_t st;
+    ZR_WAIT_STATS(t.dev, st, st.backend.msgs_in == 11, ZRT_DEADLINE_MS);
+    ZR_EQ(s_total(t.dev), 1);
+    ZR_EQ(zrt_stat(t.dev, "subscriptions", "refused", NULL), 0);
+    ZR_EQ(zrt_stat(t.dev, "subscriptions", "ignored_duplicates", NULL), 10);
+    ZR_EQ(st.frontend.msgs_out, 1); /* one subscription went upstream */
+    zmq_close(x);
+    ZR_WAIT(s_total(t.dev) == 0, ZRT_DEADLINE_MS);
+    void *twice = s_sub(t.ctx, t.back, "A");
+    zmq_setsockopt(twice, ZMQ_SUBSCRIBE, "A", 1);
+    ZR_WAIT_STATS(t.dev, st, st.backend.msgs_in == 14, ZRT_DEADLINE_MS);
+    ZR_EQ(s_total(t.dev), 1);
+    zmq_close(twice);
+    ZR_WAIT(s_total(t.dev) == 0, ZRT_DEADLINE_MS);
+    /* Nothing is used up: ten new subscribers are all served. */
+    void *subs[10];
+    for (int i = 0; i < 10; i++) {
+        subs[i] = s_sub(t.ctx, t.back, "dup");
+    }
+    ZR_WAIT(s_total(t.dev) == 10, ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(t.dev, "subscriptions", "refused", NULL), 0);
+    s_up(t.pub, subs[0], "dup");
+    s_put(t.pub, "dup", "for all");
+    for (int i = 0; i < 10; i++) {
+        char buf[64];
+        do { /* the warm-up first, if it came in time */
+            ZR_RECV(subs[i], "dup");
+            zrt_recv_str(subs[i], buf, sizeof buf);
+        } while (strcmp(buf, "for all") != 0);
+    }
+    for (int i = 0; i < 10; i++) {
+        zmq_close(subs[i]);
+    }
+    s_ipc_down(&t);
+}
+
+/* An unsubscribe for a topic its connection never subscribed to changes
+ * nothing: not the count, not what goes upstream. */
+static void
+test_stray_unsubscribe_ipc(void)
+{
+    s_ipc_t t;
+    s_ipc_up(&t, "stray", "@", NULL);
+    void *keeper = s_sub(t.ctx, t.back, "A");
+    s_up(t.pub, keeper, "A");
+    /* libzmq's XSUB sends no unsubscribe for a topic it does not hold,
+     * but one with ZMQ_ONLY_FIRST_SUBSCRIBE (108, a draft option there at
+     * run time) passes later frames as they are, and the forwarder's XPUB
+     * takes them for (un)subscriptions all the same. */
+    void *x = zrt_socket(t.ctx, ZMQ_XSUB);
+    zrt_setint(x, 108, 1);
+    zrt_connect(x, t.back);
+    ZR_SENDMORE(x, "junk");
+    ZR_PASS(zmq_send(x,
+                     "\x00"
+                     "A",
+                     2, 0));
+    zr_stats_t st;
+    ZR_WAIT_STATS(t.dev, st, st.backend.msgs_in == 2, ZRT_DEADLINE_MS);
+    ZR_EQ(st.frontend.msgs_out, 1);
+    ZR_EQ(s_total(t.dev), 1);
+    ZR_EQ(zrt_stat(t.dev, "subscriptions", "ignored_unsubscribes", NULL), 1);
+    zmq_close(x);
+    zmq_close(keeper);
+    s_ipc_down(&t);
+}
+
+/* A subscriber the forwarder connects to, gone and back: one connection
+ * at a time holds its subscription, so it counts once. */
+static void
+test_reconnected_subscriber_ipc(void)
+{
+    s_ipc_t t;
+    s_ipc_up(&t, "recon", ">", NULL);
+    void *sub = zrt_socket(t.ctx, ZMQ_SUB);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "A", 1);
+    ZR_PASS(zmq_bind(sub, t.back));
+    s_up(t.pub, sub, "A");
+    ZR_EQ(s_total(t.dev), 1);
+    zmq_close(sub);
+    sub = zrt_socket(t.ctx, ZMQ_SUB);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "A", 1);
+    ZR_PASS(zmq_bind(sub, t.back));
+    s_up(t.pub, sub, "A");
+    zr_stats_t st;
+    ZR_WAIT_STATS(t.dev, st, true, ZRT_DEADLINE_MS);
+    ZR_EQ(s_total(t.dev), 1);
+    zmq_close(sub);
+    s_ipc_down(&t);
+}
+
 ZR_TESTS = {
     {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
     {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
@@ -796,6 +959,11 @@ ZR_TESTS = {
      test_subscriptions_all_upstream},
     {"inproc: what is not a subscription stays down", test_garbage_stays_down},
     {"ipc: a bridge from ipc inside to tcp outside", test_bridge_ipc_tcp},
+    {"ipc: duplicate subscriptions count once", test_duplicates_ipc},
+    {"ipc: an unsubscribe of nothing changes nothing",
+     test_stray_unsubscribe_ipc},
+    {"ipc: a reconnected subscriber counts once",
+     test_reconnected_subscriber_ipc},
     {NULL, NULL},
 };
 ZR_MAIN
