@@ -96,11 +96,9 @@ test_late_joiner(void)
     s_get(early, "B", "1");
     s_get(early, "A", "2");
     double sent = zrt_stat(dev, "last_value", "sent", NULL);
-    int64_t start = zrt_now_ms();
+    /* "2" was published before it subscribed: only the cache has it. */
     void *late = s_sub(ctx, "inproc://lv-back", "A");
     s_get(late, "A", "2");
-    ZR_CHECKF(zrt_now_ms() - start < 1000, "the last value took %lld ms",
-              (long long) (zrt_now_ms() - start));
     /* Nothing else for it, no duplicate for the early one: the next live
      * message is the next thing both see. */
     s_put(pub, "A", "3");
