@@ -912,6 +912,33 @@ test_stray_unsubscribe_ipc(void)
     s_ipc_down(&t);
 }
 
+/* Subscribers come and go, and their descriptors are used again: the
+ * count follows them, round after round. */
+static void
+test_churn_ipc(void)
+{
+    s_ipc_t t;
+    s_ipc_up(&t, "cgo", "@", NULL);
+    for (int round = 0; round < 5; round++) {
+        void *subs[20];
+        for (int i = 0; i < 20; i++) {
+            subs[i] = s_sub(t.ctx, t.back, "A");
+            zmq_setsockopt(subs[i], ZMQ_SUBSCRIBE, "A", 1);
+            zmq_setsockopt(subs[i], ZMQ_SUBSCRIBE, "B", 1);
+        }
+        ZR_WAIT(zrt_stat(t.dev, "subscriptions", "ignored_duplicates", NULL) ==
+                    20 * (round + 1),
+                ZRT_DEADLINE_MS);
+        ZR_WAIT(s_total(t.dev) == 40, ZRT_DEADLINE_MS);
+        for (int i = 0; i < 20; i++) {
+            zmq_close(subs[i]);
+        }
+        ZR_WAIT(s_total(t.dev) == 0, ZRT_DEADLINE_MS);
+    }
+    ZR_EQ(zrt_stat(t.dev, "subscriptions", "ignored_unsubscribes", NULL), 0);
+    s_ipc_down(&t);
+}
+
 /* A subscriber the forwarder connects to, gone and back: one connection
  * at a time holds its subscription, so it counts once. */
 static void
@@ -960,6 +987,7 @@ ZR_TESTS = {
     {"ipc: duplicate subscriptions count once", test_duplicates_ipc},
     {"ipc: an unsubscribe of nothing changes nothing",
      test_stray_unsubscribe_ipc},
+    {"ipc: subscribers come and go, the count follows", test_churn_ipc},
     {"ipc: a reconnected subscriber counts once",
      test_reconnected_subscriber_ipc},
     {NULL, NULL},
