@@ -5,10 +5,11 @@
  *
  * Upstream (backend to frontend) come the subscriptions, which the table
  * counts and may refuse; when the XPUB runs ZMQ_XPUB_MANUAL (with a limit
- * or a cache) the handler applies them itself. The table's changes are
- * published for STATS readers once per turn of the engine's loop, from
- * the timer. Downstream come the publications: probes are consumed, the
- * cache keeps the last of each topic, and the gate may hold them.
+ * or a cache) the handler applies them itself, and publishes the table
+ * for STATS readers after each change. Only subscriptions go on up:
+ * whatever else a subscriber sends is refused, counted. Downstream come
+ * the publications: probes are consumed, the cache keeps the last of
+ * each topic, and the gate may hold them.
  */
 #include "zr_impl.h"
 
@@ -132,7 +133,7 @@ static int64_t
 s_timer(void *arg, int64_t now)
 {
     zr__pubsub_t *self = arg;
-    zr__subs_publish(self->subs);
+    zr__subs_publish(self->subs); /* frees what readers let go of */
     int64_t next = self->sync ? zr__syncsvc_timer(self->sync, now) : -1;
     int64_t gate = self->gate ? zr__gate_timer(self->gate, now) : -1;
     if (gate >= 0 && (next < 0 || gate < next)) {
