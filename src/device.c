@@ -564,6 +564,21 @@ s_socket(zr_device_t *self, int role, int type)
          * again instead of being refused as a duplicate. */
         s_setopt(s, ZMQ_ROUTER_HANDOVER, 1);
     }
+    if (role == S_FRONTEND && type == ZMQ_XSUB) {
+        /* XSUB sends subscriptions with no word at its high-water mark:
+         * libzmq's dist_t skips a full pipe, and a subscription skipped
+         * is lost for good. Only subscriptions go this way (the handler
+         * refuses anything else), so no mark is needed to bound it. */
+        s_setopt(s, ZMQ_SNDHWM, 0);
+    }
+    if (role == S_BACKEND && type == ZMQ_XPUB) {
+        /* A subscriber the forwarder connects to gets a pipe per
+         * connection, as one that connects does: otherwise libzmq keeps
+         * the pipe over a reconnection, the subscriber's subscriptions
+         * come again on it as duplicates, and nothing unsubscribes them
+         * when it goes (the subscription table counts per connection). */
+        s_setopt(s, ZMQ_IMMEDIATE, 1);
+    }
     if (role == S_BACKEND && type == ZMQ_XPUB && self->block_timeout >= 0) {
         /* A slow subscriber holds the others (up to block_timeout) rather
          * than lose messages inside libzmq without a word. */

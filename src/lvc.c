@@ -7,6 +7,14 @@
  * for every topic that starts with its prefix, which walks the entries
  * (subscriptions are rare next to publications). The entries form a list
  * in update order, newest first, so eviction takes the tail.
+ *
+ * Memory follows the bounds whatever the churn: a publisher of
+ * single-frame messages makes every message a new topic, so entries come
+ * and go all the time. The table uses linear probing with backward-shift
+ * deletion (no tombstones, so a deleted slot is free again at once), and
+ * its size follows the live entries only: it doubles over a load of 3/4
+ * and halves under 1/8. The bytes counted for an entry include its
+ * bookkeeping, so max_bytes bounds memory even for tiny messages.
  */
 #include "zr_impl.h"
 
@@ -14,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+#define S_MIN_SLOTS 64
 
 typedef struct s_entry {
     struct s_entry *newer, *older; /* update order */
@@ -24,16 +34,13 @@ typedef struct s_entry {
 } s_entry_t;
 
 struct zr__lvc_t {
-    s_entry_t **slots; /* open addressing; NULL empty, S_GONE deleted */
-    size_t nslots, used;
+    s_entry_t **slots; /* open addressing, linear probing; NULL is free */
+    size_t nslots;
     s_entry_t *newest, *oldest;
     size_t topics, bytes;
     size_t max_topics, max_bytes;
     uint64_t evictions;
 };
-
-static s_entry_t s_gone_entry;
-#define S_GONE (&s_gone_entry)
 
 zr__lvc_t *
 zr__lvc_new(size_t max_topics, size_t max_bytes)
@@ -43,7 +50,7 @@ zr__lvc_new(size_t max_topics, size_t max_bytes)
         errno = ENOMEM;
         return NULL;
     }
-    self->nslots = 64;
+    self->nslots = S_MIN_SLOTS;
     self->slots = calloc(self->nslots, sizeof *self->slots);
     if (!self->slots) {
         free(self);
@@ -81,36 +88,30 @@ zr__lvc_destroy(zr__lvc_t **self_p)
     *self_p = NULL;
 }
 
-/* The slot holding TOPIC, or the first free one for it. */
+/* The slot holding TOPIC, or the free one where it would go. */
 static size_t
 s_slot(const zr__lvc_t *self, const unsigned char *topic, size_t size,
        uint64_t hash, bool *found)
 {
     size_t mask = self->nslots - 1;
-    size_t i = (size_t) hash & mask;
-    size_t free_slot = SIZE_MAX;
-    for (;;) {
+    for (size_t i = (size_t) hash & mask;; i = (i + 1) & mask) {
         s_entry_t *e = self->slots[i];
         if (!e) {
             *found = false;
-            return free_slot != SIZE_MAX ? free_slot : i;
+            return i;
         }
-        if (e == S_GONE) {
-            free_slot = free_slot == SIZE_MAX ? i : free_slot;
-        }
-        else if (e->hash == hash && e->size == size &&
-                 memcmp(e->topic, topic, size) == 0) {
+        if (e->hash == hash && e->size == size &&
+            memcmp(e->topic, topic, size) == 0) {
             *found = true;
             return i;
         }
-        i = (i + 1) & mask;
     }
 }
 
+/* Rehash every entry into a table of N slots (a power of two). */
 static int
-s_grow(zr__lvc_t *self)
+s_resize(zr__lvc_t *self, size_t n)
 {
-    size_t n = self->nslots * 2;
     s_entry_t **slots = calloc(n, sizeof *slots);
     if (!slots) {
         return -1;
@@ -125,8 +126,26 @@ s_grow(zr__lvc_t *self)
     free(self->slots);
     self->slots = slots;
     self->nslots = n;
-    self->used = self->topics;
     return 0;
+}
+
+/* Empty slot I and move back the entries after it that can no longer be
+ * found past the hole (Knuth's algorithm R for linear probing). */
+static void
+s_slot_clear(zr__lvc_t *self, size_t i)
+{
+    size_t mask = self->nslots - 1;
+    self->slots[i] = NULL;
+    for (size_t j = (i + 1) & mask; self->slots[j]; j = (j + 1) & mask) {
+        size_t home = (size_t) self->slots[j]->hash & mask;
+        /* The entry at J stays if its home lies cyclically in (I, J]. */
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            self->slots[i] = self->slots[j];
+            self->slots[j] = NULL;
+            i = j;
+        }
+    }
 }
 
 static void
@@ -168,13 +187,42 @@ s_evict_oldest(zr__lvc_t *self)
     bool found;
     size_t i = s_slot(self, e->topic, e->size, e->hash, &found);
     if (found) {
-        self->slots[i] = S_GONE;
+        s_slot_clear(self, i);
     }
     s_unlink(self, e);
     self->topics--;
     self->bytes -= e->bytes;
     self->evictions++;
     s_entry_free(e);
+}
+
+/* A new entry for TOPIC in slot I (NULL when out of memory). */
+static s_entry_t *
+s_entry_new(zr__lvc_t *self, size_t i, const unsigned char *topic, size_t size,
+            uint64_t hash)
+{
+    s_entry_t *e = calloc(1, sizeof *e);
+    unsigned char *copy = malloc(size ? size : 1);
+    if (!e || !copy) {
+        free(e);
+        free(copy);
+        return NULL;
+    }
+    memcpy(copy, topic, size);
+    e->topic = copy;
+    e->size = size;
+    e->hash = hash;
+    self->slots[i] = e;
+    self->topics++;
+    return e;
+}
+
+/* What an entry costs: the message's bytes and the cache's own. */
+static size_t
+s_cost(const s_entry_t *e)
+{
+    return zr__msg_bytes(&e->msg) + e->size + sizeof *e +
+           e->msg.cap * sizeof(zmq_msg_t) + 2 * sizeof(s_entry_t *);
 }
 
 void
@@ -193,38 +241,28 @@ zr__lvc_store(zr__lvc_t *self, const zr__msg_t *msg)
         self->bytes -= e->bytes;
     }
     else {
-        if ((self->used + 1) * 4 > self->nslots * 3) {
-            if (s_grow(self) != 0) {
+        if ((self->topics + 1) * 4 > self->nslots * 3) {
+            if (s_resize(self, self->nslots * 2) != 0) {
                 return;
             }
             i = s_slot(self, topic, size, hash, &found);
         }
-        e = calloc(1, sizeof *e);
-        unsigned char *copy = malloc(size ? size : 1);
-        if (!e || !copy) {
-            free(e);
-            free(copy);
+        if (!(e = s_entry_new(self, i, topic, size, hash))) {
             return;
         }
-        memcpy(copy, topic, size);
-        e->topic = copy;
-        e->size = size;
-        e->hash = hash;
-        if (!self->slots[i]) {
-            self->used++;
-        }
-        self->slots[i] = e;
-        self->topics++;
     }
     /* The cache shares the message's bodies (reference counted). */
     zr__msg_copy(&e->msg, msg);
-    e->bytes = zr__msg_bytes(&e->msg);
+    e->bytes = s_cost(e);
     self->bytes += e->bytes;
     s_push_newest(self, e);
     while (self->topics > 1 &&
            ((self->max_topics && self->topics > self->max_topics) ||
             (self->max_bytes && self->bytes > self->max_bytes))) {
         s_evict_oldest(self);
+    }
+    if (self->nslots > S_MIN_SLOTS && self->topics * 8 < self->nslots) {
+        s_resize(self, self->nslots / 2); /* if out of memory: stays */
     }
 }
 
@@ -243,6 +281,12 @@ zr__lvc_match(zr__lvc_t *self, const void *prefix, size_t len,
         }
     }
     return total;
+}
+
+size_t
+zr__lvc_slots(const zr__lvc_t *self)
+{
+    return self->nslots;
 }
 
 void

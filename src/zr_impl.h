@@ -346,7 +346,9 @@ zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
                                        const char *path, const char *labels);
 
 /* ---------------------------------------------------------------------
- * pubsub.c: the forwarder's handler (subscription table, sync, gate).
+ * pubsub.c: the forwarder's handler, which ties together the subscription
+ * table (subs.c), the sync service (sync_service.c), the gate (gate.c)
+ * and last values (lastvalue.c over the cache in lvc.c).
  */
 typedef struct zr__pubsub_t zr__pubsub_t;
 typedef struct {
@@ -367,6 +369,110 @@ zr__pubsub_t *zr__pubsub_new(zr__engine_t *engine, const char *name,
                              void *frontend, void *backend, void *sync,
                              const zr__pubsub_opts_t *opts);
 void zr__pubsub_destroy(zr__pubsub_t **self_p);
+/* Adds the forwarder's objects to STATS (any thread). */
+void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
+
+/* subs.c: the subscription table. Written by the device thread only. */
+typedef struct zr__subs_t zr__subs_t;
+typedef enum {
+    ZR__SUBS_ADDED,   /* a new subscription, accepted: apply it, pass it on */
+    ZR__SUBS_REFUSED, /* a new one over max_subscriptions: neither */
+    ZR__SUBS_REMOVED, /* an accepted one ended: unapply it, pass it on */
+    ZR__SUBS_IGNORED  /* it changes nothing for anybody */
+} zr__subs_change_t;
+zr__subs_t *zr__subs_new(uint64_t max_subscriptions);
+void zr__subs_destroy(zr__subs_t **self_p);
+/* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
+zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);
+uint64_t zr__subs_total(const zr__subs_t *self);
+/* Subscriptions that overlap PREFIX: those it starts with (they receive
+ * messages on PREFIX) and those that start with it. */
+uint64_t zr__subs_overlap(const zr__subs_t *self, const void *prefix,
+                          size_t len);
+/* Device thread: make the changes since the last call visible to
+ * readers (cheap when nothing changed). */
+void zr__subs_publish(zr__subs_t *self);
+bool zr__subs_changed(const zr__subs_t *self);
+/* Any thread: the table as last published, the same until released.
+ * Never waits for the device thread, nor makes it wait. */
+typedef struct {
+    const unsigned char *topic;
+    size_t size;
+    uint64_t count;
+} zr__subs_row_t;
+typedef struct {
+    uint64_t total;  /* accepted subscriptions */
+    uint64_t topics; /* distinct topics among them */
+    size_t nrows;    /* the first topics in byte order, at most 1000 */
+    bool truncated;  /* there are more topics than rows */
+    const zr__subs_row_t *rows;
+} zr__subs_view_t;
+const zr__subs_view_t *zr__subs_view(zr__subs_t *self);
+void zr__subs_release(zr__subs_t *self, const zr__subs_view_t *view);
+/* The "subscriptions" object of STATS, from a view (any thread). */
+void zr__subs_describe(zr__subs_t *self, cJSON *stats);
+
+/* holders.c: which subscriber connection holds which subscription (for
+ * the connections libzmq names: tcp, ipc). */
+typedef struct zr__holders_t zr__holders_t;
+zr__holders_t *zr__holders_new(void);
+void zr__holders_destroy(zr__holders_t **self_p);
+/* The connection FRAME (a subscription from the XPUB) came from, >= 0,
+ * or -1 when libzmq names none. Forgets what it knew of an earlier
+ * connection on the same descriptor. */
+int zr__holders_who(zr__holders_t *self, zmq_msg_t *frame);
+/* The STATE (>= 0) WHO holds TOPIC with, or -1 when it does not. */
+int zr__holders_get(const zr__holders_t *self, int who, const void *topic,
+                    size_t size);
+/* WHO holds TOPIC now (it did not): -1 ENOMEM. */
+int zr__holders_put(zr__holders_t *self, int who, const void *topic,
+                    size_t size, int state);
+void zr__holders_drop(zr__holders_t *self, int who, const void *topic,
+                      size_t size);
+
+/* sync_service.c: the sync endpoint (docs/SYNC.md). */
+typedef struct zr__syncsvc_t zr__syncsvc_t;
+/* Serves requests on SYNC (an engine watch); probes go upstream on
+ * FRONTEND; counts come from SUBS. */
+zr__syncsvc_t *zr__syncsvc_new(zr__engine_t *engine, const char *name,
+                               void *sync, void *frontend,
+                               const zr__subs_t *subs);
+void zr__syncsvc_destroy(zr__syncsvc_t **self_p);
+/* FIRST, a publication's first frame, is a probe: consumed, always. */
+bool zr__syncsvc_is_probe(const zmq_msg_t *first);
+/* A probe came through. */
+void zr__syncsvc_probe(zr__syncsvc_t *self, const zmq_msg_t *first);
+/* The subscriptions changed: waiters whose count is reached go on. */
+void zr__syncsvc_check(zr__syncsvc_t *self);
+/* Answers the waiters whose time is up; the next deadline or -1. */
+int64_t zr__syncsvc_timer(zr__syncsvc_t *self, int64_t now);
+void zr__syncsvc_describe(const zr__syncsvc_t *self, cJSON *stats);
+
+/* gate.c: hold_until. */
+typedef struct zr__gate_t zr__gate_t;
+zr__gate_t *zr__gate_new(zr__engine_t *engine, void *backend,
+                         const zr__pubsub_opts_t *opts);
+void zr__gate_destroy(zr__gate_t **self_p);
+/* A publication while SUBSCRIPTIONS exist: true when the gate keeps it
+ * (MSG emptied), false when it goes on now. */
+bool zr__gate_take(zr__gate_t *self, zr__msg_t *msg, uint64_t subscriptions);
+/* The subscriptions changed: when there are enough, all held go on. */
+void zr__gate_update(zr__gate_t *self, uint64_t subscriptions);
+int64_t zr__gate_timer(zr__gate_t *self, int64_t now);
+/* At stop: what it holds goes on. */
+void zr__gate_flush(zr__gate_t *self);
+void zr__gate_describe(const zr__gate_t *self, cJSON *stats);
+
+/* lastvalue.c: last values for new subscribers. */
+typedef struct zr__lastvalue_t zr__lastvalue_t;
+zr__lastvalue_t *zr__lastvalue_new(zr__engine_t *engine, void *backend,
+                                   const zr__pubsub_opts_t *opts);
+void zr__lastvalue_destroy(zr__lastvalue_t **self_p);
+void zr__lastvalue_store(zr__lastvalue_t *self, const zr__msg_t *msg);
+/* A subscription to PREFIX was just applied: send it what it matches. */
+void zr__lastvalue_subscribed(zr__lastvalue_t *self, const void *prefix,
+                              size_t len);
+void zr__lastvalue_describe(const zr__lastvalue_t *self, cJSON *stats);
 
 /* lvc.c: the last value cache. */
 typedef struct zr__lvc_t zr__lvc_t;
@@ -380,7 +486,8 @@ size_t zr__lvc_match(zr__lvc_t *self, const void *prefix, size_t len,
                      const zr__msg_t **out, size_t max);
 void zr__lvc_stats(const zr__lvc_t *self, uint64_t *topics, uint64_t *bytes,
                    uint64_t *evictions);
-void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
+/* The hash table's size in slots (for tests: memory follows the bounds). */
+size_t zr__lvc_slots(const zr__lvc_t *self);
 
 /* ---------------------------------------------------------------------
  * broker.c: the queue's handler for strategies lru and hash.

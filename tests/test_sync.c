@@ -80,7 +80,14 @@ test_probes_consumed(void)
         ZR_SEND(pub, "data");
         ZR_RECV(sub, "data");
     }
-    ZR_CHECK(!zrt_readable(sub, 50));
+    /* The probes took the same way as the data, so a probe that got past
+     * the forwarder would come before "end": "end" is next, and the
+     * backend sent the five data messages and "end", nothing else. */
+    ZR_SEND(pub, "end");
+    ZR_RECV(sub, "end");
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out >= 6, ZRT_DEADLINE_MS);
+    ZR_EQ(st.backend.msgs_out, 6);
     ZR_CHECK(zrt_stat(dev, "sync", "probes", NULL) >= 5);
     zr_device_destroy(&dev);
     zmq_close(pub);
@@ -397,9 +404,68 @@ test_options_apply_to_forwarders(void)
     zr_device_destroy(&dev);
 }
 
+/* Send the frames of FRAMES (NULL-terminated) as one message. */
+static void
+s_send_frames(void *socket, const char *const *frames)
+{
+    for (; *frames; frames++) {
+        zrt_send_str(socket, *frames, frames[1] ? ZMQ_SNDMORE : 0);
+    }
+}
+
+/* Requests of any shape are read whole and answered once: one of 21
+ * frames, whose 17th would be taken for a routing id if it were read in
+ * two, and one of 10,000. */
+static void
+test_long_requests(void)
+{
+    void *ctx = zmq_ctx_new();
+    /* A PULL frontend: a request for 0 goes at once, without a probe. */
+    zr_device_t *dev = s_forwarder(ctx, "long", "ingest", "pull");
+    /* A client whose routing id is "x", known to the sync socket. */
+    void *x = zrt_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(x, ZMQ_ROUTING_ID, "x", 1);
+    zrt_connect(x, "inproc://long-sync");
+    const char *const zero[] = {"", "WAIT", "0", "", "1000", NULL};
+    s_send_frames(x, zero);
+    ZR_RECV(x, "");
+    ZR_RECV(x, "GO");
+    ZR_RECV(x, "0");
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(client, "inproc://long-sync");
+    const char *const long_one[] = {
+        "",  "WAIT", "1", "",  "1000", "a", "a", "a",    "a", "a", "a",
+        "a", "a",    "a", "a", "a",    "x", "",  "WAIT", "0", "",  NULL};
+    s_send_frames(client, long_one);
+    ZR_RECV(client, "");
+    ZR_RECV(client, "ERROR");
+    ZR_RECV(client, "expected WAIT N PREFIX TIMEOUT_MS (see docs/SYNC.md)");
+    for (int i = 0; i < 10000; i++) {
+        ZR_SENDMORE(client, i == 0 ? "" : "b");
+    }
+    ZR_SEND(client, "b");
+    ZR_RECV(client, "");
+    ZR_RECV(client, "ERROR");
+    ZR_RECV(client, "expected WAIT N PREFIX TIMEOUT_MS (see docs/SYNC.md)");
+    /* Everything before this was read by the time it is answered. */
+    s_send_frames(client, zero);
+    ZR_RECV(client, "");
+    ZR_RECV(client, "GO");
+    ZR_RECV(client, "0");
+    ZR_CHECK(!zrt_readable(client, 0));
+    ZR_CHECK(!zrt_readable(x, 0));
+    ZR_EQ(zrt_stat(dev, "sync", "errors", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "sync", "go", NULL), 2);
+    zr_device_destroy(&dev);
+    zmq_close(x);
+    zmq_close(client);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: sync answers", test_answers},
     {"inproc: probes never reach subscribers", test_probes_consumed},
+    {"inproc: a request of any length is answered once", test_long_requests},
     {"inproc: the gate holds, then releases in order",
      test_gate_holds_then_releases},
     {"inproc: the gate's bound and timeout force messages on",
