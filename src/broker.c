@@ -1170,12 +1170,10 @@ s_strategy(const void *base)
 
 #define S_AT(field) offsetof(zr__broker_t, field)
 #define S_ROW(k, m, l, kd, field, text)                                        \
-    {.key = k,                                                                 \
-     .metric = m,                                                              \
-     .labels = l,                                                              \
-     .kind = kd,                                                               \
-     .help = text,                                                             \
-     .offset = S_AT(field)}
+    {                                                                          \
+        .key = k, .metric = m, .labels = l, .kind = kd, .help = text,          \
+        .offset = S_AT(field)                                                  \
+    }
 #define S_WORKERS(k, field, text)                                              \
     S_ROW("workers." k, "broker_workers", "state=\"" k "\"", ZR__STAT_GAUGE,   \
           field, text)
@@ -1205,8 +1203,8 @@ static const zr__stat_t s_rows[] = {
     S_ROW("workers.heartbeats_unsent", "broker_heartbeats_unsent_total", NULL,
           ZR__STAT_COUNTER, st_beats_unsent,
           "Heartbeats a full worker could not take."),
-    S_ROW("requests.waiting", "broker_requests_waiting", NULL,
-          ZR__STAT_GAUGE, st_waiting, "Requests waiting for a worker."),
+    S_ROW("requests.waiting", "broker_requests_waiting", NULL, ZR__STAT_GAUGE,
+          st_waiting, "Requests waiting for a worker."),
     S_ROW("requests.in_flight", "broker_requests_in_flight", NULL,
           ZR__STAT_GAUGE, st_inflight, "Requests a worker is working on."),
     S_REQUESTS("answered", st_answered, "Requests whose reply went back."),
@@ -1222,8 +1220,7 @@ static const zr__stat_t s_rows[] = {
                "Replies dropped: their request was given up or answered."),
     S_REQUESTS("worker_full", st_worker_full,
                "Requests held back because their worker's queue was full."),
-    S_REQUESTS("dropped", st_dropped,
-               "Requests dropped for want of memory."),
+    S_REQUESTS("dropped", st_dropped, "Requests dropped for want of memory."),
 };
 #undef S_REQUESTS
 #undef S_WORKERS

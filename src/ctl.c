@@ -39,16 +39,16 @@ typedef struct {
     void *socket;
     const zr__ctl_ops_t *ops;
     void *arg;
-    bool reply;                   /* the socket type can answer */
-    bool unsent;                  /* a frame of the reply was refused */
-    int delimiter;                /* index of the first empty frame after
-                                     the first, -1: none */
+    bool reply;    /* the socket type can answer */
+    bool unsent;   /* a frame of the reply was refused */
+    int delimiter; /* index of the first empty frame after
+                      the first, -1: none */
     zmq_msg_t frames[S_MAX_FRAMES];
     int nframes;
-    int envelope;                 /* frames before the command */
-    char cmd[64];                 /* printable */
-    const zmq_msg_t *name;        /* the name frame, or NULL */
-    char name_text[128];          /* printable, for messages */
+    int envelope;          /* frames before the command */
+    char cmd[64];          /* printable */
+    const zmq_msg_t *name; /* the name frame, or NULL */
+    char name_text[128];   /* printable, for messages */
     char error[1024];
 } s_req_t;
 
@@ -147,8 +147,7 @@ static void
 s_pause(s_req_t *req, size_t dev)
 {
     req->ops->pause(req->arg, dev, true);
-    ZR_LOG_N("%s: paused by control command",
-             req->ops->name(req->arg, dev));
+    ZR_LOG_N("%s: paused by control command", req->ops->name(req->arg, dev));
     s_reply_text(req, "");
 }
 
@@ -156,8 +155,7 @@ static void
 s_resume(s_req_t *req, size_t dev)
 {
     req->ops->pause(req->arg, dev, false);
-    ZR_LOG_N("%s: resumed by control command",
-             req->ops->name(req->arg, dev));
+    ZR_LOG_N("%s: resumed by control command", req->ops->name(req->arg, dev));
     s_reply_text(req, "");
 }
 
@@ -405,8 +403,8 @@ s_target(s_req_t *req, const s_command_t *c, size_t *dev)
         *dev = s_lookup(req);
         if (*dev == SIZE_MAX) {
             s_names(req, names, sizeof names);
-            s_refuse(req, "no device '%s' (devices: %s)",
-                     req->name_text, names);
+            s_refuse(req, "no device '%s' (devices: %s)", req->name_text,
+                     names);
             return false;
         }
     }

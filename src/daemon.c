@@ -609,14 +609,14 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
     s_plan_stop(self, &p);
     s_plan_restart(self, &p, nold);
     s_plan_commit(self, &p);
-    ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed",
-             p.kept, p.stopped, p.started, p.failed);
+    ZR_LOG_N("reloaded: %zu kept, %zu stopped, %zu started, %zu failed", p.kept,
+             p.stopped, p.started, p.failed);
     s_plan_free(&p);
     s_notify(self, "READY=1");
     if (p.failed) {
         zr__errf(why, whylen,
-                 "reload: %zu device%s failed to start (see the log)",
-                 p.failed, p.failed == 1 ? "" : "s");
+                 "reload: %zu device%s failed to start (see the log)", p.failed,
+                 p.failed == 1 ? "" : "s");
         return -1;
     }
     return 0;
@@ -715,8 +715,8 @@ static void
 s_ctl_statistics(void *arg, size_t i, uint64_t out[8])
 {
     zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
-    size_t n = zr__device_sections(((zr_daemon_t *) arg)->entries[i].dev,
-                                   secs, ZR__STAT_SECTIONS_MAX);
+    size_t n = zr__device_sections(((zr_daemon_t *) arg)->entries[i].dev, secs,
+                                   ZR__STAT_SECTIONS_MAX);
     zr__stats_statistics(secs, n, out);
 }
 

@@ -687,8 +687,7 @@ s_control_open(zr_device_t *self)
 }
 
 /* Opening failed: say why, close what was opened, keep errno. */
-static int
-s_open_failed(zr_device_t *self, int err, const char *fmt, ...)
+static int s_open_failed(zr_device_t *self, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -712,8 +711,8 @@ s_role_types(const zr_device_t *self, int types[S_ROLES])
         t++;
     }
     /* A queue with a strategy talks to workers one by one: a ROUTER. */
-    bool broker = self->type == ZR_QUEUE &&
-                  self->broker_opts.strategy != ZR__STRATEGY_RR;
+    bool broker =
+        self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR;
     types[S_FRONTEND] = self->ingest_pull ? ZMQ_PULL : s_types[t].frontend;
     types[S_BACKEND] = broker ? ZMQ_ROUTER : s_types[t].backend;
     types[S_CAPTURE] = ZMQ_XPUB;
@@ -1049,7 +1048,10 @@ s_unanswered(const void *base)
     return open > 0 ? open : 0;
 }
 
-#define S_VIEW(k, fn, text)                                                        {.key = k, .kind = ZR__STAT_COUNTER, .help = text, .get = fn}
+#define S_VIEW(k, fn, text)                                                    \
+    {                                                                          \
+        .key = k, .kind = ZR__STAT_COUNTER, .help = text, .get = fn            \
+    }
 static const zr__stat_t s_rr_rows[] = {
     S_VIEW("requests_in", s_req_in, "Requests from clients."),
     S_VIEW("requests_out", s_req_out, "Requests sent to workers."),
@@ -1091,11 +1093,15 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
         all[k++] = zr__broker_section(self->broker);
     }
+    if (self->pubsub) {
+        k += zr__pubsub_sections(self->pubsub, all + k,
+                                 ZR__STAT_SECTIONS_MAX - k);
+    }
     if (self->type == ZR_QUEUE &&
         self->broker_opts.strategy == ZR__STRATEGY_RR &&
         k < ZR__STAT_SECTIONS_MAX) {
-        all[k++] = (zr__stat_section_t){"queue", NULL,
-                                        ZR__STAT_ROWS(s_rr_rows), self};
+        all[k++] =
+            (zr__stat_section_t){"queue", NULL, ZR__STAT_ROWS(s_rr_rows), self};
     }
     k = k < max ? k : max;
     memcpy(out, all, k * sizeof all[0]);
@@ -1120,9 +1126,9 @@ zr_device_stats_json(const zr_device_t *self)
     zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
     size_t n = zr__device_sections(self, secs, ZR__STAT_SECTIONS_MAX);
     zr__stats_add(o, secs, n);
-    /* Not rows yet: the subscription table. */
+    /* The one list that is no row: the subscribed topics. */
     if (self->pubsub) {
-        zr__pubsub_describe(self->pubsub, o);
+        zr__pubsub_lists(self->pubsub, o);
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -48,14 +48,14 @@
 typedef enum { S_OK, S_DRY, S_BUSY, S_BLOCKED, S_TERM } s_status_t;
 
 typedef struct {
-    int which;                  /* ZR__DOWNSTREAM or ZR__UPSTREAM */
-    void *src;                  /* read from */
-    zr__outlet_t *out;          /* sent on; NULL: a sink, read only */
-    zr__sockstats_t *in_stats;  /* the source socket's counters */
-    zr__sockstats_t *out_stats; /* the destination socket's */
-    bool handled;               /* a handler sees its messages */
-    zmq_msg_t frame;            /* the frame in hand on the direct path */
-    zr__msg_t in_msg;           /* a message being read whole */
+    int which;                    /* ZR__DOWNSTREAM or ZR__UPSTREAM */
+    void *src;                    /* read from */
+    zr__outlet_t *out;            /* sent on; NULL: a sink, read only */
+    zr__sockstats_t *in_stats;    /* the source socket's counters */
+    zr__sockstats_t *out_stats;   /* the destination socket's */
+    bool handled;                 /* a handler sees its messages */
+    zmq_msg_t frame;              /* the frame in hand on the direct path */
+    zr__msg_t in_msg;             /* a message being read whole */
     uint64_t msgs, frames, bytes; /* read, not yet published */
 } s_dir_t;
 
@@ -502,7 +502,7 @@ s_pump(zr__engine_t *self, s_dir_t *d, int budget)
         st = s_status(zr__outlet_flush(d->out));
     }
     if (st == S_OK) {
-        st = budget == 0 ? S_DRY
+        st = budget == 0             ? S_DRY
              : d->handled || !d->out ? s_pump_handled(self, d, budget)
                                      : s_pump_direct(d, budget);
     }
@@ -860,8 +860,7 @@ s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
     int cap_item = -1;
     if (self->capture) {
         cap_item = n;
-        n = s_poll_add(items, n, zr__capture_socket(self->capture),
-                       ZMQ_POLLIN);
+        n = s_poll_add(items, n, zr__capture_socket(self->capture), ZMQ_POLLIN);
     }
     int watch_item = n;
     for (int i = 0; i < self->nwatch; i++) {
@@ -903,8 +902,8 @@ s_loop(zr__engine_t *self)
         int n = 0;
         long timeout = -1;
         s_timers(self, &now);
-        if (!paused && s_turn(self, now, items, &n, &timeout, &busy) ==
-                           S_TERM) {
+        if (!paused &&
+            s_turn(self, now, items, &n, &timeout, &busy) == S_TERM) {
             errno = ETERM;
             return -1;
         }
@@ -1015,12 +1014,11 @@ zr__engine_stats(const zr__engine_t *self, zr_stats_t *stats)
 
 #define S_SOCK(field) offsetof(zr__sockstats_t, field)
 #define S_DROP(field, reason, text)                                            \
-    {.key = "drops." reason,                                                   \
-     .metric = "messages_dropped_total",                                       \
-     .labels = "reason=\"" reason "\"",                                        \
-     .kind = ZR__STAT_COUNTER,                                                 \
-     .help = text,                                                             \
-     .offset = S_SOCK(field)}
+    {                                                                          \
+        .key = "drops." reason, .metric = "messages_dropped_total",            \
+        .labels = "reason=\"" reason "\"", .kind = ZR__STAT_COUNTER,           \
+        .help = text, .offset = S_SOCK(field)                                  \
+    }
 static const zr__stat_t s_socket_rows[] = {
     {.key = "msgs_in",
      .metric = "messages_received_total",

@@ -6,6 +6,8 @@
  */
 #include "zr_impl.h"
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -161,17 +163,46 @@ zr__gate_flush(zr__gate_t *self)
     s_release_all(self);
 }
 
-void
-zr__gate_describe(const zr__gate_t *self, cJSON *stats)
+static double
+s_until(const void *base)
 {
-    cJSON *gate = cJSON_AddObjectToObject(stats, "gate");
-    cJSON_AddNumberToObject(gate, "hold_until", (double) self->until);
-    cJSON_AddNumberToObject(gate, "held",
-                            (double) zr__stat_get(&self->st_held));
-    cJSON_AddNumberToObject(gate, "released",
-                            (double) zr__stat_get(&self->st_released));
-    cJSON_AddNumberToObject(gate, "forced_by_bound",
-                            (double) zr__stat_get(&self->st_forced_bound));
-    cJSON_AddNumberToObject(gate, "forced_by_timeout",
-                            (double) zr__stat_get(&self->st_forced_timeout));
+    return (double) ((const zr__gate_t *) base)->until;
+}
+
+#define S_AT(field) offsetof(zr__gate_t, field)
+static const zr__stat_t s_rows[] = {
+    {.key = "hold_until",
+     .metric = "gate_hold_until",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Subscriptions the gate waits for before publications go on.",
+     .get = s_until},
+    {.key = "held",
+     .metric = "gate_held_messages",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Publications waiting at the gate now.",
+     .offset = S_AT(st_held)},
+    {.key = "released",
+     .metric = "gate_released_messages_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Publications the gate let go once its subscriptions came.",
+     .offset = S_AT(st_released)},
+    {.key = "forced_by_bound",
+     .metric = "gate_forced_messages_total",
+     .labels = "reason=\"bound\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Publications sent on early: the gate held hold_max of them.",
+     .offset = S_AT(st_forced_bound)},
+    {.key = "forced_by_timeout",
+     .metric = "gate_forced_messages_total",
+     .labels = "reason=\"timeout\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Publications sent on early: they waited hold_timeout.",
+     .offset = S_AT(st_forced_timeout)},
+};
+#undef S_AT
+
+zr__stat_section_t
+zr__gate_section(const zr__gate_t *self)
+{
+    return (zr__stat_section_t){"gate", NULL, ZR__STAT_ROWS(s_rows), self};
 }

@@ -10,6 +10,8 @@
  */
 #include "zr_impl.h"
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -122,17 +124,39 @@ zr__lastvalue_subscribed(zr__lastvalue_t *self, const void *prefix, size_t len)
     free(all);
 }
 
-void
-zr__lastvalue_describe(const zr__lastvalue_t *self, cJSON *stats)
+#define S_AT(field) offsetof(zr__lastvalue_t, field)
+static const zr__stat_t s_rows[] = {
+    {.key = "topics",
+     .metric = "last_value_topics",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Topics whose last value is cached.",
+     .offset = S_AT(st_topics)},
+    {.key = "bytes",
+     .metric = "last_value_bytes",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Memory the cached values take, bookkeeping included.",
+     .offset = S_AT(st_bytes)},
+    {.key = "evictions",
+     .metric = "last_value_evictions_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Cached topics dropped to stay within the cache's bounds.",
+     .offset = S_AT(st_evictions)},
+    {.key = "sent",
+     .metric = "last_value_sent_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Cached values sent to new subscribers.",
+     .offset = S_AT(st_sent)},
+    {.key = "missed",
+     .metric = "last_value_missed_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Cached values a new subscriber could not take (full).",
+     .offset = S_AT(st_missed)},
+};
+#undef S_AT
+
+zr__stat_section_t
+zr__lastvalue_section(const zr__lastvalue_t *self)
 {
-    cJSON *lv = cJSON_AddObjectToObject(stats, "last_value");
-    cJSON_AddNumberToObject(lv, "topics",
-                            (double) zr__stat_get(&self->st_topics));
-    cJSON_AddNumberToObject(lv, "bytes",
-                            (double) zr__stat_get(&self->st_bytes));
-    cJSON_AddNumberToObject(lv, "evictions",
-                            (double) zr__stat_get(&self->st_evictions));
-    cJSON_AddNumberToObject(lv, "sent", (double) zr__stat_get(&self->st_sent));
-    cJSON_AddNumberToObject(lv, "missed",
-                            (double) zr__stat_get(&self->st_missed));
+    return (zr__stat_section_t){"last_value", NULL, ZR__STAT_ROWS(s_rows),
+                                self};
 }

@@ -325,8 +325,8 @@ static s_try_t
 s_try(zr__outlet_t *self, bool lossy)
 {
     if (self->next == 0) {
-        self->keeping = self->capture ||
-                        (self->restartable && self->msg.size > 1);
+        self->keeping =
+            self->capture || (self->restartable && self->msg.size > 1);
         if (self->keeping &&
             zr__msg_reserve(&self->kept, self->msg.size) != 0) {
             self->err = ENOMEM;
@@ -356,8 +356,7 @@ s_try(zr__outlet_t *self, bool lossy)
             self->stalled_at = stalled;
             return S_REFUSED;
         }
-        if (err == EAGAIN && self->restartable &&
-            restarts++ < S_RESTARTS_MAX) {
+        if (err == EAGAIN && self->restartable && restarts++ < S_RESTARTS_MAX) {
             s_restart(self, i, more);
             continue;
         }

@@ -61,9 +61,8 @@ s_stats_json(void *arg, size_t i)
     }
     cJSON_AddStringToObject(o, "name", "proxy");
     cJSON_AddStringToObject(o, "type", "proxy");
-    cJSON_AddStringToObject(o, "state", zr__engine_paused(self->engine)
-                                            ? "paused"
-                                            : "running");
+    cJSON_AddStringToObject(
+        o, "state", zr__engine_paused(self->engine) ? "paused" : "running");
     zr__stats_add(o, secs, n);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

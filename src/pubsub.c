@@ -13,6 +13,8 @@
  */
 #include "zr_impl.h"
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -244,20 +246,41 @@ zr__pubsub_destroy(zr__pubsub_t **self_p)
     *self_p = NULL;
 }
 
-void
-zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats)
+static const zr__stat_t s_rows[] = {
+    {.key = "refused_messages",
+     .metric = "subscriptions_refused_total",
+     .labels = "reason=\"not_a_subscription\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Messages from subscribers that were no subscription, refused "
+             "(not passed upstream).",
+     .offset = offsetof(zr__pubsub_t, st_refused_messages)},
+};
+
+size_t
+zr__pubsub_sections(const zr__pubsub_t *self, zr__stat_section_t *out,
+                    size_t max)
 {
-    zr__subs_describe(self->subs, stats);
-    cJSON_AddNumberToObject(cJSON_GetObjectItem(stats, "subscriptions"),
-                            "refused_messages",
-                            (double) zr__stat_get(&self->st_refused_messages));
+    zr__stat_section_t all[5];
+    size_t n = 0;
+    all[n++] = zr__subs_section(self->subs);
+    all[n++] = (zr__stat_section_t){"subscriptions", NULL,
+                                    ZR__STAT_ROWS(s_rows), self};
     if (self->last) {
-        zr__lastvalue_describe(self->last, stats);
+        all[n++] = zr__lastvalue_section(self->last);
     }
     if (self->sync) {
-        zr__syncsvc_describe(self->sync, stats);
+        all[n++] = zr__syncsvc_section(self->sync);
     }
     if (self->gate) {
-        zr__gate_describe(self->gate, stats);
+        all[n++] = zr__gate_section(self->gate);
     }
+    n = n < max ? n : max;
+    memcpy(out, all, n * sizeof all[0]);
+    return n;
+}
+
+void
+zr__pubsub_lists(const zr__pubsub_t *self, cJSON *stats)
+{
+    zr__subs_list(self->subs, stats);
 }

@@ -141,7 +141,7 @@ zr__stats_statistics(const zr__stat_section_t *sections, size_t n,
 {
     /* libzmq's zmq_proxy_steerable layout. */
     static const char *const paths[8] = {
-        "frontend.msgs_in",  "frontend.bytes_in", "frontend.msgs_out",
+        "frontend.msgs_in",   "frontend.bytes_in", "frontend.msgs_out",
         "frontend.bytes_out", "backend.msgs_in",   "backend.bytes_in",
         "backend.msgs_out",   "backend.bytes_out"};
     for (int i = 0; i < 8; i++) {

@@ -497,22 +497,66 @@ s_topic_json(const unsigned char *topic, size_t size, uint64_t count)
     return o;
 }
 
+static double
+s_max(const void *base)
+{
+    return (double) ((const zr__subs_t *) base)->max;
+}
+
+#define S_AT(field) offsetof(zr__subs_t, field)
+static const zr__stat_t s_rows[] = {
+    {.key = "total",
+     .metric = "subscriptions",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Subscriptions held by subscribers now (duplicates on one "
+             "connection once).",
+     .offset = S_AT(st_total)},
+    {.key = "topics",
+     .metric = "subscription_topics",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Distinct topics subscribed to now.",
+     .offset = S_AT(st_topics)},
+    {.key = "max",
+     .metric = "subscriptions_max",
+     .kind = ZR__STAT_GAUGE,
+     .help = "max_subscriptions (0: no limit).",
+     .get = s_max},
+    {.key = "refused",
+     .metric = "subscriptions_refused_total",
+     .labels = "reason=\"max_subscriptions\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Subscriptions refused beyond max_subscriptions.",
+     .offset = S_AT(st_refused)},
+    {.key = "ignored_duplicates",
+     .metric = "subscriptions_ignored_total",
+     .labels = "reason=\"duplicate\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Subscribes to a topic the connection already held.",
+     .offset = S_AT(st_duplicates)},
+    {.key = "ignored_unsubscribes",
+     .metric = "subscriptions_ignored_total",
+     .labels = "reason=\"not_held\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Unsubscribes of a topic the connection did not hold.",
+     .offset = S_AT(st_strays)},
+};
+#undef S_AT
+
+zr__stat_section_t
+zr__subs_section(const zr__subs_t *self)
+{
+    return (zr__stat_section_t){"subscriptions", NULL, ZR__STAT_ROWS(s_rows),
+                                self};
+}
+
 void
-zr__subs_describe(zr__subs_t *self, cJSON *stats)
+zr__subs_list(zr__subs_t *self, cJSON *stats)
 {
     const zr__subs_view_t *v = zr__subs_view(self);
-    cJSON *subs = cJSON_AddObjectToObject(stats, "subscriptions");
-    cJSON_AddNumberToObject(subs, "total", (double) v->total);
-    cJSON_AddNumberToObject(subs, "topics", (double) v->topics);
-    if (self->max) {
-        cJSON_AddNumberToObject(subs, "max", (double) self->max);
+    cJSON *subs = cJSON_GetObjectItem(stats, "subscriptions");
+    if (!subs) {
+        subs = cJSON_AddObjectToObject(stats, "subscriptions");
     }
-    cJSON_AddNumberToObject(subs, "refused",
-                            (double) zr__stat_get(&self->st_refused));
-    cJSON_AddNumberToObject(subs, "ignored_duplicates",
-                            (double) zr__stat_get(&self->st_duplicates));
-    cJSON_AddNumberToObject(subs, "ignored_unsubscribes",
-                            (double) zr__stat_get(&self->st_strays));
     cJSON *list = cJSON_AddArrayToObject(subs, "list");
     for (size_t i = 0; i < v->nrows; i++) {
         const zr__subs_row_t *r = &v->rows[i];

@@ -17,6 +17,8 @@
  */
 #include "zr_impl.h"
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -369,17 +371,41 @@ zr__syncsvc_destroy(zr__syncsvc_t **self_p)
     *self_p = NULL;
 }
 
-void
-zr__syncsvc_describe(const zr__syncsvc_t *self, cJSON *stats)
+#define S_AT(field) offsetof(zr__syncsvc_t, field)
+static const zr__stat_t s_rows[] = {
+    {.key = "waiting",
+     .metric = "sync_waiting",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Publishers waiting on the sync endpoint now.",
+     .offset = S_AT(st_waiting)},
+    {.key = "go",
+     .metric = "sync_answers_total",
+     .labels = "answer=\"go\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Waits answered GO: the subscriptions are there.",
+     .offset = S_AT(st_go)},
+    {.key = "timeouts",
+     .metric = "sync_answers_total",
+     .labels = "answer=\"timeout\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Waits answered TIMEOUT.",
+     .offset = S_AT(st_timeouts)},
+    {.key = "probes",
+     .metric = "sync_probes_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Probes from publishers consumed by the forwarder.",
+     .offset = S_AT(st_probes)},
+    {.key = "errors",
+     .metric = "sync_answers_total",
+     .labels = "answer=\"error\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Requests answered ERROR (malformed).",
+     .offset = S_AT(st_errors)},
+};
+#undef S_AT
+
+zr__stat_section_t
+zr__syncsvc_section(const zr__syncsvc_t *self)
 {
-    cJSON *sync = cJSON_AddObjectToObject(stats, "sync");
-    cJSON_AddNumberToObject(sync, "waiting",
-                            (double) zr__stat_get(&self->st_waiting));
-    cJSON_AddNumberToObject(sync, "go", (double) zr__stat_get(&self->st_go));
-    cJSON_AddNumberToObject(sync, "timeouts",
-                            (double) zr__stat_get(&self->st_timeouts));
-    cJSON_AddNumberToObject(sync, "probes",
-                            (double) zr__stat_get(&self->st_probes));
-    cJSON_AddNumberToObject(sync, "errors",
-                            (double) zr__stat_get(&self->st_errors));
+    return (zr__stat_section_t){"sync", NULL, ZR__STAT_ROWS(s_rows), self};
 }

@@ -96,7 +96,7 @@ typedef struct {
     zr__stat_kind_t kind;
     const char *help; /* one sentence */
     size_t offset;    /* of an _Atomic uint64_t in the section's struct */
-    double (*get)(const void *base); /* instead, when it is computed */
+    double (*get)(const void *base);       /* instead, when it is computed */
     const char *(*text)(const void *base); /* ZR__STAT_TEXT's value */
 } zr__stat_t;
 
@@ -370,7 +370,13 @@ zr__pubsub_t *zr__pubsub_new(zr__engine_t *engine, const char *name,
                              const zr__pubsub_opts_t *opts);
 void zr__pubsub_destroy(zr__pubsub_t **self_p);
 /* Adds the forwarder's objects to STATS (any thread). */
-void zr__pubsub_describe(const zr__pubsub_t *self, cJSON *stats);
+/* Its sections of the stats table (subscriptions, last_value, sync,
+ * gate), at most MAX into OUT; how many. */
+size_t zr__pubsub_sections(const zr__pubsub_t *self, zr__stat_section_t *out,
+                           size_t max);
+/* The one list in STATS that is no row: the subscribed topics (the first
+ * 1000, from a snapshot; no lock). */
+void zr__pubsub_lists(const zr__pubsub_t *self, cJSON *stats);
 
 /* subs.c: the subscription table. Written by the device thread only. */
 typedef struct zr__subs_t zr__subs_t;
@@ -409,8 +415,10 @@ typedef struct {
 } zr__subs_view_t;
 const zr__subs_view_t *zr__subs_view(zr__subs_t *self);
 void zr__subs_release(zr__subs_t *self, const zr__subs_view_t *view);
-/* The "subscriptions" object of STATS, from a view (any thread). */
-void zr__subs_describe(zr__subs_t *self, cJSON *stats);
+/* Its section of the stats table ("subscriptions"), and the topic list
+ * of STATS from a view (any thread). */
+zr__stat_section_t zr__subs_section(const zr__subs_t *self);
+void zr__subs_list(zr__subs_t *self, cJSON *stats);
 
 /* holders.c: which subscriber connection holds which subscription (for
  * the connections libzmq names: tcp, ipc). */
@@ -446,7 +454,7 @@ void zr__syncsvc_probe(zr__syncsvc_t *self, const zmq_msg_t *first);
 void zr__syncsvc_check(zr__syncsvc_t *self);
 /* Answers the waiters whose time is up; the next deadline or -1. */
 int64_t zr__syncsvc_timer(zr__syncsvc_t *self, int64_t now);
-void zr__syncsvc_describe(const zr__syncsvc_t *self, cJSON *stats);
+zr__stat_section_t zr__syncsvc_section(const zr__syncsvc_t *self);
 
 /* gate.c: hold_until. */
 typedef struct zr__gate_t zr__gate_t;
@@ -461,7 +469,7 @@ void zr__gate_update(zr__gate_t *self, uint64_t subscriptions);
 int64_t zr__gate_timer(zr__gate_t *self, int64_t now);
 /* At stop: what it holds goes on. */
 void zr__gate_flush(zr__gate_t *self);
-void zr__gate_describe(const zr__gate_t *self, cJSON *stats);
+zr__stat_section_t zr__gate_section(const zr__gate_t *self);
 
 /* lastvalue.c: last values for new subscribers. */
 typedef struct zr__lastvalue_t zr__lastvalue_t;
@@ -472,7 +480,7 @@ void zr__lastvalue_store(zr__lastvalue_t *self, const zr__msg_t *msg);
 /* A subscription to PREFIX was just applied: send it what it matches. */
 void zr__lastvalue_subscribed(zr__lastvalue_t *self, const void *prefix,
                               size_t len);
-void zr__lastvalue_describe(const zr__lastvalue_t *self, cJSON *stats);
+zr__stat_section_t zr__lastvalue_section(const zr__lastvalue_t *self);
 
 /* lvc.c: the last value cache. */
 typedef struct zr__lvc_t zr__lvc_t;

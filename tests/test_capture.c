@@ -91,8 +91,7 @@ s_lru(zr_device_t *dev)
 
 /* One round trip: the client asks, the worker answers as it was asked. */
 static void
-s_round_trip(void *client, void *worker, const char *request,
-             const char *reply)
+s_round_trip(void *client, void *worker, const char *request, const char *reply)
 {
     ZR_SEND(client, request);
     ZR_CHECK(zrt_readable(worker, ZRT_DEADLINE_MS));

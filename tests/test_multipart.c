@@ -72,8 +72,7 @@ s_check_message(void *socket, int msg, bool topic, int skip)
     size_t frames = s_frames_of(msg);
     zmq_msg_t part;
     zmq_msg_init(&part);
-    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "message %d missing",
-              msg);
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "message %d missing", msg);
     for (int i = 0; i < skip; i++) {
         ZR_CHECK(zmq_msg_recv(&part, socket, 0) >= 0);
         ZR_CHECKF(zmq_msg_more(&part), "message %d: envelope only", msg);
@@ -115,8 +114,7 @@ s_streamer(const char *front, const char *back)
         s_check_message(pull, m, false, 0);
     }
     zr_stats_t st;
-    ZR_WAIT_STATS(dev, st, st.backend.msgs_out == S_MESSAGES,
-                  ZRT_DEADLINE_MS);
+    ZR_WAIT_STATS(dev, st, st.backend.msgs_out == S_MESSAGES, ZRT_DEADLINE_MS);
     uint64_t frames = 0;
     for (int m = 0; m < S_MESSAGES; m++) {
         frames += s_frames_of(m);
@@ -220,8 +218,8 @@ s_interleave(const char *front, const char *back)
             unsigned char body[3];
             ZR_EQ(zmq_recv(pull, body, sizeof body, 0), 3);
             ZR_CHECKF(body[0] == stream && body[1] == m && body[2] == f,
-                      "stream %d message %d frame %d: got (%d, %d, %d)",
-                      stream, m, f, body[0], body[1], body[2]);
+                      "stream %d message %d frame %d: got (%d, %d, %d)", stream,
+                      m, f, body[0], body[1], body[2]);
             zmq_getsockopt(pull, ZMQ_RCVMORE, &more, &len);
             ZR_EQ(more, f + 1 < m % 64);
         }

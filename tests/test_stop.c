@@ -179,7 +179,7 @@ test_stop_delivers_inproc(void)
 
 typedef struct {
     const char *front, *back;
-    bool forever;        /* keep sending until told to stop */
+    bool forever; /* keep sending until told to stop */
     atomic_bool stop;
     uint64_t sent, got, gaps;
 } s_flow_t;
