@@ -50,6 +50,102 @@ s_reply(void *sock, char *verdict, size_t vlen, char *detail, size_t dlen)
     return sizes[2];
 }
 
+/* Send the WAIT request, as a REQ socket would (an empty delimiter
+ * first). */
+static int
+s_send_wait(void *sock, unsigned n, const char *prefix, int timeout_msecs)
+{
+    char num[32], ms[32];
+    snprintf(num, sizeof num, "%u", n);
+    snprintf(ms, sizeof ms, "%d", timeout_msecs);
+    const char *p = prefix ? prefix : "";
+    if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, "WAIT", 4, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, num, strlen(num), ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, p, strlen(p), ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, ms, strlen(ms), 0) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A probe the forwarder asked for: sent on PUB until one gets through. */
+typedef struct {
+    char data[128];
+    int len; /* -1: none asked for yet */
+} s_probe_t;
+
+/* One answer of the forwarder: 1 to wait on (a PROBE), or the result
+ * (the count, or -1 with errno). */
+static int
+s_answer(void *sock, void *pub, s_probe_t *probe, const char *endpoint,
+         int *result)
+{
+    char verdict[16], detail[128];
+    int dlen = s_reply(sock, verdict, sizeof verdict, detail, sizeof detail);
+    *result = -1;
+    if (dlen < 0) {
+        return 0;
+    }
+    if (strcmp(verdict, "PROBE") == 0) {
+        if (!pub) {
+            errno = EINVAL; /* this forwarder needs the PUB socket */
+            return 0;
+        }
+        memcpy(probe->data, detail, (size_t) dlen);
+        probe->len = dlen;
+        zmq_send(pub, probe->data, (size_t) probe->len, ZMQ_DONTWAIT);
+        return 1;
+    }
+    int64_t count = 0;
+    zr__parse_int(detail, 0, INT64_MAX, &count);
+    if (strcmp(verdict, "GO") == 0) {
+        *result = (int) (count > INT32_MAX ? INT32_MAX : count);
+    }
+    else if (strcmp(verdict, "TIMEOUT") == 0) {
+        errno = ETIMEDOUT;
+    }
+    else {
+        ZR_LOG_W("sync: %s answered %s: %s", endpoint, verdict, detail);
+        errno = EPROTO;
+    }
+    return 0;
+}
+
+/* Wait for the forwarder's verdict on SOCK, probing PUB when asked. */
+static int
+s_wait(void *sock, void *pub, const char *endpoint, int timeout_msecs)
+{
+    int64_t deadline = zr__now_ms() + timeout_msecs + S_GRACE_MS;
+    s_probe_t probe = {.len = -1};
+    for (;;) {
+        int64_t left = deadline - zr__now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT; /* not even the forwarder answered */
+            return -1;
+        }
+        long wait = probe.len >= 0 && left > S_PROBE_EVERY_MS ? S_PROBE_EVERY_MS
+                                                              : (long) left;
+        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        int got = zmq_poll(&item, 1, wait);
+        if (got < 0) {
+            return -1; /* EINTR too: a signal ends the wait, as in libzmq */
+        }
+        if (got == 0) {
+            if (probe.len >= 0) {
+                /* Dropped by the PUB until the probe subscription reaches
+                 * it; the first one through means go. */
+                zmq_send(pub, probe.data, (size_t) probe.len, ZMQ_DONTWAIT);
+            }
+            continue;
+        }
+        int result;
+        if (s_answer(sock, pub, &probe, endpoint, &result) == 0) {
+            return result;
+        }
+    }
+}
+
 int
 zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint, unsigned n,
              const char *prefix, int timeout_msecs)
@@ -69,86 +165,14 @@ zr_sync_wait(void *ctx, void *pub, const char *sync_endpoint, unsigned n,
     }
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    int rc = -1, err = 0;
-    if (zr_endpoints_attach(eps, sock, NULL, 0) != 0) {
-        err = errno;
-        goto done;
+    int rc = -1;
+    if (zr_endpoints_attach(eps, sock, NULL, 0) == 0 &&
+        s_send_wait(sock, n, prefix, timeout_msecs) == 0) {
+        rc = s_wait(sock, pub, sync_endpoint, timeout_msecs);
     }
-    char num[32], ms[32];
-    snprintf(num, sizeof num, "%u", n);
-    snprintf(ms, sizeof ms, "%d", timeout_msecs);
-    const char *p = prefix ? prefix : "";
-    /* An empty delimiter first, as a REQ socket would send. */
-    if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, "WAIT", 4, ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, num, strlen(num), ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, p, strlen(p), ZMQ_SNDMORE) < 0 ||
-        zmq_send(sock, ms, strlen(ms), 0) < 0) {
-        err = errno;
-        goto done;
-    }
-    int64_t deadline = zr__now_ms() + timeout_msecs + S_GRACE_MS;
-    char probe[128] = "";
-    int probe_len = -1;
-    for (;;) {
-        int64_t left = deadline - zr__now_ms();
-        if (left <= 0) {
-            err = ETIMEDOUT; /* not even the forwarder answered */
-            break;
-        }
-        long wait = probe_len >= 0 && left > S_PROBE_EVERY_MS ? S_PROBE_EVERY_MS
-                                                              : (long) left;
-        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-        int got = zmq_poll(&item, 1, wait);
-        if (got < 0) {
-            err = errno; /* EINTR too: a signal ends the wait, as in libzmq */
-            break;
-        }
-        if (got == 0) {
-            if (probe_len >= 0) {
-                /* Dropped by the PUB until the probe subscription reaches
-                 * it; the first one through means go. */
-                zmq_send(pub, probe, (size_t) probe_len, ZMQ_DONTWAIT);
-            }
-            continue;
-        }
-        char verdict[16], detail[128];
-        int dlen =
-            s_reply(sock, verdict, sizeof verdict, detail, sizeof detail);
-        if (dlen < 0) {
-            err = errno;
-            break;
-        }
-        if (strcmp(verdict, "PROBE") == 0) {
-            if (!pub) {
-                err = EINVAL; /* this forwarder needs the PUB socket */
-                break;
-            }
-            memcpy(probe, detail, (size_t) dlen);
-            probe_len = dlen;
-            zmq_send(pub, probe, (size_t) probe_len, ZMQ_DONTWAIT);
-            continue;
-        }
-        int64_t count = 0;
-        zr__parse_int(detail, 0, INT64_MAX, &count);
-        if (strcmp(verdict, "GO") == 0) {
-            rc = (int) (count > INT32_MAX ? INT32_MAX : count);
-        }
-        else if (strcmp(verdict, "TIMEOUT") == 0) {
-            err = ETIMEDOUT;
-        }
-        else {
-            ZR_LOG_W("sync: %s answered %s: %s", sync_endpoint, verdict,
-                     detail);
-            err = EPROTO;
-        }
-        break;
-    }
-done:
+    int err = errno;
     zmq_close(sock);
     zr_endpoints_destroy(&eps);
-    if (rc < 0) {
-        errno = err;
-    }
+    errno = err;
     return rc;
 }
