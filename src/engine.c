@@ -135,15 +135,6 @@ zr__engine_destroy(zr__engine_t **self_p)
     *self_p = NULL;
 }
 
-static int
-s_type(void *socket)
-{
-    int type = -1;
-    size_t len = sizeof type;
-    zmq_getsockopt(socket, ZMQ_TYPE, &type, &len);
-    return type;
-}
-
 static bool
 s_can_recv(int type)
 {
@@ -179,7 +170,7 @@ s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
 int
 zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
 {
-    int ft = s_type(frontend), bt = s_type(backend);
+    int ft = zr__socket_type(frontend), bt = zr__socket_type(backend);
     s_clear_dirs(self);
     self->frontend = frontend;
     self->backend = backend;

@@ -112,15 +112,6 @@ struct zr__outlet_t {
     s_tally_t t;
 };
 
-static int
-s_type(void *socket)
-{
-    int type = -1;
-    size_t len = sizeof type;
-    zmq_getsockopt(socket, ZMQ_TYPE, &type, &len);
-    return type;
-}
-
 zr__outlet_t *
 zr__outlet_new(void *socket, zr__sockstats_t *stats, zr__capture_t *capture,
                const char *name)
@@ -130,7 +121,7 @@ zr__outlet_new(void *socket, zr__sockstats_t *stats, zr__capture_t *capture,
         errno = ENOMEM;
         return NULL;
     }
-    int type = s_type(socket);
+    int type = zr__socket_type(socket);
     self->socket = socket;
     snprintf(self->name, sizeof self->name, "%s", name ? name : "relay");
     self->stats = stats;
@@ -374,6 +365,17 @@ s_try(zr__outlet_t *self, bool lossy)
     return S_SENT;
 }
 
+/* Let go of the message in hand, which will never go. */
+static void
+s_let_go(zr__outlet_t *self)
+{
+    zr__msg_clear(&self->kept);
+    zr__msg_clear(&self->msg);
+    self->next = 0;
+    self->held = false;
+    self->backoff_ms = 0;
+}
+
 /* The message in hand went out: count it, capture it, let go of it. */
 static void
 s_done(zr__outlet_t *self)
@@ -387,22 +389,7 @@ s_done(zr__outlet_t *self)
             zr__capture_missed(self->capture);
         }
     }
-    zr__msg_clear(&self->kept);
-    zr__msg_clear(&self->msg);
-    self->next = 0;
-    self->held = false;
-    self->backoff_ms = 0;
-}
-
-/* Let go of the message in hand, which will never go. */
-static void
-s_let_go(zr__outlet_t *self)
-{
-    zr__msg_clear(&self->kept);
-    zr__msg_clear(&self->msg);
-    self->next = 0;
-    self->held = false;
-    self->backoff_ms = 0;
+    s_let_go(self);
 }
 
 static void

@@ -191,3 +191,12 @@ zr__hash(const void *data, size_t size)
     h ^= h >> 33;
     return h;
 }
+
+int
+zr__socket_type(void *socket)
+{
+    int type = -1;
+    size_t len = sizeof type;
+    zmq_getsockopt(socket, ZMQ_TYPE, &type, &len);
+    return type;
+}

@@ -122,6 +122,8 @@ const zr__stat_t *zr__stats_find(const zr__stat_section_t *sections, size_t n,
 void zr__stats_statistics(const zr__stat_section_t *sections, size_t n,
                           uint64_t out[8]);
 
+/* SOCKET's ZeroMQ type (ZMQ_ROUTER), -1 when it has none. */
+int zr__socket_type(void *socket);
 /* The ZeroMQ socket type's name ("ROUTER"), "?" when unknown. */
 const char *zr__socket_type_name(int type);
 
