@@ -564,6 +564,24 @@ s_holding(const zr__engine_t *self)
     return false;
 }
 
+/* At stop: the handler hands back what it holds (zr__engine_inject),
+ * also what it took from the messages read while stopping. True when an
+ * outlet now has something to send that no wait would wake it for. */
+static bool
+s_hand_back(zr__engine_t *self)
+{
+    if (self->handler.flush) {
+        self->handler.flush(self->handler.arg);
+    }
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Deliver what the outlets hold and (DRAIN) what the sources still have,
  * until everything is out and no source had anything for QUIET_MS, or
  * DEADLINE. False when the context ended. */
@@ -589,6 +607,7 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
                 n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
             }
         }
+        busy |= s_hand_back(self);
         int64_t left = deadline - zr__now_ms();
         bool done = !busy && !s_holding(self);
         if (left <= 0 || (done && quiet_ms == 0)) {
@@ -656,9 +675,6 @@ s_finish(zr__engine_t *self, bool ended)
     int64_t start = zr__now_ms();
     uint64_t in_before = s_msgs_in(self);
     if (!ended) {
-        if (self->handler.flush) {
-            self->handler.flush(self->handler.arg);
-        }
         if (self->drain) {
             ended = !s_deliver(self, start + self->linger_ms / 2, S_QUIET_MS);
         }
@@ -669,6 +685,9 @@ s_finish(zr__engine_t *self, bool ended)
             ended = !s_deliver(self, start + self->linger_ms,
                                self->drain ? S_QUIET_MS : 0);
         }
+    }
+    if (!ended) {
+        s_hand_back(self); /* taken at the deadline: counted below */
     }
     size_t lost = 0;
     for (int i = 0; i < self->ndirs; i++) {
