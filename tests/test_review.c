@@ -10,6 +10,9 @@
 #include "zr_impl.h"
 #include "zrtest.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 /* Wait until SOCKET has a message to read (not reading it). */
 static void
 s_wait_readable(void *socket)
@@ -113,11 +116,82 @@ test_broker_drain_at_stop(void)
     zmq_ctx_term(ctx);
 }
 
+/* A handler whose timer asks for another call (zr__engine_set_deadline,
+ * as the broker does when it sends a request from its timer) and then
+ * returns -1 ("nothing more from me"): the engine's "-1 < any deadline"
+ * made that -1 wipe the deadline asked for, and the second call never
+ * came. */
+typedef struct {
+    zr__engine_t *engine;
+    atomic_int calls;
+} s_timed_t;
+
+static zr__verdict_t
+s_timed_message(void *arg, int dir, zr__msg_t *msg)
+{
+    (void) arg;
+    (void) dir;
+    (void) msg;
+    return ZR__SEND;
+}
+
+static int64_t
+s_timed_timer(void *arg, int64_t now)
+{
+    s_timed_t *t = arg;
+    if (atomic_fetch_add(&t->calls, 1) == 0) {
+        zr__engine_set_deadline(t->engine, now + 5);
+    }
+    return -1;
+}
+
+static void *
+s_run_engine(void *arg)
+{
+    zr__engine_run(arg);
+    return NULL;
+}
+
+static void
+test_deadline_set_in_timer(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *front = zrt_socket(ctx, ZMQ_PULL);
+    void *back = zrt_socket(ctx, ZMQ_PUSH);
+    ZR_PASS(zmq_bind(front, "inproc://rv-timer-front"));
+    ZR_PASS(zmq_bind(back, "inproc://rv-timer-back"));
+    zr__engine_t *engine = zr__engine_new();
+    ZR_PASS(zr__engine_set_sockets(engine, front, back));
+    s_timed_t timed = {.engine = engine};
+    zr__handler_t handler = {s_timed_message, s_timed_timer, NULL, &timed, 0};
+    zr__engine_set_handler(engine, &handler);
+    zr__engine_set_deadline(engine, zr__now_ms());
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_run_engine, engine);
+    ZR_WAIT(atomic_load(&timed.calls) >= 1, ZRT_DEADLINE_MS);
+    int64_t start = zrt_now_ms();
+    while (atomic_load(&timed.calls) < 2 && zrt_now_ms() - start < 2000) {
+        zmq_poll(NULL, 0, 2);
+    }
+    int calls = atomic_load(&timed.calls);
+    zr__engine_stop(engine);
+    pthread_join(thread, NULL);
+    ZR_CHECKF(calls >= 2,
+              "the deadline the timer asked for was lost: %d call(s) in 2 s",
+              calls);
+    zr__engine_destroy(&engine);
+    zmq_close(front);
+    zmq_close(back);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"REVIEW: a publication the gate takes at stop is not lost",
      test_gate_drain_at_stop},
     {"REVIEW: a request the broker takes at stop gets its answer",
      test_broker_drain_at_stop},
+    {"REVIEW: a deadline set in the timer outlives its -1",
+     test_deadline_set_in_timer},
     {NULL, NULL},
 };
 ZR_MAIN
