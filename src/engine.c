@@ -338,6 +338,9 @@ zr__engine_queued(const zr__engine_t *self, void *socket)
 void
 zr__engine_set_deadline(zr__engine_t *self, int64_t when)
 {
+    if (when < 0) {
+        return; /* "none": another deadline asked for still holds */
+    }
     if (self->deadline < 0 || when < self->deadline) {
         self->deadline = when;
     }
