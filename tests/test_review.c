@@ -313,6 +313,58 @@ test_restart_last_frame(void)
     s_restart_case(2);
 }
 
+/* A forwarder with a gate (hold_until 1) and last values: A1 and A2 wait
+ * at the gate; a subscriber to "A" arrives. The last value (A2, still at
+ * the gate) went to it at once, ahead of the gate's release, which then
+ * gave it A1 and A2 again: A2, A1, A2 instead of A1, A2. */
+static void
+test_gate_last_value_order(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *front = zrt_socket(ctx, ZMQ_PULL);
+    void *back = zrt_socket(ctx, ZMQ_XPUB);
+    ZR_PASS(zmq_bind(front, "inproc://rv-lvg-front"));
+    ZR_PASS(zmq_bind(back, "inproc://rv-lvg-back"));
+    zr__engine_t *engine = zr__engine_new();
+    ZR_PASS(zr__engine_set_sockets(engine, front, back));
+    zr__pubsub_opts_t opts = {.hold_until = 1, .last_value = true};
+    zr__pubsub_t *pubsub =
+        zr__pubsub_new(engine, "rv", front, back, NULL, &opts);
+    ZR_CHECK(pubsub != NULL);
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_run_engine, engine);
+
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push, "inproc://rv-lvg-front");
+    ZR_SEND(push, "A1");
+    ZR_SEND(push, "A2");
+    zr_stats_t st;
+    ZR_WAIT((zr__engine_stats(engine, &st), st.frontend.msgs_in == 2),
+            ZRT_DEADLINE_MS);
+    void *sub = zrt_socket(ctx, ZMQ_SUB);
+    zrt_connect(sub, "inproc://rv-lvg-back");
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "A", 1);
+    char got[3][16] = {"", "", ""};
+    int n = 0;
+    while (n < 3 && zrt_readable(sub, n < 2 ? ZRT_DEADLINE_MS : 300)) {
+        zrt_recv_str(sub, got[n], sizeof got[n]);
+        n++;
+    }
+    zr__engine_stop(engine);
+    pthread_join(thread, NULL);
+    ZR_CHECKF(n == 2 && strcmp(got[0], "A1") == 0 && strcmp(got[1], "A2") == 0,
+              "the late subscriber got %d message(s): %s %s %s (want A1 A2)", n,
+              got[0], got[1], got[2]);
+
+    zr__pubsub_destroy(&pubsub);
+    zr__engine_destroy(&engine);
+    zmq_close(sub);
+    zmq_close(push);
+    zmq_close(front);
+    zmq_close(back);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"REVIEW: a publication the gate takes at stop is not lost",
      test_gate_drain_at_stop},
@@ -324,6 +376,8 @@ ZR_TESTS = {
      test_restart_middle_frame},
     {"REVIEW: PUSH peer gone before the last frame: sent once, whole",
      test_restart_last_frame},
+    {"REVIEW: gate and last value: a late joiner gets each message once",
+     test_gate_last_value_order},
     {NULL, NULL},
 };
 ZR_MAIN
