@@ -556,6 +556,20 @@ s_wait_for(const s_dir_t *d, zmq_pollitem_t *items, int n, long *timeout)
  * Stopping.
  */
 
+/* A handler injected for an outlet that is not blocked (the other
+ * direction's, too): nothing but another turn sends it. */
+static bool
+s_injected(const zr__engine_t *self)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool
 s_holding(const zr__engine_t *self)
 {
@@ -576,13 +590,7 @@ s_hand_back(zr__engine_t *self)
     if (self->handler.flush) {
         self->handler.flush(self->handler.arg);
     }
-    for (int i = 0; i < self->ndirs; i++) {
-        zr__outlet_t *o = self->dirs[i].out;
-        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
-            return true;
-        }
-    }
-    return false;
+    return s_injected(self);
 }
 
 /* Deliver what the outlets hold and (DRAIN) what the sources still have,
@@ -847,14 +855,7 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
             *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);
         }
     }
-    /* A handler may have injected for an outlet that is not held (the
-     * other direction's, too). */
-    for (int i = 0; i < self->ndirs; i++) {
-        zr__outlet_t *o = self->dirs[i].out;
-        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
-            *busy = true;
-        }
-    }
+    *busy |= s_injected(self);
     return S_OK;
 }
 
