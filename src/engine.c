@@ -329,6 +329,9 @@ zr__engine_queued(const zr__engine_t *self, void *socket)
 void
 zr__engine_set_deadline(zr__engine_t *self, int64_t when)
 {
+    if (when < 0) {
+        return; /* "none": another deadline asked for still holds */
+    }
     if (self->deadline < 0 || when < self->deadline) {
         self->deadline = when;
     }
@@ -544,6 +547,20 @@ s_wait_for(const s_dir_t *d, zmq_pollitem_t *items, int n, long *timeout)
  * Stopping.
  */
 
+/* A handler injected for an outlet that is not blocked (the other
+ * direction's, too): nothing but another turn sends it. */
+static bool
+s_injected(const zr__engine_t *self)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool
 s_holding(const zr__engine_t *self)
 {
@@ -553,6 +570,18 @@ s_holding(const zr__engine_t *self)
         }
     }
     return false;
+}
+
+/* At stop: the handler hands back what it holds (zr__engine_inject),
+ * also what it took from the messages read while stopping. True when an
+ * outlet now has something to send that no wait would wake it for. */
+static bool
+s_hand_back(zr__engine_t *self)
+{
+    if (self->handler.flush) {
+        self->handler.flush(self->handler.arg);
+    }
+    return s_injected(self);
 }
 
 /* Deliver what the outlets hold and (DRAIN) what the sources still have,
@@ -580,6 +609,7 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
                 n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
             }
         }
+        busy |= s_hand_back(self);
         int64_t left = deadline - zr__now_ms();
         bool done = !busy && !s_holding(self);
         if (left <= 0 || (done && quiet_ms == 0)) {
@@ -647,9 +677,6 @@ s_finish(zr__engine_t *self, bool ended)
     int64_t start = zr__now_ms();
     uint64_t in_before = s_msgs_in(self);
     if (!ended) {
-        if (self->handler.flush) {
-            self->handler.flush(self->handler.arg);
-        }
         if (self->drain) {
             ended = !s_deliver(self, start + self->linger_ms / 2, S_QUIET_MS);
         }
@@ -660,6 +687,9 @@ s_finish(zr__engine_t *self, bool ended)
             ended = !s_deliver(self, start + self->linger_ms,
                                self->drain ? S_QUIET_MS : 0);
         }
+    }
+    if (!ended) {
+        s_hand_back(self); /* taken at the deadline: counted below */
     }
     size_t lost = 0;
     for (int i = 0; i < self->ndirs; i++) {
@@ -816,14 +846,7 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
             *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);
         }
     }
-    /* A handler may have injected for an outlet that is not held (the
-     * other direction's, too). */
-    for (int i = 0; i < self->ndirs; i++) {
-        zr__outlet_t *o = self->dirs[i].out;
-        if (o && zr__outlet_holding(o) && !zr__outlet_blocked(o)) {
-            *busy = true;
-        }
-    }
+    *busy |= s_injected(self);
     return S_OK;
 }
 

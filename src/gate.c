@@ -26,6 +26,8 @@ struct zr__gate_t {
     int64_t timeout; /* ms, 0: forever */
     s_held_t *held, *tail;
     uint64_t nheld, held_bytes;
+    void (*on_release)(void *arg, const zr__msg_t *msg);
+    void *release_arg;
     /* Counters, read by STATS from any thread. */
     _Atomic uint64_t st_held, st_released, st_forced_bound, st_forced_timeout;
 };
@@ -64,6 +66,14 @@ zr__gate_destroy(zr__gate_t **self_p)
     *self_p = NULL;
 }
 
+void
+zr__gate_on_release(zr__gate_t *self,
+                    void (*fn)(void *arg, const zr__msg_t *msg), void *arg)
+{
+    self->on_release = fn;
+    self->release_arg = arg;
+}
+
 /* Let the oldest held message go on to the backend. */
 static void
 s_release_one(zr__gate_t *self)
@@ -75,6 +85,9 @@ s_release_one(zr__gate_t *self)
     }
     self->nheld--;
     self->held_bytes -= zr__msg_bytes(&h->msg);
+    if (self->on_release) {
+        self->on_release(self->release_arg, &h->msg);
+    }
     zr__engine_inject(self->engine, self->backend, &h->msg);
     zr__msg_destroy(&h->msg);
     free(h);

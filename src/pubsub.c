@@ -82,12 +82,15 @@ s_publication(zr__pubsub_t *self, zr__msg_t *msg)
         }
         return ZR__DROP;
     }
-    if (self->last) {
-        zr__lastvalue_store(self->last, msg);
-    }
+    /* A last value is what subscribers were sent: one held at the gate
+     * is stored when it goes on (s_released), or a late joiner would get
+     * it from the cache and again from the gate. */
     if (self->gate &&
         zr__gate_take(self->gate, msg, zr__subs_total(self->subs))) {
         return ZR__TAKEN;
+    }
+    if (self->last) {
+        zr__lastvalue_store(self->last, msg);
     }
     /* Released messages still queued go first: keep the order. */
     if (zr__engine_queued(self->engine, self->backend)) {
@@ -121,6 +124,15 @@ s_upstream(zr__pubsub_t *self, zr__msg_t *msg)
         zr__msg_remove(msg, 0);
     }
     return s_subscription(self, &msg->frames[0]);
+}
+
+static void
+s_released(void *arg, const zr__msg_t *msg)
+{
+    zr__pubsub_t *self = arg;
+    if (self->last) {
+        zr__lastvalue_store(self->last, msg);
+    }
 }
 
 static zr__verdict_t
@@ -178,6 +190,9 @@ s_parts(zr__pubsub_t *self, void *sync, const zr__pubsub_opts_t *opts)
     if (opts->hold_until &&
         !(self->gate = zr__gate_new(self->engine, self->backend, opts))) {
         return -1;
+    }
+    if (self->gate) {
+        zr__gate_on_release(self->gate, s_released, self);
     }
     if (sync && !(self->sync = zr__syncsvc_new(self->engine, self->name, sync,
                                                self->frontend, self->subs))) {

@@ -466,6 +466,11 @@ void zr__gate_destroy(zr__gate_t **self_p);
 /* A publication while SUBSCRIPTIONS exist: true when the gate keeps it
  * (MSG emptied), false when it goes on now. */
 bool zr__gate_take(zr__gate_t *self, zr__msg_t *msg, uint64_t subscriptions);
+/* FN(ARG, MSG) for each held message as it goes on (last values are
+ * stored then: a message still at the gate is no last value yet). */
+void zr__gate_on_release(zr__gate_t *self,
+                         void (*fn)(void *arg, const zr__msg_t *msg),
+                         void *arg);
 /* The subscriptions changed: when there are enough, all held go on. */
 void zr__gate_update(zr__gate_t *self, uint64_t subscriptions);
 int64_t zr__gate_timer(zr__gate_t *self, int64_t now);
