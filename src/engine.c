@@ -319,6 +319,14 @@ zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
     return zr__outlet_send_now(o, msg);
 }
 
+bool
+zr__engine_holds_topic(const zr__engine_t *self, void *socket,
+                       const void *topic, size_t size)
+{
+    zr__outlet_t *o = s_outlet(self, socket);
+    return o && zr__outlet_holds_topic(o, topic, size);
+}
+
 size_t
 zr__engine_queued(const zr__engine_t *self, void *socket)
 {

@@ -77,6 +77,15 @@ zr__lastvalue_store(zr__lastvalue_t *self, const zr__msg_t *msg)
 static void
 s_send_cached(zr__lastvalue_t *self, const zr__msg_t *cached, bool exclusive)
 {
+    /* A newer message of that topic waits in the backend's outlet (a slow
+     * subscriber holds the XPUB up): it goes to the new subscriber live,
+     * so the cached one would come twice. */
+    if (cached->size && zr__engine_holds_topic(
+                            self->engine, self->backend,
+                            zmq_msg_data((zmq_msg_t *) &cached->frames[0]),
+                            zmq_msg_size((zmq_msg_t *) &cached->frames[0]))) {
+        return;
+    }
     zr__msg_t copy = {NULL, 0, 0};
     if (zr__msg_copy(&copy, cached) != 0) {
         zr__stat_add(&self->st_missed, 1);

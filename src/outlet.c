@@ -324,7 +324,7 @@ s_try(zr__outlet_t *self, bool lossy)
             return S_REFUSED;
         }
     }
-    int restarts = 0;
+    int restarts = 0, interrupts = 0;
     while (self->next < self->msg.size) {
         size_t i = self->next;
         bool more = i + 1 < self->msg.size;
@@ -346,6 +346,9 @@ s_try(zr__outlet_t *self, bool lossy)
             self->err = err;
             self->stalled_at = stalled;
             return S_REFUSED;
+        }
+        if (err == EINTR && interrupts++ < S_RESTARTS_MAX) {
+            continue; /* the frame is still ours: try it again */
         }
         if (err == EAGAIN && self->restartable && restarts++ < S_RESTARTS_MAX) {
             s_restart(self, i, more);
@@ -563,7 +566,7 @@ zr__outlet_queue(zr__outlet_t *self, zr__msg_t *msg)
 {
     s_node_t *node = calloc(1, sizeof *node);
     if (!node) {
-        zr__msg_clear(msg);
+        zr__msg_destroy(msg);
         self->t.error++;
         errno = ENOMEM;
         return -1;
@@ -691,6 +694,31 @@ zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg)
         return -1;
     }
     return 0;
+}
+
+/* Frame 0 of MSG is TOPIC (SIZE bytes). */
+static bool
+s_topic_is(const zr__msg_t *msg, const void *topic, size_t size)
+{
+    return msg->size > 0 &&
+           zmq_msg_size((zmq_msg_t *) &msg->frames[0]) == size &&
+           memcmp(zmq_msg_data((zmq_msg_t *) &msg->frames[0]), topic, size) ==
+               0;
+}
+
+bool
+zr__outlet_holds_topic(const zr__outlet_t *self, const void *topic, size_t size)
+{
+    /* Not one half-way out: its first frame went to the peers of then. */
+    if (self->next == 0 && s_topic_is(&self->msg, topic, size)) {
+        return true;
+    }
+    for (const s_node_t *n = self->queue; n; n = n->next) {
+        if (s_topic_is(&n->msg, topic, size)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool

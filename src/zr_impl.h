@@ -220,8 +220,8 @@ zr__out_t zr__outlet_send_frame(zr__outlet_t *self, zmq_msg_t *frame);
 /* A whole message (moved: MSG is empty afterwards, whatever happened);
  * queued behind what the outlet holds, if anything. */
 zr__out_t zr__outlet_send(zr__outlet_t *self, zr__msg_t *msg);
-/* Queue MSG (moved) behind what the outlet holds. -1 ENOMEM (dropped,
- * counted). */
+/* Queue MSG (moved: empty afterwards either way) behind what the outlet
+ * holds. -1 ENOMEM (dropped, counted). */
 int zr__outlet_queue(zr__outlet_t *self, zr__msg_t *msg);
 /* Send what it holds, then its queue: SENT once nothing is left. */
 zr__out_t zr__outlet_flush(zr__outlet_t *self);
@@ -231,6 +231,10 @@ zr__out_t zr__outlet_flush(zr__outlet_t *self);
 int zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg);
 /* Holds a message or has some queued. */
 bool zr__outlet_holding(const zr__outlet_t *self);
+/* Holds (not yet started) or has queued a message whose first frame is
+ * TOPIC: it will still reach whoever subscribes to it now. */
+bool zr__outlet_holds_topic(const zr__outlet_t *self, const void *topic,
+                            size_t size);
 /* Holds a message the socket refused: wait for ZMQ_POLLOUT on it when
  * zr__outlet_waits_pollout, else until zr__outlet_retry_at (ms). */
 bool zr__outlet_blocked(const zr__outlet_t *self);
@@ -321,6 +325,10 @@ int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */
 void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
+/* The outlet of SOCKET holds a message of TOPIC not yet started (see
+ * zr__outlet_holds_topic). */
+bool zr__engine_holds_topic(const zr__engine_t *self, void *socket,
+                            const void *topic, size_t size);
 /* Messages injected for SOCKET and not yet sent. */
 size_t zr__engine_queued(const zr__engine_t *self, void *socket);
 
