@@ -598,6 +598,9 @@ s_hand_back(zr__engine_t *self)
 static bool
 s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
 {
+    if (zr__now_ms() >= deadline) {
+        return true; /* linger 0: deliver nothing more, count it all */
+    }
     for (;;) {
         zmq_pollitem_t items[4];
         int n = 0;
@@ -642,24 +645,32 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
     }
 }
 
-/* What is still in a source will never go: read it to count it (on the
- * socket it was for), at most S_COUNT_MAX. */
+/* What is still in a source will never go: read it to count it, at most
+ * S_COUNT_MAX. A handler still sees each message: what it would send is
+ * counted (on the socket it was for), what it drops (a heartbeat) is
+ * not, what it takes it hands back next (s_finish) and that is counted
+ * with the outlet's. */
 static size_t
-s_count_left(s_dir_t *d)
+s_count_left(zr__engine_t *self, s_dir_t *d)
 {
     size_t n = 0;
     zr__msg_clear(&d->in_msg);
-    while (n < S_COUNT_MAX && s_recv_msg(d) == S_OK) {
-        zr__msg_clear(&d->in_msg);
-        n++;
+    for (size_t read = 0; read < S_COUNT_MAX && s_recv_msg(d) == S_OK; read++) {
+        zr__verdict_t v =
+            d->handled
+                ? self->handler.message(self->handler.arg, d->which, &d->in_msg)
+                : ZR__SEND;
+        n += v == ZR__SEND && d->out;
+        if (v != ZR__TAKEN) {
+            zr__msg_clear(&d->in_msg);
+        }
     }
     zr__msg_clear(&d->in_msg);
     s_publish(d);
-    if (d->out) {
+    if (n) {
         zr__stat_add(&d->out_stats->drop_shutdown, n);
-        return n;
     }
-    return 0; /* a sink's messages were never going anywhere */
+    return n;
 }
 
 static uint64_t
@@ -696,17 +707,16 @@ s_finish(zr__engine_t *self, bool ended)
                                self->drain ? S_QUIET_MS : 0);
         }
     }
+    size_t lost = 0;
     if (!ended) {
+        for (int i = 0; self->drain && i < self->ndirs; i++) {
+            lost += s_count_left(self, &self->dirs[i]);
+        }
         s_hand_back(self); /* taken at the deadline: counted below */
     }
-    size_t lost = 0;
     for (int i = 0; i < self->ndirs; i++) {
-        s_dir_t *d = &self->dirs[i];
-        if (d->out) {
-            lost += zr__outlet_discard(d->out);
-        }
-        if (self->drain && !ended) {
-            lost += s_count_left(d);
+        if (self->dirs[i].out) {
+            lost += zr__outlet_discard(self->dirs[i].out);
         }
     }
     const char *name = self->name ? self->name : "relay";

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "zrtest.h"
+#include "zr_impl.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -316,11 +317,69 @@ test_stop_restart_tcp(void)
     s_flow(&f, &first, &second);
 }
 
+/* ---------------------------------------------------------------------
+ * What a stop counts goes through the handler: with linger 0 nothing is
+ * delivered any more, and a broker's messages left unread are counted as
+ * what they were. A worker's READY and heartbeats are not messages that
+ * were going anywhere: not counted. A client's request gets its error
+ * reply, which cannot go either: counted once, on the frontend.
+ */
+static void
+test_stop_counts_through_the_handler(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *front = zrt_socket(ctx, ZMQ_ROUTER);
+    void *back = zrt_socket(ctx, ZMQ_ROUTER);
+    ZR_PASS(zmq_bind(front, "inproc://stop-h-front"));
+    ZR_PASS(zmq_bind(back, "inproc://stop-h-back"));
+    zr__engine_t *engine = zr__engine_new();
+    ZR_PASS(zr__engine_set_sockets(engine, front, back));
+    zr__engine_set_drain(engine, NULL, NULL);
+    zr__engine_set_linger(engine, 0);
+    zr__broker_opts_t opts = {
+        .strategy = ZR__STRATEGY_LRU, .heartbeat = 1000, .liveness = 3};
+    zr__broker_t *broker = zr__broker_new(engine, "stop-h", front, back, &opts);
+    ZR_CHECK(broker != NULL);
+    void *worker = zrt_socket(ctx, ZMQ_DEALER);
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(worker, "inproc://stop-h-back");
+    zrt_connect(client, "inproc://stop-h-front");
+    ZR_SEND(worker, "\x01"); /* READY */
+    for (int i = 0; i < 3; i++) {
+        ZR_SEND(worker, "\x02"); /* HEARTBEAT */
+    }
+    ZR_SEND(client, "request");
+    ZR_CHECK(zrt_readable(front, ZRT_DEADLINE_MS));
+    ZR_CHECK(zrt_readable(back, ZRT_DEADLINE_MS));
+    zr__engine_stop(engine);
+    ZR_EQ(zr__engine_run(engine), 0);
+    zr_stats_t st;
+    zr__engine_stats(engine, &st);
+    printf("     in: %" PRIu64 " from the client, %" PRIu64
+           " from the worker; shutdown drops: %" PRIu64
+           " on the frontend, %" PRIu64 " on the backend\n",
+           st.frontend.msgs_in, st.backend.msgs_in,
+           st.frontend.drop_shutdown, st.backend.drop_shutdown);
+    ZR_EQ(st.frontend.msgs_in, 1);
+    ZR_EQ(st.backend.msgs_in, 4);
+    ZR_EQ(st.frontend.drop_shutdown, 1); /* the request's error reply */
+    ZR_EQ(st.backend.drop_shutdown, 0);  /* READY and heartbeats: none */
+    zr__broker_destroy(&broker);
+    zr__engine_destroy(&engine);
+    zmq_close(worker);
+    zmq_close(client);
+    zmq_close(front);
+    zmq_close(back);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: stop counts what it cannot deliver",
      test_stop_counts_what_it_cannot_deliver},
     {"inproc: stop delivers what it holds within linger",
      test_stop_delivers_inproc},
+    {"inproc: a stop counts what is left through the handler",
+     test_stop_counts_through_the_handler},
     {"tcp: a stop delivers what the producer already sent",
      test_stop_burst_tcp},
     {"tcp: stopped at full speed and restarted on the same ports",
