@@ -215,8 +215,8 @@ s_reload(s_req_t *req, size_t dev)
     char why[900];
     if (req->ops->reload(req->arg, why, sizeof why) != 0) {
         /* Counted as answered: the command was understood and carried
-         * out; the reply says why the new config was not. */
-        ZR_LOG_W("%s: control: %s", req->ops->owner, why);
+         * out; the reply says why the new config was not (the reload
+         * logged that already). */
         snprintf(req->error, sizeof req->error, "ERROR: %s", why);
         s_reply_text(req, req->error);
         return;
@@ -428,6 +428,23 @@ s_target(s_req_t *req, const s_command_t *c, size_t *dev)
         *dev = 0;
     }
     return true;
+}
+
+void *
+zr__ctl_socket(void *ctx)
+{
+    /* A ROUTER doing REP's work here (ctl.c reads the envelope): libzmq's
+     * REP, given a request without a delimiter from a peer already gone,
+     * leaves its ROUTER inside a dropped message and throws away the next
+     * client's reply (router.cpp, rollback without a pipe). MANDATORY
+     * makes a reply to a gone or full peer fail, so it is counted. */
+    void *sock = zmq_socket(ctx, ZMQ_ROUTER);
+    if (sock) {
+        int on = 1, zero = 0;
+        zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    }
+    return sock;
 }
 
 void

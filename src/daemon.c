@@ -206,18 +206,16 @@ s_loopback(const char *address)
            strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
 }
 
-/* A REP socket attached to EPS, or NULL with the reason in ERR. */
+/* A control socket attached to EPS, or NULL with the reason in ERR. */
 static void *
 s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
                  size_t errlen)
 {
-    void *sock = zmq_socket(self->ctx, ZMQ_REP);
+    void *sock = zr__ctl_socket(self->ctx);
     if (!sock) {
         zr__errf(err, errlen, "%s", zmq_strerror(errno));
         return NULL;
     }
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     if (zr_endpoints_attach(eps, sock, err, errlen) != 0) {
         int e = errno;
         zmq_close(sock);
@@ -738,7 +736,7 @@ s_ctl_terminate(void *arg)
     zr_daemon_stop(arg);
 }
 
-static const zr__ctl_ops_t s_ctl_ops = {.owner = "zrelay",
+static const zr__ctl_ops_t s_ctl_ops = {.owner = "daemon",
                                         .daemon = true,
                                         .count = s_ctl_count,
                                         .name = s_ctl_name,

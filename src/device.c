@@ -589,6 +589,9 @@ s_socket(zr_device_t *self, int role, int type)
          * capture drop) instead of libzmq dropping without telling. */
         s_setopt(s, ZMQ_XPUB_NODROP, 1);
     }
+    if (role == S_CONTROL) {
+        s_setopt(s, ZMQ_ROUTER_MANDATORY, 1); /* as zr__ctl_socket */
+    }
     return s;
 }
 
@@ -716,7 +719,7 @@ s_role_types(const zr_device_t *self, int types[S_ROLES])
     types[S_FRONTEND] = self->ingest_pull ? ZMQ_PULL : s_types[t].frontend;
     types[S_BACKEND] = broker ? ZMQ_ROUTER : s_types[t].backend;
     types[S_CAPTURE] = ZMQ_XPUB;
-    types[S_CONTROL] = ZMQ_REP;
+    types[S_CONTROL] = ZMQ_ROUTER; /* see zr__ctl_socket */
     types[S_SYNC] = ZMQ_ROUTER;
 }
 

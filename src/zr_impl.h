@@ -563,6 +563,8 @@ typedef struct {
     _Atomic uint64_t *commands, *refused, *unsent;
 } zr__ctl_ops_t;
 
+/* A new control socket on CTX (a ROUTER, see ctl.c), or NULL. */
+void *zr__ctl_socket(void *ctx);
 /* Read one request from SOCKET (which has one waiting) and answer it. */
 void zr__ctl_serve(void *socket, const zr__ctl_ops_t *ops, void *arg);
 /* COUNTS' section of the stats table ("control"). */
