@@ -4,6 +4,8 @@
  */
 #include "zr_impl.h"
 
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,14 +58,74 @@ zr_log_level_from_name(const char *name)
     return -1;
 }
 
+/* A log line costs the thread that writes it: a peer that makes the
+ * relay log (refused commands, failed handshakes, refused subscriptions)
+ * must not make it log without bound. Each level may write S_BURST lines
+ * at once and S_RATE a second after that; what is over is counted and
+ * said with the next line of that level that goes out. */
+#define S_RATE 50
+#define S_BURST 200
+
+typedef struct {
+    double tokens;
+    int64_t at;
+    uint64_t suppressed;
+} s_bucket_t;
+
+static struct {
+    pthread_mutex_t lock;
+    s_bucket_t level[5];
+} s_limit = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Whether a line of LEVEL may go out; *SUPPRESSED: how many of that
+ * level did not since the last that did. */
+static bool
+s_allow(zr_log_level_t level, uint64_t *suppressed)
+{
+    int64_t now = zr__now_ms();
+    pthread_mutex_lock(&s_limit.lock);
+    s_bucket_t *l = &s_limit.level[level];
+    if (l->at == 0) {
+        l->tokens = S_BURST;
+    }
+    else {
+        l->tokens += (double) (now - l->at) * S_RATE / 1000.0;
+        if (l->tokens > S_BURST) {
+            l->tokens = S_BURST;
+        }
+    }
+    l->at = now;
+    bool ok = l->tokens >= 1;
+    *suppressed = 0;
+    if (ok) {
+        l->tokens -= 1;
+        *suppressed = l->suppressed;
+        l->suppressed = 0;
+    }
+    else {
+        l->suppressed++;
+    }
+    pthread_mutex_unlock(&s_limit.lock);
+    return ok;
+}
+
 void
 zr__log(zr_log_level_t level, const char *fmt, ...)
 {
     zr_log_fn *fn = s_handler;
-    if (!fn) {
+    uint64_t suppressed;
+    if (!fn || (unsigned) level > ZR_LOG_DEBUG ||
+        !s_allow(level, &suppressed)) {
         return;
     }
     char line[1024];
+    if (suppressed) {
+        snprintf(line, sizeof line,
+                 "%" PRIu64 " log line(s) like the next suppressed (at most "
+                 "%d a second)",
+                 suppressed, S_RATE);
+        fn(level, line, s_handler_arg);
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);

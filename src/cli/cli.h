@@ -23,6 +23,10 @@ int cli_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Log lines to stderr at LEVEL and above (-v: info, -vv: debug). */
 void cli_log_to_stderr(int verbosity);
+/* The same, to syslog (journald). Lines go through a bounded queue to a
+ * writer thread of their own (cli_log.c): a log that does not keep up
+ * loses lines, counted, and never holds a relay up. */
+void cli_log_to_syslog(int verbosity);
 /* The CLI's own log line at LEVEL, through the handler cli_log_to_stderr
  * installed, when zr_log_level() lets it through. */
 void cli_log(zr_log_level_t level, const char *fmt, ...)

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <zmq.h>
 
@@ -89,15 +88,6 @@ s_notify(const char *state, void *arg)
     (void) arg;
     /* A no-op outside systemd (NOTIFY_SOCKET unset). */
     sd_notify(0, state);
-}
-
-static void
-s_syslog_line(zr_log_level_t level, const char *line, void *arg)
-{
-    (void) arg;
-    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
-                               LOG_DEBUG};
-    syslog(prio[level], "%s", line);
 }
 
 static int
@@ -182,11 +172,7 @@ cmd_run(int argc, char **argv)
     }
     const char *path = optind < argc ? argv[optind] : NULL;
     if (use_syslog) {
-        openlog("zrelay", LOG_PID, LOG_DAEMON);
-        zr_log_set_handler(s_syslog_line, NULL);
-        zr_log_set_level(verbosity >= 2   ? ZR_LOG_DEBUG
-                         : verbosity == 1 ? ZR_LOG_INFO
-                                          : ZR_LOG_NOTICE);
+        cli_log_to_syslog(verbosity);
     }
     else {
         cli_log_to_stderr(verbosity);

@@ -67,45 +67,12 @@ cli_error(int status, const char *fmt, ...)
     return status;
 }
 
-static void
-s_log_line(zr_log_level_t level, const char *line, void *arg)
-{
-    (void) arg;
-    static const char *names[] = {"error: ", "warning: ", "",
-                                  "info: ", "debug: "};
-    /* One write per line so lines from several threads do not mix. */
-    fprintf(stderr, "zrelay: %s%s\n", names[level], line);
-}
-
-void
-cli_log(zr_log_level_t level, const char *fmt, ...)
-{
-    if (level > zr_log_level()) {
-        return;
-    }
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s_log_line(level, line, NULL);
-}
-
 int64_t
 cli_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-cli_log_to_stderr(int verbosity)
-{
-    zr_log_set_handler(s_log_line, NULL);
-    zr_log_set_level(verbosity >= 2   ? ZR_LOG_DEBUG
-                     : verbosity == 1 ? ZR_LOG_INFO
-                                      : ZR_LOG_NOTICE);
 }
 
 int
