@@ -12,6 +12,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A streamer's endpoints, ipc:// in a directory of their own. */
+typedef struct {
+    char dir[32], front[96], back[96], ctl[96];
+} s_eps_t;
+
+static void
+s_eps(s_eps_t *e)
+{
+    snprintf(e->dir, sizeof e->dir, "/tmp/zrelay-log-XXXXXX");
+    ZR_CHECK(mkdtemp(e->dir) != NULL);
+    snprintf(e->front, sizeof e->front, "@ipc://%s/front", e->dir);
+    snprintf(e->back, sizeof e->back, "@ipc://%s/back", e->dir);
+    snprintf(e->ctl, sizeof e->ctl, "@ipc://%s/ctl", e->dir);
+}
+
+static void
+s_eps_done(const s_eps_t *e)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    ZR_CHECK(system(cmd) == 0);
+}
+
 /* Send N unknown commands to the control endpoint CTL, each answered. */
 static void
 s_refused_commands(void *ctx, const char *ctl, int n)
@@ -37,12 +60,9 @@ s_refused_commands(void *ctx, const char *ctl, int n)
 static void
 test_unread_stderr(void)
 {
-    char dir[] = "/tmp/zrelay-log-XXXXXX";
-    ZR_CHECK(mkdtemp(dir) != NULL);
-    char front[96], back[96], ctl[96];
-    snprintf(front, sizeof front, "@ipc://%s/front", dir);
-    snprintf(back, sizeof back, "@ipc://%s/back", dir);
-    snprintf(ctl, sizeof ctl, "@ipc://%s/ctl", dir);
+    s_eps_t e;
+    s_eps(&e);
+    const char *front = e.front, *back = e.back, *ctl = e.ctl;
     int err[2];
     ZR_PASS(pipe(err));
     fcntl(err[1], F_SETPIPE_SZ, 4096);
@@ -80,21 +100,16 @@ test_unread_stderr(void)
     zmq_close(push);
     zmq_close(pull);
     zmq_ctx_term(ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ZR_CHECK(system(cmd) == 0);
+    s_eps_done(&e);
 }
 
 /* A flood of warnings is cut to a burst, then said in one line. */
 static void
 test_rate_limited(void)
 {
-    char dir[] = "/tmp/zrelay-log-XXXXXX";
-    ZR_CHECK(mkdtemp(dir) != NULL);
-    char front[96], back[96], ctl[96];
-    snprintf(front, sizeof front, "@ipc://%s/front", dir);
-    snprintf(back, sizeof back, "@ipc://%s/back", dir);
-    snprintf(ctl, sizeof ctl, "@ipc://%s/ctl", dir);
+    s_eps_t e;
+    s_eps(&e);
+    const char *front = e.front, *back = e.back, *ctl = e.ctl;
     const char *argv[] = {ZRELAY_BIN,  "streamer", front, back,
                           "--control", ctl,        NULL};
     zrt_proc_t *p = zrt_proc_start(argv, NULL);
@@ -118,9 +133,7 @@ test_rate_limited(void)
               "no word of the lines suppressed: %s", text);
     zrt_proc_destroy(&p);
     zmq_ctx_term(ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ZR_CHECK(system(cmd) == 0);
+    s_eps_done(&e);
 }
 
 ZR_TESTS = {
