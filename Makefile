@@ -16,6 +16,10 @@ CTEST_ARGS ?=
 
 .PHONY: all deps build run test bench bench-quick install clean
 
+# The build's own makes (cmake --build runs make) inherit this: progress
+# lines and the result, not hundreds of "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
+
 all: build
 
 deps:
@@ -25,6 +29,7 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DZR_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+	@echo "built: $(BUILD)/zrelay, $(BUILD)/libzrelay.so, $(BUILD)/libzrelay.a"
 
 run: build
 	$(BUILD)/zrelay run
@@ -46,8 +51,11 @@ bench: build
 bench-quick: build
 	$(BUILD)/zrelay-bench --quick
 
+# DESTDIR (from the command line or the environment) stages the files
+# under it; the paths written into them name PREFIX (README.md, Install).
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+	@echo "installed under $(DESTDIR)$(PREFIX) (README.md: Install)"
 
 clean:
 	rm -rf $(BUILD) $(TESTDIR)
