@@ -11,7 +11,8 @@
  *   req  the Guide's lbbroker worker: a REQ sends "READY", then each
  *        reply as [client envelope, reply]; it gets [client envelope,
  *        request]. A REQ cannot take a heartbeat, so it never gets one
- *        and is never expired by silence, only by busy_timeout.
+ *        and is never expired by silence: its connection closing (below)
+ *        or busy_timeout gives it up.
  * The backend is a ROUTER, so every frame from a worker starts with its
  * identity. Requests keep their client envelope ([identity, ""] from a
  * REQ client, [identity] from a DEALER); a reply goes to the frontend
@@ -33,6 +34,12 @@
  * busy_timeout) goes to another worker, up to `retries` times. A request
  * that cannot be served gets an error reply, never silence.
  *
+ * A worker's connection (tcp, ipc) is known by its fd (ZMQ_SRCFD of its
+ * messages); when the backend's socket monitor reports that fd
+ * DISCONNECTED, the worker is gone at once, busy or idle, whatever its
+ * kind (libzmq 4.3.4 has no other way: ROUTER_NOTIFY is draft, and a
+ * REQ worker takes no probe). inproc has no fd: busy_timeout there.
+ *
  * How a worker's removal stays safe: s_worker_gone unlinks the worker at
  * once but frees it only when the engine's call into the broker returns
  * (s_end), and it dispatches nothing itself: its requests go to a list of
@@ -51,9 +58,11 @@
 #include <stddef.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <zmq.h>
 
 #define S_READY "\x01"
@@ -90,6 +99,8 @@ typedef struct s_worker {
     s_kind_t kind;
     s_state_t state;
     bool gone;      /* unlinked; freed at the end of the engine's call */
+    int fd;         /* its connection (ZMQ_SRCFD); -1: none (inproc) */
+    char addr[64];  /* the peer's address, for the log; "" for inproc */
     int64_t expiry; /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
@@ -118,7 +129,8 @@ struct zr__broker_t {
     void *frontend, *backend;
     char name[64];
     zr__broker_opts_t opts;
-    s_worker_t **workers; /* every live worker, for the timer */
+    zr__monitor_t *monitor; /* the backend's: connections that close */
+    s_worker_t **workers;   /* every live worker, for the timer */
     size_t nworkers, cap;
     s_worker_t **table; /* by identity: chains, a power of 2 of them */
     size_t nbuckets;
@@ -549,6 +561,31 @@ s_counts(zr__broker_t *self)
     zr__stat_set(&self->st_waiting, self->waiting.size + self->nqueued);
 }
 
+/* W for the log: its identity (printable, else in hex, cut short) and
+ * its peer's address when it has one. */
+static const char *
+s_worker_name(const s_worker_t *w, char *buf, size_t len)
+{
+    bool text = w->id_len > 0;
+    for (size_t i = 0; i < w->id_len; i++) {
+        text = text && w->id[i] >= 32 && w->id[i] < 127;
+    }
+    char id[72] = "";
+    if (text) {
+        snprintf(id, sizeof id, "'%.*s'", (int) w->id_len,
+                 (const char *) w->id);
+    }
+    else {
+        size_t n = 0;
+        for (size_t i = 0; i < w->id_len && n + 3 < sizeof id; i++) {
+            n += (size_t) snprintf(id + n, sizeof id - n, "%02x", w->id[i]);
+        }
+    }
+    snprintf(buf, len, "%s%s%s%s", id, w->addr[0] ? " (" : "", w->addr,
+             w->addr[0] ? ")" : "");
+    return buf;
+}
+
 /* W is gone: unlinked now, freed at the end of the engine's call; its
  * request in flight and (hash) its queue become orphans. */
 static void
@@ -557,9 +594,10 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
     if (w->gone) {
         return;
     }
-    ZR_LOG_N("%s: worker %.*s%s %s", self->name, (int) w->id_len,
-             w->id_len && w->id[0] >= 32 ? (const char *) w->id : "",
-             w->id_len && w->id[0] >= 32 ? "" : "(binary identity)", why);
+    char name[160];
+    ZR_LOG_I("%s: worker %s %s%s", self->name,
+             s_worker_name(w, name, sizeof name), why,
+             w->inflight ? "; its request goes to another worker" : "");
     s_set_state(self, w, S_NONE);
     s_table_remove(self, w);
     self->workers[w->slot] = self->workers[--self->nworkers];
@@ -592,6 +630,7 @@ s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     }
     memcpy(w->id, id, len);
     w->id_len = len;
+    w->fd = -1;
     w->id_hash = zr__hash(id, len);
     w->kind = kind;
     if (self->opts.strategy == ZR__STRATEGY_HASH &&
@@ -602,8 +641,6 @@ s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     w->slot = self->nworkers;
     self->workers[self->nworkers++] = w;
     s_table_insert(self, w);
-    ZR_LOG_I("%s: a %s worker joined", self->name,
-             kind == S_PPP ? "Paranoid Pirate" : "REQ");
     /* With hash, keys that waited for any worker at all find one now. */
     if (self->opts.strategy == ZR__STRATEGY_HASH) {
         s_fifo_append(&self->orphans, &self->waiting);
@@ -863,6 +900,53 @@ s_on_reply(zr__broker_t *self, s_worker_t *w, zr__msg_t *msg, size_t skip,
     return ZR__SEND;
 }
 
+/* W speaks over connection FD (MSG came over it): its peer's address,
+ * for the log, and the fd its DISCONNECTED event will name. */
+static void
+s_connection(zr__broker_t *self, s_worker_t *w, const zr__msg_t *msg, int fd,
+             bool joined)
+{
+    w->fd = fd;
+    w->addr[0] = 0;
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    char host[48], port[8];
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *) &sa, &len) == 0 &&
+        (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) &&
+        getnameinfo((struct sockaddr *) &sa, len, host, sizeof host, port,
+                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        snprintf(w->addr, sizeof w->addr,
+                 sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    }
+    else if (fd >= 0) {
+        const char *peer =
+            zmq_msg_gets((zmq_msg_t *) &msg->frames[1], "Peer-Address");
+        snprintf(w->addr, sizeof w->addr, "%s%sfd %d", peer ? peer : "",
+                 peer ? ", " : "", fd);
+    }
+    char name[160];
+    ZR_LOG_I("%s: %s worker %s %s", self->name,
+             w->kind == S_PPP ? "Paranoid Pirate" : "REQ",
+             s_worker_name(w, name, sizeof name),
+             joined ? "joined" : "is back on a new connection");
+}
+
+/* The backend's connection FD closed: its worker, if any, is gone (a
+ * monitor callback, alone or from s_from_worker before a lookup). */
+static void
+s_disconnected(void *arg, int fd)
+{
+    zr__broker_t *self = arg;
+    for (size_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *w = self->workers[i];
+        if (w->fd == fd) {
+            s_worker_gone(self, w, "is gone (its connection closed)");
+            s_end(self);
+            return;
+        }
+    }
+}
+
 /* Something from a worker: [identity, ...]. */
 static zr__verdict_t
 s_from_worker(zr__broker_t *self, zr__msg_t *msg)
@@ -870,8 +954,25 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
     if (msg->size < 2) {
         return ZR__DROP; /* a ROUTER gives at least [identity, frame] */
     }
-    s_worker_t *w = s_worker_find(self, zmq_msg_data(&msg->frames[0]),
-                                  zmq_msg_size(&msg->frames[0]));
+    const void *id = zmq_msg_data(&msg->frames[0]);
+    size_t id_len = zmq_msg_size(&msg->frames[0]);
+    s_worker_t *w = s_worker_find(self, id, id_len);
+    /* The frames from the wire carry it (the identity frame, made by the
+     * ROUTER, may not once the engine has moved it). */
+    int fd = zmq_msg_get(&msg->frames[1], ZMQ_SRCFD);
+    if (fd >= 0 && (!w || w->fd != fd)) {
+        /* A connection new to the broker: first what closed before it
+         * (its fd may have been a gone worker's, and this worker may be
+         * one back on a new connection). */
+        if (self->monitor) {
+            zr__monitor_drain(self->monitor);
+        }
+        w = s_worker_find(self, id, id_len);
+        if (w) {
+            s_connection(self, w, msg, fd, false);
+        }
+    }
+    bool known = w != NULL;
     bool req = zmq_msg_size(&msg->frames[1]) == 0;
     size_t skip = req ? 2 : 1; /* identity, and a REQ's delimiter */
     int64_t expiry =
@@ -880,14 +981,19 @@ s_from_worker(zr__broker_t *self, zr__msg_t *msg)
         const zmq_msg_t *f = &msg->frames[skip];
         if (s_is(f, S_READY, 1) || (req && s_is(f, "READY", 5))) {
             s_on_ready(self, w, msg, req ? S_REQ : S_PPP, expiry);
-            return ZR__DROP;
         }
-        if (s_is(f, S_HEARTBEAT, 1)) {
-            if (!req) {
-                s_on_heartbeat(self, w, msg, expiry);
-            }
-            return ZR__DROP;
+        else if (s_is(f, S_HEARTBEAT, 1) && !req) {
+            s_on_heartbeat(self, w, msg, expiry);
         }
+        else if (!s_is(f, S_HEARTBEAT, 1)) {
+            return s_on_reply(self, w, msg, skip, expiry);
+        }
+        /* A worker that joined now: MSG is whole (only a reply loses its
+         * identity frame, and an unknown worker's is dropped). */
+        if (!known && (w = s_worker_find(self, id, id_len)) != NULL) {
+            s_connection(self, w, msg, fd, true);
+        }
+        return ZR__DROP;
     }
     return s_on_reply(self, w, msg, skip, expiry);
 }
@@ -1119,6 +1225,13 @@ zr__broker_new(zr__engine_t *engine, const char *name, void *frontend,
     zr__engine_set_handler(engine, &handler);
     zr__engine_set_deadline(engine, self->next_beat);
     return self;
+}
+
+void
+zr__broker_watch(zr__broker_t *self, zr__monitor_t *monitor)
+{
+    self->monitor = monitor;
+    zr__monitor_on_disconnect(monitor, s_disconnected, self);
 }
 
 static void

@@ -783,6 +783,9 @@ s_open_engine(zr_device_t *self)
         if (!self->broker) {
             return s_open_failed(self, errno, "%s", zmq_strerror(errno));
         }
+        if (self->monitors[S_BACKEND]) {
+            zr__broker_watch(self->broker, self->monitors[S_BACKEND]);
+        }
     }
     if (self->type == ZR_FORWARDER) {
         self->pubsub =

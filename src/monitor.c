@@ -17,6 +17,8 @@ struct zr__monitor_t {
     void *pair; /* receives the monitored socket's events */
     _Atomic uint64_t accepted, connected, disconnected, handshake_failed;
     _Atomic uint64_t handshakes;
+    void (*on_disconnect)(void *arg, int fd); /* the broker's, or NULL */
+    void *arg;
 };
 
 #define S_EVENTS                                                               \
@@ -92,12 +94,17 @@ zr__monitor_drain(void *arg)
             continue;
         }
         uint16_t event;
+        uint32_t value; /* the connection's fd for the events watched */
         memcpy(&event, head, sizeof event);
+        memcpy(&value, head + 2, sizeof value);
         switch (event) {
         case ZMQ_EVENT_ACCEPTED: zr__stat_add(&self->accepted, 1); break;
         case ZMQ_EVENT_CONNECTED: zr__stat_add(&self->connected, 1); break;
         case ZMQ_EVENT_DISCONNECTED:
             zr__stat_add(&self->disconnected, 1);
+            if (self->on_disconnect) {
+                self->on_disconnect(self->arg, (int) value);
+            }
             break;
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             zr__stat_add(&self->handshakes, 1);
@@ -112,6 +119,14 @@ zr__monitor_drain(void *arg)
         }
         ZR_LOG_D("socket event 0x%x on %s", event, address);
     }
+}
+
+void
+zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
+                          void *arg)
+{
+    self->on_disconnect = fn;
+    self->arg = arg;
 }
 
 void

@@ -349,6 +349,14 @@ void zr__monitor_destroy(zr__monitor_t **self_p, void *socket);
 void *zr__monitor_socket(zr__monitor_t *self);
 /* Read pending events (an engine watch callback; ARG is the monitor). */
 void zr__monitor_drain(void *arg);
+/* FN(ARG, fd) on each connection of the socket that closes (tcp, ipc:
+ * inproc has no fd and no such event in libzmq 4.3.4), from
+ * zr__monitor_drain. The fd is the one zmq_msg_get(ZMQ_SRCFD) gives for
+ * the connection's messages; events come in order, so a fd reused by a
+ * new connection has its DISCONNECTED drained before the new one's
+ * first message can be read. */
+void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
+                               void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
@@ -532,6 +540,9 @@ zr__broker_t *zr__broker_new(zr__engine_t *engine, const char *name,
                              void *frontend, void *backend,
                              const zr__broker_opts_t *opts);
 void zr__broker_destroy(zr__broker_t **self_p);
+/* MONITOR (the backend's): a worker whose connection closes is gone at
+ * once, not at its heartbeats or busy_timeout. */
+void zr__broker_watch(zr__broker_t *self, zr__monitor_t *monitor);
 /* Its section of the stats table ("broker"). */
 zr__stat_section_t zr__broker_section(const zr__broker_t *self);
 /* The device's queue options, for option.c to set one by one. */

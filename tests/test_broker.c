@@ -860,6 +860,89 @@ test_rr_unanswered(void)
     zmq_ctx_term(ctx);
 }
 
+/* Log lines at info and above, kept for a test to read (the device's
+ * thread writes, the test reads after a wait on a counter). */
+static char s_log[4096];
+static pthread_mutex_t s_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+s_log_keep(zr_log_level_t level, const char *line, void *arg)
+{
+    (void) level;
+    (void) arg;
+    pthread_mutex_lock(&s_log_lock);
+    size_t n = strlen(s_log);
+    snprintf(s_log + n, sizeof s_log - n, "%s\n", line);
+    pthread_mutex_unlock(&s_log_lock);
+}
+
+static bool
+s_logged(const char *text)
+{
+    pthread_mutex_lock(&s_log_lock);
+    bool found = strstr(s_log, text) != NULL;
+    pthread_mutex_unlock(&s_log_lock);
+    return found;
+}
+
+static void
+s_lru_long_busy(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set(dev, "strategy", "lru"));
+    ZR_PASS(zr_device_set(dev, "busy_timeout", "60s"));
+}
+
+/* Issue 12.11: an lbbroker REQ worker killed mid-request over tcp. Its
+ * connection closing is seen (the backend's socket monitor) long before
+ * busy_timeout (60 s here): it is no longer busy nor known, and its
+ * request goes to the next worker. */
+static void
+test_lru_req_worker_killed(void)
+{
+    zr_log_set_handler(s_log_keep, NULL);
+    zr_log_set_level(ZR_LOG_INFO);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_QUEUE, "@tcp://127.0.0.1:*",
+                                  "@tcp://127.0.0.1:*", s_lru_long_busy);
+    const char *front = zrt_device_endpoint(dev, 0);
+    const char *back = zrt_device_endpoint(dev, 1);
+    void *doomed = zrt_socket(ctx, ZMQ_REQ);
+    zmq_setsockopt(doomed, ZMQ_ROUTING_ID, "doomed", 6);
+    zrt_connect(doomed, back);
+    ZR_SEND(doomed, "READY");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    void *client = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(client, front);
+    ZR_SEND(client, "hello");
+    /* The worker has the request in hand: [client id, "", "hello"]. */
+    char frame[64];
+    zrt_recv_str(doomed, frame, sizeof frame);
+    ZR_RECV(doomed, "");
+    ZR_RECV(doomed, "hello");
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "busy", NULL), 1);
+    zmq_close(doomed); /* killed: linger 0, the connection closes */
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "known", NULL) == 0,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "busy", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "broker", "workers", "expired", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "retried", NULL), 1);
+    /* Logged at info (-v) with its identity and address. */
+    ZR_CHECKF(s_logged("REQ worker 'doomed' (127.0.0.1:") &&
+                  s_logged(": worker 'doomed' (127.0.0.1:") &&
+                  s_logged("is gone (its connection closed); its request "
+                           "goes to another worker"),
+              "log:\n%s", s_log);
+    s_worker_t good;
+    s_worker_start(&good, ctx, back, W_REQ, 0, "good");
+    ZR_CHECK(zrt_readable(client, ZRT_DEADLINE_MS));
+    ZR_RECV(client, "good: hello");
+    s_worker_stop(&good);
+    zmq_close(client);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_options(void)
 {
@@ -889,6 +972,8 @@ ZR_TESTS = {
     {"inproc: rr, pipelined DEALER clients lose no reply (11.14)",
      test_rr_pipelined_no_loss},
     {"inproc: rr counts the requests that never came back", test_rr_unanswered},
+    {"tcp: lru, a REQ worker killed mid-request is seen at once (12.11)",
+     test_lru_req_worker_killed},
     {"inproc: strategy options", test_options},
     {NULL, NULL},
 };
