@@ -860,6 +860,89 @@ test_rr_unanswered(void)
     zmq_ctx_term(ctx);
 }
 
+/* Issue 12.10: rr with 3 REP workers over tcp, one killed with a request
+ * in hand (its socket closed mid-request), 30 requests. libzmq's DEALER
+ * drops, silently, what it had queued for the dead worker, and the relay
+ * dropped nothing itself (requests_dropped 0); what the relay can count
+ * is every request whose reply never came: queue.unanswered. */
+static void
+test_rr_worker_killed(void)
+{
+    enum { REQUESTS = 30, GOOD = 2 };
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_QUEUE, "@tcp://127.0.0.1:*",
+                                  "@tcp://127.0.0.1:*", NULL);
+    const char *front = zrt_device_endpoint(dev, 0);
+    const char *back = zrt_device_endpoint(dev, 1);
+    atomic_bool stop = false;
+    s_rep_t good[GOOD];
+    for (int i = 0; i < GOOD; i++) {
+        good[i] = (s_rep_t){ctx, back, &stop, 0, 0};
+        pthread_create(&good[i].thread, NULL, s_rep, &good[i]);
+    }
+    void *doomed = zrt_socket(ctx, ZMQ_REP);
+    zrt_connect(doomed, back);
+    ZR_WAIT(zrt_stat(dev, "backend", "connections", "connected", NULL) == 3,
+            ZRT_DEADLINE_MS);
+    void *client = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(client, front);
+    /* One request at a time until the doomed worker has one in hand. */
+    int sent = 0, replies = 0;
+    bool killed = false;
+    while (!killed) {
+        ZR_CHECK(sent < REQUESTS);
+        ZR_SENDMORE(client, "");
+        ZR_SEND(client, "request");
+        sent++;
+        zmq_pollitem_t items[] = {{client, 0, ZMQ_POLLIN, 0},
+                                  {doomed, 0, ZMQ_POLLIN, 0}};
+        ZR_CHECK(zmq_poll(items, 2, ZRT_DEADLINE_MS) > 0);
+        if (items[1].revents & ZMQ_POLLIN) {
+            ZR_RECV(doomed, "request");
+            zmq_close(doomed); /* killed with the request in hand */
+            killed = true;
+        }
+        else {
+            ZR_RECV(client, "");
+            ZR_RECV(client, "request");
+            replies++;
+        }
+    }
+    /* The relay's DEALER drops the dead worker's pipe when its
+     * connection closes (libzmq posts that to the device's socket right
+     * after the DISCONNECTED event the monitor counts): the rest go to
+     * the good workers, one at a time. */
+    ZR_WAIT(zrt_stat(dev, "backend", "connections", "disconnected", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    for (; sent < REQUESTS; sent++) {
+        ZR_SENDMORE(client, "");
+        ZR_SEND(client, "request");
+        ZR_CHECK(zrt_readable(client, ZRT_DEADLINE_MS));
+        ZR_RECV(client, "");
+        ZR_RECV(client, "request");
+        replies++;
+    }
+    ZR_WAIT(zrt_stat(dev, "queue", "replies_out", NULL) == replies,
+            ZRT_DEADLINE_MS);
+    double unanswered = zrt_stat(dev, "queue", "unanswered", NULL);
+    printf("rr: %d requests, %d answered, 1 lost with the killed worker; "
+           "requests_dropped %.0f, unanswered %.0f\n",
+           REQUESTS, replies, zrt_stat(dev, "queue", "requests_dropped", NULL),
+           unanswered);
+    ZR_EQ(replies, REQUESTS - 1);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_in", NULL), REQUESTS);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_out", NULL), REQUESTS);
+    ZR_EQ(zrt_stat(dev, "queue", "requests_dropped", NULL), 0);
+    ZR_EQ(unanswered, 1);
+    atomic_store(&stop, true);
+    for (int i = 0; i < GOOD; i++) {
+        pthread_join(good[i].thread, NULL);
+    }
+    zmq_close(client);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
 /* Log lines at info and above, kept for a test to read (the device's
  * thread writes, the test reads after a wait on a counter). */
 static char s_log[4096];
@@ -972,6 +1055,8 @@ ZR_TESTS = {
     {"inproc: rr, pipelined DEALER clients lose no reply (11.14)",
      test_rr_pipelined_no_loss},
     {"inproc: rr counts the requests that never came back", test_rr_unanswered},
+    {"tcp: rr counts the requests lost with a killed REP worker (12.10)",
+     test_rr_worker_killed},
     {"tcp: lru, a REQ worker killed mid-request is seen at once (12.11)",
      test_lru_req_worker_killed},
     {"inproc: strategy options", test_options},
