@@ -19,6 +19,12 @@
  * naming its section ("DEVICE SECTIONS", "THE [zrelay] SECTION"), and
  * the paragraph gives the option's default (and, for an option of some
  * device types only, those types; for a choice, every choice).
+ *
+ * The option lists themselves are generated from the table: zrelay.1's
+ * items (grouped under the devices they apply to, each with its help and
+ * default) and zrelay.conf.5's summary table (key, value, default,
+ * devices), between ".\" BEGIN OPTIONS" and ".\" END OPTIONS". A page
+ * whose list differs fails; ZRT_WRITE_DOCS=1 rewrites the lists.
  */
 #include "zrtest.h"
 
@@ -353,6 +359,281 @@ s_check_man_options(const char *man, char *missing, size_t mlen)
 }
 
 /* ---------------------------------------------------------------------
+ * The option lists, generated from the table: zrelay.1's items and
+ * zrelay.conf.5's summary table, between S_BEGIN and S_END. Grouped by
+ * the device types an option applies to, so that an option stands
+ * under its types with its default; ZRT_WRITE_DOCS=1 rewrites them.
+ */
+
+#define S_BEGIN                                                                \
+    ".\\\" BEGIN OPTIONS: generated from src/option.c; edit the table, then "  \
+    "run ZRT_WRITE_DOCS=1 tests/test_docs\n"
+#define S_END ".\\\" END OPTIONS\n"
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+} s_doc_t;
+
+static void
+s_put(s_doc_t *doc, const char *text, size_t len)
+{
+    if (doc->len + len + 1 > doc->cap) {
+        doc->cap = 2 * (doc->len + len + 1) + 4096;
+        doc->text = realloc(doc->text, doc->cap);
+        ZR_CHECK(doc->text != NULL);
+    }
+    memcpy(doc->text + doc->len, text, len);
+    doc->len += len;
+    doc->text[doc->len] = 0;
+}
+
+static void
+s_puts(s_doc_t *doc, const char *text)
+{
+    s_put(doc, text, strlen(text));
+}
+
+/* TEXT in roff: '-' and '\' escaped. */
+static void
+s_put_roff(s_doc_t *doc, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        s_puts(doc, *p == '-' ? "\\-" : *p == '\\' ? "\\e" : (char[2]){*p, 0});
+    }
+}
+
+/* TEXT as roff filling lines of at most 72 columns (a word longer than
+ * that stands alone); no line starts with '.' or '\''. */
+static void
+s_put_filled(s_doc_t *doc, const char *text)
+{
+    s_doc_t line = {0};
+    s_puts(&line, "");
+    for (const char *p = text; *p;) {
+        while (*p == ' ') {
+            p++;
+        }
+        size_t wl = strcspn(p, " ");
+        if (!wl) {
+            break;
+        }
+        s_doc_t word = {0};
+        char raw[512];
+        snprintf(raw, sizeof raw, "%.*s", (int) wl, p);
+        s_put_roff(&word, raw);
+        if (line.len && line.len + 1 + word.len > 72) {
+            s_puts(doc, line.text);
+            s_puts(doc, "\n");
+            line.len = 0;
+        }
+        if (line.len) {
+            s_puts(&line, " ");
+        }
+        else if (word.text[0] == '.' || word.text[0] == '\'') {
+            s_puts(&line, "\\&");
+        }
+        s_puts(&line, word.text);
+        free(word.text);
+        p += wl;
+    }
+    if (line.len) {
+        s_puts(doc, line.text);
+        s_puts(doc, "\n");
+    }
+    free(line.text);
+}
+
+/* The groups, in order: every device, then one type only, then any
+ * other set of types. */
+#define S_ALL_TYPES                                                            \
+    ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+
+static size_t
+s_groups(unsigned groups[], size_t max)
+{
+    size_t n = 0;
+    groups[n++] = S_ALL_TYPES;
+    for (int t = 1; zr_device_type_name((zr_device_type_t) t) && n < max; t++) {
+        groups[n++] = 1u << t;
+    }
+    const zr_option_t *o;
+    for (size_t i = 0; (o = zr_option(i)); i++) {
+        bool known = false;
+        for (size_t g = 0; g < n; g++) {
+            known = known || groups[g] == o->types;
+        }
+        if (!known && n < max) {
+            groups[n++] = o->types;
+        }
+    }
+    return n;
+}
+
+/* "queue", "forwarder and queue": the types of TYPES. */
+static void
+s_type_names(unsigned types, char *out, size_t len)
+{
+    *out = 0;
+    int count = 0, seen = 0;
+    for (int t = 1; zr_device_type_name((zr_device_type_t) t); t++) {
+        count += (types >> t) & 1;
+    }
+    for (int t = 1; zr_device_type_name((zr_device_type_t) t); t++) {
+        if ((types >> t) & 1) {
+            size_t used = strlen(out);
+            seen++;
+            snprintf(out + used, len - used, "%s%s",
+                     seen == 1       ? ""
+                     : seen == count ? " and "
+                                     : ", ",
+                     zr_device_type_name((zr_device_type_t) t));
+        }
+    }
+}
+
+static bool
+s_positional_option(const zr_option_t *o)
+{
+    for (size_t p = 0; p < S_NPOSITIONAL; p++) {
+        if (strcmp(o->name, s_positional[p][0]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* zrelay.1's items: ".TP", ".BI \-\-name " ARG"", the help, the default;
+ * under a line naming the group's devices. */
+static void
+s_gen_man(s_doc_t *doc)
+{
+    unsigned groups[16];
+    size_t ngroups = s_groups(groups, 16);
+    s_puts(doc, S_BEGIN);
+    for (size_t g = 0; g < ngroups; g++) {
+        bool first = true;
+        const zr_option_t *o;
+        for (size_t i = 0; (o = zr_option(i)); i++) {
+            if (o->types != groups[g] || s_positional_option(o)) {
+                continue;
+            }
+            if (first) {
+                char names[128], head[192];
+                s_type_names(groups[g], names, sizeof names);
+                if (groups[g] == S_ALL_TYPES) {
+                    snprintf(head, sizeof head, ".PP\nEvery device:\n");
+                }
+                else {
+                    snprintf(head, sizeof head, ".PP\n%c%s only:\n",
+                             toupper((unsigned char) names[0]), names + 1);
+                }
+                s_puts(doc, head);
+                first = false;
+            }
+            s_puts(doc, ".TP\n.BI \\-\\-");
+            char flag[128];
+            snprintf(flag, sizeof flag, "%s", o->name);
+            for (char *c = flag; *c; c++) {
+                *c = *c == '_' ? '-' : *c;
+            }
+            s_put_roff(doc, flag);
+            if (o->arg) {
+                s_puts(doc, " \" ");
+                s_put_roff(doc, o->arg);
+                s_puts(doc, "\"");
+            }
+            s_puts(doc, "\n");
+            char help[1024];
+            snprintf(help, sizeof help, "%c%s. Default: %s.",
+                     toupper((unsigned char) o->help[0]), o->help + 1,
+                     o->fallback ? o->fallback : "none");
+            s_put_filled(doc, help);
+        }
+    }
+    s_puts(doc, S_END);
+}
+
+/* zrelay.conf.5's summary: a tbl table of key, value, default, devices,
+ * grouped as zrelay.1's list. */
+static void
+s_gen_conf(s_doc_t *doc)
+{
+    unsigned groups[16];
+    size_t ngroups = s_groups(groups, 16);
+    s_puts(doc, S_BEGIN);
+    s_puts(doc, ".TS\nallbox tab(;);\nlb lb lb lb\nl li l l.\n"
+                "key;value;default;devices\n");
+    for (size_t g = 0; g < ngroups; g++) {
+        const zr_option_t *o;
+        for (size_t i = 0; (o = zr_option(i)); i++) {
+            if (o->types != groups[g]) {
+                continue;
+            }
+            char names[128];
+            s_type_names(groups[g], names, sizeof names);
+            s_put_roff(doc, o->name);
+            s_puts(doc, ";");
+            s_put_roff(doc, o->arg ? o->arg : "");
+            s_puts(doc, ";");
+            s_put_roff(doc, o->fallback              ? o->fallback
+                            : s_positional_option(o) ? "required"
+                                                     : "none");
+            s_puts(doc, ";");
+            s_put_roff(doc, groups[g] == S_ALL_TYPES ? "all" : names);
+            s_puts(doc, "\n");
+        }
+    }
+    s_puts(doc, ".TE\n");
+    s_puts(doc, S_END);
+}
+
+/* PAGE's generated block is GEN: NULL, or what is wrong. */
+static const char *
+s_block_differs(const char *page, const s_doc_t *gen)
+{
+    const char *begin = strstr(page, S_BEGIN);
+    const char *end = begin ? strstr(begin, S_END) : NULL;
+    if (!begin || !end) {
+        return "no generated option list (its markers are missing)";
+    }
+    end += strlen(S_END);
+    if ((size_t) (end - begin) != gen->len ||
+        memcmp(begin, gen->text, gen->len) != 0) {
+        return "its option list differs from src/option.c's table";
+    }
+    return NULL;
+}
+
+/* Check REL's block against GEN; with ZRT_WRITE_DOCS=1, rewrite it. */
+static void
+s_check_block(const char *rel, const s_doc_t *gen)
+{
+    char *page = s_read(rel, false);
+    const char *why = s_block_differs(page, gen);
+    if (why && getenv("ZRT_WRITE_DOCS") && strstr(page, S_BEGIN) &&
+        strstr(strstr(page, S_BEGIN), S_END)) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", ZR_SOURCE_DIR, rel);
+        const char *begin = strstr(page, S_BEGIN);
+        const char *end = strstr(begin, S_END) + strlen(S_END);
+        FILE *f = fopen(path, "wb");
+        ZR_CHECK(f != NULL);
+        fwrite(page, 1, (size_t) (begin - page), f);
+        fwrite(gen->text, 1, gen->len, f);
+        fputs(end, f);
+        fclose(f);
+        printf("     wrote the option list into %s\n", path);
+        why = NULL;
+    }
+    free(page);
+    ZR_CHECKF(!why,
+              "%s: %s; run ZRT_WRITE_DOCS=1 tests/test_docs and review the "
+              "diff",
+              rel, why);
+}
+
+/* ---------------------------------------------------------------------
  * What a control endpoint says it knows: the list in its reply to an
  * unknown command, "... (known: A, B, C)".
  */
@@ -634,6 +915,56 @@ test_default(void)
     free(conf);
 }
 
+static void
+test_generated_lists(void)
+{
+    s_doc_t man = {0}, conf = {0};
+    s_gen_man(&man);
+    s_gen_conf(&conf);
+    s_check_block("docs/zrelay.1", &man);
+    s_check_block("docs/zrelay.conf.5", &conf);
+    free(man.text);
+    free(conf.text);
+}
+
+/* The generated lists put an option under its devices with its default,
+ * and the check fails on a list that does not. */
+static void
+test_generated_placement(void)
+{
+    s_doc_t man = {0}, conf = {0};
+    s_gen_man(&man);
+    s_gen_conf(&conf);
+    /* strategy: under "Queue only:", before the next group; with its
+     * default. */
+    const char *queue = strstr(man.text, "\nQueue only:\n");
+    ZR_CHECK(queue != NULL);
+    const char *next = strstr(queue + 1, "\n.PP\n");
+    const char *strategy = strstr(man.text, "\\-\\-strategy");
+    ZR_CHECK(strategy && queue < strategy && (!next || strategy < next));
+    ZR_CHECK(strstr(strategy, "Default: rr.") != NULL);
+    ZR_CHECK(strstr(conf.text, "strategy;rr|lru|hash;rr;queue\n") != NULL);
+    ZR_CHECK(strstr(conf.text, "sndhwm;N;1000;all\n") != NULL);
+    /* A page whose list has a default changed, or an option under the
+     * wrong devices, is caught. */
+    char *page = s_read("docs/zrelay.1", false);
+    ZR_CHECK(s_block_differs(page, &man) == NULL);
+    char *at = strstr(page, "Default: rr.");
+    ZR_CHECK(at != NULL);
+    memcpy(at, "Default: lr.", 12);
+    ZR_CHECK(s_block_differs(page, &man) != NULL);
+    free(page);
+    page = s_read("docs/zrelay.conf.5", false);
+    ZR_CHECK(s_block_differs(page, &conf) == NULL);
+    at = strstr(page, "strategy;rr|lru|hash;rr;queue");
+    ZR_CHECK(at != NULL);
+    memcpy(at + strlen("strategy;rr|lru|hash;rr;"), "forwa", 5);
+    ZR_CHECK(s_block_differs(page, &conf) != NULL);
+    free(page);
+    free(man.text);
+    free(conf.text);
+}
+
 /* The checks do fail: a page with an option taken out. */
 static void
 test_checks_fail(void)
@@ -671,6 +1002,10 @@ ZR_TESTS = {
     {"CONTROL.md: every control command", test_control_commands},
     {"zrelay.conf.5: the embedded default", test_default},
     {"the checks fail on a page without an option", test_checks_fail},
+    {"zrelay.1, zrelay.conf.5: the option lists are the table's",
+     test_generated_lists},
+    {"the option lists: an option under its devices, with its default",
+     test_generated_placement},
     {NULL, NULL},
 };
 ZR_MAIN
