@@ -447,6 +447,19 @@ s_ask(const s_ask_t *a, void *req)
     }
     zmq_pollitem_t item = {.socket = req, .events = ZMQ_POLLIN};
     if (zmq_poll(&item, 1, (long) a->timeout) <= 0) {
+        if (a->config) {
+            /* The likeliest cause: [zrelay] control was edited, and the
+             * daemon listens where the file said when it last read it. */
+            return cli_error(
+                CLI_FAILURE,
+                "ctl: no reply from %s (the control endpoint of %s) within "
+                "%lld ms. If [zrelay] control changed since the daemon "
+                "started, the running daemon may still listen on the old "
+                "endpoint: reload it with SIGHUP (kill -HUP PID, or "
+                "systemctl reload zrelay) or with 'zrelay ctl OLD-ENDPOINT "
+                "%s'",
+                a->endpoint, a->config, (long long) a->timeout, a->cmd->verb);
+        }
         return cli_error(CLI_FAILURE,
                          "ctl: no reply from %s within %lld ms (is a relay "
                          "running there with a control endpoint?)",

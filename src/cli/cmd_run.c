@@ -100,6 +100,21 @@ s_print_errors(const zr_config_t *config)
     return (int) n;
 }
 
+/* Only loopback, ipc:// and inproc:// keep strangers out; any other
+ * address the control endpoint binds lets whoever can connect steer. */
+static bool
+s_loopback(const char *address)
+{
+    if (strncmp(address, "tcp://", 6) != 0 &&
+        strncmp(address, "ws://", 5) != 0) {
+        return strncmp(address, "ipc://", 6) == 0 ||
+               strncmp(address, "inproc://", 9) == 0;
+    }
+    const char *host = strstr(address, "://") + 3;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
+}
+
 /* What listens where, one line per endpoint:
  * "DEVICE TYPE ROLE bind|connect ADDRESS  who". */
 static void
@@ -117,18 +132,24 @@ s_print_table(zr_daemon_t *daemon, const char *from)
             bool bind;
             zr_device_endpoint(dev, e, &role, &bind, &address);
             const char *who = cli_who(dev, role, bind);
+            if (bind && strcmp(role, "sync") == 0) {
+                /* The one a newcomer needs against the lost first
+                 * message (the seed's S2). */
+                who = "publishers wait here: zrelay pub --sync";
+            }
             printf("  %-16s %-9s %-8s %-7s %-28s %s\n", zr_device_name(dev),
                    zr_device_type_name(zr_device_type(dev)), role,
                    bind ? "bind" : "connect", address, who ? who : "");
-            if (bind && strncmp(address, "tcp://127.", 10) != 0 &&
-                strncmp(address, "tcp://[::1]", 11) != 0 &&
-                strncmp(address, "tcp://", 6) == 0) {
+            if (bind && !s_loopback(address)) {
                 loopback = false;
             }
         }
     }
     printf("  %-16s %-9s %-8s %-7s %-28s %s\n", "-", "daemon", "control",
            "bind", zr_daemon_control(daemon), "zrelay ctl");
+    if (!s_loopback(zr_daemon_control(daemon))) {
+        loopback = false; /* and the daemon warned about it */
+    }
     if (loopback) {
         printf("Listening on loopback only. To open a device to the "
                "network, bind\n'*' or an address of this host instead "
@@ -215,6 +236,29 @@ cmd_run(int argc, char **argv)
     return status;
 }
 
+/* The warning 'zrelay run' logs when it binds such a control endpoint,
+ * said before it runs. */
+static void
+s_warn_control(const char *spec)
+{
+    char err[256];
+    zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
+    if (!eps) {
+        return; /* the config's own check names what is wrong */
+    }
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        const char *address = zr_endpoints_address(eps, i);
+        if (zr_endpoints_is_bind(eps, i) && !s_loopback(address)) {
+            fprintf(stderr,
+                    "zrelay: warning: control endpoint %s is reachable from "
+                    "the network: anyone who can connect can pause, reload "
+                    "or stop zrelay\n",
+                    address);
+        }
+    }
+    zr_endpoints_destroy(&eps);
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -233,6 +277,7 @@ cmd_check(int argc, char **argv)
     }
     int errors = s_print_errors(config);
     if (errors == 0) {
+        s_warn_control(zr_config_control(config));
         size_t n = zr_config_device_count(config);
         printf("%s: ok, %zu device%s, control %s\n", argv[1], n,
                n == 1 ? "" : "s", zr_config_control(config));
