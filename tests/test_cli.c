@@ -543,7 +543,8 @@ test_usage_errors(void)
          "--timeout: 'forever' is not a duration"},
         {{"ctl", "tcp://127.0.0.1:5558", "stats", "--timeout"},
          "ctl: option '--timeout' needs a value"},
-        {{"ctl", "tcp://*:5558", "stats"}, "did you mean '@tcp://*:5558'"},
+        {{"ctl", "tcp://*:5558", "stats"},
+         "did you mean 'tcp://127.0.0.1:5558'"},
     };
 #undef S_ANY
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

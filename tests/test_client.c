@@ -360,7 +360,7 @@ test_usage_errors(void)
         {{"pub", ">tcp://127.0.0.1:1", "--sync", "5561"},
          "--sync: endpoint '5561' has no transport"},
         {{"pull", "5559"}, "endpoint '5559' has no transport"},
-        {{"pull", "tcp://*:5559"}, "did you mean '@tcp://*:5559'?"},
+        {{"pull", "tcp://*:5559"}, "did you mean 'tcp://127.0.0.1:5559'?"},
         {{"push", ">tcp://127.0.0.1:1", "--file", "/nonexistent/zrelay"},
          "cannot read '/nonexistent/zrelay'"},
         {{"router", ">tcp://127.0.0.1:1", "--data", "x"},
@@ -871,6 +871,44 @@ test_sync_interrupted(void)
     zmq_ctx_term(ctx);
 }
 
+/* Issue 12, item 5: the client verbs connect, so their hints must keep
+ * a connect a connect: a bare port or a '*' host suggests
+ * tcp://127.0.0.1:PORT, never a bind; no endpoint suggests the side the
+ * verb meets (sub: a forwarder's backend). */
+static void
+test_endpoint_hints(void)
+{
+    static const struct {
+        const char *args[5];
+        const char *says;
+    } cases[] = {
+        {{"sub", "5560"},
+         "endpoint '5560' has no transport; did you mean "
+         "'tcp://127.0.0.1:5560'?"},
+        {{"sub", "tcp://*:5560"},
+         "cannot connect to 'tcp://*:5560': '*' and port 0 only make sense "
+         "for bind; did you mean 'tcp://127.0.0.1:5560'?"},
+        {{"pub", ">tcp://127.0.0.1:1", "--sync", "5561"},
+         "--sync: endpoint '5561' has no transport; did you mean "
+         "'tcp://127.0.0.1:5561'?"},
+        {{"sub"}, "sub: which endpoint? (for example '>tcp://127.0.0.1:5560'"},
+        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:5559'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[6] = {ZRELAY_BIN};
+        for (int k = 0; cases[i].args[k]; k++) {
+            argv[k + 1] = cases[i].args[k];
+        }
+        zrt_proc_t *p = zrt_proc_start(argv, NULL);
+        zrt_proc_expect_exit(p, 2, ZRT_DEADLINE_MS);
+        S_CONTAINS(zrt_proc_stderr(p), cases[i].says);
+        ZR_CHECKF(!strstr(zrt_proc_stderr(p), "'@") &&
+                      !strstr(zrt_proc_stderr(p), "mean 'tcp://*:"),
+                  "'%s' suggests a bind: %s", p->cmdline, zrt_proc_stderr(p));
+        zrt_proc_destroy(&p);
+    }
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -882,6 +920,7 @@ ZR_TESTS = {
     {"--timeout: exit 3", test_timeouts},
     {"signals end a receiver cleanly", test_signals},
     {"pub --sync: SIGINT while it waits exits 130", test_sync_interrupted},
+    {"endpoint hints keep a connect a connect", test_endpoint_hints},
     {NULL, NULL},
 };
 ZR_MAIN

@@ -686,6 +686,23 @@ s_conflict(const client_t *c)
     return NULL;
 }
 
+/* The endpoint in V's example (its first word with "://", without
+ * quotes), the side of a relay this verb meets: LEN bytes into OUT. */
+static const char *
+s_example_endpoint(const client_verb_t *v, char *out, size_t len)
+{
+    const char *at = strstr(v->example, "://");
+    if (!at) {
+        return "'>tcp://127.0.0.1:5559'";
+    }
+    const char *start = at;
+    while (start > v->example && !strchr(" '", start[-1])) {
+        start--;
+    }
+    snprintf(out, len, "'%.*s'", (int) strcspn(start, " '"), start);
+    return out;
+}
+
 /* The endpoint lists ARGS (N of them) and --sync's: -1 to go on, or the
  * exit status. */
 static int
@@ -702,10 +719,12 @@ s_endpoints(client_t *c, char **args, size_t n)
         zr_endpoints_destroy(&probe);
     }
     if (n == 0) {
-        return cli_error(CLI_USAGE,
-                         "%s: which endpoint? (for example "
-                         "'>tcp://127.0.0.1:5559'; see 'zrelay %s --help')",
-                         name, name);
+        char example[128];
+        return cli_error(
+            CLI_USAGE,
+            "%s: which endpoint? (for example %s; see 'zrelay "
+            "%s --help')",
+            name, s_example_endpoint(c->verb, example, sizeof example), name);
     }
     c->eps = calloc(n, sizeof *c->eps);
     if (!c->eps) {
