@@ -1559,6 +1559,38 @@ test_reload_not_a_config(void)
     rmdir(dir);
 }
 
+/* Issue 12, item 4: a boolean option has one grammar, --flag, --no-flag
+ * or --flag=BOOL, and the help shows it; "--flag true" is refused with
+ * that grammar, not read as a third endpoint. */
+static void
+test_bool_grammar(void)
+{
+#define S_ANY "@tcp://127.0.0.1:*"
+    zrt_proc_t *p =
+        s_run(2, "forwarder", S_ANY, S_ANY, "--last-value", "true", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "forwarder: --last-value takes no separate value: write "
+               "--last-value, --no-last-value or --last-value=true");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "forwarder", S_ANY, S_ANY, "--last-value=maybe", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "--last-value: ");
+    S_CONTAINS(zrt_proc_stderr(p), "maybe");
+    zrt_proc_destroy(&p);
+    /* Each form is taken: the forwarder starts. */
+    const char *forms[] = {"--last-value", "--no-last-value",
+                           "--last-value=false", "--last-value=on"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        s_relay_t r;
+        s_relay_start(&r, "forwarder", S_ANY, S_ANY, forms[i], NULL);
+        s_relay_stop(&r, SIGTERM);
+    }
+#undef S_ANY
+    p = s_run(0, "forwarder", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "--last-value[=BOOL]");
+    S_CONTAINS(zrt_proc_stdout(p), "--no-last-value");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help lists every option", test_help},
     {"version", test_version},
@@ -1582,6 +1614,7 @@ ZR_TESTS = {
     {"check, run: not a config, exit 2 and the cause",
      test_check_run_not_a_config},
     {"reload: not a config is refused, all stays", test_reload_not_a_config},
+    {"boolean options: --flag, --no-flag, --flag=BOOL", test_bool_grammar},
     {NULL, NULL},
 };
 ZR_MAIN

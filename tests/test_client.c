@@ -909,6 +909,37 @@ test_endpoint_hints(void)
     }
 }
 
+/* Issue 12, item 4: the client verbs' flags take the device verbs'
+ * grammar, --flag, --no-flag or --flag=BOOL, and the help shows it. */
+static void
+test_flag_grammar(void)
+{
+    zrt_proc_t *p =
+        s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo", "true", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "rep: --echo takes no separate value: write --echo, "
+               "--no-echo or --echo=true");
+    zrt_proc_destroy(&p);
+    /* Switched off again: then rep does not know how to answer. */
+    const char *off[] = {"--no-echo", "--echo=no", "--echo=0"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo", off[i], NULL);
+        S_CONTAINS(zrt_proc_stderr(p), "rep: how to answer?");
+        zrt_proc_destroy(&p);
+    }
+    p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo=perhaps", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "rep: --echo: 'perhaps' is not a boolean");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo=yes", "--data", "x",
+              NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "--echo and --data/--file");
+    zrt_proc_destroy(&p);
+    p = s_run(0, "rep", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "--echo[=BOOL]");
+    S_CONTAINS(zrt_proc_stdout(p), "--no-echo");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -921,6 +952,7 @@ ZR_TESTS = {
     {"signals end a receiver cleanly", test_signals},
     {"pub --sync: SIGINT while it waits exits 130", test_sync_interrupted},
     {"endpoint hints keep a connect a connect", test_endpoint_hints},
+    {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
     {NULL, NULL},
 };
 ZR_MAIN

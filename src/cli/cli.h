@@ -45,6 +45,10 @@ struct option;
 int cli_bad_option(const char *verb, char **argv, int optind,
                    const struct option *options);
 
+/* "--NAME true": a flag takes its value only after '=' (--NAME=true), so
+ * VALUE would be read as an argument. Says so for VERB; CLI_USAGE. */
+int cli_flag_value(const char *verb, const char *name, const char *value);
+
 /* Help text: TEXT wrapped at 78 columns and indented; every option of a
  * device TYPE with its help and default. */
 void cli_wrap(FILE *out, const char *text, int indent, int first_col);

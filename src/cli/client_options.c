@@ -158,11 +158,11 @@ s_set_topic(client_t *c, const char *value)
     return 0;
 }
 
+/* A flag's setter gets "true" or "false" (see s_flag_value). */
 static int
 s_set_echo(client_t *c, const char *value)
 {
-    (void) value;
-    c->echo = true;
+    c->echo = strcmp(value, "true") == 0;
     return 0;
 }
 
@@ -201,8 +201,7 @@ s_set_linger(client_t *c, const char *value)
 static int
 s_set_quiet(client_t *c, const char *value)
 {
-    (void) value;
-    c->quiet = true;
+    c->quiet = strcmp(value, "true") == 0;
     return 0;
 }
 
@@ -403,8 +402,18 @@ static const s_option_t s_options[] = {
      .set = s_set_help},
 };
 #define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
-/* getopt_long's value for option I's long name. */
+/* getopt_long's value for option I's long name, and for a flag's
+ * --no-NAME. */
 #define S_LONG_BASE 256
+#define S_NO_BASE (S_LONG_BASE + (int) S_NOPTIONS)
+
+/* A flag: on or off, --NAME, --no-NAME or --NAME=BOOL. -v counts and -h
+ * acts: they are not flags. */
+static bool
+s_is_flag(const s_option_t *o)
+{
+    return !o->arg && o->set != s_set_verbose && o->set != s_set_help;
+}
 
 static bool
 s_applies(const s_option_t *o, const client_verb_t *v)
@@ -482,8 +491,14 @@ s_help_options(const client_verb_t *v, FILE *out)
             snprintf(flag + 2, sizeof flag - 2, "-%c, ", o->letter);
         }
         size_t at = strlen(flag);
-        snprintf(flag + at, sizeof flag - at, "--%s%s%s", o->name,
-                 o->arg ? " " : "", o->arg ? o->arg : "");
+        if (s_is_flag(o)) {
+            snprintf(flag + at, sizeof flag - at, "--%s[=BOOL], --no-%s",
+                     o->name, o->name);
+        }
+        else {
+            snprintf(flag + at, sizeof flag - at, "--%s%s%s", o->name,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        }
         fputs(flag, out);
         int col = (int) strlen(flag);
         if (col > 23) {
@@ -494,6 +509,9 @@ s_help_options(const client_verb_t *v, FILE *out)
     }
     fprintf(out, "\nDurations (D): 500ms, 2s, 1m; a bare number is "
                  "milliseconds.\n");
+    fprintf(out, "Flags ([=BOOL]): --FLAG sets one, --no-FLAG clears it, and "
+                 "--FLAG=BOOL\nsays which (true/false, yes/no, on/off, "
+                 "1/0).\n");
 }
 
 static void
@@ -585,17 +603,25 @@ client_free(client_t *self)
 }
 
 /* getopt_long's tables, from the options: long names with values
- * S_LONG_BASE + I, and the letters. */
+ * S_LONG_BASE + I, a flag's --no-NAME (its name in NOS[I]) S_NO_BASE + I,
+ * and the letters. */
 static void
-s_getopt_tables(struct option *longs, char *letters)
+s_getopt_tables(struct option *longs, char (*nos)[40], char *letters)
 {
-    size_t n = 0;
+    size_t n = 0, l = 0;
     letters[n++] = ':'; /* a missing value is ':', not '?' */
     for (size_t i = 0; i < S_NOPTIONS; i++) {
         const s_option_t *o = &s_options[i];
-        longs[i] =
-            (struct option){o->name, o->arg ? required_argument : no_argument,
-                            NULL, S_LONG_BASE + (int) i};
+        int has_arg = o->arg         ? required_argument
+                      : s_is_flag(o) ? optional_argument
+                                     : no_argument;
+        longs[l++] =
+            (struct option){o->name, has_arg, NULL, S_LONG_BASE + (int) i};
+        if (s_is_flag(o)) {
+            snprintf(nos[i], sizeof nos[i], "no-%s", o->name);
+            longs[l++] =
+                (struct option){nos[i], no_argument, NULL, S_NO_BASE + (int) i};
+        }
         if (o->letter) {
             letters[n++] = (char) o->letter;
             if (o->arg) {
@@ -603,7 +629,7 @@ s_getopt_tables(struct option *longs, char *letters)
             }
         }
     }
-    longs[S_NOPTIONS] = (struct option){NULL, 0, NULL, 0};
+    longs[l] = (struct option){NULL, 0, NULL, 0};
     letters[n] = 0;
 }
 
@@ -613,6 +639,9 @@ s_option_for(int opt)
 {
     if (opt >= S_LONG_BASE && opt < S_LONG_BASE + (int) S_NOPTIONS) {
         return &s_options[opt - S_LONG_BASE];
+    }
+    if (opt >= S_NO_BASE && opt < S_NO_BASE + (int) S_NOPTIONS) {
+        return &s_options[opt - S_NO_BASE];
     }
     for (size_t i = 0; opt > 0 && i < S_NOPTIONS; i++) {
         if (s_options[i].letter == opt) {
@@ -642,7 +671,23 @@ s_apply(client_t *c, int opt, char **argv, const struct option *longs)
                          "'zrelay %s --help')",
                          name, o->name, name, name);
     }
-    if (o->set(c, optarg) != 0) {
+    const char *value = optarg;
+    if (s_is_flag(o)) {
+        bool on = opt < S_NO_BASE;
+        bool next;
+        if (opt < S_NO_BASE && optarg && zr_parse_bool(optarg, &on) != 0) {
+            return cli_error(CLI_USAGE,
+                             "%s: --%s: '%s' is not a boolean (true/false, "
+                             "yes/no, on/off, 1/0)",
+                             name, o->name, optarg);
+        }
+        if (opt < S_NO_BASE && !optarg && argv[optind] &&
+            zr_parse_bool(argv[optind], &next) == 0) {
+            return cli_flag_value(name, o->name, argv[optind]);
+        }
+        value = on ? "true" : "false";
+    }
+    if (o->set(c, value) != 0) {
         return CLI_USAGE;
     }
     if (c->help) {
@@ -743,9 +788,10 @@ s_endpoints(client_t *c, char **args, size_t n)
 int
 client_parse(client_t *self, int argc, char **argv)
 {
-    struct option longs[S_NOPTIONS + 1];
+    struct option longs[2 * S_NOPTIONS + 1];
+    char nos[S_NOPTIONS][40];
     char letters[2 * S_NOPTIONS + 2];
-    s_getopt_tables(longs, letters);
+    s_getopt_tables(longs, nos, letters);
     int opt;
     opterr = 0;
     optind = 1;

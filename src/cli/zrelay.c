@@ -144,6 +144,15 @@ cli_bad_option(const char *verb, char **argv, int optind,
                      arg, verb);
 }
 
+int
+cli_flag_value(const char *verb, const char *name, const char *value)
+{
+    return cli_error(CLI_USAGE,
+                     "%s: --%s takes no separate value: write --%s, --no-%s "
+                     "or --%s=%s",
+                     verb, name, name, name, name, value);
+}
+
 static int
 s_version(void)
 {
