@@ -355,7 +355,7 @@ test_usage_errors(void)
         {{"pull", ">tcp://127.0.0.1:1", "--timeout", "5parsecs"},
          "--timeout: '5parsecs' is not a duration"},
         {{"pull", ">tcp://127.0.0.1:1", "--count", "-1"},
-         "--count: '-1' is not a whole number"},
+         "pull: --count: '-1' is not a whole number from 0 to 2147483647"},
         {{"pub", ">tcp://127.0.0.1:1", "--wait", "2"}, "need --sync"},
         {{"pub", ">tcp://127.0.0.1:1", "--sync", "5561"},
          "--sync: endpoint '5561' has no transport"},
@@ -940,6 +940,39 @@ test_flag_grammar(void)
     zrt_proc_destroy(&p);
 }
 
+/* Issue 12, item 12: --interval without --count repeats the --data
+ * message for ever (as nngcat does), until a signal (exit 0: it had no
+ * end); --count 0 is refused, never a silent nothing. Item 6: --count's
+ * message names the verb and the range zrelay(1) gives for N. */
+static void
+test_repeat(void)
+{
+    void *ctx = zmq_ctx_new();
+    char connect[300];
+    void *sub = s_bound_socket(ctx, ZMQ_SUB, connect, sizeof connect);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zrt_proc_t *p =
+        s_start("pub", connect, "--data", "tick", "--interval", "20ms", NULL);
+    for (int i = 0; i < 3; i++) {
+        ZR_RECV(sub, "tick"); /* the first ones may go before the SUB */
+    }
+    zrt_proc_signal(p, SIGTERM);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&p);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+
+    p = s_run(2, "pub", ">tcp://127.0.0.1:1", "--data", "x", "--count", "0",
+              NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "pub: --count 0 would send nothing");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "pub", ">tcp://127.0.0.1:1", "--count", "-1", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "zrelay: pub: --count: '-1' is not a whole number from 0 to "
+               "2147483647");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -953,6 +986,7 @@ ZR_TESTS = {
     {"pub --sync: SIGINT while it waits exits 130", test_sync_interrupted},
     {"endpoint hints keep a connect a connect", test_endpoint_hints},
     {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
+    {"--interval repeats for ever, --count 0 refused", test_repeat},
     {NULL, NULL},
 };
 ZR_MAIN

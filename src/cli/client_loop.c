@@ -35,7 +35,9 @@ s_bounded(const client_t *c)
         return true;
     }
     client_role_t role = c->verb->role;
-    return (role == CLIENT_SEND || role == CLIENT_REQ) && c->src.fd < 0;
+    bool for_ever = c->src.kind == CLI_INPUT_FIXED && c->src.limit < 0;
+    return (role == CLIENT_SEND || role == CLIENT_REQ) && c->src.fd < 0 &&
+           !for_ever;
 }
 
 static int

@@ -105,29 +105,38 @@ s_set_frames_sep(client_t *c, const char *value)
     return 0;
 }
 
+/* "VERB: --OPTION", for a message about a value. */
+static const char *
+s_label(const client_t *c, const char *option)
+{
+    static char label[64];
+    snprintf(label, sizeof label, "%s: %s", c->verb->name, option);
+    return label;
+}
+
 static int
 s_set_count(client_t *c, const char *value)
 {
-    return cli_int("--count", value, 0, INT64_MAX, &c->count);
+    return cli_int(s_label(c, "--count"), value, 0, INT32_MAX, &c->count);
 }
 
 static int
 s_set_interval(client_t *c, const char *value)
 {
-    return cli_duration("--interval", value, &c->interval);
+    return cli_duration(s_label(c, "--interval"), value, &c->interval);
 }
 
 static int
 s_set_delay(client_t *c, const char *value)
 {
-    return cli_duration("--delay", value, &c->delay);
+    return cli_duration(s_label(c, "--delay"), value, &c->delay);
 }
 
 static int
 s_set_timeout(client_t *c, const char *value)
 {
     c->timeout_text = value;
-    return cli_duration("--timeout", value, &c->timeout);
+    return cli_duration(s_label(c, "--timeout"), value, &c->timeout);
 }
 
 static int
@@ -141,7 +150,7 @@ static int
 s_set_wait(client_t *c, const char *value)
 {
     c->wait_given = true;
-    return cli_int("--wait", value, 1, UINT32_MAX, &c->wait);
+    return cli_int(s_label(c, "--wait"), value, 1, INT32_MAX, &c->wait);
 }
 
 static int
@@ -188,14 +197,14 @@ s_set_format(client_t *c, const char *value)
 static int
 s_set_hwm(client_t *c, const char *value)
 {
-    return cli_int("--hwm", value, 0, INT32_MAX, &c->hwm);
+    return cli_int(s_label(c, "--hwm"), value, 0, INT32_MAX, &c->hwm);
 }
 
 static int
 s_set_linger(client_t *c, const char *value)
 {
     c->linger_text = value;
-    return cli_duration("--linger", value, &c->linger);
+    return cli_duration(s_label(c, "--linger"), value, &c->linger);
 }
 
 static int
@@ -284,13 +293,14 @@ static const s_option_t s_options[] = {
      .letter = 'n',
      .arg = "N",
      .roles = S_ALL,
-     .role_help[CLIENT_SEND] = "send N messages: the --data/--file message "
-                               "N times (default: once); from standard "
-                               "input or a raw file, at most N (default: "
-                               "all)",
-     .role_help[CLIENT_REQ] = "make N requests: the --data/--file message N "
-                              "times (default: once); from standard input "
-                              "or a raw file, at most N (default: all)",
+     .role_help[CLIENT_SEND] = "send N messages (N >= 1): the --data/--file "
+                               "message N times (default: once, or for ever "
+                               "with --interval); from standard input or a "
+                               "raw file, at most N (default: all)",
+     .role_help[CLIENT_REQ] = "make N requests (N >= 1): the --data/--file "
+                              "message N times (default: once, or for ever "
+                              "with --interval); from standard input or a "
+                              "raw file, at most N (default: all)",
      .role_help[CLIENT_RECV] = "exit 0 after N messages (default: run until "
                                "stopped)",
      .role_help[CLIENT_REP] = "exit 0 after answering N requests (default: "
@@ -302,7 +312,8 @@ static const s_option_t s_options[] = {
     {.name = "interval",
      .arg = "D",
      .roles = S_SENDING,
-     .help = "wait D between two messages sent (default: 0)",
+     .help = "wait D between two messages sent (default: 0); the "
+             "--data/--file message is then sent for ever, unless --count",
      .set = s_set_interval},
     {.name = "delay",
      .arg = "D",
@@ -553,8 +564,9 @@ client_help(const client_verb_t *v, FILE *out)
              "Exit status: 0 done (the input sent, --count reached); 1 a "
              "runtime failure (cannot bind, a send failed, --linger too "
              "short); 2 a usage error; 3 --timeout. SIGINT, SIGTERM or SIGHUP "
-             "stop it cleanly: exit 0 when it had no end (no --count, "
-             "standard input), else 128 + the signal (130 for Ctrl-C), and "
+             "stop it cleanly: exit 0 when it had no end (no --count: "
+             "standard input, or --interval), else 128 + the signal (130 for "
+             "Ctrl-C), and "
              "always 128 + the signal during pub's --sync wait (nothing was "
              "sent). A second signal ends it at once.",
              0, 0);
@@ -718,6 +730,10 @@ s_conflict(const client_t *c)
     }
     if (raw && c->frames_sep) {
         return "--frames-sep does not apply to --format raw";
+    }
+    if ((role == CLIENT_SEND || role == CLIENT_REQ) && c->count == 0) {
+        return "--count 0 would send nothing (--count N sends N messages; "
+               "--interval D without --count repeats for ever)";
     }
     if (role == CLIENT_REP && !c->echo && !c->nparts) {
         return "how to answer? --echo, or --data/--file";
