@@ -973,6 +973,31 @@ test_repeat(void)
     zrt_proc_destroy(&p);
 }
 
+/* Issue 12, item 7: a broker's error reply ("ZRELAY-ERROR CODE text",
+ * docs/BROKER.md) is printed like any reply, said on stderr, and makes
+ * req exit 4, so that a script notices; the other requests still go. */
+static void
+test_req_error_reply(void)
+{
+    void *ctx = zmq_ctx_new();
+    char connect[300];
+    void *rep = s_bound_socket(ctx, ZMQ_REP, connect, sizeof connect);
+    zrt_proc_t *p =
+        s_start("req", connect, "--data", "hello", "--count", "2", NULL);
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "ZRELAY-ERROR busy 100 requests already wait");
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "world");
+    zrt_proc_expect_exit(p, 4, ZRT_DEADLINE_MS);
+    s_stdout_is(p, "ZRELAY-ERROR busy 100 requests already wait\nworld\n");
+    S_CONTAINS(zrt_proc_stderr(p),
+               "req: 1 error reply (ZRELAY-ERROR busy 100 requests already "
+               "wait)");
+    zrt_proc_destroy(&p);
+    zmq_close(rep);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -987,6 +1012,7 @@ ZR_TESTS = {
     {"endpoint hints keep a connect a connect", test_endpoint_hints},
     {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
     {"--interval repeats for ever, --count 0 refused", test_repeat},
+    {"req: an error reply exits 4", test_req_error_reply},
     {NULL, NULL},
 };
 ZR_MAIN

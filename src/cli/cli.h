@@ -64,7 +64,8 @@ int cmd_check(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 /* pub, sub, req, rep, push, pull, dealer, router, pair: a socket of
  * SOCKET_TYPE (ZMQ_PUB...) for the shell (cmd_client.c). */
-#define CLI_TIMEOUT 3 /* a client verb's --timeout ran out */
+#define CLI_TIMEOUT 3     /* a client verb's --timeout ran out */
+#define CLI_ERROR_REPLY 4 /* req: a broker's "ZRELAY-ERROR" reply came */
 int cmd_client(int socket_type, int argc, char **argv);
 
 #endif

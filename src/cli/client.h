@@ -62,6 +62,8 @@ typedef struct {
     cli_msg_t reply; /* rep, without --echo */
     void *ctx, *sock;
     int64_t received, sent, dropped;
+    int64_t error_replies; /* req: "ZRELAY-ERROR ..." replies */
+    char first_error[160];
 } client_t;
 
 /* client_options.c. The verb for SOCKET_TYPE, or NULL. */

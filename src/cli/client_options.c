@@ -563,7 +563,9 @@ client_help(const client_verb_t *v, FILE *out)
     cli_wrap(out,
              "Exit status: 0 done (the input sent, --count reached); 1 a "
              "runtime failure (cannot bind, a send failed, --linger too "
-             "short); 2 a usage error; 3 --timeout. SIGINT, SIGTERM or SIGHUP "
+             "short); 2 a usage error; 3 --timeout; 4 (req) a broker's error "
+             "reply, ZRELAY-ERROR (printed; the other requests still go). "
+             "SIGINT, SIGTERM or SIGHUP "
              "stop it cleanly: exit 0 when it had no end (no --count: "
              "standard input, or --interval), else 128 + the signal (130 for "
              "Ctrl-C), and "

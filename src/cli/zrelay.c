@@ -52,7 +52,7 @@ static const char *s_usage =
     "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
     "\n"
     "Exit status: 0 clean stop, 1 runtime failure, 2 usage error (client\n"
-    "verbs: 3 when --timeout ran out).\n"
+    "verbs: 3 when --timeout ran out; req: 4 on a ZRELAY-ERROR reply).\n"
     "Documentation: zrelay(1), README.md, docs/.\n";
 
 int
