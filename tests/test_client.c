@@ -892,7 +892,7 @@ test_endpoint_hints(void)
          "--sync: endpoint '5561' has no transport; did you mean "
          "'tcp://127.0.0.1:5561'?"},
         {{"sub"}, "sub: which endpoint? (for example '>tcp://127.0.0.1:5560'"},
-        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:5559'"},
+        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:6000'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[6] = {ZRELAY_BIN};
@@ -998,6 +998,72 @@ test_req_error_reply(void)
     zmq_ctx_term(ctx);
 }
 
+/* A ROUTER at SYNC takes pub's WAIT request: its frames after the
+ * identity into FRAMES (5 of 64 bytes: "", WAIT, N, prefix, ms); the
+ * identity into ID. */
+static void
+s_take_wait(void *router, char frames[5][64], zmq_msg_t *id)
+{
+    ZR_CHECKF(zrt_readable(router, ZRT_DEADLINE_MS), "no sync request");
+    zmq_msg_init(id);
+    ZR_CHECK(zmq_msg_recv(id, router, 0) >= 0);
+    for (int i = 0; i < 5; i++) {
+        int n = zmq_recv(router, frames[i], 63, 0);
+        ZR_CHECK(n >= 0);
+        frames[i][n < 63 ? n : 63] = 0;
+    }
+}
+
+/* Issue 12, item 3: pub --sync has a default deadline (10s, sent in the
+ * WAIT request), and an endpoint that answers something else, or
+ * nothing, is named as the likely cause, not "Protocol error". The
+ * help's example does not hang against the default daemon. */
+static void
+test_sync_wrong_endpoint(void)
+{
+    void *ctx = zmq_ctx_new();
+    char front[300], sync[300], frames[5][64];
+    void *xsub = s_bound_socket(ctx, ZMQ_XSUB, front, sizeof front);
+    void *router = s_bound_socket(ctx, ZMQ_ROUTER, sync, sizeof sync);
+    zmq_msg_t id;
+
+    /* No --timeout: the wait still has a deadline, 10 s. */
+    zrt_proc_t *p = s_start("pub", front, "--sync", sync, "--data", "x", NULL);
+    s_take_wait(router, frames, &id);
+    ZR_STREQ(frames[1], "WAIT");
+    ZR_STREQ(frames[4], "10000");
+    /* An answer that is not a sync verdict: as a control endpoint or a
+     * REP server would answer. */
+    zmq_msg_send(&id, router, ZMQ_SNDMORE);
+    zrt_send_str(router, "", ZMQ_SNDMORE);
+    zrt_send_str(router, "ERROR: unknown command 'WAIT'", 0);
+    zrt_proc_expect_exit(p, 1, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "did not answer like a forwarder's sync "
+                                   "endpoint: is it one?");
+    S_CONTAINS(zrt_proc_stderr(p), "zrelay run's embedded default");
+    ZR_CHECKF(!strstr(zrt_proc_stderr(p), "Protocol error"), "%s",
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+
+    /* No answer at all (a queue's frontend with no worker). */
+    p = s_start("pub", front, "--sync", sync, "--data", "x", "--timeout",
+                "200ms", NULL);
+    s_take_wait(router, frames, &id);
+    zmq_msg_close(&id);
+    zrt_proc_expect_exit(p, 3, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "did not answer like a forwarder's sync "
+                                   "endpoint: is it one?");
+    zrt_proc_destroy(&p);
+    zmq_close(router);
+    zmq_close(xsub);
+    zmq_ctx_term(ctx);
+
+    p = s_run(0, "pub", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "(default 10s)");
+    S_CONTAINS(zrt_proc_stdout(p), "zrelay forwarder ");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -1013,6 +1079,8 @@ ZR_TESTS = {
     {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
     {"--interval repeats for ever, --count 0 refused", test_repeat},
     {"req: an error reply exits 4", test_req_error_reply},
+    {"pub --sync: a default deadline, a wrong endpoint named",
+     test_sync_wrong_endpoint},
     {NULL, NULL},
 };
 ZR_MAIN

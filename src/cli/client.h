@@ -81,6 +81,10 @@ void client_help(const client_verb_t *v, FILE *out);
  * or standard input. CLI_OK, or the exit status. */
 int client_build_input(client_t *self);
 
+/* pub --sync's deadline without --timeout. */
+#define CLIENT_SYNC_TIMEOUT 10000
+#define CLIENT_SYNC_TIMEOUT_TEXT "10s"
+
 /* client_socket.c. Each returns CLI_OK or an exit status; client_close
  * returns STATUS, or CLI_FAILURE when --linger ran out. */
 int client_open(client_t *self);

@@ -21,7 +21,9 @@ static const client_verb_t s_verbs[] = {
      "this PUB, so nothing is lost to them; otherwise --delay gives "
      "subscribers time, without a guarantee. A PUB also drops what a slow "
      "subscriber has no room for (see --hwm).",
-     "zrelay pub '>tcp://127.0.0.1:5559' --sync tcp://127.0.0.1:5561 "
+     "zrelay forwarder @tcp://127.0.0.1:6000 @tcp://127.0.0.1:6001 --sync "
+     "@tcp://127.0.0.1:6002 &\n"
+     "  zrelay pub '>tcp://127.0.0.1:6000' --sync tcp://127.0.0.1:6002 "
      "--wait 2 --data prices --data 42"},
     {"sub", ZMQ_SUB, CLIENT_RECV,
      "Receive messages on a SUB socket (from a forwarder's backend, or from "
@@ -334,8 +336,7 @@ static const s_option_t s_options[] = {
                               "wait for ever)",
      .role_help[CLIENT_REP] = "exit 3 when no request comes for D (default: "
                               "wait for ever)",
-     .pub_help = "give up the --sync wait after D, exit 3 (default: wait for "
-                 "ever)",
+     .pub_help = "give up the --sync wait after D (default 10s): exit 3",
      .set = s_set_timeout},
     {.name = "sync",
      .arg = "EP",
@@ -749,17 +750,21 @@ s_conflict(const client_t *c)
     return NULL;
 }
 
-/* The endpoint in V's example (its first word with "://", without
- * quotes), the side of a relay this verb meets: LEN bytes into OUT. */
+/* The endpoint in V's example (the first word with "://" after "zrelay
+ * VERB", without quotes), the side of a relay this verb meets: LEN bytes
+ * into OUT. */
 static const char *
 s_example_endpoint(const client_verb_t *v, char *out, size_t len)
 {
-    const char *at = strstr(v->example, "://");
+    char verb[32];
+    snprintf(verb, sizeof verb, "zrelay %s ", v->name);
+    const char *line = strstr(v->example, verb);
+    const char *at = line ? strstr(line, "://") : NULL;
     if (!at) {
         return "'>tcp://127.0.0.1:5559'";
     }
     const char *start = at;
-    while (start > v->example && !strchr(" '", start[-1])) {
+    while (start > line && !strchr(" '", start[-1])) {
         start--;
     }
     snprintf(out, len, "'%.*s'", (int) strcspn(start, " '"), start);
