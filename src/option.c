@@ -752,6 +752,13 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
         return 0;
     case ZR_OPT_DURATION:
         if (zr__parse_duration(text, n) != 0) {
+            int64_t us;
+            if (zr__parse_duration_us(text, &us) == 0) {
+                zr__errf(err, errlen,
+                         "'%s' is not whole milliseconds (2000us is 2ms)",
+                         text);
+                return -1;
+            }
             zr__errf(err, errlen,
                      "'%s' is not a duration (500ms, 2s, 1m; a bare number "
                      "is milliseconds)",

@@ -285,6 +285,42 @@ s_bool_word(int argc, char **argv, int i)
     return i < argc && zr_parse_bool(argv[i], &on) == 0;
 }
 
+/* An option getopt_long did not take: one of another device type's
+ * ("--sync is for the forwarder only"), or cli_bad_option's. */
+static int
+s_bad_option(zr_device_type_t type, char **argv, int optind,
+             const struct option *options)
+{
+    const char *verb = zr_device_type_name(type);
+    const char *arg = argv[optind - 1];
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int) strcspn(arg, "="), arg);
+    const char *bare = strncmp(name, "--no-", 5) == 0 ? name + 5 : name;
+    const zr_option_t *o =
+        strncmp(name, "--", 2) == 0 ? zr_option_find(bare) : NULL;
+    if (!o || strcmp(o->name, "frontend") == 0 ||
+        strcmp(o->name, "backend") == 0) {
+        return cli_bad_option(verb, argv, optind, options);
+    }
+    static const zr_device_type_t types[] = {ZR_FORWARDER, ZR_QUEUE,
+                                             ZR_STREAMER};
+    char whose[64] = "";
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (zr_option_applies(o, types[i])) {
+            size_t at = strlen(whose);
+            snprintf(whose + at, sizeof whose - at, "%s%s",
+                     at ? " and the " : "", zr_device_type_name(types[i]));
+        }
+    }
+    if (!whose[0]) {
+        return cli_bad_option(verb, argv, optind, options);
+    }
+    return cli_error(CLI_USAGE,
+                     "%s: option '%s' is for the %s only (see 'zrelay %s "
+                     "--help')",
+                     verb, name, whose, verb);
+}
+
 /* An option given, checked once the device exists. */
 typedef struct {
     const zr_option_t *opt;
@@ -383,7 +419,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         case ':':
             return cli_error(CLI_USAGE, "%s: option '%s' needs a value", verb,
                              argv[optind - 1]);
-        default: return cli_bad_option(verb, argv, optind, options);
+        default: return s_bad_option(type, argv, optind, options);
         }
     }
     int npos = argc - optind;

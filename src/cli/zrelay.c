@@ -102,6 +102,15 @@ int
 cli_duration(const char *option, const char *value, int64_t *out)
 {
     if (zr_parse_duration(value, out) != 0) {
+        /* Microseconds that are not whole milliseconds: the rule, not a
+         * list of examples the value seems to follow. */
+        char *end;
+        long long us = strtoll(value, &end, 10);
+        if (end != value && us >= 0 && strcmp(end, "us") == 0) {
+            cli_error(0, "%s: '%s' is not whole milliseconds (2000us is 2ms)",
+                      option, value);
+            return -1;
+        }
         cli_error(0,
                   "%s: '%s' is not a duration (500ms, 2s, 1m; a bare "
                   "number is milliseconds)",
