@@ -355,6 +355,22 @@ s_command(s_req_t *req)
     return NULL;
 }
 
+/* The name of the daemon's command REQ asks for at an endpoint that is
+ * not the daemon's, or NULL. */
+static const char *
+s_daemon_only(s_req_t *req)
+{
+    for (size_t i = 0; i < S_NCOMMANDS && !req->ops->daemon; i++) {
+        const s_command_t *c = &s_commands[i];
+        if (c->daemon_only &&
+            (strcasecmp(req->cmd, c->name) == 0 ||
+             (c->alias && strcasecmp(req->cmd, c->alias) == 0))) {
+            return c->name;
+        }
+    }
+    return NULL;
+}
+
 /* Split the frames into envelope, command and name. False (refused) for
  * a ROUTER request without its empty delimiter, or with an envelope
  * longer than the frames kept (it could not be echoed). */
@@ -409,10 +425,12 @@ s_target(s_req_t *req, const s_command_t *c, size_t *dev)
         }
     }
     if (c->target == S_OWNER && req->name && req->ops->daemon) {
-        s_refuse(req,
-                 "%s is for the whole daemon and takes no device name (to "
-                 "stop one device, remove it from the config and reload)",
-                 c->name);
+        bool stop = c->run == s_terminate;
+        s_refuse(req, "%s is for the whole daemon and takes no device name%s",
+                 c->name,
+                 stop ? " (to stop one device, remove it from the config and "
+                        "reload)"
+                      : "");
         return false;
     }
     if (c->target == S_DEVICE && *dev == SIZE_MAX) {
@@ -465,7 +483,15 @@ zr__ctl_serve(void *socket, const zr__ctl_ops_t *ops, void *arg)
     if (s_read(req) && s_parse(req, type)) {
         const s_command_t *c = s_command(req);
         size_t dev;
-        if (!c) {
+        const char *daemons = c ? NULL : s_daemon_only(req);
+        if (daemons) {
+            s_refuse(req,
+                     "%s is answered by the daemon's control endpoint only "
+                     "(this is %s'%s')",
+                     daemons, req->ops->count(req->arg) == 1 ? "device " : "",
+                     req->ops->owner);
+        }
+        else if (!c) {
             char known[256];
             s_known(req, known, sizeof known);
             s_refuse(req, "unknown command '%s' (known: %s)", req->cmd, known);

@@ -52,10 +52,12 @@ s_is_port(const char *s)
     return atoi(s) <= 65535;
 }
 
-/* Check the "host:port" part of a tcp-like address. */
+/* Check the "host:port" part ADDR of a tcp-like address EP (ADDR is a
+ * copy of what follows "://" in EP). DEFAULT_BIND: what a bare endpoint
+ * does in this list; a hint never turns the list's usual way around. */
 static int
-s_check_tcp(const char *ep, const char *addr, bool bind, char *err,
-            size_t errlen)
+s_check_tcp(const char *ep, const char *addr, bool bind, bool default_bind,
+            char *err, size_t errlen)
 {
     /* "interface;host:port" names a source address on connect. */
     const char *semi = strrchr(addr, ';');
@@ -96,25 +98,38 @@ s_check_tcp(const char *ep, const char *addr, bool bind, char *err,
         return -1;
     }
     if (!bind && (wild_host || wild_port)) {
+        if (default_bind || wild_port) {
+            zr__errf(err, errlen,
+                     "cannot connect to '%s': '*' and port 0 only make sense "
+                     "for bind; did you mean '@%s'?",
+                     ep, ep);
+            return -1;
+        }
+        /* Where endpoints usually connect (clients), the likely meaning
+         * is this host, not a bind. */
+        int base = (int) (strstr(ep, "://") + 3 - ep);
+        int host = base + (int) (hostport - addr);
         zr__errf(err, errlen,
                  "cannot connect to '%s': '*' and port 0 only make sense "
-                 "for bind; did you mean '@%s'?",
-                 ep, ep);
+                 "for bind; did you mean '%.*s127.0.0.1%s'?",
+                 ep, host, ep, ep + base + (colon - addr));
         return -1;
     }
     return 0;
 }
 
 static int
-s_check(const char *ep, bool bind, char *err, size_t errlen)
+s_check(const char *ep, bool bind, bool default_bind, char *err, size_t errlen)
 {
     const char *sep = strstr(ep, "://");
     if (!sep) {
         if (strchr(ep, ':') || s_is_port(ep)) {
+            /* A bare port: every interface to bind, this host to connect. */
+            const char *host = !s_is_port(ep) ? "" : bind ? "*:" : "127.0.0.1:";
             zr__errf(err, errlen,
                      "endpoint '%s' has no transport; did you mean "
                      "'tcp://%s%s'?",
-                     ep, s_is_port(ep) ? "*:" : "", ep);
+                     ep, host, ep);
         }
         else {
             zr__errf(err, errlen,
@@ -148,7 +163,7 @@ s_check(const char *ep, bool bind, char *err, size_t errlen)
         }
         memcpy(hostport, addr, n);
         hostport[n] = 0;
-        return s_check_tcp(ep, hostport, bind, err, errlen);
+        return s_check_tcp(ep, hostport, bind, default_bind, err, errlen);
     }
     if (!bind && strcmp(addr, "*") == 0) {
         zr__errf(err, errlen,
@@ -225,7 +240,7 @@ zr_endpoints_parse(const char *spec, bool default_bind, char *err,
             zr__errf(err, errlen, "empty endpoint in '%s'", spec);
             goto invalid;
         }
-        if (s_check(item, bind, err, errlen) != 0) {
+        if (s_check(item, bind, default_bind, err, errlen) != 0) {
             goto invalid;
         }
         s_endpoint_t *ep = &self->items[self->size];

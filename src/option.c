@@ -366,16 +366,17 @@ static const s_option_t s_options[] = {
               .arg = "EP",
               .types = S_ALL,
               .help =
-                  "copy every frame, with its more-flag, to an XPUB for SUB "
-                  "listeners; a slow listener loses whole copies (counted), "
-                  "never the relay's speed"}},
+                  "copy every message the relay sends, either way and whole, "
+                  "to an XPUB for SUB listeners; a slow listener loses whole "
+                  "copies (counted), never the relay's speed"}},
     {.set = s_set_control,
      .info = {.name = "control",
               .kind = ZR_OPT_ENDPOINTS,
               .arg = "EP",
               .types = S_ALL,
-              .help = "a REP socket answering zmq_proxy_steerable's PAUSE, "
-                      "RESUME, TERMINATE, STATISTICS, and STATS (JSON); see "
+              .help = "a control socket (REQ clients talk to it as to a "
+                      "REP) answering zmq_proxy_steerable's PAUSE, RESUME, "
+                      "TERMINATE, STATISTICS, and STATS (JSON); see "
                       "'zrelay ctl'"}},
     {.set = s_set_sndhwm,
      .info = {.name = "sndhwm",
@@ -752,6 +753,13 @@ s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
         return 0;
     case ZR_OPT_DURATION:
         if (zr__parse_duration(text, n) != 0) {
+            int64_t us;
+            if (zr__parse_duration_us(text, &us) == 0) {
+                zr__errf(err, errlen,
+                         "'%s' is not whole milliseconds (2000us is 2ms)",
+                         text);
+                return -1;
+            }
             zr__errf(err, errlen,
                      "'%s' is not a duration (500ms, 2s, 1m; a bare number "
                      "is milliseconds)",

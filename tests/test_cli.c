@@ -543,7 +543,8 @@ test_usage_errors(void)
          "--timeout: 'forever' is not a duration"},
         {{"ctl", "tcp://127.0.0.1:5558", "stats", "--timeout"},
          "ctl: option '--timeout' needs a value"},
-        {{"ctl", "tcp://*:5558", "stats"}, "did you mean '@tcp://*:5558'"},
+        {{"ctl", "tcp://*:5558", "stats"},
+         "did you mean 'tcp://127.0.0.1:5558'"},
     };
 #undef S_ANY
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -891,8 +892,7 @@ test_ctl_stats(void)
     /* The table. */
     zrt_proc_t *p = s_run(0, "ctl", control, "stats", NULL);
     const char *out = zrt_proc_stdout(p);
-    ZR_CHECKF(strncmp(out, "streamer streamer: running\n", 27) == 0,
-              "table: %s", out);
+    ZR_CHECKF(strncmp(out, "streamer: running\n", 18) == 0, "table: %s", out);
     S_CONTAINS(out, "msgs in");
     double in[7] = {0}, back[7] = {0};
     const char *row = strstr(out, "\nfrontend ");
@@ -1558,6 +1558,146 @@ test_reload_not_a_config(void)
     rmdir(dir);
 }
 
+/* Issue 12, item 4: a boolean option has one grammar, --flag, --no-flag
+ * or --flag=BOOL, and the help shows it; "--flag true" is refused with
+ * that grammar, not read as a third endpoint. */
+static void
+test_bool_grammar(void)
+{
+#define S_ANY "@tcp://127.0.0.1:*"
+    zrt_proc_t *p =
+        s_run(2, "forwarder", S_ANY, S_ANY, "--last-value", "true", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "forwarder: --last-value takes no separate value: write "
+               "--last-value, --no-last-value or --last-value=true");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "forwarder", S_ANY, S_ANY, "--last-value=maybe", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "--last-value: ");
+    S_CONTAINS(zrt_proc_stderr(p), "maybe");
+    zrt_proc_destroy(&p);
+    /* Each form is taken: the forwarder starts. */
+    const char *forms[] = {"--last-value", "--no-last-value",
+                           "--last-value=false", "--last-value=on"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        s_relay_t r;
+        s_relay_start(&r, "forwarder", S_ANY, S_ANY, forms[i], NULL);
+        s_relay_stop(&r, SIGTERM);
+    }
+#undef S_ANY
+    p = s_run(0, "forwarder", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "--last-value[=BOOL]");
+    S_CONTAINS(zrt_proc_stdout(p), "--no-last-value");
+    zrt_proc_destroy(&p);
+}
+
+/* `zrelay run CONF` up to "ready": the daemon's control endpoint into
+ * CONTROL (128 bytes). */
+static zrt_proc_t *
+s_daemon_start(const char *conf, char *control)
+{
+    const char *args[] = {"run", conf, NULL};
+    zrt_proc_t *run = s_zrelay_start(args, NULL);
+    control[0] = 0;
+    for (;;) {
+        char line[512], device[64], type[16], role[16], mode[16], addr[128];
+        ZR_CHECKF(zrt_proc_read_line(run, line, sizeof line, ZRT_DEADLINE_MS),
+                  "no 'ready'; stderr:\n%s", zrt_proc_stderr(run));
+        if (strcmp(line, "ready") == 0) {
+            break;
+        }
+        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
+                   addr) == 5 &&
+            strcmp(role, "control") == 0) {
+            snprintf(control, 128, "%s", addr);
+        }
+    }
+    ZR_CHECK(control[0]);
+    return run;
+}
+
+/* Issue 12, item 6: messages that name the real rule or cause. */
+static void
+test_messages(void)
+{
+#define S_ANY "@tcp://127.0.0.1:*"
+    static const struct {
+        const char *args[8];
+        const char *want;
+    } cases[] = {
+        {{"streamer", "--linger", "1500us", S_ANY, S_ANY},
+         "--linger: '1500us' is not whole milliseconds (2000us is 2ms)"},
+        {{"push", ">tcp://127.0.0.1:1", "--linger", "1500us"},
+         "push: --linger: '1500us' is not whole milliseconds (2000us is 2ms)"},
+        {{"queue", "--sync", S_ANY, S_ANY, S_ANY},
+         "queue: option '--sync' is for the forwarder only"},
+        {{"streamer", "--last-value", S_ANY, S_ANY},
+         "streamer: option '--last-value' is for the forwarder only"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zrt_proc_t *p = s_run_args(2, cases[i].args);
+        S_CONTAINS(zrt_proc_stderr(p), cases[i].want);
+        zrt_proc_destroy(&p);
+    }
+
+    /* A device's own control endpoint: LIST is the daemon's; the stats
+     * table's heading names the device once; "1 command". */
+    s_relay_t r;
+    s_relay_start(&r, "forwarder", S_ANY, S_ANY, "--control", S_ANY, NULL);
+    char out[8192];
+    s_ctl(0, s_relay_ep(&r, "control"), "stats", out, sizeof out);
+    ZR_CHECKF(strncmp(out, "forwarder: running\n", 19) == 0, "%s", out);
+    S_CONTAINS(out, "control: 1 command, 0 refused");
+    s_ctl(1, s_relay_ep(&r, "control"), "list", out, sizeof out);
+    S_CONTAINS(out, "LIST is answered by the daemon's control endpoint only "
+                    "(this is device 'forwarder')");
+    s_relay_stop(&r, SIGTERM);
+
+    /* The daemon: LIST NAME refused without a hint about stopping. */
+    char dir[] = "/tmp/zrelay-cli-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char conf[64], control[128];
+    snprintf(conf, sizeof conf, "%s/zrelay.conf", dir);
+    s_write_file(conf, "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
+                       "[streamer s]\nfrontend = @tcp://127.0.0.1:*\n"
+                       "backend = @tcp://127.0.0.1:*\n");
+    zrt_proc_t *run = s_daemon_start(conf, control);
+    zrt_proc_t *p = s_run(1, "ctl", control, "list", "s", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "LIST is for the whole daemon and takes no device name");
+    ZR_CHECKF(!strstr(zrt_proc_stderr(p), "to stop one device"), "%s",
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+    p = s_run(1, "ctl", control, "terminate", "s", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "to stop one device");
+    zrt_proc_destroy(&p);
+    zrt_proc_signal(run, SIGTERM);
+    zrt_proc_expect_exit(run, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&run);
+
+    /* A bind failure in run is said once. */
+    void *ctx = zmq_ctx_new();
+    void *holder = zrt_socket(ctx, ZMQ_PULL);
+    char taken[256], text[512];
+    zrt_bind(holder, "tcp://127.0.0.1:*", taken, sizeof taken);
+    snprintf(text, sizeof text,
+             "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n[streamer s]\n"
+             "frontend = @%s\nbackend = @tcp://127.0.0.1:*\n",
+             taken);
+    s_write_file(conf, text);
+    p = s_run(1, "run", conf, NULL);
+    const char *err = zrt_proc_stderr(p);
+    const char *first = strstr(err, "cannot bind");
+    ZR_CHECKF(first && !strstr(first + 1, "cannot bind"), "not said once:\n%s",
+              err);
+    S_CONTAINS(err, "1 device failed");
+    zrt_proc_destroy(&p);
+    zmq_close(holder);
+    zmq_ctx_term(ctx);
+    unlink(conf);
+    rmdir(dir);
+#undef S_ANY
+}
+
 ZR_TESTS = {
     {"help lists every option", test_help},
     {"version", test_version},
@@ -1581,6 +1721,8 @@ ZR_TESTS = {
     {"check, run: not a config, exit 2 and the cause",
      test_check_run_not_a_config},
     {"reload: not a config is refused, all stays", test_reload_not_a_config},
+    {"boolean options: --flag, --no-flag, --flag=BOOL", test_bool_grammar},
+    {"messages name the rule or the cause", test_messages},
     {NULL, NULL},
 };
 ZR_MAIN

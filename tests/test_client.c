@@ -355,12 +355,12 @@ test_usage_errors(void)
         {{"pull", ">tcp://127.0.0.1:1", "--timeout", "5parsecs"},
          "--timeout: '5parsecs' is not a duration"},
         {{"pull", ">tcp://127.0.0.1:1", "--count", "-1"},
-         "--count: '-1' is not a whole number"},
+         "pull: --count: '-1' is not a whole number from 0 to 2147483647"},
         {{"pub", ">tcp://127.0.0.1:1", "--wait", "2"}, "need --sync"},
         {{"pub", ">tcp://127.0.0.1:1", "--sync", "5561"},
          "--sync: endpoint '5561' has no transport"},
         {{"pull", "5559"}, "endpoint '5559' has no transport"},
-        {{"pull", "tcp://*:5559"}, "did you mean '@tcp://*:5559'?"},
+        {{"pull", "tcp://*:5559"}, "did you mean 'tcp://127.0.0.1:5559'?"},
         {{"push", ">tcp://127.0.0.1:1", "--file", "/nonexistent/zrelay"},
          "cannot read '/nonexistent/zrelay'"},
         {{"router", ">tcp://127.0.0.1:1", "--data", "x"},
@@ -871,6 +871,199 @@ test_sync_interrupted(void)
     zmq_ctx_term(ctx);
 }
 
+/* Issue 12, item 5: the client verbs connect, so their hints must keep
+ * a connect a connect: a bare port or a '*' host suggests
+ * tcp://127.0.0.1:PORT, never a bind; no endpoint suggests the side the
+ * verb meets (sub: a forwarder's backend). */
+static void
+test_endpoint_hints(void)
+{
+    static const struct {
+        const char *args[5];
+        const char *says;
+    } cases[] = {
+        {{"sub", "5560"},
+         "endpoint '5560' has no transport; did you mean "
+         "'tcp://127.0.0.1:5560'?"},
+        {{"sub", "tcp://*:5560"},
+         "cannot connect to 'tcp://*:5560': '*' and port 0 only make sense "
+         "for bind; did you mean 'tcp://127.0.0.1:5560'?"},
+        {{"pub", ">tcp://127.0.0.1:1", "--sync", "5561"},
+         "--sync: endpoint '5561' has no transport; did you mean "
+         "'tcp://127.0.0.1:5561'?"},
+        {{"sub"}, "sub: which endpoint? (for example '>tcp://127.0.0.1:5560'"},
+        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:6000'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[6] = {ZRELAY_BIN};
+        for (int k = 0; cases[i].args[k]; k++) {
+            argv[k + 1] = cases[i].args[k];
+        }
+        zrt_proc_t *p = zrt_proc_start(argv, NULL);
+        zrt_proc_expect_exit(p, 2, ZRT_DEADLINE_MS);
+        S_CONTAINS(zrt_proc_stderr(p), cases[i].says);
+        ZR_CHECKF(!strstr(zrt_proc_stderr(p), "'@") &&
+                      !strstr(zrt_proc_stderr(p), "mean 'tcp://*:"),
+                  "'%s' suggests a bind: %s", p->cmdline, zrt_proc_stderr(p));
+        zrt_proc_destroy(&p);
+    }
+}
+
+/* Issue 12, item 4: the client verbs' flags take the device verbs'
+ * grammar, --flag, --no-flag or --flag=BOOL, and the help shows it. */
+static void
+test_flag_grammar(void)
+{
+    zrt_proc_t *p =
+        s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo", "true", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "rep: --echo takes no separate value: write --echo, "
+               "--no-echo or --echo=true");
+    zrt_proc_destroy(&p);
+    /* Switched off again: then rep does not know how to answer. */
+    const char *off[] = {"--no-echo", "--echo=no", "--echo=0"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo", off[i], NULL);
+        S_CONTAINS(zrt_proc_stderr(p), "rep: how to answer?");
+        zrt_proc_destroy(&p);
+    }
+    p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo=perhaps", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "rep: --echo: 'perhaps' is not a boolean");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "rep", ">tcp://127.0.0.1:1", "--echo=yes", "--data", "x",
+              NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "--echo and --data/--file");
+    zrt_proc_destroy(&p);
+    p = s_run(0, "rep", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "--echo[=BOOL]");
+    S_CONTAINS(zrt_proc_stdout(p), "--no-echo");
+    zrt_proc_destroy(&p);
+}
+
+/* Issue 12, item 12: --interval without --count repeats the --data
+ * message for ever (as nngcat does), until a signal (exit 0: it had no
+ * end); --count 0 is refused, never a silent nothing. Item 6: --count's
+ * message names the verb and the range zrelay(1) gives for N. */
+static void
+test_repeat(void)
+{
+    void *ctx = zmq_ctx_new();
+    char connect[300];
+    void *sub = s_bound_socket(ctx, ZMQ_SUB, connect, sizeof connect);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zrt_proc_t *p =
+        s_start("pub", connect, "--data", "tick", "--interval", "20ms", NULL);
+    for (int i = 0; i < 3; i++) {
+        ZR_RECV(sub, "tick"); /* the first ones may go before the SUB */
+    }
+    zrt_proc_signal(p, SIGTERM);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&p);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+
+    p = s_run(2, "pub", ">tcp://127.0.0.1:1", "--data", "x", "--count", "0",
+              NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "pub: --count 0 would send nothing");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "pub", ">tcp://127.0.0.1:1", "--count", "-1", NULL);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "zrelay: pub: --count: '-1' is not a whole number from 0 to "
+               "2147483647");
+    zrt_proc_destroy(&p);
+}
+
+/* Issue 12, item 7: a broker's error reply ("ZRELAY-ERROR CODE text",
+ * docs/BROKER.md) is printed like any reply, said on stderr, and makes
+ * req exit 4, so that a script notices; the other requests still go. */
+static void
+test_req_error_reply(void)
+{
+    void *ctx = zmq_ctx_new();
+    char connect[300];
+    void *rep = s_bound_socket(ctx, ZMQ_REP, connect, sizeof connect);
+    zrt_proc_t *p =
+        s_start("req", connect, "--data", "hello", "--count", "2", NULL);
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "ZRELAY-ERROR busy 100 requests already wait");
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "world");
+    zrt_proc_expect_exit(p, 4, ZRT_DEADLINE_MS);
+    s_stdout_is(p, "ZRELAY-ERROR busy 100 requests already wait\nworld\n");
+    S_CONTAINS(zrt_proc_stderr(p),
+               "req: 1 error reply (ZRELAY-ERROR busy 100 requests already "
+               "wait)");
+    zrt_proc_destroy(&p);
+    zmq_close(rep);
+    zmq_ctx_term(ctx);
+}
+
+/* A ROUTER at SYNC takes pub's WAIT request: its frames after the
+ * identity into FRAMES (5 of 64 bytes: "", WAIT, N, prefix, ms); the
+ * identity into ID. */
+static void
+s_take_wait(void *router, char frames[5][64], zmq_msg_t *id)
+{
+    ZR_CHECKF(zrt_readable(router, ZRT_DEADLINE_MS), "no sync request");
+    zmq_msg_init(id);
+    ZR_CHECK(zmq_msg_recv(id, router, 0) >= 0);
+    for (int i = 0; i < 5; i++) {
+        int n = zmq_recv(router, frames[i], 63, 0);
+        ZR_CHECK(n >= 0);
+        frames[i][n < 63 ? n : 63] = 0;
+    }
+}
+
+/* Issue 12, item 3: pub --sync has a default deadline (10s, sent in the
+ * WAIT request), and an endpoint that answers something else, or
+ * nothing, is named as the likely cause, not "Protocol error". The
+ * help's example does not hang against the default daemon. */
+static void
+test_sync_wrong_endpoint(void)
+{
+    void *ctx = zmq_ctx_new();
+    char front[300], sync[300], frames[5][64];
+    void *xsub = s_bound_socket(ctx, ZMQ_XSUB, front, sizeof front);
+    void *router = s_bound_socket(ctx, ZMQ_ROUTER, sync, sizeof sync);
+    zmq_msg_t id;
+
+    /* No --timeout: the wait still has a deadline, 10 s. */
+    zrt_proc_t *p = s_start("pub", front, "--sync", sync, "--data", "x", NULL);
+    s_take_wait(router, frames, &id);
+    ZR_STREQ(frames[1], "WAIT");
+    ZR_STREQ(frames[4], "10000");
+    /* An answer that is not a sync verdict: as a control endpoint or a
+     * REP server would answer. */
+    zmq_msg_send(&id, router, ZMQ_SNDMORE);
+    zrt_send_str(router, "", ZMQ_SNDMORE);
+    zrt_send_str(router, "ERROR: unknown command 'WAIT'", 0);
+    zrt_proc_expect_exit(p, 1, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "did not answer like a forwarder's sync "
+                                   "endpoint: is it one?");
+    S_CONTAINS(zrt_proc_stderr(p), "zrelay run's embedded default");
+    ZR_CHECKF(!strstr(zrt_proc_stderr(p), "Protocol error"), "%s",
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+
+    /* No answer at all (a queue's frontend with no worker). */
+    p = s_start("pub", front, "--sync", sync, "--data", "x", "--timeout",
+                "200ms", NULL);
+    s_take_wait(router, frames, &id);
+    zmq_msg_close(&id);
+    zrt_proc_expect_exit(p, 3, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "did not answer like a forwarder's sync "
+                                   "endpoint: is it one?");
+    zrt_proc_destroy(&p);
+    zmq_close(router);
+    zmq_close(xsub);
+    zmq_ctx_term(ctx);
+
+    p = s_run(0, "pub", "--help", NULL);
+    S_CONTAINS(zrt_proc_stdout(p), "(default 10s)");
+    S_CONTAINS(zrt_proc_stdout(p), "zrelay forwarder ");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help of every verb", test_help},
     {"usage errors: exit 2 and the cause", test_usage_errors},
@@ -882,6 +1075,12 @@ ZR_TESTS = {
     {"--timeout: exit 3", test_timeouts},
     {"signals end a receiver cleanly", test_signals},
     {"pub --sync: SIGINT while it waits exits 130", test_sync_interrupted},
+    {"endpoint hints keep a connect a connect", test_endpoint_hints},
+    {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
+    {"--interval repeats for ever, --count 0 refused", test_repeat},
+    {"req: an error reply exits 4", test_req_error_reply},
+    {"pub --sync: a default deadline, a wrong endpoint named",
+     test_sync_wrong_endpoint},
     {NULL, NULL},
 };
 ZR_MAIN

@@ -531,14 +531,20 @@ s_gen_man(s_doc_t *doc)
                 s_puts(doc, head);
                 first = false;
             }
-            s_puts(doc, ".TP\n.BI \\-\\-");
+            bool flagged = o->kind == ZR_OPT_BOOL;
+            s_puts(doc, flagged ? ".TP\n.BR \\-\\-" : ".TP\n.BI \\-\\-");
             char flag[128];
             snprintf(flag, sizeof flag, "%s", o->name);
             for (char *c = flag; *c; c++) {
                 *c = *c == '_' ? '-' : *c;
             }
             s_put_roff(doc, flag);
-            if (o->arg) {
+            if (flagged) {
+                /* A flag: --FLAG[=BOOL], --no-FLAG (zrelay(1), OPTIONS). */
+                s_puts(doc, " \"[=\\fIBOOL\\fR], \" \\-\\-no\\-");
+                s_put_roff(doc, flag);
+            }
+            else if (o->arg) {
                 s_puts(doc, " \" ");
                 s_put_roff(doc, o->arg);
                 s_puts(doc, "\"");

@@ -86,7 +86,7 @@ test_bad_forms(void)
     s_bad("tcp://127.0.0.1:http", true, "bad port");
     s_bad("tcp://[::1:5559", true, "lacks ']'");
     s_bad(">tcp://*:5559", true, "did you mean '@tcp://*:5559'");
-    s_bad("tcp://*:5559", false, "did you mean '@tcp://*:5559'");
+    s_bad("tcp://*:5559", false, "did you mean 'tcp://127.0.0.1:5559'");
     s_bad("tcp://127.0.0.1:*", false, "only make sense for bind");
     s_bad(">ipc://*", true, "did you mean '@ipc://*'");
     ZR_FAILP(zr_endpoints_parse(NULL, true, NULL, 0), EINVAL);

@@ -45,6 +45,10 @@ struct option;
 int cli_bad_option(const char *verb, char **argv, int optind,
                    const struct option *options);
 
+/* "--NAME true": a flag takes its value only after '=' (--NAME=true), so
+ * VALUE would be read as an argument. Says so for VERB; CLI_USAGE. */
+int cli_flag_value(const char *verb, const char *name, const char *value);
+
 /* Help text: TEXT wrapped at 78 columns and indented; every option of a
  * device TYPE with its help and default. */
 void cli_wrap(FILE *out, const char *text, int indent, int first_col);
@@ -60,7 +64,8 @@ int cmd_check(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 /* pub, sub, req, rep, push, pull, dealer, router, pair: a socket of
  * SOCKET_TYPE (ZMQ_PUB...) for the shell (cmd_client.c). */
-#define CLI_TIMEOUT 3 /* a client verb's --timeout ran out */
+#define CLI_TIMEOUT 3     /* a client verb's --timeout ran out */
+#define CLI_ERROR_REPLY 4 /* req: a broker's "ZRELAY-ERROR" reply came */
 int cmd_client(int socket_type, int argc, char **argv);
 
 #endif

@@ -62,6 +62,8 @@ typedef struct {
     cli_msg_t reply; /* rep, without --echo */
     void *ctx, *sock;
     int64_t received, sent, dropped;
+    int64_t error_replies; /* req: "ZRELAY-ERROR ..." replies */
+    char first_error[160];
 } client_t;
 
 /* client_options.c. The verb for SOCKET_TYPE, or NULL. */
@@ -78,6 +80,10 @@ void client_help(const client_verb_t *v, FILE *out);
 /* client_input.c. The messages to send (or rep's reply) from the parts,
  * or standard input. CLI_OK, or the exit status. */
 int client_build_input(client_t *self);
+
+/* pub --sync's deadline without --timeout. */
+#define CLIENT_SYNC_TIMEOUT 10000
+#define CLIENT_SYNC_TIMEOUT_TEXT "10s"
 
 /* client_socket.c. Each returns CLI_OK or an exit status; client_close
  * returns STATUS, or CLI_FAILURE when --linger ran out. */

@@ -88,8 +88,9 @@ s_choose_source(client_t *c)
      * send. */
     int64_t limit = c->verb->role == CLIENT_DUPLEX ? -1 : c->count;
     if (src->fixed.size) {
+        /* Once, or with --interval for ever (-1), as nngcat does. */
         src->kind = CLI_INPUT_FIXED;
-        src->limit = limit >= 0 ? limit : 1;
+        src->limit = limit >= 0 ? limit : c->interval > 0 ? -1 : 1;
     }
     else if (src->kind == CLI_INPUT_NONE) {
         src->kind = CLI_INPUT_STREAM; /* standard input */

@@ -35,7 +35,9 @@ s_bounded(const client_t *c)
         return true;
     }
     client_role_t role = c->verb->role;
-    return (role == CLIENT_SEND || role == CLIENT_REQ) && c->src.fd < 0;
+    bool for_ever = c->src.kind == CLI_INPUT_FIXED && c->src.limit < 0;
+    return (role == CLIENT_SEND || role == CLIENT_REQ) && c->src.fd < 0 &&
+           !for_ever;
 }
 
 static int
@@ -195,6 +197,27 @@ s_poll_setup(s_loop_t *l)
     return l->pending && !l->time_to_send ? l->next_send - l->now : -1;
 }
 
+/* A broker's error reply, one frame "ZRELAY-ERROR CODE text"
+ * (docs/BROKER.md): counted, the first kept for the exit message. */
+static void
+s_error_reply(client_t *c, const cli_msg_t *msg)
+{
+    static const char prefix[] = "ZRELAY-ERROR ";
+    zmq_msg_t *f = (zmq_msg_t *) &msg->frames[0];
+    size_t len = msg->size == 1 ? zmq_msg_size(f) : 0;
+    if (len < sizeof prefix - 1 ||
+        memcmp(zmq_msg_data(f), prefix, sizeof prefix - 1) != 0) {
+        return;
+    }
+    if (c->error_replies++ == 0) {
+        snprintf(c->first_error, sizeof c->first_error, "%.*s",
+                 (int) (len < sizeof c->first_error
+                            ? len
+                            : sizeof c->first_error - 1),
+                 (const char *) zmq_msg_data(f));
+    }
+}
+
 /* What the socket has: sinks take a burst at a time; req takes its
  * reply, rep a request, which it then answers. */
 static void
@@ -221,6 +244,7 @@ s_receive(s_loop_t *l)
         }
         else if (l->role == CLIENT_REQ) {
             l->awaiting = false;
+            s_error_reply(c, &l->in);
         }
         else if (l->role == CLIENT_REP) {
             if (c->echo) {
@@ -332,6 +356,13 @@ client_loop(client_t *self)
     if (l.status == CLI_OK && self->dropped) {
         l.status = cli_error(CLI_FAILURE, "%s: %lld message(s) dropped",
                              self->verb->name, (long long) self->dropped);
+    }
+    if (l.status == CLI_OK && self->error_replies) {
+        l.status = cli_error(
+            CLI_ERROR_REPLY, "%s: %lld error repl%s (%s%s)", self->verb->name,
+            (long long) self->error_replies,
+            self->error_replies == 1 ? "y" : "ies",
+            self->error_replies == 1 ? "" : "the first: ", self->first_error);
     }
     return l.status;
 }

@@ -21,7 +21,9 @@ static const client_verb_t s_verbs[] = {
      "this PUB, so nothing is lost to them; otherwise --delay gives "
      "subscribers time, without a guarantee. A PUB also drops what a slow "
      "subscriber has no room for (see --hwm).",
-     "zrelay pub '>tcp://127.0.0.1:5559' --sync tcp://127.0.0.1:5561 "
+     "zrelay forwarder @tcp://127.0.0.1:6000 @tcp://127.0.0.1:6001 --sync "
+     "@tcp://127.0.0.1:6002 &\n"
+     "  zrelay pub '>tcp://127.0.0.1:6000' --sync tcp://127.0.0.1:6002 "
      "--wait 2 --data prices --data 42"},
     {"sub", ZMQ_SUB, CLIENT_RECV,
      "Receive messages on a SUB socket (from a forwarder's backend, or from "
@@ -105,29 +107,38 @@ s_set_frames_sep(client_t *c, const char *value)
     return 0;
 }
 
+/* "VERB: --OPTION", for a message about a value. */
+static const char *
+s_label(const client_t *c, const char *option)
+{
+    static char label[64];
+    snprintf(label, sizeof label, "%s: %s", c->verb->name, option);
+    return label;
+}
+
 static int
 s_set_count(client_t *c, const char *value)
 {
-    return cli_int("--count", value, 0, INT64_MAX, &c->count);
+    return cli_int(s_label(c, "--count"), value, 0, INT32_MAX, &c->count);
 }
 
 static int
 s_set_interval(client_t *c, const char *value)
 {
-    return cli_duration("--interval", value, &c->interval);
+    return cli_duration(s_label(c, "--interval"), value, &c->interval);
 }
 
 static int
 s_set_delay(client_t *c, const char *value)
 {
-    return cli_duration("--delay", value, &c->delay);
+    return cli_duration(s_label(c, "--delay"), value, &c->delay);
 }
 
 static int
 s_set_timeout(client_t *c, const char *value)
 {
     c->timeout_text = value;
-    return cli_duration("--timeout", value, &c->timeout);
+    return cli_duration(s_label(c, "--timeout"), value, &c->timeout);
 }
 
 static int
@@ -141,7 +152,7 @@ static int
 s_set_wait(client_t *c, const char *value)
 {
     c->wait_given = true;
-    return cli_int("--wait", value, 1, UINT32_MAX, &c->wait);
+    return cli_int(s_label(c, "--wait"), value, 1, INT32_MAX, &c->wait);
 }
 
 static int
@@ -158,11 +169,11 @@ s_set_topic(client_t *c, const char *value)
     return 0;
 }
 
+/* A flag's setter gets "true" or "false" (see s_flag_value). */
 static int
 s_set_echo(client_t *c, const char *value)
 {
-    (void) value;
-    c->echo = true;
+    c->echo = strcmp(value, "true") == 0;
     return 0;
 }
 
@@ -188,21 +199,20 @@ s_set_format(client_t *c, const char *value)
 static int
 s_set_hwm(client_t *c, const char *value)
 {
-    return cli_int("--hwm", value, 0, INT32_MAX, &c->hwm);
+    return cli_int(s_label(c, "--hwm"), value, 0, INT32_MAX, &c->hwm);
 }
 
 static int
 s_set_linger(client_t *c, const char *value)
 {
     c->linger_text = value;
-    return cli_duration("--linger", value, &c->linger);
+    return cli_duration(s_label(c, "--linger"), value, &c->linger);
 }
 
 static int
 s_set_quiet(client_t *c, const char *value)
 {
-    (void) value;
-    c->quiet = true;
+    c->quiet = strcmp(value, "true") == 0;
     return 0;
 }
 
@@ -285,13 +295,14 @@ static const s_option_t s_options[] = {
      .letter = 'n',
      .arg = "N",
      .roles = S_ALL,
-     .role_help[CLIENT_SEND] = "send N messages: the --data/--file message "
-                               "N times (default: once); from standard "
-                               "input or a raw file, at most N (default: "
-                               "all)",
-     .role_help[CLIENT_REQ] = "make N requests: the --data/--file message N "
-                              "times (default: once); from standard input "
-                              "or a raw file, at most N (default: all)",
+     .role_help[CLIENT_SEND] = "send N messages (N >= 1): the --data/--file "
+                               "message N times (default: once, or for ever "
+                               "with --interval); from standard input or a "
+                               "raw file, at most N (default: all)",
+     .role_help[CLIENT_REQ] = "make N requests (N >= 1): the --data/--file "
+                              "message N times (default: once, or for ever "
+                              "with --interval); from standard input or a "
+                              "raw file, at most N (default: all)",
      .role_help[CLIENT_RECV] = "exit 0 after N messages (default: run until "
                                "stopped)",
      .role_help[CLIENT_REP] = "exit 0 after answering N requests (default: "
@@ -303,7 +314,8 @@ static const s_option_t s_options[] = {
     {.name = "interval",
      .arg = "D",
      .roles = S_SENDING,
-     .help = "wait D between two messages sent (default: 0)",
+     .help = "wait D between two messages sent (default: 0); the "
+             "--data/--file message is then sent for ever, unless --count",
      .set = s_set_interval},
     {.name = "delay",
      .arg = "D",
@@ -324,8 +336,7 @@ static const s_option_t s_options[] = {
                               "wait for ever)",
      .role_help[CLIENT_REP] = "exit 3 when no request comes for D (default: "
                               "wait for ever)",
-     .pub_help = "give up the --sync wait after D, exit 3 (default: wait for "
-                 "ever)",
+     .pub_help = "give up the --sync wait after D (default 10s): exit 3",
      .set = s_set_timeout},
     {.name = "sync",
      .arg = "EP",
@@ -403,8 +414,18 @@ static const s_option_t s_options[] = {
      .set = s_set_help},
 };
 #define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
-/* getopt_long's value for option I's long name. */
+/* getopt_long's value for option I's long name, and for a flag's
+ * --no-NAME. */
 #define S_LONG_BASE 256
+#define S_NO_BASE (S_LONG_BASE + (int) S_NOPTIONS)
+
+/* A flag: on or off, --NAME, --no-NAME or --NAME=BOOL. -v counts and -h
+ * acts: they are not flags. */
+static bool
+s_is_flag(const s_option_t *o)
+{
+    return !o->arg && o->set != s_set_verbose && o->set != s_set_help;
+}
 
 static bool
 s_applies(const s_option_t *o, const client_verb_t *v)
@@ -482,8 +503,14 @@ s_help_options(const client_verb_t *v, FILE *out)
             snprintf(flag + 2, sizeof flag - 2, "-%c, ", o->letter);
         }
         size_t at = strlen(flag);
-        snprintf(flag + at, sizeof flag - at, "--%s%s%s", o->name,
-                 o->arg ? " " : "", o->arg ? o->arg : "");
+        if (s_is_flag(o)) {
+            snprintf(flag + at, sizeof flag - at, "--%s[=BOOL], --no-%s",
+                     o->name, o->name);
+        }
+        else {
+            snprintf(flag + at, sizeof flag - at, "--%s%s%s", o->name,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        }
         fputs(flag, out);
         int col = (int) strlen(flag);
         if (col > 23) {
@@ -494,6 +521,9 @@ s_help_options(const client_verb_t *v, FILE *out)
     }
     fprintf(out, "\nDurations (D): 500ms, 2s, 1m; a bare number is "
                  "milliseconds.\n");
+    fprintf(out, "Flags ([=BOOL]): --FLAG sets one, --no-FLAG clears it, and "
+                 "--FLAG=BOOL\nsays which (true/false, yes/no, on/off, "
+                 "1/0).\n");
 }
 
 static void
@@ -534,9 +564,12 @@ client_help(const client_verb_t *v, FILE *out)
     cli_wrap(out,
              "Exit status: 0 done (the input sent, --count reached); 1 a "
              "runtime failure (cannot bind, a send failed, --linger too "
-             "short); 2 a usage error; 3 --timeout. SIGINT, SIGTERM or SIGHUP "
-             "stop it cleanly: exit 0 when it had no end (no --count, "
-             "standard input), else 128 + the signal (130 for Ctrl-C), and "
+             "short); 2 a usage error; 3 --timeout; 4 (req) a broker's error "
+             "reply, ZRELAY-ERROR (printed; the other requests still go). "
+             "SIGINT, SIGTERM or SIGHUP "
+             "stop it cleanly: exit 0 when it had no end (no --count: "
+             "standard input, or --interval), else 128 + the signal (130 for "
+             "Ctrl-C), and "
              "always 128 + the signal during pub's --sync wait (nothing was "
              "sent). A second signal ends it at once.",
              0, 0);
@@ -585,17 +618,25 @@ client_free(client_t *self)
 }
 
 /* getopt_long's tables, from the options: long names with values
- * S_LONG_BASE + I, and the letters. */
+ * S_LONG_BASE + I, a flag's --no-NAME (its name in NOS[I]) S_NO_BASE + I,
+ * and the letters. */
 static void
-s_getopt_tables(struct option *longs, char *letters)
+s_getopt_tables(struct option *longs, char (*nos)[40], char *letters)
 {
-    size_t n = 0;
+    size_t n = 0, l = 0;
     letters[n++] = ':'; /* a missing value is ':', not '?' */
     for (size_t i = 0; i < S_NOPTIONS; i++) {
         const s_option_t *o = &s_options[i];
-        longs[i] =
-            (struct option){o->name, o->arg ? required_argument : no_argument,
-                            NULL, S_LONG_BASE + (int) i};
+        int has_arg = o->arg         ? required_argument
+                      : s_is_flag(o) ? optional_argument
+                                     : no_argument;
+        longs[l++] =
+            (struct option){o->name, has_arg, NULL, S_LONG_BASE + (int) i};
+        if (s_is_flag(o)) {
+            snprintf(nos[i], sizeof nos[i], "no-%s", o->name);
+            longs[l++] =
+                (struct option){nos[i], no_argument, NULL, S_NO_BASE + (int) i};
+        }
         if (o->letter) {
             letters[n++] = (char) o->letter;
             if (o->arg) {
@@ -603,7 +644,7 @@ s_getopt_tables(struct option *longs, char *letters)
             }
         }
     }
-    longs[S_NOPTIONS] = (struct option){NULL, 0, NULL, 0};
+    longs[l] = (struct option){NULL, 0, NULL, 0};
     letters[n] = 0;
 }
 
@@ -613,6 +654,9 @@ s_option_for(int opt)
 {
     if (opt >= S_LONG_BASE && opt < S_LONG_BASE + (int) S_NOPTIONS) {
         return &s_options[opt - S_LONG_BASE];
+    }
+    if (opt >= S_NO_BASE && opt < S_NO_BASE + (int) S_NOPTIONS) {
+        return &s_options[opt - S_NO_BASE];
     }
     for (size_t i = 0; opt > 0 && i < S_NOPTIONS; i++) {
         if (s_options[i].letter == opt) {
@@ -642,7 +686,23 @@ s_apply(client_t *c, int opt, char **argv, const struct option *longs)
                          "'zrelay %s --help')",
                          name, o->name, name, name);
     }
-    if (o->set(c, optarg) != 0) {
+    const char *value = optarg;
+    if (s_is_flag(o)) {
+        bool on = opt < S_NO_BASE;
+        bool next;
+        if (opt < S_NO_BASE && optarg && zr_parse_bool(optarg, &on) != 0) {
+            return cli_error(CLI_USAGE,
+                             "%s: --%s: '%s' is not a boolean (true/false, "
+                             "yes/no, on/off, 1/0)",
+                             name, o->name, optarg);
+        }
+        if (opt < S_NO_BASE && !optarg && argv[optind] &&
+            zr_parse_bool(argv[optind], &next) == 0) {
+            return cli_flag_value(name, o->name, argv[optind]);
+        }
+        value = on ? "true" : "false";
+    }
+    if (o->set(c, value) != 0) {
         return CLI_USAGE;
     }
     if (c->help) {
@@ -674,6 +734,10 @@ s_conflict(const client_t *c)
     if (raw && c->frames_sep) {
         return "--frames-sep does not apply to --format raw";
     }
+    if ((role == CLIENT_SEND || role == CLIENT_REQ) && c->count == 0) {
+        return "--count 0 would send nothing (--count N sends N messages; "
+               "--interval D without --count repeats for ever)";
+    }
     if (role == CLIENT_REP && !c->echo && !c->nparts) {
         return "how to answer? --echo, or --data/--file";
     }
@@ -684,6 +748,27 @@ s_conflict(const client_t *c)
         return "--wait and --sync-prefix need --sync";
     }
     return NULL;
+}
+
+/* The endpoint in V's example (the first word with "://" after "zrelay
+ * VERB", without quotes), the side of a relay this verb meets: LEN bytes
+ * into OUT. */
+static const char *
+s_example_endpoint(const client_verb_t *v, char *out, size_t len)
+{
+    char verb[32];
+    snprintf(verb, sizeof verb, "zrelay %s ", v->name);
+    const char *line = strstr(v->example, verb);
+    const char *at = line ? strstr(line, "://") : NULL;
+    if (!at) {
+        return "'>tcp://127.0.0.1:5559'";
+    }
+    const char *start = at;
+    while (start > line && !strchr(" '", start[-1])) {
+        start--;
+    }
+    snprintf(out, len, "'%.*s'", (int) strcspn(start, " '"), start);
+    return out;
 }
 
 /* The endpoint lists ARGS (N of them) and --sync's: -1 to go on, or the
@@ -702,10 +787,12 @@ s_endpoints(client_t *c, char **args, size_t n)
         zr_endpoints_destroy(&probe);
     }
     if (n == 0) {
-        return cli_error(CLI_USAGE,
-                         "%s: which endpoint? (for example "
-                         "'>tcp://127.0.0.1:5559'; see 'zrelay %s --help')",
-                         name, name);
+        char example[128];
+        return cli_error(
+            CLI_USAGE,
+            "%s: which endpoint? (for example %s; see 'zrelay "
+            "%s --help')",
+            name, s_example_endpoint(c->verb, example, sizeof example), name);
     }
     c->eps = calloc(n, sizeof *c->eps);
     if (!c->eps) {
@@ -724,9 +811,10 @@ s_endpoints(client_t *c, char **args, size_t n)
 int
 client_parse(client_t *self, int argc, char **argv)
 {
-    struct option longs[S_NOPTIONS + 1];
+    struct option longs[2 * S_NOPTIONS + 1];
+    char nos[S_NOPTIONS][40];
     char letters[2 * S_NOPTIONS + 2];
-    s_getopt_tables(longs, letters);
+    s_getopt_tables(longs, nos, letters);
     int opt;
     opterr = 0;
     optind = 1;

@@ -96,11 +96,45 @@ client_open(client_t *self)
     return status;
 }
 
+/* Where zrelay run's embedded default config has a sync endpoint, as a
+ * hint for a --sync that went wrong: read from the default's text, so
+ * that it follows the default. */
+static void
+s_default_sync_hint(char *out, size_t len)
+{
+    const char *text = zr_config_default_text();
+    for (const char *line = text; line && *line;) {
+        const char *p = line + strspn(line, " \t");
+        size_t key = strcspn(p, " \t=");
+        if (key == 4 && strncmp(p, "sync", 4) == 0) {
+            p += key;
+            p += strspn(p, " \t=");
+            p += *p == '@';
+            int vlen = (int) strcspn(p, " \t;#\n");
+            snprintf(out, len,
+                     "zrelay run's embedded default has its sync endpoint "
+                     "at %.*s",
+                     vlen, p);
+            return;
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    snprintf(out, len,
+             "zrelay run's embedded default has none: give a forwarder "
+             "--sync @EP, or 'sync = @EP' in its config section");
+}
+
 int
 client_sync(client_t *self)
 {
     const char *name = self->verb->name;
-    int64_t timeout = self->timeout >= 0 ? self->timeout : INT32_MAX - 2000;
+    /* A default deadline: a wrong endpoint (a queue's frontend, a ROUTER)
+     * may never answer at all. */
+    int64_t timeout = self->timeout >= 0 ? self->timeout : CLIENT_SYNC_TIMEOUT;
+    const char *timeout_text =
+        self->timeout >= 0 ? self->timeout_text : CLIENT_SYNC_TIMEOUT_TEXT;
+    int64_t start = cli_now_ms();
     client_watch_t watch;
     if (client_watch_start(&watch, self->ctx) != 0) {
         return cli_error(CLI_FAILURE, "%s: --sync: %s", name,
@@ -126,12 +160,28 @@ client_sync(client_t *self)
                 name, n);
         return CLI_OK;
     }
-    if (e == ETIMEDOUT) {
+    char hint[256];
+    s_default_sync_hint(hint, sizeof hint);
+    /* A forwarder answers TIMEOUT at the deadline; zr_sync_wait waits a
+     * while longer (a second) for an answer that never comes. */
+    bool answered = cli_now_ms() - start < timeout + 500;
+    if (e == ETIMEDOUT && answered) {
         return cli_error(CLI_TIMEOUT,
                          "%s: --sync %s: fewer than %lld subscription(s) "
-                         "within %s (--timeout), or no forwarder answered",
+                         "reached this PUB within %s (--timeout): is it "
+                         "connected to that forwarder's frontend?",
                          name, self->sync, (long long) self->wait,
-                         self->timeout_text);
+                         timeout_text);
+    }
+    if (e == ETIMEDOUT || e == EPROTO) {
+        char what[96] = "it answered something else";
+        if (e == ETIMEDOUT) {
+            snprintf(what, sizeof what, "no answer within %s", timeout_text);
+        }
+        return cli_error(e == ETIMEDOUT ? CLI_TIMEOUT : CLI_FAILURE,
+                         "%s: --sync %s did not answer like a forwarder's "
+                         "sync endpoint: is it one? (%s; %s)",
+                         name, self->sync, what, hint);
     }
     return cli_error(CLI_FAILURE, "%s: --sync %s: %s", name, self->sync,
                      zr_strerror(e));

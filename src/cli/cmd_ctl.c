@@ -136,9 +136,11 @@ s_print_numbers(const char *name, cJSON *obj)
 static void
 s_print_device(cJSON *dev)
 {
-    printf("%s %s: %s\n",
-           cJSON_GetStringValue(cJSON_GetObjectItem(dev, "type")),
-           cJSON_GetStringValue(cJSON_GetObjectItem(dev, "name")),
+    /* A device verb's device is named after its type: say it once. */
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(dev, "type"));
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(dev, "name"));
+    bool same = type && name && strcmp(type, name) == 0;
+    printf("%s%s%s: %s\n", same ? "" : type, same ? "" : " ", name,
            cJSON_GetStringValue(cJSON_GetObjectItem(dev, "state")));
     printf("%-9s %12s %12s %14s %12s %12s %14s %9s\n", "socket", "msgs in",
            "frames in", "bytes in", "msgs out", "frames out", "bytes out",
@@ -186,9 +188,11 @@ s_print_device(cJSON *dev)
         s_print_numbers(item->string, item);
     }
     cJSON *ctl = cJSON_GetObjectItem(dev, "control");
-    if (cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")) > 0) {
-        printf("control: %.0f commands, %.0f refused\n",
-               cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")),
+    double commands =
+        cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands"));
+    if (commands > 0) {
+        printf("control: %.0f command%s, %.0f refused\n", commands,
+               commands == 1 ? "" : "s",
                cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")));
     }
     printf("cpu: %.3f s in %.0f polls\n",

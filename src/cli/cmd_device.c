@@ -84,7 +84,13 @@ cli_option_help(FILE *out, zr_device_type_t type)
             continue;
         }
         char flag[64], help[512];
-        snprintf(flag, sizeof flag, "  --%s %s", o->name, o->arg);
+        if (o->kind == ZR_OPT_BOOL) {
+            snprintf(flag, sizeof flag, "  --%s[=%s], --no-%s", o->name, o->arg,
+                     o->name);
+        }
+        else {
+            snprintf(flag, sizeof flag, "  --%s %s", o->name, o->arg);
+        }
         for (char *c = flag; *c; c++) {
             *c = *c == '_' ? '-' : *c;
         }
@@ -137,6 +143,12 @@ static void
 s_help(const s_kind_t *k, FILE *out)
 {
     const char *verb = zr_device_type_name(k->type);
+    bool flags = false;
+    const zr_option_t *o;
+    for (size_t i = 0; (o = zr_option(i)); i++) {
+        flags =
+            flags || (o->kind == ZR_OPT_BOOL && zr_option_applies(o, k->type));
+    }
     fprintf(out,
             "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
             "\n"
@@ -147,9 +159,14 @@ s_help(const s_kind_t *k, FILE *out)
             "comma-separated list mixes both. tcp://HOST:* binds a free "
             "port.\n"
             "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
+            "%s"
             "\n"
             "Options:\n",
-            verb, verb, k->sockets, k->front_who, k->back_who);
+            verb, verb, k->sockets, k->front_who, k->back_who,
+            flags ? "Flags ([=BOOL]): --FLAG sets one, --no-FLAG clears it, "
+                    "and\n--FLAG=BOOL says which (true/false, yes/no, on/off, "
+                    "1/0).\n"
+                  : "");
     cli_option_help(out, k->type);
     fprintf(
         out,
@@ -221,8 +238,10 @@ s_print_endpoints(zr_device_t *dev)
 }
 
 /* getopt_long's table for TYPE's options, built from the option table:
- * option I of the table gets the value S_OPT_BASE + I. */
+ * option I of the table gets the value S_OPT_BASE + I, and a flag's
+ * --no-NAME S_OPT_NO_BASE + I. */
 #define S_OPT_BASE 1000
+#define S_OPT_NO_BASE 2000
 #define S_MAX_OPTIONS 64
 enum { S_OPT_IOTHREADS = 900 };
 
@@ -231,26 +250,75 @@ s_build_options(zr_device_type_t type, struct option *options, char names[][40])
 {
     int n = 0;
     const zr_option_t *o;
-    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 4; i++) {
+    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 5; i++) {
         if (!zr_option_applies(o, type) || strcmp(o->name, "frontend") == 0 ||
             strcmp(o->name, "backend") == 0) {
             continue;
         }
-        snprintf(names[n], 40, "%s", o->name);
-        for (char *c = names[n]; *c; c++) {
-            *c = *c == '_' ? '-' : *c;
+        bool flag = o->kind == ZR_OPT_BOOL;
+        for (int no = 0; no <= flag; no++) {
+            snprintf(names[n], 40, "%s%s", no ? "no-" : "", o->name);
+            for (char *c = names[n]; *c; c++) {
+                *c = *c == '_' ? '-' : *c;
+            }
+            int has_arg = no     ? no_argument
+                          : flag ? optional_argument
+                                 : required_argument;
+            options[n] =
+                (struct option){names[n], has_arg, NULL,
+                                (no ? S_OPT_NO_BASE : S_OPT_BASE) + (int) i};
+            n++;
         }
-        int has_arg =
-            o->kind == ZR_OPT_BOOL ? optional_argument : required_argument;
-        options[n] =
-            (struct option){names[n], has_arg, NULL, S_OPT_BASE + (int) i};
-        n++;
     }
     options[n++] =
         (struct option){"io-threads", required_argument, NULL, S_OPT_IOTHREADS};
     options[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
     options[n++] = (struct option){"help", no_argument, NULL, 'h'};
     options[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* Whether ARGV[I] is a boolean's value, given apart from its flag. */
+static bool
+s_bool_word(int argc, char **argv, int i)
+{
+    bool on;
+    return i < argc && zr_parse_bool(argv[i], &on) == 0;
+}
+
+/* An option getopt_long did not take: one of another device type's
+ * ("--sync is for the forwarder only"), or cli_bad_option's. */
+static int
+s_bad_option(zr_device_type_t type, char **argv, int optind,
+             const struct option *options)
+{
+    const char *verb = zr_device_type_name(type);
+    const char *arg = argv[optind - 1];
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int) strcspn(arg, "="), arg);
+    const char *bare = strncmp(name, "--no-", 5) == 0 ? name + 5 : name;
+    const zr_option_t *o =
+        strncmp(name, "--", 2) == 0 ? zr_option_find(bare) : NULL;
+    if (!o || strcmp(o->name, "frontend") == 0 ||
+        strcmp(o->name, "backend") == 0) {
+        return cli_bad_option(verb, argv, optind, options);
+    }
+    static const zr_device_type_t types[] = {ZR_FORWARDER, ZR_QUEUE,
+                                             ZR_STREAMER};
+    char whose[64] = "";
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (zr_option_applies(o, types[i])) {
+            size_t at = strlen(whose);
+            snprintf(whose + at, sizeof whose - at, "%s%s",
+                     at ? " and the " : "", zr_device_type_name(types[i]));
+        }
+    }
+    if (!whose[0]) {
+        return cli_bad_option(verb, argv, optind, options);
+    }
+    return cli_error(CLI_USAGE,
+                     "%s: option '%s' is for the %s only (see 'zrelay %s "
+                     "--help')",
+                     verb, name, whose, verb);
 }
 
 /* An option given, checked once the device exists. */
@@ -324,12 +392,20 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
         if (opt >= S_OPT_BASE) {
-            const zr_option_t *o = zr_option((size_t) (opt - S_OPT_BASE));
+            bool no = opt >= S_OPT_NO_BASE;
+            const zr_option_t *o =
+                zr_option((size_t) (opt - (no ? S_OPT_NO_BASE : S_OPT_BASE)));
             if (ngiven == (int) (sizeof given / sizeof given[0])) {
                 return cli_error(CLI_USAGE, "%s: too many options", verb);
             }
-            given[ngiven++] = (s_given_t){
-                o, optarg ? optarg : (o->kind == ZR_OPT_BOOL ? "true" : "")};
+            if (o->kind == ZR_OPT_BOOL && !no && !optarg &&
+                s_bool_word(argc, argv, optind)) {
+                return cli_flag_value(verb, argv[optind - 1] + 2, argv[optind]);
+            }
+            given[ngiven++] = (s_given_t){o, no                       ? "false"
+                                             : optarg                 ? optarg
+                                             : o->kind == ZR_OPT_BOOL ? "true"
+                                                                      : ""};
             continue;
         }
         switch (opt) {
@@ -343,7 +419,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         case ':':
             return cli_error(CLI_USAGE, "%s: option '%s' needs a value", verb,
                              argv[optind - 1]);
-        default: return cli_bad_option(verb, argv, optind, options);
+        default: return s_bad_option(type, argv, optind, options);
         }
     }
     int npos = argc - optind;

@@ -223,7 +223,16 @@ cmd_run(int argc, char **argv)
     s_signals();
     int status = CLI_OK;
     if (zr_daemon_start(daemon, config, path) != 0) {
-        status = cli_error(CLI_FAILURE, "%s", zr_daemon_error(daemon));
+        /* Devices that cannot start were each logged already: only the
+         * count is news ("... (1 device failed; --keep-going ...)"). */
+        const char *why = zr_daemon_error(daemon);
+        const char *count = strrchr(why, '(');
+        if (count && strstr(count, "failed; --keep-going")) {
+            status = cli_error(CLI_FAILURE, "run: nothing started %s", count);
+        }
+        else {
+            status = cli_error(CLI_FAILURE, "%s", why);
+        }
     }
     else {
         s_print_table(daemon, path ? path : "the embedded default");

@@ -52,7 +52,7 @@ static const char *s_usage =
     "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
     "\n"
     "Exit status: 0 clean stop, 1 runtime failure, 2 usage error (client\n"
-    "verbs: 3 when --timeout ran out).\n"
+    "verbs: 3 when --timeout ran out; req: 4 on a ZRELAY-ERROR reply).\n"
     "Documentation: zrelay(1), README.md, docs/.\n";
 
 int
@@ -102,6 +102,15 @@ int
 cli_duration(const char *option, const char *value, int64_t *out)
 {
     if (zr_parse_duration(value, out) != 0) {
+        /* Microseconds that are not whole milliseconds: the rule, not a
+         * list of examples the value seems to follow. */
+        char *end;
+        long long us = strtoll(value, &end, 10);
+        if (end != value && us >= 0 && strcmp(end, "us") == 0) {
+            cli_error(0, "%s: '%s' is not whole milliseconds (2000us is 2ms)",
+                      option, value);
+            return -1;
+        }
         cli_error(0,
                   "%s: '%s' is not a duration (500ms, 2s, 1m; a bare "
                   "number is milliseconds)",
@@ -142,6 +151,15 @@ cli_bad_option(const char *verb, char **argv, int optind,
     return cli_error(CLI_USAGE,
                      "%s: unknown option '%s' (see 'zrelay %s --help')", verb,
                      arg, verb);
+}
+
+int
+cli_flag_value(const char *verb, const char *name, const char *value)
+{
+    return cli_error(CLI_USAGE,
+                     "%s: --%s takes no separate value: write --%s, --no-%s "
+                     "or --%s=%s",
+                     verb, name, name, name, name, value);
 }
 
 static int
