@@ -892,7 +892,7 @@ test_endpoint_hints(void)
          "--sync: endpoint '5561' has no transport; did you mean "
          "'tcp://127.0.0.1:5561'?"},
         {{"sub"}, "sub: which endpoint? (for example '>tcp://127.0.0.1:5560'"},
-        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:6000'"},
+        {{"pub"}, "pub: which endpoint? (for example '>tcp://127.0.0.1:5559'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[6] = {ZRELAY_BIN};

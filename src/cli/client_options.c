@@ -21,10 +21,8 @@ static const client_verb_t s_verbs[] = {
      "this PUB, so nothing is lost to them; otherwise --delay gives "
      "subscribers time, without a guarantee. A PUB also drops what a slow "
      "subscriber has no room for (see --hwm).",
-     "zrelay forwarder @tcp://127.0.0.1:6000 @tcp://127.0.0.1:6001 --sync "
-     "@tcp://127.0.0.1:6002 &\n"
-     "  zrelay pub '>tcp://127.0.0.1:6000' --sync tcp://127.0.0.1:6002 "
-     "--wait 2 --data prices --data 42"},
+     "zrelay pub '>tcp://127.0.0.1:5559' --sync tcp://127.0.0.1:5565 "
+     "--wait 1 --data prices --data 42   # 'zrelay run' default"},
     {"sub", ZMQ_SUB, CLIENT_RECV,
      "Receive messages on a SUB socket (from a forwarder's backend, or from "
      "PUB sockets) and print them.",
