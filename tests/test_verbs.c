@@ -10,8 +10,11 @@
  */
 #include "zrtest_proc.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 
 #define S_MAX_ARGS 40
 
@@ -80,7 +83,7 @@ s_wait_stderr(zrt_proc_t *p, const char *want)
 }
 
 /* The address after "VERB: bound " on P's stderr, into OUT. */
-static void __attribute__((unused))
+static void
 s_bound(zrt_proc_t *p, const char *verb, char *out, size_t len)
 {
     char want[64];
@@ -372,10 +375,173 @@ test_ctl_stop_own_endpoint(void)
     zrt_proc_destroy(&p);
 }
 
+/* ---------------------------------------------------------------------
+ * xpub, xsub, stream; --sockopt, --reconnect-ivl, --tcp-keepalive.
+ */
+
+/* xpub prints the subscriptions that reach it; --sockopt
+ * xpub_verbose=on (applied to the verb's socket) shows the second
+ * subscription to the same topic, which libzmq otherwise keeps back. */
+static void
+test_xpub_sees_subscriptions(void)
+{
+    zrt_proc_t *p =
+        s_start(NULL, "xpub", "@tcp://127.0.0.1:*", "--format", "quoted",
+                "--count", "2", "--sockopt", "ZMQ_XPUB_VERBOSE=on", NULL);
+    char ep[256];
+    s_bound(p, "xpub", ep, sizeof ep);
+    void *ctx = zmq_ctx_new();
+    void *sub1 = zrt_socket(ctx, ZMQ_SUB);
+    void *sub2 = zrt_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(sub1, ZMQ_SUBSCRIBE, "abc", 3);
+    zmq_setsockopt(sub2, ZMQ_SUBSCRIBE, "abc", 3);
+    zrt_connect(sub1, ep);
+    zrt_connect(sub2, ep);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    ZR_STREQ(zrt_proc_stdout(p), "\"\\x01abc\"\n\"\\x01abc\"\n");
+    zrt_proc_destroy(&p);
+    zmq_close(sub1);
+    zmq_close(sub2);
+    zmq_ctx_term(ctx);
+}
+
+/* xsub subscribes to its --topic with a subscription message upstream,
+ * and prints what comes down. */
+static void
+test_xsub_subscribes(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *xpub = zrt_socket(ctx, ZMQ_XPUB);
+    char ep[256];
+    zrt_bind(xpub, "tcp://127.0.0.1:*", ep, sizeof ep);
+    zrt_proc_t *p =
+        s_start(NULL, "xsub", ep, "--topic", "t1", "--count", "1", NULL);
+    ZR_CHECKF(zrt_readable(xpub, ZRT_DEADLINE_MS), "no subscription came");
+    char buf[64];
+    int n = zmq_recv(xpub, buf, sizeof buf, 0);
+    ZR_EQ(n, 3);
+    ZR_CHECK(memcmp(buf, "\x01t1", 3) == 0);
+    ZR_SEND(xpub, "t2 not this");
+    ZR_SEND(xpub, "t1 hello");
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    ZR_STREQ(zrt_proc_stdout(p), "t1 hello\n");
+    zrt_proc_destroy(&p);
+    zmq_close(xpub);
+    zmq_ctx_term(ctx);
+}
+
+static int
+s_tcp_connect(const char *address)
+{
+    const char *colon = strrchr(address, ':');
+    ZR_CHECK(colon);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t) atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ZR_CHECK(fd >= 0);
+    ZR_CHECKF(connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0,
+              "connect %s: %s", address, strerror(errno));
+    return fd;
+}
+
+/* stream speaks raw TCP: a peer's connection, then its bytes, each after
+ * the peer's identity; a message for an unknown identity is dropped
+ * with a warning. */
+static void
+test_stream_raw_tcp(void)
+{
+    zrt_proc_t *p = s_start(NULL, "stream", "@tcp://127.0.0.1:*", "--format",
+                            "quoted", "--count", "2", NULL);
+    char ep[256];
+    s_bound(p, "stream", ep, sizeof ep);
+    int fd = s_tcp_connect(ep);
+    ZR_EQ(write(fd, "ping\n", 5), 5);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    const char *out = zrt_proc_stdout(p);
+    /* "ID"|"" when the peer connects, then "ID"|"ping\n". */
+    const char *nl = strchr(out, '\n');
+    ZR_CHECKF(nl && nl - out > 5 && strncmp(nl - 3, "|\"\"\n", 4) == 0,
+              "stdout:\n%s", out);
+    size_t idlen = (size_t) (nl - out) - 3;
+    ZR_CHECKF(strncmp(nl + 1, out, idlen) == 0 &&
+                  strcmp(nl + 1 + idlen, "|\"ping\\n\"\n") == 0,
+              "stdout:\n%s", out);
+    zrt_proc_destroy(&p);
+    close(fd);
+
+    int in;
+    p = s_start(&in, "stream", "@tcp://127.0.0.1:*", "--frames-sep", "|",
+                "--count", "0", NULL);
+    ZR_EQ(write(in, "0x0011223344|x\n", 15), 15);
+    close(in);
+    zrt_proc_expect_exit(p, 1, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p),
+               "no peer with identity 0x0011223344; message dropped");
+    zrt_proc_destroy(&p);
+}
+
+/* --sockopt: an unknown name or a bad value is a usage error saying so;
+ * so is a value libzmq refuses. --reconnect-ivl and --tcp-keepalive set
+ * their options (as -vv shows). */
+static void
+test_sockopt_errors_and_shorthands(void)
+{
+    char out[8192];
+    ZR_EQ(s_run(out, sizeof out, "pub", "tcp://127.0.0.1:1", "--sockopt",
+                "nosuch=1", "--data", "x", NULL),
+          2);
+    S_CONTAINS(out, "pub: --sockopt 'nosuch': no such socket option (known, "
+                    "ZMQ_ prefix and case optional: affinity, ");
+    ZR_EQ(s_run(out, sizeof out, "sub", "tcp://127.0.0.1:1", "--sockopt",
+                "Zmq_RcvHwm=lots", NULL),
+          2);
+    S_CONTAINS(out, "sub: --sockopt rcvhwm: 'lots' is not a whole number");
+    ZR_EQ(s_run(out, sizeof out, "sub", "tcp://127.0.0.1:1", "--sockopt",
+                "rcvhwm", NULL),
+          2);
+    S_CONTAINS(out, "--sockopt 'rcvhwm': not NAME=VALUE");
+    ZR_EQ(s_run(out, sizeof out, "pull", "tcp://127.0.0.1:1", "--sockopt",
+                "tcp_keepalive=7", NULL),
+          2);
+    S_CONTAINS(out, "pull: --sockopt tcp_keepalive=7: Invalid argument");
+    ZR_EQ(s_run(out, sizeof out, "pull", "tcp://127.0.0.1:1", "--reconnect-ivl",
+                "soon", NULL),
+          2);
+    S_CONTAINS(out, "--reconnect-ivl: 'soon' is not a duration");
+    ZR_EQ(s_run(out, sizeof out, "pull", "tcp://127.0.0.1:1", "--tcp-keepalive",
+                "x", NULL),
+          2);
+    S_CONTAINS(out, "--tcp-keepalive: 'x' is not a duration");
+
+    ZR_EQ(s_run(out, sizeof out, "pull", "tcp://127.0.0.1:1", "--reconnect-ivl",
+                "2s", "--tcp-keepalive", "6500ms", "--sockopt",
+                "heartbeat_ivl=250", "--timeout", "10ms", "-vv", NULL),
+          3);
+    S_CONTAINS(out, "socket option reconnect_ivl = 2000 (--reconnect-ivl 2s)");
+    S_CONTAINS(out, "socket option tcp_keepalive = 1");
+    S_CONTAINS(out, "socket option tcp_keepalive_idle = 7 (--tcp-keepalive "
+                    "6500ms)");
+    S_CONTAINS(out, "socket option heartbeat_ivl = 250");
+    ZR_EQ(s_run(out, sizeof out, "pull", "tcp://127.0.0.1:1", "--tcp-keepalive",
+                "off", "--timeout", "10ms", "-vv", NULL),
+          3);
+    S_CONTAINS(out, "socket option tcp_keepalive = 0");
+    ZR_EQ(s_run(out, sizeof out, "xsub", "--help", NULL), 0);
+    S_CONTAINS(out, "--sockopt NAME=VALUE");
+    S_CONTAINS(out, "--topic T");
+}
+
 ZR_TESTS = {
     {"run -c FILE", test_run_config_option},
     {"ctl stop NAME, ctl start NAME", test_ctl_stop_start},
     {"ctl stop on a device's own endpoint", test_ctl_stop_own_endpoint},
+    {"xpub prints subscriptions; --sockopt applies",
+     test_xpub_sees_subscriptions},
+    {"xsub subscribes and prints", test_xsub_subscribes},
+    {"stream speaks raw TCP", test_stream_raw_tcp},
+    {"--sockopt, --reconnect-ivl, --tcp-keepalive",
+     test_sockopt_errors_and_shorthands},
     {NULL, NULL},
 };
 ZR_MAIN

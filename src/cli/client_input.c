@@ -100,7 +100,7 @@ s_choose_source(client_t *c)
     else {
         src->limit = limit; /* a raw file */
     }
-    if (c->verb->type == ZMQ_ROUTER && src->kind == CLI_INPUT_FIXED &&
+    if (client_routes(c->verb) && src->kind == CLI_INPUT_FIXED &&
         src->fixed.size < 2) {
         return cli_error(CLI_USAGE,
                          "%s: a message needs the peer's identity and at "
@@ -114,7 +114,7 @@ int
 client_build_input(client_t *self)
 {
     self->src.sep = self->frames_sep;
-    self->src.identity_first = self->verb->type == ZMQ_ROUTER;
+    self->src.identity_first = client_routes(self->verb);
     bool rep = self->verb->role == CLIENT_REP;
     cli_msg_t *msg = rep ? &self->reply : &self->src.fixed;
     for (size_t i = 0; i < self->nparts; i++) {

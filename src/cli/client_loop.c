@@ -45,8 +45,8 @@ s_print(client_t *c, const cli_msg_t *msg)
         return 0;
     }
     const char *sep = c->frames_sep ? c->frames_sep : "|";
-    if (cli_format_write(stdout, c->format, msg, sep,
-                         c->verb->type == ZMQ_ROUTER) != 0) {
+    if (cli_format_write(stdout, c->format, msg, sep, client_routes(c->verb)) !=
+        0) {
         return cli_error(CLI_FAILURE, "%s: cannot write standard output: %s",
                          c->verb->name, strerror(errno));
     }
@@ -255,7 +255,7 @@ s_send(s_loop_t *l)
     else if (sent == 0) {
         l->next_send = l->now + 1; /* room elsewhere, not for this one */
     }
-    else if (errno == EHOSTUNREACH && c->verb->type == ZMQ_ROUTER) {
+    else if (errno == EHOSTUNREACH && client_routes(c->verb)) {
         char id[128];
         s_identity_text(&l->out, id, sizeof id);
         cli_error(0, "%s: no peer with identity %s; message dropped",

@@ -63,6 +63,28 @@ static const client_verb_t s_verbs[] = {
      "A PAIR socket: send the messages to its one peer and print every "
      "message that arrives.",
      "zrelay pair @ipc:///tmp/pair.ipc"},
+    {"xpub", ZMQ_XPUB, CLIENT_DUPLEX,
+     "An XPUB socket: publish the messages, as pub does, and print every "
+     "subscription message that arrives from subscribers (or from a "
+     "forwarder's frontend): a first byte 1 and the topic subscribes, 0 "
+     "unsubscribes (--format quoted shows \\x01topic). libzmq passes on "
+     "only the first subscription to a topic: --sockopt xpub_verbose=1 "
+     "shows them all.",
+     "zrelay xpub @tcp://127.0.0.1:5570 --format quoted --count 1"},
+    {"xsub", ZMQ_XSUB, CLIENT_DUPLEX,
+     "An XSUB socket: subscribe (to each --topic; default everything, as "
+     "sub does) and print every message that arrives; the messages sent go "
+     "upstream as they are, so a first byte 1 or 0 and a topic subscribes "
+     "or unsubscribes.",
+     "zrelay xsub '>tcp://127.0.0.1:5560' --topic prices --format quoted"},
+    {"stream", ZMQ_STREAM, CLIENT_DUPLEX,
+     "A STREAM socket: raw TCP, no ZeroMQ framing. Each message printed is "
+     "the identity of a TCP peer (0x and hex), then the bytes that came "
+     "from it; an empty second frame says the peer connected or went. A "
+     "message sent is a peer's identity (0x and hex), then the bytes to "
+     "write to it (an empty one closes that connection). A message for a "
+     "peer that is not connected is dropped with a warning (exit 1).",
+     "zrelay stream @tcp://127.0.0.1:8080 --format quoted"},
 };
 
 const client_verb_t *
@@ -215,6 +237,48 @@ s_set_verbose(client_t *c, const char *value)
 }
 
 static int
+s_set_sockopt(client_t *c, const char *value)
+{
+    if (client_sockopt_parse(c->verb->name, value,
+                             &c->sockopts[c->nsockopts]) != 0) {
+        return -1;
+    }
+    c->nsockopts++;
+    return 0;
+}
+
+static int
+s_set_reconnect_ivl(client_t *c, const char *value)
+{
+    int64_t ms;
+    if (cli_duration("--reconnect-ivl", value, &ms) != 0) {
+        return -1;
+    }
+    client_sockopt_int(&c->sockopts[c->nsockopts++], "--reconnect-ivl", value,
+                       ZMQ_RECONNECT_IVL, ms);
+    return 0;
+}
+
+static int
+s_set_tcp_keepalive(client_t *c, const char *value)
+{
+    int64_t ms = 0;
+    bool off = strcmp(value, "off") == 0;
+    if (!off && cli_duration("--tcp-keepalive", value, &ms) != 0) {
+        return -1;
+    }
+    client_sockopt_int(&c->sockopts[c->nsockopts++], "--tcp-keepalive", value,
+                       ZMQ_TCP_KEEPALIVE, !off);
+    if (!off) {
+        /* The kernel counts whole seconds, at least one. */
+        int64_t s = ms <= 1000 ? 1 : (ms + 999) / 1000;
+        client_sockopt_int(&c->sockopts[c->nsockopts++], "--tcp-keepalive",
+                           value, ZMQ_TCP_KEEPALIVE_IDLE, s);
+    }
+    return 0;
+}
+
+static int
 s_set_help(client_t *c, const char *value)
 {
     (void) value;
@@ -349,7 +413,7 @@ static const s_option_t s_options[] = {
      .set = s_set_sync_prefix},
     {.name = "topic",
      .arg = "T",
-     .only = "sub",
+     .only = "sub xsub",
      .help = "subscribe to messages whose first frame starts with T; repeat "
              "for more (default: everything)",
      .set = s_set_topic},
@@ -391,6 +455,26 @@ static const s_option_t s_options[] = {
      .help = "print no messages (they still count for --count)",
      .role_help[CLIENT_REP] = "do not print the requests",
      .set = s_set_quiet},
+    {.name = "reconnect-ivl",
+     .arg = "D",
+     .roles = S_ALL,
+     .help = "wait D before connecting again to a peer that went "
+             "(ZMQ_RECONNECT_IVL; default: 100ms, libzmq's)",
+     .set = s_set_reconnect_ivl},
+    {.name = "tcp-keepalive",
+     .arg = "D",
+     .roles = S_ALL,
+     .help = "TCP keepalive on its connections, the first probe after D "
+             "idle (whole seconds); off: none (default: the system's)",
+     .set = s_set_tcp_keepalive},
+    {.name = "sockopt",
+     .arg = "NAME=VALUE",
+     .roles = S_ALL,
+     .help = "set libzmq's socket option NAME (zmq_setsockopt(3): "
+             "rcvbuf, heartbeat_ivl, xpub_verbose...; ZMQ_ prefix and case "
+             "optional; on/off for 1/0; 0x and hex for bytes) after the "
+             "verb's own; repeat for more",
+     .set = s_set_sockopt},
     {.name = "verbose",
      .letter = 'v',
      .roles = S_ALL,
@@ -459,7 +543,7 @@ s_help_intro(const client_verb_t *v, FILE *out)
                  "standard input and --file hold raw messages.",
                  0, 0);
     }
-    if (v->type == ZMQ_ROUTER) {
+    if (client_routes(v)) {
         fprintf(out, "\n");
         cli_wrap(out,
                  "To answer a peer, give its identity as the first frame: "
@@ -563,7 +647,8 @@ client_init(client_t *self, const client_verb_t *v, int argc)
     };
     self->parts = calloc((size_t) argc + 1, sizeof *self->parts);
     self->topics = calloc((size_t) argc + 1, sizeof *self->topics);
-    if (!self->parts || !self->topics) {
+    self->sockopts = calloc(2 * (size_t) argc + 2, sizeof *self->sockopts);
+    if (!self->parts || !self->topics || !self->sockopts) {
         errno = ENOMEM;
         return -1;
     }
@@ -582,6 +667,7 @@ client_free(client_t *self)
     free(self->src.buf);
     free(self->parts);
     free(self->topics);
+    free(self->sockopts);
 }
 
 /* getopt_long's tables, from the options: long names with values
