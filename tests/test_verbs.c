@@ -532,6 +532,143 @@ test_sockopt_errors_and_shorthands(void)
     S_CONTAINS(out, "--topic T");
 }
 
+/* ---------------------------------------------------------------------
+ * --input json, --timestamp, the capture's direction.
+ */
+
+/* Frames a replay must give back byte for byte: a NUL inside text,
+ * bytes that are not UTF-8, UTF-8 beyond the BMP, escapes, an empty
+ * frame. */
+typedef struct {
+    const char *data;
+    size_t len;
+} s_frame_t;
+
+static const s_frame_t s_msgs[][3] = {
+    {{"plain", 5}, {NULL, 0}},
+    {{"a\0b", 3}, {"\xff\xfe\x00\x01", 4}, {"", 0}},
+    {{"\xf0\x9f\x98\x80 \"q\" \\ \n\t\x1f", 14}, {NULL, 0}},
+    {{"", 0}, {"\xc3\x28", 2}, {NULL, 0}},
+};
+#define S_NMSGS (sizeof s_msgs / sizeof s_msgs[0])
+
+static void
+s_send_msg(void *sock, const s_frame_t *m)
+{
+    size_t n = 0;
+    while (n < 3 && m[n].data) {
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ZR_CHECK(zmq_send(sock, m[i].data, m[i].len,
+                          i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+    }
+}
+
+static void
+s_recv_check(void *sock, const s_frame_t *m)
+{
+    ZR_CHECKF(zrt_readable(sock, ZRT_DEADLINE_MS), "the replay did not come");
+    for (size_t i = 0; i < 3 && m[i].data; i++) {
+        char buf[64];
+        int n = zmq_recv(sock, buf, sizeof buf, 0);
+        ZR_EQ(n, (int) m[i].len);
+        ZR_CHECKF(memcmp(buf, m[i].data, m[i].len) == 0, "frame %zu differs",
+                  i);
+        int more;
+        size_t ml = sizeof more;
+        zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
+        ZR_EQ(more, i + 1 < 3 && m[i + 1].data);
+    }
+}
+
+/* What pull --format json prints, push --input json sends again, byte
+ * for byte; --timestamp's "time" member does not get in the way. A line
+ * that is not of that format is an error naming it. */
+static void
+test_input_json_roundtrip(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *src = zrt_socket(ctx, ZMQ_PUSH);
+    char ep[256];
+    zrt_bind(src, "tcp://127.0.0.1:*", ep, sizeof ep);
+    char count[16];
+    snprintf(count, sizeof count, "%zu", S_NMSGS);
+    zrt_proc_t *cap = s_start(NULL, "pull", ep, "--format", "json",
+                              "--timestamp", "--count", count, NULL);
+    for (size_t i = 0; i < S_NMSGS; i++) {
+        s_send_msg(src, s_msgs[i]);
+    }
+    zrt_proc_expect_exit(cap, 0, ZRT_DEADLINE_MS);
+    const char *captured = zrt_proc_stdout(cap);
+    ZR_CHECKF(strstr(captured, "{\"time\":\""), "no time member:\n%s",
+              captured);
+
+    void *dst = zrt_socket(ctx, ZMQ_PULL);
+    char ep2[256];
+    zrt_bind(dst, "tcp://127.0.0.1:*", ep2, sizeof ep2);
+    int in;
+    zrt_proc_t *replay = s_start(&in, "push", ep2, "--input", "json", NULL);
+    signal(SIGPIPE, SIG_IGN);
+    size_t len = strlen(captured);
+    ZR_EQ(write(in, captured, len), (ssize_t) len);
+    close(in);
+    for (size_t i = 0; i < S_NMSGS; i++) {
+        s_recv_check(dst, s_msgs[i]);
+    }
+    zrt_proc_expect_exit(replay, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&replay);
+    zrt_proc_destroy(&cap);
+
+    replay = s_start(&in, "push", ep2, "--input", "json", NULL);
+    ZR_EQ(write(in, "{\"frames\":[{\"hex\":\"00\"}]}\n", 27), 27);
+    close(in);
+    zrt_proc_expect_exit(replay, 1, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(replay), "json input: not a line of --format "
+                                        "json");
+    zrt_proc_destroy(&replay);
+    char out[4096];
+    ZR_EQ(s_run(out, sizeof out, "push", ep2, "--input", "json", "--data", "x",
+                NULL),
+          2);
+    S_CONTAINS(out, "--input json reads standard input or one --file");
+    ZR_EQ(s_run(out, sizeof out, "push", ep2, "--input", "yaml", NULL), 2);
+    S_CONTAINS(out, "--input 'yaml': not one of text|raw|json");
+    zmq_close(src);
+    zmq_close(dst);
+    zmq_ctx_term(ctx);
+}
+
+/* --timestamp puts the UTC time before each message printed. */
+static void
+test_timestamp_text(void)
+{
+    void *ctx = zmq_ctx_new();
+    void *src = zrt_socket(ctx, ZMQ_PUSH);
+    char ep[256];
+    zrt_bind(src, "tcp://127.0.0.1:*", ep, sizeof ep);
+    zrt_proc_t *p =
+        s_start(NULL, "pull", ep, "--timestamp", "--count", "1", NULL);
+    ZR_SEND(src, "hello");
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    const char *out = zrt_proc_stdout(p);
+    int y, mo, d, h, mi, sec;
+    long us;
+    char rest[32] = "";
+    ZR_CHECKF(sscanf(out, "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ %31[^\n]", &y, &mo, &d,
+                     &h, &mi, &sec, &us, rest) == 8 &&
+                  strlen(out) == 34 && strcmp(rest, "hello") == 0,
+              "stdout: '%s'", out);
+    zrt_proc_destroy(&p);
+    char text[4096];
+    ZR_EQ(s_run(text, sizeof text, "pull", ep, "--timestamp", "--format", "raw",
+                NULL),
+          2);
+    S_CONTAINS(text, "--timestamp does not apply to --format raw");
+    zmq_close(src);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"run -c FILE", test_run_config_option},
     {"ctl stop NAME, ctl start NAME", test_ctl_stop_start},
@@ -542,6 +679,9 @@ ZR_TESTS = {
     {"stream speaks raw TCP", test_stream_raw_tcp},
     {"--sockopt, --reconnect-ivl, --tcp-keepalive",
      test_sockopt_errors_and_shorthands},
+    {"--input json replays --format json byte for byte",
+     test_input_json_roundtrip},
+    {"--timestamp in text", test_timestamp_text},
     {NULL, NULL},
 };
 ZR_MAIN

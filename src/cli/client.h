@@ -67,8 +67,9 @@ typedef struct {
     int64_t interval, delay, timeout, linger, hwm, wait;
     const char *timeout_text, *linger_text;
     const char *sync, *sync_prefix, *identity, *frames_sep;
-    bool echo, quiet, wait_given, help;
+    bool echo, quiet, wait_given, help, timestamp;
     cli_format_t format;
+    int input; /* --input: a cli_format_t (text, raw, json); -1: none */
     int verbosity;
     client_part_t *parts; /* argc of room */
     size_t nparts;
@@ -90,6 +91,15 @@ static inline bool
 client_routes(const client_verb_t *v)
 {
     return v->type == ZMQ_ROUTER || v->type == ZMQ_STREAM;
+}
+
+/* Whether C reads raw messages: --input raw, or --format raw without
+ * --input. */
+static inline bool
+client_raw_input(const client_t *c)
+{
+    return c->input == CLI_FMT_RAW ||
+           (c->input < 0 && c->format == CLI_FMT_RAW);
 }
 
 /* client_options.c. The verb for SOCKET_TYPE, or NULL. */

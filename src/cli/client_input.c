@@ -71,7 +71,15 @@ s_add_part(client_t *c, const client_part_t *part, cli_msg_t *msg)
     if (cli_read_file(part->arg, &data, &len, err, sizeof err) != 0) {
         return cli_error(CLI_USAGE, "%s: %s", name, err);
     }
-    if (c->format == CLI_FMT_RAW) {
+    if (c->input == CLI_FMT_JSON) {
+        c->src.kind = CLI_INPUT_STREAM; /* checked line by line */
+        c->src.json = true;
+        c->src.buf = data;
+        c->src.len = c->src.cap = len;
+        c->src.eof = true;
+        return CLI_OK;
+    }
+    if (client_raw_input(c)) {
         return s_add_raw_file(c, part->arg, data, len, msg);
     }
     int rc = cli_msg_add(msg, data, len);
@@ -93,7 +101,8 @@ s_choose_source(client_t *c)
     }
     else if (src->kind == CLI_INPUT_NONE) {
         src->kind = CLI_INPUT_STREAM; /* standard input */
-        src->raw = c->format == CLI_FMT_RAW;
+        src->raw = client_raw_input(c);
+        src->json = c->input == CLI_FMT_JSON;
         src->fd = STDIN_FILENO;
         src->limit = limit;
     }

@@ -208,6 +208,18 @@ s_set_format(client_t *c, const char *value)
 }
 
 static int
+s_set_input(client_t *c, const char *value)
+{
+    int f = cli_format_from_name(value);
+    if (f != CLI_FMT_TEXT && f != CLI_FMT_RAW && f != CLI_FMT_JSON) {
+        return cli_error(-1, "%s: --input '%s': not one of text|raw|json",
+                         c->verb->name, value);
+    }
+    c->input = f;
+    return 0;
+}
+
+static int
 s_set_hwm(client_t *c, const char *value)
 {
     return cli_int("--hwm", value, 0, INT32_MAX, &c->hwm);
@@ -218,6 +230,14 @@ s_set_linger(client_t *c, const char *value)
 {
     c->linger_text = value;
     return cli_duration("--linger", value, &c->linger);
+}
+
+static int
+s_set_timestamp(client_t *c, const char *value)
+{
+    (void) value;
+    c->timestamp = true;
+    return 0;
 }
 
 static int
@@ -437,6 +457,13 @@ static const s_option_t s_options[] = {
      .role_help[CLIENT_REQ] = S_FORMAT_PRINT "; raw also reads raw input",
      .role_help[CLIENT_DUPLEX] = S_FORMAT_PRINT "; raw also reads raw input",
      .set = s_set_format},
+    {.name = "input",
+     .arg = "F",
+     .roles = S_SENDING,
+     .help = "what standard input (or one --file) holds: text lines "
+             "(default), raw messages, or json: lines of what --format json "
+             "prints (sub --format json's capture, replayed byte for byte)",
+     .set = s_set_input},
     {.name = "hwm",
      .arg = "N",
      .roles = S_ALL,
@@ -449,6 +476,12 @@ static const s_option_t s_options[] = {
      .help = "at exit, how long to deliver what is still queued (default: "
              "2s); exit 1 when it was not enough",
      .set = s_set_linger},
+    {.name = "timestamp",
+     .roles = S_PRINTING,
+     .help = "print when each message came (UTC, RFC 3339, microseconds) "
+             "before it; in json as a \"time\" member (--input json "
+             "ignores it)",
+     .set = s_set_timestamp},
     {.name = "quiet",
      .letter = 'q',
      .roles = S_PRINTING,
@@ -643,6 +676,7 @@ client_init(client_t *self, const client_verb_t *v, int argc)
         .hwm = -1,
         .wait = 1,
         .format = CLI_FMT_TEXT,
+        .input = -1,
         .src = {.kind = CLI_INPUT_NONE, .fd = -1, .limit = -1},
     };
     self->parts = calloc((size_t) argc + 1, sizeof *self->parts);
@@ -748,7 +782,13 @@ s_conflict(const client_t *c)
         ndata += !c->parts[i].file;
     }
     client_role_t role = c->verb->role;
-    bool raw = c->format == CLI_FMT_RAW;
+    bool raw = client_raw_input(c);
+    if (c->input == CLI_FMT_JSON && (ndata || nfiles > 1)) {
+        return "--input json reads standard input or one --file, not --data";
+    }
+    if (c->input == CLI_FMT_JSON && c->frames_sep) {
+        return "--frames-sep does not apply to --input json";
+    }
     if (role == CLIENT_SEND && c->format != CLI_FMT_TEXT && !raw) {
         return "only --format raw (raw input) or text applies: it prints "
                "nothing";
@@ -756,6 +796,9 @@ s_conflict(const client_t *c)
     if (raw && nfiles && (ndata || nfiles > 1)) {
         return "with --format raw, --file holds whole raw messages: one "
                "--file, and no --data";
+    }
+    if (c->timestamp && c->format == CLI_FMT_RAW) {
+        return "--timestamp does not apply to --format raw";
     }
     if (raw && c->frames_sep) {
         return "--frames-sep does not apply to --format raw";
