@@ -14,11 +14,16 @@
  *   device, or for all of a daemon's;
  * - LIST, RELOAD and TERMINATE are for the endpoint's owner: a daemon
  *   refuses a name with them;
+ * - STOP and START act on one device: a daemon's named one stops (it
+ *   stays listed, "stopped") or starts again from its config section; a
+ *   device's own endpoint takes STOP as TERMINATE. A daemon refuses STOP
+ *   without a name (it once meant TERMINATE: a forgotten name must not
+ *   stop everything);
  * - anything else is answered "ERROR: <why>", logged, counted, and
  *   changes nothing (libzmq 4.3.4's zmq_proxy_steerable aborts there).
- * Replies: PAUSE, RESUME, TERMINATE, RELOAD one empty frame (as libzmq >=
- * 4.3.5 on a REP socket); STATISTICS 8 frames of host-order uint64 (as
- * libzmq); STATS and LIST one frame of JSON.
+ * Replies: PAUSE, RESUME, STOP, START, TERMINATE, RELOAD one empty frame (as
+ * libzmq >= 4.3.5 on a REP socket); STATISTICS 8 frames of host-order uint64
+ * (as libzmq); STATS and LIST one frame of JSON.
  */
 #include "zr_impl.h"
 
@@ -233,14 +238,53 @@ s_terminate(s_req_t *req, size_t dev)
     req->ops->terminate(req->arg);
 }
 
+/* One device of a daemon stops, or starts again: the reply comes once it
+ * has (a stop waits for the device's linger), or says why not. */
+static void
+s_device_op(s_req_t *req, size_t dev,
+            int (*op)(void *arg, size_t i, char *why, size_t len),
+            const char *done)
+{
+    char why[900], name[256];
+    /* Copied: a device started again is a new one, with a new name. */
+    snprintf(name, sizeof name, "%s", req->ops->name(req->arg, dev));
+    if (op(req->arg, dev, why, sizeof why) != 0) {
+        /* Answered, as RELOAD's failures are: understood and tried. */
+        snprintf(req->error, sizeof req->error, "ERROR: %s", why);
+        ZR_LOG_W("%s: control: %s", name, why);
+        s_reply_text(req, req->error);
+        return;
+    }
+    ZR_LOG_N("%s: %s by control command", name, done);
+    s_reply_text(req, "");
+}
+
+static void
+s_stop(s_req_t *req, size_t dev)
+{
+    if (!req->ops->stop) {
+        s_terminate(req, dev); /* a device's own endpoint: itself */
+        return;
+    }
+    s_device_op(req, dev, req->ops->stop, "stopped");
+}
+
+static void
+s_start(s_req_t *req, size_t dev)
+{
+    s_device_op(req, dev, req->ops->start, "started");
+}
+
 static const s_command_t s_commands[] = {
     {"LIST", NULL, true, S_OWNER, s_list},
     {"STATS", NULL, false, S_STATS, s_stats},
     {"STATISTICS", NULL, false, S_DEVICE, s_statistics},
     {"PAUSE", NULL, false, S_DEVICE, s_pause},
     {"RESUME", NULL, false, S_DEVICE, s_resume},
+    {"STOP", NULL, false, S_DEVICE, s_stop},
+    {"START", NULL, true, S_DEVICE, s_start},
     {"RELOAD", NULL, true, S_OWNER, s_reload},
-    {"TERMINATE", "STOP", false, S_OWNER, s_terminate},
+    {"TERMINATE", NULL, false, S_OWNER, s_terminate},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -427,17 +471,15 @@ s_target(s_req_t *req, const s_command_t *c, size_t *dev)
     if (c->target == S_OWNER && req->name && req->ops->daemon) {
         bool stop = c->run == s_terminate;
         s_refuse(req, "%s is for the whole daemon and takes no device name%s",
-                 c->name,
-                 stop ? " (to stop one device, remove it from the config and "
-                        "reload)"
-                      : "");
+                 c->name, stop ? " (to stop one device: STOP NAME)" : "");
         return false;
     }
     if (c->target == S_DEVICE && *dev == SIZE_MAX) {
         if (count != 1 || req->ops->daemon) {
             s_names(req, names, sizeof names);
-            s_refuse(req, "%s needs a device name (devices: %s)", c->name,
-                     names);
+            s_refuse(
+                req, "%s needs a device name (devices: %s)%s", c->name, names,
+                c->run == s_stop ? "; TERMINATE stops the whole daemon" : "");
             return false;
         }
         *dev = 0;

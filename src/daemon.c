@@ -730,6 +730,68 @@ s_ctl_reload(void *arg, char *why, size_t len)
     return s_reload(arg, why, len);
 }
 
+/* STOP NAME: the device stops and is joined, and stays listed as
+ * "stopped" with its sockets open, as one stopped by its own TERMINATE
+ * (a reload starts it again). Stopped already: nothing to do. */
+static int
+s_ctl_stop(void *arg, size_t i, char *why, size_t len)
+{
+    (void) why;
+    (void) len;
+    zr_device_t *dev = ((zr_daemon_t *) arg)->entries[i].dev;
+    zr_stats_t st;
+    zr_device_stats(dev, &st);
+    if (st.running) {
+        zr_device_stop(dev);
+        zr_device_join(dev);
+    }
+    return 0;
+}
+
+/* START NAME: a stopped device is replaced by a new one from its section
+ * of the current config (the old one's ports are let go first). If that
+ * cannot start, an unopened one of the same section stands in, listed
+ * "stopped". Running (or paused) already: nothing to do. */
+static int
+s_ctl_start(void *arg, size_t i, char *why, size_t len)
+{
+    zr_daemon_t *self = arg;
+    s_entry_t *e = &self->entries[i];
+    zr_stats_t st;
+    zr_device_stats(e->dev, &st);
+    if (st.running) {
+        return 0;
+    }
+    if (e->index >= zr_config_device_count(self->config)) {
+        zr__errf(why, len,
+                 "%s runs a section older than the config's (a reload could "
+                 "not start the new one): RELOAD starts it",
+                 zr_device_name(e->dev));
+        return -1;
+    }
+    const char *name = zr_config_device_name(self->config, e->index);
+    s_entry_stop(e);
+    char err[512];
+    zr_device_t *dev =
+        s_open(self, self->config, e->index, true, err, sizeof err);
+    if (dev && s_start(dev) == 0) {
+        e->dev = dev;
+        return 0;
+    }
+    if (dev) {
+        zr__errf(err, sizeof err, "%s", zr_device_error(dev));
+        zr_device_destroy(&dev);
+    }
+    zr__errf(why, len, "%s cannot start: %s", name, err);
+    e->dev = zr_config_device_new(self->config, e->index, self->ctx);
+    if (!e->dev) {
+        /* Not even that: it is no longer listed. */
+        memmove(e, e + 1, (self->nentries - i - 1) * sizeof *e);
+        self->nentries--;
+    }
+    return -1;
+}
+
 static void
 s_ctl_terminate(void *arg)
 {
@@ -745,6 +807,8 @@ static const zr__ctl_ops_t s_ctl_ops = {.owner = "daemon",
                                         .statistics = s_ctl_statistics,
                                         .list_json = s_ctl_list,
                                         .reload = s_ctl_reload,
+                                        .stop = s_ctl_stop,
+                                        .start = s_ctl_start,
                                         .terminate = s_ctl_terminate};
 
 /* One request on the control endpoint. */

@@ -568,6 +568,10 @@ typedef struct {
     void (*statistics)(void *arg, size_t i, uint64_t out[8]);
     char *(*list_json)(void *arg);                   /* daemon only */
     int (*reload)(void *arg, char *why, size_t len); /* daemon only */
+    /* Device I stops, or starts again; -1 with WHY. Daemon only: without
+     * stop, STOP is TERMINATE. */
+    int (*stop)(void *arg, size_t i, char *why, size_t len);
+    int (*start)(void *arg, size_t i, char *why, size_t len);
     void (*terminate)(void *arg);
     /* Where to count answered and refused commands, and replies the peer
      * did not take; NULL: not counted. */

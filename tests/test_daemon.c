@@ -159,11 +159,11 @@ test_inproc_chain(void)
              "ERROR: STATISTICS needs a device name (devices: near, far)");
     s_ask(req, "TERMINATE", "near", reply, sizeof reply);
     ZR_STREQ(reply, "ERROR: TERMINATE is for the whole daemon and takes no "
-                    "device name (to stop one device, remove it from the "
-                    "config and reload)");
+                    "device name (to stop one device: STOP NAME)");
     s_ask(req, "FROB", NULL, reply, sizeof reply);
     ZR_STREQ(reply, "ERROR: unknown command 'FROB' (known: LIST, STATS, "
-                    "STATISTICS, PAUSE, RESUME, RELOAD, TERMINATE)");
+                    "STATISTICS, PAUSE, RESUME, STOP, START, RELOAD, "
+                    "TERMINATE)");
 
     ZR_EQ(s_ask(req, "TERMINATE", NULL, reply, sizeof reply), 1);
     ZR_STREQ(reply, "");

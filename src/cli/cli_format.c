@@ -237,9 +237,12 @@ s_printable_identity(const unsigned char *data, size_t len)
 /* {"frames":[...]} built with cJSON; each frame's value is written by
  * s_put_escaped or base64, and added as a raw item. */
 static void
-s_put_json(s_buf_t *b, const cli_msg_t *msg)
+s_put_json(s_buf_t *b, const cli_msg_t *msg, const char *time)
 {
     cJSON *root = cJSON_CreateObject();
+    if (root && time) {
+        cJSON_AddStringToObject(root, "time", time);
+    }
     cJSON *frames = cJSON_AddArrayToObject(root, "frames");
     s_buf_t value = {NULL, 0, 0, false};
     bool ok = root && frames;
@@ -307,14 +310,25 @@ int
 cli_format_write(FILE *out, cli_format_t format, const cli_msg_t *msg,
                  const char *sep, bool identity_first)
 {
+    return cli_format_write_at(out, format, msg, sep, identity_first, NULL);
+}
+
+int
+cli_format_write_at(FILE *out, cli_format_t format, const cli_msg_t *msg,
+                    const char *sep, bool identity_first, const char *time)
+{
     s_buf_t b = {NULL, 0, 0, false};
     if (format == CLI_FMT_JSON) {
-        s_put_json(&b, msg);
+        s_put_json(&b, msg, time);
     }
     else if (format == CLI_FMT_RAW) {
         s_put_raw(&b, msg);
     }
     else {
+        if (time) {
+            s_puts(&b, time);
+            s_puts(&b, " ");
+        }
         for (size_t i = 0; i < msg->size; i++) {
             zmq_msg_t *f = (zmq_msg_t *) &msg->frames[i];
             const unsigned char *data = zmq_msg_data(f);
@@ -501,7 +515,12 @@ cli_input_next(cli_input_t *src, cli_msg_t *msg)
     else {
         return src->eof ? -1 : 0;
     }
-    if (s_line_msg(src, start, len, msg) != 0) {
+    if (src->json) {
+        if (cli_json_parse(start, len, msg, src->err, sizeof src->err) != 0) {
+            return -2;
+        }
+    }
+    else if (s_line_msg(src, start, len, msg) != 0) {
         snprintf(src->err, sizeof src->err, "%s", zmq_strerror(errno));
         return -2;
     }

@@ -51,6 +51,11 @@ size_t cli_base64_encode(const unsigned char *data, size_t len, char *out);
  * not starting with "0x". 0, or -1 with errno when writing failed. */
 int cli_format_write(FILE *out, cli_format_t format, const cli_msg_t *msg,
                      const char *sep, bool identity_first);
+/* The same, with TIME (NULL: none) before the message: in json a "time"
+ * member, first; in text, quoted and hex TIME and a space; raw has no
+ * room for it. */
+int cli_format_write_at(FILE *out, cli_format_t format, const cli_msg_t *msg,
+                        const char *sep, bool identity_first, const char *time);
 
 /* One raw message from BUF (LEN bytes) at *POS: 1 and the message in MSG
  * (cleared first), *POS past it; 0 when BUF ends inside it (nothing
@@ -78,6 +83,7 @@ typedef struct {
     int64_t limit; /* messages at most; -1: no limit */
     int64_t produced;
     bool raw;
+    bool json;           /* lines of --format json (cli_json_input.c) */
     const char *sep;     /* lines: split into frames here; NULL: don't */
     bool identity_first; /* router: 0x-hex in the first frame is decoded */
     int fd;              /* stdin, or -1: BUF holds the whole input */
@@ -86,6 +92,11 @@ typedef struct {
     bool eof;
     char err[300];
 } cli_input_t;
+
+/* A line of what --format json prints, LINE (LEN bytes), as the message
+ * it was into MSG (cleared first); -1 with ERR set when it is not one. */
+int cli_json_parse(const char *line, size_t len, cli_msg_t *msg, char *err,
+                   size_t errlen);
 
 /* The next message into MSG: 1; 0 when more input is needed (poll FD,
  * then cli_input_fill); -1 at the end; -2 on bad input (why in ERR). */

@@ -4,6 +4,7 @@
  *   client_options.c  the verbs, their options and their --help
  *   client_input.c    the messages to send, from --data and --file
  *   client_socket.c   the socket: open, pub's --sync wait, close
+ *   client_sockopt.c  --sockopt NAME=VALUE, libzmq's options by name
  *   client_loop.c     sending and receiving until done
  *   client_signal.c   SIGINT, SIGTERM and SIGHUP
  * SPDX-License-Identifier: MIT
@@ -15,6 +16,7 @@
 #include "cli_format.h"
 
 #include <pthread.h>
+#include <zmq.h>
 
 /* What a verb does with its socket. */
 typedef enum {
@@ -35,6 +37,23 @@ typedef struct {
     const char *example;
 } client_verb_t;
 
+/* A socket option to set, from --sockopt NAME=VALUE or a shorthand
+ * (--reconnect-ivl, --tcp-keepalive). */
+typedef enum {
+    CLIENT_SOCKOPT_INT,
+    CLIENT_SOCKOPT_INT64,
+    CLIENT_SOCKOPT_STRING,
+    CLIENT_SOCKOPT_BYTES /* 0x and hex is decoded */
+} client_sockopt_kind_t;
+
+typedef struct {
+    const char *flag, *spec; /* for messages: "--sockopt", "NAME=VALUE" */
+    int option;              /* ZMQ_... */
+    client_sockopt_kind_t kind;
+    int64_t num;       /* INT, INT64 */
+    const char *value; /* STRING, BYTES */
+} client_sockopt_t;
+
 /* A --data or --file part of the message, in the order given. */
 typedef struct {
     bool file;
@@ -48,8 +67,9 @@ typedef struct {
     int64_t interval, delay, timeout, linger, hwm, wait;
     const char *timeout_text, *linger_text;
     const char *sync, *sync_prefix, *identity, *frames_sep;
-    bool echo, quiet, wait_given, help;
+    bool echo, quiet, wait_given, help, timestamp;
     cli_format_t format;
+    int input; /* --input: a cli_format_t (text, raw, json); -1: none */
     int verbosity;
     client_part_t *parts; /* argc of room */
     size_t nparts;
@@ -57,6 +77,8 @@ typedef struct {
     size_t ntopics;
     zr_endpoints_t **eps;
     size_t neps;
+    client_sockopt_t *sockopts; /* 2 * argc of room */
+    size_t nsockopts;
     /* The run. */
     cli_input_t src;
     cli_msg_t reply; /* rep, without --echo */
@@ -65,6 +87,22 @@ typedef struct {
     int64_t error_replies; /* req: "ZRELAY-ERROR ..." replies */
     char first_error[160];
 } client_t;
+
+/* Whether V's messages start with a peer's identity (router, stream). */
+static inline bool
+client_routes(const client_verb_t *v)
+{
+    return v->type == ZMQ_ROUTER || v->type == ZMQ_STREAM;
+}
+
+/* Whether C reads raw messages: --input raw, or --format raw without
+ * --input. */
+static inline bool
+client_raw_input(const client_t *c)
+{
+    return c->input == CLI_FMT_RAW ||
+           (c->input < 0 && c->format == CLI_FMT_RAW);
+}
 
 /* client_options.c. The verb for SOCKET_TYPE, or NULL. */
 const client_verb_t *client_verb(int socket_type);
@@ -76,6 +114,17 @@ void client_free(client_t *self);
  * -1 to go on, or the exit status (after --help, CLI_OK). */
 int client_parse(client_t *self, int argc, char **argv);
 void client_help(const client_verb_t *v, FILE *out);
+
+/* client_sockopt.c. SPEC (NAME=VALUE) into OUT; -1, having said why, for
+ * an unknown NAME or a bad VALUE. */
+int client_sockopt_parse(const char *verb, const char *spec,
+                         client_sockopt_t *out);
+/* An int option ZMQ_OPTION = VALUE, from FLAG SPEC, into OUT. */
+void client_sockopt_int(client_sockopt_t *out, const char *flag,
+                        const char *spec, int option, int64_t value);
+/* Set O on SOCK: CLI_OK, or CLI_USAGE having said why libzmq refused. */
+int client_sockopt_apply(const client_sockopt_t *o, void *sock,
+                         const char *verb);
 
 /* client_input.c. The messages to send (or rep's reply) from the parts,
  * or standard input. CLI_OK, or the exit status. */

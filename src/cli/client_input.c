@@ -71,7 +71,15 @@ s_add_part(client_t *c, const client_part_t *part, cli_msg_t *msg)
     if (cli_read_file(part->arg, &data, &len, err, sizeof err) != 0) {
         return cli_error(CLI_USAGE, "%s: %s", name, err);
     }
-    if (c->format == CLI_FMT_RAW) {
+    if (c->input == CLI_FMT_JSON) {
+        c->src.kind = CLI_INPUT_STREAM; /* checked line by line */
+        c->src.json = true;
+        c->src.buf = data;
+        c->src.len = c->src.cap = len;
+        c->src.eof = true;
+        return CLI_OK;
+    }
+    if (client_raw_input(c)) {
         return s_add_raw_file(c, part->arg, data, len, msg);
     }
     int rc = cli_msg_add(msg, data, len);
@@ -94,14 +102,15 @@ s_choose_source(client_t *c)
     }
     else if (src->kind == CLI_INPUT_NONE) {
         src->kind = CLI_INPUT_STREAM; /* standard input */
-        src->raw = c->format == CLI_FMT_RAW;
+        src->raw = client_raw_input(c);
+        src->json = c->input == CLI_FMT_JSON;
         src->fd = STDIN_FILENO;
         src->limit = limit;
     }
     else {
         src->limit = limit; /* a raw file */
     }
-    if (c->verb->type == ZMQ_ROUTER && src->kind == CLI_INPUT_FIXED &&
+    if (client_routes(c->verb) && src->kind == CLI_INPUT_FIXED &&
         src->fixed.size < 2) {
         return cli_error(CLI_USAGE,
                          "%s: a message needs the peer's identity and at "
@@ -115,7 +124,7 @@ int
 client_build_input(client_t *self)
 {
     self->src.sep = self->frames_sep;
-    self->src.identity_first = self->verb->type == ZMQ_ROUTER;
+    self->src.identity_first = client_routes(self->verb);
     bool rep = self->verb->role == CLIENT_REP;
     cli_msg_t *msg = rep ? &self->reply : &self->src.fixed;
     for (size_t i = 0; i < self->nparts; i++) {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 typedef struct {
@@ -47,8 +48,17 @@ s_print(client_t *c, const cli_msg_t *msg)
         return 0;
     }
     const char *sep = c->frames_sep ? c->frames_sep : "|";
-    if (cli_format_write(stdout, c->format, msg, sep,
-                         c->verb->type == ZMQ_ROUTER) != 0) {
+    char time[40];
+    if (c->timestamp) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t n = strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(time + n, sizeof time - n, ".%06ldZ", ts.tv_nsec / 1000);
+    }
+    if (cli_format_write_at(stdout, c->format, msg, sep, client_routes(c->verb),
+                            c->timestamp ? time : NULL) != 0) {
         return cli_error(CLI_FAILURE, "%s: cannot write standard output: %s",
                          c->verb->name, strerror(errno));
     }
@@ -279,7 +289,7 @@ s_send(s_loop_t *l)
     else if (sent == 0) {
         l->next_send = l->now + 1; /* room elsewhere, not for this one */
     }
-    else if (errno == EHOSTUNREACH && c->verb->type == ZMQ_ROUTER) {
+    else if (errno == EHOSTUNREACH && client_routes(c->verb)) {
         char id[128];
         s_identity_text(&l->out, id, sizeof id);
         cli_error(0, "%s: no peer with identity %s; message dropped",

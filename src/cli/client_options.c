@@ -63,6 +63,28 @@ static const client_verb_t s_verbs[] = {
      "A PAIR socket: send the messages to its one peer and print every "
      "message that arrives.",
      "zrelay pair @ipc:///tmp/pair.ipc"},
+    {"xpub", ZMQ_XPUB, CLIENT_DUPLEX,
+     "An XPUB socket: publish the messages, as pub does, and print every "
+     "subscription message that arrives from subscribers (or from a "
+     "forwarder's frontend): a first byte 1 and the topic subscribes, 0 "
+     "unsubscribes (--format quoted shows \\x01topic). libzmq passes on "
+     "only the first subscription to a topic: --sockopt xpub_verbose=1 "
+     "shows them all.",
+     "zrelay xpub @tcp://127.0.0.1:5570 --format quoted --count 1"},
+    {"xsub", ZMQ_XSUB, CLIENT_DUPLEX,
+     "An XSUB socket: subscribe (to each --topic; default everything, as "
+     "sub does) and print every message that arrives; the messages sent go "
+     "upstream as they are, so a first byte 1 or 0 and a topic subscribes "
+     "or unsubscribes.",
+     "zrelay xsub '>tcp://127.0.0.1:5560' --topic prices --format quoted"},
+    {"stream", ZMQ_STREAM, CLIENT_DUPLEX,
+     "A STREAM socket: raw TCP, no ZeroMQ framing. Each message printed is "
+     "the identity of a TCP peer (0x and hex), then the bytes that came "
+     "from it; an empty second frame says the peer connected or went. A "
+     "message sent is a peer's identity (0x and hex), then the bytes to "
+     "write to it (an empty one closes that connection). A message for a "
+     "peer that is not connected is dropped with a warning (exit 1).",
+     "zrelay stream @tcp://127.0.0.1:8080 --format quoted"},
 };
 
 const client_verb_t *
@@ -195,6 +217,18 @@ s_set_format(client_t *c, const char *value)
 }
 
 static int
+s_set_input(client_t *c, const char *value)
+{
+    int f = cli_format_from_name(value);
+    if (f != CLI_FMT_TEXT && f != CLI_FMT_RAW && f != CLI_FMT_JSON) {
+        return cli_error(-1, "%s: --input '%s': not one of text|raw|json",
+                         c->verb->name, value);
+    }
+    c->input = f;
+    return 0;
+}
+
+static int
 s_set_hwm(client_t *c, const char *value)
 {
     return cli_int(s_label(c, "--hwm"), value, 0, INT32_MAX, &c->hwm);
@@ -205,6 +239,13 @@ s_set_linger(client_t *c, const char *value)
 {
     c->linger_text = value;
     return cli_duration(s_label(c, "--linger"), value, &c->linger);
+}
+
+static int
+s_set_timestamp(client_t *c, const char *value)
+{
+    c->timestamp = strcmp(value, "true") == 0; /* a flag: --no-timestamp */
+    return 0;
 }
 
 static int
@@ -219,6 +260,48 @@ s_set_verbose(client_t *c, const char *value)
 {
     (void) value;
     c->verbosity++;
+    return 0;
+}
+
+static int
+s_set_sockopt(client_t *c, const char *value)
+{
+    if (client_sockopt_parse(c->verb->name, value,
+                             &c->sockopts[c->nsockopts]) != 0) {
+        return -1;
+    }
+    c->nsockopts++;
+    return 0;
+}
+
+static int
+s_set_reconnect_ivl(client_t *c, const char *value)
+{
+    int64_t ms;
+    if (cli_duration("--reconnect-ivl", value, &ms) != 0) {
+        return -1;
+    }
+    client_sockopt_int(&c->sockopts[c->nsockopts++], "--reconnect-ivl", value,
+                       ZMQ_RECONNECT_IVL, ms);
+    return 0;
+}
+
+static int
+s_set_tcp_keepalive(client_t *c, const char *value)
+{
+    int64_t ms = 0;
+    bool off = strcmp(value, "off") == 0;
+    if (!off && cli_duration("--tcp-keepalive", value, &ms) != 0) {
+        return -1;
+    }
+    client_sockopt_int(&c->sockopts[c->nsockopts++], "--tcp-keepalive", value,
+                       ZMQ_TCP_KEEPALIVE, !off);
+    if (!off) {
+        /* The kernel counts whole seconds, at least one. */
+        int64_t s = ms <= 1000 ? 1 : (ms + 999) / 1000;
+        client_sockopt_int(&c->sockopts[c->nsockopts++], "--tcp-keepalive",
+                           value, ZMQ_TCP_KEEPALIVE_IDLE, s);
+    }
     return 0;
 }
 
@@ -358,7 +441,7 @@ static const s_option_t s_options[] = {
      .set = s_set_sync_prefix},
     {.name = "topic",
      .arg = "T",
-     .only = "sub",
+     .only = "sub xsub",
      .help = "subscribe to messages whose first frame starts with T; repeat "
              "for more (default: everything)",
      .set = s_set_topic},
@@ -382,6 +465,13 @@ static const s_option_t s_options[] = {
      .role_help[CLIENT_REQ] = S_FORMAT_PRINT "; raw also reads raw input",
      .role_help[CLIENT_DUPLEX] = S_FORMAT_PRINT "; raw also reads raw input",
      .set = s_set_format},
+    {.name = "input",
+     .arg = "F",
+     .roles = S_SENDING,
+     .help = "what standard input (or one --file) holds: text lines "
+             "(default), raw messages, or json: lines of what --format json "
+             "prints (sub --format json's capture, replayed byte for byte)",
+     .set = s_set_input},
     {.name = "hwm",
      .arg = "N",
      .roles = S_ALL,
@@ -394,12 +484,38 @@ static const s_option_t s_options[] = {
      .help = "at exit, how long to deliver what is still queued (default: "
              "2s); exit 1 when it was not enough",
      .set = s_set_linger},
+    {.name = "timestamp",
+     .roles = S_PRINTING,
+     .help = "print when each message came (UTC, RFC 3339, microseconds) "
+             "before it; in json as a \"time\" member (--input json "
+             "ignores it)",
+     .set = s_set_timestamp},
     {.name = "quiet",
      .letter = 'q',
      .roles = S_PRINTING,
      .help = "print no messages (they still count for --count)",
      .role_help[CLIENT_REP] = "do not print the requests",
      .set = s_set_quiet},
+    {.name = "reconnect-ivl",
+     .arg = "D",
+     .roles = S_ALL,
+     .help = "wait D before connecting again to a peer that went "
+             "(ZMQ_RECONNECT_IVL; default: 100ms, libzmq's)",
+     .set = s_set_reconnect_ivl},
+    {.name = "tcp-keepalive",
+     .arg = "D",
+     .roles = S_ALL,
+     .help = "TCP keepalive on its connections, the first probe after D "
+             "idle (whole seconds); off: none (default: the system's)",
+     .set = s_set_tcp_keepalive},
+    {.name = "sockopt",
+     .arg = "NAME=VALUE",
+     .roles = S_ALL,
+     .help = "set libzmq's socket option NAME (zmq_setsockopt(3): "
+             "rcvbuf, heartbeat_ivl, xpub_verbose...; ZMQ_ prefix and case "
+             "optional; on/off for 1/0; 0x and hex for bytes) after the "
+             "verb's own; repeat for more",
+     .set = s_set_sockopt},
     {.name = "verbose",
      .letter = 'v',
      .roles = S_ALL,
@@ -478,7 +594,7 @@ s_help_intro(const client_verb_t *v, FILE *out)
                  "standard input and --file hold raw messages.",
                  0, 0);
     }
-    if (v->type == ZMQ_ROUTER) {
+    if (client_routes(v)) {
         fprintf(out, "\n");
         cli_wrap(out,
                  "To answer a peer, give its identity as the first frame: "
@@ -590,11 +706,13 @@ client_init(client_t *self, const client_verb_t *v, int argc)
         .hwm = -1,
         .wait = 1,
         .format = CLI_FMT_TEXT,
+        .input = -1,
         .src = {.kind = CLI_INPUT_NONE, .fd = -1, .limit = -1},
     };
     self->parts = calloc((size_t) argc + 1, sizeof *self->parts);
     self->topics = calloc((size_t) argc + 1, sizeof *self->topics);
-    if (!self->parts || !self->topics) {
+    self->sockopts = calloc(2 * (size_t) argc + 2, sizeof *self->sockopts);
+    if (!self->parts || !self->topics || !self->sockopts) {
         errno = ENOMEM;
         return -1;
     }
@@ -613,6 +731,7 @@ client_free(client_t *self)
     free(self->src.buf);
     free(self->parts);
     free(self->topics);
+    free(self->sockopts);
 }
 
 /* getopt_long's tables, from the options: long names with values
@@ -720,7 +839,13 @@ s_conflict(const client_t *c)
         ndata += !c->parts[i].file;
     }
     client_role_t role = c->verb->role;
-    bool raw = c->format == CLI_FMT_RAW;
+    bool raw = client_raw_input(c);
+    if (c->input == CLI_FMT_JSON && (ndata || nfiles > 1)) {
+        return "--input json reads standard input or one --file, not --data";
+    }
+    if (c->input == CLI_FMT_JSON && c->frames_sep) {
+        return "--frames-sep does not apply to --input json";
+    }
     if (role == CLIENT_SEND && c->format != CLI_FMT_TEXT && !raw) {
         return "only --format raw (raw input) or text applies: it prints "
                "nothing";
@@ -728,6 +853,9 @@ s_conflict(const client_t *c)
     if (raw && nfiles && (ndata || nfiles > 1)) {
         return "with --format raw, --file holds whole raw messages: one "
                "--file, and no --data";
+    }
+    if (c->timestamp && c->format == CLI_FMT_RAW) {
+        return "--timestamp does not apply to --format raw";
     }
     if (raw && c->frames_sep) {
         return "--frames-sep does not apply to --format raw";

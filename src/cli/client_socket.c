@@ -15,6 +15,30 @@ s_setint(void *sock, int option, int value)
     zmq_setsockopt(sock, option, &value, sizeof value);
 }
 
+/* XSUB has no ZMQ_SUBSCRIBE: it sends its subscriptions as messages, a
+ * byte 1 and the topic, which it keeps and sends to every peer that
+ * connects later. */
+static int
+s_xsub_subscribe(client_t *c)
+{
+    size_t n = c->ntopics ? c->ntopics : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *topic = c->ntopics ? c->topics[i] : "";
+        size_t len = strlen(topic);
+        zmq_msg_t msg;
+        zmq_msg_init_size(&msg, len + 1);
+        unsigned char *data = zmq_msg_data(&msg);
+        data[0] = 1;
+        memcpy(data + 1, topic, len);
+        if (zmq_msg_send(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return cli_error(CLI_FAILURE, "%s: subscribe: %s", c->verb->name,
+                             zr_strerror(errno));
+        }
+    }
+    return CLI_OK;
+}
+
 /* The socket options the verb and its options ask for. */
 static int
 s_options(client_t *c)
@@ -52,6 +76,9 @@ s_options(client_t *c)
                              v->name, c->identity, zr_strerror(errno));
         }
     }
+    if (v->type == ZMQ_XSUB) {
+        return s_xsub_subscribe(c);
+    }
     for (size_t i = 0; i < c->ntopics; i++) {
         zmq_setsockopt(c->sock, ZMQ_SUBSCRIBE, c->topics[i],
                        strlen(c->topics[i]));
@@ -73,6 +100,10 @@ client_open(client_t *self)
                          zr_strerror(errno));
     }
     int status = s_options(self);
+    /* --sockopt and its shorthands last: they override the verb's own. */
+    for (size_t i = 0; status == CLI_OK && i < self->nsockopts; i++) {
+        status = client_sockopt_apply(&self->sockopts[i], self->sock, name);
+    }
     for (size_t i = 0; status == CLI_OK && i < self->neps; i++) {
         zr_endpoints_t *eps = self->eps[i];
         char err[512];

@@ -30,8 +30,13 @@ static const char *s_help =
     "           pause       stop forwarding NAME (messages wait in the "
     "queues)\n"
     "           resume      forward again\n"
+    "           stop        stop the device NAME; it stays listed, "
+    "stopped\n"
+    "                       (a device's own endpoint: as terminate)\n"
+    "           start       start the stopped device NAME again, from its\n"
+    "                       section of the daemon's config\n"
     "           reload      re-read the daemon's config (as SIGHUP)\n"
-    "           terminate   stop (alias: stop)\n"
+    "           terminate   stop the daemon (or the device) and exit\n"
     "  NAME     the device meant; a device's own control endpoint refuses\n"
     "           another name\n"
     "\n"
@@ -59,8 +64,9 @@ static const s_command_t s_commands[] = {
     {"statistics", "STATISTICS", NULL},
     {"pause", "PAUSE", "paused"},
     {"resume", "RESUME", "resumed"},
+    {"stop", "STOP", "stopped"},
+    {"start", "START", "started"},
     {"terminate", "TERMINATE", "terminated"},
-    {"stop", "TERMINATE", "terminated"},
 };
 
 static void
@@ -390,8 +396,8 @@ s_parse(s_ask_t *a, int argc, char **argv)
     if (!verb) {
         return cli_error(CLI_USAGE,
                          "ctl: which command? (list, stats, statistics, "
-                         "pause, resume, reload, terminate; see 'zrelay ctl "
-                         "--help')");
+                         "pause, resume, stop, start, reload, terminate; see "
+                         "'zrelay ctl --help')");
     }
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
         if (strcmp(verb, s_commands[i].verb) == 0) {
@@ -401,7 +407,8 @@ s_parse(s_ask_t *a, int argc, char **argv)
     if (!a->cmd) {
         return cli_error(CLI_USAGE,
                          "ctl: unknown command '%s' (list, stats, "
-                         "statistics, pause, resume, reload, terminate)",
+                         "statistics, pause, resume, stop, start, reload, "
+                         "terminate)",
                          verb);
     }
     return -1;

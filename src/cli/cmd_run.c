@@ -12,7 +12,7 @@
 #include <zmq.h>
 
 static const char *s_run_help =
-    "usage: zrelay run [CONFIG] [OPTIONS]\n"
+    "usage: zrelay run [CONFIG | -c CONFIG] [OPTIONS]\n"
     "\n"
     "Run every device of CONFIG, each on a thread of its own, and serve the\n"
     "control endpoint ([zrelay] control, default " CLI_DEFAULT_CONTROL ").\n"
@@ -21,6 +21,8 @@ static const char *s_run_help =
     "(see --print-default). The config format is zrelay.conf(5).\n"
     "\n"
     "Options:\n"
+    "  -c, --config F   run config file F (as CONFIG; 'zrelay ctl -c F'\n"
+    "                   finds the same daemon's control endpoint)\n"
     "  --keep-going     start the devices that can start even when others\n"
     "                   cannot (default: refuse to start at all)\n"
     "  --print-default  print the embedded default as a config file to "
@@ -34,8 +36,8 @@ static const char *s_run_help =
     "connections), SIGTERM and SIGINT stop every device, each delivering\n"
     "what it holds within its linger, and exit 0. Under systemd it\n"
     "reports READY/RELOADING/STOPPING (Type=notify).\n"
-    "Steer it with 'zrelay ctl [EP] list|stats|pause|resume|reload|"
-    "terminate'.\n"
+    "Steer it with 'zrelay ctl [EP] list|stats|pause|resume|stop|start|"
+    "reload|\nterminate'.\n"
     "Exit status: 0 clean stop, 1 a device or the control endpoint cannot\n"
     "start, 2 a usage error or a config with errors.\n";
 
@@ -164,6 +166,7 @@ cmd_run(int argc, char **argv)
 {
     enum { O_KEEP_GOING = 256, O_PRINT_DEFAULT, O_SYSLOG };
     static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
         {"keep-going", no_argument, NULL, O_KEEP_GOING},
         {"print-default", no_argument, NULL, O_PRINT_DEFAULT},
         {"syslog", no_argument, NULL, O_SYSLOG},
@@ -173,10 +176,15 @@ cmd_run(int argc, char **argv)
     };
     bool keep_going = false, use_syslog = false;
     int verbosity = 0, opt;
+    const char *config_opt = NULL;
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":vh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":vhc:", options, NULL)) != -1) {
         switch (opt) {
+        case 'c': config_opt = optarg; break;
+        case ':':
+            return cli_error(CLI_USAGE, "run: option '%s' needs a value",
+                             argv[optind - 1]);
         case O_KEEP_GOING: keep_going = true; break;
         case O_PRINT_DEFAULT:
             fputs(zr_config_default_text(), stdout);
@@ -191,7 +199,15 @@ cmd_run(int argc, char **argv)
         return cli_error(CLI_USAGE, "run: one CONFIG at most (see 'zrelay "
                                     "run --help')");
     }
-    const char *path = optind < argc ? argv[optind] : NULL;
+    if (config_opt && argc - optind > 0) {
+        return cli_error(CLI_USAGE,
+                         "run: -c %s and CONFIG '%s': give the config file "
+                         "once",
+                         config_opt, argv[optind]);
+    }
+    const char *path = config_opt      ? config_opt
+                       : optind < argc ? argv[optind]
+                                       : NULL;
     if (use_syslog) {
         cli_log_to_syslog(verbosity);
     }

@@ -36,11 +36,14 @@ static const char *s_usage =
     "  rep ENDPOINT...             print requests, answer (--echo, --data)\n"
     "  dealer|router|pair ENDPOINT...\n"
     "                              send and print both ways\n"
+    "  xpub|xsub ENDPOINT...       pub and sub that see subscriptions\n"
+    "  stream ENDPOINT...          raw TCP: a peer's identity, then bytes\n"
     "\n"
     "Steering:\n"
     "  ctl [EP] COMMAND [NAME]     ask a running relay: list, stats,\n"
-    "                              statistics, pause, resume, reload,\n"
-    "                              terminate (see 'zrelay ctl --help')\n"
+    "                              statistics, pause, resume, stop, start,\n"
+    "                              reload, terminate (see 'zrelay ctl "
+    "--help')\n"
     "\n"
     "Endpoints: '@tcp://*:5559' binds, '>tcp://host:5559' connects; devices\n"
     "bind a bare endpoint. Lists mix both: '@tcp://*:5559,>ipc:///run/a'.\n"
@@ -198,7 +201,8 @@ main(int argc, char **argv)
     } clients[] = {
         {"pub", ZMQ_PUB},       {"sub", ZMQ_SUB},       {"req", ZMQ_REQ},
         {"rep", ZMQ_REP},       {"push", ZMQ_PUSH},     {"pull", ZMQ_PULL},
-        {"dealer", ZMQ_DEALER}, {"router", ZMQ_ROUTER}, {"pair", ZMQ_PAIR}};
+        {"dealer", ZMQ_DEALER}, {"router", ZMQ_ROUTER}, {"pair", ZMQ_PAIR},
+        {"xpub", ZMQ_XPUB},     {"xsub", ZMQ_XSUB},     {"stream", ZMQ_STREAM}};
     for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++) {
         if (strcmp(verb, clients[i].name) == 0) {
             return cmd_client(clients[i].type, argc - 1, argv + 1);
@@ -222,6 +226,7 @@ main(int argc, char **argv)
     return cli_error(CLI_USAGE,
                      "unknown verb '%s' (run, check, forwarder, queue, "
                      "streamer, ctl, pub, sub, req, rep, push, pull, "
-                     "dealer, router, pair; see 'zrelay --help')",
+                     "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
+                     "--help')",
                      verb);
 }
