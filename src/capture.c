@@ -4,6 +4,8 @@
  *
  * The outlets (outlet.c) hand over a copy of each message once all of it
  * went out; the copy shares the bodies of large frames (zmq_msg_copy).
+ * Each copy is sent after one frame naming the socket the message was
+ * sent on: "frontend" or "backend".
  * The capture is an XPUB with ZMQ_XPUB_NODROP: a listener that cannot
  * keep up makes the first frame fail with EAGAIN, and that whole message
  * is counted as missed. It never slows the relay: every send is DONTWAIT.
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zmq.h>
 
 struct zr__capture_t {
@@ -60,14 +63,20 @@ s_end_message(void *socket)
 }
 
 void
-zr__capture_send(zr__capture_t *self, zr__msg_t *copy)
+zr__capture_send(zr__capture_t *self, const char *way, zr__msg_t *copy)
 {
+    /* First a frame naming the socket it was sent on, then the message:
+     * a listener knows which way each copy went. */
+    if (zmq_send(self->socket, way, strlen(way),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zr__msg_clear(copy);
+        zr__stat_add(&self->drops, 1);
+        return;
+    }
     for (size_t i = 0; i < copy->size; i++) {
         int flags = (i + 1 < copy->size ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
         if (zmq_msg_send(&copy->frames[i], self->socket, flags) < 0) {
-            if (i > 0) {
-                s_end_message(self->socket);
-            }
+            s_end_message(self->socket);
             zr__msg_clear(copy);
             zr__stat_add(&self->drops, 1);
             return;

@@ -163,6 +163,8 @@ s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
         if (!d->out) {
             return -1;
         }
+        zr__outlet_set_way(d->out,
+                           which == ZR__DOWNSTREAM ? "backend" : "frontend");
     }
     return 0;
 }

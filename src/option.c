@@ -367,8 +367,10 @@ static const s_option_t s_options[] = {
               .types = S_ALL,
               .help =
                   "copy every message the relay sends, either way and whole, "
-                  "to an XPUB for SUB listeners; a slow listener loses whole "
-                  "copies (counted), never the relay's speed"}},
+                  "after a frame naming the socket it was sent on (frontend "
+                  "or backend), to an XPUB for SUB listeners; a slow "
+                  "listener loses whole copies (counted), never the "
+                  "relay's speed"}},
     {.set = s_set_control,
      .info = {.name = "control",
               .kind = ZR_OPT_ENDPOINTS,

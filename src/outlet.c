@@ -91,6 +91,7 @@ struct zr__outlet_t {
     bool lb;          /* PUSH, DEALER: libzmq's dropping mode */
     zr__sockstats_t *stats;
     zr__capture_t *capture;
+    const char *way; /* "frontend", "backend": for the capture */
     /* The message in hand: frames [next, size) still to go; copies of the
      * frames that went in `kept` (for a restart, for the capture). */
     zr__msg_t msg, kept;
@@ -128,6 +129,7 @@ zr__outlet_new(void *socket, zr__sockstats_t *stats, zr__capture_t *capture,
     self->capture = capture;
     self->block_timeout = -1;
     self->stalled_at = -1;
+    self->way = "?";
     self->lb = type == ZMQ_PUSH || type == ZMQ_DEALER;
     self->restartable = self->lb || type == ZMQ_PAIR;
     switch (type) {
@@ -173,6 +175,12 @@ void
 zr__outlet_set_capture(zr__outlet_t *self, zr__capture_t *capture)
 {
     self->capture = capture;
+}
+
+void
+zr__outlet_set_way(zr__outlet_t *self, const char *way)
+{
+    self->way = way;
 }
 
 void
@@ -386,7 +394,7 @@ s_done(zr__outlet_t *self)
     self->t.msgs++;
     if (self->capture) {
         if (self->kept.size == self->msg.size) {
-            zr__capture_send(self->capture, &self->kept);
+            zr__capture_send(self->capture, self->way, &self->kept);
         }
         else {
             zr__capture_missed(self->capture);

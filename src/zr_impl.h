@@ -181,8 +181,11 @@ typedef struct zr__capture_t zr__capture_t;
 zr__capture_t *zr__capture_new(void *socket);
 void zr__capture_destroy(zr__capture_t **self_p);
 void *zr__capture_socket(const zr__capture_t *self);
-/* Send COPY, a whole message; its frames are consumed either way. */
-void zr__capture_send(zr__capture_t *self, zr__msg_t *copy);
+/* Send COPY, a whole message sent on the socket WAY names ("frontend",
+ * "backend"), after a frame holding WAY; its frames are consumed either
+ * way. */
+void zr__capture_send(zr__capture_t *self, const char *way,
+                      zr__msg_t *copy);
 /* A message went out but no copy could be made. */
 void zr__capture_missed(zr__capture_t *self);
 /* Read the listeners' subscriptions so that they do not pile up. */
@@ -212,6 +215,8 @@ zr__outlet_t *zr__outlet_new(void *socket, zr__sockstats_t *stats,
 void zr__outlet_destroy(zr__outlet_t **self_p);
 void *zr__outlet_socket(const zr__outlet_t *self);
 void zr__outlet_set_capture(zr__outlet_t *self, zr__capture_t *capture);
+/* Which socket it sends on, for the capture: "frontend" or "backend". */
+void zr__outlet_set_way(zr__outlet_t *self, const char *way);
 /* An XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow subscriber,
  * send the message the lossy way (counted drop_slow). */
 void zr__outlet_set_block_timeout(zr__outlet_t *self, int msecs);

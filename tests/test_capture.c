@@ -11,6 +11,8 @@ typedef struct {
     uint64_t seen;
     char last[64]; /* the last frame of the last message, as text */
     uint64_t requests, replies, values;
+    char way[16];   /* the first frame of the last copy */
+    bool way_right; /* every request went "backend", reply "frontend" */
 } s_listener_t;
 
 static void
@@ -38,6 +40,9 @@ s_take(s_listener_t *l)
               "the capture listener got %" PRIu64 " copies, then nothing",
               l->seen);
     int more;
+    int w = zmq_recv(l->sub, l->way, sizeof l->way - 1, 0);
+    ZR_CHECK(w >= 0);
+    l->way[w < (int) sizeof l->way - 1 ? w : (int) sizeof l->way - 1] = 0;
     do {
         int n = zmq_recv(l->sub, l->last, sizeof l->last - 1, 0);
         ZR_CHECK(n >= 0);
@@ -47,8 +52,14 @@ s_take(s_listener_t *l)
         zmq_getsockopt(l->sub, ZMQ_RCVMORE, &more, &len);
     } while (more);
     l->seen++;
-    l->requests += strncmp(l->last, "request", 7) == 0;
-    l->replies += strncmp(l->last, "reply", 5) == 0;
+    bool request = strncmp(l->last, "request", 7) == 0;
+    bool reply = strncmp(l->last, "reply", 5) == 0;
+    l->requests += request;
+    l->replies += reply;
+    if ((request && strcmp(l->way, "backend") != 0) ||
+        (reply && strcmp(l->way, "frontend") != 0)) {
+        l->way_right = false;
+    }
     l->values += strcmp(l->last, "A value") == 0;
 }
 
@@ -78,6 +89,7 @@ s_sync(s_listener_t *l, zr_device_t *dev, const char *marker)
     zr_stats_t st;
     ZR_WAIT_STATS(dev, st, true, ZRT_DEADLINE_MS);
     l->seen = l->requests = l->replies = l->values = 0;
+    l->way_right = true;
     return st.capture_msgs;
 }
 
@@ -139,6 +151,7 @@ test_capture_lru(void)
     ZR_EQ(l.seen, 2 * k);
     ZR_EQ(l.requests, k);
     ZR_EQ(l.replies, k);
+    ZR_CHECKF(l.way_right, "a copy named the wrong way (last: %s)", l.way);
     zr_device_destroy(&dev);
     zmq_close(l.sub);
     zmq_close(worker);

@@ -258,6 +258,7 @@ s_restart_case(int cut)
     zr__capture_t *capture = zr__capture_new(cap);
     zr__capture_drain(capture);
     zr__outlet_t *o = zr__outlet_new(push, &stats, capture, "rv");
+    zr__outlet_set_way(o, "backend");
     zr__msg_t msg = {NULL, 0, 0};
     zr__msg_addstr(&msg, "a");
     zr__msg_addstr(&msg, "b");
@@ -278,7 +279,7 @@ s_restart_case(int cut)
     s_recv_parts(next, text, sizeof text);
     ZR_STREQ(text, "a|b|c");
     s_recv_parts(listener, text, sizeof text);
-    ZR_STREQ(text, "a|b|c");
+    ZR_STREQ(text, "backend|a|b|c"); /* the way it went, then the copy */
     ZR_EQ(zr__stat_get(&stats.msgs_out), 1);
     ZR_EQ(zr__stat_get(&stats.msgs_resent), 1);
     ZR_EQ(zr__stat_get(&stats.drop_error), 0);
