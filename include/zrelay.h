@@ -366,6 +366,8 @@ typedef struct zr_config_t zr_config_t;
 /* Parse the file at PATH, or TEXT (NAME is what errors call it). NULL
  * only on ENOMEM: a config that cannot be read or has errors comes back
  * with zr_config_error_count() > 0, each error "file:line: what". */
+/* zr_config_load: PATH "-" reads standard input (called <stdin> in
+ * errors), with the same rules as a file. */
 ZR_EXPORT zr_config_t *zr_config_load(const char *path);
 ZR_EXPORT zr_config_t *zr_config_parse(const char *text, const char *name);
 ZR_EXPORT void zr_config_destroy(zr_config_t **self_p);

@@ -845,11 +845,19 @@ s_open(zr_config_t *self, const char *path)
 zr_config_t *
 zr_config_load(const char *path)
 {
-    zr_config_t *self = s_new(path);
+    bool in = strcmp(path, "-") == 0; /* standard input */
+    zr_config_t *self = s_new(in ? "<stdin>" : path);
     if (!self) {
         return NULL;
     }
-    FILE *file = s_open(self, path);
+    int fd = in ? dup(0) : -1;
+    FILE *file = in ? (fd >= 0 ? fdopen(fd, "r") : NULL) : s_open(self, path);
+    if (in && !file) {
+        s_error(self, 0, "cannot read: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
     if (!file) {
         return self;
     }

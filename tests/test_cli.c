@@ -1700,6 +1700,36 @@ test_messages(void)
 #undef S_ANY
 }
 
+/* check - reads the config from standard input; run - is refused. */
+static void
+test_check_stdin(void)
+{
+    static const char *cases[][3] = {
+        {"[streamer s]\nfrontend = @tcp://127.0.0.1:*\n"
+         "backend = @tcp://127.0.0.1:*\n",
+         "out", "<stdin>: ok, 1 device, control "},
+        {"[streamer s]\nfrontend = @tcp://127.0.0.1:*\n", "err",
+         "<stdin>:1: [streamer s] needs a backend"},
+        {"", "err", "<stdin>: no device section"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[] = {ZRELAY_BIN, "check", "-", NULL};
+        int in = -1;
+        zrt_proc_t *p = zrt_proc_start_stdin(argv, NULL, &in);
+        ZR_CHECK(write(in, cases[i][0], strlen(cases[i][0])) ==
+                 (ssize_t) strlen(cases[i][0]));
+        close(in);
+        zrt_proc_expect_exit(p, cases[i][1][0] == 'o' ? 0 : 2, ZRT_DEADLINE_MS);
+        S_CONTAINS(cases[i][1][0] == 'o' ? zrt_proc_stdout(p)
+                                         : zrt_proc_stderr(p),
+                   cases[i][2]);
+        zrt_proc_destroy(&p);
+    }
+    zrt_proc_t *p = s_run(2, "run", "-", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "run: a config from standard input");
+    zrt_proc_destroy(&p);
+}
+
 ZR_TESTS = {
     {"help lists every option", test_help},
     {"version", test_version},
@@ -1720,6 +1750,7 @@ ZR_TESTS = {
     {"hostile peers on the frontend", test_hostile_peers},
     {"--max-msg-size", test_max_msg_size},
     {"durations too large: exit 2 and the cause", test_duration_too_large},
+    {"check -: the config from standard input", test_check_stdin},
     {"check, run: not a config, exit 2 and the cause",
      test_check_run_not_a_config},
     {"reload: not a config is refused, all stays", test_reload_not_a_config},

@@ -43,8 +43,10 @@ static const char *s_run_help =
 
 static const char *s_check_help =
     "usage: zrelay check CONFIG\n"
+    "       zrelay check - < CONFIG\n"
     "\n"
-    "Validate CONFIG without starting anything: section types and keys,\n"
+    "Validate CONFIG (- : standard input) without starting anything:\n"
+    "section types and keys,\n"
     "values, endpoints, duplicate names, two devices binding the same\n"
     "endpoint. Prints every problem as FILE:LINE: what, and suggests the\n"
     "nearest key for a misspelt one.\n"
@@ -208,6 +210,12 @@ cmd_run(int argc, char **argv)
     const char *path = config_opt      ? config_opt
                        : optind < argc ? argv[optind]
                                        : NULL;
+    if (path && strcmp(path, "-") == 0) {
+        return cli_error(CLI_USAGE,
+                         "run: a config from standard input cannot be read "
+                         "again at reload: give a file ('zrelay check -' "
+                         "checks standard input)");
+    }
     if (use_syslog) {
         cli_log_to_syslog(verbosity);
     }
@@ -292,9 +300,10 @@ cmd_check(int argc, char **argv)
         fputs(s_check_help, stdout);
         return CLI_OK;
     }
-    if (argc != 2 || argv[1][0] == '-') {
-        return cli_error(CLI_USAGE, "check: expected one CONFIG file (see "
-                                    "'zrelay check --help')");
+    if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+        return cli_error(CLI_USAGE, "check: expected one CONFIG file, or - "
+                                    "for standard input (see 'zrelay check "
+                                    "--help')");
     }
     zr_config_t *config = zr_config_load(argv[1]);
     if (!config) {
@@ -304,8 +313,9 @@ cmd_check(int argc, char **argv)
     if (errors == 0) {
         s_warn_control(zr_config_control(config));
         size_t n = zr_config_device_count(config);
-        printf("%s: ok, %zu device%s, control %s\n", argv[1], n,
-               n == 1 ? "" : "s", zr_config_control(config));
+        printf("%s: ok, %zu device%s, control %s\n",
+               strcmp(argv[1], "-") ? argv[1] : "<stdin>", n, n == 1 ? "" : "s",
+               zr_config_control(config));
     }
     zr_config_destroy(&config);
     return errors ? CLI_USAGE : CLI_OK;
