@@ -31,12 +31,12 @@ static const client_verb_t s_verbs[] = {
      "Send each message as a request on a REQ socket (to a queue's frontend, "
      "or to REP and ROUTER servers) and print each reply before sending the "
      "next.",
-     "zrelay req '>tcp://127.0.0.1:5559' --data hello --timeout 2s"},
+     "zrelay req '>tcp://127.0.0.1:5561' --data hello --timeout 2s"},
     {"rep", ZMQ_REP, CLIENT_REP,
      "Answer requests on a REP socket (at a queue's backend, or for REQ "
      "clients): print each request and reply with the --data/--file message "
      "or, with --echo, with the request itself.",
-     "zrelay rep '>tcp://127.0.0.1:5560' --echo"},
+     "zrelay rep '>tcp://127.0.0.1:5562' --echo"},
     {"push", ZMQ_PUSH, CLIENT_SEND,
      "Send messages on a PUSH socket: to a streamer's frontend, or to PULL "
      "consumers. A PUSH waits until a peer is connected and has room, so "
@@ -50,7 +50,7 @@ static const client_verb_t s_verbs[] = {
      "A DEALER socket: send the messages (to a queue's frontend, or to "
      "ROUTER servers; a REP server needs an empty first frame) without "
      "waiting for replies, and print every message that arrives.",
-     "zrelay dealer '>tcp://127.0.0.1:5559' --identity client1 --data '' "
+     "zrelay dealer '>tcp://127.0.0.1:5570' --identity client1 --data '' "
      "--data hello --count 1"},
     {"router", ZMQ_ROUTER, CLIENT_DUPLEX,
      "A ROUTER socket: print every message that arrives, its first frame "
@@ -58,7 +58,7 @@ static const client_verb_t s_verbs[] = {
      "hex, unless it is printable); a message sent must start with the "
      "identity of the peer it is for (0x and hex is decoded). A message for "
      "a peer that is not connected is dropped with a warning (exit 1).",
-     "zrelay router @tcp://127.0.0.1:5570 --frames-sep '|'"},
+     "zrelay router @tcp://127.0.0.1:6010 --frames-sep '|'"},
     {"pair", ZMQ_PAIR, CLIENT_DUPLEX,
      "A PAIR socket: send the messages to its one peer and print every "
      "message that arrives.",
@@ -70,7 +70,7 @@ static const client_verb_t s_verbs[] = {
      "unsubscribes (--format quoted shows \\x01topic). libzmq passes on "
      "only the first subscription to a topic: --sockopt xpub_verbose=1 "
      "shows them all.",
-     "zrelay xpub @tcp://127.0.0.1:5570 --format quoted --count 1"},
+     "zrelay xpub @tcp://127.0.0.1:6011 --format quoted --count 1"},
     {"xsub", ZMQ_XSUB, CLIENT_DUPLEX,
      "An XSUB socket: subscribe (to each --topic; default everything, as "
      "sub does) and print every message that arrives; the messages sent go "
