@@ -11,7 +11,7 @@
 
 #define S_USAGE                                                                \
     "[-n COUNT] [-t SECONDS] [ENDPOINT]  PULL connects to ENDPOINT "           \
-    "(default tcp://127.0.0.1:5558) and receives COUNT tasks (default "        \
+    "(default tcp://127.0.0.1:5564) and receives COUNT tasks (default "        \
     "10; 0: until Ctrl-C); fails after SECONDS without one (default 20; "      \
     "0: never)"
 
@@ -23,7 +23,7 @@ main(int argc, char **argv)
     ex_init(argv[0]);
     long count = 10, timeout = 20;
     int arg = ex_count_options(argc, argv, S_USAGE, 1, &count, &timeout);
-    const char *endpoint = arg < argc ? argv[arg] : "tcp://127.0.0.1:5558";
+    const char *endpoint = arg < argc ? argv[arg] : "tcp://127.0.0.1:5564";
 
     /* The last task number seen from each producer. */
     struct {

@@ -4,7 +4,7 @@
  * The streamer is zmq_proxy's third shape (PULL frontend, PUSH backend):
  * producers push to one stable address, consumers pull from another, and
  * neither side knows how many of the other there are. Plain libzmq:
- *   zrelay streamer @tcp://127.0.0.1:5557 @tcp://127.0.0.1:5558
+ *   zrelay streamer @tcp://127.0.0.1:5563 @tcp://127.0.0.1:5564
  * Unlike PUB, PUSH never drops: with nobody to take a message it waits.
  */
 #include "example.h"
@@ -14,7 +14,7 @@
 
 #define S_USAGE                                                                \
     "[-n COUNT] [-i ID] [-t SECONDS] [ENDPOINT]  PUSH connects to "            \
-    "ENDPOINT (default tcp://127.0.0.1:5557) and sends COUNT tasks "           \
+    "ENDPOINT (default tcp://127.0.0.1:5563) and sends COUNT tasks "           \
     "(default 10) named ID; fails if they cannot leave within SECONDS "        \
     "(default 20)"
 
@@ -47,7 +47,7 @@ main(int argc, char **argv)
         return EX_USAGE;
     }
     const char *endpoint =
-        optind < argc ? argv[optind] : "tcp://127.0.0.1:5557";
+        optind < argc ? argv[optind] : "tcp://127.0.0.1:5563";
 
     int status = EX_OK;
     long sent = 0;

@@ -1023,7 +1023,7 @@ def scenario_broker(zrelay, workdir):
 # It runs in a network namespace of its own, so that those fixed ports are
 # free whatever else this host runs (a `make run` of its own, say).
 
-SEED_PORTS = (5558, 5559, 5560, 5561, 5562, 5570, 5571)
+SEED_PORTS = (5558, 5559, 5560, 5561, 5562, 5565, 5570, 5571)
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 
