@@ -474,6 +474,27 @@ test_parse_no_device(void)
     zr_config_destroy(&cfg);
 }
 
+/* ATTACK12: a NUL byte in a file is not text: the line must not be
+ * taken as ending there (control = tcp://127.0.0.1:5\0558 was accepted
+ * as port 5, and `zrelay check` said ok). */
+static void
+test_attack12_nul_byte(void)
+{
+    static const char text[] = "[zrelay]\ncontrol = tcp://127.0.0.1:5\000558\n"
+                               "[streamer s]\nfrontend = @inproc://a\n"
+                               "backend = @inproc://b\n";
+    char path[64];
+    s_temp(path, text, sizeof text - 1);
+    zr_config_t *cfg = zr_config_load(path);
+    ZR_CHECK(cfg != NULL);
+    ZR_CHECKF(zr_config_error_count(cfg) > 0,
+              "a config with a NUL byte in line 2 has no error (control "
+              "taken as '%s')",
+              zr_config_control(cfg) ? zr_config_control(cfg) : "(null)");
+    zr_config_destroy(&cfg);
+    unlink(path);
+}
+
 ZR_TESTS = {
     {"a good config", test_good},
     {"the embedded default", test_default},
@@ -485,6 +506,7 @@ ZR_TESTS = {
     {"values: numbers, durations, sizes, booleans", test_values},
     {"not a config: refused with the cause", test_not_a_config},
     {"zr_config_parse: no device is no error", test_parse_no_device},
+    {"ATTACK12: a NUL byte in a config file", test_attack12_nul_byte},
     {NULL, NULL},
 };
 ZR_MAIN
