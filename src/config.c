@@ -520,6 +520,12 @@ s_reader(char *buf, int size, void *arg)
         buf[0] = 0;
         return buf;
     }
+    if (memchr(line, 0, len)) {
+        /* Not text: the line would end there, silently. */
+        s_error(self, self->line, "a NUL byte: not text");
+        buf[0] = 0;
+        return buf;
+    }
     /* What the line is, in our words. Leading blanks go: libinih would
      * take an indented line for the continuation of the value above, and
      * zrelay.conf has no continuation lines. */
