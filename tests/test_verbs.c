@@ -639,6 +639,48 @@ test_input_json_roundtrip(void)
     zmq_ctx_term(ctx);
 }
 
+/* ATTACK12: "\\u" takes exactly four hex digits. strtoul also took a
+ * sign, blanks and 0x: "\\u-001" was sent as bytes ff bf bf bf, and
+ * "\\u+041", "\\u 041", "\\u0x41" as "A". Each line must be refused
+ * (exit 1, the line named), nothing sent. */
+static void
+test_attack12_json_bad_escapes(void)
+{
+    static const char *lines[] = {
+        "{\"frames\":[{\"text\":\"\\u-001\"}]}\n",
+        "{\"frames\":[{\"text\":\"\\u+041\"}]}\n",
+        "{\"frames\":[{\"text\":\"\\u 041\"}]}\n",
+        "{\"frames\":[{\"text\":\"\\u0x41\"}]}\n",
+    };
+    void *ctx = zmq_ctx_new();
+    void *dst = zrt_socket(ctx, ZMQ_PULL);
+    char ep[256];
+    zrt_bind(dst, "tcp://127.0.0.1:*", ep, sizeof ep);
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        int in;
+        zrt_proc_t *p = s_start(&in, "push", ep, "--input", "json", NULL);
+        size_t len = strlen(lines[i]);
+        ZR_EQ(write(in, lines[i], len), (ssize_t) len);
+        close(in);
+        ZR_CHECK(zrt_proc_wait(p, ZRT_DEADLINE_MS));
+        int status = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+        /* Whatever it sent went out before it exited (linger). */
+        zmq_pollitem_t item = {.socket = dst, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 500);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int got = zmq_msg_recv(&m, dst, ZMQ_DONTWAIT);
+        ZR_CHECKF(status == 1 && got < 0,
+                  "%s: exit %d, and a frame of %d byte(s) was sent", lines[i],
+                  status, got);
+        zmq_msg_close(&m);
+        zrt_proc_destroy(&p);
+    }
+    zmq_close(dst);
+    zmq_ctx_term(ctx);
+}
+
 /* --timestamp puts the UTC time before each message printed. */
 static void
 test_timestamp_text(void)
@@ -681,6 +723,8 @@ ZR_TESTS = {
      test_sockopt_errors_and_shorthands},
     {"--input json replays --format json byte for byte",
      test_input_json_roundtrip},
+    {"ATTACK12: --input json refuses \\u with a sign, blank or 0x",
+     test_attack12_json_bad_escapes},
     {"--timestamp in text", test_timestamp_text},
     {NULL, NULL},
 };
