@@ -50,6 +50,25 @@ s_base64_decode(const char *text, unsigned char *out)
     return (long) n;
 }
 
+/* The 4 hex digits at P (exactly those: no sign, blank or 0x, which
+ * strtoul would take), or -1. */
+static long
+s_hex4(const char *p)
+{
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int d = p[k] >= '0' && p[k] <= '9'   ? p[k] - '0'
+                : p[k] >= 'a' && p[k] <= 'f' ? p[k] - 'a' + 10
+                : p[k] >= 'A' && p[k] <= 'F' ? p[k] - 'A' + 10
+                                             : -1;
+        if (d < 0) {
+            return -1;
+        }
+        v = v << 4 | d;
+    }
+    return v;
+}
+
 /* The UTF-8 of JSON string literal TEXT (quotes included, LEN bytes)
  * into OUT (room for LEN bytes): cJSON's own strings end at the first
  * NUL, and "\u0000" is a valid frame byte, so literals are decoded here.
@@ -80,21 +99,18 @@ s_unescape(const char *text, size_t len, unsigned char *out)
             if (i + 4 >= len) {
                 return -1;
             }
-            char hex[5] = {text[i + 1], text[i + 2], text[i + 3], text[i + 4],
-                           0};
-            char *end;
-            unsigned long cp = strtoul(hex, &end, 16);
-            if (*end) {
+            long hex = s_hex4(text + i + 1);
+            if (hex < 0) {
                 return -1;
             }
+            unsigned long cp = (unsigned long) hex;
             i += 4;
             if (cp >= 0xd800 && cp <= 0xdbff && i + 6 < len &&
                 text[i + 1] == '\\' && text[i + 2] == 'u') {
-                char lo_hex[5] = {text[i + 3], text[i + 4], text[i + 5],
-                                  text[i + 6], 0};
-                unsigned long lo = strtoul(lo_hex, &end, 16);
-                if (!*end && lo >= 0xdc00 && lo <= 0xdfff) {
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                long lo = s_hex4(text + i + 3);
+                if (lo >= 0xdc00 && lo <= 0xdfff) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) +
+                         (unsigned long) (lo - 0xdc00);
                     i += 6;
                 }
             }
