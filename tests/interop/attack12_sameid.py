@@ -76,7 +76,10 @@ def main():
         client.send(b"q%d" % i)
         deadline = time.time() + 4
         got = None
+        beats = kind == "ppp" and os.environ.get("ATTACK12_BEATS")
         while time.time() < deadline:
+            if beats:
+                w.send(b"\x02")
             if w.poll(100):
                 m = w.recv_multipart()
                 if m[-1] == b"\x02":

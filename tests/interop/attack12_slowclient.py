@@ -8,7 +8,10 @@ connected and ready; a well-behaved client sends requests one at a
 time. Expected: every good request is answered by the worker, quickly
 (well under the 3 s liveness), and the worker is never expired.
 
-usage: attack12_slowclient.py ZRELAY [SECONDS]
+With "hard", the slow client sends as fast as it can and reads a few
+replies between bursts (its pipe refills at once after each read).
+
+usage: attack12_slowclient.py ZRELAY [SECONDS] [hard]
 """
 import json
 import socket
@@ -46,11 +49,11 @@ def main():
         w.identity = b"W1"
         w.connect(be)
         w.send(b"\x01")
-        nxt = time.time() + 1
+        nxt = time.time() + 0.2
         while not stop.is_set():
             if time.time() >= nxt:
                 w.send(b"\x02")
-                nxt = time.time() + 1
+                nxt = time.time() + 0.2
             if w.poll(50):
                 m = w.recv_multipart()
                 if m != [b"\x02"]:
@@ -61,9 +64,14 @@ def main():
         f = ctx.socket(zmq.DEALER)
         f.rcvhwm = 10
         f.connect(fe)
+        hard = "hard" in sys.argv[3:]
         while not stop.is_set():
             for _ in range(100):
                 f.send(b"flood")
+            if hard:
+                while f.poll(0):
+                    f.recv_multipart()
+                continue
             time.sleep(0.05)
             if f.poll(0):
                 f.recv_multipart()
