@@ -144,7 +144,7 @@ struct zr__broker_t {
     int64_t next_beat;
     _Atomic uint64_t st_ready, st_busy, st_full, st_workers, st_expired,
         st_refused, st_beats_unsent, st_waiting, st_inflight, st_retried,
-        st_failed, st_answered, st_late, st_timeouts, st_rejected,
+        st_failed, st_stopped, st_answered, st_late, st_timeouts, st_rejected,
         st_worker_full, st_dropped;
 };
 
@@ -269,7 +269,13 @@ s_fail(zr__broker_t *self, s_request_t *r, const char *code, const char *text)
      * frontend's policy for a client that does not read. */
     zr__engine_inject(self->engine, self->frontend, &reply);
     zr__msg_destroy(&reply);
-    zr__stat_add(&self->st_failed, 1);
+    /* Timeouts and rejections have counters of their own. */
+    if (strcmp(code, "failed") == 0) {
+        zr__stat_add(&self->st_failed, 1);
+    }
+    else if (strcmp(code, "stopping") == 0) {
+        zr__stat_add(&self->st_stopped, 1);
+    }
     s_request_free(r);
 }
 
@@ -1325,6 +1331,8 @@ static const zr__stat_t s_rows[] = {
                "Requests sent to another worker after theirs died."),
     S_REQUESTS("failed", st_failed,
                "Requests answered with an error after their retries."),
+    S_REQUESTS("stopped", st_stopped,
+               "Requests answered with an error: the broker stopped first."),
     S_REQUESTS("timeouts", st_timeouts,
                "Requests answered with an error after request_timeout."),
     S_REQUESTS("rejected", st_rejected,

@@ -272,6 +272,9 @@ test_no_workers(void)
     ZR_EQ(busy, 9000);
     ZR_EQ(timeout, 1000);
     ZR_EQ(zrt_stat(dev, "broker", "requests", "rejected", NULL), 9000);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "timeouts", NULL), 1001);
+    /* Each error outcome counted once: none of these "failed". */
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "failed", NULL), 0);
     zr_device_destroy(&dev);
     zmq_close(req);
     zmq_close(dealer);

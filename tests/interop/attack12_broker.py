@@ -183,10 +183,11 @@ def main():
         print("FAIL: ATTACK12: requests lost or answered twice")
         fail = True
     req = b.get("requests", {})
-    # "failed" counts every error reply (timeouts and rejected included:
-    # docs/BROKER.md), although docs/CONTROL.md says "after their retries".
-    total = req.get("answered", 0) + req.get("failed", 0)
-    if total != nreq or req.get("failed", 0) != nerr:
+    # Each error outcome has its own counter (failed: after the retries).
+    errors = sum(req.get(k, 0)
+                 for k in ("failed", "timeouts", "rejected", "stopped"))
+    total = req.get("answered", 0) + errors
+    if total != nreq or errors != nerr:
         print("FAIL: ATTACK12: answered+failed=%d != %d" % (total, nreq))
         fail = True
     if req.get("waiting", 0) or req.get("in_flight", 0):
