@@ -116,6 +116,9 @@ typedef struct {
     uint64_t msgs_resent;    /* PUSH, DEALER, PAIR: sent again, whole, after
                                 the peer it went to vanished mid-message
                                 (not lost; counted once in msgs_out) */
+    uint64_t peer_stalls;    /* ROUTER: times a full peer held the socket
+                                for the grace period, then was dropped
+                                from (drop_peer_full) */
     zr_conn_stats_t conns;   /* zeros where the socket is not monitored */
 } zr_socket_stats_t;
 

@@ -1010,6 +1010,7 @@ s_sockstats(const zr__sockstats_t *s, zr_socket_stats_t *out)
     out->drop_shutdown = zr__stat_get(&m->drop_shutdown);
     out->drop_slow = zr__stat_get(&m->drop_slow);
     out->msgs_resent = zr__stat_get(&m->msgs_resent);
+    out->peer_stalls = zr__stat_get(&m->peer_stalls);
 }
 
 bool
@@ -1090,6 +1091,14 @@ static const zr__stat_t s_socket_rows[] = {
      .help = "Messages sent again, whole, after the peer they went to "
              "vanished mid-message (not lost).",
      .offset = S_SOCK(msgs_resent)},
+    {.key = "peer_stalls",
+     .metric = "peer_stalls_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Times a ROUTER peer's full queue held the socket for the "
+             "grace period (100 ms); its messages are then dropped "
+             "(peer_full) until it reads, and at once if it stalls again "
+             "within 5 s.",
+     .offset = S_SOCK(peer_stalls)},
     S_DROP(drop_no_route, "no_route",
            "Messages for a ROUTER peer that is gone."),
     S_DROP(drop_peer_full, "peer_full",

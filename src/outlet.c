@@ -13,8 +13,12 @@
  *   lossy way once a slow subscriber held it that long (drop_slow).
  * - ROUTER (sent to with ZMQ_ROUTER_MANDATORY): a gone peer is a drop
  *   (no_route) at once; a full peer gets a grace period (its I/O thread
- *   may just be behind), then is marked stalled and its messages are
- *   dropped (peer_full) without waiting, until one gets through again.
+ *   may just be behind; counted peer_stalls when it runs out), then is
+ *   marked stalled and its messages are dropped (peer_full) without
+ *   waiting. When one gets through again the peer is on probation for
+ *   S_PROBATION_MS: full again in that time, it is dropped from at once,
+ *   with no new grace, so a client that reads a little now and then
+ *   cannot hold everyone else's replies up by a grace period each time.
  *
  * A later frame can fail only when the pipe the message went to dies
  * mid-message (libzmq 4.3.4):
@@ -46,6 +50,7 @@
  * peers are remembered (the oldest is forgotten first; a forgotten peer
  * just gets a grace period again). */
 #define S_PEER_GRACE_MS 100
+#define S_PROBATION_MS 5000
 #define S_STALLED_MAX 64
 /* Restarts of one message in one attempt; past that the message waits
  * for ZMQ_POLLOUT like a refused one (peers are vanishing one by one). */
@@ -71,16 +76,19 @@ typedef struct s_node {
     zr__msg_t msg;
 } s_node_t;
 
-/* A ROUTER peer identity (at most 255 bytes in ZMTP). */
+/* A ROUTER peer that stalled: its identity (at most 255 bytes in ZMTP),
+ * and whether it is stalled now or on probation until a time. */
 typedef struct {
     size_t size;
     unsigned char data[255];
+    bool stalled;
+    int64_t probation_until;
 } s_peer_t;
 
 /* Counted locally, published to the socket's atomics once per burst. */
 typedef struct {
     uint64_t msgs, frames, bytes;
-    uint64_t no_route, peer_full, error, slow, resent;
+    uint64_t no_route, peer_full, error, slow, resent, stalls;
 } s_tally_t;
 
 struct zr__outlet_t {
@@ -222,6 +230,8 @@ s_stalled_add(zr__outlet_t *self, const zmq_msg_t *identity)
     s_peer_t *p = &self->stalled[self->nstalled++];
     p->size = size;
     memcpy(p->data, zmq_msg_data((zmq_msg_t *) identity), size);
+    p->stalled = true;
+    p->probation_until = 0;
     ZR_LOG_I("%s: a peer's queue stayed full for %d ms; dropping its "
              "messages until it reads again",
              self->name, S_PEER_GRACE_MS);
@@ -231,6 +241,36 @@ static void
 s_stalled_remove(zr__outlet_t *self, int i)
 {
     self->stalled[i] = self->stalled[--self->nstalled];
+}
+
+/* A message to remembered peer i got through: a stalled peer reads again
+ * and goes on probation; one whose probation is over is forgotten. */
+static void
+s_stalled_reads(zr__outlet_t *self, int i)
+{
+    s_peer_t *p = &self->stalled[i];
+    int64_t now = zr__now_ms();
+    if (p->stalled) {
+        p->stalled = false;
+        p->probation_until = now + S_PROBATION_MS;
+    }
+    else if (now >= p->probation_until) {
+        s_stalled_remove(self, i);
+    }
+}
+
+/* Remembered peer i refused a message: is it dropped from at once? A
+ * stalled peer is; one on probation stalls again, without a new grace. */
+static bool
+s_stalled_refuses(zr__outlet_t *self, int i, int64_t now)
+{
+    s_peer_t *p = &self->stalled[i];
+    if (!p->stalled && now >= p->probation_until) {
+        s_stalled_remove(self, i); /* probation over: a grace again */
+        return false;
+    }
+    p->stalled = true;
+    return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -341,7 +381,7 @@ s_try(zr__outlet_t *self, bool lossy)
                           : -1;
         if (s_send_one(self, i, more, lossy && i == 0) == 0) {
             if (stalled >= 0) {
-                s_stalled_remove(self, stalled); /* it reads again */
+                s_stalled_reads(self, stalled);
             }
             self->next++;
             continue;
@@ -440,10 +480,12 @@ s_refused(zr__outlet_t *self, int64_t now)
     if (err == EAGAIN || err == EINTR || err == ENOMEM) {
         bool hold = true;
         if (self->policy == S_PER_PEER) {
-            if (self->stalled_at >= 0) {
+            if (self->stalled_at >= 0 &&
+                s_stalled_refuses(self, self->stalled_at, now)) {
                 hold = false;
             }
             else if (now - self->held_since >= S_PEER_GRACE_MS) {
+                self->t.stalls++;
                 s_stalled_add(self, &self->msg.frames[0]);
                 hold = false;
             }
@@ -799,6 +841,7 @@ zr__outlet_publish(zr__outlet_t *self)
     S_ADD(drop_error, t->error);
     S_ADD(drop_slow, t->slow);
     S_ADD(msgs_resent, t->resent);
+    S_ADD(peer_stalls, t->stalls);
 #undef S_ADD
     *t = (s_tally_t){0};
 }

@@ -169,7 +169,7 @@ typedef struct {
     _Atomic uint64_t msgs_in, frames_in, bytes_in;
     _Atomic uint64_t msgs_out, frames_out, bytes_out, msgs_resent;
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
-    _Atomic uint64_t drop_shutdown, drop_slow;
+    _Atomic uint64_t drop_shutdown, drop_slow, peer_stalls;
 } zr__sockstats_t;
 
 /* ---------------------------------------------------------------------

@@ -253,11 +253,72 @@ test_stalled_client(void)
     zmq_ctx_term(ctx);
 }
 
+/* A client that keeps sending and reads a little now and then stalls
+ * once: the grace period that holds every other reply up is taken once,
+ * not once per read (ATTACK12 F4: it was taken every cycle, so the other
+ * clients' replies waited a grace period each time). */
+static void
+test_stalls_once(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, NULL);
+    ZR_PASS(zr_device_set_frontend(dev, "@inproc://stall1-front"));
+    ZR_PASS(zr_device_set_backend(dev, "@inproc://stall1-back"));
+    ZR_PASS(zr_device_set_sndhwm(dev, 10));
+    ZR_PASS(zr_device_start(dev));
+    atomic_bool stop = false;
+    s_echo_t echo = {ctx, "inproc://stall1-back", &stop};
+    pthread_t et;
+    pthread_create(&et, NULL, s_echo, &echo);
+
+    void *slow = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_setint(slow, ZMQ_RCVHWM, 10);
+    zrt_connect(slow, "inproc://stall1-front");
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, "inproc://stall1-front");
+    const int cycles = 20, burst = 100;
+    for (int c = 0; c < cycles; c++) {
+        /* Read a few replies (room for a few more), send a burst. */
+        for (int i = 0; i < 4 && zrt_readable(slow, 0); i++) {
+            char buf[16];
+            ZR_CHECK(zmq_recv(slow, buf, sizeof buf, 0) >= 0);
+        }
+        for (int i = 0; i < burst; i++) {
+            ZR_SENDMORE(slow, "");
+            ZR_SEND(slow, "flood");
+        }
+        ZR_SEND(req, "round trip");
+        ZR_RECV(req, "round trip");
+    }
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st,
+                  st.backend.msgs_in == (uint64_t) (cycles * (burst + 1)),
+                  ZRT_DEADLINE_MS);
+    printf("slow reader: %d cycles, %" PRIu64 " stalls, %" PRIu64
+           " replies dropped\n",
+           cycles, st.frontend.peer_stalls, st.frontend.drop_peer_full);
+    ZR_CHECKF(st.frontend.peer_stalls >= 1, "the slow client never stalled");
+    ZR_CHECKF(st.frontend.peer_stalls == 1,
+              "the slow client took the grace period %" PRIu64
+              " times in %d cycles",
+              st.frontend.peer_stalls, cycles);
+    ZR_EQ(st.frontend.msgs_out + st.frontend.drop_peer_full,
+          cycles * (burst + 1));
+    atomic_store(&stop, true);
+    pthread_join(et, NULL);
+    zr_device_destroy(&dev);
+    zmq_close(slow);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: 10 clients x 100 requests, 3 servers", test_clients_inproc},
     {"tcp: 10 clients x 100 requests, 3 servers", test_clients_tcp},
     {"inproc: a reply without a client is counted", test_no_route_counted},
     {"inproc: a stalled client stalls only itself", test_stalled_client},
+    {"inproc: a client that reads now and then stalls once",
+     test_stalls_once},
     {NULL, NULL},
 };
 ZR_MAIN

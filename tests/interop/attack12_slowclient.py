@@ -101,7 +101,10 @@ def main():
         n += 1
     out = subprocess.run([zrelay, "ctl", ctl, "stats", "--json"],
                          capture_output=True, text=True, timeout=10)
-    b = json.loads(out.stdout).get("broker", {})
+    st = json.loads(out.stdout)
+    b = st.get("broker", {})
+    print("frontend:", {k: v for k, v in st.get("frontend", st).items()
+                        if not isinstance(v, dict)})
     stop.set()
     tw.join()
     ts.join()
