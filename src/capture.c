@@ -8,7 +8,10 @@
  * sent on: "frontend" or "backend".
  * The capture is an XPUB with ZMQ_XPUB_NODROP: a listener that cannot
  * keep up makes the first frame fail with EAGAIN, and that whole message
- * is counted as missed. It never slows the relay: every send is DONTWAIT.
+ * is counted as missed, by every listener: libzmq's NODROP XPUB sends to
+ * all subscribers or to none. Without NODROP only the slow one would
+ * miss it, but silently; counted loss for all is the lesser evil. It never
+ * slows the relay: every send is DONTWAIT.
  */
 #include "zr_impl.h"
 
@@ -132,7 +135,7 @@ static const zr__stat_t s_rows[] = {
      .metric = "messages_dropped_total",
      .labels = "reason=\"slow_listener\"",
      .kind = ZR__STAT_COUNTER,
-     .help = "Copies a capture listener that could not keep up missed.",
+     .help = "Copies every capture listener missed because one could not keep up.",
      .offset = offsetof(zr__capture_t, drops)},
 };
 

@@ -368,9 +368,9 @@ static const s_option_t s_options[] = {
               .help =
                   "copy every message the relay sends, either way and whole, "
                   "after a frame naming the socket it was sent on (frontend "
-                  "or backend), to an XPUB for SUB listeners; a slow "
-                  "listener loses whole copies (counted), never the "
-                  "relay's speed"}},
+                  "or backend), to an XPUB for SUB listeners; while one "
+                  "listener is full every listener misses whole copies "
+                  "(counted), the relay never slows down"}},
     {.set = s_set_control,
      .info = {.name = "control",
               .kind = ZR_OPT_ENDPOINTS,
