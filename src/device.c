@@ -759,11 +759,6 @@ s_open_engine(zr_device_t *self)
     for (int i = 0; i < 2; i++) {
         /* Counters are a nicety: a device runs without them. */
         self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
-        if (self->monitors[i]) {
-            zr__engine_watch(self->engine,
-                             zr__monitor_socket(self->monitors[i]),
-                             zr__monitor_drain, self->monitors[i]);
-        }
     }
     zr__engine_set_drain(self->engine,
                          self->type == ZR_QUEUE ? NULL : s_close_intake, self);
@@ -794,6 +789,23 @@ s_open_engine(zr_device_t *self)
                            &self->pubsub_opts);
         if (!self->pubsub) {
             return s_open_failed(self, errno, "%s", zmq_strerror(errno));
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!self->monitors[i]) {
+            continue;
+        }
+        /* Connection counters can wait a little, off the path of every
+         * message; a broker's workers' disconnections cannot: it must see
+         * one before a new connection takes the same fd. */
+        void *pair = zr__monitor_socket(self->monitors[i]);
+        if (self->broker && i == S_BACKEND) {
+            zr__engine_watch(self->engine, pair, zr__monitor_drain,
+                             self->monitors[i]);
+        }
+        else {
+            zr__engine_watch_lazy(self->engine, pair, zr__monitor_drain,
+                                  self->monitors[i]);
         }
     }
     return 0;

@@ -82,8 +82,10 @@ struct zr__engine_t {
         void *socket;
         void (*fn)(void *);
         void *arg;
-    } watch[ZR__WATCH_MAX];
-    int nwatch;
+    } watch[ZR__WATCH_MAX], lazy[ZR__WATCH_MAX];
+    int nwatch, nlazy;
+    int64_t lazy_at; /* when the lazy watches are served next */
+    unsigned lazy_turns;
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
     bool eintr_returns;
@@ -267,6 +269,21 @@ zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
     return 0;
 }
 
+int
+zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
+                      void *arg)
+{
+    if (self->nlazy == ZR__WATCH_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    self->lazy[self->nlazy].socket = socket;
+    self->lazy[self->nlazy].fn = fn;
+    self->lazy[self->nlazy].arg = arg;
+    self->nlazy++;
+    return 0;
+}
+
 void
 zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler)
 {
@@ -392,13 +409,14 @@ s_recv_msg(s_dir_t *d)
         }
         zmq_msg_t *f = &m->frames[m->size];
         zmq_msg_init(f);
-        if (zmq_msg_recv(f, d->src, ZMQ_DONTWAIT) < 0) {
+        int size = zmq_msg_recv(f, d->src, ZMQ_DONTWAIT);
+        if (size < 0) {
             zmq_msg_close(f);
             return errno == ETERM ? S_TERM : S_DRY;
         }
         m->size++;
         d->frames++;
-        d->bytes += zmq_msg_size(f);
+        d->bytes += (unsigned) size;
         if (!zmq_msg_more(f)) {
             d->msgs++;
             return S_OK;
@@ -438,6 +456,7 @@ s_pump_direct(s_dir_t *d, int budget)
 {
     for (int n = 0; n < budget; n++) {
         s_status_t st;
+        int size;
         if (d->in_msg.size || zmq_msg_more(&d->frame)) {
             /* A message partly read, or a first frame kept in hand. */
             st = d->in_msg.size ? s_recv_msg(d) : s_direct_multipart(d);
@@ -445,12 +464,12 @@ s_pump_direct(s_dir_t *d, int budget)
                 st = s_status(zr__outlet_send(d->out, &d->in_msg));
             }
         }
-        else if (zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT) < 0) {
+        else if ((size = zmq_msg_recv(&d->frame, d->src, ZMQ_DONTWAIT)) < 0) {
             return errno == ETERM ? S_TERM : S_DRY;
         }
         else {
             d->frames++;
-            d->bytes += zmq_msg_size(&d->frame);
+            d->bytes += (unsigned) size;
             if (zmq_msg_more(&d->frame)) {
                 st = s_direct_multipart(d);
             }
@@ -721,6 +740,9 @@ s_finish(zr__engine_t *self, bool ended)
             lost += zr__outlet_discard(self->dirs[i].out);
         }
     }
+    for (int i = 0; i < self->nlazy; i++) {
+        self->lazy[i].fn(self->lazy[i].arg); /* the final counts */
+    }
     const char *name = self->name ? self->name : "relay";
     uint64_t drained = s_msgs_in(self) - in_before;
     if (lost) {
@@ -870,12 +892,35 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
     return S_OK;
 }
 
+/* The lazy watches, when their time came (NOW: zr__now_ms, or 0 to
+ * read the clock); the wait until their next time, else. */
+static long
+s_lazy(zr__engine_t *self, int64_t now)
+{
+    if (self->nlazy == 0) {
+        return -1;
+    }
+    now = now ? now : zr__now_ms();
+    if (now < self->lazy_at) {
+        return (long) (self->lazy_at - now);
+    }
+    for (int i = 0; i < self->nlazy; i++) {
+        self->lazy[i].fn(self->lazy[i].arg);
+    }
+    self->lazy_at = now + ZR__LAZY_MS;
+    return ZR__LAZY_MS;
+}
+
 /* Data keeps coming: no poll, but never starve the watched sockets (a
  * control endpoint) or the capture's subscriptions. ZMQ_EVENTS is cheap
  * next to a burst. */
+#define S_LAZY_TURNS 16 /* busy turns between two looks at the clock */
 static void
 s_side_sockets(zr__engine_t *self)
 {
+    if (self->nlazy && ++self->lazy_turns % S_LAZY_TURNS == 0) {
+        s_lazy(self, 0);
+    }
     if (self->capture && s_has_input(zr__capture_socket(self->capture))) {
         zr__capture_drain(self->capture);
     }
@@ -942,6 +987,12 @@ s_loop(zr__engine_t *self)
             return -1;
         }
         timeout = s_timer_wait(self, timeout);
+        if (!busy) {
+            long lazy = s_lazy(self, 0);
+            if (lazy >= 0 && (timeout < 0 || lazy < timeout)) {
+                timeout = lazy;
+            }
+        }
         if (busy) {
             s_side_sockets(self);
             continue;

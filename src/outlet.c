@@ -335,7 +335,6 @@ s_send_one(zr__outlet_t *self, size_t i, bool more, bool lossy)
         zmq_msg_copy(k, f);
         self->kept.size++;
     }
-    size_t size = zmq_msg_size(f);
     int flags = (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT;
     int rc;
     if (lossy) {
@@ -356,7 +355,7 @@ s_send_one(zr__outlet_t *self, size_t i, bool more, bool lossy)
         return -1;
     }
     self->t.frames++;
-    self->t.bytes += size;
+    self->t.bytes += (unsigned) rc; /* zmq_msg_send returns the size */
     return 0;
 }
 
@@ -440,6 +439,9 @@ s_done(zr__outlet_t *self)
             zr__capture_missed(self->capture);
         }
     }
+    /* Every frame went: zmq_msg_send left each one empty, with nothing
+     * to close. */
+    self->msg.size = 0;
     s_let_go(self);
 }
 
@@ -564,11 +566,11 @@ zr__outlet_send_frame(zr__outlet_t *self, zmq_msg_t *frame)
     if (!self->capture && self->policy != S_PER_PEER && !self->msg.size &&
         !self->queue) {
         /* The direct path: one frame, nothing to keep. */
-        size_t size = zmq_msg_size(frame);
-        if (zmq_msg_send(frame, self->socket, ZMQ_DONTWAIT) >= 0) {
+        int size = zmq_msg_send(frame, self->socket, ZMQ_DONTWAIT);
+        if (size >= 0) {
             self->t.msgs++;
             self->t.frames++;
-            self->t.bytes += size;
+            self->t.bytes += (unsigned) size;
             self->congested = false;
             return ZR__OUT_SENT;
         }

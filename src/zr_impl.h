@@ -343,6 +343,13 @@ size_t zr__engine_queued(const zr__engine_t *self, void *socket);
 #define ZR__WATCH_MAX 8
 int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
                      void *arg);
+/* The same for a socket nothing waits on (a monitor's counters): not in
+ * the poll set, FN(ARG) is called every ZR__LAZY_MS instead, whatever
+ * SOCKET holds (FN reads with ZMQ_DONTWAIT). Keeps it off the path of
+ * every message: zmq_poll checks each of its sockets on every wake-up. */
+#define ZR__LAZY_MS 100
+int zr__engine_watch_lazy(zr__engine_t *self, void *socket,
+                          void (*fn)(void *), void *arg);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
