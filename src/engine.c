@@ -57,6 +57,7 @@ typedef struct {
     zmq_msg_t frame;              /* the frame in hand on the direct path */
     zr__msg_t in_msg;             /* a message being read whole */
     uint64_t msgs, frames, bytes; /* read, not yet published */
+    unsigned dry_turns;           /* turns in a row it had nothing */
 } s_dir_t;
 
 struct zr__engine_t {
@@ -89,6 +90,8 @@ struct zr__engine_t {
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
     bool eintr_returns;
+    unsigned turns;          /* turns of the loop, for S_DRY_EVERY */
+    bool streak;             /* the last turn was busy: no poll since */
     int busy_poll_us;        /* spin this long before sleeping (0: never) */
     uint64_t frames_at_poll; /* frames read when it last went to sleep */
 };
@@ -856,14 +859,35 @@ s_timer_wait(const zr__engine_t *self, long timeout)
     return timeout < 0 || wait < timeout ? wait : timeout;
 }
 
+/* A direction that keeps having nothing while the other one streams (a
+ * forwarder's subscriptions beside its publications) is read only every
+ * S_DRY_EVERY turns of such a streak: each read that finds nothing costs
+ * libzmq a look at its command mailbox. It is always read after a wait. */
+#define S_DRY_TURNS 4
+#define S_DRY_EVERY 16
+
+static bool
+s_skip(const zr__engine_t *self, const s_dir_t *d)
+{
+    return self->streak && d->dry_turns >= S_DRY_TURNS &&
+           self->turns % S_DRY_EVERY != 0 &&
+           !(d->out && zr__outlet_holding(d->out));
+}
+
 /* One turn over the directions: pump each, and add to ITEMS what to wait
  * for. Sets *BUSY when data keeps coming (no poll then). */
 static s_status_t
 s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
        long *timeout, bool *busy)
 {
+    self->turns++;
     for (int i = 0; i < self->ndirs; i++) {
         s_dir_t *d = &self->dirs[i];
+        if (s_skip(self, d)) {
+            /* If the turn ends in a wait, the wait looks at it. */
+            *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);
+            continue;
+        }
         if (d->out && zr__outlet_blocked(d->out) &&
             !zr__outlet_waits_pollout(d->out)) {
             now = now ? now : zr__now_ms();
@@ -878,6 +902,7 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
         if (st == S_TERM) {
             return st;
         }
+        d->dry_turns = st == S_DRY ? d->dry_turns + 1 : 0;
         if (st == S_BUSY) {
             *busy = true;
         }
@@ -993,6 +1018,7 @@ s_loop(zr__engine_t *self)
                 timeout = lazy;
             }
         }
+        self->streak = busy;
         if (busy) {
             s_side_sockets(self);
             continue;
