@@ -42,8 +42,8 @@ usage: bench/cost.sh [OPTIONS] [BUILD]
   --scale F          multiply every message count by F (default: 1)
   --no-perf          no syscall counts (perf needs root)
   --no-callgrind     no instruction counts
-  --reps N           --check/--update: measurements (default: 5)
-  --perf-reps N      syscall counts: runs per cell (default: 3)
+  --reps N           runs per cell, each a pair for callgrind (default: 3;
+                     --check/--update: 5)
   --source SRC       configure and build SRC into BUILD first
   --keep DIR         keep the callgrind and perf files in DIR
 EOF
@@ -54,8 +54,7 @@ BUILD=build
 MODE=table
 BASELINE=
 SOURCE=
-REPS=5
-PERF_REPS=3
+REPS=
 DEVICES=streamer,forwarder,reqrep,dealer
 SIZES=16,1024
 CONTENDERS=zmq_proxy,zrelay
@@ -78,7 +77,6 @@ while [ $# -gt 0 ]; do
     --transport) TRANSPORT=$2; shift ;;
     --scale) SCALE=$2; shift ;;
     --reps) REPS=$2; shift ;;
-    --perf-reps) PERF_REPS=$2; shift ;;
     --source) SOURCE=$2; shift ;;
     --keep) KEEP=$2; shift ;;
     --no-perf) PERF=0 ;;
@@ -90,6 +88,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 case $TRANSPORT in tcp | ipc) ;; *) usage ;; esac
+if [ -z "$REPS" ]; then
+    REPS=3
+    [ "$MODE" = table ] || REPS=5
+fi
 
 die() {
     echo "cost.sh: $*" >&2
@@ -229,15 +231,43 @@ callgrind() { # CONTENDER DEVICE SIZE
         "$WORK/cg.1.sum" "$WORK/cg.2.sum")
 }
 
+# The median of a list of numbers, rounded, and half their range in % of
+# it: "MEDIAN HALF".
+spread() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.0f %.1f\n", m, m ? 50 * (v[NR] - v[1]) / m : 0 }'
+}
+
+# callgrind REPS times: RESULT="RELAY HALF% LOOP HALF% DELIVERED%" (the
+# lowest delivered share).
+callgrind_reps() { # CONTENDER DEVICE SIZE
+    local r relays=() loops=() deliv=100.0 a b c lp
+    for r in $(seq "$REPS"); do
+        callgrind "$@"
+        read -r a b c <<<"$RESULT"
+        relays+=("$a")
+        loops+=("$b")
+        deliv=$(awk -v a="$deliv" -v b="$c" 'BEGIN {
+            printf "%.1f\n", (b < a ? b : a) }')
+    done
+    lp="- -"
+    if [ "${loops[0]}" != - ]; then
+        lp=$(spread "${loops[@]}")
+    fi
+    RESULT="$(spread "${relays[@]}") $lp $deliv"
+}
+
 # The system calls perf counts one by one; the rest is "other".
 SYSCALLS="getpid poll ppoll read write recvfrom sendto recvmsg sendmsg
     epoll_wait epoll_ctl futex sched_yield"
 
 # System calls at full speed, counted during the traffic only (perf's
 # control FIFOs: zrelay-bench-cost enables the counters when it starts
-# and disables them when the far end has the end of stream), PERF_REPS
-# times: RESULT="MEDIAN MIN MAX DELIVERED% name=per-msg..." per message, the
-# names the top four of the median run.
+# and disables them when the far end has the end of stream), REPS
+# times: RESULT="MEDIAN HALF% DELIVERED% name=per-msg..." per message (the
+# median, half the range in % of it), the names the top four of the
+# median run.
 syscalls() { # CONTENDER DEVICE SIZE
     local n events=raw_syscalls:sys_enter line r sc tracefs
     n=$(count perf "$2" "$3")
@@ -254,7 +284,7 @@ syscalls() { # CONTENDER DEVICE SIZE
     done
     rm -f "$WORK/ctl" "$WORK/ack"
     mkfifo "$WORK/ctl" "$WORK/ack"
-    for r in $(seq "$PERF_REPS"); do
+    for r in $(seq "$REPS"); do
         local out=$WORK/perf.$r
         line=$(drive perf "$1" "$2" "$3" "$n" \
             --control "$WORK/ctl,$WORK/ack" -- \
@@ -269,7 +299,7 @@ syscalls() { # CONTENDER DEVICE SIZE
     done
     # One line per run: total per message, delivered %, then name=per-msg
     # sorted by count; then the median, min and max of the totals.
-    RESULT=$(for r in $(seq "$PERF_REPS"); do
+    RESULT=$(for r in $(seq "$REPS"); do
         awk -F, -v n="$n" '
             FNR == 1 { f++ }
             f == 1 && $3 ~ /^(raw_)?syscalls:/ {
@@ -292,9 +322,9 @@ syscalls() { # CONTENDER DEVICE SIZE
                 }
                 printf "\n"
             }' "$WORK/perf.$r" "$WORK/perf.$r.delivered"
-    done | sort -n | awk '{ v[NR] = $1; line[NR] = $0 } END {
+    done | sort -g | awk '{ v[NR] = $1; line[NR] = $0 } END {
         m = int((NR + 1) / 2); split(line[m], f, " ")
-        printf "%s %s %s", v[m], v[1], v[NR]
+        printf "%s %.1f", v[m], v[m] ? 50 * (v[NR] - v[1]) / v[m] : 0
         for (i = 2; i in f; i++) printf " %s", f[i]
         printf "\n" }')
 }
@@ -330,20 +360,14 @@ if [ "$MODE" != table ]; then
     echo "cost.sh: zrelay streamer, 16 B over tcp: relay instructions per" \
         "message, $REPS measurements of $(count callgrind streamer 16) and" \
         "twice as many messages"
-    figures=""
+    figures=()
     for r in $(seq "$REPS"); do
         callgrind zrelay streamer 16
-        f=${RESULT%% *}
-        echo "  $r: $f"
-        figures="$figures $f"
+        figures+=("${RESULT%% *}")
+        echo "  $r: ${figures[-1]}"
     done
-    # shellcheck disable=SC2086
-    read -r median spread <<<"$(printf '%s\n' $figures | sort -n | awk '
-        { v[NR] = $1 } END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.0f %.2f\n", m, 100 * (v[NR] - v[1]) / m }')"
-    echo "cost.sh: median $median instructions/message, spread (max-min)" \
-        "$spread % of it"
+    read -r median half <<<"$(spread "${figures[@]}")"
+    echo "cost.sh: median $median instructions/message, range ±$half % of it"
     if [ "$MODE" = update ]; then
         [ -f "$BASELINE" ] || die "no $BASELINE"
         sed -i "s/^$CHECK_KEY .*/$CHECK_KEY $median/" "$BASELINE"
@@ -380,22 +404,23 @@ fi
 IFS=, read -r -a devices <<<"$DEVICES"
 IFS=, read -r -a sizes <<<"$SIZES"
 IFS=, read -r -a contenders <<<"$CONTENDERS"
-declare -A IR LOOP DELIV SYS SYSMIN SYSMAX SYSDELIV TOP
+declare -A IR IRH LOOP LOOPH DELIV SYS SYSH SYSDELIV TOP
 for d in "${devices[@]}"; do
     for s in "${sizes[@]}"; do
         for c in "${contenders[@]}"; do
             k=$d.$s.$c
             echo "cost.sh: $c $(label "$d"), $(size_label "$s")" >&2
-            IR[$k]=- LOOP[$k]=- DELIV[$k]=- SYS[$k]=- SYSDELIV[$k]=- TOP[$k]=
-            SYSMIN[$k]=- SYSMAX[$k]=-
+            IR[$k]=- IRH[$k]=- LOOP[$k]=- LOOPH[$k]=- DELIV[$k]=-
+            SYS[$k]=- SYSH[$k]=- SYSDELIV[$k]=- TOP[$k]=
             if [ "$CALLGRIND" = 1 ]; then
-                callgrind "$c" "$d" "$s"
-                read -r "IR[$k]" "LOOP[$k]" "DELIV[$k]" <<<"$RESULT"
+                callgrind_reps "$c" "$d" "$s"
+                read -r "IR[$k]" "IRH[$k]" "LOOP[$k]" "LOOPH[$k]" \
+                    "DELIV[$k]" <<<"$RESULT"
             fi
             if [ "$PERF" = 1 ]; then
                 syscalls "$c" "$d" "$s"
-                read -r "SYS[$k]" "SYSMIN[$k]" "SYSMAX[$k]" "SYSDELIV[$k]" \
-                    "TOP[$k]" <<<"$RESULT"
+                read -r "SYS[$k]" "SYSH[$k]" "SYSDELIV[$k]" "TOP[$k]" \
+                    <<<"$RESULT"
             fi
         done
     done
@@ -415,53 +440,71 @@ sep() {
     echo "$line"
 }
 
+# A median and its half range: "1984 ±0.2%".
+cell() { # MEDIAN HALF
+    if [ "${1:--}" = - ]; then
+        echo -
+    else
+        echo "$1 ±$2%"
+    fi
+}
+
 echo "### Cost per message ($TRANSPORT; the queue per round trip)"
 echo
 if [ "$CALLGRIND" = 1 ]; then
-    echo "Instructions per message (callgrind, marginal over N and 2N):" \
-        "relay = the whole process, loop = its loop function, inclusive."
+    echo "Instructions per message (callgrind, marginal over N and 2N" \
+        "messages): relay = the whole relay process, loop = its loop" \
+        "function, inclusive; median of $REPS pairs of runs ± half their" \
+        "range; zr/zmq = the medians' ratio."
     echo
-    f='| %-33s | %-6s | %15s | %12s | %6s | %14s | %11s | %6s |\n'
+    # printf counts bytes: '±' takes two.
+    f='| %-33s | %-6s | %16s | %13s | %6s | %15s | %12s | %6s |\n'
     # shellcheck disable=SC2059
-    printf "$f" device size "relay zmq_proxy" "relay zrelay" "zr/zmq" \
+    printf '| %-33s | %-6s | %15s | %12s | %6s | %14s | %11s | %6s |\n' \
+        device size "relay zmq_proxy" "relay zrelay" "zr/zmq" \
         "loop zmq_proxy" "loop zrelay" "zr/zmq"
     sep -33 -6 15 12 6 14 11 6
     for d in "${devices[@]}"; do
         for s in "${sizes[@]}"; do
             z=$d.$s.zmq_proxy r=$d.$s.zrelay
             # shellcheck disable=SC2059
-            printf "$f" "$(label "$d")" "$(size_label "$s")" "${IR[$z]:--}" \
-                "${IR[$r]:--}" "$(ratio "${IR[$z]:--}" "${IR[$r]:--}")" \
-                "${LOOP[$z]:--}" "${LOOP[$r]:--}" \
+            printf "$f" "$(label "$d")" "$(size_label "$s")" \
+                "$(cell "${IR[$z]:-}" "${IRH[$z]:-}")" \
+                "$(cell "${IR[$r]:-}" "${IRH[$r]:-}")" \
+                "$(ratio "${IR[$z]:--}" "${IR[$r]:--}")" \
+                "$(cell "${LOOP[$z]:-}" "${LOOPH[$z]:-}")" \
+                "$(cell "${LOOP[$r]:-}" "${LOOPH[$r]:-}")" \
                 "$(ratio "${LOOP[$z]:--}" "${LOOP[$r]:--}")"
         done
     done
     for k in "${!DELIV[@]}"; do
         if [ "${DELIV[$k]}" != - ] && [ "${DELIV[$k]}" != 100.0 ]; then
-            echo "(under callgrind, $k: ${DELIV[$k]} % delivered)"
+            # Only the forwarder's XPUB can drop.
+            echo "(under callgrind, $k: as little as ${DELIV[$k]} %" \
+                "delivered)"
         fi
     done | sort
     echo
 fi
 if [ "$PERF" = 1 ]; then
     echo "System calls per message at full speed, counted during the" \
-        "traffic only (perf raw_syscalls:sys_enter): median of $PERF_REPS" \
-        "runs, their range, and the median run's top four by name (other:" \
-        "the rest); delivered = what reached the far end (the forwarder's" \
-        "XPUB drops when its subscriber falls behind)."
+        "traffic only (perf raw_syscalls:sys_enter): median of $REPS" \
+        "runs ± half their range, and the median run's top four by name" \
+        "(other: the rest); delivered = what reached the far end (the" \
+        "forwarder's XPUB drops when its subscriber falls behind)."
     echo
-    f='| %-33s | %-6s | %-9s | %8s | %-13s | %9s | %-56s |\n'
+    f='| %-33s | %-6s | %-9s | %15s | %9s | %-56s |\n'
     # shellcheck disable=SC2059
-    printf "$f" device size contender syscalls range delivered \
+    printf "${f//15s/14s}" device size contender syscalls delivered \
         "top syscalls per message"
-    sep -33 -6 -9 8 -13 9 -56
+    sep -33 -6 -9 14 9 -56
     for d in "${devices[@]}"; do
         for s in "${sizes[@]}"; do
             for c in "${contenders[@]}"; do
                 k=$d.$s.$c
                 # shellcheck disable=SC2059
                 printf "$f" "$(label "$d")" "$(size_label "$s")" "$c" \
-                    "${SYS[$k]}" "${SYSMIN[$k]}-${SYSMAX[$k]}" \
+                    "$(cell "${SYS[$k]}" "${SYSH[$k]}")" \
                     "${SYSDELIV[$k]} %" "${TOP[$k]//=/ }"
             done
         done
