@@ -5,6 +5,8 @@
 #   make         the optimized build: build/zrelay, build/libzrelay.{a,so}
 #   make bench   benchmarks (optimized build), writes docs/PERFORMANCE.md
 #   make bench-quick  a representative subset in under a minute, no file
+#   make bench-cost   instructions and syscalls per message, zrelay vs
+#                     zmq_proxy (callgrind, perf; about 4 minutes)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -14,7 +16,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench bench-quick install clean
+.PHONY: all deps build run test bench bench-quick bench-cost install clean
 
 # The build's own makes (cmake --build runs make) inherit this: progress
 # lines and the result, not hundreds of "Entering directory" lines.
@@ -50,6 +52,13 @@ bench: build
 
 bench-quick: build
 	$(BUILD)/zrelay-bench --quick
+
+# Counts, not times (bench/README.md, "Cost per message"): instructions
+# per message of each relay process under callgrind, syscalls per message
+# at full speed (perf tracepoints: root). The tables go to stdout.
+bench-cost: build
+	@scripts/deps.sh --bench
+	bench/cost.sh $(BUILD)
 
 # DESTDIR (from the command line or the environment) stages the files
 # under it; the paths written into them name PREFIX (README.md, Install).

@@ -3,13 +3,14 @@
 # Debian's packages (docs/DEPENDENCIES.md says why each one is there).
 # Idempotent: prints nothing and changes nothing when all is present.
 #   scripts/deps.sh           build, test and run
-#   scripts/deps.sh --bench   also what `make bench` plots with
+#   scripts/deps.sh --bench   also what `make bench` plots with and
+#                             `make bench-cost` counts system calls with
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
-    libsystemd-dev python3-zmq iproute2"
+    libsystemd-dev python3-zmq iproute2 valgrind"
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES="$PACKAGES gnuplot-nox"
+    PACKAGES="$PACKAGES gnuplot-nox linux-perf"
 fi
 
 missing=""
