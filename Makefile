@@ -7,6 +7,7 @@
 #   make bench-quick  a representative subset in under a minute, no file
 #   make bench-cost   instructions and syscalls per message, zrelay vs
 #                     zmq_proxy (callgrind, perf; about 4 minutes)
+#   make bench-scale  cost as peers, subscriptions and connections grow
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -16,7 +17,8 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench bench-quick bench-cost install clean
+.PHONY: all deps build run test bench bench-quick bench-cost bench-scale \
+	install clean
 
 # The build's own makes (cmake --build runs make) inherit this: progress
 # lines and the result, not hundreds of "Entering directory" lines.
@@ -59,6 +61,13 @@ bench-quick: build
 bench-cost: build
 	@scripts/deps.sh --bench
 	bench/cost.sh $(BUILD)
+# Cost as the work grows (about 10 minutes): forwarder fan-out, subscription
+# count, queue peers, connection churn, I/O threads; the "Scale" section of
+# docs/PERFORMANCE.md and docs/perf-scale-*.png (bench/README.md). A subset
+# in under a minute, tables only: $(BUILD)/zrelay-bench-scale --quick
+bench-scale: build
+	@scripts/deps.sh --bench
+	bench/make-scale.sh $(BUILD) docs/PERFORMANCE.md
 
 # DESTDIR (from the command line or the environment) stages the files
 # under it; the paths written into them name PREFIX (README.md, Install).
