@@ -16,7 +16,6 @@ usage: attack12_broker.py ZRELAY [tcp|ipc] [lru|hash] [same|fresh]
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -24,13 +23,8 @@ import time
 
 import zmq
 
+from attacklib import free_port, start
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def stats(zrelay, ep):
@@ -105,13 +99,10 @@ def main():
         be = "ipc:///tmp/attack12-be-%d" % os.getpid()
     else:
         be = "tcp://127.0.0.1:%d" % free_port()
-    relay = subprocess.Popen(
-        [zrelay, "queue", "@" + fe, "@" + be, "--strategy", strategy,
+    relay = start([zrelay, "queue", "@" + fe, "@" + be, "--strategy", strategy,
          "--heartbeat", "300ms", "--control", "@" + ctl,
-         "--busy-timeout", "0"],
-        stdout=subprocess.DEVNULL, stderr=open("/tmp/attack12-broker-%d.err"
-                                                % os.getpid(), "w"))
-    time.sleep(0.5)
+         "--busy-timeout", "0"], "/tmp/attack12-broker-%d.err"
+                                                % os.getpid())
     ctx = zmq.Context()
     log = []
     workers = [threading.Thread(target=worker,

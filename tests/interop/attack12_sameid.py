@@ -12,7 +12,6 @@ and the old one's DISCONNECTED are read in the same turn.
 usage: attack12_sameid.py ZRELAY [tcp|ipc] [req|ppp] [ROUNDS] [flood]
 """
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,13 +19,8 @@ import time
 
 import zmq
 
+from attacklib import free_port, start
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def main():
@@ -42,11 +36,8 @@ def main():
     else:
         be = "tcp://127.0.0.1:%d" % free_port()
     errpath = "/tmp/attack12-sameid-%d.err" % os.getpid()
-    relay = subprocess.Popen(
-        [zrelay, "queue", "@" + fe, "@" + be, "--strategy", "lru",
-         "--heartbeat", "1s", "--request-timeout", "3s", "--max-waiting", "2", "-v", "--control", "@" + ctl],
-        stdout=subprocess.DEVNULL, stderr=open(errpath, "w"))
-    time.sleep(0.5)
+    relay = start([zrelay, "queue", "@" + fe, "@" + be, "--strategy", "lru",
+         "--heartbeat", "1s", "--request-timeout", "3s", "--max-waiting", "2", "-v", "--control", "@" + ctl], errpath)
     ctx = zmq.Context()
     client = ctx.socket(zmq.DEALER)
     client.connect(fe)

@@ -14,7 +14,6 @@ replies between bursts (its pipe refills at once after each read).
 usage: attack12_slowclient.py ZRELAY [SECONDS] [hard]
 """
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -22,25 +21,17 @@ import time
 
 import zmq
 
+from attacklib import free_port, start
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def main():
     zrelay = sys.argv[1]
     secs = float(sys.argv[2]) if len(sys.argv) > 2 else 10
     fe, be, ctl = ["tcp://127.0.0.1:%d" % free_port() for _ in range(3)]
-    relay = subprocess.Popen(
-        [zrelay, "queue", "@" + fe, "@" + be, "--strategy", "lru",
+    relay = start([zrelay, "queue", "@" + fe, "@" + be, "--strategy", "lru",
          "--heartbeat", "1s", "--max-waiting", "2", "--control", "@" + ctl,
-         "-v"], stdout=subprocess.DEVNULL,
-        stderr=open("/tmp/attack12-slow.err", "w"))
-    time.sleep(0.5)
+         "-v"], "/tmp/attack12-slow.err")
     ctx = zmq.Context()
     stop = threading.Event()
 

@@ -19,13 +19,8 @@ import time
 
 import zmq
 
+from attacklib import free_port, start
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def main():
@@ -44,9 +39,7 @@ def main():
         "backend = @ipc:///tmp/attack12-ss-%d-b\n"
         % (ctl, pf, pb, os.getpid(), os.getpid()))
     errpath = "/tmp/attack12-ss-%d.err" % os.getpid()
-    d = subprocess.Popen([zrelay, "run", conf, "-v"],
-                         stdout=subprocess.DEVNULL, stderr=open(errpath, "w"))
-    time.sleep(1)
+    d = start([zrelay, "run", conf, "-v"], errpath)
     ctx = zmq.Context()
     stop = threading.Event()
     problems = []
