@@ -505,6 +505,11 @@ zr_device_set_linger(zr_device_t *self, int msecs)
     return 0;
 }
 
+/* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
+#define S_KEEPALIVE_IDLE 60
+#define S_KEEPALIVE_INTVL 10
+#define S_KEEPALIVE_CNT 3
+
 static int
 s_setopt(void *socket, int option, int value)
 {
@@ -543,21 +548,35 @@ s_socket(zr_device_t *self, int role, int type)
                            sizeof self->max_msg_size);
         }
     }
-    /* A broker with a strategy watches its workers and clients anyway:
-     * unless told otherwise it heartbeats ZMTP at its own pace. */
+    /* ZMTP heartbeats find peers that vanished without closing their
+     * connection (a half-open TCP connection never errors out). Asked
+     * for (heartbeat_ivl), they run on both sides. Unasked, a broker with
+     * a strategy heartbeats its workers at its own pace, and leaves its
+     * clients to TCP keepalive: libzmq 4.3.4 walks all the timers of its
+     * I/O thread to cancel one (poller_base_t::cancel_timer), which every
+     * heartbeat answered does, so heartbeats on thousands of clients cost
+     * O(peers^2) a second and stopped a broker near 9,000 peers
+     * (docs/PERFORMANCE.md, Scale). The kernel's keepalive costs libzmq
+     * nothing and closes an idle dead client's connection within
+     * S_KEEPALIVE_IDLE + S_KEEPALIVE_CNT * S_KEEPALIVE_INTVL seconds. */
     int ivl = self->heartbeat_ivl;
-    if (!ivl && self->type == ZR_QUEUE &&
-        self->broker_opts.strategy != ZR__STRATEGY_RR) {
+    bool broker = self->type == ZR_QUEUE &&
+                  self->broker_opts.strategy != ZR__STRATEGY_RR;
+    if (!ivl && broker && role == S_BACKEND) {
         ivl = self->broker_opts.heartbeat;
     }
     if ((role == S_FRONTEND || role == S_BACKEND) && ivl) {
-        /* ZMTP heartbeats find peers that vanished without closing their
-         * connection (a half-open TCP connection never errors out). */
         int timeout =
             self->heartbeat_timeout ? self->heartbeat_timeout : 3 * ivl;
         s_setopt(s, ZMQ_HEARTBEAT_IVL, ivl);
         s_setopt(s, ZMQ_HEARTBEAT_TTL, timeout);
         s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
+    }
+    else if (broker && role == S_FRONTEND) {
+        s_setopt(s, ZMQ_TCP_KEEPALIVE, 1);
+        s_setopt(s, ZMQ_TCP_KEEPALIVE_IDLE, S_KEEPALIVE_IDLE);
+        s_setopt(s, ZMQ_TCP_KEEPALIVE_INTVL, S_KEEPALIVE_INTVL);
+        s_setopt(s, ZMQ_TCP_KEEPALIVE_CNT, S_KEEPALIVE_CNT);
     }
     if (type == ZMQ_ROUTER) {
         /* A client that reconnects with its fixed identity is served

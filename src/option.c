@@ -420,7 +420,8 @@ static const s_option_t s_options[] = {
               .help =
                   "ZMTP heartbeat interval on frontend and backend, to reap "
                   "half-open connections of vanished peers (a queue with lru "
-                  "or hash: its heartbeat unless set)"}},
+                  "or hash: unless set, its heartbeat on the backend and TCP "
+                  "keepalive on the frontend)"}},
     {.set = s_set_heartbeat_timeout,
      .info = {.name = "heartbeat_timeout",
               .kind = ZR_OPT_DURATION,

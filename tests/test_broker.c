@@ -5,9 +5,15 @@
  */
 #include "zrtest.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------
  * Workers in threads: Paranoid Pirate (DEALER: READY, heartbeats, one
@@ -1029,6 +1035,163 @@ test_lru_req_worker_killed(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * Issue 13: who gets ZMTP heartbeats. A raw ZMTP 3.0 peer (NULL, a
+ * DEALER) sees the relay's PING commands that a libzmq peer answers
+ * unseen.
+ */
+
+/* A TCP connection to ENDPOINT ("tcp://127.0.0.1:PORT") that has done the
+ * NULL handshake's half: our greeting and READY. */
+static int
+s_zmtp_connect(const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    ZR_CHECK(colon != NULL);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t) atoi(colon + 1))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ZR_CHECK(fd >= 0);
+    ZR_PASS(connect(fd, (struct sockaddr *) &sa, sizeof sa));
+    unsigned char hello[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
+    memcpy(hello + 12, "NULL", 4);
+    static const unsigned char ready[] =
+        "\x04\x1c\x05READY\x0bSocket-Type\x00\x00\x00\x06"
+        "DEALER";
+    ZR_CHECK(write(fd, hello, sizeof hello) == (ssize_t) sizeof hello);
+    ZR_CHECK(write(fd, ready, sizeof ready - 1) == (ssize_t) sizeof ready - 1);
+    return fd;
+}
+
+typedef struct {
+    int fd;
+    unsigned char buf[4096];
+    size_t len;
+    bool greeted; /* the relay's 64-byte greeting consumed */
+    int pings;
+} s_zmtp_t;
+
+/* Read what FD has within MS and count the relay's PINGs. */
+static void
+s_zmtp_read(s_zmtp_t *z, int ms)
+{
+    struct pollfd p = {.fd = z->fd, .events = POLLIN};
+    if (poll(&p, 1, ms) <= 0) {
+        return;
+    }
+    ssize_t n = read(z->fd, z->buf + z->len, sizeof z->buf - z->len);
+    ZR_CHECKF(n > 0, "the relay closed the raw peer's connection");
+    z->len += (size_t) n;
+    size_t at = 0;
+    if (!z->greeted) {
+        if (z->len < 64) {
+            return;
+        }
+        z->greeted = true;
+        at = 64;
+    }
+    while (z->len - at >= 2) {
+        unsigned char flags = z->buf[at];
+        ZR_CHECKF(!(flags & 0x02), "unexpected long frame");
+        size_t size = z->buf[at + 1];
+        if (z->len - at < 2 + size) {
+            break;
+        }
+        const unsigned char *body = z->buf + at + 2;
+        if ((flags & 0x04) && size >= 5 && memcmp(body, "\x04PING", 5) == 0) {
+            z->pings++;
+        }
+        at += 2 + size;
+    }
+    memmove(z->buf, z->buf + at, z->len - at);
+    z->len -= at;
+}
+
+/* Whether the relay's accepted TCP connection whose peer is FD's local
+ * address has SO_KEEPALIVE on; *IDLE its TCP_KEEPIDLE. The relay runs in
+ * this process: its sockets are among our fds. */
+static bool
+s_relay_keepalive(int fd, int *idle)
+{
+    struct sockaddr_in mine, theirs;
+    socklen_t len = sizeof mine;
+    ZR_PASS(getsockname(fd, (struct sockaddr *) &mine, &len));
+    for (int f = 3; f < 4096; f++) {
+        len = sizeof theirs;
+        if (f == fd ||
+            getpeername(f, (struct sockaddr *) &theirs, &len) != 0 ||
+            theirs.sin_family != AF_INET || theirs.sin_port != mine.sin_port) {
+            continue;
+        }
+        int on = 0;
+        len = sizeof on;
+        ZR_PASS(getsockopt(f, SOL_SOCKET, SO_KEEPALIVE, &on, &len));
+        len = sizeof *idle;
+        ZR_PASS(getsockopt(f, IPPROTO_TCP, TCP_KEEPIDLE, idle, &len));
+        return on != 0;
+    }
+    ZR_FAILF("no socket in this process is the relay's end of fd %d", fd);
+    return false;
+}
+
+static void
+s_lru_fast_heartbeat(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set(dev, "strategy", "lru"));
+    ZR_PASS(zr_device_set(dev, "heartbeat", "50ms"));
+}
+
+static void
+s_lru_heartbeat_ivl(zr_device_t *dev)
+{
+    s_lru_fast_heartbeat(dev);
+    ZR_PASS(zr_device_set(dev, "heartbeat_ivl", "50ms"));
+}
+
+/* lru, unasked: ZMTP heartbeats go to the workers' side only (PINGs on
+ * the backend); the clients' side has TCP keepalive instead (before:
+ * PINGs on both, O(peers^2) in libzmq's timers, a broker stopped near
+ * 9,000 peers). While the worker-side peer gets 3 PINGs (150 ms of 50 ms
+ * heartbeats), the client-side one gets none. Asked for (heartbeat_ivl),
+ * both sides get them. */
+static void
+test_heartbeat_sides(void)
+{
+    void *ctx = zmq_ctx_new();
+    for (int asked = 0; asked < 2; asked++) {
+        zr_device_t *dev = zrt_device(
+            ctx, ZR_QUEUE, "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
+            asked ? s_lru_heartbeat_ivl : s_lru_fast_heartbeat);
+        s_zmtp_t client = {.fd = s_zmtp_connect(zrt_device_endpoint(dev, 0))};
+        s_zmtp_t worker = {.fd = s_zmtp_connect(zrt_device_endpoint(dev, 1))};
+        int64_t deadline = zrt_now_ms() + ZRT_DEADLINE_MS;
+        while (worker.pings < 3 && zrt_now_ms() < deadline) {
+            s_zmtp_read(&worker, 10);
+            s_zmtp_read(&client, 0);
+        }
+        ZR_CHECKF(worker.pings >= 3, "the worker side got %d PINGs",
+                  worker.pings);
+        if (!asked) {
+            ZR_CHECKF(client.pings == 0,
+                      "the client side got %d PINGs unasked", client.pings);
+            int idle = 0;
+            ZR_CHECK(s_relay_keepalive(client.fd, &idle));
+            ZR_EQ(idle, 60);
+        }
+        else {
+            while (client.pings == 0 && zrt_now_ms() < deadline) {
+                s_zmtp_read(&client, 10);
+            }
+            ZR_CHECKF(client.pings > 0, "heartbeat_ivl: no PING to a client");
+        }
+        close(client.fd);
+        close(worker.fd);
+        zr_device_destroy(&dev);
+    }
+    zmq_ctx_term(ctx);
+}
+
 static void
 test_options(void)
 {
@@ -1062,6 +1225,8 @@ ZR_TESTS = {
      test_rr_worker_killed},
     {"tcp: lru, a REQ worker killed mid-request is seen at once (12.11)",
      test_lru_req_worker_killed},
+    {"tcp: lru heartbeats its workers, keeps its clients alive by TCP (13)",
+     test_heartbeat_sides},
     {"inproc: strategy options", test_options},
     {NULL, NULL},
 };
