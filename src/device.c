@@ -505,6 +505,12 @@ zr_device_set_linger(zr_device_t *self, int msecs)
     return 0;
 }
 
+/* slow_subscriber = drop: how long a subscriber's full queue may hold
+ * the forwarder before its message goes the lossy way. Enough for the
+ * relay's I/O thread to catch up (at full speed over tcp the loop outruns
+ * it: 18-29 % lost with no grace, none with it; docs/PERFORMANCE.md),
+ * too short for a stalled subscriber to slow the others much. */
+#define S_DROP_GRACE_MS 1
 /* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
 #define S_KEEPALIVE_IDLE 60
 #define S_KEEPALIVE_INTVL 10
@@ -598,9 +604,11 @@ s_socket(zr_device_t *self, int role, int type)
          * when it goes (the subscription table counts per connection). */
         s_setopt(s, ZMQ_IMMEDIATE, 1);
     }
-    if (role == S_BACKEND && type == ZMQ_XPUB && self->block_timeout >= 0) {
-        /* A slow subscriber holds the others (up to block_timeout) rather
-         * than lose messages inside libzmq without a word. */
+    if (role == S_BACKEND && type == ZMQ_XPUB) {
+        /* A message for a subscriber whose pipe is full is refused, not
+         * lost inside libzmq without a word: the outlet waits for room up
+         * to S_DROP_GRACE_MS (drop) or block_timeout (block), then sends
+         * it the lossy way and counts the overflow. */
         s_setopt(s, ZMQ_XPUB_NODROP, 1);
     }
     if (role == S_CAPTURE) {
@@ -785,9 +793,10 @@ s_open_engine(zr_device_t *self)
     if (self->sockets[S_CONTROL]) {
         s_control_open(self);
     }
-    if (self->type == ZR_FORWARDER && self->block_timeout >= 0) {
-        zr__engine_set_block_timeout(self->engine, self->sockets[S_BACKEND],
-                                     self->block_timeout);
+    if (self->type == ZR_FORWARDER) {
+        zr__engine_set_block_timeout(
+            self->engine, self->sockets[S_BACKEND],
+            self->block_timeout >= 0 ? self->block_timeout : S_DROP_GRACE_MS);
     }
     if (self->type == ZR_QUEUE &&
         self->broker_opts.strategy != ZR__STRATEGY_RR) {

@@ -572,7 +572,30 @@ s_wait_for(const s_dir_t *d, zmq_pollitem_t *items, int n, long *timeout)
     if (*timeout < 0 || wait < *timeout) {
         *timeout = wait;
     }
+    int fd = zr__outlet_wake_fd(d->out);
+    if (fd >= 0) {
+        items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+    }
     return n;
+}
+
+/* After a wait: wake the outlets whose socket signalled (see
+ * zr__outlet_wake_fd). */
+static void
+s_wake_outlets(zr__engine_t *self, const zmq_pollitem_t *items, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (items[i].socket || !(items[i].revents & ZMQ_POLLIN)) {
+            continue;
+        }
+        for (int k = 0; k < self->ndirs; k++) {
+            zr__outlet_t *o = self->dirs[k].out;
+            if (o && zr__outlet_blocked(o) &&
+                zr__outlet_wake_fd(o) == items[i].fd) {
+                zr__outlet_wake(o);
+            }
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -893,8 +916,7 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
             now = now ? now : zr__now_ms();
             int64_t at = zr__outlet_retry_at(d->out);
             if (now < at) {
-                long wait = (long) (at - now);
-                *timeout = *timeout < 0 || wait < *timeout ? wait : *timeout;
+                *n = s_wait_for(d, items, *n, timeout);
                 continue;
             }
         }
@@ -990,6 +1012,7 @@ s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
     if (items[n - 1].revents & ZMQ_POLLIN) {
         zr__wake_drain(self->wake[0]);
     }
+    s_wake_outlets(self, items, n - 1);
     return 0;
 }
 
@@ -1184,8 +1207,10 @@ static const zr__stat_t s_socket_rows[] = {
     S_DROP(drop_shutdown, "shutdown",
            "Messages taken in and not delivered when the relay stopped."),
     S_DROP(drop_slow, "slow_subscriber",
-           "Messages sent the lossy way after a slow subscriber held the "
-           "others up to block_timeout."),
+           "Overflows of a subscriber's queue: a message it missed "
+           "because its queue stayed full (1 ms; block_timeout with "
+           "slow_subscriber = block). libzmq then skips it, uncounted, "
+           "until it has read its queue down to half."),
 };
 #undef S_DROP
 #undef S_SOCK

@@ -591,11 +591,11 @@ static const s_option_t s_options[] = {
               .fallback = "drop",
               .choices = "drop|block",
               .help =
-                  "drop: a slow subscriber misses messages, silently inside "
-                  "libzmq; block: it holds the forwarder (ZMQ_XPUB_NODROP) "
-                  "up to block_timeout per message, then the message goes "
-                  "the lossy way (counted); the publishers' PUB sockets may "
-                  "then drop instead"}},
+                  "a subscriber's queue is full: drop: it holds the "
+                  "forwarder up to 1 ms, then misses messages until it has "
+                  "read its queue down; block: the same after block_timeout; "
+                  "each overflow counted (drops.slow_subscriber); while held "
+                  "the publishers' PUB sockets may drop instead"}},
     {.set = s_set_block_timeout,
      .info = {.name = "block_timeout",
               .kind = ZR_OPT_DURATION,

@@ -112,6 +112,7 @@ struct zr__outlet_t {
     /* Waiting. */
     bool held;
     int backoff_ms;
+    int wake_fd; /* S_WAIT_TIMER: the socket's ZMQ_FD, else -1 */
     int64_t retry_at;
     int64_t held_since; /* when the message in hand was first refused */
     int block_timeout;  /* -1, or ms a NODROP XPUB may block */
@@ -146,6 +147,13 @@ zr__outlet_new(void *socket, zr__sockstats_t *stats, zr__capture_t *capture,
     case ZMQ_PUB:
     case ZMQ_XSUB: self->policy = S_WAIT_TIMER; break;
     default: self->policy = S_WAIT_POLLOUT; break;
+    }
+    self->wake_fd = -1;
+    if (self->policy == S_WAIT_TIMER) {
+        size_t len = sizeof self->wake_fd;
+        if (zmq_getsockopt(socket, ZMQ_FD, &self->wake_fd, &len) != 0) {
+            self->wake_fd = -1;
+        }
     }
     if (type == ZMQ_ROUTER) {
         int on = 1;
@@ -454,6 +462,10 @@ s_backoff(zr__outlet_t *self, int64_t now)
         self->backoff_ms = S_BACKOFF_MAX_MS;
     }
     self->retry_at = now + self->backoff_ms;
+    if (self->block_timeout >= 0 && self->err == EAGAIN &&
+        self->retry_at > self->held_since + self->block_timeout) {
+        self->retry_at = self->held_since + self->block_timeout;
+    }
 }
 
 /* An XPUB with ZMQ_XPUB_NODROP whose slow subscriber held the others up
@@ -806,7 +818,32 @@ zr__outlet_retry_at(const zr__outlet_t *self)
 int
 zr__outlet_backoff(const zr__outlet_t *self)
 {
-    return self->backoff_ms;
+    int64_t left = self->retry_at - zr__now_ms();
+    return left > 0 ? (int) left : 0;
+}
+
+/* A socket whose ZMQ_POLLOUT cannot be trusted still signals its ZMQ_FD
+ * when a command comes, and the reader of a pipe sends one each time it
+ * has read half the pipe's high-water mark (libzmq's activate_write):
+ * then there is room. Waiting for it, besides the back-off timer, lets a
+ * NODROP XPUB go on as soon as its slow subscriber made room, instead of
+ * a millisecond or more later. */
+int
+zr__outlet_wake_fd(const zr__outlet_t *self)
+{
+    return self->wake_fd;
+}
+
+void
+zr__outlet_wake(zr__outlet_t *self)
+{
+    /* Take the commands (the fd stays readable until then), so that the
+     * next send sees the room. */
+    int events;
+    size_t len = sizeof events;
+    zmq_getsockopt(self->socket, ZMQ_EVENTS, &events, &len);
+    self->retry_at = 0;
+    self->backoff_ms = 0;
 }
 
 size_t

@@ -241,11 +241,14 @@ bool zr__outlet_holding(const zr__outlet_t *self);
 bool zr__outlet_holds_topic(const zr__outlet_t *self, const void *topic,
                             size_t size);
 /* Holds a message the socket refused: wait for ZMQ_POLLOUT on it when
- * zr__outlet_waits_pollout, else until zr__outlet_retry_at (ms). */
+ * zr__outlet_waits_pollout, else until zr__outlet_retry_at (ms) or until
+ * zr__outlet_wake_fd is readable, then call zr__outlet_wake. */
 bool zr__outlet_blocked(const zr__outlet_t *self);
 bool zr__outlet_waits_pollout(const zr__outlet_t *self);
 int64_t zr__outlet_retry_at(const zr__outlet_t *self);
 int zr__outlet_backoff(const zr__outlet_t *self);
+int zr__outlet_wake_fd(const zr__outlet_t *self);
+void zr__outlet_wake(zr__outlet_t *self);
 size_t zr__outlet_queued(const zr__outlet_t *self);
 /* Let go of everything it holds, counted as drop_shutdown; how many. */
 size_t zr__outlet_discard(zr__outlet_t *self);
