@@ -35,7 +35,7 @@
  * which bench/make-scale.sh puts into docs/PERFORMANCE.md. Without it the
  * tables go to stdout.
  */
-#define _GNU_SOURCE /* prctl, sys/epoll.h */
+#define _GNU_SOURCE /* pipe2, sys/epoll.h */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -53,13 +53,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "relay_proc.h"
 
 #ifndef ZRELAY_BIN
 #define ZRELAY_BIN "zrelay"
@@ -280,52 +281,15 @@ s_progress(const char *fmt, ...)
  * A relay in a process of its own.
  */
 
-typedef struct {
-    pid_t pid;
-    int out_fd;
-    char frontend[256], backend[256], control[256];
-    char errfile[160];
-} s_relay_t;
-
-/* The last line(s) of the child's stderr, for an error message. */
-static void
-s_child_stderr(const s_relay_t *r, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(r->errfile, "r");
-    if (!f) {
-        return;
-    }
-    char text[2048];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) {
-        text[--n] = '\0';
-    }
-    const char *tail = n > len - 1 ? text + n - (len - 1) : text;
-    size_t tlen = strlen(tail);
-    tlen = tlen < len - 1 ? tlen : len - 1;
-    memcpy(buf, tail, tlen);
-    buf[tlen] = '\0';
-    for (char *p = buf; *p; p++) {
-        *p = *p == '\n' ? ' ' : *p;
-    }
-}
-
-static int s_relay_stop(s_relay_t *r, char *err, size_t errlen);
+typedef b_relay_proc_t s_relay_t;
 
 /* Start KIND's VERB with the options EXTRA (NULL-terminated), frontend
  * and backend bound to fresh ports on 127.0.0.1; return once it printed
  * "ready". */
 static int
-s_relay_launch(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind,
-               const char *verb, const char *const *extra, char *err,
-               size_t errlen)
+s_relay_start(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind, const char *verb,
+              const char *const *extra, char *err, size_t errlen)
 {
-    static int counter;
-    memset(r, 0, sizeof *r);
-    r->out_fd = -1;
     const char *bin = kind == S_ZRELAY ? cfg->zrelay : cfg->zmq_proxy;
     const char *argv[32] = {bin, verb};
     int argc = 2;
@@ -335,175 +299,9 @@ s_relay_launch(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind,
     argv[argc++] = "@tcp://127.0.0.1:*";
     argv[argc++] = "@tcp://127.0.0.1:*";
     argv[argc] = NULL;
-    snprintf(r->errfile, sizeof r->errfile, "%s/relay-%d.err", cfg->tmpdir,
-             counter++);
-    int errfd =
-        open(r->errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int fds[2];
-    if (errfd < 0 || pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "cannot start %s: %s", bin, strerror(errno));
-        if (errfd >= 0) {
-            close(errfd);
-        }
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The relay dies with the harness, however the harness ends. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        dup2(fds[1], 1);
-        dup2(errfd, 2);
-        execv(bin, (char **) argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    close(errfd);
-    if (pid < 0) {
-        close(fds[0]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        return -1;
-    }
-    r->pid = pid;
-    r->out_fd = fds[0];
-
-    char buf[4096];
-    size_t used = 0;
-    uint64_t deadline = s_now_ns() + 30000000000ull;
-    for (bool ready = false; !ready;) {
-        int64_t left = (int64_t) (deadline - s_now_ns()) / 1000000;
-        struct pollfd p = {.fd = r->out_fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int) left) == 0) {
-            snprintf(err, errlen, "%s: no 'ready' line within 30 s", bin);
-            return -1;
-        }
-        ssize_t n = read(r->out_fd, buf + used, sizeof buf - 1 - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            char why[160];
-            s_child_stderr(r, why, sizeof why);
-            snprintf(err, errlen, "%s exited before 'ready': %s", bin, why);
-            return -1;
-        }
-        used += (size_t) n;
-        buf[used] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = '\0';
-            char role[32], mode[32], addr[256];
-            if (strcmp(line, "ready") == 0) {
-                ready = true;
-            }
-            else if (sscanf(line, "%31s %31s %255s", role, mode, addr) == 3) {
-                char *to = strcmp(role, "frontend") == 0  ? r->frontend
-                           : strcmp(role, "backend") == 0 ? r->backend
-                           : strcmp(role, "control") == 0 ? r->control
-                                                          : NULL;
-                if (to) {
-                    snprintf(to, sizeof r->frontend, "%s", addr);
-                }
-            }
-            line = nl + 1;
-        }
-        used = strlen(line);
-        memmove(buf, line, used + 1);
-        if (used == sizeof buf - 1) {
-            used = 0;
-        }
-    }
-    if (!r->frontend[0] || !r->backend[0]) {
-        snprintf(err, errlen, "%s printed 'ready' without both endpoints", bin);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-s_relay_start(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind, const char *verb,
-              const char *const *extra, char *err, size_t errlen)
-{
-    if (s_relay_launch(cfg, r, kind, verb, extra, err, errlen) == 0) {
-        return 0;
-    }
-    char ignored[200];
-    s_relay_stop(r, ignored, sizeof ignored);
-    return -1;
-}
-
-/* SIGTERM, then wait up to 10 s for a clean exit. -1 with a reason when
- * it had to be killed or exited non-zero. */
-static int
-s_relay_stop(s_relay_t *r, char *err, size_t errlen)
-{
-    int rc = 0;
-    if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
-        int status = 0;
-        pid_t got = 0;
-        uint64_t deadline = s_now_ns() + 10000000000ull;
-        while ((got = waitpid(r->pid, &status, WNOHANG)) == 0 &&
-               s_now_ns() < deadline) {
-            s_sleep_ns(2000000);
-        }
-        if (got == 0) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &status, 0);
-            snprintf(err, errlen, "relay did not stop within 10 s of SIGTERM");
-            rc = -1;
-        }
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char why[160];
-            s_child_stderr(r, why, sizeof why);
-            snprintf(err, errlen, "relay exited with %s %d: %s",
-                     WIFEXITED(status) ? "status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                     why);
-            rc = -1;
-        }
-        r->pid = 0;
-    }
-    if (r->out_fd >= 0) {
-        close(r->out_fd);
-        r->out_fd = -1;
-    }
-    if (r->errfile[0]) {
-        unlink(r->errfile);
-        r->errfile[0] = '\0';
-    }
-    return rc;
-}
-
-/* utime + stime of /proc/PID/stat, or of one of its tasks, in seconds;
- * COMM gets the thread's name. */
-static double
-s_stat_cpu_s(const char *path, char *comm, size_t commlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return 0;
-    }
-    char line[1024];
-    double s = 0;
-    if (fgets(line, sizeof line, f)) {
-        char *open = strchr(line, '('), *close = strrchr(line, ')');
-        if (comm && open && close && close > open) {
-            snprintf(comm, commlen, "%.*s", (int) (close - open - 1), open + 1);
-        }
-        unsigned long utime = 0, stime = 0;
-        if (close && sscanf(close + 2,
-                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                            "%lu %lu",
-                            &utime, &stime) == 2) {
-            s = (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-        }
-    }
-    fclose(f);
-    return s;
+    b_relay_how_t how = {
+        .what = "relay", .dir = cfg->tmpdir, .ready_s = 30, .pin_cpu = -1};
+    return b_relay_proc_start(r, argv, &how, err, errlen);
 }
 
 /* The relay's CPU seconds so far: every thread, and its own threads
@@ -527,7 +325,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
         char tpath[128], comm[64] = "";
         snprintf(tpath, sizeof tpath, "/proc/%d/task/%.16s/stat", (int) r->pid,
                  e->d_name);
-        double s = s_stat_cpu_s(tpath, comm, sizeof comm);
+        double s = b_proc_stat_cpu_s(tpath, comm, sizeof comm);
         snprintf(tpath, sizeof tpath, "/proc/%d/task/%.16s/schedstat",
                  (int) r->pid, e->d_name);
         FILE *f = fopen(tpath, "r");
@@ -551,7 +349,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
     }
     if (!exact) {
         snprintf(path, sizeof path, "/proc/%d/stat", (int) r->pid);
-        *total = s_stat_cpu_s(path, NULL, 0);
+        *total = b_proc_stat_cpu_s(path, NULL, 0);
     }
 }
 
@@ -559,22 +357,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
 static double
 s_relay_kib(const s_relay_t *r, const char *field)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) r->pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return NAN;
-    }
-    double kib = NAN;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, field, len) == 0) {
-            kib = strtod(line + len, NULL);
-            break;
-        }
-    }
-    fclose(f);
-    return kib;
+    return b_proc_status_kib(r->pid, field);
 }
 
 /* ---------------------------------------------------------------------
@@ -1213,7 +996,7 @@ stop:
         zmq_close(pub);
     }
     char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
@@ -1610,7 +1393,7 @@ stop:
         }
     }
     char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
@@ -2112,7 +1895,7 @@ stop:
         }
     }
     char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
@@ -2365,9 +2148,7 @@ s_churn_one(const s_cfg_t *cfg, s_kind_t kind, s_cond_t cond,
             double *conn_out, char *err, size_t errlen)
 {
     s_relay_t relay, other;
-    other.pid = 0;
-    other.out_fd = -1;
-    other.errfile[0] = '\0';
+    b_relay_proc_init(&other);
     void *pctx = s_ctx(4), *sctx = s_ctx(4), *chctx = NULL, *xpub = NULL;
     s_sink_t sink;
     bool sink_ok = s_sink_init(&sink, sctx, ZMQ_SUB, 1) == 0;
@@ -2493,11 +2274,11 @@ stop:
         zmq_close(xpub);
     }
     char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
-    if (s_relay_stop(&other, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&other, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
@@ -2701,7 +2482,7 @@ stop:
         zmq_close(push);
     }
     char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
+    if (b_relay_proc_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
         snprintf(err, errlen, "%s", stop_err);
         rc = -1;
     }
