@@ -4,8 +4,10 @@
  *
  * The parts: zrelay_bench.c plans the matrix and alternates the
  * contenders; contender.c puts a proxy (or none) in the middle and reads
- * its CPU and memory; traffic.c drives one run of one pattern through it;
- * report.c turns the runs into tables, JSON, CSV and plot data.
+ * its CPU and memory (a proxy process through relay_proc.c, which
+ * zrelay-bench-scale uses too); traffic.c drives one run of one pattern
+ * through it; report.c turns the runs into tables, JSON, CSV and plot
+ * data.
  */
 #ifndef ZR_BENCH_H_INCLUDED
 #define ZR_BENCH_H_INCLUDED

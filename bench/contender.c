@@ -18,22 +18,17 @@
  * reaper threads its own context started; for a process, every thread of
  * the process. The loop thread alone is reported too.
  */
-#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
+#define _GNU_SOURCE /* syscall */
 #include "bench.h"
+#include "relay_proc.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -54,9 +49,7 @@ struct b_proxy_t {
     pid_t tids[B_MAX_TIDS]; /* the context's threads, then the loop's */
     int ntids;
     /* in a process */
-    pid_t pid;
-    int out_fd;
-    char errfile[192];
+    b_relay_proc_t proc;
 };
 
 uint64_t
@@ -113,25 +106,7 @@ s_task_cpu_s(pid_t pid, pid_t tid)
         }
     }
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int) pid, (int) tid);
-    f = fopen(path, "r");
-    if (!f) {
-        return 0; /* the thread is gone */
-    }
-    char line[1024];
-    double s = 0;
-    if (fgets(line, sizeof line, f)) {
-        /* Fields after the command name, which may hold spaces. */
-        char *p = strrchr(line, ')');
-        unsigned long utime = 0, stime = 0;
-        if (p && sscanf(p + 2,
-                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
-                        "%lu",
-                        &utime, &stime) == 2) {
-            s = (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-        }
-    }
-    fclose(f);
-    return s;
+    return b_proc_stat_cpu_s(path, NULL, 0);
 }
 
 double
@@ -172,28 +147,6 @@ s_has(const pid_t *tids, int n, pid_t tid)
     return false;
 }
 
-/* "VmRSS:" or "VmHWM:" of PID in MiB; NAN when unreadable. */
-static double
-s_status_mb(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return NAN;
-    }
-    double mb = NAN;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, field, len) == 0) {
-            mb = strtod(line + len, NULL) / 1024.0;
-            break;
-        }
-    }
-    fclose(f);
-    return mb;
-}
-
 void
 b_proxy_cpu(const b_proxy_t *self, double *total, double *loop)
 {
@@ -203,12 +156,12 @@ b_proxy_cpu(const b_proxy_t *self, double *total, double *loop)
     }
     if (b_is_process(self->kind)) {
         pid_t tids[B_MAX_TIDS];
-        int n = s_list_tasks(self->pid, tids, B_MAX_TIDS);
+        int n = s_list_tasks(self->proc.pid, tids, B_MAX_TIDS);
         *total = 0;
         for (int i = 0; i < n; i++) {
-            *total += s_task_cpu_s(self->pid, tids[i]);
+            *total += s_task_cpu_s(self->proc.pid, tids[i]);
         }
-        *loop = s_task_cpu_s(self->pid, self->pid);
+        *loop = s_task_cpu_s(self->proc.pid, self->proc.pid);
         return;
     }
     *total = 0;
@@ -223,8 +176,8 @@ b_proxy_rss(const b_proxy_t *self, double *now, double *peak)
 {
     *now = *peak = NAN;
     if (self && b_is_process(self->kind)) {
-        *now = s_status_mb(self->pid, "VmRSS:");
-        *peak = s_status_mb(self->pid, "VmHWM:");
+        *now = b_proc_status_kib(self->proc.pid, "VmRSS:") / 1024.0;
+        *peak = b_proc_status_kib(self->proc.pid, "VmHWM:") / 1024.0;
     }
 }
 
@@ -417,39 +370,11 @@ s_start_thread(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
  * In a process of its own.
  */
 
-/* The last lines of the child's stderr, for an error message. */
-static void
-s_child_stderr(const b_proxy_t *self, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(self->errfile, "r");
-    if (!f) {
-        return;
-    }
-    char text[4096];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) {
-        text[--n] = '\0';
-    }
-    const char *tail = n > len - 1 ? text + n - (len - 1) : text;
-    size_t tlen = strlen(tail);
-    memcpy(buf, tail, tlen + 1 <= len ? tlen + 1 : len);
-    buf[len - 1] = '\0';
-    for (char *p = buf; *p; p++) {
-        if (*p == '\n') {
-            *p = ' ';
-        }
-    }
-}
-
 static int
 s_start_process(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
                 char *err, size_t errlen)
 {
     bool latency = self->pattern->latency;
-    static atomic_int counter;
     const char *bin =
         self->kind == B_ZR_PROCESS ? cfg->zrelay_bin : cfg->zmq_proxy_bin;
     char sndhwm[16], rcvhwm[16], io[16], front[200], back[200];
@@ -485,145 +410,17 @@ s_start_process(const b_config_t *cfg, b_proxy_t *self, b_transport_t transport,
     argv[argc++] = front;
     argv[argc++] = back;
     argv[argc] = NULL;
-    snprintf(self->errfile, sizeof self->errfile, "%s/proxy-%d.err",
-             cfg->tmpdir, atomic_fetch_add(&counter, 1));
-    int errfd =
-        open(self->errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int fds[2];
-    if (errfd < 0 || pipe(fds) != 0) {
-        snprintf(err, errlen, "cannot start %s: %s", bin, strerror(errno));
-        if (errfd >= 0) {
-            close(errfd);
-        }
+    b_relay_how_t how = {.what = "proxy",
+                         .dir = cfg->tmpdir,
+                         .ready_s = 15,
+                         .pin_cpu = cfg->pin_cpu};
+    if (b_relay_proc_start(&self->proc, (const char *const *) argv, &how, err,
+                           errlen) != 0) {
         return -1;
     }
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    if (cfg->pin_cpu >= 0) {
-        CPU_SET(cfg->pin_cpu, &cpus);
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Only async-signal-safe calls between fork and exec. The proxy
-         * dies with the harness, however the harness ends. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        if (cfg->pin_cpu >= 0) {
-            sched_setaffinity(0, sizeof cpus, &cpus);
-        }
-        dup2(fds[1], 1);
-        dup2(errfd, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    close(errfd);
-    if (pid < 0) {
-        close(fds[0]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        return -1;
-    }
-    self->pid = pid;
-    self->out_fd = fds[0];
-
-    /* "frontend bind ADDRESS", "backend bind ADDRESS", then "ready". */
-    char buf[2048];
-    size_t used = 0;
-    uint64_t deadline = b_now_ns() + 15000000000ull;
-    bool ready = false;
-    while (!ready) {
-        int64_t left = (int64_t) (deadline - b_now_ns()) / 1000000;
-        struct pollfd p = {.fd = self->out_fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int) left) == 0) {
-            snprintf(err, errlen, "%s: no 'ready' line within 15 s", bin);
-            return -1;
-        }
-        ssize_t n = read(self->out_fd, buf + used, sizeof buf - 1 - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            char why[160];
-            s_child_stderr(self, why, sizeof why);
-            snprintf(err, errlen, "%s exited before 'ready': %s", bin, why);
-            return -1;
-        }
-        used += (size_t) n;
-        buf[used] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = '\0';
-            char role[32], mode[32], addr[256];
-            if (strcmp(line, "ready") == 0) {
-                ready = true;
-            }
-            else if (sscanf(line, "%31s %31s %255s", role, mode, addr) == 3) {
-                if (strcmp(role, "frontend") == 0) {
-                    snprintf(self->frontend, sizeof self->frontend, "%s", addr);
-                }
-                else if (strcmp(role, "backend") == 0) {
-                    snprintf(self->backend, sizeof self->backend, "%s", addr);
-                }
-            }
-            line = nl + 1;
-        }
-        used = strlen(line);
-        memmove(buf, line, used + 1);
-        if (used == sizeof buf - 1) {
-            used = 0; /* a line too long to be ours */
-        }
-    }
-    if (!self->frontend[0] || !self->backend[0]) {
-        snprintf(err, errlen, "%s printed 'ready' without both endpoints", bin);
-        return -1;
-    }
+    snprintf(self->frontend, sizeof self->frontend, "%s", self->proc.frontend);
+    snprintf(self->backend, sizeof self->backend, "%s", self->proc.backend);
     return 0;
-}
-
-static int
-s_stop_process(b_proxy_t *self, char *err, size_t errlen)
-{
-    int rc = 0;
-    if (self->pid > 0) {
-        kill(self->pid, SIGTERM);
-        int status = 0;
-        pid_t got = 0;
-        for (int i = 0; i < 2000 && got == 0; i++) { /* 10 s */
-            got = waitpid(self->pid, &status, WNOHANG);
-            if (got == 0) {
-                b_sleep_ms(5);
-            }
-        }
-        if (got == 0) {
-            kill(self->pid, SIGKILL);
-            waitpid(self->pid, &status, 0);
-            snprintf(err, errlen,
-                     "proxy did not stop within 10 s of "
-                     "SIGTERM");
-            rc = -1;
-        }
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char why[160];
-            s_child_stderr(self, why, sizeof why);
-            snprintf(err, errlen, "proxy exited with %s %d: %s",
-                     WIFEXITED(status) ? "status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                     why);
-            rc = -1;
-        }
-    }
-    if (self->out_fd > 0) {
-        close(self->out_fd);
-    }
-    if (self->errfile[0]) {
-        unlink(self->errfile);
-    }
-    return rc;
 }
 
 /* ---------------------------------------------------------------------
@@ -643,7 +440,7 @@ b_proxy_start(const b_config_t *cfg, b_contender_t c, b_pattern_t pattern,
     self->kind = c;
     self->pattern = &b_patterns[pattern];
     self->device = self->pattern->device;
-    self->out_fd = -1;
+    b_relay_proc_init(&self->proc);
     int rc = 0;
     if (c == B_ZMQ_THREAD || c == B_ZR_THREAD) {
         rc = s_start_thread(cfg, self, transport, shared_ctx, err, errlen);
@@ -668,7 +465,7 @@ b_proxy_stop(b_proxy_t **self_p, char *err, size_t errlen)
     }
     int rc = 0;
     if (b_is_process(self->kind)) {
-        rc = s_stop_process(self, err, errlen);
+        rc = b_relay_proc_stop(&self->proc, err, errlen);
     }
     else if (self->ctx) {
         /* Both proxies return ETERM once their context is shut down. */

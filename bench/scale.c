@@ -35,7 +35,7 @@
  * which bench/make-scale.sh puts into docs/PERFORMANCE.md. Without it the
  * tables go to stdout.
  */
-#define _GNU_SOURCE /* prctl, sys/epoll.h */
+#define _GNU_SOURCE /* pipe2, sys/epoll.h */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -53,13 +53,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "relay_proc.h"
 
 #ifndef ZRELAY_BIN
 #define ZRELAY_BIN "zrelay"
@@ -280,52 +281,15 @@ s_progress(const char *fmt, ...)
  * A relay in a process of its own.
  */
 
-typedef struct {
-    pid_t pid;
-    int out_fd;
-    char frontend[256], backend[256], control[256];
-    char errfile[160];
-} s_relay_t;
-
-/* The last line(s) of the child's stderr, for an error message. */
-static void
-s_child_stderr(const s_relay_t *r, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(r->errfile, "r");
-    if (!f) {
-        return;
-    }
-    char text[2048];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' ')) {
-        text[--n] = '\0';
-    }
-    const char *tail = n > len - 1 ? text + n - (len - 1) : text;
-    size_t tlen = strlen(tail);
-    tlen = tlen < len - 1 ? tlen : len - 1;
-    memcpy(buf, tail, tlen);
-    buf[tlen] = '\0';
-    for (char *p = buf; *p; p++) {
-        *p = *p == '\n' ? ' ' : *p;
-    }
-}
-
-static int s_relay_stop(s_relay_t *r, char *err, size_t errlen);
+typedef b_relay_proc_t s_relay_t;
 
 /* Start KIND's VERB with the options EXTRA (NULL-terminated), frontend
  * and backend bound to fresh ports on 127.0.0.1; return once it printed
  * "ready". */
 static int
-s_relay_launch(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind,
-               const char *verb, const char *const *extra, char *err,
-               size_t errlen)
+s_relay_start(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind, const char *verb,
+              const char *const *extra, char *err, size_t errlen)
 {
-    static int counter;
-    memset(r, 0, sizeof *r);
-    r->out_fd = -1;
     const char *bin = kind == S_ZRELAY ? cfg->zrelay : cfg->zmq_proxy;
     const char *argv[32] = {bin, verb};
     int argc = 2;
@@ -335,175 +299,9 @@ s_relay_launch(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind,
     argv[argc++] = "@tcp://127.0.0.1:*";
     argv[argc++] = "@tcp://127.0.0.1:*";
     argv[argc] = NULL;
-    snprintf(r->errfile, sizeof r->errfile, "%s/relay-%d.err", cfg->tmpdir,
-             counter++);
-    int errfd =
-        open(r->errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int fds[2];
-    if (errfd < 0 || pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "cannot start %s: %s", bin, strerror(errno));
-        if (errfd >= 0) {
-            close(errfd);
-        }
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The relay dies with the harness, however the harness ends. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        dup2(fds[1], 1);
-        dup2(errfd, 2);
-        execv(bin, (char **) argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    close(errfd);
-    if (pid < 0) {
-        close(fds[0]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        return -1;
-    }
-    r->pid = pid;
-    r->out_fd = fds[0];
-
-    char buf[4096];
-    size_t used = 0;
-    uint64_t deadline = s_now_ns() + 30000000000ull;
-    for (bool ready = false; !ready;) {
-        int64_t left = (int64_t) (deadline - s_now_ns()) / 1000000;
-        struct pollfd p = {.fd = r->out_fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int) left) == 0) {
-            snprintf(err, errlen, "%s: no 'ready' line within 30 s", bin);
-            return -1;
-        }
-        ssize_t n = read(r->out_fd, buf + used, sizeof buf - 1 - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            char why[160];
-            s_child_stderr(r, why, sizeof why);
-            snprintf(err, errlen, "%s exited before 'ready': %s", bin, why);
-            return -1;
-        }
-        used += (size_t) n;
-        buf[used] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = '\0';
-            char role[32], mode[32], addr[256];
-            if (strcmp(line, "ready") == 0) {
-                ready = true;
-            }
-            else if (sscanf(line, "%31s %31s %255s", role, mode, addr) == 3) {
-                char *to = strcmp(role, "frontend") == 0  ? r->frontend
-                           : strcmp(role, "backend") == 0 ? r->backend
-                           : strcmp(role, "control") == 0 ? r->control
-                                                          : NULL;
-                if (to) {
-                    snprintf(to, sizeof r->frontend, "%s", addr);
-                }
-            }
-            line = nl + 1;
-        }
-        used = strlen(line);
-        memmove(buf, line, used + 1);
-        if (used == sizeof buf - 1) {
-            used = 0;
-        }
-    }
-    if (!r->frontend[0] || !r->backend[0]) {
-        snprintf(err, errlen, "%s printed 'ready' without both endpoints", bin);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-s_relay_start(const s_cfg_t *cfg, s_relay_t *r, s_kind_t kind, const char *verb,
-              const char *const *extra, char *err, size_t errlen)
-{
-    if (s_relay_launch(cfg, r, kind, verb, extra, err, errlen) == 0) {
-        return 0;
-    }
-    char ignored[200];
-    s_relay_stop(r, ignored, sizeof ignored);
-    return -1;
-}
-
-/* SIGTERM, then wait up to 10 s for a clean exit. -1 with a reason when
- * it had to be killed or exited non-zero. */
-static int
-s_relay_stop(s_relay_t *r, char *err, size_t errlen)
-{
-    int rc = 0;
-    if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
-        int status = 0;
-        pid_t got = 0;
-        uint64_t deadline = s_now_ns() + 10000000000ull;
-        while ((got = waitpid(r->pid, &status, WNOHANG)) == 0 &&
-               s_now_ns() < deadline) {
-            s_sleep_ns(2000000);
-        }
-        if (got == 0) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &status, 0);
-            snprintf(err, errlen, "relay did not stop within 10 s of SIGTERM");
-            rc = -1;
-        }
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            char why[160];
-            s_child_stderr(r, why, sizeof why);
-            snprintf(err, errlen, "relay exited with %s %d: %s",
-                     WIFEXITED(status) ? "status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                     why);
-            rc = -1;
-        }
-        r->pid = 0;
-    }
-    if (r->out_fd >= 0) {
-        close(r->out_fd);
-        r->out_fd = -1;
-    }
-    if (r->errfile[0]) {
-        unlink(r->errfile);
-        r->errfile[0] = '\0';
-    }
-    return rc;
-}
-
-/* utime + stime of /proc/PID/stat, or of one of its tasks, in seconds;
- * COMM gets the thread's name. */
-static double
-s_stat_cpu_s(const char *path, char *comm, size_t commlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return 0;
-    }
-    char line[1024];
-    double s = 0;
-    if (fgets(line, sizeof line, f)) {
-        char *open = strchr(line, '('), *close = strrchr(line, ')');
-        if (comm && open && close && close > open) {
-            snprintf(comm, commlen, "%.*s", (int) (close - open - 1), open + 1);
-        }
-        unsigned long utime = 0, stime = 0;
-        if (close && sscanf(close + 2,
-                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                            "%lu %lu",
-                            &utime, &stime) == 2) {
-            s = (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-        }
-    }
-    fclose(f);
-    return s;
+    b_relay_how_t how = {
+        .what = "relay", .dir = cfg->tmpdir, .ready_s = 30, .pin_cpu = -1};
+    return b_relay_proc_start(r, argv, &how, err, errlen);
 }
 
 /* The relay's CPU seconds so far: every thread, and its own threads
@@ -527,7 +325,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
         char tpath[128], comm[64] = "";
         snprintf(tpath, sizeof tpath, "/proc/%d/task/%.16s/stat", (int) r->pid,
                  e->d_name);
-        double s = s_stat_cpu_s(tpath, comm, sizeof comm);
+        double s = b_proc_stat_cpu_s(tpath, comm, sizeof comm);
         snprintf(tpath, sizeof tpath, "/proc/%d/task/%.16s/schedstat",
                  (int) r->pid, e->d_name);
         FILE *f = fopen(tpath, "r");
@@ -551,7 +349,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
     }
     if (!exact) {
         snprintf(path, sizeof path, "/proc/%d/stat", (int) r->pid);
-        *total = s_stat_cpu_s(path, NULL, 0);
+        *total = b_proc_stat_cpu_s(path, NULL, 0);
     }
 }
 
@@ -559,22 +357,7 @@ s_relay_cpu(const s_relay_t *r, double *total, double *loop)
 static double
 s_relay_kib(const s_relay_t *r, const char *field)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int) r->pid);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return NAN;
-    }
-    double kib = NAN;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, field, len) == 0) {
-            kib = strtod(line + len, NULL);
-            break;
-        }
-    }
-    fclose(f);
-    return kib;
+    return b_proc_status_kib(r->pid, field);
 }
 
 /* ---------------------------------------------------------------------
@@ -908,10 +691,10 @@ s_sink_join(s_sink_t *k)
 
 /* The sink's tally: messages in all, and the span from the first data
  * message to the last end of stream; the slowest socket's rate over the
- * mean's. */
-static void
+ * mean's. -1 with a reason in ERR when no message came through. */
+static int
 s_sink_tally(const s_sink_t *k, uint64_t *total, double *span_s,
-             double *min_ratio)
+             double *min_ratio, char *err, size_t errlen)
 {
     uint64_t first = UINT64_MAX, last = 0;
     *total = 0;
@@ -933,6 +716,11 @@ s_sink_tally(const s_sink_t *k, uint64_t *total, double *span_s,
         slowest = rate < slowest ? rate : slowest;
     }
     *min_ratio = mean > 0 ? slowest / mean : NAN;
+    if (*total == 0 || *span_s <= 0) {
+        snprintf(err, errlen, "no message came through");
+        return -1;
+    }
+    return 0;
 }
 
 /* Probe (PROBE) on PUB until the sink's N sockets all saw one; the sink
@@ -1088,6 +876,116 @@ s_note_fail(s_cfg_t *cfg, const char *what, const char *err)
     s_progress("FAILED %s: %s", what, err);
 }
 
+/* A run that failed with ERR: counted in *FAILED, ERR kept in ERROR (the
+ * table's note on the case) and said, the case named by FMT. */
+static void __attribute__((format(printf, 6, 7)))
+s_run_failed(s_cfg_t *cfg, int *failed, char *error, size_t len,
+             const char *err, const char *fmt, ...)
+{
+    (*failed)++;
+    snprintf(error, len, "%s", err);
+    char what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    s_note_fail(cfg, what, err);
+}
+
+/* ---------------------------------------------------------------------
+ * The start and the end of every run: its error is the first thing that
+ * went wrong (ERR, with RC -1), then the relay's not stopping cleanly,
+ * then the sink's (or another thread's) error.
+ */
+
+/* A setup step failed: ERR says why, unless it already does. */
+static void
+s_setup_failed(char *err, size_t errlen)
+{
+    if (!err[0]) {
+        snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
+    }
+}
+
+/* RC, or -1 with WHY in ERR when WHY says something and RC was 0. */
+static int
+s_keep_err(int rc, const char *why, char *err, size_t errlen)
+{
+    if (why[0] && rc == 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    return rc;
+}
+
+/* Stop R; its failing to stop cleanly is the run's error (s_keep_err). */
+static int
+s_relay_end(s_relay_t *r, int rc, char *err, size_t errlen)
+{
+    char stop_err[200] = "";
+    b_relay_proc_stop(r, stop_err, sizeof stop_err);
+    return s_keep_err(rc, stop_err, err, errlen);
+}
+
+/* Once its context is gone: the sink's error (s_keep_err), its memory. */
+static int
+s_sink_end(s_sink_t *k, bool ok, int rc, char *err, size_t errlen)
+{
+    if (ok) {
+        rc = s_keep_err(rc, k->error, err, errlen);
+        s_sink_free(k);
+    }
+    return rc;
+}
+
+static void
+s_ctx_term(void *ctx)
+{
+    if (ctx) {
+        zmq_ctx_term(ctx);
+    }
+}
+
+/* NCASES cases, REPS rounds each, in every round every wanted relay, the
+ * first rotating so a machine getting busier weighs on both alike. RUN
+ * runs case K with KIND in round REP and returns its msgs/s (NAN when it
+ * failed); RATIO[K] gets zrelay's over zmq_proxy's, round by round. */
+typedef double (*s_case_fn)(s_cfg_t *cfg, int k, s_kind_t kind, int rep,
+                            void *arg);
+
+static void
+s_alternate(s_cfg_t *cfg, int ncases, int reps, s_ser_t *ratio, s_case_fn run,
+            void *arg)
+{
+    for (int k = 0; k < ncases; k++) {
+        for (int rep = 0; rep < reps; rep++) {
+            double rate[S_NKINDS] = {NAN, NAN};
+            for (int j = 0; j < S_NKINDS; j++) {
+                s_kind_t kind = (s_kind_t) ((j + rep) % S_NKINDS);
+                if (cfg->want_kind[kind]) {
+                    rate[kind] = run(cfg, k, kind, rep, arg);
+                }
+            }
+            s_put(&ratio[k], rate[S_ZRELAY] / rate[S_ZMQ_PROXY]);
+        }
+    }
+}
+
+/* A publisher of TYPE connected to EP that waits rather than drop
+ * (XPUB_NODROP); NULL with a reason in ERR. */
+static void *
+s_publisher(void *ctx, int type, const char *ep, char *err, size_t errlen)
+{
+    void *s = s_socket(ctx, type);
+    s_set_int(s, ZMQ_XPUB_NODROP, 1);
+    if (zmq_connect(s, ep) != 0) {
+        snprintf(err, errlen, "connect: %s", zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
 /* ---------------------------------------------------------------------
  * 1. Fan-out: PUB -> forwarder -> N SUB.
  */
@@ -1111,15 +1009,11 @@ s_fan_run(const s_cfg_t *cfg, s_kind_t kind, int n, s_fan_res_t *res, char *err,
     err[0] = '\0';
     if (!pctx || !sctx || !sink_ok ||
         s_relay_start(cfg, &relay, kind, "forwarder", NULL, err, errlen) != 0) {
-        if (!err[0]) {
-            snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
-        }
+        s_setup_failed(err, errlen);
         goto done;
     }
-    pub = s_socket(pctx, ZMQ_PUB);
-    s_set_int(pub, ZMQ_XPUB_NODROP, 1);
-    if (zmq_connect(pub, relay.frontend) != 0) {
-        snprintf(err, errlen, "connect: %s", zmq_strerror(errno));
+    pub = s_publisher(pctx, ZMQ_PUB, relay.frontend, err, errlen);
+    if (!pub) {
         goto stop;
     }
     double kib0 = s_relay_kib(&relay, "VmRSS:");
@@ -1212,26 +1106,31 @@ stop:
     if (pub) {
         zmq_close(pub);
     }
-    char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
+    rc = s_relay_end(&relay, rc, err, errlen);
 done:
-    if (sink.error[0] && rc == 0) {
-        snprintf(err, errlen, "%s", sink.error);
-        rc = -1;
+    s_ctx_term(pctx);
+    s_ctx_term(sctx);
+    return s_sink_end(&sink, sink_ok, rc, err, errlen);
+}
+
+/* Case K of the fan-out by KIND in round REP: its msgs/s in all, NAN
+ * when it failed (s_alternate). */
+static double
+s_fan_case(s_cfg_t *cfg, int k, s_kind_t kind, int rep, void *arg)
+{
+    s_fan_res_t *r = &((s_fan_res_t(*)[S_NKINDS]) arg)[k][kind];
+    int n = cfg->fan[k], before = r->total.n;
+    char err[200];
+    if (s_fan_run(cfg, kind, n, r, err, sizeof err) != 0) {
+        s_run_failed(cfg, &r->failed, r->error, sizeof r->error, err,
+                     "fanout %d %s", n, s_kind_names[kind]);
+        return NAN;
     }
-    if (pctx) {
-        zmq_ctx_term(pctx);
-    }
-    if (sctx) {
-        zmq_ctx_term(sctx);
-    }
-    if (sink_ok) {
-        s_sink_free(&sink);
-    }
-    return rc;
+    s_progress("fanout %4d subscribers %-9s round %d: %.0f msgs/s in total, "
+               "loss %.1f %%",
+               n, s_kind_names[kind], rep + 1, r->total.v[before],
+               r->loss.v[before]);
+    return r->total.v[before];
 }
 
 static void
@@ -1241,36 +1140,7 @@ s_fanout(s_cfg_t *cfg)
     s_ser_t ratio[S_MAX_LIST];
     memset(res, 0, sizeof res);
     memset(ratio, 0, sizeof ratio);
-    for (int k = 0; k < cfg->nfan; k++) {
-        int n = cfg->fan[k];
-        for (int rep = 0; rep < cfg->reps; rep++) {
-            double rate[S_NKINDS] = {NAN, NAN};
-            for (int j = 0; j < S_NKINDS; j++) {
-                s_kind_t kind = (s_kind_t) ((j + rep) % S_NKINDS);
-                if (!cfg->want_kind[kind]) {
-                    continue;
-                }
-                char err[200];
-                s_fan_res_t *r = &res[k][kind];
-                int before = r->total.n;
-                if (s_fan_run(cfg, kind, n, r, err, sizeof err) != 0) {
-                    r->failed++;
-                    snprintf(r->error, sizeof r->error, "%s", err);
-                    char what[64];
-                    snprintf(what, sizeof what, "fanout %d %s", n,
-                             s_kind_names[kind]);
-                    s_note_fail(cfg, what, err);
-                    continue;
-                }
-                rate[kind] = r->total.v[before];
-                s_progress("fanout %4d subscribers %-9s round %d: %.0f "
-                           "msgs/s in total, loss %.1f %%",
-                           n, s_kind_names[kind], rep + 1, rate[kind],
-                           r->loss.v[before]);
-            }
-            s_put(&ratio[k], rate[S_ZRELAY] / rate[S_ZMQ_PROXY]);
-        }
-    }
+    s_alternate(cfg, cfg->nfan, cfg->reps, ratio, s_fan_case, res);
 
     s_out_t o;
     s_out_open(cfg, S_FANOUT, &o);
@@ -1466,9 +1336,7 @@ s_subs_run(const s_cfg_t *cfg, s_kind_t kind, int n, bool time_ctl,
     if (!pctx || !sctx || !topics || !order || !sink_ok ||
         s_relay_start(cfg, &relay, kind, "forwarder",
                       kind == S_ZRELAY ? control : NULL, err, errlen) != 0) {
-        if (!err[0]) {
-            snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
-        }
+        s_setup_failed(err, errlen);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -1476,10 +1344,8 @@ s_subs_run(const s_cfg_t *cfg, s_kind_t kind, int n, bool time_ctl,
         snprintf(t, sizeof t, "t%07d", i);
         memcpy(topics + (size_t) i * S_TOPIC_LEN, t, S_TOPIC_LEN);
     }
-    xpub = s_socket(pctx, ZMQ_XPUB);
-    s_set_int(xpub, ZMQ_XPUB_NODROP, 1);
-    if (zmq_connect(xpub, relay.frontend) != 0) {
-        snprintf(err, errlen, "connect: %s", zmq_strerror(errno));
+    xpub = s_publisher(pctx, ZMQ_XPUB, relay.frontend, err, errlen);
+    if (!xpub) {
         goto stop;
     }
     /* The subscribers, each with "~" (the control messages) first. */
@@ -1575,9 +1441,7 @@ s_subs_run(const s_cfg_t *cfg, s_kind_t kind, int n, bool time_ctl,
     s_sink_join(&sink);
     uint64_t total;
     double span, min_ratio;
-    s_sink_tally(&sink, &total, &span, &min_ratio);
-    if (total == 0 || span <= 0) {
-        snprintf(err, errlen, "no message came through");
+    if (s_sink_tally(&sink, &total, &span, &min_ratio, err, errlen) != 0) {
         goto stop;
     }
     s_put(&res->rate, (double) total / span);
@@ -1609,28 +1473,35 @@ stop:
             zmq_close(sink.socks[i]);
         }
     }
-    char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
+    rc = s_relay_end(&relay, rc, err, errlen);
 done:
-    if (sink_ok && sink.error[0] && rc == 0) {
-        snprintf(err, errlen, "%s", sink.error);
-        rc = -1;
-    }
-    if (pctx) {
-        zmq_ctx_term(pctx);
-    }
-    if (sctx) {
-        zmq_ctx_term(sctx);
-    }
-    if (sink_ok) {
-        s_sink_free(&sink);
-    }
+    s_ctx_term(pctx);
+    s_ctx_term(sctx);
+    rc = s_sink_end(&sink, sink_ok, rc, err, errlen);
     free(topics);
     free(order);
     return rc;
+}
+
+/* Case K of the subscriptions by KIND in round REP: its msgs/s, NAN when
+ * it failed (s_alternate). The first round also times STATS. */
+static double
+s_subs_case(s_cfg_t *cfg, int k, s_kind_t kind, int rep, void *arg)
+{
+    s_subs_res_t *r = &((s_subs_res_t(*)[S_NKINDS]) arg)[k][kind];
+    int n = cfg->subs[k], before = r->rate.n;
+    char err[200];
+    if (s_subs_run(cfg, kind, n, rep == 0, r, err, sizeof err)) {
+        s_run_failed(cfg, &r->failed, r->error, sizeof r->error, err,
+                     "subs %d %s", n, s_kind_names[kind]);
+        return NAN;
+    }
+    s_progress("subs %6d %-9s round %d: %.0f msgs/s, subscribed in %.2f s, "
+               "upstream %.1f %%",
+               n, s_kind_names[kind], rep + 1, r->rate.v[before],
+               r->sub_s.v[r->sub_s.n - 1],
+               r->upstream_pct.v[r->upstream_pct.n - 1]);
+    return r->rate.v[before];
 }
 
 static void
@@ -1640,37 +1511,7 @@ s_subscriptions(s_cfg_t *cfg)
     s_ser_t ratio[S_MAX_LIST];
     memset(res, 0, sizeof res);
     memset(ratio, 0, sizeof ratio);
-    for (int k = 0; k < cfg->nsubs; k++) {
-        int n = cfg->subs[k];
-        for (int rep = 0; rep < cfg->reps_slow; rep++) {
-            double rate[S_NKINDS] = {NAN, NAN};
-            for (int j = 0; j < S_NKINDS; j++) {
-                s_kind_t kind = (s_kind_t) ((j + rep) % S_NKINDS);
-                if (!cfg->want_kind[kind]) {
-                    continue;
-                }
-                char err[200];
-                s_subs_res_t *r = &res[k][kind];
-                int before = r->rate.n;
-                if (s_subs_run(cfg, kind, n, rep == 0, r, err, sizeof err)) {
-                    r->failed++;
-                    snprintf(r->error, sizeof r->error, "%s", err);
-                    char what[64];
-                    snprintf(what, sizeof what, "subs %d %s", n,
-                             s_kind_names[kind]);
-                    s_note_fail(cfg, what, err);
-                    continue;
-                }
-                rate[kind] = r->rate.v[before];
-                s_progress("subs %6d %-9s round %d: %.0f msgs/s, "
-                           "subscribed in %.2f s, upstream %.1f %%",
-                           n, s_kind_names[kind], rep + 1, rate[kind],
-                           r->sub_s.v[r->sub_s.n - 1],
-                           r->upstream_pct.v[r->upstream_pct.n - 1]);
-            }
-            s_put(&ratio[k], rate[S_ZRELAY] / rate[S_ZMQ_PROXY]);
-        }
-    }
+    s_alternate(cfg, cfg->nsubs, cfg->reps_slow, ratio, s_subs_case, res);
 
     s_out_t o;
     s_out_open(cfg, S_SUBS, &o);
@@ -2008,9 +1849,7 @@ s_queue_run(const s_cfg_t *cfg, const char *strategy, int nw, int nc,
     err[0] = '\0';
     if (!wctx || !cctx || !mctx || !farm.socks || !cl.socks ||
         s_relay_start(cfg, &relay, S_ZRELAY, "queue", opts, err, errlen) != 0) {
-        if (!err[0]) {
-            snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
-        }
+        s_setup_failed(err, errlen);
         goto done;
     }
     double kib0 = s_relay_kib(&relay, "VmRSS:");
@@ -2102,34 +1941,21 @@ stop:
         atomic_store(&farm.stop, true);
         pthread_join(farm.thread, NULL);
     }
-    if (farm.error[0] && rc == 0) {
-        snprintf(err, errlen, "%s", farm.error);
-        rc = -1;
-    }
+    rc = s_keep_err(rc, farm.error, err, errlen);
     for (int i = 0; cl.socks && i < cl.n; i++) {
         if (cl.socks[i]) {
             zmq_close(cl.socks[i]);
         }
     }
-    char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
+    rc = s_relay_end(&relay, rc, err, errlen);
 done:
     zmq_msg_close(&cl.m);
     if (cl.ep >= 0) {
         close(cl.ep);
     }
-    if (wctx) {
-        zmq_ctx_term(wctx);
-    }
-    if (cctx) {
-        zmq_ctx_term(cctx);
-    }
-    if (mctx) {
-        zmq_ctx_term(mctx);
-    }
+    s_ctx_term(wctx);
+    s_ctx_term(cctx);
+    s_ctx_term(mctx);
     free(farm.socks);
     free(cl.socks);
     return rc;
@@ -2169,22 +1995,18 @@ s_queue(s_cfg_t *cfg)
                     continue;
                 }
                 if (need > cfg->nofile) {
-                    snprintf(r->error, sizeof r->error,
+                    snprintf(err, sizeof err,
                              "needs %ld file descriptors, have %ld", need,
                              cfg->nofile);
-                    r->failed++;
-                    s_note_fail(cfg, "queue", r->error);
+                    s_run_failed(cfg, &r->failed, r->error, sizeof r->error,
+                                 err, "queue");
                     continue;
                 }
                 if (s_queue_run(cfg, cfg->strategies[s], nw, nc, r, err,
                                 sizeof err) != 0) {
-                    r->failed++;
-                    snprintf(r->error, sizeof r->error, "%s", err);
-                    char what[64];
-                    snprintf(what, sizeof what,
-                             "queue %s %d workers %d clients",
-                             cfg->strategies[s], nw, nc);
-                    s_note_fail(cfg, what, err);
+                    s_run_failed(cfg, &r->failed, r->error, sizeof r->error,
+                                 err, "queue %s %d workers %d clients",
+                                 cfg->strategies[s], nw, nc);
                     continue;
                 }
                 s_progress("queue %-4s %5d workers %5d clients: %.2f us/req "
@@ -2365,9 +2187,7 @@ s_churn_one(const s_cfg_t *cfg, s_kind_t kind, s_cond_t cond,
             double *conn_out, char *err, size_t errlen)
 {
     s_relay_t relay, other;
-    other.pid = 0;
-    other.out_fd = -1;
-    other.errfile[0] = '\0';
+    b_relay_proc_init(&other);
     void *pctx = s_ctx(4), *sctx = s_ctx(4), *chctx = NULL, *xpub = NULL;
     s_sink_t sink;
     bool sink_ok = s_sink_init(&sink, sctx, ZMQ_SUB, 1) == 0;
@@ -2376,19 +2196,15 @@ s_churn_one(const s_cfg_t *cfg, s_kind_t kind, s_cond_t cond,
     err[0] = '\0';
     if (!pctx || !sctx || !sink_ok ||
         s_relay_start(cfg, &relay, kind, "forwarder", NULL, err, errlen) != 0) {
-        if (!err[0]) {
-            snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
-        }
+        s_setup_failed(err, errlen);
         goto done;
     }
     if (cond == S_CHURN_ELSEWHERE &&
         s_relay_start(cfg, &other, kind, "forwarder", NULL, err, errlen) != 0) {
         goto stop;
     }
-    xpub = s_socket(pctx, ZMQ_XPUB);
-    s_set_int(xpub, ZMQ_XPUB_NODROP, 1);
-    if (zmq_connect(xpub, relay.frontend) != 0) {
-        snprintf(err, errlen, "connect: %s", zmq_strerror(errno));
+    xpub = s_publisher(pctx, ZMQ_XPUB, relay.frontend, err, errlen);
+    if (!xpub) {
         goto stop;
     }
     sink.connect = relay.backend;
@@ -2459,9 +2275,7 @@ s_churn_one(const s_cfg_t *cfg, s_kind_t kind, s_cond_t cond,
     }
     uint64_t total;
     double span, min_ratio;
-    s_sink_tally(&sink, &total, &span, &min_ratio);
-    if (total == 0 || span <= 0) {
-        snprintf(err, errlen, "no message came through");
+    if (s_sink_tally(&sink, &total, &span, &min_ratio, err, errlen) != 0) {
         goto stop;
     }
     double wall = (double) (t1 - t0) / 1e9;
@@ -2492,33 +2306,13 @@ stop:
     if (xpub) {
         zmq_close(xpub);
     }
-    char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
-    if (s_relay_stop(&other, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
+    rc = s_relay_end(&relay, rc, err, errlen);
+    rc = s_relay_end(&other, rc, err, errlen);
 done:
-    if (sink_ok && sink.error[0] && rc == 0) {
-        snprintf(err, errlen, "%s", sink.error);
-        rc = -1;
-    }
-    if (pctx) {
-        zmq_ctx_term(pctx);
-    }
-    if (sctx) {
-        zmq_ctx_term(sctx);
-    }
-    if (chctx) {
-        zmq_ctx_term(chctx);
-    }
-    if (sink_ok) {
-        s_sink_free(&sink);
-    }
-    return rc;
+    s_ctx_term(pctx);
+    s_ctx_term(sctx);
+    s_ctx_term(chctx);
+    return s_sink_end(&sink, sink_ok, rc, err, errlen);
 }
 
 static void
@@ -2543,12 +2337,9 @@ s_churn(s_cfg_t *cfg)
             if (s_churn_one(cfg, kind, cond, r, &rate[kind][cond],
                             &cpu[kind][cond], &conn[kind][cond], err,
                             sizeof err) != 0) {
-                r->failed++;
-                snprintf(r->error, sizeof r->error, "%s", err);
-                char what[80];
-                snprintf(what, sizeof what, "churn %s %s", s_kind_names[kind],
-                         s_cond_names[cond]);
-                s_note_fail(cfg, what, err);
+                s_run_failed(cfg, &r->failed, r->error, sizeof r->error, err,
+                             "churn %s %s", s_kind_names[kind],
+                             s_cond_names[cond]);
                 continue;
             }
             s_progress("churn %-9s %-22s round %d: %.0f msgs/s",
@@ -2648,9 +2439,7 @@ s_io_one(const s_cfg_t *cfg, size_t size, int io, s_io_res_t *res,
     err[0] = '\0';
     if (!pctx || !cctx || !sink_ok ||
         s_relay_start(cfg, &relay, S_ZRELAY, "streamer", opts, err, errlen)) {
-        if (!err[0]) {
-            snprintf(err, errlen, "cannot set up: %s", zmq_strerror(errno));
-        }
+        s_setup_failed(err, errlen);
         goto done;
     }
     push = s_socket(pctx, ZMQ_PUSH);
@@ -2683,9 +2472,7 @@ s_io_one(const s_cfg_t *cfg, size_t size, int io, s_io_res_t *res,
     s_sink_join(&sink);
     uint64_t total;
     double span, min_ratio;
-    s_sink_tally(&sink, &total, &span, &min_ratio);
-    if (total == 0 || span <= 0) {
-        snprintf(err, errlen, "no message came through");
+    if (s_sink_tally(&sink, &total, &span, &min_ratio, err, errlen) != 0) {
         goto stop;
     }
     double wall = (double) (t1 - t0) / 1e9;
@@ -2700,26 +2487,11 @@ stop:
     if (push) {
         zmq_close(push);
     }
-    char stop_err[200];
-    if (s_relay_stop(&relay, stop_err, sizeof stop_err) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s", stop_err);
-        rc = -1;
-    }
+    rc = s_relay_end(&relay, rc, err, errlen);
 done:
-    if (sink_ok && sink.error[0] && rc == 0) {
-        snprintf(err, errlen, "%s", sink.error);
-        rc = -1;
-    }
-    if (pctx) {
-        zmq_ctx_term(pctx);
-    }
-    if (cctx) {
-        zmq_ctx_term(cctx);
-    }
-    if (sink_ok) {
-        s_sink_free(&sink);
-    }
-    return rc;
+    s_ctx_term(pctx);
+    s_ctx_term(cctx);
+    return s_sink_end(&sink, sink_ok, rc, err, errlen);
 }
 
 static void
@@ -2736,9 +2508,8 @@ s_io(s_cfg_t *cfg)
                 char err[200];
                 if (s_io_one(cfg, cfg->sizes[k], io + 1, r, &rate[io], err,
                              sizeof err) != 0) {
-                    r->failed++;
-                    snprintf(r->error, sizeof r->error, "%s", err);
-                    s_note_fail(cfg, "io", err);
+                    s_run_failed(cfg, &r->failed, r->error, sizeof r->error,
+                                 err, "io");
                     continue;
                 }
                 s_progress("io %6zu B --io-threads %d round %d: %.0f msgs/s",

@@ -229,39 +229,55 @@ s_end_stream(s_run_t *run)
     }
 }
 
+/* Stream BUF (NULL: it could not be made), then the end of stream until
+ * every subscriber has it; the producer's end either way. */
+static void *
+s_publish(s_run_t *run, char *buf)
+{
+    int64_t n = buf ? s_stream(run, buf) : -1;
+    if (n >= 0) {
+        run->sent = (uint64_t) n;
+        s_end_stream(run);
+    }
+    free(buf);
+    s_finished(run);
+    return NULL;
+}
+
+/* Probe until every subscription has come through the proxy. */
+static int
+s_probe_subs(s_run_t *run)
+{
+    uint64_t deadline = b_now_ns() + S_HANDSHAKE_NS;
+    while (atomic_load(&run->subs_ready) < run->ncons) {
+        if (atomic_load(&run->abort)) {
+            return -1;
+        }
+        if (b_now_ns() > deadline) {
+            s_failf(run, "subscriptions did not reach the publisher "
+                         "within 10 s");
+            return -1;
+        }
+        int err = s_send(run->prod, "P", 1, ZMQ_DONTWAIT);
+        if (err && err != EAGAIN) {
+            s_fail(run, "publisher send", err);
+            return -1;
+        }
+        b_sleep_ms(1);
+    }
+    return 0;
+}
+
 static void *
 s_pub(void *arg)
 {
     s_run_t *run = arg;
     char *buf = s_payload(run->size);
-    /* Probe until every subscription has come through the proxy. */
-    uint64_t deadline = b_now_ns() + S_HANDSHAKE_NS;
-    while (buf && atomic_load(&run->subs_ready) < run->ncons) {
-        if (atomic_load(&run->abort)) {
-            goto done;
-        }
-        if (b_now_ns() > deadline) {
-            s_failf(run, "subscriptions did not reach the publisher "
-                         "within 10 s");
-            goto done;
-        }
-        int err = s_send(run->prod, "P", 1, ZMQ_DONTWAIT);
-        if (err && err != EAGAIN) {
-            s_fail(run, "publisher send", err);
-            goto done;
-        }
-        b_sleep_ms(1);
+    if (buf && s_probe_subs(run) != 0) {
+        free(buf);
+        buf = NULL;
     }
-    int64_t n = buf ? s_stream(run, buf) : -1;
-    if (n < 0) {
-        goto done;
-    }
-    run->sent = (uint64_t) n;
-    s_end_stream(run);
-done:
-    free(buf);
-    s_finished(run);
-    return NULL;
+    return s_publish(run, buf);
 }
 
 /* forwarder-gate: PUSH into a forwarder that holds publications until a
@@ -272,17 +288,7 @@ static void *
 s_gate_pub(void *arg)
 {
     s_run_t *run = arg;
-    char *buf = s_payload(run->size);
-    int64_t n = buf ? s_stream(run, buf) : -1;
-    if (n < 0) {
-        goto done;
-    }
-    run->sent = (uint64_t) n;
-    s_end_stream(run);
-done:
-    free(buf);
-    s_finished(run);
-    return NULL;
+    return s_publish(run, s_payload(run->size));
 }
 
 static void *

@@ -21,8 +21,7 @@ s_ask(void *req, const char *command, char *first, size_t len,
       zmq_msg_t *frames, int max)
 {
     ZR_SEND(req, command);
-    ZR_CHECKF(zrt_readable(req, 1000), "no reply to %s within 1 s",
-              command);
+    ZR_CHECKF(zrt_readable(req, 1000), "no reply to %s within 1 s", command);
     int n = 0;
     zmq_msg_t part;
     zmq_msg_init(&part);
@@ -228,22 +227,52 @@ s_capture_sync(void *push, void *pull, void *listener)
     } while (strcmp(buf, "marker") != 0);
 }
 
+/* A streamer inproc://NAME-in -> NAME-out capturing to inproc://cap, a
+ * SUB listener on the capture (RCVHWM HWM), a PUSH into the streamer and
+ * a PULL out of it; open once the listener is subscribed. */
+typedef struct {
+    void *ctx;
+    zr_device_t *dev;
+    void *listener, *push, *pull;
+} s_capture_rig_t;
+
+static void
+s_capture_open(s_capture_rig_t *c, const char *name, int hwm)
+{
+    char in[64], out[64]; /* "@ADDRESS": the device binds, we connect */
+    snprintf(in, sizeof in, "@inproc://%s-in", name);
+    snprintf(out, sizeof out, "@inproc://%s-out", name);
+    c->ctx = zmq_ctx_new();
+    c->dev = zrt_device(c->ctx, ZR_STREAMER, in, out, s_capture);
+    c->listener = zrt_socket(c->ctx, ZMQ_SUB);
+    zrt_setint(c->listener, ZMQ_RCVHWM, hwm);
+    zmq_setsockopt(c->listener, ZMQ_SUBSCRIBE, "", 0);
+    zrt_connect(c->listener, "inproc://cap");
+    c->push = zrt_socket(c->ctx, ZMQ_PUSH);
+    zrt_connect(c->push, in + 1);
+    c->pull = zrt_socket(c->ctx, ZMQ_PULL);
+    zrt_connect(c->pull, out + 1);
+    s_capture_sync(c->push, c->pull, c->listener);
+}
+
+static void
+s_capture_close(s_capture_rig_t *c)
+{
+    zr_device_destroy(&c->dev);
+    zmq_close(c->listener);
+    zmq_close(c->push);
+    zmq_close(c->pull);
+    zmq_ctx_term(c->ctx);
+}
+
 /* Capture sees every frame, with its more-flag, of 10,000 messages. */
 static void
 test_capture_every_frame(void)
 {
-    void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://cf-in",
-                                  "@inproc://cf-out", s_capture);
-    void *listener = zrt_socket(ctx, ZMQ_SUB);
-    zrt_setint(listener, ZMQ_RCVHWM, 100000);
-    zmq_setsockopt(listener, ZMQ_SUBSCRIBE, "", 0);
-    zrt_connect(listener, "inproc://cap");
-    void *push = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push, "inproc://cf-in");
-    void *pull = zrt_socket(ctx, ZMQ_PULL);
-    zrt_connect(pull, "inproc://cf-out");
-    s_capture_sync(push, pull, listener);
+    s_capture_rig_t c;
+    s_capture_open(&c, "cf", 100000);
+    zr_device_t *dev = c.dev;
+    void *listener = c.listener, *push = c.push, *pull = c.pull;
     zr_stats_t st;
     ZR_WAIT_STATS(dev, st, true, ZRT_DEADLINE_MS);
     uint64_t base = st.capture_msgs;
@@ -281,11 +310,7 @@ test_capture_every_frame(void)
     }
     ZR_WAIT_STATS(dev, st, st.capture_msgs == base + count, ZRT_DEADLINE_MS);
     ZR_EQ(st.capture_drops, 0);
-    zr_device_destroy(&dev);
-    zmq_close(listener);
-    zmq_close(push);
-    zmq_close(pull);
-    zmq_ctx_term(ctx);
+    s_capture_close(&c);
 }
 
 /* A listener that never reads costs counted capture drops, not the
@@ -293,18 +318,10 @@ test_capture_every_frame(void)
 static void
 test_capture_stalled_listener(void)
 {
-    void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@inproc://cs-in",
-                                  "@inproc://cs-out", s_capture);
-    void *listener = zrt_socket(ctx, ZMQ_SUB);
-    zrt_setint(listener, ZMQ_RCVHWM, 10);
-    zmq_setsockopt(listener, ZMQ_SUBSCRIBE, "", 0);
-    zrt_connect(listener, "inproc://cap");
-    void *push = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push, "inproc://cs-in");
-    void *pull = zrt_socket(ctx, ZMQ_PULL);
-    zrt_connect(pull, "inproc://cs-out");
-    s_capture_sync(push, pull, listener);
+    s_capture_rig_t c;
+    s_capture_open(&c, "cs", 10);
+    zr_device_t *dev = c.dev;
+    void *push = c.push, *pull = c.pull;
     zr_stats_t st;
     ZR_WAIT_STATS(dev, st, true, ZRT_DEADLINE_MS);
     uint64_t msgs = st.capture_msgs, drops = st.capture_drops;
@@ -322,20 +339,17 @@ test_capture_stalled_listener(void)
                   ZRT_DEADLINE_MS);
     uint64_t copied = st.capture_msgs - msgs;
     uint64_t missed = st.capture_drops - drops;
-    printf("stalled listener: %" PRIu64 " copied, %" PRIu64 " missed\n",
-           copied, missed);
+    printf("stalled listener: %" PRIu64 " copied, %" PRIu64 " missed\n", copied,
+           missed);
     ZR_EQ(copied + missed, count);
     ZR_CHECK(missed > 0);
-    zr_device_destroy(&dev);
-    zmq_close(listener);
-    zmq_close(push);
-    zmq_close(pull);
-    zmq_ctx_term(ctx);
+    s_capture_close(&c);
 }
 
 typedef struct {
-    void *front, *back, *control;
+    void *front, *back, *control; /* control may be NULL */
     int rc;
+    pthread_t thread;
 } s_proxy_args_t;
 
 static void *
@@ -346,19 +360,45 @@ s_run_proxy(void *arg)
     return NULL;
 }
 
+/* Bind A's sockets to inproc://NAME-in, -out and -ctl (each there is) and
+ * run zr_proxy on them in a thread. */
+static void
+s_proxy_start(s_proxy_args_t *a, const char *name)
+{
+    void *socks[3] = {a->front, a->back, a->control};
+    const char *ends[3] = {"in", "out", "ctl"};
+    for (int i = 0; i < 3; i++) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://%s-%s", name, ends[i]);
+        if (socks[i]) {
+            ZR_PASS(zmq_bind(socks[i], ep));
+        }
+    }
+    ZR_EQ(pthread_create(&a->thread, NULL, s_run_proxy, a), 0);
+}
+
+/* Wait for zr_proxy to return (a->rc), then close A's sockets. */
+static void
+s_proxy_join(s_proxy_args_t *a)
+{
+    pthread_join(a->thread, NULL);
+    zmq_close(a->front);
+    zmq_close(a->back);
+    if (a->control) {
+        zmq_close(a->control);
+    }
+}
+
 /* zr_proxy on the caller's own sockets, as zmq_proxy_steerable. */
 static void
 test_zr_proxy(void)
 {
     void *ctx = zmq_ctx_new();
-    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_ROUTER),
-                           zrt_socket(ctx, ZMQ_DEALER),
-                           zrt_socket(ctx, ZMQ_REP), 1};
-    ZR_PASS(zmq_bind(args.front, "inproc://px-in"));
-    ZR_PASS(zmq_bind(args.back, "inproc://px-out"));
-    ZR_PASS(zmq_bind(args.control, "inproc://px-ctl"));
-    pthread_t t;
-    pthread_create(&t, NULL, s_run_proxy, &args);
+    s_proxy_args_t args = {.front = zrt_socket(ctx, ZMQ_ROUTER),
+                           .back = zrt_socket(ctx, ZMQ_DEALER),
+                           .control = zrt_socket(ctx, ZMQ_REP),
+                           .rc = 1};
+    s_proxy_start(&args, "px");
     void *req = zrt_socket(ctx, ZMQ_REQ);
     void *rep = zrt_socket(ctx, ZMQ_REP);
     void *ctl = zrt_socket(ctx, ZMQ_REQ);
@@ -371,11 +411,8 @@ test_zr_proxy(void)
     ZR_RECV(req, "world");
     ZR_SEND(ctl, "TERMINATE");
     ZR_RECV(ctl, "");
-    pthread_join(t, NULL);
+    s_proxy_join(&args);
     ZR_EQ(args.rc, 0);
-    zmq_close(args.front);
-    zmq_close(args.back);
-    zmq_close(args.control);
     zmq_close(req);
     zmq_close(rep);
     zmq_close(ctl);
@@ -387,16 +424,15 @@ static void
 test_zr_proxy_eterm(void)
 {
     void *ctx = zmq_ctx_new();
-    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL),
-                           zrt_socket(ctx, ZMQ_PUSH), NULL, 1};
+    s_proxy_args_t args = {.front = zrt_socket(ctx, ZMQ_PULL),
+                           .back = zrt_socket(ctx, ZMQ_PUSH),
+                           .control = NULL,
+                           .rc = 1};
     ZR_PASS(zmq_bind(args.front, "inproc://pe-in"));
-    pthread_t t;
-    pthread_create(&t, NULL, s_run_proxy, &args);
+    ZR_EQ(pthread_create(&args.thread, NULL, s_run_proxy, &args), 0);
     zmq_ctx_shutdown(ctx);
-    pthread_join(t, NULL);
+    s_proxy_join(&args);
     ZR_EQ(args.rc, -1);
-    zmq_close(args.front);
-    zmq_close(args.back);
     zmq_ctx_term(ctx);
     /* Two sockets that cannot exchange anything in any direction. */
     void *ctx2 = zmq_ctx_new();
@@ -482,13 +518,11 @@ static void
 test_router_control_malformed(void)
 {
     void *ctx = zmq_ctx_new();
-    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL), zrt_socket(ctx, ZMQ_PUSH),
-                           zrt_socket(ctx, ZMQ_ROUTER), 1};
-    ZR_PASS(zmq_bind(args.front, "inproc://rm-in"));
-    ZR_PASS(zmq_bind(args.back, "inproc://rm-out"));
-    ZR_PASS(zmq_bind(args.control, "inproc://rm-ctl"));
-    pthread_t t;
-    pthread_create(&t, NULL, s_run_proxy, &args);
+    s_proxy_args_t args = {.front = zrt_socket(ctx, ZMQ_PULL),
+                           .back = zrt_socket(ctx, ZMQ_PUSH),
+                           .control = zrt_socket(ctx, ZMQ_ROUTER),
+                           .rc = 1};
+    s_proxy_start(&args, "rm");
     void *push = zrt_socket(ctx, ZMQ_PUSH);
     void *pull = zrt_socket(ctx, ZMQ_PULL);
     void *peer = zrt_socket(ctx, ZMQ_DEALER);
@@ -565,8 +599,7 @@ test_router_control_malformed(void)
     json[n] = 0;
     cJSON *o = cJSON_Parse(json);
     cJSON *ctl = cJSON_GetObjectItem(o, "control");
-    ZR_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(o, "state")),
-             "running");
+    ZR_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(o, "state")), "running");
     ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "commands")), 4);
     ZR_EQ(cJSON_GetNumberValue(cJSON_GetObjectItem(ctl, "errors")), 6);
     cJSON_Delete(o);
@@ -575,11 +608,8 @@ test_router_control_malformed(void)
     const char *terminate[] = {"", "TERMINATE"};
     s_send_strs(peer, terminate, 2);
     s_expect(peer, empty_reply, 2, NULL, "['', TERMINATE]");
-    pthread_join(t, NULL);
+    s_proxy_join(&args);
     ZR_EQ(args.rc, 0);
-    zmq_close(args.front);
-    zmq_close(args.back);
-    zmq_close(args.control);
     zmq_close(push);
     zmq_close(pull);
     zmq_close(peer);
@@ -662,14 +692,12 @@ static void
 test_control_peer_never_reads(void)
 {
     void *ctx = zmq_ctx_new();
-    s_proxy_args_t args = {zrt_socket(ctx, ZMQ_PULL), zrt_socket(ctx, ZMQ_PUSH),
-                           zrt_socket(ctx, ZMQ_PAIR), 1};
+    s_proxy_args_t args = {.front = zrt_socket(ctx, ZMQ_PULL),
+                           .back = zrt_socket(ctx, ZMQ_PUSH),
+                           .control = zrt_socket(ctx, ZMQ_PAIR),
+                           .rc = 1};
     zrt_setint(args.control, ZMQ_SNDHWM, 2);
-    ZR_PASS(zmq_bind(args.front, "inproc://nr-in"));
-    ZR_PASS(zmq_bind(args.back, "inproc://nr-out"));
-    ZR_PASS(zmq_bind(args.control, "inproc://nr-ctl"));
-    pthread_t t;
-    pthread_create(&t, NULL, s_run_proxy, &args);
+    s_proxy_start(&args, "nr");
     void *push = zrt_socket(ctx, ZMQ_PUSH);
     void *pull = zrt_socket(ctx, ZMQ_PULL);
     void *peer = zrt_socket(ctx, ZMQ_PAIR);
@@ -687,10 +715,7 @@ test_control_peer_never_reads(void)
     ZR_SEND(push, "x"); /* the proxy is still serving */
     ZR_RECV(pull, "x");
     zmq_ctx_shutdown(ctx);
-    pthread_join(t, NULL);
-    zmq_close(args.front);
-    zmq_close(args.back);
-    zmq_close(args.control);
+    s_proxy_join(&args);
     zmq_close(push);
     zmq_close(pull);
     zmq_close(peer);

@@ -193,90 +193,19 @@ test_start_errors(void)
  * The binary: zrelay run CONFIG.
  */
 
-typedef struct {
-    zrt_proc_t *proc;
-    char path[64];
-    char control[128];
-    struct {
-        char device[64], role[16], address[128];
-    } eps[16];
-    int neps;
-} s_daemon_t;
-
-static void
-s_write(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ZR_CHECKF(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Start `zrelay run` on TEXT (written to a temporary file) with EXTRA
  * arguments, and read its table up to "ready". */
 static void
-s_daemon_start(s_daemon_t *d, const char *text, const char *extra)
+s_daemon_start(zrt_daemon_t *d, const char *text, const char *extra)
 {
-    memset(d, 0, sizeof *d);
-    snprintf(d->path, sizeof d->path, "/tmp/zrelay-daemon-XXXXXX");
-    int fd = mkstemp(d->path);
-    ZR_CHECK(fd >= 0);
-    close(fd);
-    s_write(d->path, text);
+    zrt_daemon_config(d, "/tmp/zrelay-daemon-XXXXXX", text);
     const char *argv[] = {ZRELAY_BIN, "run", d->path, extra, NULL};
-    d->proc = zrt_proc_start(argv, NULL);
-    char line[512];
-    for (;;) {
-        ZR_CHECKF(
-            zrt_proc_read_line(d->proc, line, sizeof line, ZRT_DEADLINE_MS),
-            "no 'ready' from zrelay run; stderr:\n%s",
-            zrt_proc_stderr(d->proc));
-        if (strcmp(line, "ready") == 0) {
-            break;
-        }
-        char device[64], type[16], role[16], mode[16], address[128];
-        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
-                   address) != 5 ||
-            strcmp(mode, "bind") != 0) {
-            continue;
-        }
-        if (strcmp(device, "-") == 0 && strcmp(role, "control") == 0) {
-            snprintf(d->control, sizeof d->control, "%s", address);
-        }
-        else if (d->neps < 16) {
-            snprintf(d->eps[d->neps].device, 64, "%s", device);
-            snprintf(d->eps[d->neps].role, 16, "%s", role);
-            snprintf(d->eps[d->neps].address, 128, "%s", address);
-            d->neps++;
-        }
-    }
-    ZR_CHECKF(*d->control, "no control line in the table");
-}
-
-static const char *
-s_daemon_ep(s_daemon_t *d, const char *device, const char *role)
-{
-    for (int i = 0; i < d->neps; i++) {
-        if (strcmp(d->eps[i].device, device) == 0 &&
-            strcmp(d->eps[i].role, role) == 0) {
-            return d->eps[i].address;
-        }
-    }
-    ZR_FAILF("no %s %s in the table", device, role);
-}
-
-static void
-s_daemon_stop(s_daemon_t *d)
-{
-    zrt_proc_signal(d->proc, SIGTERM);
-    zrt_proc_expect_exit(d->proc, 0, ZRT_DEADLINE_MS);
-    zrt_proc_destroy(&d->proc);
-    unlink(d->path);
+    zrt_daemon_start(d, argv);
 }
 
 /* `zrelay ctl` against the daemon; its stdout into OUT. */
 static int
-s_ctl(s_daemon_t *d, char *out, size_t len, const char *cmd, const char *name,
+s_ctl(zrt_daemon_t *d, char *out, size_t len, const char *cmd, const char *name,
       const char *flag)
 {
     const char *argv[] = {ZRELAY_BIN, "ctl", d->control, cmd, name, flag, NULL};
@@ -293,7 +222,7 @@ s_ctl(s_daemon_t *d, char *out, size_t len, const char *cmd, const char *name,
 }
 
 static cJSON *
-s_stats_json(s_daemon_t *d, const char *name)
+s_stats_json(zrt_daemon_t *d, const char *name)
 {
     char out[16384];
     ZR_EQ(s_ctl(d, out, sizeof out, "stats", name, "--json"), 0);
@@ -303,7 +232,7 @@ s_stats_json(s_daemon_t *d, const char *name)
 }
 
 static double
-s_msgs_in(s_daemon_t *d, const char *name)
+s_msgs_in(zrt_daemon_t *d, const char *name)
 {
     cJSON *json = s_stats_json(d, name);
     double n = s_num(json, "frontend", "msgs_in");
@@ -358,17 +287,17 @@ s_produce(void *arg)
 static void
 test_reload_keeps_untouched(void)
 {
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d,
                    S_STEADY "[queue other]\nfrontend = @tcp://127.0.0.1:*\n"
                             "backend = @tcp://127.0.0.1:*\nsndhwm = 100\n",
                    NULL);
     void *ctx = zmq_ctx_new();
     void *pull = zrt_socket(ctx, ZMQ_PULL);
-    zrt_connect(pull, s_daemon_ep(&d, "steady", "backend"));
+    zrt_connect(pull, zrt_daemon_ep(&d, "steady", "backend"));
     atomic_bool stop = false;
-    s_producer_t producer = {ctx, s_daemon_ep(&d, "steady", "frontend"), &stop,
-                             0};
+    s_producer_t producer = {ctx, zrt_daemon_ep(&d, "steady", "frontend"),
+                             &stop, 0};
     pthread_t thread;
     pthread_create(&thread, NULL, s_produce, &producer);
     uint32_t next = 0;
@@ -385,10 +314,11 @@ test_reload_keeps_untouched(void)
     cJSON_Delete(before);
 
     /* other changes, added is new, steady stays as it was. */
-    s_write(d.path, S_STEADY "[queue other]\nfrontend = @tcp://127.0.0.1:*\n"
-                             "backend = @tcp://127.0.0.1:*\nsndhwm = 200\n"
-                             "[forwarder added]\nfrontend = @inproc://x\n"
-                             "backend = @inproc://y\n");
+    zrt_write_file(d.path,
+                   S_STEADY "[queue other]\nfrontend = @tcp://127.0.0.1:*\n"
+                            "backend = @tcp://127.0.0.1:*\nsndhwm = 200\n"
+                            "[forwarder added]\nfrontend = @inproc://x\n"
+                            "backend = @inproc://y\n");
     char out[8192];
     ZR_EQ(s_ctl(&d, out, sizeof out, "reload", NULL, NULL), 0);
     ZR_STREQ(out, "reloaded\n");
@@ -402,14 +332,15 @@ test_reload_keeps_untouched(void)
         next++;
     }
     /* SIGHUP does the same; a config with errors changes nothing. */
-    s_write(d.path, S_STEADY "[queue other]\nfrontend = 5559\n");
+    zrt_write_file(d.path, S_STEADY "[queue other]\nfrontend = 5559\n");
     ZR_EQ(s_ctl(&d, out, sizeof out, "reload", NULL, NULL), 1);
     ZR_CHECKF(strstr(out, "reload refused, the running set is unchanged"), "%s",
               out);
     ZR_EQ(s_ctl(&d, out, sizeof out, "list", NULL, NULL), 0);
     ZR_CHECKF(strstr(out, "added") && strstr(out, "other"), "%s", out);
-    s_write(d.path, S_STEADY "[queue other]\nfrontend = @tcp://127.0.0.1:*\n"
-                             "backend = @tcp://127.0.0.1:*\nsndhwm = 300\n");
+    zrt_write_file(d.path,
+                   S_STEADY "[queue other]\nfrontend = @tcp://127.0.0.1:*\n"
+                            "backend = @tcp://127.0.0.1:*\nsndhwm = 300\n");
     zrt_proc_signal(d.proc, SIGHUP);
     ZR_WAIT((zrt_proc_pump(d.proc, 5),
              s_count(zrt_proc_stderr(d.proc), "reloaded:") == 2),
@@ -447,7 +378,7 @@ test_reload_keeps_untouched(void)
     ZR_WAIT(s_msgs_in(&d, "steady") == producer.sent, ZRT_DEADLINE_MS);
     ZR_CHECK(s_msgs_in(&d, "steady") > in_before);
     printf("%u messages through a reload, none lost\n", producer.sent);
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
     zmq_close(pull);
     zmq_ctx_term(ctx);
 }
@@ -485,7 +416,7 @@ s_flood(void *arg)
 static void
 test_sigterm_drain(void)
 {
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d,
                    "[zrelay]\ncontrol = @tcp://127.0.0.1:*\nlinger = 2s\n"
                    "[streamer s]\nfrontend = @tcp://127.0.0.1:*\n"
@@ -493,9 +424,9 @@ test_sigterm_drain(void)
                    NULL);
     void *ctx = zmq_ctx_new();
     void *pull = zrt_socket(ctx, ZMQ_PULL);
-    zrt_connect(pull, s_daemon_ep(&d, "s", "backend"));
+    zrt_connect(pull, zrt_daemon_ep(&d, "s", "backend"));
     atomic_bool stop = false;
-    s_flood_t flood = {ctx, s_daemon_ep(&d, "s", "frontend"), &stop, 0};
+    s_flood_t flood = {ctx, zrt_daemon_ep(&d, "s", "frontend"), &stop, 0};
     pthread_t thread;
     pthread_create(&thread, NULL, s_flood, &flood);
     uint32_t got = 0;
@@ -564,10 +495,7 @@ test_keep_going(void)
              "[queue blocked]\nfrontend = @%s\nbackend = @inproc://b\n",
              taken);
     char path[] = "/tmp/zrelay-keep-XXXXXX";
-    int fd = mkstemp(path);
-    ZR_CHECK(fd >= 0);
-    close(fd);
-    s_write(path, text);
+    zrt_temp_file(path, text);
     const char *argv[] = {ZRELAY_BIN, "run", path, NULL};
     zrt_proc_t *p = zrt_proc_start(argv, NULL);
     zrt_proc_expect_exit(p, 1, ZRT_DEADLINE_MS);
@@ -581,7 +509,7 @@ test_keep_going(void)
     ZR_CHECK(!strstr(zrt_proc_stdout(p), "ready"));
     zrt_proc_destroy(&p);
 
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d, text, "--keep-going");
     ZR_EQ(d.neps, 2); /* fine's frontend and backend only */
     char out[4096];
@@ -594,7 +522,7 @@ test_keep_going(void)
         ZR_CHECKF(zrt_now_ms() < until, "%s", zrt_proc_stderr(d.proc));
         zrt_proc_pump(d.proc, 20);
     }
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
     unlink(path);
     zmq_close(holder);
     zmq_ctx_term(ctx);
@@ -619,7 +547,7 @@ test_reload_moves(void)
              "control = @inproc://one-ctl\n"
              "[streamer two]\nfrontend = @%s\nbackend = @inproc://two\n",
              a, b);
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d, text, NULL);
     char out[8192];
     snprintf(text, sizeof text,
@@ -628,7 +556,7 @@ test_reload_moves(void)
              "control = @inproc://one-ctl\n"
              "[streamer two]\nfrontend = @%s\nbackend = @inproc://two\n",
              c, b, a);
-    s_write(d.path, text);
+    zrt_write_file(d.path, text);
     ZR_EQ(s_ctl(&d, out, sizeof out, "reload", NULL, NULL), 0);
     ZR_STREQ(out, "reloaded\n");
     ZR_WAIT((zrt_proc_pump(d.proc, 5),
@@ -643,7 +571,7 @@ test_reload_moves(void)
               "%s", zrt_proc_stdout(p));
     zrt_proc_destroy(&p);
     snprintf(d.control, sizeof d.control, "%s", c);
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
     zmq_ctx_term(ctx);
 }
 
@@ -652,7 +580,7 @@ test_reload_moves(void)
 static void
 test_reload_restarts_stopped(void)
 {
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d,
                    "[zrelay]\ncontrol = @tcp://127.0.0.1:*\n"
                    "[streamer one]\nfrontend = @tcp://127.0.0.1:*\n"
@@ -661,7 +589,7 @@ test_reload_restarts_stopped(void)
                    NULL);
     void *ctx = zmq_ctx_new();
     void *req = zrt_socket(ctx, ZMQ_REQ);
-    zrt_connect(req, s_daemon_ep(&d, "one", "control"));
+    zrt_connect(req, zrt_daemon_ep(&d, "one", "control"));
     ZR_SEND(req, "TERMINATE");
     ZR_RECV(req, "");
     char out[8192];
@@ -675,7 +603,7 @@ test_reload_restarts_stopped(void)
              strstr(zrt_proc_stderr(d.proc),
                     "one: stopped by its control endpoint, starting again")),
             ZRT_DEADLINE_MS);
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
     zmq_close(req);
     zmq_ctx_term(ctx);
 }

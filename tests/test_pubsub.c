@@ -239,12 +239,15 @@ test_eviction(void)
  * The subscription table and its limit.
  */
 
+/* The count of TOPIC in STATS, and the list's length and truncation. */
 static double
-s_topic_count(zr_device_t *dev, const char *topic)
+s_listed(zr_device_t *dev, const char *topic, int *rows, bool *truncated)
 {
     cJSON *root = s_stats(dev);
-    cJSON *list =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "subscriptions"), "list");
+    cJSON *subs = cJSON_GetObjectItem(root, "subscriptions");
+    cJSON *list = cJSON_GetObjectItem(subs, "list");
+    *rows = cJSON_GetArraySize(list);
+    *truncated = cJSON_IsTrue(cJSON_GetObjectItem(subs, "truncated"));
     double n = 0;
     cJSON *e;
     cJSON_ArrayForEach(e, list)
@@ -256,6 +259,15 @@ s_topic_count(zr_device_t *dev, const char *topic)
     }
     cJSON_Delete(root);
     return n;
+}
+
+/* The count of TOPIC in STATS. */
+static double
+s_topic_count(zr_device_t *dev, const char *topic)
+{
+    int rows;
+    bool truncated;
+    return s_listed(dev, topic, &rows, &truncated);
 }
 
 static void
@@ -671,28 +683,6 @@ test_stats_reader_blocks_nothing(void)
     zmq_ctx_term(ctx);
 }
 
-/* The count of TOPIC in STATS, and the list's length and truncation. */
-static double
-s_listed(zr_device_t *dev, const char *topic, int *rows, bool *truncated)
-{
-    cJSON *root = s_stats(dev);
-    cJSON *subs = cJSON_GetObjectItem(root, "subscriptions");
-    cJSON *list = cJSON_GetObjectItem(subs, "list");
-    *rows = cJSON_GetArraySize(list);
-    *truncated = cJSON_IsTrue(cJSON_GetObjectItem(subs, "truncated"));
-    double n = 0;
-    cJSON *e;
-    cJSON_ArrayForEach(e, list)
-    {
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "topic"));
-        if (t && strcmp(t, topic) == 0) {
-            n = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count"));
-        }
-    }
-    cJSON_Delete(root);
-    return n;
-}
-
 /* STATS lists the first 1000 topics in byte order, as they are now:
  * past the list a change shows in the totals only. */
 static void
@@ -779,6 +769,24 @@ test_stats_readers_churn(void)
  * The way up: subscriptions reach the publishers, all of them.
  */
 
+/* A forwarder TAG (*DEV), an XPUB publisher on its frontend (*PUB), and
+ * on its backend a socket of TYPE with no high-water mark on the way up,
+ * returned. */
+static void *
+s_way_up(void *ctx, const char *tag, int type, zr_device_t **dev, void **pub)
+{
+    char ep[64];
+    *dev = zrt_tag_device(ctx, ZR_FORWARDER, tag, NULL);
+    *pub = zrt_socket(ctx, ZMQ_XPUB);
+    snprintf(ep, sizeof ep, "inproc://%s-front", tag);
+    zrt_connect(*pub, ep);
+    void *down = zrt_socket(ctx, type);
+    zrt_setint(down, ZMQ_SNDHWM, 0); /* the subscriber's side loses none */
+    snprintf(ep, sizeof ep, "inproc://%s-back", tag);
+    zrt_connect(down, ep);
+    return down;
+}
+
 /* 5,000 subscriptions at once with the relay's default HWM: the
  * publisher (an XPUB, which reports each new topic) must see every one.
  * It reads nothing until the relay has passed them all on, so whatever
@@ -788,12 +796,8 @@ test_subscriptions_all_upstream(void)
 {
     const int n = 5000;
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "up", NULL);
-    void *pub = zrt_socket(ctx, ZMQ_XPUB);
-    zrt_connect(pub, "inproc://up-front");
-    void *sub = zrt_socket(ctx, ZMQ_SUB);
-    zrt_setint(sub, ZMQ_SNDHWM, 0); /* the subscriber's side loses none */
-    zrt_connect(sub, "inproc://up-back");
+    zr_device_t *dev;
+    void *pub, *sub = s_way_up(ctx, "up", ZMQ_SUB, &dev, &pub);
     for (int i = 0; i < n; i++) {
         char topic[16];
         int len = snprintf(topic, sizeof topic, "T%05d", i);
@@ -826,12 +830,8 @@ test_garbage_stays_down(void)
 {
     const int n = 10000;
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "junk", NULL);
-    void *pub = zrt_socket(ctx, ZMQ_XPUB);
-    zrt_connect(pub, "inproc://junk-front");
-    void *xsub = zrt_socket(ctx, ZMQ_XSUB);
-    zrt_setint(xsub, ZMQ_SNDHWM, 0);
-    zrt_connect(xsub, "inproc://junk-back");
+    zr_device_t *dev;
+    void *pub, *xsub = s_way_up(ctx, "junk", ZMQ_XSUB, &dev, &pub);
     for (int i = 0; i < n; i++) {
         ZR_SEND(xsub, "garbage");
     }

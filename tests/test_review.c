@@ -30,6 +30,97 @@ s_drops(const zr_socket_stats_t *s)
            s->drop_shutdown;
 }
 
+/* An engine between a frontend and a backend socket of its own context,
+ * bound to inproc://rv-NAME-front and inproc://rv-NAME-back; run in a
+ * thread or stopped before it runs. Sockets a case adds are the case's to
+ * close before s_rig_close. */
+typedef struct {
+    void *ctx, *front, *back;
+    zr__engine_t *engine;
+    pthread_t thread;
+    bool running;
+    char front_ep[64], back_ep[64];
+} s_rig_t;
+
+/* The context and the sockets, for options before s_rig_bind. */
+static void
+s_rig_new(s_rig_t *r, int front_type, int back_type)
+{
+    memset(r, 0, sizeof *r);
+    r->ctx = zmq_ctx_new();
+    r->front = zrt_socket(r->ctx, front_type);
+    r->back = zrt_socket(r->ctx, back_type);
+}
+
+static void
+s_rig_bind(s_rig_t *r, const char *name)
+{
+    snprintf(r->front_ep, sizeof r->front_ep, "inproc://rv-%s-front", name);
+    snprintf(r->back_ep, sizeof r->back_ep, "inproc://rv-%s-back", name);
+    ZR_PASS(zmq_bind(r->front, r->front_ep));
+    ZR_PASS(zmq_bind(r->back, r->back_ep));
+    r->engine = zr__engine_new();
+    ZR_PASS(zr__engine_set_sockets(r->engine, r->front, r->back));
+}
+
+static void
+s_rig_open(s_rig_t *r, const char *name, int front_type, int back_type)
+{
+    s_rig_new(r, front_type, back_type);
+    s_rig_bind(r, name);
+}
+
+static void *
+s_run_engine(void *arg)
+{
+    zr__engine_run(arg);
+    return NULL;
+}
+
+static void
+s_rig_run(s_rig_t *r)
+{
+    ZR_EQ(pthread_create(&r->thread, NULL, s_run_engine, r->engine), 0);
+    r->running = true;
+}
+
+/* Stop the engine and wait for its thread. */
+static void
+s_rig_stop(s_rig_t *r)
+{
+    zr__engine_stop(r->engine);
+    if (r->running) {
+        pthread_join(r->thread, NULL);
+        r->running = false;
+    }
+}
+
+/* A peer of TYPE sends TEXT to the frontend; once it is there the engine
+ * is stopped and then run: the run goes straight to the stop's drain,
+ * which reads it. ST: the engine's stats after. Returns the peer. */
+static void *
+s_rig_drain_one(s_rig_t *r, int type, const char *text, zr_stats_t *st)
+{
+    void *peer = zrt_socket(r->ctx, type);
+    zrt_connect(peer, r->front_ep);
+    ZR_SEND(peer, text);
+    s_wait_readable(r->front);
+
+    zr__engine_stop(r->engine);
+    ZR_EQ(zr__engine_run(r->engine), 0);
+    zr__engine_stats(r->engine, st);
+    return peer;
+}
+
+static void
+s_rig_close(s_rig_t *r)
+{
+    zr__engine_destroy(&r->engine);
+    zmq_close(r->front);
+    zmq_close(r->back);
+    zmq_ctx_term(r->ctx);
+}
+
 /* A forwarder with a gate (hold_until 1, no subscriber): a publication
  * that arrives during the stop's drain is taken by the gate. The gate
  * was flushed before the drain, never after: the message was neither
@@ -37,28 +128,16 @@ s_drops(const zr_socket_stats_t *s)
 static void
 test_gate_drain_at_stop(void)
 {
-    void *ctx = zmq_ctx_new();
-    void *front = zrt_socket(ctx, ZMQ_PULL);
-    void *back = zrt_socket(ctx, ZMQ_XPUB);
-    ZR_PASS(zmq_bind(front, "inproc://rv-gate-front"));
-    ZR_PASS(zmq_bind(back, "inproc://rv-gate-back"));
-    zr__engine_t *engine = zr__engine_new();
-    ZR_PASS(zr__engine_set_sockets(engine, front, back));
-    zr__engine_set_drain(engine, NULL, NULL);
+    s_rig_t r;
+    s_rig_open(&r, "gate", ZMQ_PULL, ZMQ_XPUB);
+    zr__engine_set_drain(r.engine, NULL, NULL);
     zr__pubsub_opts_t opts = {.hold_until = 1};
     zr__pubsub_t *pubsub =
-        zr__pubsub_new(engine, "rv", front, back, NULL, &opts);
+        zr__pubsub_new(r.engine, "rv", r.front, r.back, NULL, &opts);
     ZR_CHECK(pubsub != NULL);
 
-    void *push = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push, "inproc://rv-gate-front");
-    ZR_SEND(push, "hello");
-    s_wait_readable(front);
-
-    zr__engine_stop(engine);
-    ZR_EQ(zr__engine_run(engine), 0);
     zr_stats_t st;
-    zr__engine_stats(engine, &st);
+    void *push = s_rig_drain_one(&r, ZMQ_PUSH, "hello", &st);
     ZR_EQ(st.frontend.msgs_in, 1);
     ZR_CHECKF(st.backend.msgs_out + s_drops(&st.backend) == 1,
               "msgs_in 1, but msgs_out %" PRIu64 " + drops %" PRIu64
@@ -66,11 +145,8 @@ test_gate_drain_at_stop(void)
               st.backend.msgs_out, s_drops(&st.backend));
 
     zr__pubsub_destroy(&pubsub);
-    zr__engine_destroy(&engine);
     zmq_close(push);
-    zmq_close(front);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
+    s_rig_close(&r);
 }
 
 /* A broker (lru, no worker): a request read during the stop's drain
@@ -80,28 +156,17 @@ test_gate_drain_at_stop(void)
 static void
 test_broker_drain_at_stop(void)
 {
-    void *ctx = zmq_ctx_new();
-    void *front = zrt_socket(ctx, ZMQ_ROUTER);
-    void *back = zrt_socket(ctx, ZMQ_ROUTER);
-    ZR_PASS(zmq_bind(front, "inproc://rv-brk-front"));
-    ZR_PASS(zmq_bind(back, "inproc://rv-brk-back"));
-    zr__engine_t *engine = zr__engine_new();
-    ZR_PASS(zr__engine_set_sockets(engine, front, back));
-    zr__engine_set_drain(engine, NULL, NULL);
+    s_rig_t r;
+    s_rig_open(&r, "brk", ZMQ_ROUTER, ZMQ_ROUTER);
+    zr__engine_set_drain(r.engine, NULL, NULL);
     zr__broker_opts_t opts = {
         .strategy = ZR__STRATEGY_LRU, .heartbeat = 1000, .liveness = 3};
-    zr__broker_t *broker = zr__broker_new(engine, "rv", front, back, &opts);
+    zr__broker_t *broker =
+        zr__broker_new(r.engine, "rv", r.front, r.back, &opts);
     ZR_CHECK(broker != NULL);
 
-    void *client = zrt_socket(ctx, ZMQ_DEALER);
-    zrt_connect(client, "inproc://rv-brk-front");
-    ZR_SEND(client, "request");
-    s_wait_readable(front);
-
-    zr__engine_stop(engine);
-    ZR_EQ(zr__engine_run(engine), 0);
     zr_stats_t st;
-    zr__engine_stats(engine, &st);
+    void *client = s_rig_drain_one(&r, ZMQ_DEALER, "request", &st);
     ZR_EQ(st.frontend.msgs_in, 1);
     ZR_CHECKF(zrt_readable(client, 2000),
               "no answer to a request read at stop (frontend msgs_out %" PRIu64
@@ -110,11 +175,8 @@ test_broker_drain_at_stop(void)
     ZR_RECV(client, "ZRELAY-ERROR stopping the broker is stopping");
 
     zr__broker_destroy(&broker);
-    zr__engine_destroy(&engine);
     zmq_close(client);
-    zmq_close(front);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
+    s_rig_close(&r);
 }
 
 /* A handler whose timer asks for another call (zr__engine_set_deadline,
@@ -146,44 +208,27 @@ s_timed_timer(void *arg, int64_t now)
     return -1;
 }
 
-static void *
-s_run_engine(void *arg)
-{
-    zr__engine_run(arg);
-    return NULL;
-}
-
 static void
 test_deadline_set_in_timer(void)
 {
-    void *ctx = zmq_ctx_new();
-    void *front = zrt_socket(ctx, ZMQ_PULL);
-    void *back = zrt_socket(ctx, ZMQ_PUSH);
-    ZR_PASS(zmq_bind(front, "inproc://rv-timer-front"));
-    ZR_PASS(zmq_bind(back, "inproc://rv-timer-back"));
-    zr__engine_t *engine = zr__engine_new();
-    ZR_PASS(zr__engine_set_sockets(engine, front, back));
-    s_timed_t timed = {.engine = engine};
+    s_rig_t r;
+    s_rig_open(&r, "timer", ZMQ_PULL, ZMQ_PUSH);
+    s_timed_t timed = {.engine = r.engine};
     zr__handler_t handler = {s_timed_message, s_timed_timer, NULL, &timed, 0};
-    zr__engine_set_handler(engine, &handler);
-    zr__engine_set_deadline(engine, zr__now_ms());
-    pthread_t thread;
-    pthread_create(&thread, NULL, s_run_engine, engine);
+    zr__engine_set_handler(r.engine, &handler);
+    zr__engine_set_deadline(r.engine, zr__now_ms());
+    s_rig_run(&r);
     ZR_WAIT(atomic_load(&timed.calls) >= 1, ZRT_DEADLINE_MS);
     int64_t start = zrt_now_ms();
     while (atomic_load(&timed.calls) < 2 && zrt_now_ms() - start < 2000) {
         zmq_poll(NULL, 0, 2);
     }
     int calls = atomic_load(&timed.calls);
-    zr__engine_stop(engine);
-    pthread_join(thread, NULL);
+    s_rig_stop(&r);
     ZR_CHECKF(calls >= 2,
               "the deadline the timer asked for was lost: %d call(s) in 2 s",
               calls);
-    zr__engine_destroy(&engine);
-    zmq_close(front);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
+    s_rig_close(&r);
 }
 
 /* ---------------------------------------------------------------------
@@ -321,29 +366,23 @@ test_restart_last_frame(void)
 static void
 test_gate_last_value_order(void)
 {
-    void *ctx = zmq_ctx_new();
-    void *front = zrt_socket(ctx, ZMQ_PULL);
-    void *back = zrt_socket(ctx, ZMQ_XPUB);
-    ZR_PASS(zmq_bind(front, "inproc://rv-lvg-front"));
-    ZR_PASS(zmq_bind(back, "inproc://rv-lvg-back"));
-    zr__engine_t *engine = zr__engine_new();
-    ZR_PASS(zr__engine_set_sockets(engine, front, back));
+    s_rig_t r;
+    s_rig_open(&r, "lvg", ZMQ_PULL, ZMQ_XPUB);
     zr__pubsub_opts_t opts = {.hold_until = 1, .last_value = true};
     zr__pubsub_t *pubsub =
-        zr__pubsub_new(engine, "rv", front, back, NULL, &opts);
+        zr__pubsub_new(r.engine, "rv", r.front, r.back, NULL, &opts);
     ZR_CHECK(pubsub != NULL);
-    pthread_t thread;
-    pthread_create(&thread, NULL, s_run_engine, engine);
+    s_rig_run(&r);
 
-    void *push = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push, "inproc://rv-lvg-front");
+    void *push = zrt_socket(r.ctx, ZMQ_PUSH);
+    zrt_connect(push, r.front_ep);
     ZR_SEND(push, "A1");
     ZR_SEND(push, "A2");
     zr_stats_t st;
-    ZR_WAIT((zr__engine_stats(engine, &st), st.frontend.msgs_in == 2),
+    ZR_WAIT((zr__engine_stats(r.engine, &st), st.frontend.msgs_in == 2),
             ZRT_DEADLINE_MS);
-    void *sub = zrt_socket(ctx, ZMQ_SUB);
-    zrt_connect(sub, "inproc://rv-lvg-back");
+    void *sub = zrt_socket(r.ctx, ZMQ_SUB);
+    zrt_connect(sub, r.back_ep);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "A", 1);
     char got[3][16] = {"", "", ""};
     int n = 0;
@@ -351,19 +390,15 @@ test_gate_last_value_order(void)
         zrt_recv_str(sub, got[n], sizeof got[n]);
         n++;
     }
-    zr__engine_stop(engine);
-    pthread_join(thread, NULL);
+    s_rig_stop(&r);
     ZR_CHECKF(n == 2 && strcmp(got[0], "A1") == 0 && strcmp(got[1], "A2") == 0,
               "the late subscriber got %d message(s): %s %s %s (want A1 A2)", n,
               got[0], got[1], got[2]);
 
     zr__pubsub_destroy(&pubsub);
-    zr__engine_destroy(&engine);
     zmq_close(sub);
     zmq_close(push);
-    zmq_close(front);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
+    s_rig_close(&r);
 }
 
 /* Last values and a held message. A3 is held by the backend's outlet
@@ -374,41 +409,36 @@ test_gate_last_value_order(void)
 static void
 test_held_last_value_twice(void)
 {
-    void *ctx = zmq_ctx_new();
-    void *front = zrt_socket(ctx, ZMQ_PULL);
-    void *back = zrt_socket(ctx, ZMQ_XPUB);
-    zrt_setint(back, ZMQ_SNDHWM, 1);
-    zrt_setint(back, ZMQ_XPUB_NODROP, 1);
-    ZR_PASS(zmq_bind(front, "inproc://rv-lvh-front"));
-    ZR_PASS(zmq_bind(back, "inproc://rv-lvh-back"));
-    zr__engine_t *engine = zr__engine_new();
-    ZR_PASS(zr__engine_set_sockets(engine, front, back));
+    s_rig_t r;
+    s_rig_new(&r, ZMQ_PULL, ZMQ_XPUB);
+    zrt_setint(r.back, ZMQ_SNDHWM, 1);
+    zrt_setint(r.back, ZMQ_XPUB_NODROP, 1);
+    s_rig_bind(&r, "lvh");
     zr__pubsub_opts_t opts = {.last_value = true};
     zr__pubsub_t *pubsub =
-        zr__pubsub_new(engine, "rv", front, back, NULL, &opts);
+        zr__pubsub_new(r.engine, "rv", r.front, r.back, NULL, &opts);
     ZR_CHECK(pubsub != NULL);
-    pthread_t thread;
-    pthread_create(&thread, NULL, s_run_engine, engine);
+    s_rig_run(&r);
 
-    void *s1 = zrt_socket(ctx, ZMQ_SUB);
+    void *s1 = zrt_socket(r.ctx, ZMQ_SUB);
     zrt_setint(s1, ZMQ_RCVHWM, 1);
-    zrt_connect(s1, "inproc://rv-lvh-back");
+    zrt_connect(s1, r.back_ep);
     zmq_setsockopt(s1, ZMQ_SUBSCRIBE, "A", 1);
     zr_stats_t st;
-    ZR_WAIT((zr__engine_stats(engine, &st), st.backend.msgs_in == 1),
+    ZR_WAIT((zr__engine_stats(r.engine, &st), st.backend.msgs_in == 1),
             ZRT_DEADLINE_MS);
-    void *push = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push, "inproc://rv-lvh-front");
+    void *push = zrt_socket(r.ctx, ZMQ_PUSH);
+    zrt_connect(push, r.front_ep);
     ZR_SEND(push, "A1");
     ZR_SEND(push, "A2");
     ZR_SEND(push, "A3");
-    ZR_WAIT((zr__engine_stats(engine, &st),
+    ZR_WAIT((zr__engine_stats(r.engine, &st),
              st.frontend.msgs_in == 3 && st.backend.msgs_out == 2),
             ZRT_DEADLINE_MS);
-    void *s2 = zrt_socket(ctx, ZMQ_SUB);
-    zrt_connect(s2, "inproc://rv-lvh-back");
+    void *s2 = zrt_socket(r.ctx, ZMQ_SUB);
+    zrt_connect(s2, r.back_ep);
     zmq_setsockopt(s2, ZMQ_SUBSCRIBE, "A", 1);
-    ZR_WAIT((zr__engine_stats(engine, &st), st.backend.msgs_in == 2),
+    ZR_WAIT((zr__engine_stats(r.engine, &st), st.backend.msgs_in == 2),
             ZRT_DEADLINE_MS); /* S2's subscription was applied */
     ZR_RECV(s1, "A1");
     ZR_RECV(s1, "A2");
@@ -418,19 +448,15 @@ test_held_last_value_twice(void)
     ZR_RECV(s1, "A4");
     char got[16];
     zrt_recv_str(s2, got, sizeof got);
-    zr__engine_stop(engine);
-    pthread_join(thread, NULL);
+    s_rig_stop(&r);
     ZR_CHECKF(strcmp(got, "A4") == 0,
               "S2 got %s after A3: A3 twice, from the cache and live", got);
 
     zr__pubsub_destroy(&pubsub);
-    zr__engine_destroy(&engine);
     zmq_close(s1);
     zmq_close(s2);
     zmq_close(push);
-    zmq_close(front);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
+    s_rig_close(&r);
 }
 
 ZR_TESTS = {

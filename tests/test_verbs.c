@@ -103,94 +103,18 @@ s_bound(zrt_proc_t *p, const char *verb, char *out, size_t len)
  * The daemon: `zrelay run -c FILE`.
  */
 
-typedef struct {
-    zrt_proc_t *proc;
-    char path[64];
-    char control[128];
-    struct {
-        char device[64], role[16], address[128];
-    } eps[16];
-    int neps;
-} s_daemon_t;
-
-static void
-s_write(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ZR_CHECKF(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void
-s_temp(char *path, size_t len)
-{
-    snprintf(path, len, "/tmp/zrelay-verbs-XXXXXX");
-    int fd = mkstemp(path);
-    ZR_CHECK(fd >= 0);
-    close(fd);
-}
-
 /* `zrelay run -c FILE` on TEXT, its table read up to "ready". */
 static void
-s_daemon_start(s_daemon_t *d, const char *text)
+s_daemon_start(zrt_daemon_t *d, const char *text)
 {
-    memset(d, 0, sizeof *d);
-    s_temp(d->path, sizeof d->path);
-    s_write(d->path, text);
-    d->proc = s_start(NULL, "run", "-c", d->path, NULL);
-    char line[512];
-    for (;;) {
-        ZR_CHECKF(
-            zrt_proc_read_line(d->proc, line, sizeof line, ZRT_DEADLINE_MS),
-            "no 'ready' from zrelay run; stderr:\n%s",
-            zrt_proc_stderr(d->proc));
-        if (strcmp(line, "ready") == 0) {
-            break;
-        }
-        char device[64], type[16], role[16], mode[16], address[128];
-        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
-                   address) != 5 ||
-            strcmp(mode, "bind") != 0) {
-            continue;
-        }
-        if (strcmp(device, "-") == 0 && strcmp(role, "control") == 0) {
-            snprintf(d->control, sizeof d->control, "%s", address);
-        }
-        else if (d->neps < 16) {
-            snprintf(d->eps[d->neps].device, 64, "%s", device);
-            snprintf(d->eps[d->neps].role, 16, "%s", role);
-            snprintf(d->eps[d->neps].address, 128, "%s", address);
-            d->neps++;
-        }
-    }
-    ZR_CHECKF(*d->control, "no control line in the table");
-}
-
-static const char *
-s_daemon_ep(s_daemon_t *d, const char *device, const char *role)
-{
-    for (int i = 0; i < d->neps; i++) {
-        if (strcmp(d->eps[i].device, device) == 0 &&
-            strcmp(d->eps[i].role, role) == 0) {
-            return d->eps[i].address;
-        }
-    }
-    ZR_FAILF("no %s %s in the table", device, role);
-}
-
-static void
-s_daemon_stop(s_daemon_t *d)
-{
-    zrt_proc_signal(d->proc, SIGTERM);
-    zrt_proc_expect_exit(d->proc, 0, ZRT_DEADLINE_MS);
-    zrt_proc_destroy(&d->proc);
-    unlink(d->path);
+    zrt_daemon_config(d, "/tmp/zrelay-verbs-XXXXXX", text);
+    const char *argv[] = {ZRELAY_BIN, "run", "-c", d->path, NULL};
+    zrt_daemon_start(d, argv);
 }
 
 /* DEVICE's state in `zrelay ctl list --json`. */
 static void
-s_state(s_daemon_t *d, const char *device, char *state, size_t len)
+s_state(zrt_daemon_t *d, const char *device, char *state, size_t len)
 {
     char out[16384];
     ZR_EQ(s_run(out, sizeof out, "ctl", d->control, "list", "--json", NULL), 0);
@@ -211,7 +135,7 @@ s_state(s_daemon_t *d, const char *device, char *state, size_t len)
 
 /* DEVICE's ROLE address in `zrelay ctl list --json`, into OUT. */
 static void
-s_listed_ep(s_daemon_t *d, const char *device, const char *role, char *out,
+s_listed_ep(zrt_daemon_t *d, const char *device, const char *role, char *out,
             size_t len)
 {
     char text[16384];
@@ -242,7 +166,7 @@ s_listed_ep(s_daemon_t *d, const char *device, const char *role, char *out,
 }
 
 static bool
-s_state_is(s_daemon_t *d, const char *device, const char *want)
+s_state_is(zrt_daemon_t *d, const char *device, const char *want)
 {
     char state[32];
     s_state(d, device, state, sizeof state);
@@ -277,14 +201,14 @@ s_through(void *ctx, const char *front, const char *back, const char *text)
 static void
 test_run_config_option(void)
 {
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d, S_TWO_STREAMERS);
     ZR_EQ(d.neps, 4);
     ZR_STREQ(d.eps[0].device, "one");
     ZR_STREQ(d.eps[2].device, "two");
     void *ctx = zmq_ctx_new();
-    s_through(ctx, s_daemon_ep(&d, "one", "frontend"),
-              s_daemon_ep(&d, "one", "backend"), "via -c");
+    s_through(ctx, zrt_daemon_ep(&d, "one", "frontend"),
+              zrt_daemon_ep(&d, "one", "backend"), "via -c");
     zmq_ctx_term(ctx);
     char out[4096];
     ZR_EQ(s_run(out, sizeof out, "run", "-c", d.path, d.path, NULL), 2);
@@ -293,7 +217,7 @@ test_run_config_option(void)
     S_CONTAINS(out, "needs a value");
     ZR_EQ(s_run(out, sizeof out, "run", "--help", NULL), 0);
     S_CONTAINS(out, "-c, --config F");
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
 }
 
 /* `ctl stop NAME` stops one device (listed "stopped", the others run),
@@ -302,11 +226,11 @@ test_run_config_option(void)
 static void
 test_ctl_stop_start(void)
 {
-    s_daemon_t d;
+    zrt_daemon_t d;
     s_daemon_start(&d, S_TWO_STREAMERS);
     void *ctx = zmq_ctx_new();
-    const char *f1 = s_daemon_ep(&d, "one", "frontend");
-    const char *b1 = s_daemon_ep(&d, "one", "backend");
+    const char *f1 = zrt_daemon_ep(&d, "one", "frontend");
+    const char *b1 = zrt_daemon_ep(&d, "one", "backend");
     s_through(ctx, f1, b1, "before");
     char out[8192];
 
@@ -321,8 +245,8 @@ test_ctl_stop_start(void)
     /* The reply comes once the device has stopped. */
     ZR_CHECK(s_state_is(&d, "one", "stopped"));
     ZR_CHECK(s_state_is(&d, "two", "running"));
-    s_through(ctx, s_daemon_ep(&d, "two", "frontend"),
-              s_daemon_ep(&d, "two", "backend"), "two goes on");
+    s_through(ctx, zrt_daemon_ep(&d, "two", "frontend"),
+              zrt_daemon_ep(&d, "two", "backend"), "two goes on");
     /* Stopping a stopped device is no error. */
     ZR_EQ(s_run(out, sizeof out, "ctl", d.control, "stop", "one", NULL), 0);
 
@@ -345,7 +269,7 @@ test_ctl_stop_start(void)
     s_wait_stderr(d.proc, "one: stopped by control command");
     s_wait_stderr(d.proc, "one: started by control command");
     zmq_ctx_term(ctx);
-    s_daemon_stop(&d);
+    zrt_daemon_stop(&d);
 }
 
 /* A device's own control endpoint takes STOP as TERMINATE, and knows no

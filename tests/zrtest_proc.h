@@ -413,4 +413,110 @@ zrt_proc_cleanup(void)
     }
 }
 
+/* ---------------------------------------------------------------------
+ * Files and the daemon: `zrelay run` on a config file, its table of
+ * endpoints ("DEVICE TYPE ROLE bind ADDRESS" lines) read up to "ready".
+ */
+
+/* Write TEXT to PATH, replacing what was there. */
+static inline void
+zrt_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ZR_CHECKF(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Make a fresh file from PATH, a mkstemp template ("/tmp/x-XXXXXX"),
+ * which gets its name, and write TEXT to it. */
+static inline void
+zrt_temp_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    ZR_CHECKF(fd >= 0, "mkstemp %s: %s", path, strerror(errno));
+    close(fd);
+    zrt_write_file(path, text);
+}
+
+#define ZRT_DAEMON_EPS 16
+
+typedef struct {
+    zrt_proc_t *proc;
+    char path[64];     /* the config file */
+    char control[128]; /* the daemon's control endpoint */
+    struct {
+        char device[64], role[16], address[128];
+    } eps[ZRT_DAEMON_EPS];
+    int neps;
+} zrt_daemon_t;
+
+/* D's config file: a fresh file from TEMPLATE holding TEXT, in d->path.
+ * Starts nothing yet (zrt_daemon_start). */
+static inline void
+zrt_daemon_config(zrt_daemon_t *d, const char *template, const char *text)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->path, sizeof d->path, "%s", template);
+    zrt_temp_file(d->path, text);
+}
+
+/* Start ARGV, a `zrelay run` on d->path, and read its table up to
+ * "ready": the control endpoint and every bound endpoint. */
+static inline void
+zrt_daemon_start(zrt_daemon_t *d, const char *const *argv)
+{
+    d->proc = zrt_proc_start(argv, NULL);
+    char line[512];
+    for (;;) {
+        ZR_CHECKF(
+            zrt_proc_read_line(d->proc, line, sizeof line, ZRT_DEADLINE_MS),
+            "no 'ready' from zrelay run; stderr:\n%s",
+            zrt_proc_stderr(d->proc));
+        if (strcmp(line, "ready") == 0) {
+            break;
+        }
+        char device[64], type[16], role[16], mode[16], address[128];
+        if (sscanf(line, " %63s %15s %15s %15s %127s", device, type, role, mode,
+                   address) != 5 ||
+            strcmp(mode, "bind") != 0) {
+            continue;
+        }
+        if (strcmp(device, "-") == 0 && strcmp(role, "control") == 0) {
+            snprintf(d->control, sizeof d->control, "%s", address);
+        }
+        else if (d->neps < ZRT_DAEMON_EPS) {
+            snprintf(d->eps[d->neps].device, 64, "%s", device);
+            snprintf(d->eps[d->neps].role, 16, "%s", role);
+            snprintf(d->eps[d->neps].address, 128, "%s", address);
+            d->neps++;
+        }
+    }
+    ZR_CHECKF(*d->control, "no control line in the table");
+}
+
+/* The address DEVICE's ROLE is bound to; fails the case when the table
+ * has none. */
+static inline const char *
+zrt_daemon_ep(const zrt_daemon_t *d, const char *device, const char *role)
+{
+    for (int i = 0; i < d->neps; i++) {
+        if (strcmp(d->eps[i].device, device) == 0 &&
+            strcmp(d->eps[i].role, role) == 0) {
+            return d->eps[i].address;
+        }
+    }
+    ZR_FAILF("no %s %s in the table", device, role);
+}
+
+/* SIGTERM; it must exit 0. Removes the config file. */
+static inline void
+zrt_daemon_stop(zrt_daemon_t *d)
+{
+    zrt_proc_signal(d->proc, SIGTERM);
+    zrt_proc_expect_exit(d->proc, 0, ZRT_DEADLINE_MS);
+    zrt_proc_destroy(&d->proc);
+    unlink(d->path);
+}
+
 #endif
