@@ -1044,6 +1044,324 @@ test_reconnected_subscriber_ipc(void)
     s_ipc_down(&t);
 }
 
+/* ---------------------------------------------------------------------
+ * The table itself (subs.c), fed frames as the backend XPUB reports
+ * them. These frames carry no connection, so each report counts as it
+ * comes, as an inproc peer's does.
+ */
+
+static zr__subs_change_t
+s_apply_only(zr__subs_t *subs, bool subscribe, const void *topic, size_t size)
+{
+    zmq_msg_t frame;
+    ZR_PASS(zmq_msg_init_size(&frame, size + 1));
+    unsigned char *data = zmq_msg_data(&frame);
+    data[0] = subscribe ? 1 : 0;
+    memcpy(data + 1, topic, size);
+    zr__subs_change_t change = zr__subs_apply(subs, &frame);
+    zmq_msg_close(&frame);
+    return change;
+}
+
+/* One report, published. */
+static zr__subs_change_t
+s_apply(zr__subs_t *subs, bool subscribe, const void *topic, size_t size)
+{
+    zr__subs_change_t change = s_apply_only(subs, subscribe, topic, size);
+    zr__subs_publish(subs);
+    return change;
+}
+
+/* A topic of the model: up to 4 bytes of "ab\0". */
+typedef struct {
+    char topic[4];
+    size_t size;
+    uint64_t count;
+} s_model_t;
+
+static uint64_t
+s_model_overlap(const s_model_t *m, size_t n, const char *p, size_t len)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = m[i].size < len ? m[i].size : len;
+        bool nested = memcmp(m[i].topic, p, l) == 0;
+        total += nested ? m[i].count : 0;
+    }
+    return total;
+}
+
+/* Every topic of up to 3 bytes over "ab\0": 1 + 3 + 9 + 27. */
+static size_t
+s_model_topics(s_model_t *m)
+{
+    size_t n = 0;
+    for (size_t len = 0; len <= 3; len++) {
+        size_t combos = 1;
+        for (size_t k = 0; k < len; k++) {
+            combos *= 3;
+        }
+        for (size_t c = 0; c < combos; c++) {
+            size_t v = c;
+            m[n].size = len;
+            m[n].count = 0;
+            for (size_t k = 0; k < len; k++, v /= 3) {
+                m[n].topic[k] = "ab\0"[v % 3];
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Overlap counts (the sync service's and the gate's) against a model,
+ * while random subscribes and unsubscribes reshape the tree: nested
+ * prefixes, the empty topic and the empty prefix, topics with a 0 byte. */
+static void
+test_subs_overlap_model(void)
+{
+    s_model_t m[40];
+    size_t n = s_model_topics(m);
+    ZR_EQ(n, 40);
+    zr__subs_t *subs = zr__subs_new(0);
+    ZR_CHECK(subs != NULL);
+    uint64_t total = 0;
+    srand(13);
+    for (int step = 0; step < 4000; step++) {
+        s_model_t *t = &m[(size_t) rand() % n];
+        bool subscribe = rand() % 3 != 0;
+        zr__subs_change_t change = s_apply(subs, subscribe, t->topic, t->size);
+        if (subscribe) {
+            ZR_EQ(change, ZR__SUBS_ADDED);
+            t->count++;
+            total++;
+        }
+        else if (t->count) {
+            ZR_EQ(change, ZR__SUBS_REMOVED);
+            t->count--;
+            total--;
+        }
+        else {
+            ZR_EQ(change, ZR__SUBS_IGNORED);
+        }
+        ZR_EQ(zr__subs_total(subs), total);
+        for (size_t k = 0; k < n; k++) {
+            uint64_t want = s_model_overlap(m, n, m[k].topic, m[k].size);
+            uint64_t got = zr__subs_overlap(subs, m[k].topic, m[k].size);
+            ZR_CHECKF(got == want, "step %d, prefix %zu bytes: %llu, not %llu",
+                      step, m[k].size, (unsigned long long) got,
+                      (unsigned long long) want);
+        }
+        /* Longer than any topic: those it starts with count. */
+        ZR_EQ(zr__subs_overlap(subs, "abab", 4),
+              s_model_overlap(m, n, "abab", 4));
+    }
+    ZR_EQ(zr__subs_overlap(subs, "", 0), total);
+    zr__subs_destroy(&subs);
+    ZR_CHECK(subs == NULL);
+}
+
+static int
+s_row_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* The list in a view: the first 1000 topics with subscriptions in byte
+ * order, whatever order they came in, as the table changes. */
+static void
+test_subs_list_order(void)
+{
+    enum { N = 3000 };
+    static char topics[N][8];
+    static int order[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(topics[i], sizeof topics[i], "%c%05d", 'A' + i % 7,
+                 (i * 7919) % N);
+        order[i] = i;
+    }
+    srand(11);
+    for (int i = N - 1; i > 0; i--) {
+        int j = rand() % (i + 1), swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+    zr__subs_t *subs = zr__subs_new(0);
+    ZR_CHECK(subs != NULL);
+    for (int i = 0; i < N; i++) {
+        const char *t = topics[order[i]];
+        ZR_EQ(s_apply(subs, true, t, strlen(t)), ZR__SUBS_ADDED);
+    }
+    qsort(topics, N, sizeof topics[0], s_row_cmp);
+    /* Twice the 10th, none of the 500th (from the middle of the list)
+     * nor of the 2000th (past it). */
+    ZR_EQ(s_apply(subs, true, topics[9], 6), ZR__SUBS_ADDED);
+    ZR_EQ(s_apply(subs, false, topics[499], 6), ZR__SUBS_REMOVED);
+    ZR_EQ(s_apply(subs, false, topics[1999], 6), ZR__SUBS_REMOVED);
+    ZR_EQ(s_apply(subs, false, topics[499], 6), ZR__SUBS_IGNORED);
+    const zr__subs_view_t *v = zr__subs_view(subs);
+    ZR_EQ(v->total, N - 1);
+    ZR_EQ(v->topics, N - 2);
+    ZR_EQ(v->nrows, 1000);
+    ZR_CHECK(v->truncated);
+    for (size_t r = 0, i = 0; r < v->nrows; r++, i++) {
+        i += i == 499; /* gone */
+        const zr__subs_row_t *row = &v->rows[r];
+        ZR_CHECKF(row->size == 6 && memcmp(row->topic, topics[i], 6) == 0,
+                  "row %zu: %.*s, not %s", r, (int) row->size,
+                  (const char *) row->topic, topics[i]);
+        ZR_EQ(row->count, i == 9 ? 2 : 1);
+    }
+    zr__subs_release(subs, v);
+    /* All of the list but its last gone: the rest moves up. */
+    for (int i = 0; i < 1000; i++) {
+        s_apply(subs, false, topics[i], 6);
+    }
+    s_apply(subs, false, topics[9], 6);
+    v = zr__subs_view(subs);
+    ZR_EQ(v->topics, N - 1001);
+    ZR_EQ(v->nrows, 1000);
+    ZR_CHECK(memcmp(v->rows[0].topic, topics[1000], 6) == 0);
+    ZR_CHECK(memcmp(v->rows[999].topic, topics[2000], 6) == 0);
+    zr__subs_release(subs, v);
+    /* Changes that are published together: the first row, and one
+     * topic back in before it. */
+    ZR_EQ(s_apply_only(subs, false, topics[1000], 6), ZR__SUBS_REMOVED);
+    ZR_EQ(s_apply_only(subs, true, topics[5], 6), ZR__SUBS_ADDED);
+    ZR_CHECK(zr__subs_changed(subs));
+    v = zr__subs_view(subs);
+    ZR_CHECK(memcmp(v->rows[0].topic, topics[1000], 6) == 0);
+    zr__subs_release(subs, v);
+    zr__subs_publish(subs);
+    v = zr__subs_view(subs);
+    ZR_EQ(v->nrows, 1000);
+    ZR_CHECK(memcmp(v->rows[0].topic, topics[5], 6) == 0);
+    ZR_CHECK(memcmp(v->rows[1].topic, topics[1001], 6) == 0);
+    ZR_CHECK(memcmp(v->rows[999].topic, topics[2000], 6) == 0);
+    zr__subs_release(subs, v);
+    zr__subs_destroy(&subs);
+}
+
+/* The list in every view against a model while random reports, some
+ * refused (max_subscriptions), change topics in it, at its end and past
+ * it: each change applied to a copy of the list must give what making
+ * it anew would. */
+static void
+test_subs_list_model(void)
+{
+    enum { N = 4000, MAX = 1500 };
+    static struct {
+        uint64_t count, refused;
+    } m[N];
+    zr__subs_t *subs = zr__subs_new(MAX);
+    ZR_CHECK(subs != NULL);
+    uint64_t total = 0;
+    size_t most = 0;
+    srand(7);
+    for (int step = 0; step < 6000; step++) {
+        /* Subscribe more than unsubscribe until the limit is near. */
+        size_t i = (size_t) rand() % N;
+        bool subscribe = rand() % 100 < (step < 2000 ? 75 : 50);
+        char topic[8];
+        snprintf(topic, sizeof topic, "k%04zu", i);
+        zr__subs_change_t change = s_apply(subs, subscribe, topic, 5);
+        zr__subs_change_t want = ZR__SUBS_IGNORED;
+        if (subscribe && total >= MAX) {
+            m[i].refused++;
+            want = ZR__SUBS_REFUSED;
+        }
+        else if (subscribe) {
+            m[i].count++;
+            total++;
+            want = ZR__SUBS_ADDED;
+        }
+        else if (m[i].refused) {
+            m[i].refused--;
+        }
+        else if (m[i].count) {
+            m[i].count--;
+            total--;
+            want = ZR__SUBS_REMOVED;
+        }
+        ZR_EQ(change, want);
+        const zr__subs_view_t *v = zr__subs_view(subs);
+        size_t r = 0, live = 0;
+        for (size_t k = 0; k < N; k++) {
+            if (!m[k].count) {
+                continue;
+            }
+            live++;
+            if (r < v->nrows) {
+                snprintf(topic, sizeof topic, "k%04zu", k);
+                const zr__subs_row_t *row = &v->rows[r++];
+                ZR_CHECKF(row->size == 5 && memcmp(row->topic, topic, 5) == 0 &&
+                              row->count == m[k].count,
+                          "step %d, row %zu: %.*s %llu, not %s %llu", step,
+                          r - 1, (int) row->size, (const char *) row->topic,
+                          (unsigned long long) row->count, topic,
+                          (unsigned long long) m[k].count);
+            }
+        }
+        ZR_EQ(v->nrows, live < 1000 ? live : 1000);
+        ZR_EQ(v->truncated, live > 1000);
+        ZR_EQ(v->total, total);
+        ZR_EQ(v->topics, live);
+        zr__subs_release(subs, v);
+        most = live > most ? live : most;
+    }
+    ZR_CHECK(most > 1000); /* the list was full, a while at least */
+    zr__subs_destroy(&subs);
+}
+
+/* max_subscriptions: a refused subscription is in no count and no row;
+ * an unsubscribe that names no connection ends a refused one of its
+ * topic first, then accepted ones; and an accepted one that ends makes
+ * room. */
+static void
+test_subs_refused(void)
+{
+    zr__subs_t *subs = zr__subs_new(2);
+    ZR_CHECK(subs != NULL);
+    ZR_EQ(s_apply(subs, true, "m", 1), ZR__SUBS_ADDED);
+    ZR_EQ(s_apply(subs, true, "n", 1), ZR__SUBS_ADDED);
+    /* Refused, before the listed topics in byte order and among them. */
+    ZR_EQ(s_apply(subs, true, "a", 1), ZR__SUBS_REFUSED);
+    ZR_EQ(s_apply(subs, true, "b", 1), ZR__SUBS_REFUSED);
+    ZR_EQ(s_apply(subs, true, "m", 1), ZR__SUBS_REFUSED);
+    ZR_EQ(zr__subs_overlap(subs, "", 0), 2);
+    ZR_EQ(zr__subs_overlap(subs, "a", 1), 0);
+    ZR_EQ(zr__subs_overlap(subs, "m", 1), 1);
+    const zr__subs_view_t *v = zr__subs_view(subs);
+    ZR_EQ(v->total, 2);
+    ZR_EQ(v->topics, 2);
+    ZR_EQ(v->nrows, 2);
+    ZR_CHECK(!v->truncated);
+    ZR_CHECK(v->rows[0].size == 1 && v->rows[0].topic[0] == 'm');
+    ZR_EQ(v->rows[0].count, 1);
+    ZR_CHECK(v->rows[1].size == 1 && v->rows[1].topic[0] == 'n');
+    zr__subs_release(subs, v);
+    /* The refused "a" goes: nothing changes for anybody. */
+    ZR_EQ(s_apply(subs, false, "a", 1), ZR__SUBS_IGNORED);
+    ZR_EQ(s_apply(subs, false, "a", 1), ZR__SUBS_IGNORED);
+    /* "m" has one of each: the refused one goes first. */
+    ZR_EQ(s_apply(subs, false, "m", 1), ZR__SUBS_IGNORED);
+    ZR_EQ(zr__subs_total(subs), 2);
+    ZR_EQ(s_apply(subs, false, "m", 1), ZR__SUBS_REMOVED);
+    ZR_EQ(zr__subs_total(subs), 1);
+    /* Room again: "a" is accepted now and listed first. */
+    ZR_EQ(s_apply(subs, true, "a", 1), ZR__SUBS_ADDED);
+    ZR_EQ(s_apply(subs, true, "c", 1), ZR__SUBS_REFUSED);
+    v = zr__subs_view(subs);
+    ZR_EQ(v->nrows, 2);
+    ZR_CHECK(v->rows[0].topic[0] == 'a' && v->rows[1].topic[0] == 'n');
+    zr__subs_release(subs, v);
+    /* "b" still has its refused one, unsubscribed last. */
+    ZR_EQ(s_apply(subs, false, "b", 1), ZR__SUBS_IGNORED);
+    ZR_EQ(s_apply(subs, false, "b", 1), ZR__SUBS_IGNORED);
+    ZR_EQ(zr__subs_total(subs), 2);
+    zr__subs_destroy(&subs);
+}
+
 ZR_TESTS = {
     {"inproc: a late subscriber gets the last value, alone", test_late_joiner},
     {"inproc: no cached value robs nobody", test_no_cached_value_robs_nobody},
@@ -1062,6 +1380,12 @@ ZR_TESTS = {
      test_lvc_bounded},
     {"inproc: a STATS reader blocks nothing", test_stats_reader_blocks_nothing},
     {"inproc: STATS lists the first 1000 topics", test_stats_list},
+    {"inproc: the table's overlap counts match a model",
+     test_subs_overlap_model},
+    {"inproc: the table lists its first 1000 topics in order",
+     test_subs_list_order},
+    {"inproc: the table's list matches a model", test_subs_list_model},
+    {"inproc: the table's refused subscriptions", test_subs_refused},
     {"inproc: STATS readers while the table churns", test_stats_readers_churn},
     {"inproc: 5,000 subscriptions at once all reach the publisher",
      test_subscriptions_all_upstream},
