@@ -55,6 +55,7 @@ typedef struct {
     zr__sockstats_t *out_stats;   /* the destination socket's */
     bool handled;                 /* a handler sees its messages */
     zmq_msg_t frame;              /* the frame in hand on the direct path */
+    bool frame_held;              /* it starts a message not yet taken */
     zr__msg_t in_msg;             /* a message being read whole */
     uint64_t msgs, frames, bytes; /* read, not yet published */
     unsigned dry_turns;           /* turns in a row it had nothing */
@@ -420,7 +421,7 @@ s_recv_msg(s_dir_t *d)
         m->size++;
         d->frames++;
         d->bytes += (unsigned) size;
-        if (!zmq_msg_more(f)) {
+        if (!zmq_msg_get(f, ZMQ_MORE)) {
             d->msgs++;
             return S_OK;
         }
@@ -440,8 +441,10 @@ static s_status_t
 s_direct_multipart(s_dir_t *d)
 {
     if (zr__msg_reserve(&d->in_msg, 2) != 0) {
-        return S_DRY; /* the frame stays in hand; try again later */
+        d->frame_held = true; /* it stays in hand; try again later */
+        return S_DRY;
     }
+    d->frame_held = false;
     zmq_msg_init(&d->in_msg.frames[0]);
     zmq_msg_move(&d->in_msg.frames[0], &d->frame);
     d->in_msg.size = 1;
@@ -460,7 +463,7 @@ s_pump_direct(s_dir_t *d, int budget)
     for (int n = 0; n < budget; n++) {
         s_status_t st;
         int size;
-        if (d->in_msg.size || zmq_msg_more(&d->frame)) {
+        if (d->in_msg.size || d->frame_held) {
             /* A message partly read, or a first frame kept in hand. */
             st = d->in_msg.size ? s_recv_msg(d) : s_direct_multipart(d);
             if (st == S_OK && d->in_msg.size) {
@@ -473,7 +476,8 @@ s_pump_direct(s_dir_t *d, int budget)
         else {
             d->frames++;
             d->bytes += (unsigned) size;
-            if (zmq_msg_more(&d->frame)) {
+            /* zmq_msg_more without its wrapper: this runs per message. */
+            if (zmq_msg_get(&d->frame, ZMQ_MORE)) {
                 st = s_direct_multipart(d);
             }
             else {

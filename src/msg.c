@@ -10,11 +10,8 @@
 #include <zmq.h>
 
 int
-zr__msg_reserve(zr__msg_t *self, size_t n)
+zr__msg_grow(zr__msg_t *self, size_t n)
 {
-    if (n <= self->cap) {
-        return 0;
-    }
     size_t cap = self->cap ? self->cap : 4;
     while (cap < n) {
         cap *= 2;

@@ -148,7 +148,14 @@ typedef struct {
     size_t size, cap;
 } zr__msg_t;
 
-int zr__msg_reserve(zr__msg_t *self, size_t n);
+/* Room for N frames. Inline: the message path calls it per frame, and
+ * it nearly always has the room already. */
+int zr__msg_grow(zr__msg_t *self, size_t n);
+static inline int
+zr__msg_reserve(zr__msg_t *self, size_t n)
+{
+    return n <= self->cap ? 0 : zr__msg_grow(self, n);
+}
 /* Append or prepend a frame with a copy of DATA. */
 int zr__msg_add(zr__msg_t *self, const void *data, size_t size);
 int zr__msg_addstr(zr__msg_t *self, const char *text);
