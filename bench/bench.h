@@ -191,6 +191,7 @@ void b_run(const b_config_t *cfg, b_pattern_t pattern, b_transport_t transport,
  */
 typedef struct {
     int nruns, nfailed;
+    int round[B_MAX_REPS];   /* the round (from 0) of each good run */
     double rate[B_MAX_REPS]; /* msgs/s of each good run */
     double cpu[B_MAX_REPS];  /* proxy CPU s per million msgs */
     double loop_cpu[B_MAX_REPS];
@@ -228,6 +229,16 @@ double b_min(const double *v, int n);
 double b_max(const double *v, int n);
 /* Median msgs/s of contender C in case K, NAN when it did not run. */
 double b_case_rate(const b_case_t *k, b_contender_t c);
+/* The noise band of contender C's msgs/s over BASE's in case K: the min
+ * and max, in *LO and *HI, of the per-round ratios (C's round i over
+ * BASE's round i: the contenders alternate within a round). When a round
+ * failed for one of them but not the other, the rounds do not pair: the
+ * band is then C's min / BASE's max .. C's max / BASE's min. Returns the
+ * number of rounds paired, 0 for that fallback, -1 (NAN in *LO and *HI)
+ * when either has no good run. The ratio of the medians is always within
+ * the band. */
+int b_ratio_band(const b_case_t *k, b_contender_t c, int base, double *lo,
+                 double *hi);
 /* The case of K's plain pattern with K's transport and size, or NULL. */
 const b_case_t *b_plain_case(const b_report_t *r, const b_case_t *k);
 const char *b_size_name(size_t size, char *buf, size_t len);

@@ -4,13 +4,16 @@
  *
  * Per case and contender: msgs/s and MB/s (median, min, max over the
  * rounds), the ratio of the medians to direct and to zmq_proxy run the
- * same way (thread to thread, process to process), round-trip percentiles
+ * same way (thread to thread, process to process), the latter with its
+ * noise band (b_ratio_band: the min-max of the per-round ratios), the
+ * goals of the issues (issue 13's from the bands), round-trip percentiles
  * from the merged histogram of every round, the proxy's CPU seconds per
  * million messages (median) and its peak RSS (a process's own).
  */
 #include "bench.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -197,6 +200,44 @@ s_latency(const b_case_t *k, b_contender_t c, double q)
                                           : NAN;
 }
 
+int
+b_ratio_band(const b_case_t *k, b_contender_t c, int base, double *lo,
+             double *hi)
+{
+    *lo = *hi = NAN;
+    if (base < 0 || !k->has[c] || !k->has[base]) {
+        return -1;
+    }
+    const b_result_t *a = &k->res[c], *b = &k->res[base];
+    if (a->nruns == 0 || b->nruns == 0) {
+        return -1;
+    }
+    /* Pair by round: both must have the same rounds. */
+    double r[B_MAX_REPS];
+    int n = 0;
+    bool paired = a->nruns == b->nruns;
+    for (int i = 0; paired && i < a->nruns; i++) {
+        int j = 0;
+        while (j < b->nruns && b->round[j] != a->round[i]) {
+            j++;
+        }
+        if (j == b->nruns) {
+            paired = false;
+        }
+        else {
+            r[n++] = a->rate[i] / b->rate[j];
+        }
+    }
+    if (!paired) {
+        *lo = b_min(a->rate, a->nruns) / b_max(b->rate, b->nruns);
+        *hi = b_max(a->rate, a->nruns) / b_min(b->rate, b->nruns);
+        return 0;
+    }
+    *lo = b_min(r, n);
+    *hi = b_max(r, n);
+    return n;
+}
+
 /* For a zrelay-only pattern (the gate, lru): contender C's median rate in
  * case K over BASE's in the plain case of K (the same transport and size,
  * the same run), or NAN. */
@@ -233,12 +274,17 @@ s_stall_growth(const b_result_t *res)
 }
 
 /* ---------------------------------------------------------------------
- * Goals of the issue, checked where the run has the cases.
+ * Goals of the issues, checked where the run has the cases.
  */
 typedef struct {
-    char name[120];
+    char name[160];
     double value, target;
     bool at_least; /* value >= target; else value <= target */
+    double lo, hi; /* a ratio's band (b_ratio_band); NAN: none */
+    /* A family row (issue 13): FAMILY is a b_pattern_t, or -1 for every
+     * family together; VALUE is BELOW (NAN without cells), target 0. */
+    int family; /* -2: not a family row */
+    int cells, above, level, below;
 } s_goal_t;
 
 static const b_case_t *
@@ -253,50 +299,229 @@ s_find(const b_report_t *r, b_pattern_t p, b_transport_t t, size_t size)
     return NULL;
 }
 
+/* A new goal at G[*N] named by FMT, or NULL when G is full. */
+static s_goal_t *s_goal_add(s_goal_t *g, int *n, int max, double value,
+                            double target, bool at_least, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static s_goal_t *
+s_goal_add(s_goal_t *g, int *n, int max, double value, double target,
+           bool at_least, const char *fmt, ...)
+{
+    if (*n >= max) {
+        return NULL;
+    }
+    s_goal_t *goal = &g[(*n)++];
+    memset(goal, 0, sizeof *goal);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(goal->name, sizeof goal->name, fmt, ap);
+    va_end(ap);
+    goal->value = value;
+    goal->target = target;
+    goal->at_least = at_least;
+    goal->lo = goal->hi = NAN;
+    goal->family = -2;
+    return goal;
+}
+
+/* A goal on C's median msgs/s over BASE's in case K, with its band. */
+static void
+s_goal_ratio(s_goal_t *g, int *n, int max, const b_case_t *k, b_contender_t c,
+             int base, double target, const char *name)
+{
+    s_goal_t *goal =
+        s_goal_add(g, n, max, s_ratio(k, c, base), target, true, "%s", name);
+    if (goal) {
+        b_ratio_band(k, c, base, &goal->lo, &goal->hi);
+    }
+}
+
+/* What the zrelay binary ran the latency patterns with: "default options"
+ * or its extra arguments; false when there were any. */
+static bool
+s_lat_options(const b_config_t *cfg, char *buf, size_t len)
+{
+    if (cfg->nzrelay_args == 0 && cfg->nzrelay_lat_args == 0) {
+        snprintf(buf, len, "default options");
+        return true;
+    }
+    int off = snprintf(buf, len, "zrelay with");
+    for (int i = 0; i < cfg->nzrelay_args + cfg->nzrelay_lat_args; i++) {
+        const char *arg = i < cfg->nzrelay_args
+                              ? cfg->zrelay_args[i]
+                              : cfg->zrelay_lat_args[i - cfg->nzrelay_args];
+        if (off >= 0 && (size_t) off < len) {
+            off += snprintf(buf + off, len - (size_t) off, " %s", arg);
+        }
+    }
+    return false;
+}
+
+/* The goals of the benchmark issue. */
 static int
 s_goals(const b_report_t *r, s_goal_t *g, int max)
 {
     int n = 0;
     const b_case_t *k = s_find(r, B_STREAMER, B_TCP, 16);
-    if (k && n + 2 <= max) {
-        g[n++] = (s_goal_t){
-            "streamer tcp 16 B: zrelay-process msgs/s / zmq_proxy-process",
-            s_ratio(k, B_ZR_PROCESS, B_ZMQ_PROCESS), 2.0, true};
-        g[n++] = (s_goal_t){"streamer tcp 16 B: zrelay-process msgs/s / direct",
-                            s_ratio(k, B_ZR_PROCESS, B_DIRECT), 0.6, true};
+    if (k) {
+        s_goal_ratio(
+            g, &n, max, k, B_ZR_PROCESS, B_ZMQ_PROCESS, 2.0,
+            "streamer tcp 16 B: zrelay-process msgs/s / zmq_proxy-process");
+        s_goal_ratio(g, &n, max, k, B_ZR_PROCESS, B_DIRECT, 0.6,
+                     "streamer tcp 16 B: zrelay-process msgs/s / direct");
     }
     k = s_find(r, B_STREAMER, B_TCP, 1024);
-    if (k && n < max) {
-        g[n++] = (s_goal_t){
-            "streamer tcp 1 KiB: zrelay-process msgs/s / zmq_proxy-process",
-            s_ratio(k, B_ZR_PROCESS, B_ZMQ_PROCESS), 1.2, true};
+    if (k) {
+        s_goal_ratio(
+            g, &n, max, k, B_ZR_PROCESS, B_ZMQ_PROCESS, 1.2,
+            "streamer tcp 1 KiB: zrelay-process msgs/s / zmq_proxy-process");
     }
     k = s_find(r, B_REQREP, B_TCP, 16);
-    if (k && k->has[B_ZR_PROCESS] && k->has[B_ZMQ_PROCESS] && n + 2 <= max) {
-        g[n++] = (s_goal_t){
-            "reqrep tcp 16 B: zrelay-process p50 / zmq_proxy-process p50",
+    if (k && k->has[B_ZR_PROCESS] && k->has[B_ZMQ_PROCESS]) {
+        char opts[120];
+        s_lat_options(&r->cfg, opts, sizeof opts);
+        s_goal_add(
+            g, &n, max,
             s_latency(k, B_ZR_PROCESS, 0.5) / s_latency(k, B_ZMQ_PROCESS, 0.5),
-            0.9, false};
-        g[n++] = (s_goal_t){
-            "reqrep tcp 16 B: zrelay-process p99 / zmq_proxy-process p99",
-            s_latency(k, B_ZR_PROCESS, 0.99) /
-                s_latency(k, B_ZMQ_PROCESS, 0.99),
-            0.8, false};
+            0.9, false,
+            "reqrep tcp 16 B: zrelay-process p50 / zmq_proxy-process p50, "
+            "%.100s",
+            opts);
+        s_goal_add(g, &n, max,
+                   s_latency(k, B_ZR_PROCESS, 0.99) /
+                       s_latency(k, B_ZMQ_PROCESS, 0.99),
+                   0.8, false,
+                   "reqrep tcp 16 B: zrelay-process p99 / zmq_proxy-process "
+                   "p99, %.100s",
+                   opts);
     }
-    for (int i = 0; i < r->ncases && n < max; i++) {
+    for (int i = 0; i < r->ncases; i++) {
         k = &r->cases[i];
         if (k->pattern != B_STALL || !k->has[B_ZR_PROCESS]) {
             continue;
         }
         char size[32];
-        s_goal_t *goal = &g[n++];
-        snprintf(goal->name, sizeof goal->name,
-                 "stall tcp %s: zrelay-process RSS growth / HWM bound",
-                 b_size_name(k->size, size, sizeof size));
-        goal->value = s_stall_growth(&k->res[B_ZR_PROCESS]) /
-                      b_stall_bound_mb(&r->cfg, k->size);
-        goal->target = 1.0;
-        goal->at_least = false;
+        s_goal_add(g, &n, max,
+                   s_stall_growth(&k->res[B_ZR_PROCESS]) /
+                       b_stall_bound_mb(&r->cfg, k->size),
+                   1.0, false,
+                   "stall tcp %s: zrelay-process RSS growth / HWM bound",
+                   b_size_name(k->size, size, sizeof size));
+    }
+    return n;
+}
+
+/* Issue 13: the pattern families whose every cell should be at least
+ * zmq_proxy's within the noise band, and the pairs each cell compares. */
+static const b_pattern_t s_families[] = {B_STREAMER, B_FORWARD1, B_FORWARD4,
+                                         B_REQREP, B_DEALER};
+#define S_NFAMILIES ((int) (sizeof s_families / sizeof s_families[0]))
+static const b_contender_t s_zr_side[2] = {B_ZR_THREAD, B_ZR_PROCESS};
+
+/* Where zrelay contender C of case K stands against its zmq_proxy: 2
+ * above (the band's min > 1), 1 level (the band holds 1), 0 below (its
+ * max < 1), -1 not measured. */
+static int
+s_cell_class(const b_case_t *k, b_contender_t c, double *ratio, double *lo,
+             double *hi)
+{
+    int base = b_baseline_of(c);
+    *ratio = s_ratio(k, c, base);
+    if (b_ratio_band(k, c, base, lo, hi) < 0 || !isfinite(*ratio) ||
+        !isfinite(*lo) || !isfinite(*hi)) {
+        return -1;
+    }
+    return *lo > 1.0 ? 2 : *hi < 1.0 ? 0 : 1;
+}
+
+static bool
+s_is_family(b_pattern_t p, int family)
+{
+    if (family >= 0) {
+        return p == (b_pattern_t) family;
+    }
+    for (int i = 0; i < S_NFAMILIES; i++) {
+        if (p == s_families[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The cells of FAMILY (-1: all) in GOAL's counts. */
+static void
+s_count_family(const b_report_t *r, int family, s_goal_t *goal)
+{
+    for (int i = 0; i < r->ncases; i++) {
+        const b_case_t *k = &r->cases[i];
+        if (!s_is_family(k->pattern, family)) {
+            continue;
+        }
+        for (int j = 0; j < 2; j++) {
+            double ratio, lo, hi;
+            int cls = s_cell_class(k, s_zr_side[j], &ratio, &lo, &hi);
+            if (cls < 0) {
+                continue;
+            }
+            goal->cells++;
+            goal->above += cls == 2;
+            goal->level += cls == 1;
+            goal->below += cls == 0;
+        }
+    }
+    goal->value = goal->cells ? (double) goal->below : NAN;
+}
+
+/* The goals of issue 13 ("never slower than zmq_proxy, anywhere"). */
+static int
+s_goals13(const b_report_t *r, s_goal_t *g, int max)
+{
+    int n = 0, nfam = 0;
+    for (int f = 0; f < S_NFAMILIES; f++) {
+        bool any = false;
+        for (int i = 0; i < r->ncases && !any; i++) {
+            any = r->cases[i].pattern == s_families[f];
+        }
+        if (!any) {
+            continue;
+        }
+        s_goal_t *goal = s_goal_add(g, &n, max, NAN, 0, false,
+                                    "%s: zrelay/zmq_proxy cells, thr and proc",
+                                    b_patterns[s_families[f]].name);
+        if (goal) {
+            goal->family = (int) s_families[f];
+            s_count_family(r, goal->family, goal);
+            nfam++;
+        }
+    }
+    if (nfam > 1) {
+        s_goal_t *goal =
+            s_goal_add(g, &n, max, NAN, 0, false,
+                       "every family: zrelay/zmq_proxy cells, thr and proc");
+        if (goal) {
+            goal->family = -1;
+            s_count_family(r, -1, goal);
+        }
+    }
+    const b_case_t *k = s_find(r, B_FORWARD1, B_TCP, 16);
+    if (k) {
+        s_goal_ratio(
+            g, &n, max, k, B_ZR_PROCESS, B_ZMQ_PROCESS, 1.3,
+            "forwarder-1 tcp 16 B: zrelay-process msgs/s / zmq_proxy-process");
+    }
+    k = s_find(r, B_REQREP, B_TCP, 16);
+    if (k && k->has[B_ZR_PROCESS] && k->has[B_ZMQ_PROCESS]) {
+        /* With default options only: no busy-poll. */
+        char opts[120];
+        bool plain = s_lat_options(&r->cfg, opts, sizeof opts);
+        s_goal_add(g, &n, max,
+                   plain ? s_latency(k, B_ZR_PROCESS, 0.5) /
+                               s_latency(k, B_ZMQ_PROCESS, 0.5)
+                         : NAN,
+                   0.9, false,
+                   "reqrep tcp 16 B: zrelay-process p50 / zmq_proxy-process "
+                   "p50, default options (no busy-poll)");
     }
     return n;
 }
@@ -354,10 +579,22 @@ s_table_row(s_table_t *t)
     return row;
 }
 
+/* The columns S takes in a terminal: its characters, not its bytes (a
+ * band's en dash is three bytes of UTF-8). */
+static int
+s_width(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        n += (*p & 0xC0) != 0x80;
+    }
+    return n;
+}
+
 static void
 s_pad(FILE *out, const char *s, int width, char align)
 {
-    int n = (int) strlen(s);
+    int n = s_width(s);
     if (align == 'r') {
         fprintf(out, " %*s%s |", width - n, "", s);
     }
@@ -371,9 +608,9 @@ s_table_print(s_table_t *t, FILE *out)
 {
     int w[S_MAXCOLS];
     for (int c = 0; c < t->ncols; c++) {
-        w[c] = (int) strlen(t->head[c]);
+        w[c] = s_width(t->head[c]);
         for (int r = 0; r < t->nrows; r++) {
-            int n = (int) strlen(t->rows[r][c]);
+            int n = s_width(t->rows[r][c]);
             w[c] = n > w[c] ? n : w[c];
         }
         w[c] = w[c] < 3 ? 3 : w[c];
@@ -443,42 +680,63 @@ s_heading(FILE *out, bool md, const char *title)
     }
 }
 
+/* The measured and target cells of goal G. */
 static void
-s_goals_table(const b_report_t *r, FILE *out, bool md)
+s_goal_cells(const s_goal_t *g, char *measured, char *target)
 {
-    s_goal_t g[16];
-    int n = s_goals(r, g, 16);
-    if (n == 0) {
+    if (g->family >= -1) {
+        if (g->cells == 0) {
+            snprintf(measured, sizeof(s_cell_t), "no cells");
+        }
+        else {
+            snprintf(measured, sizeof(s_cell_t),
+                     "%d cells: %d above, %d level, %d below", g->cells,
+                     g->above, g->level, g->below);
+        }
+        snprintf(target, sizeof(s_cell_t), "0 below");
         return;
     }
-    s_heading(out, md, "Goals (issue: same machine, same run)");
-    static const char *const head[] = {"goal", "measured", "target", "verdict"};
-    s_table_t t;
-    s_table_init(&t, "lrrl", head);
-    for (int i = 0; i < n; i++) {
-        s_cell_t *row = s_table_row(&t);
-        if (!row) {
-            break;
-        }
-        snprintf(row[0], sizeof row[0], "%.47s", g[i].name);
-        s_fmt(row[1], "%.2f", g[i].value);
-        snprintf(row[2], sizeof row[2], "%s %.2f",
-                 g[i].at_least ? ">=" : "<=", g[i].target);
-        snprintf(row[3], sizeof row[3], "%s", s_goal_verdict(&g[i]));
+    if (isfinite(g->value) && isfinite(g->lo) && isfinite(g->hi) &&
+        g->lo < g->hi) {
+        snprintf(measured, sizeof(s_cell_t), "%.2f (%.2f–%.2f)", g->value,
+                 g->lo, g->hi);
     }
-    /* The goal names are longer than a cell: print them whole. */
-    int w[4] = {4, 8, 6, 7};
+    else {
+        s_fmt(measured, "%.2f", g->value);
+    }
+    snprintf(target, sizeof(s_cell_t), "%s %.2f",
+             g->at_least ? ">=" : "<=", g->target);
+}
+
+/* A goals table under TITLE. The goal names are longer than a cell: they
+ * are printed whole. */
+static void
+s_goals_print(FILE *out, bool md, const char *title, const s_goal_t *g, int n)
+{
+    static const char *const head[] = {"goal", "measured", "target", "verdict"};
+    static const char align[] = "lrrl";
+    s_cell_t(*cells)[3] = calloc((size_t) n, sizeof *cells);
+    if (!cells) {
+        return;
+    }
+    int w[4];
+    for (int c = 0; c < 4; c++) {
+        w[c] = s_width(head[c]);
+    }
     for (int i = 0; i < n; i++) {
-        int len = (int) strlen(g[i].name);
+        s_goal_cells(&g[i], cells[i][0], cells[i][1]);
+        snprintf(cells[i][2], sizeof cells[i][2], "%s", s_goal_verdict(&g[i]));
+        int len = s_width(g[i].name);
         w[0] = len > w[0] ? len : w[0];
         for (int c = 1; c < 4; c++) {
-            int l = (int) strlen(t.rows[i][c]);
+            int l = s_width(cells[i][c - 1]);
             w[c] = l > w[c] ? l : w[c];
         }
     }
+    s_heading(out, md, title);
     fputc('|', out);
     for (int c = 0; c < 4; c++) {
-        s_pad(out, head[c], w[c], t.align[c]);
+        s_pad(out, head[c], w[c], align[c]);
     }
     fputs("\n|", out);
     for (int c = 0; c < 4; c++) {
@@ -486,19 +744,85 @@ s_goals_table(const b_report_t *r, FILE *out, bool md)
         for (int i = 0; i < w[c] - 1; i++) {
             fputc('-', out);
         }
-        fputs(t.align[c] == 'r' ? ": |" : "- |", out);
+        fputs(align[c] == 'r' ? ": |" : "- |", out);
     }
     fputc('\n', out);
     for (int i = 0; i < n; i++) {
         fputc('|', out);
         s_pad(out, g[i].name, w[0], 'l');
         for (int c = 1; c < 4; c++) {
-            s_pad(out, t.rows[i][c], w[c], t.align[c]);
+            s_pad(out, cells[i][c - 1], w[c], align[c]);
         }
         fputc('\n', out);
     }
     fputc('\n', out);
-    free(t.rows);
+    free(cells);
+}
+
+/* Issue 13's cells below zmq_proxy, one line each, with their band. */
+static void
+s_below_list(const b_report_t *r, FILE *out)
+{
+    int nbelow = 0;
+    for (int i = 0; i < r->ncases; i++) {
+        const b_case_t *k = &r->cases[i];
+        if (!s_is_family(k->pattern, -1)) {
+            continue;
+        }
+        for (int j = 0; j < 2; j++) {
+            double ratio, lo, hi;
+            if (s_cell_class(k, s_zr_side[j], &ratio, &lo, &hi) != 0) {
+                continue;
+            }
+            if (nbelow++ == 0) {
+                fputs("Cells below zmq_proxy (the band's max < 1.00):\n\n",
+                      out);
+            }
+            char size[32];
+            fprintf(out, "- %s %s %s %s: %.2fx (%.2f–%.2f)\n",
+                    b_patterns[k->pattern].name,
+                    b_transport_names[k->transport],
+                    b_size_name(k->size, size, sizeof size), j ? "proc" : "thr",
+                    ratio, lo, hi);
+        }
+    }
+    if (nbelow == 0) {
+        fputs("No cell below zmq_proxy.\n", out);
+    }
+    fputc('\n', out);
+}
+
+static void
+s_goals_table(const b_report_t *r, FILE *out, bool md)
+{
+    s_goal_t g[16];
+    int n = s_goals(r, g, 16);
+    if (n > 0) {
+        s_goals_print(out, md, "Goals (issue: same machine, same run)", g, n);
+    }
+    n = s_goals13(r, g, 16);
+    if (n == 0) {
+        return;
+    }
+    s_goals_print(out, md,
+                  "Goals of issue 13: never slower than zmq_proxy (same run)",
+                  g, n);
+    fprintf(out,
+            "A cell is zrelay's msgs/s (reqrep, dealer: round trips/s) over "
+            "zmq_proxy's run the same way (thread/thread, process/process) "
+            "for one transport and size; its band is the min–max of the "
+            "%d rounds' ratios (zrelay's round i over zmq_proxy's round i). "
+            "*above*: the band's min > 1.00; *level*: the band holds 1.00 "
+            "(noise); *below*: its max < 1.00.\n\n",
+            r->cfg.reps);
+    char opts[120];
+    if (!s_lat_options(&r->cfg, opts, sizeof opts)) {
+        fprintf(out,
+                "The reqrep p50 goal wants zrelay's default options; this run "
+                "had %s: not measured.\n\n",
+                opts);
+    }
+    s_below_list(r, out);
 }
 
 /* A zrelay-only pattern (the gate, lru): zrelay's two contenders, then
@@ -565,6 +889,25 @@ s_feature_table(const b_report_t *r, b_pattern_t p, FILE *out, bool md)
     s_table_print(&t, out);
 }
 
+/* The ratio of C's median msgs/s over BASE's in case K with its band:
+ * "1.37x (1.10–1.62)"; a band of one round is the ratio itself and is not
+ * shown; a band that fell back to min/max over max/min (a round failed on
+ * one side) is marked '*' and sets *FALLBACK. */
+static void
+s_fmt_band(char *buf, const b_case_t *k, b_contender_t c, int base,
+           bool *fallback)
+{
+    double ratio = s_ratio(k, c, base), lo, hi;
+    int n = b_ratio_band(k, c, base, &lo, &hi);
+    if (!isfinite(ratio) || n < 0 || n == 1) {
+        s_fmt(buf, "%.2fx", ratio);
+        return;
+    }
+    snprintf(buf, sizeof(s_cell_t), "%.2fx (%.2f–%.2f)%s", ratio, lo, hi,
+             n == 0 ? "*" : "");
+    *fallback |= n == 0;
+}
+
 /* Per pattern: the median msgs/s of every contender by transport and
  * size, and the ratios that matter. */
 static void
@@ -585,6 +928,7 @@ s_throughput_tables(const b_report_t *r, FILE *out, bool md)
         }
         s_table_t t;
         s_table_init(&t, "llrrrrrrrr", head);
+        bool fallback = false;
         for (int k = 0; k < r->ncases; k++) {
             const b_case_t *cs = &r->cases[k];
             if (cs->pattern != (b_pattern_t) p) {
@@ -600,18 +944,28 @@ s_throughput_tables(const b_report_t *r, FILE *out, bool md)
             for (int c = 0; c < B_NCONTENDERS; c++) {
                 s_fmt_rate(row[2 + c], b_case_rate(cs, (b_contender_t) c));
             }
-            s_fmt(row[7], "%.2fx", s_ratio(cs, B_ZR_THREAD, B_ZMQ_THREAD));
-            s_fmt(row[8], "%.2fx", s_ratio(cs, B_ZR_PROCESS, B_ZMQ_PROCESS));
+            s_fmt_band(row[7], cs, B_ZR_THREAD, B_ZMQ_THREAD, &fallback);
+            s_fmt_band(row[8], cs, B_ZR_PROCESS, B_ZMQ_PROCESS, &fallback);
             s_fmt(row[9], "%.0f%%", 100 * s_ratio(cs, B_ZR_PROCESS, B_DIRECT));
         }
         if (t.nrows == 0) {
             free(t.rows);
             continue;
         }
-        char title[160];
-        snprintf(title, sizeof title, "%s (%s): %s/s, median of %d",
-                 b_patterns[p].name, b_patterns[p].what, b_patterns[p].unit,
-                 r->cfg.reps);
+        char title[400];
+        int len = snprintf(title, sizeof title, "%s (%s): %s/s, median of %d",
+                           b_patterns[p].name, b_patterns[p].what,
+                           b_patterns[p].unit, r->cfg.reps);
+        if (r->cfg.reps > 1) {
+            len += snprintf(title + len, sizeof title - (size_t) len,
+                            "; zrelay/zmq: ratio of the medians "
+                            "(min–max of the per-round ratios)");
+        }
+        if (fallback) {
+            snprintf(title + len, sizeof title - (size_t) len,
+                     "; *: a round failed on one side only, band is zrelay "
+                     "min / zmq max – zrelay max / zmq min");
+        }
         s_heading(out, md, title);
         s_table_print(&t, out);
     }
@@ -1052,7 +1406,12 @@ b_report_markdown(const b_report_t *r, FILE *out)
             "(10^6 bytes). The forwarder's gate (forwarder-gate) and the "
             "queue's lru strategy (reqrep-lru, dealer-lru) are zrelay's "
             "own: only zrelay runs them (in a thread as a `zr_device`), "
-            "compared with the plain pattern of the same run.\n\n");
+            "compared with the plain pattern of the same run. A zrelay/zmq "
+            "cell is the ratio of the medians and, in brackets, its noise "
+            "band: the min–max of the per-round ratios (the contenders "
+            "alternate within a round, so zrelay's round i and "
+            "zmq_proxy's round i saw the same machine); a band that holds "
+            "1.00 is noise, one wholly below it a loss.\n\n");
     s_tables(r, out, true);
     return ferror(out) ? -1 : 0;
 }
@@ -1105,6 +1464,100 @@ s_jstats(FILE *out, const char *key, const double *v, int n, double scale)
     s_jnum(out, "min", b_min(v, n) * scale, true);
     s_jnum(out, "max", b_max(v, n) * scale, false);
     fputs("},", out);
+}
+
+/* "ratio_zmq_proxy_band": the band of ratio_zmq_proxy (b_ratio_band):
+ * {min, max, paired: whether round pairs made it (else min/max over
+ * max/min), rounds: how many pairs}; null where ratio_zmq_proxy is. */
+static void
+s_jband(FILE *out, const b_case_t *k, b_contender_t c)
+{
+    double lo, hi;
+    int base = b_baseline_of(c);
+    int n = b_ratio_band(k, c, base, &lo, &hi);
+    if (n < 0 || !isfinite(s_ratio(k, c, base))) {
+        fputs("\"ratio_zmq_proxy_band\":null,", out);
+        return;
+    }
+    fputs("\"ratio_zmq_proxy_band\":{", out);
+    s_jnum(out, "min", lo, true);
+    s_jnum(out, "max", hi, true);
+    fprintf(out, "\"paired\":%s,", n > 0 ? "true" : "false");
+    s_jnum(out, "rounds", n, false);
+    fputs("},", out);
+}
+
+/* "rounds_msgs_per_s": msgs/s of each of the NROUNDS rounds by round,
+ * null for a failed one. */
+static void
+s_jrounds(FILE *out, const b_case_t *k, b_contender_t c, int nrounds)
+{
+    const b_result_t *res = &k->res[c];
+    fputs("\"rounds_msgs_per_s\":[", out);
+    for (int round = 0; round < nrounds; round++) {
+        int i = 0;
+        while (i < res->nruns && res->round[i] != round) {
+            i++;
+        }
+        fputs(round ? "," : "", out);
+        if (i < res->nruns && isfinite(res->rate[i])) {
+            fprintf(out, "%.6g", res->rate[i]);
+        }
+        else {
+            fputs("null", out);
+        }
+    }
+    fputs("],", out);
+}
+
+/* A goal's fields after "goal" and the others every goal has: a ratio's
+ * band, a family's counts and its cells below. */
+static void
+s_jgoal(FILE *out, const b_report_t *r, const s_goal_t *g)
+{
+    fputs("{", out);
+    s_jstr(out, "goal", g->name, true);
+    s_jnum(out, "measured", g->value, true);
+    s_jnum(out, "target", g->target, true);
+    s_jstr(out, "compare", g->at_least ? ">=" : "<=", true);
+    s_jnum(out, "band_min", g->lo, true);
+    s_jnum(out, "band_max", g->hi, true);
+    if (g->family >= -1) {
+        s_jstr(out, "family",
+               g->family >= 0 ? b_patterns[g->family].name : "all", true);
+        fprintf(out, "\"cells\":%d,\"above\":%d,\"level\":%d,\"below\":%d,",
+                g->cells, g->above, g->level, g->below);
+        fputs("\"below_cells\":[", out);
+        bool first = true;
+        for (int i = 0; i < r->ncases; i++) {
+            const b_case_t *k = &r->cases[i];
+            if (!s_is_family(k->pattern, g->family)) {
+                continue;
+            }
+            for (int j = 0; j < 2; j++) {
+                double ratio, lo, hi;
+                if (s_cell_class(k, s_zr_side[j], &ratio, &lo, &hi) != 0) {
+                    continue;
+                }
+                fputs(first ? "{" : ",{", out);
+                first = false;
+                s_jstr(out, "pattern", b_patterns[k->pattern].name, true);
+                s_jstr(out, "transport", b_transport_names[k->transport], true);
+                s_jnum(out, "size", (double) k->size, true);
+                s_jstr(out, "contender", b_contender_names[s_zr_side[j]], true);
+                s_jnum(out, "ratio", ratio, true);
+                s_jnum(out, "band_min", lo, true);
+                s_jnum(out, "band_max", hi, false);
+                fputs("}", out);
+            }
+        }
+        fputs("],", out);
+    }
+    else {
+        fputs("\"family\":null,", out);
+    }
+    s_jstr(out, "verdict", s_goal_verdict(g), false);
+    fputs("}", out);
 }
 
 int
@@ -1204,6 +1657,9 @@ b_report_json(const b_report_t *r, FILE *out)
                    s_ratio(cs, (b_contender_t) c,
                            b_baseline_of((b_contender_t) c)),
                    true);
+            s_jband(out, cs, (b_contender_t) c);
+            s_jrounds(out, cs, (b_contender_t) c,
+                      cs->pattern == B_STALL ? 1 : cfg->reps);
             s_jnum(out, "ratio_plain",
                    s_plain_ratio(r, cs, (b_contender_t) c, c), true);
             s_jnum(out, "ratio_plain_zmq_proxy",
@@ -1256,13 +1712,14 @@ b_report_json(const b_report_t *r, FILE *out)
     s_goal_t g[16];
     int n = s_goals(r, g, 16);
     for (int i = 0; i < n; i++) {
-        fputs(i ? ",{" : "{", out);
-        s_jstr(out, "goal", g[i].name, true);
-        s_jnum(out, "measured", g[i].value, true);
-        s_jnum(out, "target", g[i].target, true);
-        s_jstr(out, "compare", g[i].at_least ? ">=" : "<=", true);
-        s_jstr(out, "verdict", s_goal_verdict(&g[i]), false);
-        fputs("}", out);
+        fputs(i ? "," : "", out);
+        s_jgoal(out, r, &g[i]);
+    }
+    fputs("],\"goals_13\":[", out);
+    n = s_goals13(r, g, 16);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? "," : "", out);
+        s_jgoal(out, r, &g[i]);
     }
     fputs("]}\n", out);
     return ferror(out) ? -1 : 0;
@@ -1287,7 +1744,8 @@ b_report_csv(const b_report_t *r, FILE *out)
           "mb_per_s_median,mb_per_s_min,mb_per_s_max,ratio_direct,"
           "ratio_zmq_proxy,p50_us,p90_us,p99_us,p999_us,proxy_cpu_s_per_M,"
           "proxy_loop_cpu_s_per_M,proxy_peak_rss_mb,loss_pct,ratio_plain,"
-          "ratio_plain_zmq_proxy\n",
+          "ratio_plain_zmq_proxy,ratio_zmq_proxy_min,ratio_zmq_proxy_max,"
+          "ratio_zmq_proxy_paired\n",
           out);
     for (int k = 0; k < r->ncases; k++) {
         const b_case_t *cs = &r->cases[k];
@@ -1322,6 +1780,16 @@ b_report_csv(const b_report_t *r, FILE *out)
             s_cnum(out, s_plain_ratio(r, cs, (b_contender_t) c, c));
             s_cnum(out, s_plain_ratio(r, cs, (b_contender_t) c,
                                       b_baseline_of((b_contender_t) c)));
+            /* The band of ratio_zmq_proxy; paired 1: per-round ratios, 0:
+             * min/max over max/min (a round failed on one side). */
+            double lo, hi;
+            int base = b_baseline_of((b_contender_t) c);
+            int pairs = b_ratio_band(cs, (b_contender_t) c, base, &lo, &hi);
+            bool band =
+                pairs >= 0 && isfinite(s_ratio(cs, (b_contender_t) c, base));
+            s_cnum(out, band ? lo : NAN);
+            s_cnum(out, band ? hi : NAN);
+            s_cnum(out, band ? (pairs > 0) : NAN);
             fputc('\n', out);
         }
     }

@@ -326,7 +326,7 @@ s_case_done(const b_report_t *r, int k, int done, int total)
 }
 
 static void
-s_record(b_result_t *res, const b_run_t *run)
+s_record(b_result_t *res, const b_run_t *run, int round)
 {
     if (!run->ok) {
         res->nfailed++;
@@ -335,6 +335,7 @@ s_record(b_result_t *res, const b_run_t *run)
     }
     int i = res->nruns++;
     double msgs = (double) run->msgs;
+    res->round[i] = round;
     res->rate[i] = msgs / run->elapsed_s;
     res->cpu[i] = run->proxy_cpu_s / (msgs / 1e6);
     res->loop_cpu[i] = run->proxy_loop_cpu_s / (msgs / 1e6);
@@ -754,7 +755,7 @@ main(int argc, char **argv)
                     run.hist = scratch;
                 }
                 b_run(cfg, cs->pattern, cs->transport, cs->size, c, &run);
-                s_record(&cs->res[c], &run);
+                s_record(&cs->res[c], &run, rep);
                 if (run.ok && cs->res[c].hist) {
                     b_hist_merge(cs->res[c].hist, scratch);
                 }
