@@ -20,7 +20,7 @@ endif()
 
 file(REMOVE ${OUT})
 execute_process(COMMAND ${BENCH} --pattern streamer --transport tcp
-        --size 16 --reps 1 --duration 0.01 --allow-debug --no-table
+        --size 16 --reps 2 --duration 0.01 --allow-debug --no-table
         --json ${OUT}
     RESULT_VARIABLE rc TIMEOUT 60)
 if(NOT rc EQUAL 0)
