@@ -511,6 +511,13 @@ zr_device_set_linger(zr_device_t *self, int msecs)
  * it: 18-29 % lost with no grace, none with it; docs/PERFORMANCE.md),
  * too short for a stalled subscriber to slow the others much. */
 #define S_DROP_GRACE_MS 1
+/* The longest message an XPUB takes from its subscribers. Only
+ * subscriptions come that way, and libzmq 4.3.4 walks a subscription's
+ * topic recursively, a stack frame per byte, where it applies it and
+ * where it forgets it: a subscriber that sent a ~120 kB subscription
+ * crashed the relay (SIGSEGV, stack overflow), and the publishers it is
+ * passed on to. libzmq disconnects a subscriber that sends more. */
+#define S_MAX_SUBSCRIPTION (16 * 1024)
 /* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
 #define S_KEEPALIVE_IDLE 60
 #define S_KEEPALIVE_INTVL 10
@@ -595,6 +602,11 @@ s_socket(zr_device_t *self, int role, int type)
          * is lost for good. Only subscriptions go this way (the handler
          * refuses anything else), so no mark is needed to bound it. */
         s_setopt(s, ZMQ_SNDHWM, 0);
+    }
+    if (type == ZMQ_XPUB &&
+        (self->max_msg_size < 0 || self->max_msg_size > S_MAX_SUBSCRIPTION)) {
+        int64_t most = S_MAX_SUBSCRIPTION + 1; /* the 1/0 byte and a topic */
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
     }
     if (role == S_BACKEND && type == ZMQ_XPUB) {
         /* A subscriber the forwarder connects to gets a pipe per

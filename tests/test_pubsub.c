@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static cJSON *
@@ -465,6 +466,130 @@ test_drop_counted(void)
     zmq_close(pub);
     zmq_close(fast);
     zmq_close(slow);
+    zmq_ctx_term(ctx);
+}
+
+/* Issue 13 (ATTACK13): with last_value_prefix = all a new subscriber's
+ * cached values go to every subscriber of their topic. With the backend
+ * a NODROP XPUB, one such subscriber with a full queue made the send
+ * fail for all, and the new subscriber missed its value (counted as
+ * missed). Now it goes the lossy way: the full one misses it (an
+ * overflow), the new one gets it. S1, queue full and a publication held
+ * for it (block, 10 s), subscribes to "t"; N subscribes to "t" and must
+ * get t2's cached value first (t1's is held: it comes live). */
+static void
+test_last_value_beside_full(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"last_value",      "true",  "last_value_prefix",
+                        "all",             "slow_subscriber", "block",
+                        "block_timeout",   "10s",   "sndhwm",
+                        "1",               NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_FORWARDER, "lvf", kv);
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, "inproc://lvf-front");
+    void *s1 = zrt_socket(ctx, ZMQ_SUB);
+    zrt_setint(s1, ZMQ_RCVHWM, 1);
+    zmq_setsockopt(s1, ZMQ_SUBSCRIBE, "t", 1);
+    zrt_connect(s1, "inproc://lvf-back");
+    ZR_WAIT(zrt_stat(dev, "subscriptions", "total", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(pub, "t2");
+    ZR_SEND(pub, "v2");
+    for (int i = 0; i < 20; i++) {
+        ZR_SENDMORE(pub, "t1");
+        ZR_SEND(pub, "v1");
+    }
+    /* The relay waits (in zmq_poll, counters published) with a t1 held
+     * for S1, whose queue is full: it reads no more meanwhile. */
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.frontend.msgs_in > st.backend.msgs_out,
+                  ZRT_DEADLINE_MS);
+    void *n = s_sub(ctx, "inproc://lvf-back", "t");
+    ZR_CHECK(zrt_readable(n, ZRT_DEADLINE_MS));
+    ZR_RECV(n, "t2");
+    ZR_RECV(n, "v2");
+    ZR_EQ(zrt_stat(dev, "last_value", "missed", NULL), 0);
+    zr_device_stats(dev, &st);
+    ZR_CHECK(st.backend.drop_slow >= 1); /* S1 missed it */
+    zr_device_destroy(&dev);
+    zmq_close(pub);
+    zmq_close(s1);
+    zmq_close(n);
+    zmq_ctx_term(ctx);
+}
+
+/* A subscriber that subscribes to one 200 kB topic, in a process of its
+ * own (it is forked before this process makes a context): reads the
+ * backend's endpoint from FD, subscribes, waits up to 5 s for its
+ * connection to be closed, and leaves without closing anything (its own
+ * SUB would walk that topic again). Exit 0: it was disconnected. */
+static void
+s_huge_subscriber(int fd)
+{
+    char endpoint[128] = "";
+    ssize_t n = read(fd, endpoint, sizeof endpoint - 1);
+    if (n <= 0) {
+        _exit(3);
+    }
+    endpoint[n] = '\0';
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    zmq_socket_monitor(sub, "inproc://huge-mon", ZMQ_EVENT_DISCONNECTED);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    zmq_connect(mon, "inproc://huge-mon");
+    static char topic[200000];
+    memset(topic, 'A', sizeof topic);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, sizeof topic);
+    zmq_connect(sub, endpoint);
+    zmq_pollitem_t item = {.socket = mon, .events = ZMQ_POLLIN};
+    _exit(zmq_poll(&item, 1, 5000) == 1 ? 0 : 1);
+}
+
+/* Issue 13 (ATTACK13): one subscriber's 200 kB subscription crashed the
+ * relay: libzmq 4.3.4 walks a topic with a stack frame per byte when the
+ * subscriber goes (SIGSEGV on the relay's thread). The relay's XPUBs take
+ * no message over 16 KiB from subscribers: libzmq disconnects that one,
+ * and the relay serves the others. */
+static void
+test_huge_subscription(void)
+{
+    int fds[2];
+    ZR_PASS(pipe(fds));
+    pid_t child = fork();
+    ZR_CHECK(child >= 0);
+    if (child == 0) {
+        close(fds[1]);
+        s_huge_subscriber(fds[0]);
+    }
+    close(fds[0]);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev =
+        zrt_device(ctx, ZR_FORWARDER, "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*",
+                   NULL);
+    const char *back = zrt_device_endpoint(dev, 1);
+    ZR_CHECK(write(fds[1], back, strlen(back)) == (ssize_t) strlen(back));
+    close(fds[1]);
+    int status = 0;
+    int64_t deadline = zrt_now_ms() + ZRT_DEADLINE_MS;
+    pid_t rc;
+    while ((rc = waitpid(child, &status, WNOHANG)) == 0 &&
+           zrt_now_ms() < deadline) {
+        usleep(10000);
+    }
+    ZR_CHECKF(rc == child, "the subscriber did not leave");
+    ZR_CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the 200 kB subscriber was not disconnected (status %d)",
+              status);
+    /* The relay is alive and serves a subscriber of a normal size. */
+    void *pub = zrt_socket(ctx, ZMQ_PUB);
+    zrt_connect(pub, zrt_device_endpoint(dev, 0));
+    void *sub = s_sub(ctx, back, "news");
+    s_up(pub, sub, "news");
+    ZR_EQ(zrt_stat(dev, "subscriptions", "total", NULL), 1);
+    zmq_close(pub);
+    zmq_close(sub);
+    zr_device_destroy(&dev);
     zmq_ctx_term(ctx);
 }
 
@@ -1372,6 +1497,10 @@ ZR_TESTS = {
     {"inproc: a refused subscription's farewell unsubscribes nothing",
      test_limit},
     {"inproc: a stalled subscriber under block", test_block},
+    {"inproc: a last value beside a full subscriber (13)",
+     test_last_value_beside_full},
+    {"tcp: a 200 kB subscription does not crash the relay (13)",
+     test_huge_subscription},
     {"inproc: a stalled subscriber's overflows are counted (13)",
      test_drop_counted},
     {"inproc: two forwarders chained", test_chain_two},
