@@ -342,6 +342,17 @@ zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
     return zr__outlet_send_now(o, msg);
 }
 
+int
+zr__engine_send_now_lossy(zr__engine_t *self, void *socket, zr__msg_t *msg)
+{
+    zr__outlet_t *o = s_outlet(self, socket);
+    if (!o) {
+        errno = EINVAL;
+        return -1;
+    }
+    return zr__outlet_send_now_lossy(o, msg);
+}
+
 bool
 zr__engine_holds_topic(const zr__engine_t *self, void *socket,
                        const void *topic, size_t size)
@@ -689,6 +700,9 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
         int rc = zmq_poll(items, n, timeout);
         if (rc < 0 && errno == ETERM) {
             return false;
+        }
+        if (rc > 0) {
+            s_wake_outlets(self, items, n); /* else the fd stays readable */
         }
         if (rc == 0 && done) {
             return true; /* quiet */
@@ -1211,10 +1225,11 @@ static const zr__stat_t s_socket_rows[] = {
     S_DROP(drop_shutdown, "shutdown",
            "Messages taken in and not delivered when the relay stopped."),
     S_DROP(drop_slow, "slow_subscriber",
-           "Overflows of a subscriber's queue: a message it missed "
-           "because its queue stayed full (1 ms; block_timeout with "
-           "slow_subscriber = block). libzmq then skips it, uncounted, "
-           "until it has read its queue down to half."),
+           "Messages sent the lossy way because a subscriber's queue "
+           "stayed full (1 ms; block_timeout with slow_subscriber = "
+           "block): each missed by at least one subscriber, which libzmq "
+           "then skips, uncounted, until it has read its queue down to "
+           "half."),
 };
 #undef S_DROP
 #undef S_SOCK

@@ -46,6 +46,7 @@
 /* Back-off for sockets whose ZMQ_POLLOUT cannot be trusted. */
 #define S_BACKOFF_MIN_MS 1
 #define S_BACKOFF_MAX_MS 64
+#define S_BACKOFF_WAKE_MAX_MS 8
 /* How long a full ROUTER peer may hold the outlet up, and how many stalled
  * peers are remembered (the oldest is forgotten first; a forgotten peer
  * just gets a grace period again). */
@@ -456,10 +457,14 @@ s_done(zr__outlet_t *self)
 static void
 s_backoff(zr__outlet_t *self, int64_t now)
 {
+    /* With a wake fd the timer only covers a wake-up that was missed
+     * (the socket's commands taken by another call before the wait):
+     * short. */
+    int max = self->wake_fd >= 0 ? S_BACKOFF_WAKE_MAX_MS : S_BACKOFF_MAX_MS;
     self->backoff_ms =
         self->backoff_ms ? self->backoff_ms * 2 : S_BACKOFF_MIN_MS;
-    if (self->backoff_ms > S_BACKOFF_MAX_MS) {
-        self->backoff_ms = S_BACKOFF_MAX_MS;
+    if (self->backoff_ms > max) {
+        self->backoff_ms = max;
     }
     self->retry_at = now + self->backoff_ms;
     if (self->block_timeout >= 0 && self->err == EAGAIN &&
@@ -700,8 +705,22 @@ s_queue_front(zr__outlet_t *self, zr__msg_t *msg)
     }
 }
 
+static int s_send_now(zr__outlet_t *self, zr__msg_t *msg, bool lossy_ok);
+
 int
 zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg)
+{
+    return s_send_now(self, msg, false);
+}
+
+int
+zr__outlet_send_now_lossy(zr__outlet_t *self, zr__msg_t *msg)
+{
+    return s_send_now(self, msg, true);
+}
+
+static int
+s_send_now(zr__outlet_t *self, zr__msg_t *msg, bool lossy_ok)
 {
     if (self->next > 0) {
         errno = EAGAIN; /* never inside another message */
@@ -715,6 +734,13 @@ zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg)
     self->next = 0;
     int err = 0;
     s_try_t r = s_try(self, false);
+    if (r == S_REFUSED && lossy_ok && self->err == EAGAIN &&
+        self->block_timeout >= 0) {
+        r = s_try(self, true);
+        if (r == S_SENT) {
+            self->t.slow++;
+        }
+    }
     if (r == S_SENT) {
         s_done(self);
     }

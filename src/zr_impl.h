@@ -241,6 +241,9 @@ zr__out_t zr__outlet_flush(zr__outlet_t *self);
  * with libzmq's errno (EAGAIN: full, EHOSTUNREACH: no such peer) and MSG
  * intact. */
 int zr__outlet_send_now(zr__outlet_t *self, zr__msg_t *msg);
+/* The same; a NODROP XPUB refused (a matching subscriber is full) sends
+ * it the lossy way at once, to those with room, counted as an overflow. */
+int zr__outlet_send_now_lossy(zr__outlet_t *self, zr__msg_t *msg);
 /* Holds a message or has some queued. */
 bool zr__outlet_holding(const zr__outlet_t *self);
 /* Holds (not yet started) or has queued a message whose first frame is
@@ -337,6 +340,10 @@ void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
  * counted as sent. On success MSG is emptied; on failure (-1 with
  * libzmq's errno: EAGAIN full, EHOSTUNREACH no such peer) it is intact. */
 int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
+/* The same, to every matching subscriber that has room
+ * (zr__outlet_send_now_lossy). */
+int zr__engine_send_now_lossy(zr__engine_t *self, void *socket,
+                              zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */
 void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
