@@ -37,6 +37,8 @@
  */
 #include "zr_impl.h"
 
+#include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +51,11 @@
 #define S_BACKOFF_WAKE_MAX_MS 8
 /* How long a full ROUTER peer may hold the outlet up, and how many stalled
  * peers are remembered (the oldest is forgotten first; a forgotten peer
- * just gets a grace period again). */
+ * just gets a grace period again, which holds everyone else up: so many
+ * that frozen clients cannot cycle through them, ~300 bytes each). */
 #define S_PEER_GRACE_MS 100
 #define S_PROBATION_MS 5000
-#define S_STALLED_MAX 64
+#define S_STALLED_MAX 4096
 /* Restarts of one message in one attempt; past that the message waits
  * for ZMQ_POLLOUT like a refused one (peers are vanishing one by one). */
 #define S_RESTARTS_MAX 16
@@ -78,13 +81,34 @@ typedef struct s_node {
 } s_node_t;
 
 /* A ROUTER peer that stalled: its identity (at most 255 bytes in ZMTP),
- * and whether it is stalled now or on probation until a time. */
-typedef struct {
-    size_t size;
-    unsigned char data[255];
+ * and whether it is stalled now or on probation until a time. Found by
+ * identity in a red-black tree (libbsd's <bsd/sys/tree.h>: a lookup per
+ * message while any are remembered), forgotten oldest first. */
+typedef struct s_peer {
+    RB_ENTRY(s_peer) by_id;
+    TAILQ_ENTRY(s_peer) by_age;
     bool stalled;
     int64_t probation_until;
+    size_t size;
+    unsigned char data[];
 } s_peer_t;
+
+static int
+s_peer_cmp(const s_peer_t *a, const s_peer_t *b)
+{
+    if (a->size != b->size) {
+        return a->size < b->size ? -1 : 1;
+    }
+    return memcmp(a->data, b->data, a->size);
+}
+
+RB_HEAD(s_peers, s_peer);
+TAILQ_HEAD(s_ages, s_peer);
+/* RB_GENERATE_STATIC's attribute, __unused, is one libbsd leaves
+ * undefined (see subs.c). */
+#define S_RB_STATIC __attribute__((unused)) static
+RB_GENERATE_INTERNAL(s_peers, s_peer, by_id, s_peer_cmp, S_RB_STATIC)
+#undef S_RB_STATIC
 
 /* Counted locally, published to the socket's atomics once per burst. */
 typedef struct {
@@ -118,8 +142,10 @@ struct zr__outlet_t {
     int64_t held_since; /* when the message in hand was first refused */
     int block_timeout;  /* -1, or ms a NODROP XPUB may block */
     bool congested;     /* block_timeout passed; lossy until a send is not */
-    s_peer_t stalled[S_STALLED_MAX];
-    int nstalled, stalled_at;
+    struct s_peers stalled; /* by identity */
+    struct s_ages ages;     /* the same, oldest first */
+    int nstalled;
+    s_peer_t *stalled_at;   /* the refused message's peer, if remembered */
     s_tally_t t;
 };
 
@@ -138,7 +164,8 @@ zr__outlet_new(void *socket, zr__sockstats_t *stats, zr__capture_t *capture,
     self->stats = stats;
     self->capture = capture;
     self->block_timeout = -1;
-    self->stalled_at = -1;
+    RB_INIT(&self->stalled);
+    TAILQ_INIT(&self->ages);
     self->way = "?";
     self->lb = type == ZMQ_PUSH || type == ZMQ_DEALER;
     self->restartable = self->lb || type == ZMQ_PAIR;
@@ -178,6 +205,11 @@ zr__outlet_destroy(zr__outlet_t **self_p)
     }
     zr__msg_destroy(&self->msg);
     zr__msg_destroy(&self->kept);
+    s_peer_t *p;
+    while ((p = TAILQ_FIRST(&self->ages))) {
+        TAILQ_REMOVE(&self->ages, p, by_age);
+        free(p);
+    }
     free(self);
     *self_p = NULL;
 }
@@ -210,72 +242,80 @@ zr__outlet_set_block_timeout(zr__outlet_t *self, int msecs)
  * Stalled ROUTER peers.
  */
 
-static int
-s_stalled_find(const zr__outlet_t *self, const zmq_msg_t *identity)
+static s_peer_t *
+s_stalled_find(zr__outlet_t *self, const zmq_msg_t *identity)
 {
     size_t size = zmq_msg_size((zmq_msg_t *) identity);
-    const void *data = zmq_msg_data((zmq_msg_t *) identity);
-    for (int i = 0; i < self->nstalled; i++) {
-        if (self->stalled[i].size == size &&
-            memcmp(self->stalled[i].data, data, size) == 0) {
-            return i;
-        }
+    if (size > 255) {
+        return NULL;
     }
-    return -1;
+    _Alignas(s_peer_t) unsigned char buf[sizeof(s_peer_t) + 255];
+    s_peer_t *key = (s_peer_t *) buf;
+    key->size = size;
+    memcpy(key->data, zmq_msg_data((zmq_msg_t *) identity), size);
+    return RB_FIND(s_peers, &self->stalled, key);
+}
+
+static void
+s_stalled_remove(zr__outlet_t *self, s_peer_t *p)
+{
+    RB_REMOVE(s_peers, &self->stalled, p);
+    TAILQ_REMOVE(&self->ages, p, by_age);
+    self->nstalled--;
+    if (self->stalled_at == p) {
+        self->stalled_at = NULL;
+    }
+    free(p);
 }
 
 static void
 s_stalled_add(zr__outlet_t *self, const zmq_msg_t *identity)
 {
     size_t size = zmq_msg_size((zmq_msg_t *) identity);
-    if (size > sizeof self->stalled[0].data) {
+    if (size > 255) {
         return;
     }
     if (self->nstalled == S_STALLED_MAX) {
-        memmove(&self->stalled[0], &self->stalled[1],
-                (S_STALLED_MAX - 1) * sizeof self->stalled[0]);
-        self->nstalled--;
+        s_stalled_remove(self, TAILQ_FIRST(&self->ages));
     }
-    s_peer_t *p = &self->stalled[self->nstalled++];
+    s_peer_t *p = malloc(sizeof *p + size);
+    if (!p) {
+        return; /* it gets a grace period again next time */
+    }
     p->size = size;
     memcpy(p->data, zmq_msg_data((zmq_msg_t *) identity), size);
     p->stalled = true;
     p->probation_until = 0;
+    RB_INSERT(s_peers, &self->stalled, p);
+    TAILQ_INSERT_TAIL(&self->ages, p, by_age);
+    self->nstalled++;
     ZR_LOG_I("%s: a peer's queue stayed full for %d ms; dropping its "
              "messages until it reads again",
              self->name, S_PEER_GRACE_MS);
 }
 
-static void
-s_stalled_remove(zr__outlet_t *self, int i)
-{
-    self->stalled[i] = self->stalled[--self->nstalled];
-}
-
-/* A message to remembered peer i got through: a stalled peer reads again
+/* A message to remembered peer P got through: a stalled peer reads again
  * and goes on probation; one whose probation is over is forgotten. */
 static void
-s_stalled_reads(zr__outlet_t *self, int i)
+s_stalled_reads(zr__outlet_t *self, s_peer_t *p)
 {
-    s_peer_t *p = &self->stalled[i];
     int64_t now = zr__now_ms();
     if (p->stalled) {
         p->stalled = false;
         p->probation_until = now + S_PROBATION_MS;
     }
     else if (now >= p->probation_until) {
-        s_stalled_remove(self, i);
+        s_stalled_remove(self, p);
     }
 }
 
-/* Remembered peer i refused a message: is it dropped from at once? A
+/* Remembered peer P refused a message: is it dropped from at once? A
  * stalled peer is; one on probation stalls again, without a new grace. */
 static bool
-s_stalled_refuses(zr__outlet_t *self, int i, int64_t now)
+s_stalled_refuses(zr__outlet_t *self, s_peer_t *p, int64_t now)
 {
-    s_peer_t *p = &self->stalled[i];
     if (!p->stalled && now >= p->probation_until) {
-        s_stalled_remove(self, i); /* probation over: a grace again */
+        s_stalled_remove(self, p); /* probation over: a grace again */
         return false;
     }
     p->stalled = true;
@@ -384,11 +424,11 @@ s_try(zr__outlet_t *self, bool lossy)
     while (self->next < self->msg.size) {
         size_t i = self->next;
         bool more = i + 1 < self->msg.size;
-        int stalled = i == 0 && self->nstalled
-                          ? s_stalled_find(self, &self->msg.frames[0])
-                          : -1;
+        s_peer_t *stalled = i == 0 && self->nstalled
+                                ? s_stalled_find(self, &self->msg.frames[0])
+                                : NULL;
         if (s_send_one(self, i, more, lossy && i == 0) == 0) {
-            if (stalled >= 0) {
+            if (stalled) {
                 s_stalled_reads(self, stalled);
             }
             self->next++;
@@ -499,7 +539,7 @@ s_refused(zr__outlet_t *self, int64_t now)
     if (err == EAGAIN || err == EINTR || err == ENOMEM) {
         bool hold = true;
         if (self->policy == S_PER_PEER) {
-            if (self->stalled_at >= 0 &&
+            if (self->stalled_at &&
                 s_stalled_refuses(self, self->stalled_at, now)) {
                 hold = false;
             }

@@ -312,11 +312,62 @@ test_stalls_once(void)
     zmq_ctx_term(ctx);
 }
 
+/* More frozen clients than the relay used to remember (64): each stalls
+ * once. Before, the 65th stall made the relay forget the first frozen
+ * client, which then took a new grace period (100 ms holding every other
+ * reply) at its next reply, and so on round after round (ATTACK13). */
+static void
+test_many_frozen_clients(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, NULL);
+    ZR_PASS(zr_device_set_frontend(dev, "@inproc://frozen-front"));
+    ZR_PASS(zr_device_set_backend(dev, "@inproc://frozen-back"));
+    ZR_PASS(zr_device_set_sndhwm(dev, 1));
+    ZR_PASS(zr_device_start(dev));
+    atomic_bool stop = false;
+    s_echo_t echo = {ctx, "inproc://frozen-back", &stop};
+    pthread_t et;
+    pthread_create(&et, NULL, s_echo, &echo);
+    enum { N = 70, EACH = 6 };
+    void *frozen[N];
+    for (int i = 0; i < N; i++) {
+        frozen[i] = zrt_socket(ctx, ZMQ_DEALER);
+        zrt_setint(frozen[i], ZMQ_RCVHWM, 1);
+        zrt_connect(frozen[i], "inproc://frozen-front");
+    }
+    zr_stats_t st;
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < N; i++) {
+            for (int k = 0; k < EACH; k++) {
+                ZR_SENDMORE(frozen[i], "");
+                ZR_SEND(frozen[i], "f");
+            }
+        }
+        uint64_t all = (uint64_t) round * N * EACH;
+        ZR_WAIT_STATS(dev, st,
+                      st.frontend.msgs_out + st.frontend.drop_peer_full == all,
+                      3 * ZRT_DEADLINE_MS);
+        printf("round %d: %" PRIu64 " stalls, %" PRIu64 " replies dropped\n",
+               round, st.frontend.peer_stalls, st.frontend.drop_peer_full);
+        ZR_EQ(st.frontend.peer_stalls, N);
+    }
+    atomic_store(&stop, true);
+    pthread_join(et, NULL);
+    zr_device_destroy(&dev);
+    for (int i = 0; i < N; i++) {
+        zmq_close(frozen[i]);
+    }
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"inproc: 10 clients x 100 requests, 3 servers", test_clients_inproc},
     {"tcp: 10 clients x 100 requests, 3 servers", test_clients_tcp},
     {"inproc: a reply without a client is counted", test_no_route_counted},
     {"inproc: a stalled client stalls only itself", test_stalled_client},
+    {"inproc: 70 frozen clients stall once each (13)",
+     test_many_frozen_clients},
     {"inproc: a client that reads now and then stalls once",
      test_stalls_once},
     {NULL, NULL},
