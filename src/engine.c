@@ -989,6 +989,16 @@ s_side_sockets(zr__engine_t *self)
     if (self->capture && s_has_input(zr__capture_socket(self->capture))) {
         zr__capture_drain(self->capture);
     }
+    /* An XPUB takes its commands (a subscriber's pipe active again) only
+     * when asked: once a busy turn, as zmq_proxy's polls do. */
+    for (int i = 0; i < self->ndirs; i++) {
+        zr__outlet_t *o = self->dirs[i].out;
+        if (o && zr__outlet_wake_fd(o) >= 0) {
+            int events;
+            size_t len = sizeof events;
+            zmq_getsockopt(zr__outlet_socket(o), ZMQ_EVENTS, &events, &len);
+        }
+    }
     for (int i = 0; i < self->nwatch; i++) {
         if (s_has_input(self->watch[i].socket)) {
             self->watch[i].fn(self->watch[i].arg);
