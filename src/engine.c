@@ -61,6 +61,13 @@ typedef struct {
     unsigned dry_turns;           /* turns in a row it had nothing */
 } s_dir_t;
 
+/* A side socket the loop serves: FN(ARG) when it has input. */
+typedef struct {
+    void *socket;
+    void (*fn)(void *);
+    void *arg;
+} s_watch_t;
+
 struct zr__engine_t {
     void *frontend, *backend;
     zr__capture_t *capture;
@@ -80,11 +87,7 @@ struct zr__engine_t {
     void (*close_intake)(void *);
     void *intake_arg;
     char *name, *type;
-    struct {
-        void *socket;
-        void (*fn)(void *);
-        void *arg;
-    } watch[ZR__WATCH_MAX], lazy[ZR__WATCH_MAX];
+    s_watch_t watch[ZR__WATCH_MAX], lazy[ZR__WATCH_MAX];
     int nwatch, nlazy;
     int64_t lazy_at; /* when the lazy watches are served next */
     unsigned lazy_turns;
@@ -258,34 +261,30 @@ zr__engine_set_drain(zr__engine_t *self, void (*close_intake)(void *),
     self->intake_arg = arg;
 }
 
+static int
+s_watch_add(s_watch_t *list, int *n, void *socket, void (*fn)(void *),
+            void *arg)
+{
+    if (*n == ZR__WATCH_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    list[(*n)++] = (s_watch_t){socket, fn, arg};
+    return 0;
+}
+
 int
 zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
                  void *arg)
 {
-    if (self->nwatch == ZR__WATCH_MAX) {
-        errno = ENOSPC;
-        return -1;
-    }
-    self->watch[self->nwatch].socket = socket;
-    self->watch[self->nwatch].fn = fn;
-    self->watch[self->nwatch].arg = arg;
-    self->nwatch++;
-    return 0;
+    return s_watch_add(self->watch, &self->nwatch, socket, fn, arg);
 }
 
 int
 zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
                       void *arg)
 {
-    if (self->nlazy == ZR__WATCH_MAX) {
-        errno = ENOSPC;
-        return -1;
-    }
-    self->lazy[self->nlazy].socket = socket;
-    self->lazy[self->nlazy].fn = fn;
-    self->lazy[self->nlazy].arg = arg;
-    self->nlazy++;
-    return 0;
+    return s_watch_add(self->lazy, &self->nlazy, socket, fn, arg);
 }
 
 void
@@ -331,26 +330,28 @@ zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs)
     }
 }
 
-int
-zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
+static int
+s_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg, bool lossy_ok)
 {
     zr__outlet_t *o = s_outlet(self, socket);
     if (!o) {
         errno = EINVAL;
         return -1;
     }
-    return zr__outlet_send_now(o, msg);
+    return lossy_ok ? zr__outlet_send_now_lossy(o, msg)
+                    : zr__outlet_send_now(o, msg);
+}
+
+int
+zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg)
+{
+    return s_send_now(self, socket, msg, false);
 }
 
 int
 zr__engine_send_now_lossy(zr__engine_t *self, void *socket, zr__msg_t *msg)
 {
-    zr__outlet_t *o = s_outlet(self, socket);
-    if (!o) {
-        errno = EINVAL;
-        return -1;
-    }
-    return zr__outlet_send_now_lossy(o, msg);
+    return s_send_now(self, socket, msg, true);
 }
 
 bool

@@ -572,6 +572,21 @@ s_next_live(const s_topic_t *t)
     return next;
 }
 
+/* A list of NROWS rows and BYTES of topic text; *TEXT: where that goes. */
+static s_rows_t *
+s_rows_alloc(size_t nrows, size_t bytes, unsigned char **text)
+{
+    s_rows_t *rows =
+        malloc(sizeof *rows + nrows * sizeof rows->rows[0] + bytes + 1);
+    if (!rows) {
+        return NULL;
+    }
+    rows->refs = 0;
+    rows->nrows = nrows;
+    *text = (unsigned char *) &rows->rows[nrows];
+    return rows;
+}
+
 /* A new list of the first S_LIST_MAX topics with subscriptions. */
 static s_rows_t *
 s_rows_new(const zr__subs_t *self)
@@ -583,14 +598,11 @@ s_rows_new(const zr__subs_t *self)
         nrows++;
         bytes += t->size;
     }
-    s_rows_t *rows =
-        malloc(sizeof *rows + nrows * sizeof rows->rows[0] + bytes + 1);
+    unsigned char *text;
+    s_rows_t *rows = s_rows_alloc(nrows, bytes, &text);
     if (!rows) {
         return NULL;
     }
-    rows->refs = 0;
-    rows->nrows = nrows;
-    unsigned char *text = (unsigned char *) &rows->rows[nrows];
     const s_topic_t *t = first;
     for (size_t n = 0; n < nrows; n++, t = s_next_live(t)) {
         memcpy(text, t->topic, t->size);
@@ -683,14 +695,11 @@ s_rows_edit(const zr__subs_t *self)
     size_t nrows = at + (put != NULL) + (k - j) + (next != NULL);
     size_t bytes = s_rows_bytes(old, 0, at) + s_rows_bytes(old, j, k) +
                    (put ? put->size : 0) + (next ? next->size : 0);
-    s_rows_t *rows =
-        malloc(sizeof *rows + nrows * sizeof rows->rows[0] + bytes + 1);
+    unsigned char *text;
+    s_rows_t *rows = s_rows_alloc(nrows, bytes, &text);
     if (!rows) {
         return NULL;
     }
-    rows->refs = 0;
-    rows->nrows = nrows;
-    unsigned char *text = (unsigned char *) &rows->rows[nrows];
     text = s_rows_copy(rows, 0, old, 0, at, text);
     size_t r = at;
     if (put) {

@@ -198,6 +198,42 @@ s_echo(void *arg)
     return NULL;
 }
 
+/* A queue between @inproc://TAG-front and @inproc://TAG-back with an echo
+ * worker in a thread; every socket's SNDHWM is SNDHWM. */
+typedef struct {
+    zr_device_t *dev;
+    char back[64];
+    atomic_bool stop;
+    s_echo_t echo;
+    pthread_t thread;
+} s_rig_t;
+
+static void
+s_rig_start(s_rig_t *r, void *ctx, const char *tag, int sndhwm)
+{
+    char front[64];
+    snprintf(front, sizeof front, "@inproc://%s-front", tag);
+    snprintf(r->back, sizeof r->back, "inproc://%s-back", tag);
+    r->dev = zr_device_new(ctx, ZR_QUEUE, NULL);
+    ZR_PASS(zr_device_set_frontend(r->dev, front));
+    char bind[70];
+    snprintf(bind, sizeof bind, "@%s", r->back);
+    ZR_PASS(zr_device_set_backend(r->dev, bind));
+    ZR_PASS(zr_device_set_sndhwm(r->dev, sndhwm));
+    ZR_PASS(zr_device_start(r->dev));
+    atomic_init(&r->stop, false);
+    r->echo = (s_echo_t){ctx, r->back, &r->stop};
+    ZR_PASS(pthread_create(&r->thread, NULL, s_echo, &r->echo));
+}
+
+static void
+s_rig_stop(s_rig_t *r)
+{
+    atomic_store(&r->stop, true);
+    pthread_join(r->thread, NULL);
+    zr_device_destroy(&r->dev);
+}
+
 /* A client that sends and never reads stalls only itself: its replies
  * are dropped and counted once its queue is full, and another client's
  * round trips go on. */
@@ -205,15 +241,9 @@ static void
 test_stalled_client(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, NULL);
-    ZR_PASS(zr_device_set_frontend(dev, "@inproc://stall-front"));
-    ZR_PASS(zr_device_set_backend(dev, "@inproc://stall-back"));
-    ZR_PASS(zr_device_set_sndhwm(dev, 10));
-    ZR_PASS(zr_device_start(dev));
-    atomic_bool stop = false;
-    s_echo_t echo = {ctx, "inproc://stall-back", &stop};
-    pthread_t et;
-    pthread_create(&et, NULL, s_echo, &echo);
+    s_rig_t rig;
+    s_rig_start(&rig, ctx, "stall", 10);
+    zr_device_t *dev = rig.dev;
 
     void *stalled = zrt_socket(ctx, ZMQ_DEALER);
     zrt_setint(stalled, ZMQ_RCVHWM, 10);
@@ -245,9 +275,7 @@ test_stalled_client(void)
     ZR_EQ(got / 2 + st.frontend.drop_peer_full, flood);
     printf("stalled client: %d replies delivered, %" PRIu64 " dropped\n",
            got / 2, st.frontend.drop_peer_full);
-    atomic_store(&stop, true);
-    pthread_join(et, NULL);
-    zr_device_destroy(&dev);
+    s_rig_stop(&rig);
     zmq_close(stalled);
     zmq_close(req);
     zmq_ctx_term(ctx);
@@ -261,15 +289,9 @@ static void
 test_stalls_once(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, NULL);
-    ZR_PASS(zr_device_set_frontend(dev, "@inproc://stall1-front"));
-    ZR_PASS(zr_device_set_backend(dev, "@inproc://stall1-back"));
-    ZR_PASS(zr_device_set_sndhwm(dev, 10));
-    ZR_PASS(zr_device_start(dev));
-    atomic_bool stop = false;
-    s_echo_t echo = {ctx, "inproc://stall1-back", &stop};
-    pthread_t et;
-    pthread_create(&et, NULL, s_echo, &echo);
+    s_rig_t rig;
+    s_rig_start(&rig, ctx, "stall1", 10);
+    zr_device_t *dev = rig.dev;
 
     void *slow = zrt_socket(ctx, ZMQ_DEALER);
     zrt_setint(slow, ZMQ_RCVHWM, 10);
@@ -304,9 +326,7 @@ test_stalls_once(void)
               st.frontend.peer_stalls, cycles);
     ZR_EQ(st.frontend.msgs_out + st.frontend.drop_peer_full,
           cycles * (burst + 1));
-    atomic_store(&stop, true);
-    pthread_join(et, NULL);
-    zr_device_destroy(&dev);
+    s_rig_stop(&rig);
     zmq_close(slow);
     zmq_close(req);
     zmq_ctx_term(ctx);
@@ -320,15 +340,9 @@ static void
 test_many_frozen_clients(void)
 {
     void *ctx = zmq_ctx_new();
-    zr_device_t *dev = zr_device_new(ctx, ZR_QUEUE, NULL);
-    ZR_PASS(zr_device_set_frontend(dev, "@inproc://frozen-front"));
-    ZR_PASS(zr_device_set_backend(dev, "@inproc://frozen-back"));
-    ZR_PASS(zr_device_set_sndhwm(dev, 1));
-    ZR_PASS(zr_device_start(dev));
-    atomic_bool stop = false;
-    s_echo_t echo = {ctx, "inproc://frozen-back", &stop};
-    pthread_t et;
-    pthread_create(&et, NULL, s_echo, &echo);
+    s_rig_t rig;
+    s_rig_start(&rig, ctx, "frozen", 1);
+    zr_device_t *dev = rig.dev;
     enum { N = 70, EACH = 6 };
     void *frozen[N];
     for (int i = 0; i < N; i++) {
@@ -352,9 +366,7 @@ test_many_frozen_clients(void)
                round, st.frontend.peer_stalls, st.frontend.drop_peer_full);
         ZR_EQ(st.frontend.peer_stalls, N);
     }
-    atomic_store(&stop, true);
-    pthread_join(et, NULL);
-    zr_device_destroy(&dev);
+    s_rig_stop(&rig);
     for (int i = 0; i < N; i++) {
         zmq_close(frozen[i]);
     }
