@@ -698,7 +698,7 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
         if (timeout < 0 || timeout > left) {
             timeout = (long) left;
         }
-        int rc = zmq_poll(items, n, timeout);
+        int rc = zr__poll(items, n, timeout);
         if (rc < 0 && errno == ETERM) {
             return false;
         }
@@ -1025,7 +1025,7 @@ s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
     items[n++] = (zmq_pollitem_t){.fd = self->wake[0], .events = ZMQ_POLLIN};
     zr__stat_add(&self->polls, 1);
     atomic_store_explicit(&self->waiting, true, memory_order_release);
-    int rc = zmq_poll(items, n, timeout);
+    int rc = zr__poll(items, n, timeout);
     atomic_store_explicit(&self->waiting, false, memory_order_relaxed);
     if (rc < 0) {
         return -1;

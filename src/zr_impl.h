@@ -55,6 +55,15 @@ void zr__wake_drain(int fd);
 /* A 64-bit hash of DATA (FNV-1a with a final mix). */
 uint64_t zr__hash(const void *data, size_t size);
 
+/* ---------------------------------------------------------------------
+ * poll.c
+ */
+/* zmq_poll's items and result, with one look at each socket before the
+ * sleep and after it only at those whose ZMQ_FD signalled (poll.c says
+ * why); at most ZR__POLL_MAX items. */
+#define ZR__POLL_MAX 32
+int zr__poll(zmq_pollitem_t *items, int n, long timeout);
+
 /* Counters written by one thread and read by any: a relaxed load and
  * store, no locked read-modify-write. */
 static inline uint64_t
