@@ -15,8 +15,10 @@
  * first (libzmq makes a message readable only once all of it arrived).
  *
  * When to poll: only when every direction ran dry or is blocked. While a
- * socket has data the loop drains it in bursts without calling zmq_poll,
- * which is what makes it faster than zmq_proxy's poll-per-burst loop.
+ * socket has data the loop drains it in bursts without waiting, which is
+ * what makes it faster than zmq_proxy's poll-per-burst loop; and it waits
+ * in zr__poll (poll.c), which looks at each socket once per sleep where
+ * zmq_poll looks three times.
  *
  * Stopping (s_finish): a device first closes its intake (the one-way
  * devices unbind and disconnect their frontend, so producers keep what
@@ -75,7 +77,7 @@ struct zr__engine_t {
     int ndirs;
     zr__sockstats_t front_stats, back_stats;
     _Atomic uint64_t polls;
-    atomic_bool waiting; /* in zmq_poll, counters published */
+    atomic_bool waiting; /* in zr__poll, counters published */
     atomic_bool stop;
     atomic_bool paused;
     atomic_bool running;
@@ -1007,7 +1009,7 @@ s_side_sockets(zr__engine_t *self)
     }
 }
 
-/* Wait in zmq_poll for ITEMS (N of them) plus the side sockets and the
+/* Wait in zr__poll for ITEMS (N of them) plus the side sockets and the
  * wake pipe. -1 with errno when the wait failed. */
 static int
 s_wait(zr__engine_t *self, zmq_pollitem_t *items, int n, long timeout)
@@ -1259,8 +1261,8 @@ static const zr__stat_t s_loop_rows[] = {
     {.key = "polls",
      .metric = "polls_total",
      .kind = ZR__STAT_COUNTER,
-     .help = "Times the relay waited in zmq_poll (it drains without polling "
-             "while data flows).",
+     .help = "Times the relay waited for its sockets (it drains without "
+             "waiting while data flows).",
      .offset = offsetof(zr__engine_t, polls)},
     {.key = "cpu_seconds",
      .metric = "cpu_seconds_total",
