@@ -763,7 +763,7 @@ s_goals_print(FILE *out, bool md, const char *title, const s_goal_t *g, int n)
 static void
 s_below_list(const b_report_t *r, FILE *out)
 {
-    int nbelow = 0;
+    int nbelow = 0, ncells = 0;
     for (int i = 0; i < r->ncases; i++) {
         const b_case_t *k = &r->cases[i];
         if (!s_is_family(k->pattern, -1)) {
@@ -771,7 +771,9 @@ s_below_list(const b_report_t *r, FILE *out)
         }
         for (int j = 0; j < 2; j++) {
             double ratio, lo, hi;
-            if (s_cell_class(k, s_zr_side[j], &ratio, &lo, &hi) != 0) {
+            int cls = s_cell_class(k, s_zr_side[j], &ratio, &lo, &hi);
+            ncells += cls >= 0;
+            if (cls != 0) {
                 continue;
             }
             if (nbelow++ == 0) {
@@ -788,6 +790,17 @@ s_below_list(const b_report_t *r, FILE *out)
     }
     if (nbelow == 0) {
         fputs("No cell below zmq_proxy.\n", out);
+    }
+    /* Two equal contenders put all R rounds' ratios under 1.00 with
+     * probability 1/2^R: that many cells fall below (and above) by
+     * chance alone. */
+    if (ncells > 0 && r->cfg.reps > 0 && r->cfg.reps < 31) {
+        fprintf(out,
+                "\nFor two equal contenders a cell falls below with "
+                "probability 1/2^%d (every round's ratio under 1.00): "
+                "%.1f of these %d cells are expected below by chance "
+                "alone, and as many above.\n",
+                r->cfg.reps, ncells / (double) (1u << r->cfg.reps), ncells);
     }
     fputc('\n', out);
 }
