@@ -8,6 +8,7 @@
 #   make bench-cost   instructions and syscalls per message, zrelay vs
 #                     zmq_proxy (callgrind, perf; about 4 minutes)
 #   make bench-scale  cost as peers, subscriptions and connections grow
+#   make bench-hostile  a client's round trips beside 500 garbage peers
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -18,6 +19,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
 .PHONY: all deps build run test bench bench-quick bench-cost bench-scale \
+	bench-hostile \
 	install clean
 
 # The build's own makes (cmake --build runs make) inherit this: progress
@@ -69,6 +71,10 @@ bench-cost: build
 bench-scale: build
 	@scripts/deps.sh --bench
 	bench/make-scale.sh $(BUILD) docs/PERFORMANCE.md
+
+# What strangers cost a legitimate client (issue 14): a table on stdout.
+bench-hostile: build
+	$(BUILD)/zrelay-bench-hostile
 
 # DESTDIR (from the command line or the environment) stages the files
 # under it; the paths written into them name PREFIX (README.md, Install).
