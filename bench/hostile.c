@@ -75,7 +75,8 @@ s_worker_run(void *arg)
 {
     s_worker_t *w = arg;
     void *rep = zmq_socket(w->ctx, ZMQ_REP);
-    int timeout = 100;
+    int timeout = 100, linger = 0;
+    zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(rep, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_connect(rep, w->endpoint);
     char buf[256];
@@ -277,7 +278,8 @@ s_phase(void *ctx, const char *frontend, double duration_s,
         return -1;
     }
     void *req = zmq_socket(ctx, ZMQ_REQ);
-    int timeout = 5000, relaxed = 1;
+    int timeout = 5000, relaxed = 1, linger = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(req, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_setsockopt(req, ZMQ_REQ_RELAXED, &relaxed, sizeof relaxed);
     zmq_setsockopt(req, ZMQ_REQ_CORRELATE, &relaxed, sizeof relaxed);
@@ -428,8 +430,10 @@ main(int argc, char **argv)
     inet_pton(AF_INET, "127.0.0.1", &atk->addr.sin_addr);
     pthread_t at;
     pthread_create(&at, NULL, s_attack_run, atk);
-    /* Let the connections open before measuring. */
-    while (atomic_load(&atk->connected) < (uint64_t) atk->n) {
+    /* Let the connections open before measuring (at most 10 s). */
+    for (int waited = 0;
+         atomic_load(&atk->connected) < (uint64_t) atk->n && waited < 1000;
+         waited++) {
         poll(NULL, 0, 10);
     }
     s_phase(ctx, relay.frontend, cfg.duration_s, &relay, &hit);
