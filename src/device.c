@@ -31,7 +31,7 @@ struct zr_device_t {
     int64_t max_msg_size;
     int linger;
     int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
-    bool router_handover;                 /* ZMQ_ROUTER_HANDOVER, asked for */
+    int router_handover;                  /* ZR__HANDOVER_* */
     bool ingest_pull;                     /* forwarder: PULL frontend */
     int block_timeout; /* forwarder: -1 drop slow subscribers' messages */
     int block_ms;      /* what block_timeout becomes in block mode */
@@ -127,6 +127,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                             .hash_frame = 0};
     self->max_msg_size = -1;
     self->linger = 1000;
+    self->router_handover = ZR__HANDOVER_WORKERS;
     return self;
 }
 
@@ -466,9 +467,9 @@ zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs, int timeout_msecs)
 }
 
 int
-zr__device_router_handover(zr_device_t *self, bool on)
+zr__device_router_handover(zr_device_t *self, int which)
 {
-    self->router_handover = on;
+    self->router_handover = which;
     return 0;
 }
 
@@ -605,14 +606,17 @@ s_socket(zr_device_t *self, int role, int type)
         s_setopt(s, ZMQ_TCP_KEEPALIVE_INTVL, S_KEEPALIVE_INTVL);
         s_setopt(s, ZMQ_TCP_KEEPALIVE_CNT, S_KEEPALIVE_CNT);
     }
-    /* --- issue 14.2: handover only when asked (router_handover). With
+    /* --- issue 14.2: handover where it is safe (router_handover). With
      * it, a peer that connects with a connected peer's identity ("alice",
-     * or an anonymous one read in a request's envelope) takes over her
-     * pipe and her replies in flight. Without it libzmq refuses the
-     * newcomer that identity while the first is connected; a client that
-     * reconnects once its old connection is gone is served as before. */
+     * or an anonymous one read in a request's envelope) takes over its
+     * pipe and what is sent to it: on the clients' side, their replies.
+     * Without it libzmq refuses the newcomer that identity while the
+     * first is connected. The workers' side keeps it by default: a worker
+     * that reconnects at once with its identity is served (ATTACK12), and
+     * a peer there gets requests by saying READY anyway. */
     if (type == ZMQ_ROUTER && (role == S_FRONTEND || role == S_BACKEND)) {
-        s_setopt(s, ZMQ_ROUTER_HANDOVER, self->router_handover);
+        int from = role == S_BACKEND ? ZR__HANDOVER_WORKERS : ZR__HANDOVER_ALL;
+        s_setopt(s, ZMQ_ROUTER_HANDOVER, self->router_handover >= from);
     }
     /* --- end issue 14.2 */
     if (role == S_FRONTEND && type == ZMQ_XSUB) {

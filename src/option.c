@@ -205,7 +205,7 @@ s_set_request_timeout(zr_device_t *self, const s_value_t *v)
 static int
 s_set_router_handover(zr_device_t *self, const s_value_t *v)
 {
-    return zr__device_router_handover(self, v->n != 0);
+    return zr__device_router_handover(self, (int) v->n); /* none|workers|all */
 }
 
 static int
@@ -562,18 +562,21 @@ static const s_option_t s_options[] = {
                       "envelope)"}},
     {.set = s_set_router_handover,
      .info = {.name = "router_handover",
-              .kind = ZR_OPT_BOOL,
-              .arg = "BOOL",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "none|workers|all",
               .types = S_QUEUE,
-              .fallback = "false",
+              .fallback = "workers",
+              .choices = "none|workers|all",
               .help =
-                  "a peer that connects with the identity of a connected one "
-                  "takes it over (ZMQ_ROUTER_HANDOVER) and gets what is sent "
-                  "to it from then on, replies in flight too: anyone who can "
-                  "connect and knows or guesses an identity (or reads one in "
-                  "a request's envelope) can take another's replies. Off, the "
-                  "newcomer is refused that identity until the first one's "
-                  "connection is gone"}},
+                  "which ROUTER lets a peer that connects with a connected "
+                  "peer's identity take it over (ZMQ_ROUTER_HANDOVER), with "
+                  "what is sent to it from then on: workers, the lru/hash "
+                  "backend only (a worker that reconnects at once is served; "
+                  "anyone who reaches the backend gets requests by saying "
+                  "READY anyway); all, the clients' side too, where anyone "
+                  "who knows or guesses a client's identity takes its "
+                  "replies: only where every client is trusted; none. "
+                  "Refused, a newcomer is read nothing until it reconnects"}},
     {.set = s_set_sync,
      .info = {.name = "sync",
               .kind = ZR_OPT_ENDPOINTS,

@@ -152,9 +152,10 @@ const char *zr__socket_type_name(int type);
 void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
-/* Whether the device's ROUTERs let a peer take over a connected peer's
- * identity (ZMQ_ROUTER_HANDOVER); off unless asked. */
-int zr__device_router_handover(zr_device_t *self, bool on);
+/* Which of the device's ROUTERs let a peer take over a connected peer's
+ * identity (ZMQ_ROUTER_HANDOVER): ZR__HANDOVER_*. */
+enum { ZR__HANDOVER_NONE, ZR__HANDOVER_WORKERS, ZR__HANDOVER_ALL };
+int zr__device_router_handover(zr_device_t *self, int which);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
