@@ -102,6 +102,30 @@ s_strdup(zr_config_t *self, const char *s)
     return copy;
 }
 
+/* The room an array of N elements is given to take one more: twice as
+ * much each time it is full (8, 16, 32, ...), never one more, which cost
+ * a copy of the whole array per device (quadratic under ASan). */
+static size_t
+s_room(size_t n)
+{
+    if (n < 8) {
+        return 8;
+    }
+    return (n & (n - 1)) == 0 ? 2 * n : n + 1;
+}
+
+/* PTR (N elements of SIZE) with room for one more: PTR itself when it
+ * has it (the room is s_room's, implied by N), else grown; NULL when out
+ * of memory, PTR still valid. */
+static void *
+s_grow(void *ptr, size_t n, size_t size)
+{
+    if (ptr && n >= 8 && (n & (n - 1)) != 0) {
+        return ptr;
+    }
+    return realloc(ptr, s_room(n) * size);
+}
+
 static void s_error(zr_config_t *self, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -119,12 +143,11 @@ s_error(zr_config_t *self, int line, const char *fmt, ...)
     else {
         snprintf(full, sizeof full, "%s: %s", self->path, msg);
     }
-    char **errors = realloc(self->errors, (self->nerrors + 1) * sizeof *errors);
+    char **errors = s_grow(self->errors, self->nerrors, sizeof *errors);
     if (errors) {
         self->errors = errors;
     }
-    int *lines =
-        realloc(self->error_lines, (self->nerrors + 1) * sizeof *lines);
+    int *lines = s_grow(self->error_lines, self->nerrors, sizeof *lines);
     if (lines) {
         self->error_lines = lines;
     }
@@ -327,7 +350,7 @@ s_section(zr_config_t *self, const char *header, int line)
         return;
     }
     s_section_t *devices =
-        realloc(self->devices, (self->ndevices + 1) * sizeof *devices);
+        s_grow(self->devices, self->ndevices, sizeof *devices);
     if (!devices) {
         self->oom = true;
         return;
@@ -728,7 +751,7 @@ s_check_binds(zr_config_t *self)
             if (!eps) {
                 continue;
             }
-            zr_endpoints_t **l = realloc(lists, (nlists + 1) * sizeof *l);
+            zr_endpoints_t **l = s_grow(lists, nlists, sizeof *l);
             if (!l) {
                 zr_endpoints_destroy(&eps);
                 self->oom = true;
