@@ -48,7 +48,9 @@ typedef enum {
 } zr_log_level_t;
 
 /* Called with one formatted line (no trailing newline). May be called from
- * any thread that runs a device; the handler must be thread-safe. */
+ * any thread that runs a device; the handler must be thread-safe. Control
+ * characters in the line (a device name or command sent over the
+ * network, say) come escaped as \xNN, so one call is one line. */
 typedef void(zr_log_fn)(zr_log_level_t level, const char *line, void *arg);
 
 /* Install FN (NULL: silence) with ARG for every later log line. */
@@ -58,6 +60,14 @@ ZR_EXPORT void zr_log_set_level(zr_log_level_t level);
 ZR_EXPORT zr_log_level_t zr_log_level(void);
 /* "error", "warning", "notice", "info", "debug"; -1 for an unknown name. */
 ZR_EXPORT int zr_log_level_from_name(const char *name);
+
+/* Seed libc's rand() from getrandom(2), once per process; the library
+ * does it itself when it is loaded, and a program may call it first thing
+ * to say so. libzmq 4.3.4 numbers a ROUTER's anonymous peers from rand()
+ * without seeding it: unseeded, the numbers are known in advance and a
+ * peer that claims them crashes the process (docs/SECURITY.md). A
+ * program that calls srand() with a fixed seed makes them known again. */
+ZR_EXPORT void zr_seed_random(void);
 
 /* ---------------------------------------------------------------------
  * Endpoints: "@tcp://127.0.0.1:5559" binds, ">tcp://host:5559" connects, a bare
@@ -304,7 +314,15 @@ typedef struct {
     const char *fallback; /* the default, as text; NULL: none */
     const char *choices;  /* ZR_OPT_CHOICE: "rr|lru|hash" */
     const char *help;     /* one sentence */
+    /* Numbers, sizes, durations: the values allowed, MIN to MAX, in the
+     * unit the value is read into (ms; us for ZR_OPT_MICROS; bytes). */
+    int64_t min, max;
 } zr_option_t;
+
+/* OPT's range as text in its own units ("10ms to 20m", "0 to 1024G") into
+ * BUF; "" for an option that is no number. Returns BUF. */
+ZR_EXPORT const char *zr_option_range(const zr_option_t *opt, char *buf,
+                                      size_t len);
 
 /* Option number I, or NULL past the last one. */
 ZR_EXPORT const zr_option_t *zr_option(size_t i);

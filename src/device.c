@@ -31,6 +31,7 @@ struct zr_device_t {
     int64_t max_msg_size;
     int linger;
     int heartbeat_ivl, heartbeat_timeout; /* 0: off / libzmq's default */
+    int router_handover;                  /* ZR__HANDOVER_* */
     bool ingest_pull;                     /* forwarder: PULL frontend */
     int block_timeout; /* forwarder: -1 drop slow subscribers' messages */
     int block_ms;      /* what block_timeout becomes in block mode */
@@ -126,6 +127,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                             .hash_frame = 0};
     self->max_msg_size = -1;
     self->linger = 1000;
+    self->router_handover = ZR__HANDOVER_WORKERS;
     return self;
 }
 
@@ -465,6 +467,13 @@ zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs, int timeout_msecs)
 }
 
 int
+zr__device_router_handover(zr_device_t *self, int which)
+{
+    self->router_handover = which;
+    return 0;
+}
+
+int
 zr_device_set_sndhwm(zr_device_t *self, int hwm)
 {
     if (s_check_range(self, "sndhwm", hwm, 0) != 0) {
@@ -518,6 +527,8 @@ zr_device_set_linger(zr_device_t *self, int msecs)
  * crashed the relay (SIGSEGV, stack overflow), and the publishers it is
  * passed on to. libzmq disconnects a subscriber that sends more. */
 #define S_MAX_SUBSCRIPTION (16 * 1024)
+/* libzmq 4.3.4's largest ZMQ_HEARTBEAT_TTL (65535 deciseconds). */
+#define S_MAX_TTL 6553599
 /* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
 #define S_KEEPALIVE_IDLE 60
 #define S_KEEPALIVE_INTVL 10
@@ -579,11 +590,15 @@ s_socket(zr_device_t *self, int role, int type)
         ivl = self->broker_opts.heartbeat;
     }
     if ((role == S_FRONTEND || role == S_BACKEND) && ivl) {
-        int timeout =
-            self->heartbeat_timeout ? self->heartbeat_timeout : 3 * ivl;
+        /* In 64 bits: 3 * ivl overflowed an int from ivl 715,827,883 on.
+         * libzmq's TTL is 16-bit deciseconds: beyond, it refuses it. */
+        int64_t timeout = self->heartbeat_timeout ? self->heartbeat_timeout
+                                                  : 3 * (int64_t) ivl;
+        timeout = timeout < INT32_MAX ? timeout : INT32_MAX;
         s_setopt(s, ZMQ_HEARTBEAT_IVL, ivl);
-        s_setopt(s, ZMQ_HEARTBEAT_TTL, timeout);
-        s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
+        s_setopt(s, ZMQ_HEARTBEAT_TTL,
+                 (int) (timeout < S_MAX_TTL ? timeout : S_MAX_TTL));
+        s_setopt(s, ZMQ_HEARTBEAT_TIMEOUT, (int) timeout);
     }
     else if (broker && role == S_FRONTEND) {
         s_setopt(s, ZMQ_TCP_KEEPALIVE, 1);
@@ -591,11 +606,19 @@ s_socket(zr_device_t *self, int role, int type)
         s_setopt(s, ZMQ_TCP_KEEPALIVE_INTVL, S_KEEPALIVE_INTVL);
         s_setopt(s, ZMQ_TCP_KEEPALIVE_CNT, S_KEEPALIVE_CNT);
     }
-    if (type == ZMQ_ROUTER) {
-        /* A client that reconnects with its fixed identity is served
-         * again instead of being refused as a duplicate. */
-        s_setopt(s, ZMQ_ROUTER_HANDOVER, 1);
+    /* --- issue 14.2: handover where it is safe (router_handover). With
+     * it, a peer that connects with a connected peer's identity ("alice",
+     * or an anonymous one read in a request's envelope) takes over its
+     * pipe and what is sent to it: on the clients' side, their replies.
+     * Without it libzmq refuses the newcomer that identity while the
+     * first is connected. The workers' side keeps it by default: a worker
+     * that reconnects at once with its identity is served (ATTACK12), and
+     * a peer there gets requests by saying READY anyway. */
+    if (type == ZMQ_ROUTER && (role == S_FRONTEND || role == S_BACKEND)) {
+        int from = role == S_BACKEND ? ZR__HANDOVER_WORKERS : ZR__HANDOVER_ALL;
+        s_setopt(s, ZMQ_ROUTER_HANDOVER, self->router_handover >= from);
     }
+    /* --- end issue 14.2 */
     if (role == S_FRONTEND && type == ZMQ_XSUB) {
         /* XSUB sends subscriptions with no word at its high-water mark:
          * libzmq's dist_t skips a full pipe, and a subscription skipped
@@ -782,6 +805,16 @@ s_open_sockets(zr_device_t *self)
         if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
             0) {
             return s_open_failed(self, errno, "%s", err);
+        }
+    }
+    /* As the daemon says of its own (issue 14.7). */
+    zr_endpoints_t *ctl = self->endpoints[S_CONTROL];
+    for (size_t i = 0; ctl && i < zr_endpoints_size(ctl); i++) {
+        const char *address = zr_endpoints_resolved(ctl, i);
+        if (zr_endpoints_is_bind(ctl, i) && !zr__endpoint_local(address)) {
+            ZR_LOG_W("%s: control endpoint %s is reachable from the network: "
+                     "anyone who can connect can pause or stop this device",
+                     self->name, address);
         }
     }
     return 0;

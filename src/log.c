@@ -109,6 +109,32 @@ s_allow(zr_log_level_t level, uint64_t *suppressed)
     return ok;
 }
 
+/* IN with every control character (below 0x20, and 0x7f) written as
+ * \xNN into OUT (LEN bytes), cut at a whole character. Names and text
+ * from the network (device names in control commands, identities) end
+ * up in log lines: raw, a newline forges a line of its own and an escape
+ * sequence rewrites the terminal. */
+static void
+s_escape(const char *in, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *) in; *p; p++) {
+        bool ctl = *p < 0x20 || *p == 0x7f;
+        size_t need = ctl ? 4 : 1;
+        if (o + need >= len) {
+            break;
+        }
+        if (ctl) {
+            snprintf(out + o, 5, "\\x%02x", *p);
+        }
+        else {
+            out[o] = (char) *p;
+        }
+        o += need;
+    }
+    out[o] = 0;
+}
+
 void
 zr__log(zr_log_level_t level, const char *fmt, ...)
 {
@@ -130,5 +156,7 @@ zr__log(zr_log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fn(level, line, s_handler_arg);
+    char safe[4 * sizeof line];
+    s_escape(line, safe, sizeof safe);
+    fn(level, safe, s_handler_arg);
 }

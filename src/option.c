@@ -12,6 +12,17 @@
 #define S_FWD (1u << ZR_FORWARDER)
 #define S_QUEUE (1u << ZR_QUEUE)
 
+/* Ranges, in the unit each kind is read into: ms for durations, us for
+ * ZR_OPT_MICROS, bytes for sizes. Counts go to INT32_MAX (libzmq's int);
+ * sizes to 1024G; durations where a longer one means a mistake. */
+#define S_SEC 1000
+#define S_MIN (60 * S_SEC)
+#define S_HOUR (60 * S_MIN)
+#define S_DAY (24 * S_HOUR)
+#define S_GIB (1024LL * 1024 * 1024)
+#define S_COUNT .min = 0, .max = INT32_MAX
+#define S_BYTES .min = 0, .max = 1024 * S_GIB
+
 /* An option's value, parsed by its kind (s_parse): N for numbers,
  * durations, sizes, booleans (0/1) and choices (the index of the one
  * chosen); TEXT as written, for endpoints and CPU lists. */
@@ -68,10 +79,11 @@ s_set_rcvhwm(zr_device_t *self, const s_value_t *v)
     return zr_device_set_rcvhwm(self, (int) v->n);
 }
 
+/* 0 is no limit, as everywhere else (libzmq's 0 refuses every frame). */
 static int
 s_set_max_msg_size(zr_device_t *self, const s_value_t *v)
 {
-    return zr_device_set_max_msg_size(self, v->n);
+    return zr_device_set_max_msg_size(self, v->n == 0 ? -1 : v->n);
 }
 
 static int
@@ -135,7 +147,7 @@ s_set_heartbeat(zr_device_t *self, const s_value_t *v)
 {
     zr__broker_opts_t *o = s_broker(self);
     if (o) {
-        o->heartbeat = (int) (v->n > 0 ? v->n : 1);
+        o->heartbeat = (int) v->n; /* its range: from 10ms */
     }
     return o ? 0 : -1;
 }
@@ -145,7 +157,7 @@ s_set_liveness(zr_device_t *self, const s_value_t *v)
 {
     zr__broker_opts_t *o = s_broker(self);
     if (o) {
-        o->liveness = (int) (v->n > 0 ? v->n : 1);
+        o->liveness = (int) v->n; /* its range: from 1 */
     }
     return o ? 0 : -1;
 }
@@ -165,7 +177,7 @@ s_set_retries(zr_device_t *self, const s_value_t *v)
 {
     zr__broker_opts_t *o = s_broker(self);
     if (o) {
-        o->retries = (int) (v->n < INT32_MAX ? v->n : INT32_MAX);
+        o->retries = (int) v->n;
     }
     return o ? 0 : -1;
 }
@@ -188,6 +200,12 @@ s_set_request_timeout(zr_device_t *self, const s_value_t *v)
         o->request_timeout = (int) v->n;
     }
     return o ? 0 : -1;
+}
+
+static int
+s_set_router_handover(zr_device_t *self, const s_value_t *v)
+{
+    return zr__device_router_handover(self, (int) v->n); /* none|workers|all */
 }
 
 static int
@@ -382,6 +400,7 @@ static const s_option_t s_options[] = {
                       "'zrelay ctl'"}},
     {.set = s_set_sndhwm,
      .info = {.name = "sndhwm",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_ALL,
@@ -390,6 +409,7 @@ static const s_option_t s_options[] = {
                       "messages"}},
     {.set = s_set_rcvhwm,
      .info = {.name = "rcvhwm",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_ALL,
@@ -398,14 +418,18 @@ static const s_option_t s_options[] = {
                       "messages"}},
     {.set = s_set_max_msg_size,
      .info = {.name = "max_msg_size",
+              S_BYTES,
               .kind = ZR_OPT_SIZE,
               .arg = "BYTES",
               .types = S_ALL,
               .fallback = "none",
               .help = "largest frame accepted (ZMQ_MAXMSGSIZE; k, M, G "
-                      "suffixes); libzmq disconnects a peer that sends more"}},
+                      "suffixes; 0: no limit); libzmq disconnects a peer that "
+                      "sends more"}},
     {.set = s_set_linger,
      .info = {.name = "linger",
+              .min = 0,
+              .max = S_HOUR,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_ALL,
@@ -413,6 +437,8 @@ static const s_option_t s_options[] = {
               .help = "at stop, how long to deliver what the relay holds"}},
     {.set = s_set_heartbeat_ivl,
      .info = {.name = "heartbeat_ivl",
+              .min = 0,
+              .max = S_HOUR,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_ALL,
@@ -424,6 +450,8 @@ static const s_option_t s_options[] = {
                   "keepalive on the frontend)"}},
     {.set = s_set_heartbeat_timeout,
      .info = {.name = "heartbeat_timeout",
+              .min = 0,
+              .max = 3 * S_HOUR,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_ALL,
@@ -432,6 +460,8 @@ static const s_option_t s_options[] = {
                       "disconnected"}},
     {.set = s_set_busy_poll,
      .info = {.name = "busy_poll",
+              .min = 0,
+              .max = 1000000 /* us: 1s */,
               .kind = ZR_OPT_MICROS,
               .arg = "D",
               .types = S_ALL,
@@ -461,6 +491,8 @@ static const s_option_t s_options[] = {
                   "same key to the same live worker (docs/BROKER.md)"}},
     {.set = s_set_heartbeat,
      .info = {.name = "heartbeat",
+              .min = 10,
+              .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_QUEUE,
@@ -470,6 +502,8 @@ static const s_option_t s_options[] = {
                   "this often"}},
     {.set = s_set_liveness,
      .info = {.name = "liveness",
+              .min = 1,
+              .max = 1000,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_QUEUE,
@@ -478,6 +512,8 @@ static const s_option_t s_options[] = {
                       "expired"}},
     {.set = s_set_busy_timeout,
      .info = {.name = "busy_timeout",
+              .min = 0,
+              .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_QUEUE,
@@ -486,6 +522,8 @@ static const s_option_t s_options[] = {
                       "given up and the request goes to another (0: never)"}},
     {.set = s_set_retries,
      .info = {.name = "retries",
+              .min = 0,
+              .max = 1000,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_QUEUE,
@@ -495,6 +533,7 @@ static const s_option_t s_options[] = {
                       "reply"}},
     {.set = s_set_max_waiting,
      .info = {.name = "max_waiting",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_QUEUE,
@@ -503,6 +542,8 @@ static const s_option_t s_options[] = {
                       "an error reply at once (0: no bound)"}},
     {.set = s_set_request_timeout,
      .info = {.name = "request_timeout",
+              .min = 0,
+              .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_QUEUE,
@@ -511,12 +552,31 @@ static const s_option_t s_options[] = {
                       "gets an error reply (0: it waits forever)"}},
     {.set = s_set_hash_frame,
      .info = {.name = "hash_frame",
+              .min = 0,
+              .max = 1000,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_QUEUE,
               .fallback = "0",
               .help = "hash: the key is body frame N (0: the first after the "
                       "envelope)"}},
+    {.set = s_set_router_handover,
+     .info = {.name = "router_handover",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "none|workers|all",
+              .types = S_QUEUE,
+              .fallback = "workers",
+              .choices = "none|workers|all",
+              .help =
+                  "which ROUTER lets a peer that connects with a connected "
+                  "peer's identity take it over (ZMQ_ROUTER_HANDOVER), with "
+                  "what is sent to it from then on: workers, the lru/hash "
+                  "backend only (a worker that reconnects at once is served; "
+                  "anyone who reaches the backend gets requests by saying "
+                  "READY anyway); all, the clients' side too, where anyone "
+                  "who knows or guesses a client's identity takes its "
+                  "replies: only where every client is trusted; none. "
+                  "Refused, a newcomer is read nothing until it reconnects"}},
     {.set = s_set_sync,
      .info = {.name = "sync",
               .kind = ZR_OPT_ENDPOINTS,
@@ -549,6 +609,7 @@ static const s_option_t s_options[] = {
                   "then subscribes to everything upstream"}},
     {.set = s_set_last_value_max_topics,
      .info = {.name = "last_value_max_topics",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_FWD,
@@ -558,6 +619,7 @@ static const s_option_t s_options[] = {
                   "updated go first (counted)"}},
     {.set = s_set_last_value_max_bytes,
      .info = {.name = "last_value_max_bytes",
+              S_BYTES,
               .kind = ZR_OPT_SIZE,
               .arg = "BYTES",
               .types = S_FWD,
@@ -577,6 +639,7 @@ static const s_option_t s_options[] = {
                   "the Guide's lvcache)"}},
     {.set = s_set_max_subscriptions,
      .info = {.name = "max_subscriptions",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_FWD,
@@ -598,6 +661,8 @@ static const s_option_t s_options[] = {
                   "the publishers' PUB sockets may drop instead"}},
     {.set = s_set_block_timeout,
      .info = {.name = "block_timeout",
+              .min = 0,
+              .max = S_HOUR,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_FWD,
@@ -606,6 +671,7 @@ static const s_option_t s_options[] = {
                       "wait for a slow subscriber"}},
     {.set = s_set_hold_until,
      .info = {.name = "hold_until",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_FWD,
@@ -615,6 +681,7 @@ static const s_option_t s_options[] = {
                   "then release them in order"}},
     {.set = s_set_hold_max,
      .info = {.name = "hold_max",
+              S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_FWD,
@@ -623,6 +690,7 @@ static const s_option_t s_options[] = {
                       "(counted)"}},
     {.set = s_set_hold_max_bytes,
      .info = {.name = "hold_max_bytes",
+              S_BYTES,
               .kind = ZR_OPT_SIZE,
               .arg = "BYTES",
               .types = S_FWD,
@@ -632,6 +700,8 @@ static const s_option_t s_options[] = {
                   "(counted)"}},
     {.set = s_set_hold_timeout,
      .info = {.name = "hold_timeout",
+              .min = 0,
+              .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
               .types = S_FWD,
@@ -732,14 +802,99 @@ zr_parse_bool(const char *text, bool *out)
     return -1;
 }
 
+/* V in UNITS: the largest unit that V is a whole number of. */
+static void
+s_with_unit(int64_t v, const char *const names[], const int64_t units[],
+            size_t n, char *buf, size_t len)
+{
+    size_t i = 0;
+    while (v != 0 && i + 1 < n && v % units[i] != 0) {
+        i++;
+    }
+    snprintf(buf, len, "%lld%s", (long long) (v / units[i]),
+             v == 0 ? "" : names[i]);
+}
+
+static void
+s_render(const zr_option_t *opt, int64_t v, char *buf, size_t len)
+{
+    static const char *const ms_names[] = {"h", "m", "s", "ms"};
+    static const int64_t ms_units[] = {S_HOUR, S_MIN, S_SEC, 1};
+    static const char *const us_names[] = {"h", "m", "s", "ms", "us"};
+    static const int64_t us_units[] = {S_HOUR * 1000LL, S_MIN * 1000LL,
+                                       S_SEC * 1000LL, 1000, 1};
+    static const char *const size_names[] = {"G", "M", "k", ""};
+    static const int64_t size_units[] = {S_GIB, 1024 * 1024, 1024, 1};
+    switch (opt->kind) {
+    case ZR_OPT_DURATION:
+        s_with_unit(v, ms_names, ms_units, 4, buf, len);
+        break;
+    case ZR_OPT_MICROS: s_with_unit(v, us_names, us_units, 5, buf, len); break;
+    case ZR_OPT_SIZE:
+        s_with_unit(v, size_names, size_units, 4, buf, len);
+        break;
+    default: snprintf(buf, len, "%lld", (long long) v); break;
+    }
+}
+
+static bool
+s_ranged(const zr_option_t *opt)
+{
+    return opt->kind == ZR_OPT_INT || opt->kind == ZR_OPT_SIZE ||
+           opt->kind == ZR_OPT_DURATION || opt->kind == ZR_OPT_MICROS;
+}
+
+const char *
+zr_option_range(const zr_option_t *opt, char *buf, size_t len)
+{
+    if (!len) {
+        return buf;
+    }
+    *buf = 0;
+    if (s_ranged(opt)) {
+        char lo[32], hi[32];
+        s_render(opt, opt->min, lo, sizeof lo);
+        s_render(opt, opt->max, hi, sizeof hi);
+        snprintf(buf, len, "%s to %s", lo, hi);
+    }
+    return buf;
+}
+
 /* Parse TEXT as OPT's kind into *N; an error message into ERR. */
+static int s_parse_kind(const zr_option_t *opt, const char *text, int64_t *n,
+                        char *err, size_t errlen);
+
 static int
 s_parse(const zr_option_t *opt, const char *text, int64_t *n, char *err,
         size_t errlen)
 {
+    if (s_parse_kind(opt, text, n, err, errlen) != 0) {
+        return -1;
+    }
+    if (s_ranged(opt) && (*n < opt->min || *n > opt->max)) {
+        char range[80];
+        zr__errf(err, errlen, "'%s' is out of range (%s)", text,
+                 zr_option_range(opt, range, sizeof range));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_parse_kind(const zr_option_t *opt, const char *text, int64_t *n, char *err,
+             size_t errlen)
+{
     switch (opt->kind) {
-    case ZR_OPT_ENDPOINTS:
-    case ZR_OPT_CPUS: return 0; /* checked by their setters */
+    case ZR_OPT_ENDPOINTS: return 0; /* checked by their setters */
+    case ZR_OPT_CPUS:
+        if (zr__parse_cpus(text) != 0) {
+            zr__errf(err, errlen,
+                     "'%s' is not a list of CPUs (1, 0,2 or 2-3; each below "
+                     "1024)",
+                     text);
+            return -1;
+        }
+        return 0;
     case ZR_OPT_INT:
         if (zr__parse_int(text, 0, INT32_MAX, n) != 0) {
             zr__errf(err, errlen, "'%s' is not a whole number from 0 to %d",

@@ -6,9 +6,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -53,17 +55,20 @@ zr__socket_type_name(int type)
     }
 }
 
-/* Parse a whole decimal number into *OUT; -1 unless S is one. */
+/* Parse a whole decimal number into *OUT; -1 unless S is one. Digits
+ * only after an optional '-' (strtoll would take blanks and '+'), and
+ * no "-0": a sign on zero is a typo, not a value. */
 static int
 s_parse_number(const char *s, const char **rest, int64_t *out)
 {
-    if (!s || !*s || !(isdigit((unsigned char) *s) || *s == '-')) {
+    if (!s || !*s || !(isdigit((unsigned char) *s) || *s == '-') ||
+        (*s == '-' && !isdigit((unsigned char) s[1]))) {
         return -1;
     }
     errno = 0;
     char *end;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s) {
+    if (errno || end == s || (*s == '-' && v == 0)) {
         return -1;
     }
     *rest = end;
@@ -144,6 +149,91 @@ zr__parse_size(const char *s, int64_t *bytes)
         }
     }
     return -1;
+}
+
+int
+zr__parse_cpus(const char *text)
+{
+    const char *p = text;
+    if (!p || !*p) {
+        return -1;
+    }
+    for (;;) {
+        int64_t a, b;
+        const char *rest;
+        if (!isdigit((unsigned char) *p) || s_parse_number(p, &rest, &a) != 0 ||
+            a >= 1024) {
+            return -1;
+        }
+        p = rest;
+        if (*p == '-') {
+            p++;
+            if (!isdigit((unsigned char) *p) ||
+                s_parse_number(p, &rest, &b) != 0 || b < a || b >= 1024) {
+                return -1;
+            }
+            p = rest;
+        }
+        if (!*p) {
+            return 0;
+        }
+        if (*p++ != ',') {
+            return -1;
+        }
+    }
+}
+
+bool
+zr__endpoint_local(const char *address)
+{
+    if (strncmp(address, "tcp://", 6) != 0 &&
+        strncmp(address, "ws://", 5) != 0) {
+        return strncmp(address, "ipc://", 6) == 0 ||
+               strncmp(address, "inproc://", 9) == 0;
+    }
+    const char *host = strstr(address, "://") + 3;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
+}
+
+/* libzmq 4.3.4 starts each ROUTER's counter of anonymous peers at rand()
+ * and never calls srand(): every process draws 0x6b8b4567 first. A peer
+ * that claims the ids that counter will hand out (a zero byte, then the
+ * number, as ZMTP reserves for generated ids) makes the next anonymous
+ * peer's id collide, and libzmq asserts (socket_base.cpp:2130): the whole
+ * process aborts. Seeded, the counter starts anywhere in 2^32. */
+static pthread_once_t s_seeded = PTHREAD_ONCE_INIT;
+
+static void
+s_seed(void)
+{
+    unsigned seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t) sizeof seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (unsigned) ts.tv_nsec ^ (unsigned) ts.tv_sec ^
+               ((unsigned) getpid() << 16);
+    }
+    srand(seed);
+}
+
+void
+zr__seed_random(void)
+{
+    pthread_once(&s_seeded, s_seed);
+}
+
+void
+zr_seed_random(void)
+{
+    zr__seed_random();
+}
+
+/* At load, before the application can make a context or a socket. */
+__attribute__((constructor)) static void
+s_seed_at_load(void)
+{
+    zr__seed_random();
 }
 
 int

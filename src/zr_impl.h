@@ -46,6 +46,16 @@ int zr__parse_duration(const char *s, int64_t *ms);
 /* The same in microseconds, where "us" is also a unit (bare: ms). */
 int zr__parse_duration_us(const char *s, int64_t *us);
 int zr__parse_size(const char *s, int64_t *bytes);
+/* A list of CPU numbers ("1", "0,2", "2-3"): 0 when TEXT is one, not
+ * empty, each number below 1024, each range rising; else -1. */
+int zr__parse_cpus(const char *text);
+/* Whether ADDRESS (a resolved endpoint) can be reached from this host
+ * only: ipc, inproc, or tcp/ws on a loopback address. */
+bool zr__endpoint_local(const char *address);
+/* Seed libc's rand() from getrandom(2), once per process. libzmq 4.3.4
+ * numbers a ROUTER's anonymous peers from rand() and never seeds it, so
+ * unseeded the ids are known in advance (zr_seed_random). */
+void zr__seed_random(void);
 /* A self-pipe to wake a loop from another thread or a signal handler:
  * both ends non-blocking and close-on-exec. zr__wake is
  * async-signal-safe. */
@@ -142,6 +152,10 @@ const char *zr__socket_type_name(int type);
 void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
+/* Which of the device's ROUTERs let a peer take over a connected peer's
+ * identity (ZMQ_ROUTER_HANDOVER): ZR__HANDOVER_*. */
+enum { ZR__HANDOVER_NONE, ZR__HANDOVER_WORKERS, ZR__HANDOVER_ALL };
+int zr__device_router_handover(zr_device_t *self, int which);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout

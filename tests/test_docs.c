@@ -550,10 +550,13 @@ s_gen_man(s_doc_t *doc)
                 s_puts(doc, "\"");
             }
             s_puts(doc, "\n");
-            char help[1024];
-            snprintf(help, sizeof help, "%c%s. Default: %s.",
+            char help[1024], range[80], ranged[100] = "";
+            if (*zr_option_range(o, range, sizeof range)) {
+                snprintf(ranged, sizeof ranged, " Range: %s.", range);
+            }
+            snprintf(help, sizeof help, "%c%s. Default: %s.%s",
                      toupper((unsigned char) o->help[0]), o->help + 1,
-                     o->fallback ? o->fallback : "none");
+                     o->fallback ? o->fallback : "none", ranged);
             s_put_filled(doc, help);
         }
     }
@@ -568,8 +571,8 @@ s_gen_conf(s_doc_t *doc)
     unsigned groups[16];
     size_t ngroups = s_groups(groups, 16);
     s_puts(doc, S_BEGIN);
-    s_puts(doc, ".TS\nallbox tab(;);\nlb lb lb lb\nl li l l.\n"
-                "key;value;default;devices\n");
+    s_puts(doc, ".TS\nallbox tab(;);\nlb lb lb lb lb\nl li l l l.\n"
+                "key;value;default;range;devices\n");
     for (size_t g = 0; g < ngroups; g++) {
         const zr_option_t *o;
         for (size_t i = 0; (o = zr_option(i)); i++) {
@@ -585,6 +588,9 @@ s_gen_conf(s_doc_t *doc)
             s_put_roff(doc, o->fallback              ? o->fallback
                             : s_positional_option(o) ? "required"
                                                      : "none");
+            s_puts(doc, ";");
+            char range[80];
+            s_put_roff(doc, zr_option_range(o, range, sizeof range));
             s_puts(doc, ";");
             s_put_roff(doc, groups[g] == S_ALL_TYPES ? "all" : names);
             s_puts(doc, "\n");
@@ -949,8 +955,9 @@ test_generated_placement(void)
     const char *strategy = strstr(man.text, "\\-\\-strategy");
     ZR_CHECK(strategy && queue < strategy && (!next || strategy < next));
     ZR_CHECK(strstr(strategy, "Default: rr.") != NULL);
-    ZR_CHECK(strstr(conf.text, "strategy;rr|lru|hash;rr;queue\n") != NULL);
-    ZR_CHECK(strstr(conf.text, "sndhwm;N;1000;all\n") != NULL);
+    ZR_CHECK(strstr(conf.text, "strategy;rr|lru|hash;rr;;queue\n") != NULL);
+    ZR_CHECK(strstr(conf.text, "sndhwm;N;1000;0 to 2147483647;all\n") != NULL);
+    ZR_CHECK(strstr(man.text, "Default: 1s. Range: 10ms to 24h.") != NULL);
     /* A page whose list has a default changed, or an option under the
      * wrong devices, is caught. */
     char *page = s_read("docs/zrelay.1", false);
@@ -962,9 +969,9 @@ test_generated_placement(void)
     free(page);
     page = s_read("docs/zrelay.conf.5", false);
     ZR_CHECK(s_block_differs(page, &conf) == NULL);
-    at = strstr(page, "strategy;rr|lru|hash;rr;queue");
+    at = strstr(page, "strategy;rr|lru|hash;rr;;queue");
     ZR_CHECK(at != NULL);
-    memcpy(at + strlen("strategy;rr|lru|hash;rr;"), "forwa", 5);
+    memcpy(at + strlen("strategy;rr|lru|hash;rr;;"), "forwa", 5);
     ZR_CHECK(s_block_differs(page, &conf) != NULL);
     free(page);
     free(man.text);

@@ -177,6 +177,9 @@ s_version(void)
 int
 main(int argc, char **argv)
 {
+    /* Before any context or socket: libzmq numbers a ROUTER's anonymous
+     * peers from rand(), which nothing else seeds (issue 14.1). */
+    zr_seed_random();
     if (argc < 2) {
         fputs(s_usage, stderr);
         return CLI_USAGE;
