@@ -22,7 +22,9 @@
 #define S_MAX_BYTES_TEXT "1 MiB"
 
 static const char *const s_global_keys[] = {
-    "control", "log_level", "io_threads", "linger", "allow_empty"};
+    "control", "log_level", "io_threads", "linger", "allow_empty",
+    /* auth lane: the control endpoint's security */
+    "control_curve_secret", "control_curve_allow", "control_insecure"};
 #define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
 
 typedef struct {
@@ -44,7 +46,10 @@ struct zr_config_t {
     int control_line;
     int log_level, io_threads, linger; /* -1: not set */
     bool allow_empty;                  /* no device section is no error */
-    int global_lines[S_NGLOBAL];       /* where each [zrelay] key was set */
+    char *control_curve_secret;        /* auth lane: NULL when not set */
+    char *control_curve_allow;
+    bool control_insecure;
+    int global_lines[S_NGLOBAL]; /* where each [zrelay] key was set */
     s_section_t *devices;
     size_t ndevices;
     char **errors;
@@ -361,6 +366,20 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         }
         self->linger = (int) n;
     }
+    else if (strcmp(key, "control_curve_secret") == 0) {
+        free(self->control_curve_secret);
+        self->control_curve_secret = s_strdup(self, value);
+    }
+    else if (strcmp(key, "control_curve_allow") == 0) {
+        free(self->control_curve_allow);
+        self->control_curve_allow = s_strdup(self, value);
+    }
+    else if (strcmp(key, "control_insecure") == 0) {
+        if (zr_parse_bool(value, &self->control_insecure) != 0) {
+            s_error(self, line, "control_insecure: '%s' is not true or false",
+                    value);
+        }
+    }
     else if (strcmp(key, "allow_empty") == 0) {
         if (zr_parse_bool(value, &self->allow_empty) != 0) {
             s_error(self, line, "allow_empty: '%s' is not true or false",
@@ -378,7 +397,8 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         else {
             s_error(self, line,
                     "unknown key '%s' in [zrelay] (keys: control, log_level, "
-                    "io_threads, linger, allow_empty)",
+                    "io_threads, linger, allow_empty, control_curve_secret, "
+                    "control_curve_allow, control_insecure)",
                     key);
         }
     }
@@ -902,6 +922,8 @@ zr_config_destroy(zr_config_t **self_p)
     free(self->errors);
     free(self->error_lines);
     free(self->control);
+    free(self->control_curve_secret);
+    free(self->control_curve_allow);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -1030,4 +1052,23 @@ zr_config_device_find(const zr_config_t *self, const char *name)
         }
     }
     return -1;
+}
+
+/* auth lane: the control endpoint's security ([zrelay] keys). */
+const char *
+zr__config_control_curve_secret(const zr_config_t *self)
+{
+    return self->control_curve_secret;
+}
+
+const char *
+zr__config_control_curve_allow(const zr_config_t *self)
+{
+    return self->control_curve_allow;
+}
+
+bool
+zr__config_control_insecure(const zr_config_t *self)
+{
+    return self->control_insecure;
 }
