@@ -441,6 +441,46 @@ def case_allow6():
         stop(proc)
 
 
+def case_cli():
+    """The client verbs and zrelay ctl use a secured relay: push through a
+    CURVE streamer, stats over its CURVE control endpoint; a ctl without
+    the keys gets no answer."""
+    c = certs()
+    proc, eps = start(["streamer", "--curve-secret", c["server"] + "_secret",
+                       "--curve-allow", c["allow"],
+                       "--control", "tcp://127.0.0.1:*",
+                       "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"], "cli")
+    try:
+        pull = curve_socket(zmq.PULL, c["alice"], c["server"],
+                            eps["backend"][0])
+        r = subprocess.run([ZRELAY, "push", eps["frontend"][0], "--data",
+                            "from-cli", "--curve-server-key", c["server"],
+                            "--curve-cert", c["alice"], "--timeout", "10s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+        check(r.returncode == 0, "zrelay push: %d %r" % (r.returncode,
+                                                        r.stderr))
+        check(pull.poll(DEADLINE * 1000) and pull.recv() == b"from-cli",
+              "zrelay push's message did not come through")
+        ctl = eps["control"][0]
+        r = subprocess.run([ZRELAY, "ctl", ctl, "stats", "--json",
+                            "--curve-server-key", c["server"],
+                            "--curve-cert", c["alice"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+        check(r.returncode == 0, "zrelay ctl: %d %r" % (r.returncode,
+                                                       r.stderr))
+        st = json.loads(r.stdout)
+        check(auth_of(st).get("allowed", 0) >= 3, "ctl stats: %r" % st)
+        r = subprocess.run([ZRELAY, "ctl", ctl, "stats", "--timeout", "1s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+        check(r.returncode == 1, "ctl without keys got an answer")
+        pull.close()
+    finally:
+        stop(proc)
+
+
 def case_logflood():
     """A flood of unknown keys is counted in full but logged at most 10
     lines a second per device (info level, with the peer's address)."""
@@ -489,6 +529,7 @@ CASES = {
     "reload": case_reload,
     "deny": case_deny,
     "allow6": case_allow6,
+    "cli": case_cli,
     "logflood": case_logflood,
     "refuse": case_refuse,
 }
