@@ -509,6 +509,60 @@ def case_logflood():
           "%d refusal lines in %.1f s" % (len(lines), secs))
 
 
+def case_control():
+    """zrelay run: a control endpoint beyond loopback refuses to start
+    unless CURVE-secured with an allow directory or control_insecure says
+    so; secured, zrelay ctl steers it with the keys only."""
+    c = certs()
+    port = free_port()
+    conf = os.path.join(TMP, "control.conf")
+    base = ("[streamer s]\nfrontend = tcp://127.0.0.1:*\n"
+            "backend = tcp://127.0.0.1:*\n")
+
+    def write(extra):
+        with open(conf, "w") as f:
+            f.write("[zrelay]\ncontrol = tcp://*:%d\n%s\n%s" % (port, extra,
+                                                                base))
+    write("")
+    r = subprocess.run([ZRELAY, "run", conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=DEADLINE)
+    check(r.returncode != 0 and b"control_curve_secret" in r.stderr
+          and b"control_insecure" in r.stderr,
+          "an open control endpoint started: %d %r" % (r.returncode,
+                                                      r.stderr))
+    write("control_insecure = yes\n")
+    proc, eps = start(["run", conf], "control-insecure")
+    stop(proc)
+    write("control_curve_secret = %s_secret\ncontrol_curve_allow = %s\n"
+          % (c["server"], c["allow"]))
+    proc, eps = start(["run", conf], "control-curve")
+    try:
+        ep = "tcp://127.0.0.1:%d" % port
+        r = subprocess.run([ZRELAY, "ctl", ep, "list", "--curve-server-key",
+                            c["server"], "--curve-cert", c["alice"]],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+        check(r.returncode == 0 and b"s" in r.stdout,
+              "ctl with alice's key: %d %r" % (r.returncode, r.stderr))
+        r = subprocess.run([ZRELAY, "ctl", ep, "list", "--curve-server-key",
+                            c["server"], "--curve-cert", c["mallory"],
+                            "--timeout", "1s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=DEADLINE)
+        check(r.returncode == 1, "ctl with an unknown key got an answer")
+    finally:
+        stop(proc)
+
+
+def case_example():
+    """examples/secure.conf is a valid config."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = os.path.join(here, "..", "..", "examples", "secure.conf")
+    r = subprocess.run([ZRELAY, "check", example], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=DEADLINE)
+    check(r.returncode == 0, "zrelay check %s: %r" % (example, r.stderr))
+
+
 def case_refuse():
     """A CURVE server with no allow list refuses to start, naming the fix."""
     c = certs()
@@ -531,6 +585,8 @@ CASES = {
     "allow6": case_allow6,
     "cli": case_cli,
     "logflood": case_logflood,
+    "control": case_control,
+    "example": case_example,
     "refuse": case_refuse,
 }
 
