@@ -507,6 +507,11 @@ def case_logflood():
              if "refused a connection from 127.0.0.1" in l]
     check(1 <= len(lines) <= 10 * (int(secs) + 2),
           "%d refusal lines in %.1f s" % (len(lines), secs))
+    # Nothing else logs each refusal (the sockets' monitors did).
+    other = [l for l in errtext("flood").splitlines()
+             if "handshake failed" in l]
+    check(len(other) <= 10 * (int(secs) + 2),
+          "%d 'handshake failed' lines for %d refusals" % (len(other), n))
 
 
 def case_control():
