@@ -905,7 +905,7 @@ zr__auth_applies(const zr__auth_t *self, int side)
 }
 
 int
-zr__auth_check(zr__auth_t *self, char *err, size_t errlen)
+zr__auth_check_settings(const zr__auth_t *self, char *err, size_t errlen)
 {
     if (!self) {
         return 0;
@@ -918,9 +918,10 @@ zr__auth_check(zr__auth_t *self, char *err, size_t errlen)
     }
     if (self->curve_secret && !self->curve_allow && !self->allow_any) {
         zr__errf(err, errlen,
-                 "a CURVE server needs --curve-allow DIR (the public "
-                 "certificates of the clients let in) or, to encrypt without "
-                 "knowing clients, --curve-allow-any");
+                 "a CURVE server needs --curve-allow DIR (curve_allow: the "
+                 "public certificates of the clients let in) or, to encrypt "
+                 "without knowing clients, --curve-allow-any "
+                 "(curve_allow_any)");
         return -1;
     }
     if ((self->curve_allow || self->allow_any) && !self->curve_secret) {
@@ -934,6 +935,18 @@ zr__auth_check(zr__auth_t *self, char *err, size_t errlen)
                  "--curve-cert needs --curve-server-key FILE (the public "
                  "certificate of the server it connects to)");
         return -1;
+    }
+    return 0;
+}
+
+int
+zr__auth_check(zr__auth_t *self, char *err, size_t errlen)
+{
+    if (zr__auth_check_settings(self, err, errlen) != 0) {
+        return -1;
+    }
+    if (!self) {
+        return 0;
     }
     if (self->curve_secret &&
         zr__cert_load(self->curve_secret, self->server_public,

@@ -751,6 +751,14 @@ s_check_devices(zr_config_t *self)
                         zr_device_error(dev));
             }
         }
+        /* auth lane: security settings that cannot work together (the
+         * files they name are read when the device opens). */
+        char why[400];
+        if (zr__auth_check_settings(zr__device_auth(dev), why, sizeof why) !=
+            0) {
+            s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
+                    d->name, why);
+        }
         if (!front || !back) {
             s_error(self, d->line, "[%s %s] needs %s",
                     zr_device_type_name(d->type), d->name,

@@ -652,6 +652,8 @@ int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
 /* The settings make sense together, the certificate loads; SELF may be
  * NULL (nothing to check). */
 int zr__auth_check(zr__auth_t *self, char *err, size_t errlen);
+/* The same without reading any file: for zrelay check and reload. */
+int zr__auth_check_settings(const zr__auth_t *self, char *err, size_t errlen);
 /* Check, read the allow directory and password file, and register with
  * CTX's handler (started if it is the first); SELF may be NULL. */
 int zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen);

@@ -622,6 +622,17 @@ def case_refuse():
     check(r.returncode in (1, 2), "exit %d, not 1 or 2" % r.returncode)
     check(b"--curve-allow" in r.stderr and b"--curve-allow-any" in r.stderr,
           "the message does not name the fix: %r" % r.stderr)
+    # zrelay check (and a reload) find it too, with the section's line.
+    conf = os.path.join(TMP, "refuse.conf")
+    with open(conf, "w") as f:
+        f.write("[zrelay]\n\n[forwarder f]\nfrontend = tcp://127.0.0.1:*\n"
+                "backend = tcp://127.0.0.1:*\ncurve_secret = %s_secret\n"
+                % c["server"])
+    r = subprocess.run([ZRELAY, "check", conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=DEADLINE)
+    check(r.returncode == 2 and b"refuse.conf:3: [forwarder f]" in r.stderr
+          and b"curve_allow_any" in r.stderr,
+          "zrelay check: %d %r" % (r.returncode, r.stderr))
 
 
 CASES = {
