@@ -970,6 +970,21 @@ zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen)
         errno = EINVAL;
         return -1;
     }
+    if (self->curve_secret) {
+        if (self->curve_allow) {
+            ZR_LOG_I("%s: CURVE, %zu client keys allowed from %s", self->domain,
+                     self->nkeys, self->curve_allow);
+        }
+        else {
+            ZR_LOG_N("%s: CURVE with curve_allow_any: encrypted, but any "
+                     "client key gets in",
+                     self->domain);
+        }
+    }
+    if (self->passwords) {
+        ZR_LOG_I("%s: PLAIN, %zu users (cleartext on the wire)", self->domain,
+                 self->nusers);
+    }
     pthread_mutex_lock(&s_life);
     s_handler_t *h = s_handlers;
     while (h && h->ctx != ctx) {
