@@ -612,6 +612,50 @@ def case_zmtp1():
             stop(proc)
 
 
+def case_chain():
+    """A relay's connecting side as a CURVE client (curve_server_key,
+    curve_cert) of another relay: through with an allowed certificate,
+    refused and counted with another."""
+    c = certs()
+    allow = os.path.join(TMP, "allow-chain")
+    if not os.path.exists(allow):
+        shutil.copytree(c["allow"], allow)
+        subprocess.run([ZRELAY, "keygen", os.path.join(allow, "edge")],
+                       check=True, stdout=subprocess.DEVNULL)
+        os.rename(os.path.join(allow, "edge_secret"),
+                  os.path.join(TMP, "edge_secret"))
+    hub, heps = start(["streamer", "--curve-secret", c["server"] + "_secret",
+                       "--curve-allow", allow,
+                       "--control", "tcp://127.0.0.1:*",
+                       "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"], "hub")
+    try:
+        pull = curve_socket(zmq.PULL, c["alice"], c["server"],
+                            heps["backend"][0])
+        for cert, allowed in ((os.path.join(TMP, "edge_secret"), True),
+                              (c["mallory"], False)):
+            edge, eeps = start(["streamer", "--curve-server-key",
+                                c["server"], "--curve-cert", cert,
+                                "tcp://127.0.0.1:*",
+                                ">" + heps["frontend"][0]], "edge")
+            try:
+                push = plain_socket(zmq.PUSH, eeps["frontend"][0])
+                if allowed:
+                    ship(push, pull, b"via-edge")
+                else:
+                    push.send(b"via-mallory", zmq.NOBLOCK)
+                    wait_for(lambda: denied(stats(heps["control"][0],
+                                                  c["alice"], c["server"]),
+                                            "unknown_key") >= 1,
+                             "the hub did not refuse mallory's edge")
+                    check(not pull.poll(300), "mallory's edge got through")
+                push.close()
+            finally:
+                stop(edge)
+        pull.close()
+    finally:
+        stop(hub)
+
+
 def case_refuse():
     """A CURVE server with no allow list refuses to start, naming the fix."""
     c = certs()
@@ -648,6 +692,7 @@ CASES = {
     "control": case_control,
     "example": case_example,
     "zmtp1": case_zmtp1,
+    "chain": case_chain,
     "refuse": case_refuse,
 }
 
