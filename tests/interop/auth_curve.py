@@ -696,6 +696,47 @@ def case_garbage():
         stop(proc)
 
 
+def case_split():
+    """Publishers and subscribers with different keys: two forwarders over
+    inproc://, each securing one side (docs/SECURITY.md)."""
+    c = certs()
+    pubs, subs = os.path.join(TMP, "pubs"), os.path.join(TMP, "subs")
+    for d, who in ((pubs, "alice"), (subs, "mallory")):
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(c[who][:-len("_secret")], d)
+    conf = os.path.join(TMP, "split.conf")
+    with open(conf, "w") as f:
+        f.write("[zrelay]\ncontrol = tcp://127.0.0.1:%d\n\n"
+                "[forwarder in]\nfrontend = tcp://127.0.0.1:*\n"
+                "backend = inproc://split\ncurve_secret = %s_secret\n"
+                "curve_allow = %s\nsecure_side = frontend\n\n"
+                "[forwarder out]\nfrontend = >inproc://split\n"
+                "backend = tcp://127.0.0.1:*\ncurve_secret = %s_secret\n"
+                "curve_allow = %s\nsecure_side = backend\n"
+                % (free_port(), c["server"], pubs, c["server"], subs))
+    proc, eps = start(["run", conf], "split")
+    try:
+        front = [e for e in eps["frontend"] if e.startswith("tcp")][0]
+        back = [e for e in eps["backend"] if e.startswith("tcp")][0]
+        pub = curve_socket(zmq.PUB, c["alice"], c["server"], front)
+        sub = curve_socket(zmq.SUB, c["mallory"], c["server"], back)
+        sub.subscribe(b"")
+        ship(pub, sub, b"alice-to-mallory")
+        # alice may publish but not subscribe.
+        spy = curve_socket(zmq.SUB, c["alice"], c["server"], back)
+        spy.subscribe(b"")
+        ctl = eps["control"][0]
+        wait_for(lambda: denied(stats(ctl, name="out"), "unknown_key") == 1,
+                 "alice's subscription not refused")
+        pub.send(b"more")
+        check(sub.poll(DEADLINE * 1000), "the subscriber lost a message")
+        check(not spy.poll(300), "alice subscribed anyway")
+        for s in (pub, sub, spy):
+            s.close()
+    finally:
+        stop(proc)
+
+
 def case_refuse():
     """A CURVE server with no allow list refuses to start, naming the fix."""
     c = certs()
@@ -734,6 +775,7 @@ CASES = {
     "zmtp1": case_zmtp1,
     "chain": case_chain,
     "garbage": case_garbage,
+    "split": case_split,
     "refuse": case_refuse,
 }
 
