@@ -808,6 +808,36 @@ s_sort_errors(zr_config_t *self)
     }
 }
 
+/* auth lane: a control endpoint beyond loopback and ipc:// is secured
+ * with CURVE and an allow directory, or said to be open on purpose; what
+ * zrelay run refuses, zrelay check and a reload report. */
+static void
+s_check_control(zr_config_t *self)
+{
+    if (!self->control_curve_secret != !self->control_curve_allow) {
+        s_error(self, self->control_line,
+                "control: control_curve_secret and control_curve_allow go "
+                "together (docs/SECURITY.md)");
+        return;
+    }
+    if (self->control_insecure || self->control_curve_secret) {
+        return;
+    }
+    zr_endpoints_t *eps = zr_endpoints_parse(self->control, true, NULL, 0);
+    for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
+        const char *address = zr_endpoints_address(eps, i);
+        if (!zr__auth_local(address)) {
+            s_error(self, self->control_line,
+                    "control: %s is reachable from the network: secure it "
+                    "with control_curve_secret and control_curve_allow "
+                    "(docs/SECURITY.md), or write control_insecure = yes",
+                    address);
+            break;
+        }
+    }
+    zr_endpoints_destroy(&eps);
+}
+
 static zr_config_t *
 s_parse(zr_config_t *self, s_source_t *src)
 {
@@ -815,6 +845,7 @@ s_parse(zr_config_t *self, s_source_t *src)
     ini_parse_stream(s_reader, src, s_handler, self);
     s_check_devices(self);
     s_check_binds(self);
+    s_check_control(self);
     s_sort_errors(self);
     if (self->oom) {
         zr_config_destroy(&self);

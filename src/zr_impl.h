@@ -670,6 +670,9 @@ int zr__auth_server_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
 int zr__auth_client_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
+/* ADDRESS (an endpoint) is reachable from this host only: loopback,
+ * ipc://, inproc://. */
+bool zr__auth_local(const char *address);
 /* Re-read every allow directory and password file of CTX's policies; how
  * many failed (those keep what they had). */
 int zr__auth_reload(void *ctx);
