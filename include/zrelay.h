@@ -303,7 +303,8 @@ typedef enum {
     ZR_OPT_MICROS,    /* a duration that may also be in us: 200us */
     ZR_OPT_CPUS,      /* a list of CPU numbers: 1, 0,2, 2-3 */
     ZR_OPT_BOOL,      /* true/false, yes/no, on/off, 1/0 */
-    ZR_OPT_CHOICE     /* one of `choices` */
+    ZR_OPT_CHOICE,    /* one of `choices` */
+    ZR_OPT_TEXT       /* a path or a list, checked by its setter */
 } zr_option_kind_t;
 
 typedef struct {
@@ -458,6 +459,27 @@ ZR_EXPORT void *zr_daemon_context(const zr_daemon_t *self);
 ZR_EXPORT const char *zr_daemon_control(const zr_daemon_t *self);
 ZR_EXPORT size_t zr_daemon_device_count(const zr_daemon_t *self);
 ZR_EXPORT zr_device_t *zr_daemon_device(const zr_daemon_t *self, size_t i);
+
+/* ---------------------------------------------------------------------
+ * Certificates and client-side security (docs/SECURITY.md). Certificates
+ * are CZMQ's ZPL files, as zcert and pyzmq's zmq.auth write them.
+ */
+/* Write a new key pair: NAME (the public certificate) and NAME_secret
+ * (both keys, mode 0600). Without FORCE, -1 EEXIST when either exists.
+ * -1 with errno and the reason in ERR on failure. */
+ZR_EXPORT int zr_cert_generate(const char *name, bool force, char *err,
+                               size_t errlen);
+/* The Z85 text (40 characters) of the public key in certificate PATH. */
+ZR_EXPORT int zr_cert_public_text(const char *path, char out[41], char *err,
+                                  size_t errlen);
+/* Before SOCKET connects: a CURVE client of the server whose public
+ * certificate is SERVER_KEY, with the keys of CERT (NULL: a fresh key
+ * pair, which only a server that allows any key lets in). */
+ZR_EXPORT int zr_curve_client(void *socket, const char *server_key,
+                              const char *cert, char *err, size_t errlen);
+/* Before SOCKET connects: a PLAIN client (cleartext on the wire). */
+ZR_EXPORT int zr_plain_client(void *socket, const char *user,
+                              const char *password, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

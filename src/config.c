@@ -22,7 +22,9 @@
 #define S_MAX_BYTES_TEXT "1 MiB"
 
 static const char *const s_global_keys[] = {
-    "control", "log_level", "io_threads", "linger", "allow_empty"};
+    "control", "log_level", "io_threads", "linger", "allow_empty",
+    /* auth lane: the control endpoint's security */
+    "control_curve_secret", "control_curve_allow", "control_insecure"};
 #define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
 
 typedef struct {
@@ -44,7 +46,10 @@ struct zr_config_t {
     int control_line;
     int log_level, io_threads, linger; /* -1: not set */
     bool allow_empty;                  /* no device section is no error */
-    int global_lines[S_NGLOBAL];       /* where each [zrelay] key was set */
+    char *control_curve_secret;        /* auth lane: NULL when not set */
+    char *control_curve_allow;
+    bool control_insecure;
+    int global_lines[S_NGLOBAL]; /* where each [zrelay] key was set */
     s_section_t *devices;
     size_t ndevices;
     size_t *names, names_cap; /* a hash set of devices: index + 1, 0 free */
@@ -426,6 +431,20 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         }
         self->linger = (int) n;
     }
+    else if (strcmp(key, "control_curve_secret") == 0) {
+        free(self->control_curve_secret);
+        self->control_curve_secret = s_strdup(self, value);
+    }
+    else if (strcmp(key, "control_curve_allow") == 0) {
+        free(self->control_curve_allow);
+        self->control_curve_allow = s_strdup(self, value);
+    }
+    else if (strcmp(key, "control_insecure") == 0) {
+        if (zr_parse_bool(value, &self->control_insecure) != 0) {
+            s_error(self, line, "control_insecure: '%s' is not true or false",
+                    value);
+        }
+    }
     else if (strcmp(key, "allow_empty") == 0) {
         if (zr_parse_bool(value, &self->allow_empty) != 0) {
             s_error(self, line, "allow_empty: '%s' is not true or false",
@@ -443,7 +462,8 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         else {
             s_error(self, line,
                     "unknown key '%s' in [zrelay] (keys: control, log_level, "
-                    "io_threads, linger, allow_empty)",
+                    "io_threads, linger, allow_empty, control_curve_secret, "
+                    "control_curve_allow, control_insecure)",
                     key);
         }
     }
@@ -834,6 +854,14 @@ s_check_devices(zr_config_t *self)
                         zr_device_error(dev));
             }
         }
+        /* auth lane: security settings that cannot work together (the
+         * files they name are read when the device opens). */
+        char why[400];
+        if (zr__auth_check_settings(zr__device_auth(dev), why, sizeof why) !=
+            0) {
+            s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
+                    d->name, why);
+        }
         if (!front || !back) {
             s_error(self, d->line, "[%s %s] needs %s",
                     zr_device_type_name(d->type), d->name,
@@ -904,6 +932,36 @@ s_sort_errors(zr_config_t *self)
     free(all);
 }
 
+/* auth lane: a control endpoint beyond loopback and ipc:// is secured
+ * with CURVE and an allow directory, or said to be open on purpose; what
+ * zrelay run refuses, zrelay check and a reload report. */
+static void
+s_check_control(zr_config_t *self)
+{
+    if (!self->control_curve_secret != !self->control_curve_allow) {
+        s_error(self, self->control_line,
+                "control: control_curve_secret and control_curve_allow go "
+                "together (docs/SECURITY.md)");
+        return;
+    }
+    if (self->control_insecure || self->control_curve_secret) {
+        return;
+    }
+    zr_endpoints_t *eps = zr_endpoints_parse(self->control, true, NULL, 0);
+    for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
+        const char *address = zr_endpoints_address(eps, i);
+        if (!zr__auth_local(address)) {
+            s_error(self, self->control_line,
+                    "control: %s is reachable from the network: secure it "
+                    "with control_curve_secret and control_curve_allow "
+                    "(docs/SECURITY.md), or write control_insecure = yes",
+                    address);
+            break;
+        }
+    }
+    zr_endpoints_destroy(&eps);
+}
+
 static zr_config_t *
 s_parse(zr_config_t *self, s_source_t *src)
 {
@@ -911,6 +969,7 @@ s_parse(zr_config_t *self, s_source_t *src)
     ini_parse_stream(s_reader, src, s_handler, self);
     s_check_devices(self);
     s_check_binds(self);
+    s_check_control(self);
     s_sort_errors(self);
     if (self->oom) {
         zr_config_destroy(&self);
@@ -1027,6 +1086,8 @@ zr_config_destroy(zr_config_t **self_p)
     free(self->errors);
     free(self->error_lines);
     free(self->control);
+    free(self->control_curve_secret);
+    free(self->control_curve_allow);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -1155,4 +1216,23 @@ zr_config_device_find(const zr_config_t *self, const char *name)
         }
     }
     return -1;
+}
+
+/* auth lane: the control endpoint's security ([zrelay] keys). */
+const char *
+zr__config_control_curve_secret(const zr_config_t *self)
+{
+    return self->control_curve_secret;
+}
+
+const char *
+zr__config_control_curve_allow(const zr_config_t *self)
+{
+    return self->control_curve_allow;
+}
+
+bool
+zr__config_control_insecure(const zr_config_t *self)
+{
+    return self->control_insecure;
 }

@@ -34,6 +34,7 @@ struct zr_daemon_t {
     s_entry_t *entries;
     size_t nentries;
     void *control;
+    zr__auth_t *control_auth; /* auth lane: CURVE on the control socket */
     char *control_spec;
     char *control_address; /* as bound, the real port */
     bool keep_going;
@@ -116,6 +117,7 @@ zr_daemon_destroy(zr_daemon_t **self_p)
     if (self->control) {
         zmq_close(self->control);
     }
+    zr__auth_destroy(&self->control_auth);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
     }
@@ -216,6 +218,12 @@ s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
         zr__errf(err, errlen, "%s", zmq_strerror(errno));
         return NULL;
     }
+    if (self->control_auth &&
+        zr__auth_server_socket(self->control_auth, sock, err, errlen) != 0) {
+        zmq_close(sock);
+        errno = EINVAL;
+        return NULL;
+    }
     if (zr_endpoints_attach(eps, sock, err, errlen) != 0) {
         int e = errno;
         zmq_close(sock);
@@ -223,6 +231,48 @@ s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
         return NULL;
     }
     return sock;
+}
+
+/* ---------------------------------------------------------------------
+ * auth lane (issue 14): the control endpoint, reachable from anywhere but
+ * loopback or ipc://, starts only CURVE-secured with an allow directory,
+ * or when control_insecure = yes says so.
+ */
+static int
+s_control_security(zr_daemon_t *self, zr_endpoints_t *eps)
+{
+    const zr_config_t *c = self->config;
+    const char *secret = zr__config_control_curve_secret(c);
+    const char *allow = zr__config_control_curve_allow(c);
+    bool exposed = false;
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        exposed = exposed || !s_loopback(zr_endpoints_address(eps, i));
+    }
+    if (exposed && !(secret && allow) && !zr__config_control_insecure(c)) {
+        zr__errf(self->error, sizeof self->error,
+                 "control: %s is reachable from the network: secure it with "
+                 "control_curve_secret and control_curve_allow in [zrelay] "
+                 "(docs/SECURITY.md), or write control_insecure = yes",
+                 zr_endpoints_address(eps, 0));
+        errno = EACCES;
+        return -1;
+    }
+    if (!secret || self->control_auth) {
+        return 0;
+    }
+    char err[512];
+    zr__auth_t *a = zr__auth_new("zrelay-control");
+    if (!a || zr__auth_set(a, ZR__AUTH_CURVE_SECRET, secret) != 0 ||
+        zr__auth_set(a, ZR__AUTH_CURVE_ALLOW, allow) != 0 ||
+        zr__auth_open(a, self->ctx, err, sizeof err) != 0) {
+        zr__errf(self->error, sizeof self->error, "control: %s",
+                 a ? err : "out of memory");
+        zr__auth_destroy(&a);
+        errno = EINVAL;
+        return -1;
+    }
+    self->control_auth = a;
+    return 0;
 }
 
 /* Bind the control endpoint SPEC. A new address is bound before the old
@@ -242,6 +292,10 @@ s_control_open(zr_daemon_t *self, const char *spec)
     zr_endpoints_t *eps = zr_endpoints_parse(spec, true, err, sizeof err);
     if (!eps) {
         zr__errf(self->error, sizeof self->error, "control: %s", err);
+        return -1;
+    }
+    if (s_control_security(self, eps) != 0) {
+        zr_endpoints_destroy(&eps);
         return -1;
     }
     void *sock = s_control_socket(self, eps, err, sizeof err);
@@ -591,6 +645,9 @@ s_reload(zr_daemon_t *self, char *why, size_t whylen)
     }
     s_notify(self, "RELOADING=1");
     ZR_LOG_N("reloading %s", zr_config_path(next));
+    /* auth lane: allow directories and password files are read again,
+     * also for the devices the reload leaves alone. */
+    zr__auth_reload(self->ctx);
     size_t n = zr_config_device_count(next), nold = self->nentries;
     s_plan_t p = {.old = self->config,
                   .next = next,

@@ -44,6 +44,8 @@ struct zr_device_t {
     zr__monitor_t *monitors[2]; /* frontend, backend */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
+    zr__auth_t *auth;  /* auth lane: its policy (auth.c) */
+    bool zap_sides[2]; /* auth lane: bound and secured */
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -143,6 +145,7 @@ s_close_sockets(zr_device_t *self)
             self->sockets[i] = NULL;
         }
     }
+    zr__auth_close(self->auth); /* auth lane: leave the ZAP handler */
 }
 
 void
@@ -163,6 +166,7 @@ zr_device_destroy(zr_device_t **self_p)
     zr__pubsub_destroy(&self->pubsub);
     zr__broker_destroy(&self->broker);
     zr__engine_destroy(&self->engine);
+    zr__auth_destroy(&self->auth);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
     }
@@ -785,12 +789,77 @@ s_role_types(const zr_device_t *self, int types[S_ROLES])
     types[S_SYNC] = ZMQ_ROUTER;
 }
 
+/* ---------------------------------------------------------------------
+ * auth lane (issue 14): authentication and encryption of the device's
+ * sockets, set before they bind or connect (auth.c).
+ */
+
+/* A socket that binds is a server (ZAP domain, CURVE or PLAIN); one that
+ * only connects is a CURVE client when curve_server_key says so. */
+static int
+s_secure(zr_device_t *self, int role, void *socket, char *err, size_t errlen)
+{
+    int side = role == S_FRONTEND  ? ZR__AUTH_FRONTEND
+               : role == S_BACKEND ? ZR__AUTH_BACKEND
+                                   : -1;
+    if (!zr__auth_applies(self->auth, side)) {
+        return 0;
+    }
+    zr_endpoints_t *eps = self->endpoints[role];
+    bool binds = false;
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        binds = binds || zr_endpoints_is_bind(eps, i);
+    }
+    if (!binds) {
+        return zr__auth_client_socket(self->auth, socket, err, errlen);
+    }
+    if (role <= S_BACKEND) {
+        self->zap_sides[role] = zr__auth_needs_zap(self->auth);
+    }
+    return zr__auth_server_socket(self->auth, socket, err, errlen);
+}
+
+/* Handshakes failed on the secured sides, for auth.denied.protocol. */
+static uint64_t
+s_auth_failed(const void *arg)
+{
+    const zr_device_t *self = arg;
+    uint64_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (self->zap_sides[i]) {
+            zr_conn_stats_t c;
+            zr__monitor_stats(self->monitors[i], &c);
+            n += c.handshake_failed;
+        }
+    }
+    return n;
+}
+
+zr__auth_t *
+zr__device_auth(zr_device_t *self)
+{
+    if (!self->auth) {
+        self->auth = zr__auth_new(self->name);
+        if (!self->auth) {
+            zr__errf(self->error, sizeof self->error, "out of memory");
+            return NULL;
+        }
+        zr__auth_set_failures(self->auth, s_auth_failed, self);
+    }
+    return self->auth;
+}
+
 /* Create every socket with its options and attach its endpoints. */
 static int
 s_open_sockets(zr_device_t *self)
 {
     int types[S_ROLES];
     s_role_types(self, types);
+    char err[400];
+    /* auth lane: the policy joins its context's ZAP handler first. */
+    if (zr__auth_open(self->auth, self->ctx, err, sizeof err) != 0) {
+        return s_open_failed(self, errno ? errno : EINVAL, "%s", err);
+    }
     for (int role = 0; role < S_ROLES; role++) {
         if (!self->endpoints[role]) {
             continue;
@@ -801,7 +870,9 @@ s_open_sockets(zr_device_t *self)
                                  s_role_names[role], zmq_strerror(errno));
         }
         self->sockets[role] = s;
-        char err[400];
+        if (s_secure(self, role, s, err, sizeof err) != 0) {
+            return s_open_failed(self, EINVAL, "%s", err);
+        }
         if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
             0) {
             return s_open_failed(self, errno, "%s", err);
@@ -1193,6 +1264,9 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
         k < ZR__STAT_SECTIONS_MAX) {
         all[k++] =
             (zr__stat_section_t){"queue", NULL, ZR__STAT_ROWS(s_rr_rows), self};
+    }
+    if (k < ZR__STAT_SECTIONS_MAX) {
+        all[k++] = zr__auth_section(self->auth); /* auth lane; zeros if open */
     }
     k = k < max ? k : max;
     memcpy(out, all, k * sizeof all[0]);

@@ -111,9 +111,15 @@ zr__monitor_drain(void *arg)
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             zr__stat_add(&self->handshake_failed, 1);
             ZR_LOG_I("handshake failed with a peer on %s", address);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            /* auth lane: auth.c logs each refusal with its peer and
+             * reason, rate-limited; one line per refusal here would let a
+             * flood of strangers fill the log. */
+            zr__stat_add(&self->handshake_failed, 1);
+            ZR_LOG_D("handshake refused by ZAP on %s", address);
             break;
         default: break;
         }

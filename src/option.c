@@ -359,6 +359,92 @@ s_set_hold_timeout(zr_device_t *self, const s_value_t *v)
 }
 
 /* ---------------------------------------------------------------------
+ * Authentication and encryption (auth.c): the device's policy.
+ * (issue 14, auth lane)
+ */
+
+static int
+s_auth_text(zr_device_t *self, zr__auth_key_t key, const char *text)
+{
+    zr__auth_t *a = zr__device_auth(self);
+    return a ? zr__auth_set(a, key, text) : -1;
+}
+
+static int
+s_set_curve_secret(zr_device_t *self, const s_value_t *v)
+{
+    return s_auth_text(self, ZR__AUTH_CURVE_SECRET, v->text);
+}
+
+static int
+s_set_curve_allow(zr_device_t *self, const s_value_t *v)
+{
+    return s_auth_text(self, ZR__AUTH_CURVE_ALLOW, v->text);
+}
+
+static int
+s_set_curve_allow_any(zr_device_t *self, const s_value_t *v)
+{
+    zr__auth_t *a = zr__device_auth(self);
+    if (a) {
+        zr__auth_set_allow_any(a, v->n != 0);
+    }
+    return a ? 0 : -1;
+}
+
+static int
+s_set_curve_server_key(zr_device_t *self, const s_value_t *v)
+{
+    return s_auth_text(self, ZR__AUTH_SERVER_KEY, v->text);
+}
+
+static int
+s_set_curve_cert(zr_device_t *self, const s_value_t *v)
+{
+    return s_auth_text(self, ZR__AUTH_CURVE_CERT, v->text);
+}
+
+static int
+s_set_plain_passwords(zr_device_t *self, const s_value_t *v)
+{
+    return s_auth_text(self, ZR__AUTH_PASSWORDS, v->text);
+}
+
+static int
+s_set_addresses(zr_device_t *self, bool deny, const char *text)
+{
+    char err[300];
+    zr__auth_t *a = zr__device_auth(self);
+    if (a && zr__auth_set_addresses(a, deny, text, err, sizeof err) != 0) {
+        zr__device_errorf(self, "%s", err);
+        return -1;
+    }
+    return a ? 0 : -1;
+}
+
+static int
+s_set_allow(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_addresses(self, false, v->text);
+}
+
+static int
+s_set_deny(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_addresses(self, true, v->text);
+}
+
+static int
+s_set_secure_side(zr_device_t *self, const s_value_t *v)
+{
+    zr__auth_t *a = zr__device_auth(self);
+    if (a) {
+        zr__auth_set_side(a, (int) v->n); /* all|frontend|backend */
+    }
+    return a ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------
  * Every option of every device type, one row each: what users see
  * (name, kind, default, help) and the setter that applies it. Later
  * capabilities add rows.
@@ -708,6 +794,86 @@ static const s_option_t s_options[] = {
               .fallback = "10s",
               .help = "a publication held this long goes on (counted); 0: no "
                       "limit"}},
+    /* Authentication and encryption (auth.c; issue 14, auth lane). */
+    {.set = s_set_curve_secret,
+     .info = {.name = "curve_secret",
+              .kind = ZR_OPT_TEXT,
+              .arg = "FILE",
+              .types = S_ALL,
+              .help = "this device's certificate (NAME_secret from 'zrelay "
+                      "keygen'): its sockets that bind are CURVE servers, "
+                      "encrypted; needs curve_allow or curve_allow_any "
+                      "(docs/SECURITY.md)"}},
+    {.set = s_set_curve_allow,
+     .info = {.name = "curve_allow",
+              .kind = ZR_OPT_TEXT,
+              .arg = "DIR",
+              .types = S_ALL,
+              .help = "only CURVE clients whose public certificate is in DIR "
+                      "get in; DIR is read again on reload (SIGHUP, 'zrelay "
+                      "ctl reload'): a key removed stops that client's new "
+                      "connections"}},
+    {.set = s_set_curve_allow_any,
+     .info = {.name = "curve_allow_any",
+              .kind = ZR_OPT_BOOL,
+              .arg = "BOOL",
+              .types = S_ALL,
+              .fallback = "false",
+              .help = "a CURVE server lets any client key in: encryption "
+                      "without knowing who the clients are"}},
+    {.set = s_set_curve_server_key,
+     .info = {.name = "curve_server_key",
+              .kind = ZR_OPT_TEXT,
+              .arg = "FILE",
+              .types = S_ALL,
+              .help = "sides that only connect are CURVE clients of the "
+                      "server whose public certificate is FILE"}},
+    {.set = s_set_curve_cert,
+     .info = {.name = "curve_cert",
+              .kind = ZR_OPT_TEXT,
+              .arg = "FILE",
+              .types = S_ALL,
+              .fallback = "a fresh key pair",
+              .help = "with curve_server_key: the connecting sides' own "
+                      "certificate (NAME_secret), whose public half the "
+                      "server allows"}},
+    {.set = s_set_plain_passwords,
+     .info = {.name = "plain_passwords",
+              .kind = ZR_OPT_TEXT,
+              .arg = "FILE",
+              .types = S_ALL,
+              .help = "sockets that bind are PLAIN servers checking "
+                      "user=password lines of FILE (read again on reload); "
+                      "PLAIN sends passwords and data in cleartext: only on "
+                      "a trusted network"}},
+    {.set = s_set_allow,
+     .info = {.name = "allow",
+              .kind = ZR_OPT_TEXT,
+              .arg = "ADDR",
+              .types = S_ALL,
+              .fallback = "any",
+              .help = "only peers from these addresses or ranges connect "
+                      "(10.0.0.0/8,::1; IPv4 and IPv6), with any mechanism; "
+                      "ipc:// peers are not filtered"}},
+    {.set = s_set_deny,
+     .info = {.name = "deny",
+              .kind = ZR_OPT_TEXT,
+              .arg = "ADDR",
+              .types = S_ALL,
+              .fallback = "none",
+              .help = "peers from these addresses or ranges are refused, "
+                      "even when allow lists them"}},
+    {.set = s_set_secure_side,
+     .info = {.name = "secure_side",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "all|frontend|backend",
+              .types = S_ALL,
+              .fallback = "all",
+              .choices = "all|frontend|backend",
+              .help = "which sockets the options above secure: all (also "
+                      "capture, control, sync), or only the frontend or the "
+                      "backend, the other side left open for ipc:// or "
+                      "inproc:// peers"}},
 };
 #define S_NOPTIONS (sizeof s_options / sizeof s_options[0])
 
@@ -885,7 +1051,8 @@ s_parse_kind(const zr_option_t *opt, const char *text, int64_t *n, char *err,
              size_t errlen)
 {
     switch (opt->kind) {
-    case ZR_OPT_ENDPOINTS: return 0; /* checked by their setters */
+    case ZR_OPT_ENDPOINTS:
+    case ZR_OPT_TEXT: return 0; /* checked by their setters */
     case ZR_OPT_CPUS:
         if (zr__parse_cpus(text) != 0) {
             zr__errf(err, errlen,

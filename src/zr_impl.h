@@ -214,8 +214,7 @@ void *zr__capture_socket(const zr__capture_t *self);
 /* Send COPY, a whole message sent on the socket WAY names ("frontend",
  * "backend"), after a frame holding WAY; its frames are consumed either
  * way. */
-void zr__capture_send(zr__capture_t *self, const char *way,
-                      zr__msg_t *copy);
+void zr__capture_send(zr__capture_t *self, const char *way, zr__msg_t *copy);
 /* A message went out but no copy could be made. */
 void zr__capture_missed(zr__capture_t *self);
 /* Read the listeners' subscriptions so that they do not pile up. */
@@ -365,8 +364,7 @@ void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
 int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* The same, to every matching subscriber that has room
  * (zr__outlet_send_now_lossy). */
-int zr__engine_send_now_lossy(zr__engine_t *self, void *socket,
-                              zr__msg_t *msg);
+int zr__engine_send_now_lossy(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */
 void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
@@ -388,8 +386,8 @@ int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
  * SOCKET holds (FN reads with ZMQ_DONTWAIT). Keeps it off the path of
  * every message: zmq_poll checks each of its sockets on every wake-up. */
 #define ZR__LAZY_MS 100
-int zr__engine_watch_lazy(zr__engine_t *self, void *socket,
-                          void (*fn)(void *), void *arg);
+int zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
+                          void *arg);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -640,5 +638,73 @@ zr__stat_section_t zr__ctl_section(const zr__ctl_counts_t *counts);
 /* device.c: the device's sections of the stats table, in STATS order. */
 size_t zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
                            size_t max);
+
+/* ---------------------------------------------------------------------
+ * auth.c: who may connect to a device (CURVE allow directory, PLAIN
+ * password file, allow/deny address ranges), decided by one ZAP handler
+ * per context; each device's policy is found by its ZAP domain, the
+ * device's name. Settings apply to the sides secure_side names.
+ */
+typedef struct zr__auth_t zr__auth_t;
+enum { ZR__AUTH_ALL = 0, ZR__AUTH_FRONTEND = 1, ZR__AUTH_BACKEND = 2 };
+typedef enum {
+    ZR__AUTH_CURVE_SECRET, /* this device's certificate: CURVE server */
+    ZR__AUTH_CURVE_ALLOW,  /* directory of client certificates let in */
+    ZR__AUTH_PASSWORDS,    /* user=password file: PLAIN server */
+    ZR__AUTH_SERVER_KEY,   /* connecting sides: the server's certificate */
+    ZR__AUTH_CURVE_CERT    /* connecting sides: their own certificate */
+} zr__auth_key_t;
+zr__auth_t *zr__auth_new(const char *domain);
+void zr__auth_destroy(zr__auth_t **self_p);
+/* TEXT NULL or "": unset. */
+int zr__auth_set(zr__auth_t *self, zr__auth_key_t key, const char *text);
+void zr__auth_set_allow_any(zr__auth_t *self, bool on);
+void zr__auth_set_side(zr__auth_t *self, int side);
+/* LIST: "10.0.0.0/8,::1"; -1 EINVAL with the reason in ERR. */
+int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
+                           char *err, size_t errlen);
+/* The settings make sense together, the certificate loads; SELF may be
+ * NULL (nothing to check). */
+int zr__auth_check(zr__auth_t *self, char *err, size_t errlen);
+/* The same without reading any file: for zrelay check and reload. */
+int zr__auth_check_settings(const zr__auth_t *self, char *err, size_t errlen);
+/* Check, read the allow directory and password file, and register with
+ * CTX's handler (started if it is the first); SELF may be NULL. */
+int zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen);
+/* Leave the handler (stopped when it was the last); SELF may be NULL. */
+void zr__auth_close(zr__auth_t *self);
+/* Whether SELF has a server-side policy (ZAP domain on bound sockets). */
+bool zr__auth_needs_zap(const zr__auth_t *self);
+/* Whether SELF applies to SIDE (ZR__AUTH_FRONTEND, _BACKEND, or -1 for
+ * the device's other sockets: only with ZR__AUTH_ALL). */
+bool zr__auth_applies(const zr__auth_t *self, int side);
+/* Before it binds: SOCKET as the server SELF says (ZAP domain, CURVE or
+ * PLAIN server); before it connects: as CURVE client. */
+int zr__auth_server_socket(zr__auth_t *self, void *socket, char *err,
+                           size_t errlen);
+int zr__auth_client_socket(zr__auth_t *self, void *socket, char *err,
+                           size_t errlen);
+/* ADDRESS (an endpoint) is reachable from this host only: loopback,
+ * ipc://, inproc://. */
+bool zr__auth_local(const char *address);
+/* Re-read every allow directory and password file of CTX's policies; how
+ * many failed (those keep what they had). */
+int zr__auth_reload(void *ctx);
+/* FAILED(ARG): the handshakes failed on the secured sockets (monitors). */
+void zr__auth_set_failures(zr__auth_t *self, uint64_t (*failed)(const void *),
+                           const void *arg);
+/* Its section of the stats table ("auth"); SELF may be NULL (zeros). */
+zr__stat_section_t zr__auth_section(const zr__auth_t *self);
+/* A certificate's keys (SECRET NULL: the public one only is needed). */
+int zr__cert_load(const char *path, unsigned char public_key[32],
+                  unsigned char secret_key[32], char *err, size_t errlen);
+/* The device's policy, made on first use (NULL on ENOMEM). */
+zr__auth_t *zr__device_auth(zr_device_t *self);
+
+/* config.c: the daemon control endpoint's security ([zrelay]
+ * control_curve_secret, control_curve_allow: NULL when not set). */
+const char *zr__config_control_curve_secret(const zr_config_t *self);
+const char *zr__config_control_curve_allow(const zr_config_t *self);
+bool zr__config_control_insecure(const zr_config_t *self);
 
 #endif

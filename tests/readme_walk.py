@@ -469,10 +469,13 @@ def part_check(zrelay):
                               ("tcp://127.0.0.1:5998", False),
                               ("ipc:///tmp/zrelay-readme.ctl", False)):
             conf = os.path.join(work, "c.conf")
+            # issue 14: beyond loopback only when said (control_insecure)
             with open(conf, "w") as f:
-                f.write("[zrelay]\ncontrol = %s\n\n[queue q]\n"
+                f.write("[zrelay]\ncontrol = %s\n%s\n[queue q]\n"
                         "frontend = @tcp://127.0.0.1:*\n"
-                        "backend = @tcp://127.0.0.1:*\n" % control)
+                        "backend = @tcp://127.0.0.1:*\n" % (
+                            control,
+                            "control_insecure = yes\n" if warn else ""))
             res = subprocess.run([zrelay, "check", conf], env=env,
                                  stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -487,6 +490,20 @@ def part_check(zrelay):
                                   indent(res.stdout + res.stderr)))
             log("check: control = %s: %s" % (
                 control, "warned" if warned else "no warning"))
+        # Without control_insecure, what zrelay run refuses is an error.
+        with open(conf, "w") as f:
+            f.write("[zrelay]\ncontrol = tcp://*:5998\n\n[queue q]\n"
+                    "frontend = @tcp://127.0.0.1:*\n"
+                    "backend = @tcp://127.0.0.1:*\n")
+        res = subprocess.run([zrelay, "check", conf], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        if res.returncode != 2 or "control_insecure" not in res.stderr:
+            raise Failure("zrelay check with an open control endpoint: "
+                          "exit %d, want 2 naming control_insecure:\n%s" % (
+                              res.returncode,
+                              indent(res.stdout + res.stderr)))
+        log("check: control = tcp://*:5998 alone: refused")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

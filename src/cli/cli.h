@@ -62,6 +62,8 @@ int cmd_device(zr_device_type_t type, int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+/* keygen NAME [--force]: a CURVE certificate pair (cmd_keygen.c). */
+int cmd_keygen(int argc, char **argv);
 /* pub, sub, req, rep, push, pull, dealer, router, pair: a socket of
  * SOCKET_TYPE (ZMQ_PUB...) for the shell (cmd_client.c). */
 #define CLI_TIMEOUT 3     /* a client verb's --timeout ran out */

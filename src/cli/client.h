@@ -67,6 +67,9 @@ typedef struct {
     int64_t interval, delay, timeout, linger, hwm, wait;
     const char *timeout_text, *linger_text;
     const char *sync, *sync_prefix, *identity, *frames_sep;
+    /* auth lane: --curve-server-key, --curve-cert, --plain-user,
+     * --plain-password (NULL: not given). */
+    const char *curve_server_key, *curve_cert, *plain_user, *plain_password;
     bool echo, quiet, wait_given, help, timestamp;
     cli_format_t format;
     int input; /* --input: a cli_format_t (text, raw, json); -1: none */

@@ -204,6 +204,35 @@ s_set_identity(client_t *c, const char *value)
     return 0;
 }
 
+/* auth lane (issue 14): the client's side of CURVE and PLAIN. */
+static int
+s_set_curve_server_key(client_t *c, const char *value)
+{
+    c->curve_server_key = value;
+    return 0;
+}
+
+static int
+s_set_curve_cert(client_t *c, const char *value)
+{
+    c->curve_cert = value;
+    return 0;
+}
+
+static int
+s_set_plain_user(client_t *c, const char *value)
+{
+    c->plain_user = value;
+    return 0;
+}
+
+static int
+s_set_plain_password(client_t *c, const char *value)
+{
+    c->plain_password = value;
+    return 0;
+}
+
 static int
 s_set_format(client_t *c, const char *value)
 {
@@ -508,6 +537,32 @@ static const s_option_t s_options[] = {
      .help = "TCP keepalive on its connections, the first probe after D "
              "idle (whole seconds); off: none (default: the system's)",
      .set = s_set_tcp_keepalive},
+    /* auth lane (issue 14). */
+    {.name = "curve-server-key",
+     .arg = "FILE",
+     .roles = S_ALL,
+     .help = "CURVE: the relay's public certificate (docs/SECURITY.md); "
+             "encrypts, and tells the relay this client's key",
+     .set = s_set_curve_server_key},
+    {.name = "curve-cert",
+     .arg = "FILE",
+     .roles = S_ALL,
+     .help = "CURVE: this client's certificate (NAME_secret from zrelay "
+             "keygen; default: a fresh key pair, let in only by "
+             "curve_allow_any)",
+     .set = s_set_curve_cert},
+    {.name = "plain-user",
+     .arg = "USER",
+     .roles = S_ALL,
+     .help = "PLAIN: the user name (sent in cleartext)",
+     .set = s_set_plain_user},
+    {.name = "plain-password",
+     .arg = "PW",
+     .roles = S_ALL,
+     .help = "PLAIN: the password (cleartext on the wire and visible in "
+             "ps; ZRELAY_PLAIN_PASSWORD in the environment is read when "
+             "this is not given)",
+     .set = s_set_plain_password},
     {.name = "sockopt",
      .arg = "NAME=VALUE",
      .roles = S_ALL,

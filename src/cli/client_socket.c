@@ -6,6 +6,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -35,6 +36,38 @@ s_xsub_subscribe(client_t *c)
             return cli_error(CLI_FAILURE, "%s: subscribe: %s", c->verb->name,
                              zr_strerror(errno));
         }
+    }
+    return CLI_OK;
+}
+
+/* auth lane (issue 14): CURVE or PLAIN client, before it connects. */
+static int
+s_secure(client_t *c)
+{
+    char err[600];
+    const char *name = c->verb->name;
+    const char *password = c->plain_password;
+    if (!password && c->plain_user) {
+        password = getenv("ZRELAY_PLAIN_PASSWORD");
+    }
+    if (c->curve_cert && !c->curve_server_key) {
+        return cli_error(CLI_USAGE, "%s: --curve-cert needs --curve-server-key",
+                         name);
+    }
+    if (c->curve_server_key && c->plain_user) {
+        return cli_error(CLI_USAGE,
+                         "%s: CURVE or PLAIN: a socket speaks one mechanism",
+                         name);
+    }
+    if (c->curve_server_key &&
+        zr_curve_client(c->sock, c->curve_server_key, c->curve_cert, err,
+                        sizeof err) != 0) {
+        return cli_error(CLI_USAGE, "%s: %s", name, err);
+    }
+    if ((c->plain_user || password) &&
+        zr_plain_client(c->sock, c->plain_user ? c->plain_user : "",
+                        password ? password : "", err, sizeof err) != 0) {
+        return cli_error(CLI_USAGE, "%s: %s", name, err);
     }
     return CLI_OK;
 }
@@ -75,6 +108,9 @@ s_options(client_t *c)
                              "starting with a zero byte)",
                              v->name, c->identity, zr_strerror(errno));
         }
+    }
+    if (s_secure(c) != CLI_OK) {
+        return CLI_USAGE;
     }
     if (v->type == ZMQ_XSUB) {
         return s_xsub_subscribe(c);

@@ -46,6 +46,10 @@ static const char *s_help =
     "500ms, 2s;\n"
     "                  a bare number is milliseconds)\n"
     "  -c, --config F  use the control endpoint of config file F\n"
+    "  --curve-server-key F  CURVE: the relay's public certificate\n"
+    "  --curve-cert F  CURVE: this client's certificate (NAME_secret)\n"
+    "  --plain-user U  PLAIN: the user (password from --plain-password P\n"
+    "                  or ZRELAY_PLAIN_PASSWORD)\n"
     "  -h, --help      this text\n"
     "\n"
     "Exit status: 0 answered, 1 no reply or an error reply, 2 usage error.\n"
@@ -343,6 +347,8 @@ typedef struct {
     bool json;
     int64_t timeout;
     const char *config, *endpoint, *name;
+    /* auth lane: the client's side of CURVE and PLAIN */
+    const char *curve_server_key, *curve_cert, *plain_user, *plain_password;
     const s_command_t *cmd;
     char from_config[512];
 } s_ask_t;
@@ -355,6 +361,10 @@ s_parse(s_ask_t *a, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'},
+        {"curve-server-key", required_argument, NULL, 'K'},
+        {"curve-cert", required_argument, NULL, 'C'},
+        {"plain-user", required_argument, NULL, 'U'},
+        {"plain-password", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -365,6 +375,10 @@ s_parse(s_ask_t *a, int argc, char **argv)
         switch (opt) {
         case 'j': a->json = true; break;
         case 'c': a->config = optarg; break;
+        case 'K': a->curve_server_key = optarg; break;
+        case 'C': a->curve_cert = optarg; break;
+        case 'U': a->plain_user = optarg; break;
+        case 'P': a->plain_password = optarg; break;
         case 't':
             if (cli_duration("--timeout", optarg, &a->timeout) != 0) {
                 return CLI_USAGE;
@@ -524,7 +538,26 @@ cmd_ctl(int argc, char **argv)
     void *req = zmq_socket(ctx, ZMQ_REQ);
     int zero = 0;
     zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
-    if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
+    /* auth lane: a secured control endpoint. */
+    const char *password = a.plain_password;
+    if (!password && a.plain_user) {
+        password = getenv("ZRELAY_PLAIN_PASSWORD");
+    }
+    if (a.curve_server_key &&
+        zr_curve_client(req, a.curve_server_key, a.curve_cert, err,
+                        sizeof err) != 0) {
+        status = cli_error(CLI_USAGE, "ctl: %s", err);
+    }
+    else if (!a.curve_server_key && a.curve_cert) {
+        status = cli_error(CLI_USAGE, "ctl: --curve-cert needs "
+                                      "--curve-server-key");
+    }
+    else if (a.plain_user &&
+             zr_plain_client(req, a.plain_user, password ? password : "", err,
+                             sizeof err) != 0) {
+        status = cli_error(CLI_USAGE, "ctl: %s", err);
+    }
+    else if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
         status = cli_error(CLI_FAILURE, "ctl: %s", err);
     }
     else {

@@ -45,6 +45,10 @@ static const char *s_usage =
     "                              reload, terminate (see 'zrelay ctl "
     "--help')\n"
     "\n"
+    "Security (docs/SECURITY.md):\n"
+    "  keygen NAME [--force]       write a CURVE certificate pair: NAME and\n"
+    "                              NAME_secret (mode 0600)\n"
+    "\n"
     "Endpoints: '@tcp://*:5559' binds, '>tcp://host:5559' connects; devices\n"
     "bind a bare endpoint. Lists mix both: '@tcp://*:5559,>ipc:///run/a'.\n"
     "\n"
@@ -220,6 +224,9 @@ main(int argc, char **argv)
     if (strcmp(verb, "check") == 0) {
         return cmd_check(argc - 1, argv + 1);
     }
+    if (strcmp(verb, "keygen") == 0) {
+        return cmd_keygen(argc - 1, argv + 1);
+    }
     if (verb[0] == '-') {
         return cli_error(CLI_USAGE,
                          "unknown option '%s' (a verb comes first; see "
@@ -227,7 +234,7 @@ main(int argc, char **argv)
                          verb);
     }
     return cli_error(CLI_USAGE,
-                     "unknown verb '%s' (run, check, forwarder, queue, "
+                     "unknown verb '%s' (run, check, keygen, forwarder, queue, "
                      "streamer, ctl, pub, sub, req, rep, push, pull, "
                      "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
                      "--help')",
