@@ -69,10 +69,7 @@ struct zr__auth_t {
     _Atomic uint64_t nkeys_now, protocol_seen;
     uint64_t (*failed)(const void *arg);
     const void *failed_arg;
-    /* The log's rate limit (handler's thread). */
-    int64_t log_second;
-    int logged;
-    uint64_t unlogged;
+    zr__log_limit_t log_limit; /* the handler's thread's */
     s_handler_t *handler; /* while registered */
     zr__auth_t *next;
 };
@@ -656,23 +653,12 @@ s_printable(char *out, size_t outlen, const void *data, size_t size)
 static void
 s_log_refusal(zr__auth_t *p, const char *address, const char *why)
 {
-    int64_t second = zr__now_ms() / 1000;
-    if (second != p->log_second) {
-        if (p->unlogged) {
-            ZR_LOG_I("%s: %llu more refused connections not logged", p->domain,
-                     (unsigned long long) p->unlogged);
-        }
-        p->log_second = second;
-        p->logged = 0;
-        p->unlogged = 0;
+    char what[160];
+    snprintf(what, sizeof what, "%s: refused connections", p->domain);
+    if (zr__log_limit(&p->log_limit, S_LOG_PER_SEC, what)) {
+        ZR_LOG_I("%s: refused a connection from %s: %s", p->domain,
+                 *address ? address : "(local)", why);
     }
-    if (p->logged >= S_LOG_PER_SEC) {
-        p->unlogged++;
-        return;
-    }
-    p->logged++;
-    ZR_LOG_I("%s: refused a connection from %s: %s", p->domain,
-             *address ? address : "(local)", why);
 }
 
 typedef struct {

@@ -160,3 +160,24 @@ zr__log(zr_log_level_t level, const char *fmt, ...)
     s_escape(line, safe, sizeof safe);
     fn(level, safe, s_handler_arg);
 }
+
+bool
+zr__log_limit(zr__log_limit_t *self, int per_sec, const char *what)
+{
+    int64_t second = zr__now_ms() / 1000;
+    if (second != self->second) {
+        if (self->unlogged) {
+            ZR_LOG_I("%s: %" PRIu64 " more not logged (at most %d a second)",
+                     what, self->unlogged, per_sec);
+        }
+        self->second = second;
+        self->logged = 0;
+        self->unlogged = 0;
+    }
+    if (self->logged >= per_sec) {
+        self->unlogged++;
+        return false;
+    }
+    self->logged++;
+    return true;
+}

@@ -19,7 +19,10 @@ struct zr__monitor_t {
     _Atomic uint64_t handshakes;
     void (*on_disconnect)(void *arg, int fd); /* the broker's, or NULL */
     void *arg;
+    zr__log_limit_t log_limit; /* failed handshakes: a flood of garbage */
 };
+
+#define S_LOG_PER_SEC 10
 
 #define S_EVENTS                                                               \
     (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |       \
@@ -112,7 +115,11 @@ zr__monitor_drain(void *arg)
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
             zr__stat_add(&self->handshake_failed, 1);
-            ZR_LOG_I("handshake failed with a peer on %s", address);
+            char what[300];
+            snprintf(what, sizeof what, "failed handshakes on %s", address);
+            if (zr__log_limit(&self->log_limit, S_LOG_PER_SEC, what)) {
+                ZR_LOG_I("handshake failed with a peer on %s", address);
+            }
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             /* auth lane: auth.c logs each refusal with its peer and

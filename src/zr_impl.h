@@ -29,6 +29,17 @@ void zr__log(zr_log_level_t level, const char *fmt, ...)
 #define ZR_LOG_N(...) zr__log_at(ZR_LOG_NOTICE, __VA_ARGS__)
 #define ZR_LOG_I(...) zr__log_at(ZR_LOG_INFO, __VA_ARGS__)
 #define ZR_LOG_D(...) zr__log_at(ZR_LOG_DEBUG, __VA_ARGS__)
+/* One source's own limit (a socket, a device's refusals), beside the
+ * log's per-level one: a flood from one peer cannot crowd out the other
+ * sources' lines. True when one more line may go out this second (at
+ * most PER_SEC); a new second first says how many the last one left out,
+ * as WHAT: N more not logged. One thread per limit. */
+typedef struct {
+    int64_t second;
+    int logged;
+    uint64_t unlogged;
+} zr__log_limit_t;
+bool zr__log_limit(zr__log_limit_t *self, int per_sec, const char *what);
 
 /* ---------------------------------------------------------------------
  * util.c

@@ -515,6 +515,35 @@ def case_logflood():
           "%d 'handshake failed' lines for %d refusals" % (len(other), n))
 
 
+def case_logflood_null():
+    """Garbage greetings on an open NULL port: every failed handshake is
+    counted, but the log gets at most 10 lines a second per socket."""
+    proc, eps = start(["streamer", "-v", "--control", "tcp://127.0.0.1:*",
+                       "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"], "nullflood")
+    try:
+        began = time.time()
+        n = 150
+        host, port = eps["frontend"][0].rsplit("/", 1)[1].rsplit(":", 1)
+        # A ZMTP 3.0 greeting with a mechanism libzmq does not know.
+        greeting = (b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" +
+                    b"XXXX".ljust(20, b"\0") + b"\0" + b"\0" * 31)
+        ctl = eps["control"][0]
+        for _ in range(n):
+            c = socket.create_connection((host, int(port)))
+            c.sendall(greeting)
+            c.close()
+        wait_for(lambda: stats(ctl)["frontend"]["connections"]
+                 ["handshake_failed"] == n, "not every failure counted")
+        secs = time.time() - began
+    finally:
+        stop(proc)
+    lines = [l for l in errtext("nullflood").splitlines()
+             if "handshake failed" in l]
+    check(1 <= len(lines) <= 10 * (int(secs) + 2),
+          "%d 'handshake failed' lines for %d failures in %.1f s"
+          % (len(lines), n, secs))
+
+
 def case_control():
     """zrelay run: a control endpoint beyond loopback refuses to start
     unless CURVE-secured with an allow directory or control_insecure says
@@ -770,6 +799,7 @@ CASES = {
     "allow6": case_allow6,
     "cli": case_cli,
     "logflood": case_logflood,
+    "logflood_null": case_logflood_null,
     "control": case_control,
     "example": case_example,
     "zmtp1": case_zmtp1,
