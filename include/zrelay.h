@@ -87,6 +87,11 @@ ZR_EXPORT size_t zr_endpoints_size(const zr_endpoints_t *self);
 ZR_EXPORT const char *zr_endpoints_address(const zr_endpoints_t *self,
                                            size_t i);
 ZR_EXPORT bool zr_endpoints_is_bind(const zr_endpoints_t *self, size_t i);
+/* Whether ADDRESS (an endpoint's address, without '@'/'>') can be reached
+ * from this host only: ipc://, inproc://, or tcp:// or ws:// on a
+ * loopback address (127.x, [::1], localhost, the lo interface). What
+ * lets strangers in is any other. */
+ZR_EXPORT bool zr_address_is_local(const char *address);
 /* After zr_endpoints_attach: the address as libzmq resolved it (the real
  * port where the address said '*'); before, the address as written. */
 ZR_EXPORT const char *zr_endpoints_resolved(const zr_endpoints_t *self,

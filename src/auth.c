@@ -1065,19 +1065,6 @@ zr__auth_reload(void *ctx)
     return failed;
 }
 
-bool
-zr__auth_local(const char *address)
-{
-    if (strncmp(address, "tcp://", 6) != 0 &&
-        strncmp(address, "ws://", 5) != 0) {
-        return strncmp(address, "ipc://", 6) == 0 ||
-               strncmp(address, "inproc://", 9) == 0;
-    }
-    const char *host = strstr(address, "://") + 3;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
-           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
-}
-
 /* ---------------------------------------------------------------------
  * Socket setup, from device.c.
  */

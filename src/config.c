@@ -950,7 +950,7 @@ s_check_control(zr_config_t *self)
     zr_endpoints_t *eps = zr_endpoints_parse(self->control, true, NULL, 0);
     for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
         const char *address = zr_endpoints_address(eps, i);
-        if (!zr__auth_local(address)) {
+        if (!zr_address_is_local(address)) {
             s_error(self, self->control_line,
                     "control: %s is reachable from the network: secure it "
                     "with control_curve_secret and control_curve_allow "

@@ -195,19 +195,6 @@ zr_daemon_reload(zr_daemon_t *self)
     zr__wake(self->wake[1]);
 }
 
-static bool
-s_loopback(const char *address)
-{
-    if (strncmp(address, "tcp://", 6) != 0 &&
-        strncmp(address, "ws://", 5) != 0) {
-        return strncmp(address, "ipc://", 6) == 0 ||
-               strncmp(address, "inproc://", 9) == 0;
-    }
-    const char *host = strstr(address, "://") + 3;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
-           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
-}
-
 /* A control socket attached to EPS, or NULL with the reason in ERR. */
 static void *
 s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
@@ -246,7 +233,7 @@ s_control_security(zr_daemon_t *self, zr_endpoints_t *eps)
     const char *allow = zr__config_control_curve_allow(c);
     bool exposed = false;
     for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
-        exposed = exposed || !s_loopback(zr_endpoints_address(eps, i));
+        exposed = exposed || !zr_address_is_local(zr_endpoints_address(eps, i));
     }
     if (exposed && !(secret && allow) && !zr__config_control_insecure(c)) {
         zr__errf(self->error, sizeof self->error,
@@ -329,7 +316,7 @@ s_control_open(zr_daemon_t *self, const char *spec)
     }
     for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
         const char *address = zr_endpoints_resolved(eps, i);
-        if (zr_endpoints_is_bind(eps, i) && !s_loopback(address)) {
+        if (zr_endpoints_is_bind(eps, i) && !zr_address_is_local(address)) {
             ZR_LOG_W("control endpoint %s is reachable from the network: "
                      "anyone who can connect can pause, reload or stop "
                      "zrelay",

@@ -882,7 +882,7 @@ s_open_sockets(zr_device_t *self)
     zr_endpoints_t *ctl = self->endpoints[S_CONTROL];
     for (size_t i = 0; ctl && i < zr_endpoints_size(ctl); i++) {
         const char *address = zr_endpoints_resolved(ctl, i);
-        if (zr_endpoints_is_bind(ctl, i) && !zr__endpoint_local(address)) {
+        if (zr_endpoints_is_bind(ctl, i) && !zr_address_is_local(address)) {
             ZR_LOG_W("%s: control endpoint %s is reachable from the network: "
                      "anyone who can connect can pause or stop this device",
                      self->name, address);

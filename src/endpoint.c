@@ -360,3 +360,16 @@ zr_endpoints_attach(zr_endpoints_t *self, void *socket, char *err,
     }
     return 0;
 }
+
+bool
+zr_address_is_local(const char *address)
+{
+    if (strncmp(address, "tcp://", 6) != 0 &&
+        strncmp(address, "ws://", 5) != 0) {
+        return strncmp(address, "ipc://", 6) == 0 ||
+               strncmp(address, "inproc://", 9) == 0;
+    }
+    const char *host = strstr(address, "://") + 3;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
+}

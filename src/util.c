@@ -183,19 +183,6 @@ zr__parse_cpus(const char *text)
     }
 }
 
-bool
-zr__endpoint_local(const char *address)
-{
-    if (strncmp(address, "tcp://", 6) != 0 &&
-        strncmp(address, "ws://", 5) != 0) {
-        return strncmp(address, "ipc://", 6) == 0 ||
-               strncmp(address, "inproc://", 9) == 0;
-    }
-    const char *host = strstr(address, "://") + 3;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
-           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
-}
-
 /* libzmq 4.3.4 starts each ROUTER's counter of anonymous peers at rand()
  * and never calls srand(): every process draws 0x6b8b4567 first. A peer
  * that claims the ids that counter will hand out (a zero byte, then the

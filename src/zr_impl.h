@@ -60,9 +60,6 @@ int zr__parse_size(const char *s, int64_t *bytes);
 /* A list of CPU numbers ("1", "0,2", "2-3"): 0 when TEXT is one, not
  * empty, each number below 1024, each range rising; else -1. */
 int zr__parse_cpus(const char *text);
-/* Whether ADDRESS (a resolved endpoint) can be reached from this host
- * only: ipc, inproc, or tcp/ws on a loopback address. */
-bool zr__endpoint_local(const char *address);
 /* Seed libc's rand() from getrandom(2), once per process. libzmq 4.3.4
  * numbers a ROUTER's anonymous peers from rand() and never seeds it, so
  * unseeded the ids are known in advance (zr_seed_random). */
@@ -695,9 +692,6 @@ int zr__auth_server_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
 int zr__auth_client_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
-/* ADDRESS (an endpoint) is reachable from this host only: loopback,
- * ipc://, inproc://. */
-bool zr__auth_local(const char *address);
 /* Re-read every allow directory and password file of CTX's policies; how
  * many failed (those keep what they had). */
 int zr__auth_reload(void *ctx);

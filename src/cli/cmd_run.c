@@ -104,21 +104,6 @@ s_print_errors(const zr_config_t *config)
     return (int) n;
 }
 
-/* Only loopback, ipc:// and inproc:// keep strangers out; any other
- * address the control endpoint binds lets whoever can connect steer. */
-static bool
-s_loopback(const char *address)
-{
-    if (strncmp(address, "tcp://", 6) != 0 &&
-        strncmp(address, "ws://", 5) != 0) {
-        return strncmp(address, "ipc://", 6) == 0 ||
-               strncmp(address, "inproc://", 9) == 0;
-    }
-    const char *host = strstr(address, "://") + 3;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0 ||
-           strncmp(host, "localhost:", 10) == 0 || strncmp(host, "lo:", 3) == 0;
-}
-
 /* What listens where, one line per endpoint:
  * "DEVICE TYPE ROLE bind|connect ADDRESS  who". */
 static void
@@ -144,14 +129,14 @@ s_print_table(zr_daemon_t *daemon, const char *from)
             printf("  %-16s %-9s %-8s %-7s %-28s %s\n", zr_device_name(dev),
                    zr_device_type_name(zr_device_type(dev)), role,
                    bind ? "bind" : "connect", address, who ? who : "");
-            if (bind && !s_loopback(address)) {
+            if (bind && !zr_address_is_local(address)) {
                 loopback = false;
             }
         }
     }
     printf("  %-16s %-9s %-8s %-7s %-28s %s\n", "-", "daemon", "control",
            "bind", zr_daemon_control(daemon), "zrelay ctl");
-    if (!s_loopback(zr_daemon_control(daemon))) {
+    if (!zr_address_is_local(zr_daemon_control(daemon))) {
         loopback = false; /* and the daemon warned about it */
     }
     if (loopback) {
@@ -281,7 +266,7 @@ s_warn_control(const char *spec)
     }
     for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
         const char *address = zr_endpoints_address(eps, i);
-        if (zr_endpoints_is_bind(eps, i) && !s_loopback(address)) {
+        if (zr_endpoints_is_bind(eps, i) && !zr_address_is_local(address)) {
             fprintf(stderr,
                     "zrelay: warning: control endpoint %s is reachable from "
                     "the network: anyone who can connect can pause, reload "
