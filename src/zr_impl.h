@@ -144,6 +144,16 @@ void zr__device_errorf(zr_device_t *self, const char *fmt, ...)
 void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
+/* [limits] What a peer can cost a device (issue 14), for option.c to
+ * set one by one; the defaults are device.c's S_DEFAULT_* (zrelay(1)). */
+typedef struct {
+    uint64_t max_msg_frames;       /* of a whole message; 0: no limit */
+    uint64_t max_msg_bytes;        /* of a multipart message; 0: none */
+    uint64_t max_connections;      /* per socket, open at once; 0: none */
+    int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
+    int64_t max_subscription_size; /* bytes of one subscription's topic */
+} zr__limits_t;
+zr__limits_t *zr__device_limits(zr_device_t *self);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
  * (BLOCK_MS, -1 unchanged), set one at a time from option.c. */
 void zr__device_slow_subscriber(zr_device_t *self, int block, int block_ms);
@@ -186,6 +196,7 @@ typedef struct {
     _Atomic uint64_t msgs_out, frames_out, bytes_out, msgs_resent;
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
     _Atomic uint64_t drop_shutdown, drop_slow, peer_stalls;
+    _Atomic uint64_t drop_too_big; /* [limits] max_msg_frames/_bytes */
 } zr__sockstats_t;
 
 /* ---------------------------------------------------------------------
@@ -200,8 +211,7 @@ void *zr__capture_socket(const zr__capture_t *self);
 /* Send COPY, a whole message sent on the socket WAY names ("frontend",
  * "backend"), after a frame holding WAY; its frames are consumed either
  * way. */
-void zr__capture_send(zr__capture_t *self, const char *way,
-                      zr__msg_t *copy);
+void zr__capture_send(zr__capture_t *self, const char *way, zr__msg_t *copy);
 /* A message went out but no copy could be made. */
 void zr__capture_missed(zr__capture_t *self);
 /* Read the listeners' subscriptions so that they do not pile up. */
@@ -313,6 +323,11 @@ void zr__engine_set_capture(zr__engine_t *self, void *capture);
 /* What STATS reports as the device's name and type. Copied. */
 void zr__engine_set_identity(zr__engine_t *self, const char *name,
                              const char *type);
+/* [limits] The most frames and bytes a whole message may have (0: no
+ * limit); one over them is read to its end and dropped, counted as
+ * drops.too_big on the socket it came in on. */
+void zr__engine_set_msg_limits(zr__engine_t *self, uint64_t max_frames,
+                               uint64_t max_bytes);
 /* How long zr__engine_run may spend at stop finishing messages it holds. */
 void zr__engine_set_linger(zr__engine_t *self, int msecs);
 /* At stop, call CLOSE_INTAKE(ARG) (NULL: none) first, then deliver what
@@ -351,8 +366,7 @@ void zr__engine_set_deadline(zr__engine_t *self, int64_t when);
 int zr__engine_send_now(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* The same, to every matching subscriber that has room
  * (zr__outlet_send_now_lossy). */
-int zr__engine_send_now_lossy(zr__engine_t *self, void *socket,
-                              zr__msg_t *msg);
+int zr__engine_send_now_lossy(zr__engine_t *self, void *socket, zr__msg_t *msg);
 /* SOCKET is an XPUB with ZMQ_XPUB_NODROP: after MSECS blocked on a slow
  * subscriber, send the message the lossy way (counted drop_slow). */
 void zr__engine_set_block_timeout(zr__engine_t *self, void *socket, int msecs);
@@ -374,8 +388,8 @@ int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
  * SOCKET holds (FN reads with ZMQ_DONTWAIT). Keeps it off the path of
  * every message: zmq_poll checks each of its sockets on every wake-up. */
 #define ZR__LAZY_MS 100
-int zr__engine_watch_lazy(zr__engine_t *self, void *socket,
-                          void (*fn)(void *), void *arg);
+int zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
+                          void *arg);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -396,6 +410,9 @@ void zr__monitor_drain(void *arg);
 void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                                void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+/* [limits] Close a connection accepted while MAX (0: no limit) are open
+ * already, or on a descriptor at or above FD_LINE (0: none), counted. */
+void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
@@ -447,6 +464,9 @@ void zr__subs_destroy(zr__subs_t **self_p);
 /* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
 zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);
 uint64_t zr__subs_total(const zr__subs_t *self);
+/* [limits] Refused subscriptions that subscribers still hold: libzmq
+ * keeps each (ZMQ_XPUB_MANUAL's own trie) until its subscriber goes. */
+uint64_t zr__subs_refused_held(const zr__subs_t *self);
 /* Subscriptions that overlap PREFIX: those it starts with (they receive
  * messages on PREFIX) and those that start with it. */
 uint64_t zr__subs_overlap(const zr__subs_t *self, const void *prefix,
