@@ -468,12 +468,48 @@ test_subscription_flood(void)
     s_relay_stop(&r);
 }
 
+/* max_connections: over it, a new connection is closed at once and
+ * counted; the ones already open are not touched. */
+static void
+test_max_connections(void)
+{
+    s_relay_t r;
+    const char *extra[] = {"--max-connections", "2", NULL};
+    s_relay_start(&r, NULL, "streamer", extra);
+    void *ctx = zmq_ctx_new();
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, r.back);
+    void *push[3];
+    for (int i = 0; i < 2; i++) {
+        push[i] = zrt_socket(ctx, ZMQ_PUSH);
+        zrt_connect(push[i], r.front);
+        ZR_SEND(push[i], "in");
+        ZR_RECV(pull, "in");
+    }
+    push[2] = zrt_socket(ctx, ZMQ_PUSH);
+    zrt_connect(push[2], r.front);
+    s_wait_stat(ctx, r.control, "frontend.connections.refused.max_connections",
+                1);
+    /* The first two still deliver. */
+    for (int i = 0; i < 2; i++) {
+        ZR_SEND(push[i], "still");
+        ZR_RECV(pull, "still");
+    }
+    for (int i = 0; i < 3; i++) {
+        zmq_close(push[i]);
+    }
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    s_relay_stop(&r);
+}
+
 ZR_TESTS = {
     {"unit: max_msg_frames", test_frames_limit},
     {"unit: max_msg_bytes", test_bytes_limit},
     {"unit: limits on the message path", test_limit_handled},
     {"bin: endless multipart message", test_endless_message},
     {"bin: descriptor flood", test_fd_flood},
+    {"bin: max_connections", test_max_connections},
     {"bin: subscription flood", test_subscription_flood},
     {NULL, NULL},
 };
