@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -361,6 +362,40 @@ s_open(zr_daemon_t *self, const zr_config_t *config, size_t i, bool retry,
     }
 }
 
+/* [limits] Every connection costs a file descriptor and every device
+ * five or six sockets: take the hard limit on descriptors (the soft one
+ * is often 1024), up to S_FD_MAX, and let the context have as many
+ * sockets as descriptors, up to S_SOCKETS_MAX (libzmq's default is 1023:
+ * about 170 devices). A device keeps the last eighth of the descriptors
+ * free (device.c, s_fd_line) so that the control endpoint still answers
+ * when connections flood in. */
+#define S_FD_MAX (1 << 20)
+#define S_SOCKETS_MAX 65535
+
+static void
+s_limits(void *ctx)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    rlim_t want = rl.rlim_max < S_FD_MAX ? rl.rlim_max : S_FD_MAX;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = was;
+        }
+    }
+    int sockets = rl.rlim_cur > S_SOCKETS_MAX ? S_SOCKETS_MAX
+                  : rl.rlim_cur < 1023        ? 1023
+                                              : (int) rl.rlim_cur;
+    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, sockets);
+    ZR_LOG_I("file descriptors: %llu (was %llu); sockets: %d",
+             (unsigned long long) rl.rlim_cur, (unsigned long long) was,
+             sockets);
+}
+
 static int
 s_start(zr_device_t *dev)
 {
@@ -394,6 +429,7 @@ zr_daemon_start(zr_daemon_t *self, zr_config_t *config, const char *path)
             return -1;
         }
         zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, zr_config_io_threads(config));
+        s_limits(self->ctx); /* [limits] */
     }
     if (s_control_open(self, zr_config_control(config)) != 0) {
         return -1;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 enum { S_FRONTEND, S_BACKEND, S_CAPTURE, S_CONTROL, S_SYNC, S_ROLES };
@@ -41,6 +42,7 @@ struct zr_device_t {
     zr__pubsub_t *pubsub;
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
+    zr__limits_t limits;        /* [limits] */
     zr__monitor_t *monitors[2]; /* frontend, backend */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
@@ -63,6 +65,19 @@ static const struct {
     {ZR_STREAMER, "streamer", ZMQ_PULL, ZMQ_PUSH},
 };
 #define S_NTYPES (sizeof s_types / sizeof s_types[0])
+
+/* [limits] What a stranger can cost a device, by default (issue 14;
+ * zrelay(1) LIMITS says why each). A frame: libzmq allocates what a peer
+ * announces, so a socket bound beyond loopback and ipc takes frames of at
+ * most S_NET_MAX_MSG_SIZE unless max_msg_size says otherwise. */
+#define S_NET_MAX_MSG_SIZE (32 << 20)
+#define S_COMMAND_MAX (64 << 10) /* a frame to the control or sync port */
+#define S_DEFAULT_MAX_MSG_FRAMES 1000
+#define S_DEFAULT_MAX_MSG_BYTES (64u << 20)
+#define S_DEFAULT_MAX_CONNECTIONS 10000
+#define S_DEFAULT_HANDSHAKE_IVL 5000
+#define S_DEFAULT_MAX_SUBSCRIPTION_SIZE 256
+#define S_DEFAULT_MAX_SUBSCRIPTIONS 10000
 
 const char *
 zr_device_type_name(zr_device_type_t type)
@@ -112,11 +127,19 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     }
     zr__engine_set_identity(self->engine, self->name, type_name);
     self->sndhwm = self->rcvhwm = -1;
-    self->pubsub_opts = (zr__pubsub_opts_t){.lv_max_topics = 10000,
-                                            .lv_max_bytes = 64u << 20,
-                                            .hold_max = 10000,
-                                            .hold_max_bytes = 64u << 20,
-                                            .hold_timeout = 10000};
+    self->pubsub_opts =
+        (zr__pubsub_opts_t){.lv_max_topics = 10000,
+                            .lv_max_bytes = 64u << 20,
+                            .hold_max = 10000,
+                            .hold_max_bytes = 64u << 20,
+                            .hold_timeout = 10000,
+                            .max_subscriptions = S_DEFAULT_MAX_SUBSCRIPTIONS};
+    self->limits = (zr__limits_t){.max_msg_frames = S_DEFAULT_MAX_MSG_FRAMES,
+                                  .max_msg_bytes = S_DEFAULT_MAX_MSG_BYTES,
+                                  .max_connections = S_DEFAULT_MAX_CONNECTIONS,
+                                  .handshake_ivl = S_DEFAULT_HANDSHAKE_IVL,
+                                  .max_subscription_size =
+                                      S_DEFAULT_MAX_SUBSCRIPTION_SIZE};
     self->block_timeout = -1;
     self->block_ms = 1000;
     self->broker_opts = (zr__broker_opts_t){.strategy = ZR__STRATEGY_RR,
@@ -393,6 +416,12 @@ zr__device_pubsub_opts(zr_device_t *self)
     return &self->pubsub_opts;
 }
 
+zr__limits_t *
+zr__device_limits(zr_device_t *self)
+{
+    return &self->limits;
+}
+
 zr__broker_opts_t *
 zr__device_broker_opts(zr_device_t *self)
 {
@@ -524,13 +553,6 @@ zr_device_set_linger(zr_device_t *self, int msecs)
  * it: 18-29 % lost with no grace, none with it; docs/PERFORMANCE.md),
  * too short for a stalled subscriber to slow the others much. */
 #define S_DROP_GRACE_MS 1
-/* The longest message an XPUB takes from its subscribers. Only
- * subscriptions come that way, and libzmq 4.3.4 walks a subscription's
- * topic recursively, a stack frame per byte, where it applies it and
- * where it forgets it: a subscriber that sent a ~120 kB subscription
- * crashed the relay (SIGSEGV, stack overflow), and the publishers it is
- * passed on to. libzmq disconnects a subscriber that sends more. */
-#define S_MAX_SUBSCRIPTION (16 * 1024)
 /* libzmq 4.3.4's largest ZMQ_HEARTBEAT_TTL (65535 deciseconds). */
 #define S_MAX_TTL 6553599
 /* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
@@ -542,6 +564,85 @@ static int
 s_setopt(void *socket, int option, int value)
 {
     return zmq_setsockopt(socket, option, &value, sizeof value);
+}
+
+/* [limits] Descriptors a device leaves free for the rest of the process:
+ * a connection accepted on a descriptor at or above the line is closed
+ * at once (connections.refused, reason fds), so that the control
+ * endpoint, new sockets and files still get one. libzmq 4.3.4 spins in
+ * accept() at EMFILE (tcp_listener.cpp: the listening socket stays
+ * readable), serving nobody; this keeps it from getting there. */
+#define S_FD_RESERVE_MIN 32
+#define S_FD_RESERVE_MAX 1024
+
+static int
+s_fd_line(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT32_MAX) {
+        return 0;
+    }
+    int64_t cur = (int64_t) rl.rlim_cur, keep = cur / 8;
+    keep = keep < S_FD_RESERVE_MIN   ? S_FD_RESERVE_MIN
+           : keep > S_FD_RESERVE_MAX ? S_FD_RESERVE_MAX
+                                     : keep;
+    return cur > keep ? (int) (cur - keep) : 1;
+}
+
+/* [limits] Where a socket meets strangers: an endpoint bound on anything
+ * but loopback, ipc or inproc. */
+static bool
+s_exposed(const zr_endpoints_t *eps)
+{
+    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+        const char *a = zr_endpoints_address(eps, i);
+        const char *host = strstr(a, "://");
+        host = host ? host + 3 : a;
+        if (!zr_endpoints_is_bind(eps, i) || strncmp(a, "ipc://", 6) == 0 ||
+            strncmp(a, "inproc://", 9) == 0 || strncmp(host, "127.", 4) == 0 ||
+            strncmp(host, "[::1]", 5) == 0 ||
+            strncmp(host, "localhost:", 10) == 0 ||
+            strncmp(host, "lo:", 3) == 0) {
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* [limits] The limits libzmq enforces on socket S of ROLE and TYPE. */
+static void
+s_limits(zr_device_t *self, void *s, int role, int type)
+{
+    /* A peer that never finishes its handshake (an idle connection,
+     * garbage, a slow-loris) is dropped after this. */
+    s_setopt(s, ZMQ_HANDSHAKE_IVL, self->limits.handshake_ivl);
+    if (role == S_CONTROL || role == S_SYNC) {
+        /* Commands and sync requests are short. */
+        int64_t most = S_COMMAND_MAX;
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    }
+    if (role == S_FRONTEND || role == S_BACKEND) {
+        if (self->max_msg_size < 0 && s_exposed(self->endpoints[role])) {
+            int64_t most = S_NET_MAX_MSG_SIZE;
+            zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
+        }
+    }
+    /* The longest message an XPUB takes from its subscribers. Only
+     * subscriptions come that way, and libzmq 4.3.4 walks a
+     * subscription's topic recursively, a stack frame per byte, where it
+     * applies it and where it forgets it: a subscriber that sent a
+     * ~120 kB subscription crashed the relay (SIGSEGV, stack overflow),
+     * and the publishers it is passed on to. Its tries also keep a node
+     * per byte of every topic (33-65 times the subscription's size,
+     * measured). libzmq disconnects a subscriber that sends more. */
+    int64_t sub = self->limits.max_subscription_size;
+    if (type == ZMQ_XPUB &&
+        (self->max_msg_size < 0 || self->max_msg_size > sub)) {
+        int64_t most = sub + 1; /* the 1/0 byte and a topic */
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    }
 }
 
 /* Create the socket for ROLE with its options set. */
@@ -588,8 +689,8 @@ s_socket(zr_device_t *self, int role, int type)
      * nothing and closes an idle dead client's connection within
      * S_KEEPALIVE_IDLE + S_KEEPALIVE_CNT * S_KEEPALIVE_INTVL seconds. */
     int ivl = self->heartbeat_ivl;
-    bool broker = self->type == ZR_QUEUE &&
-                  self->broker_opts.strategy != ZR__STRATEGY_RR;
+    bool broker =
+        self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR;
     if (!ivl && broker && role == S_BACKEND) {
         ivl = self->broker_opts.heartbeat;
     }
@@ -630,11 +731,7 @@ s_socket(zr_device_t *self, int role, int type)
          * refuses anything else), so no mark is needed to bound it. */
         s_setopt(s, ZMQ_SNDHWM, 0);
     }
-    if (type == ZMQ_XPUB &&
-        (self->max_msg_size < 0 || self->max_msg_size > S_MAX_SUBSCRIPTION)) {
-        int64_t most = S_MAX_SUBSCRIPTION + 1; /* the 1/0 byte and a topic */
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &most, sizeof most);
-    }
+    s_limits(self, s, role, type);
     if (role == S_BACKEND && type == ZMQ_XPUB) {
         /* A subscriber the forwarder connects to gets a pipe per
          * connection, as one that connects does: otherwise libzmq keeps
@@ -895,6 +992,8 @@ s_open_sockets(zr_device_t *self)
 static int
 s_open_engine(zr_device_t *self)
 {
+    zr__engine_set_msg_limits(self->engine, self->limits.max_msg_frames,
+                              self->limits.max_msg_bytes); /* [limits] */
     if (zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
                                self->sockets[S_BACKEND]) != 0) {
         return s_open_failed(self, errno, "%s", zmq_strerror(errno));
@@ -902,6 +1001,10 @@ s_open_engine(zr_device_t *self)
     for (int i = 0; i < 2; i++) {
         /* Counters are a nicety: a device runs without them. */
         self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
+        if (self->monitors[i]) { /* [limits] */
+            zr__monitor_set_limits(self->monitors[i],
+                                   self->limits.max_connections, s_fd_line());
+        }
     }
     zr__engine_set_drain(self->engine,
                          self->type == ZR_QUEUE ? NULL : s_close_intake, self);

@@ -61,6 +61,11 @@ typedef struct {
     zr__msg_t in_msg;             /* a message being read whole */
     uint64_t msgs, frames, bytes; /* read, not yet published */
     unsigned dry_turns;           /* turns in a row it had nothing */
+    /* [limits] The bounds of one whole message (UINT64_MAX: none), what
+     * the one being read has so far, and messages dropped for going over
+     * them, not yet published. */
+    uint64_t max_frames, max_bytes, msg_bytes, too_big;
+    bool skipping; /* reading the rest of a message over them, to drop */
 } s_dir_t;
 
 /* A side socket the loop serves: FN(ARG) when it has input. */
@@ -100,6 +105,7 @@ struct zr__engine_t {
     bool streak;             /* the last turn was busy: no poll since */
     int busy_poll_us;        /* spin this long before sleeping (0: never) */
     uint64_t frames_at_poll; /* frames read when it last went to sleep */
+    uint64_t max_frames, max_bytes; /* [limits] of a whole message */
 };
 
 zr__engine_t *
@@ -116,6 +122,7 @@ zr__engine_new(void)
     }
     self->linger_ms = 1000;
     self->deadline = -1;
+    self->max_frames = self->max_bytes = UINT64_MAX;
     return self;
 }
 
@@ -169,6 +176,8 @@ s_add_dir(zr__engine_t *self, int which, void *src, zr__sockstats_t *in,
     d->in_stats = in;
     d->out_stats = out;
     d->handled = self->handler.message && (self->handler.dirs & (1u << which));
+    d->max_frames = self->max_frames;
+    d->max_bytes = self->max_bytes;
     if (dst) {
         d->out = zr__outlet_new(dst, out, self->capture, self->name);
         if (!d->out) {
@@ -234,6 +243,18 @@ zr__engine_set_identity(zr__engine_t *self, const char *name, const char *type)
     free(self->type);
     self->name = name ? strdup(name) : NULL;
     self->type = type ? strdup(type) : NULL;
+}
+
+void
+zr__engine_set_msg_limits(zr__engine_t *self, uint64_t max_frames,
+                          uint64_t max_bytes)
+{
+    self->max_frames = max_frames ? max_frames : UINT64_MAX;
+    self->max_bytes = max_bytes ? max_bytes : UINT64_MAX;
+    for (int i = 0; i < self->ndirs; i++) {
+        self->dirs[i].max_frames = self->max_frames;
+        self->dirs[i].max_bytes = self->max_bytes;
+    }
 }
 
 void
@@ -409,14 +430,31 @@ s_publish(s_dir_t *d)
         zr__stat_add(&d->in_stats->bytes_in, d->bytes);
         d->msgs = d->frames = d->bytes = 0;
     }
+    if (d->too_big) {
+        zr__stat_add(&d->in_stats->drop_too_big, d->too_big);
+        d->too_big = 0;
+    }
     if (d->out) {
         zr__outlet_publish(d->out);
     }
 }
 
+/* [limits] The message being read went over max_frames or max_bytes:
+ * let go of what was read of it and drop the rest as it comes. libzmq
+ * makes a message readable only once all of it arrived, so its frames
+ * were in libzmq's queue by then; what this bounds is the relay's own
+ * copy and what it would pass on. */
+static void
+s_too_big(s_dir_t *d)
+{
+    zr__msg_clear(&d->in_msg);
+    d->skipping = true;
+}
+
 /* Read the rest of a message into d->in_msg (its first frames may be
  * there already). S_OK once it is whole, S_DRY (a part stays in in_msg
- * until the rest arrives), S_TERM. */
+ * until the rest arrives), S_TERM. A message over the limits is read to
+ * its end and dropped, counted (drops.too_big), and the next one read. */
 static s_status_t
 s_recv_msg(s_dir_t *d)
 {
@@ -435,7 +473,24 @@ s_recv_msg(s_dir_t *d)
         m->size++;
         d->frames++;
         d->bytes += (unsigned) size;
-        if (!zmq_msg_get(f, ZMQ_MORE)) {
+        d->msg_bytes += (unsigned) size;
+        bool more = zmq_msg_get(f, ZMQ_MORE);
+        /* [limits] One compare per frame while a message is in bounds;
+         * bytes bound multipart messages (max_msg_size, in libzmq, one
+         * frame). */
+        if (m->size > d->max_frames || d->skipping ||
+            (d->msg_bytes > d->max_bytes && (m->size > 1 || more))) {
+            s_too_big(d);
+            if (more) {
+                continue;
+            }
+            d->skipping = false;
+            d->msg_bytes = 0;
+            d->too_big++;
+            continue; /* the next message, if there is one */
+        }
+        if (!more) {
+            d->msg_bytes = 0;
             d->msgs++;
             return S_OK;
         }
@@ -459,6 +514,7 @@ s_direct_multipart(s_dir_t *d)
         return S_DRY;
     }
     d->frame_held = false;
+    d->msg_bytes = zmq_msg_size(&d->frame);
     zmq_msg_init(&d->in_msg.frames[0]);
     zmq_msg_move(&d->in_msg.frames[0], &d->frame);
     d->in_msg.size = 1;
@@ -477,9 +533,9 @@ s_pump_direct(s_dir_t *d, int budget)
     for (int n = 0; n < budget; n++) {
         s_status_t st;
         int size;
-        if (d->in_msg.size || d->frame_held) {
+        if (d->in_msg.size || d->frame_held || d->skipping) {
             /* A message partly read, or a first frame kept in hand. */
-            st = d->in_msg.size ? s_recv_msg(d) : s_direct_multipart(d);
+            st = d->frame_held ? s_direct_multipart(d) : s_recv_msg(d);
             if (st == S_OK && d->in_msg.size) {
                 st = s_status(zr__outlet_send(d->out, &d->in_msg));
             }
@@ -1235,6 +1291,10 @@ static const zr__stat_t s_socket_rows[] = {
     S_DROP(drop_peer_full, "peer_full",
            "Messages for a ROUTER peer whose queue stayed full."),
     S_DROP(drop_error, "error", "Messages no send could take, other reasons."),
+    S_DROP(drop_too_big, "too_big",
+           "Messages dropped as they came in, on the socket they came in on "
+           "(not in msgs_in): more frames than max_msg_frames or, with more "
+           "than one frame, more bytes than max_msg_bytes."),
     S_DROP(drop_shutdown, "shutdown",
            "Messages taken in and not delivered when the relay stopped."),
     S_DROP(drop_slow, "slow_subscriber",

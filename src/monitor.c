@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <zmq.h>
 
 struct zr__monitor_t {
@@ -20,6 +21,11 @@ struct zr__monitor_t {
     void (*on_disconnect)(void *arg, int fd); /* the broker's, or NULL */
     void *arg;
     zr__log_limit_t log_limit; /* failed handshakes: a flood of garbage */
+    /* [limits] connections refused: over max_connections, or on a
+     * descriptor in the process's reserve (device.c, s_fd_line) */
+    uint64_t max;
+    int fd_line;
+    _Atomic uint64_t refused_max, refused_fds;
 };
 
 #define S_LOG_PER_SEC 10
@@ -79,6 +85,42 @@ zr__monitor_socket(zr__monitor_t *self)
     return self->pair;
 }
 
+/* [limits] A connection accepted on FD: over the limits, it is shut
+ * down, and libzmq closes it (a DISCONNECTED event follows). libzmq gives
+ * no way to refuse one; shutdown() leaves the descriptor to libzmq, so no
+ * other file can get its number meanwhile. Events are read up to
+ * ZR__LAZY_MS late: the connection may have closed since and its number
+ * gone to a newer one, which is then the one closed (a ZeroMQ peer
+ * reconnects); never a listening socket. */
+static void
+s_admit(zr__monitor_t *self, int fd)
+{
+    zr_conn_stats_t c;
+    zr__monitor_stats(self, &c);
+    _Atomic uint64_t *why =
+        self->fd_line > 0 && fd >= self->fd_line ? &self->refused_fds
+        : self->max && c.connected > self->max   ? &self->refused_max
+                                                 : NULL;
+    int listening = 1;
+    socklen_t len = sizeof listening;
+    if (!why ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        listening) {
+        return;
+    }
+    shutdown(fd, SHUT_RDWR);
+    zr__stat_add(why, 1);
+    ZR_LOG_D("a connection refused (%s)",
+             why == &self->refused_fds ? "descriptors" : "max_connections");
+}
+
+void
+zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line)
+{
+    self->max = max;
+    self->fd_line = fd_line;
+}
+
 void
 zr__monitor_drain(void *arg)
 {
@@ -101,7 +143,10 @@ zr__monitor_drain(void *arg)
         memcpy(&event, head, sizeof event);
         memcpy(&value, head + 2, sizeof value);
         switch (event) {
-        case ZMQ_EVENT_ACCEPTED: zr__stat_add(&self->accepted, 1); break;
+        case ZMQ_EVENT_ACCEPTED:
+            zr__stat_add(&self->accepted, 1);
+            s_admit(self, (int) value);
+            break;
         case ZMQ_EVENT_CONNECTED: zr__stat_add(&self->connected, 1); break;
         case ZMQ_EVENT_DISCONNECTED:
             zr__stat_add(&self->disconnected, 1);
@@ -205,6 +250,21 @@ static const zr__stat_t s_rows[] = {
      .help = "Peers that failed the ZMTP handshake (garbage, a protocol or "
              "security mismatch).",
      .offset = S_AT(handshake_failed)},
+    {.key = "refused.max_connections",
+     .metric = "connections_refused_total",
+     .labels = "reason=\"max_connections\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Connections closed as soon as accepted: more than "
+             "max_connections were open on the socket.",
+     .offset = S_AT(refused_max)},
+    {.key = "refused.fds",
+     .metric = "connections_refused_total",
+     .labels = "reason=\"fds\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Connections closed as soon as accepted: the process's file "
+             "descriptors were nearly all in use (the last eighth, 32 to "
+             "1024 of them, stays free for the control endpoint).",
+     .offset = S_AT(refused_fds)},
 };
 #undef S_AT
 

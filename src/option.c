@@ -121,6 +121,49 @@ s_set_affinity(zr_device_t *self, const s_value_t *v)
     return zr_device_set_affinity(self, v->text);
 }
 
+/* [limits] What a peer can cost a device (zr__limits_t), one field
+ * each. */
+static int
+s_set_max_msg_frames(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->max_msg_frames = (uint64_t) v->n;
+    return 0;
+}
+
+static int
+s_set_max_msg_bytes(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->max_msg_bytes = (uint64_t) v->n;
+    return 0;
+}
+
+static int
+s_set_max_connections(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->max_connections = (uint64_t) v->n;
+    return 0;
+}
+
+static int
+s_set_handshake_ivl(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->handshake_ivl = (int) v->n;
+    return 0;
+}
+
+static int
+s_set_max_subscription_size(zr_device_t *self, const s_value_t *v)
+{
+    if (v->n < 1 || v->n > INT32_MAX) {
+        zr__device_errorf(self, "'%s' is not a size from 1 to %d", v->text,
+                          INT32_MAX);
+        errno = EINVAL;
+        return -1;
+    }
+    zr__device_limits(self)->max_subscription_size = v->n;
+    return 0;
+}
+
 /* ---------------------------------------------------------------------
  * The queue's broker (broker.c): its options struct, one field each.
  */
@@ -508,10 +551,52 @@ static const s_option_t s_options[] = {
               .kind = ZR_OPT_SIZE,
               .arg = "BYTES",
               .types = S_ALL,
-              .fallback = "none",
+              .fallback = "32M on a socket bound beyond loopback or ipc, "
+                          "else none",
               .help = "largest frame accepted (ZMQ_MAXMSGSIZE; k, M, G "
                       "suffixes; 0: no limit); libzmq disconnects a peer that "
-                      "sends more"}},
+                      "sends more, and otherwise allocates whatever size a "
+                      "peer announces"}},
+    {.set = s_set_max_msg_frames,
+     .info = {.name = "max_msg_frames",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_ALL,
+              .fallback = "1000",
+              .help = "a message of more frames is dropped as it comes in, "
+                      "counted (drops.too_big); 0: no limit. libzmq holds a "
+                      "message until its last frame (64 bytes a frame, empty "
+                      "ones included): this bounds what the relay passes "
+                      "on, not that"}},
+    {.set = s_set_max_msg_bytes,
+     .info = {.name = "max_msg_bytes",
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_ALL,
+              .fallback = "64M",
+              .help = "a multipart message of more bytes (all its frames) "
+                      "is dropped as it comes in, counted (drops.too_big); "
+                      "0: no limit"}},
+    {.set = s_set_max_connections,
+     .info = {.name = "max_connections",
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_ALL,
+              .fallback = "10000",
+              .help = "a connection accepted while N are open on the socket "
+                      "(frontend, backend) is closed at once, counted "
+                      "(connections.refused); 0: no limit. Connections "
+                      "beyond the last eighth of the file descriptors are "
+                      "always refused"}},
+    {.set = s_set_handshake_ivl,
+     .info = {.name = "handshake_ivl",
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_ALL,
+              .fallback = "5s",
+              .help = "a peer that has not finished the ZMTP handshake this "
+                      "long after it connected is disconnected "
+                      "(ZMQ_HANDSHAKE_IVL); 0: never"}},
     {.set = s_set_linger,
      .info = {.name = "linger",
               .min = 0,
@@ -729,9 +814,20 @@ static const s_option_t s_options[] = {
               .kind = ZR_OPT_INT,
               .arg = "N",
               .types = S_FWD,
-              .fallback = "0 (no limit)",
+              .fallback = "10000",
               .help = "refuse subscriptions beyond N (counted); a refused one "
-                      "never goes upstream"}},
+                      "never goes upstream, and a subscriber that sends one "
+                      "while 100 refused ones are held is disconnected; 0: "
+                      "no limit"}},
+    {.set = s_set_max_subscription_size,
+     .info = {.name = "max_subscription_size",
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_ALL,
+              .fallback = "256",
+              .help = "longest subscription (topic) the backend and capture "
+                      "XPUBs take; libzmq disconnects a subscriber that sends "
+                      "a longer one (it keeps a node per topic byte)"}},
     {.set = s_set_slow_subscriber,
      .info = {.name = "slow_subscriber",
               .kind = ZR_OPT_CHOICE,

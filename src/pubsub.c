@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <zmq.h>
 
 struct zr__pubsub_t {
@@ -34,7 +35,41 @@ struct zr__pubsub_t {
     zr__lastvalue_t *last; /* NULL without last_value */
     /* Read by STATS from any thread. */
     _Atomic uint64_t st_refused_messages;
+    _Atomic uint64_t st_disconnected; /* [limits] */
+    /* [limits] The connection disconnected last, by its metadata (as
+     * holders.c tells connections apart; holders.c keeps it alive). */
+    const char *kicked;
 };
+
+/* [limits] libzmq keeps every subscription an XPUB in manual mode
+ * receives, refused ones too, until its subscriber goes (xpub.cpp,
+ * _manual_subscriptions), at a trie node per topic byte. Past this many
+ * refused ones held, a subscriber that sends another is disconnected,
+ * and libzmq lets go of all of its (it reports them as unsubscribes). */
+#define S_REFUSED_HELD_MAX 100
+
+/* [limits] Disconnect the subscriber FRAME came from, if libzmq names its
+ * connection (tcp, ipc): libzmq closes it. */
+static void
+s_disconnect(zr__pubsub_t *self, zmq_msg_t *frame)
+{
+    int fd = zmq_msg_get(frame, ZMQ_SRCFD);
+    const char *conn = zmq_msg_gets(frame, "__fd");
+    int listening = 1;
+    socklen_t len = sizeof listening;
+    /* What it sent before libzmq closed it still comes: once is enough. */
+    if (fd < 0 || !conn || conn == self->kicked ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        listening) {
+        return;
+    }
+    shutdown(fd, SHUT_RDWR);
+    self->kicked = conn;
+    zr__stat_add(&self->st_disconnected, 1);
+    ZR_LOG_I("%s: a subscriber disconnected: a subscription refused while "
+             "over %d refused ones were held",
+             self->name, S_REFUSED_HELD_MAX);
+}
 
 /* A subscription message from the backend: what to do with it. */
 static zr__verdict_t
@@ -44,8 +79,11 @@ s_subscription(zr__pubsub_t *self, zmq_msg_t *frame)
     size_t size = zmq_msg_size(frame);
     zr__subs_change_t change = zr__subs_apply(self->subs, frame);
     if (change == ZR__SUBS_REFUSED) {
-        ZR_LOG_I("%s: a subscription refused (max_subscriptions %llu)",
+        ZR_LOG_D("%s: a subscription refused (max_subscriptions %llu)",
                  self->name, (unsigned long long) self->max_subscriptions);
+        if (zr__subs_refused_held(self->subs) > S_REFUSED_HELD_MAX) {
+            s_disconnect(self, frame);
+        }
         return ZR__DROP;
     }
     if (change == ZR__SUBS_IGNORED) {
@@ -269,6 +307,13 @@ static const zr__stat_t s_rows[] = {
      .help = "Messages from subscribers that were no subscription, refused "
              "(not passed upstream).",
      .offset = offsetof(zr__pubsub_t, st_refused_messages)},
+    {.key = "disconnected",
+     .metric = "subscribers_disconnected_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Subscribers disconnected for sending a subscription that was "
+             "refused while over 100 refused ones were held (libzmq keeps "
+             "each until its subscriber goes).",
+     .offset = offsetof(zr__pubsub_t, st_disconnected)},
 };
 
 size_t

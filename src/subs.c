@@ -110,6 +110,7 @@ struct zr__subs_t {
     uint64_t total;       /* accepted subscriptions */
     uint64_t live;        /* topics with accepted subscriptions */
     uint64_t max;         /* 0: no limit */
+    uint64_t refused;     /* refused subscriptions libzmq still holds */
     zr__holders_t *holders;
     bool changed;         /* since the last publication */
     s_rows_t *rows;       /* the current list */
@@ -355,6 +356,7 @@ s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
     if (!t || (self->max && self->total >= self->max)) {
         if (t) {
             t->refused++;
+            self->refused++;
         }
         zr__stat_add(&self->st_refused, 1);
         return ZR__SUBS_REFUSED; /* out of memory: the same */
@@ -381,6 +383,7 @@ s_unsubscribe(zr__subs_t *self, const unsigned char *topic, size_t size,
     zr__subs_change_t change = ZR__SUBS_IGNORED;
     if (t->refused && (refused_first || !t->count)) {
         t->refused--;
+        self->refused--;
     }
     else {
         self->live -= --t->count == 0;
@@ -440,6 +443,12 @@ uint64_t
 zr__subs_total(const zr__subs_t *self)
 {
     return self->total;
+}
+
+uint64_t
+zr__subs_refused_held(const zr__subs_t *self)
+{
+    return self->refused;
 }
 
 /* Accepted subscriptions to the topics before P (LEN bytes), and with

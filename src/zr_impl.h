@@ -166,6 +166,16 @@ enum { ZR__HANDOVER_NONE, ZR__HANDOVER_WORKERS, ZR__HANDOVER_ALL };
 int zr__device_router_handover(zr_device_t *self, int which);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
+/* [limits] What a peer can cost a device (issue 14), for option.c to
+ * set one by one; the defaults are device.c's S_DEFAULT_* (zrelay(1)). */
+typedef struct {
+    uint64_t max_msg_frames;       /* of a whole message; 0: no limit */
+    uint64_t max_msg_bytes;        /* of a multipart message; 0: none */
+    uint64_t max_connections;      /* per socket, open at once; 0: none */
+    int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
+    int64_t max_subscription_size; /* bytes of one subscription's topic */
+} zr__limits_t;
+zr__limits_t *zr__device_limits(zr_device_t *self);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
  * (BLOCK_MS, -1 unchanged), set one at a time from option.c. */
 void zr__device_slow_subscriber(zr_device_t *self, int block, int block_ms);
@@ -208,6 +218,7 @@ typedef struct {
     _Atomic uint64_t msgs_out, frames_out, bytes_out, msgs_resent;
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
     _Atomic uint64_t drop_shutdown, drop_slow, peer_stalls;
+    _Atomic uint64_t drop_too_big; /* [limits] max_msg_frames/_bytes */
 } zr__sockstats_t;
 
 /* ---------------------------------------------------------------------
@@ -334,6 +345,11 @@ void zr__engine_set_capture(zr__engine_t *self, void *capture);
 /* What STATS reports as the device's name and type. Copied. */
 void zr__engine_set_identity(zr__engine_t *self, const char *name,
                              const char *type);
+/* [limits] The most frames and bytes a whole message may have (0: no
+ * limit); one over them is read to its end and dropped, counted as
+ * drops.too_big on the socket it came in on. */
+void zr__engine_set_msg_limits(zr__engine_t *self, uint64_t max_frames,
+                               uint64_t max_bytes);
 /* How long zr__engine_run may spend at stop finishing messages it holds. */
 void zr__engine_set_linger(zr__engine_t *self, int msecs);
 /* At stop, call CLOSE_INTAKE(ARG) (NULL: none) first, then deliver what
@@ -416,6 +432,9 @@ void zr__monitor_drain(void *arg);
 void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                                void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+/* [limits] Close a connection accepted while MAX (0: no limit) are open
+ * already, or on a descriptor at or above FD_LINE (0: none), counted. */
+void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
@@ -467,6 +486,9 @@ void zr__subs_destroy(zr__subs_t **self_p);
 /* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
 zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);
 uint64_t zr__subs_total(const zr__subs_t *self);
+/* [limits] Refused subscriptions that subscribers still hold: libzmq
+ * keeps each (ZMQ_XPUB_MANUAL's own trie) until its subscriber goes. */
+uint64_t zr__subs_refused_held(const zr__subs_t *self);
 /* Subscriptions that overlap PREFIX: those it starts with (they receive
  * messages on PREFIX) and those that start with it. */
 uint64_t zr__subs_overlap(const zr__subs_t *self, const void *prefix,

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 typedef struct {
@@ -160,6 +161,17 @@ s_help(const s_kind_t *k, FILE *out)
             "port.\n"
             "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
             "%s"
+            "\n"
+            "LIMITS (what a stranger can cost; each an option below):\n"
+            "  frames of at most 32M on a port bound beyond loopback/ipc\n"
+            "  (--max-msg-size), messages of at most 1000 frames and 64M\n"
+            "  (--max-msg-frames, --max-msg-bytes), 10000 connections per\n"
+            "  socket (--max-connections), handshakes within 5s\n"
+            "  (--handshake-ivl); a forwarder: 10000 subscriptions of at\n"
+            "  most 256 bytes (--max-subscriptions,\n"
+            "  --max-subscription-size).\n"
+            "  Memory: libzmq queues up to --sndhwm/--rcvhwm messages per\n"
+            "  connection, whatever their size: see zrelay(1), LIMITS.\n"
             "\n"
             "Options:\n",
             verb, verb, k->sockets, k->front_who, k->back_who,
@@ -351,6 +363,31 @@ s_configure(zr_device_t *dev, char **ends, const s_given_t *given, int n)
     return CLI_OK;
 }
 
+/* [limits] Take the hard limit on file descriptors (up to 2^20): every
+ * connection costs one, and the device keeps the last eighth free for
+ * its control endpoint; as many sockets as descriptors (up to 65535). As
+ * zr_daemon_start does for 'zrelay run'. */
+static void
+s_fd_limit(void *ctx)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t want = rl.rlim_max < (1 << 20) ? rl.rlim_max : (1 << 20);
+    if (rl.rlim_cur < want) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = was;
+        }
+    }
+    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS,
+                rl.rlim_cur > 65535  ? 65535
+                : rl.rlim_cur < 1023 ? 1023
+                                     : (int) rl.rlim_cur);
+}
+
 /* Open DEV, say where it listens, and run it until a signal or
  * TERMINATE: the exit status. */
 static int
@@ -435,6 +472,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         return cli_error(CLI_FAILURE, "cannot create a ZeroMQ context: %s",
                          zr_strerror(errno));
     }
+    s_fd_limit(ctx); /* [limits] */
     zr_device_t *dev = zr_device_new(ctx, type, NULL);
     int status = dev ? s_configure(dev, argv + optind, given, ngiven)
                      : cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
