@@ -553,6 +553,10 @@ zr_device_set_linger(zr_device_t *self, int msecs)
  * it: 18-29 % lost with no grace, none with it; docs/PERFORMANCE.md),
  * too short for a stalled subscriber to slow the others much. */
 #define S_DROP_GRACE_MS 1
+/* The largest ZMTP handshake command a peer sends (a CURVE INITIATE with
+ * a 255-byte identity, a PLAIN HELLO with a 255-byte user and password),
+ * with room to spare. */
+#define S_HANDSHAKE_MAX 1024
 /* libzmq 4.3.4's largest ZMQ_HEARTBEAT_TTL (65535 deciseconds). */
 #define S_MAX_TTL 6553599
 /* A broker's clients without ZMTP heartbeats: TCP keepalive (seconds). */
@@ -637,7 +641,14 @@ s_limits(zr_device_t *self, void *s, int role, int type)
      * and the publishers it is passed on to. Its tries also keep a node
      * per byte of every topic (33-65 times the subscription's size,
      * measured). libzmq disconnects a subscriber that sends more. */
+    /* libzmq applies the limit to the handshake's commands too (a CURVE
+     * INITIATE, a PLAIN HELLO: up to about 600 bytes), so it stays above
+     * S_HANDSHAKE_MAX; a shorter max_subscription_size is the
+     * subscription table's to refuse (counted as refused, subs.c). */
     int64_t sub = self->limits.max_subscription_size;
+    if (sub < S_HANDSHAKE_MAX) {
+        sub = S_HANDSHAKE_MAX;
+    }
     if (type == ZMQ_XPUB &&
         (self->max_msg_size < 0 || self->max_msg_size > sub)) {
         int64_t most = sub + 1; /* the 1/0 byte and a topic */
@@ -1030,6 +1041,8 @@ s_open_engine(zr_device_t *self)
         }
     }
     if (self->type == ZR_FORWARDER) {
+        self->pubsub_opts.max_subscription_size =
+            (uint64_t) self->limits.max_subscription_size;
         self->pubsub =
             zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
                            self->sockets[S_BACKEND], self->sockets[S_SYNC],

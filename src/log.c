@@ -144,7 +144,7 @@ zr__log(zr_log_level_t level, const char *fmt, ...)
         !s_allow(level, &suppressed)) {
         return;
     }
-    char line[1024];
+    char line[8192]; /* a device's final statistics, whole */
     if (suppressed) {
         snprintf(line, sizeof line,
                  "%" PRIu64 " log line(s) like the next suppressed (at most "

@@ -221,6 +221,7 @@ s_parts(zr__pubsub_t *self, void *sync, const zr__pubsub_opts_t *opts)
     if (!(self->subs = zr__subs_new(opts->max_subscriptions))) {
         return -1;
     }
+    zr__subs_set_max_size(self->subs, (size_t) opts->max_subscription_size);
     if (opts->last_value &&
         !(self->last = zr__lastvalue_new(self->engine, self->backend, opts))) {
         return -1;

@@ -110,6 +110,7 @@ struct zr__subs_t {
     uint64_t total;       /* accepted subscriptions */
     uint64_t live;        /* topics with accepted subscriptions */
     uint64_t max;         /* 0: no limit */
+    size_t max_size;      /* the longest topic taken; 0: any */
     uint64_t refused;     /* refused subscriptions libzmq still holds */
     zr__holders_t *holders;
     bool changed;         /* since the last publication */
@@ -176,6 +177,12 @@ s_snap_free(s_snap_t *snap)
         free(snap->rows);
     }
     free(snap);
+}
+
+void
+zr__subs_set_max_size(zr__subs_t *self, size_t max_size)
+{
+    self->max_size = max_size;
 }
 
 zr__subs_t *
@@ -353,7 +360,8 @@ static zr__subs_change_t
 s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
 {
     s_topic_t *t = s_entry(self, topic, size);
-    if (!t || (self->max && self->total >= self->max)) {
+    if (!t || (self->max && self->total >= self->max) ||
+        (self->max_size && size > self->max_size)) {
         if (t) {
             t->refused++;
             self->refused++;

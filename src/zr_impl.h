@@ -452,6 +452,7 @@ typedef struct {
     uint64_t lv_max_topics;     /* 0: no bound */
     uint64_t lv_max_bytes;      /* 0: no bound */
     uint64_t max_subscriptions; /* 0: no limit */
+    uint64_t max_subscription_size; /* bytes of a topic; 0: any */
     uint64_t hold_until;        /* 0: no gate */
     uint64_t hold_max;          /* messages held at most (0: no bound) */
     uint64_t hold_max_bytes;    /* bytes held at most (0: no bound) */
@@ -482,6 +483,9 @@ typedef enum {
     ZR__SUBS_IGNORED  /* it changes nothing for anybody */
 } zr__subs_change_t;
 zr__subs_t *zr__subs_new(uint64_t max_subscriptions);
+/* Refuse, as over max_subscriptions, a topic longer than MAX_SIZE bytes
+ * (0: any length). */
+void zr__subs_set_max_size(zr__subs_t *self, size_t max_size);
 void zr__subs_destroy(zr__subs_t **self_p);
 /* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
 zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);

@@ -16,7 +16,9 @@
 #include <time.h>
 
 #define S_LINES 512
-#define S_LINE 1024
+/* The longest line: a device's final statistics (a JSON object of a few
+ * KiB) must go out whole. Queued lines are copies on the heap. */
+#define S_LINE 16384
 /* At exit, how long to wait for the writer to empty the queue. */
 #define S_FLUSH_MS 2000
 
@@ -27,7 +29,7 @@ static struct {
     pthread_cond_t more, idle;
     struct {
         zr_log_level_t level;
-        char text[S_LINE];
+        char *text;
     } ring[S_LINES];
     size_t head, count;
     unsigned long long lost;
@@ -67,8 +69,8 @@ s_writer(void *arg)
         }
         s_log.writing = true;
         zr_log_level_t level = s_log.ring[s_log.head].level;
-        char line[S_LINE];
-        memcpy(line, s_log.ring[s_log.head].text, sizeof line);
+        char *line = s_log.ring[s_log.head].text;
+        s_log.ring[s_log.head].text = NULL;
         s_log.head = (s_log.head + 1) % S_LINES;
         s_log.count--;
         unsigned long long lost = s_log.lost;
@@ -80,7 +82,8 @@ s_writer(void *arg)
                      "%llu log line(s) lost: the log did not keep up", lost);
             s_log.sink(ZR_LOG_WARNING, note);
         }
-        s_log.sink(level, line);
+        s_log.sink(level, line ? line : "(a log line lost: out of memory)");
+        free(line);
     }
     return NULL;
 }
@@ -98,7 +101,7 @@ s_enqueue(zr_log_level_t level, const char *line, void *arg)
     else {
         size_t at = (s_log.head + s_log.count) % S_LINES;
         s_log.ring[at].level = level;
-        snprintf(s_log.ring[at].text, S_LINE, "%s", line);
+        s_log.ring[at].text = strndup(line, S_LINE - 1);
         s_log.count++;
         pthread_cond_signal(&s_log.more);
     }
