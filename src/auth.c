@@ -70,6 +70,7 @@ struct zr__auth_t {
     uint64_t (*failed)(const void *arg);
     const void *failed_arg;
     zr__log_limit_t log_limit; /* the handler's thread's */
+    bool guard;                /* ZAP even with NULL and no lists */
     s_handler_t *handler; /* while registered */
     zr__auth_t *next;
 };
@@ -881,7 +882,13 @@ bool
 zr__auth_needs_zap(const zr__auth_t *self)
 {
     return self && (self->curve_secret || self->passwords || self->nallow ||
-                    self->ndeny);
+                    self->ndeny || self->guard);
+}
+
+void
+zr__auth_set_guard(zr__auth_t *self, bool on)
+{
+    self->guard = on;
 }
 
 bool
@@ -951,6 +958,22 @@ zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen)
     }
     if (!zr__auth_needs_zap(self) || self->handler) {
         return 0;
+    }
+    bool policy =
+        self->curve_secret || self->passwords || self->nallow || self->ndeny;
+    if (!policy && !strchr(self->domain, '#')) {
+        /* Only the guard (refuse_unversioned): devices of one name may
+         * share a context then, so the domain is made this one's own. */
+        size_t len = strlen(self->domain) + 32;
+        char *own = malloc(len);
+        if (!own) {
+            zr__errf(err, errlen, "out of memory");
+            errno = ENOMEM;
+            return -1;
+        }
+        snprintf(own, len, "%s#%p", self->domain, (void *) self);
+        free(self->domain);
+        self->domain = own;
     }
     if (s_load(self, err, errlen) != 0) {
         errno = EINVAL;

@@ -139,7 +139,8 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                   .max_connections = S_DEFAULT_MAX_CONNECTIONS,
                                   .handshake_ivl = S_DEFAULT_HANDSHAKE_IVL,
                                   .max_subscription_size =
-                                      S_DEFAULT_MAX_SUBSCRIPTION_SIZE};
+                                      S_DEFAULT_MAX_SUBSCRIPTION_SIZE,
+                                  .refuse_unversioned = true};
     self->block_timeout = -1;
     self->block_ms = 1000;
     self->broker_opts = (zr__broker_opts_t){.strategy = ZR__STRATEGY_RR,
@@ -964,6 +965,16 @@ s_open_sockets(zr_device_t *self)
     int types[S_ROLES];
     s_role_types(self, types);
     char err[400];
+    /* Every socket that binds goes through the ZAP handler, unless told
+     * otherwise: with one, libzmq refuses unversioned (ZMTP/1.0) peers,
+     * whose bytes an open NULL port delivers as messages (random bytes
+     * sent to a port can come out as one). */
+    if (self->limits.refuse_unversioned) {
+        if (!zr__device_auth(self)) {
+            return -1;
+        }
+        zr__auth_set_guard(self->auth, true);
+    }
     /* auth lane: the policy joins its context's ZAP handler first. */
     if (zr__auth_open(self->auth, self->ctx, err, sizeof err) != 0) {
         return s_open_failed(self, errno ? errno : EINVAL, "%s", err);

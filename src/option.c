@@ -152,6 +152,13 @@ s_set_handshake_ivl(zr_device_t *self, const s_value_t *v)
 }
 
 static int
+s_set_refuse_unversioned(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->refuse_unversioned = v->n != 0;
+    return 0;
+}
+
+static int
 s_set_max_subscription_size(zr_device_t *self, const s_value_t *v)
 {
     if (v->n < 1 || v->n > INT32_MAX) {
@@ -916,6 +923,18 @@ static const s_option_t s_options[] = {
                       "get in; DIR is read again on reload (SIGHUP, 'zrelay "
                       "ctl reload'): a key removed stops that client's new "
                       "connections"}},
+    {.set = s_set_refuse_unversioned,
+     .info = {.name = "refuse_unversioned",
+              .kind = ZR_OPT_BOOL,
+              .arg = "BOOL",
+              .types = S_ALL,
+              .fallback = "true",
+              .help = "sockets that bind go through zrelay's ZAP handler "
+                      "even with NULL, so libzmq refuses unversioned "
+                      "(ZMTP/1.0) peers, whose bytes it would deliver as "
+                      "messages; false: no handler for an open device (an "
+                      "application with a ZAP handler of its own in the "
+                      "context)"}},
     {.set = s_set_curve_allow_any,
      .info = {.name = "curve_allow_any",
               .kind = ZR_OPT_BOOL,

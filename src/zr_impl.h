@@ -174,6 +174,7 @@ typedef struct {
     uint64_t max_connections;      /* per socket, open at once; 0: none */
     int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
     int64_t max_subscription_size; /* bytes of one subscription's topic */
+    bool refuse_unversioned;       /* ZAP on NULL sockets that bind */
 } zr__limits_t;
 zr__limits_t *zr__device_limits(zr_device_t *self);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
@@ -693,6 +694,10 @@ void zr__auth_destroy(zr__auth_t **self_p);
 /* TEXT NULL or "": unset. */
 int zr__auth_set(zr__auth_t *self, zr__auth_key_t key, const char *text);
 void zr__auth_set_allow_any(zr__auth_t *self, bool on);
+/* Sockets that bind go through the ZAP handler even with NULL and no
+ * address list: libzmq then refuses unversioned (ZMTP/1.0) peers, whose
+ * bytes it would otherwise deliver as messages. */
+void zr__auth_set_guard(zr__auth_t *self, bool on);
 void zr__auth_set_side(zr__auth_t *self, int side);
 /* LIST: "10.0.0.0/8,::1"; -1 EINVAL with the reason in ERR. */
 int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
