@@ -15,6 +15,7 @@
 
 #include "zr_impl.h"
 
+#include <errno.h>
 #include <zmq.h>
 
 static zr__handler_t s_handler;
@@ -61,12 +62,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* A socket of TYPE. Sockets closed by earlier inputs are reaped by
+ * libzmq's reaper thread a moment later; until then they count against
+ * ZMQ_MAX_SOCKETS and a new one fails with EMFILE: wait for the reaper. */
 static void *
 s_socket(int type)
 {
-    void *s = zmq_socket(s_ctx, type);
+    int64_t deadline = zr__now_ms() + 30000;
+    void *s;
+    while (!(s = zmq_socket(s_ctx, type)) && errno == EMFILE &&
+           zr__now_ms() < deadline) {
+        zmq_poll(NULL, 0, 10);
+    }
+    if (!s) {
+        fprintf(stderr, "fuzz_sync: zmq_socket: %s\n", zmq_strerror(errno));
+        ZR_FUZZ_CHECK(s != NULL);
+    }
     int zero = 0;
-    ZR_FUZZ_CHECK(s != NULL);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     return s;
 }
