@@ -277,13 +277,29 @@ s_send_raw(int port, const uint8_t *data, size_t size)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t) port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+    /* libFuzzer's timer signals interrupt calls: a connect then goes on
+     * by itself, the others are made again. */
+    int rc = connect(fd, (struct sockaddr *) &sa, sizeof sa);
+    if (rc != 0 && errno == EINTR) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        int err = 0;
+        socklen_t len = sizeof err;
+        while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        rc = err ? -1 : 0;
+        errno = err;
+    }
+    if (rc != 0) {
         fprintf(stderr, "fuzz_wire: connect: %s\n", strerror(errno));
         abort();
     }
     size_t done = 0;
     while (done < size) {
         ssize_t n = send(fd, data + done, size - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n <= 0) {
             break; /* the relay closed first */
         }
@@ -294,11 +310,19 @@ s_send_raw(int port, const uint8_t *data, size_t size)
     for (;;) {
         int64_t left = deadline - zr__now_ms();
         struct pollfd p = {fd, POLLIN, 0};
-        if (left <= 0 || poll(&p, 1, (int) left) <= 0) {
+        int ready = left > 0 ? poll(&p, 1, (int) left) : 0;
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready <= 0) {
             break;
         }
         char buf[4096];
-        if (recv(fd, buf, sizeof buf, 0) <= 0) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
             break;
         }
     }
