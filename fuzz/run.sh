@@ -19,7 +19,8 @@ TARGETS=${*:-"config endpoint units ctl daemon broker sync cli_input wire_null"}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 
 found=0
-printf '%-10s %10s %8s %8s %8s %6s %8s\n' target runs exec/s cov0 cov1 new findings
+printf '%-10s %10s %8s %8s %8s %6s %8s\n' target runs exec/s cov0 cov1 \
+    new findings
 for t in $TARGETS; do
     exe="$BUILD/fuzz/fuzz_$t"
     corpus="$BUILD/fuzz-corpus/$t"
