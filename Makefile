@@ -9,6 +9,9 @@
 #                     zmq_proxy (callgrind, perf; about 4 minutes)
 #   make bench-scale  cost as peers, subscriptions and connections grow
 #   make bench-hostile  a client's round trips beside 500 garbage peers
+#   make fuzz    every fuzz target for FUZZ_SECONDS (60) each, with clang
+#                and libFuzzer: executions, coverage, findings
+#                (docs/FUZZING.md)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -17,10 +20,12 @@ TESTDIR ?= build-asan
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+FUZZDIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
 .PHONY: all deps build run test bench bench-quick bench-cost bench-scale \
-	bench-hostile \
-	install clean
+	bench-hostile fuzz install clean
 
 # The build's own makes (cmake --build runs make) inherit this: progress
 # lines and the result, not hundreds of "Entering directory" lines.
@@ -76,6 +81,18 @@ bench-scale: build
 bench-hostile: build
 	$(BUILD)/zrelay-bench-hostile
 
+# The fuzz targets built with clang and libFuzzer (ZR_FUZZ=ON, its own
+# build directory), then each run for FUZZ_SECONDS; FUZZ_TARGETS="config
+# ctl" runs only those. New inputs stay in $(FUZZDIR)/fuzz-corpus, crashes
+# go to $(FUZZDIR)/fuzz-crashes (docs/FUZZING.md says what to do next).
+fuzz:
+	@scripts/deps.sh --fuzz
+	@CC=clang-14 cmake -S . -B $(FUZZDIR) -DCMAKE_BUILD_TYPE=Debug \
+	    -DZR_FUZZ=ON -DZR_BUILD_TESTS=OFF -DZR_BUILD_BENCH=OFF \
+	    -DZR_BUILD_EXAMPLES=OFF >/dev/null
+	@cmake --build $(FUZZDIR) -j $(JOBS) --target zr_fuzz_all
+	fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # DESTDIR (from the command line or the environment) stages the files
 # under it; the paths written into them name PREFIX (README.md, Install).
 install: build
@@ -83,4 +100,4 @@ install: build
 	@echo "installed under $(DESTDIR)$(PREFIX) (README.md: Install)"
 
 clean:
-	rm -rf $(BUILD) $(TESTDIR)
+	rm -rf $(BUILD) $(TESTDIR) $(FUZZDIR)
