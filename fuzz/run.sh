@@ -28,6 +28,8 @@ for t in $TARGETS; do
     log="$BUILD/fuzz-logs/$t.log"
     seeds="$HERE/corpus/${t%_null}"
     [ -d "$HERE/corpus/$t" ] && seeds="$HERE/corpus/$t"
+    # The wire targets share one corpus (fuzz/CMakeLists.txt).
+    case $t in wire_*) seeds="$HERE/corpus/wire_null" ;; esac
     mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
     dict=""
     [ -f "$HERE/dict/$t.dict" ] && dict="-dict=$HERE/dict/$t.dict"
