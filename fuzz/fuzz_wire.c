@@ -8,10 +8,10 @@
  * devices: a request and its reply through the queue, a publication
  * through the forwarder; a relay that stops serving is a finding.
  *
- * The mechanism the devices speak is ZR_FUZZ_MECHANISM: NULL today. When
- * CURVE lands (issue 14), s_secure() gives the devices their server
- * certificate and allow list and the legitimate clients theirs; the
- * target is then built once more as fuzz_wire_curve (fuzz/CMakeLists.txt).
+ * The mechanism the devices speak is ZR_FUZZ_MECHANISM: NULL
+ * (fuzz_wire_null) or CURVE (fuzz_wire_curve), where s_secure() gives the
+ * devices a server certificate with curve_allow_any and the legitimate
+ * clients fresh key pairs (fuzz/CMakeLists.txt).
  *
  * Input: a byte (which socket: its value modulo 3), then the bytes sent.
  * SPDX-License-Identifier: MIT
