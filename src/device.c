@@ -911,13 +911,16 @@ s_secure(zr_device_t *self, int role, void *socket, char *err, size_t errlen)
     int side = role == S_FRONTEND  ? ZR__AUTH_FRONTEND
                : role == S_BACKEND ? ZR__AUTH_BACKEND
                                    : -1;
-    if (!zr__auth_applies(self->auth, side)) {
-        return 0;
-    }
     zr_endpoints_t *eps = self->endpoints[role];
     bool binds = false;
-    for (size_t i = 0; i < zr_endpoints_size(eps); i++) {
+    for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
         binds = binds || zr_endpoints_is_bind(eps, i);
+    }
+    if (!zr__auth_applies(self->auth, side)) {
+        /* Outside the policy (secure_side), a port that binds still goes
+         * through the handler: no unversioned peer on any port. */
+        bool guard = binds && self->auth && self->limits.refuse_unversioned;
+        return guard ? zr__auth_guard_socket(socket, err, errlen) : 0;
     }
     if (!binds) {
         return zr__auth_client_socket(self->auth, socket, err, errlen);

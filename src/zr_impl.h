@@ -698,6 +698,10 @@ void zr__auth_set_allow_any(zr__auth_t *self, bool on);
  * address list: libzmq then refuses unversioned (ZMTP/1.0) peers, whose
  * bytes it would otherwise deliver as messages. */
 void zr__auth_set_guard(zr__auth_t *self, bool on);
+/* A socket that binds outside the policy (another side, or the control,
+ * capture and sync sockets of a device whose policy covers one side):
+ * through the handler all the same, which lets every NULL peer in. */
+int zr__auth_guard_socket(void *socket, char *err, size_t errlen);
 void zr__auth_set_side(zr__auth_t *self, int side);
 /* LIST: "10.0.0.0/8,::1"; -1 EINVAL with the reason in ERR. */
 int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
