@@ -920,9 +920,10 @@ static const s_option_t s_options[] = {
               .arg = "DIR",
               .types = S_ALL,
               .help = "only CURVE clients whose public certificate is in DIR "
-                      "get in; DIR is read again on reload (SIGHUP, 'zrelay "
-                      "ctl reload'): a key removed stops that client's new "
-                      "connections"}},
+                      "get in; under 'zrelay run' DIR is read again on "
+                      "reload (SIGHUP, 'zrelay ctl reload'): a key removed "
+                      "stops that client's new connections (a device run "
+                      "alone reads it at start only)"}},
     {.set = s_set_refuse_unversioned,
      .info = {.name = "refuse_unversioned",
               .kind = ZR_OPT_BOOL,
@@ -965,7 +966,8 @@ static const s_option_t s_options[] = {
               .arg = "FILE",
               .types = S_ALL,
               .help = "sockets that bind are PLAIN servers checking "
-                      "user=password lines of FILE (read again on reload); "
+                      "user=password lines of FILE (read again on reload, under "
+                      "'zrelay run'); "
                       "PLAIN sends passwords and data in cleartext: only on "
                       "a trusted network"}},
     {.set = s_set_allow,
