@@ -370,20 +370,30 @@ zr_cert_generate(const char *name, bool force, char *err, size_t errlen)
             return -1;
         }
     }
-    /* The secret file exists with mode 0600 before a key is written into
-     * it: never readable by others, not even for a moment. */
-    int fd = open(secret, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0) {
-        int e = errno;
-        zr__errf(err, errlen, "cannot write %s: %s", secret, strerror(e));
-        if (fd >= 0) {
-            close(fd);
+    /* Both files are made here before a key is written into them: the
+     * secret one with mode 0600, never readable by others, not even for a
+     * moment; neither through a symlink, and without FORCE neither over
+     * a file that appeared since the check (O_EXCL). */
+    for (int i = 1; i >= 0; i--) {
+        int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+                    (force ? 0 : O_EXCL);
+        mode_t mode = i == 1 ? 0600 : 0644;
+        int fd = open(paths[i], flags, mode);
+        if (fd < 0 || fchmod(fd, mode) != 0) {
+            int e = errno;
+            zr__errf(err, errlen, "cannot write %s: %s", paths[i],
+                     e == ELOOP ? "it is a symbolic link" : strerror(e));
+            if (fd >= 0) {
+                close(fd);
+            }
+            if (i == 0) {
+                unlink(secret); /* made above: no secret without its pair */
+            }
+            errno = e;
+            return -1;
         }
-        errno = e;
-        return -1;
+        close(fd);
     }
-    close(fd);
     zcert_t *cert = zcert_new();
     if (!cert) {
         zr__errf(err, errlen, "cannot make a key pair");
