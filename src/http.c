@@ -654,7 +654,7 @@ static const zr__stat_t s_rows[] = {
      .metric = "http_requests_total",
      .labels = "code=\"2xx\"",
      .kind = ZR__STAT_COUNTER,
-     .help = "HTTP requests answered, by class of status code.",
+     .help = "HTTP requests answered with a page (200).",
      .offset = S_AT(req_ok)},
     {.key = "requests.client_error",
      .metric = "http_requests_total",

@@ -48,6 +48,9 @@ static const struct {
     {"sync_answers_total", "Answers of the sync service, by outcome."},
     {"subscriptions_ignored_total",
      "Subscriptions and unsubscriptions ignored, by reason."},
+    {"subscriptions_refused_total",
+     "Subscriptions refused (beyond max_subscriptions), and messages from "
+     "subscribers that were no subscription, by reason."},
     {"broker_workers", "Workers by state now."},
     {"broker_requests_total", "Requests through the broker, by outcome."},
     {"http_requests_total", "HTTP requests answered, by class of status code."},
