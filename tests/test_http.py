@@ -204,7 +204,7 @@ def case_daemon(tmp):
     hold = socket.socket()
     hold.bind(("127.0.0.1", 0))
     late_port = hold.getsockname()[1]
-    proc, table, _ = run_daemon(
+    proc, table, conf = run_daemon(
         tmp, "\n[streamer late]\nfrontend = @tcp://127.0.0.1:*\n"
         "backend = >tcp://127.0.0.1:%d\n" % late_port)
     url = table_address(table, "http")
@@ -346,8 +346,32 @@ def case_daemon(tmp):
     check(st == 200 and body == "", "HEAD")
     print("ok   404, 405, HEAD")
 
-    # A second daemon on the same HTTP port: refused, naming it.
+    # A reload that moves the HTTP endpoint.
     port = url.rsplit(":", 1)[1].rstrip("/")
+    with open(conf) as f:
+        text = f.read()
+    moved = free_port()
+    with open(conf, "w") as f:
+        f.write(text.replace("http = 127.0.0.1:0",
+                             "http = 127.0.0.1:%d" % moved))
+    ctl(control, "reload")
+    url2 = "http://127.0.0.1:%d/" % moved
+
+    def answers():
+        try:
+            return get(url2 + "healthz")[0] == 200
+        except OSError:
+            return False
+    wait_for("the moved endpoint", answers)
+    try:
+        get(url + "healthz")
+        fail("the old HTTP endpoint still answers after the move")
+    except OSError:
+        pass
+    print("ok   a reload moves the HTTP endpoint")
+    url, port = url2, str(moved)
+
+    # A second daemon on the same HTTP port: refused, naming it.
     conf2 = os.path.join(tmp, "taken.conf")
     with open(conf2, "w") as f:
         f.write("[zrelay]\ncontrol = tcp://127.0.0.1:*\nhttp = 127.0.0.1:%s\n"
