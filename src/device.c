@@ -1418,6 +1418,20 @@ zr_device_stats_json(const zr_device_t *self)
                             !st.running ? "stopped"
                             : st.paused ? "paused"
                                         : "running");
+    /* Where it listens and connects, as LIST says: what the status page
+     * (GET /) shows beside the numbers. */
+    cJSON *eps = cJSON_AddArrayToObject(o, "endpoints");
+    size_t neps = zr_device_endpoint_count(self);
+    for (size_t i = 0; eps && i < neps; i++) {
+        const char *role, *address;
+        bool bind;
+        zr_device_endpoint(self, i, &role, &bind, &address);
+        cJSON *ep = cJSON_CreateObject();
+        cJSON_AddStringToObject(ep, "role", role);
+        cJSON_AddStringToObject(ep, "mode", bind ? "bind" : "connect");
+        cJSON_AddStringToObject(ep, "address", address);
+        cJSON_AddItemToArray(eps, ep);
+    }
     zr__stat_section_t secs[ZR__STAT_SECTIONS_MAX];
     size_t n = zr__device_sections(self, secs, ZR__STAT_SECTIONS_MAX);
     zr__stats_add(o, secs, n);
