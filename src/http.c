@@ -397,10 +397,46 @@ static const struct {
     const char *path;
     zr__page_t page;
 } s_routes[] = {
-    {"/", ZR__PAGE_INDEX},       {"/metrics", ZR__PAGE_METRICS},
-    {"/stats", ZR__PAGE_STATS},  {"/healthz", ZR__PAGE_HEALTH},
+    {"/metrics", ZR__PAGE_METRICS},
+    {"/stats", ZR__PAGE_STATS},
+    {"/healthz", ZR__PAGE_HEALTH},
     {"/readyz", ZR__PAGE_READY},
 };
+
+/* The status page, src/status.html as compiled in (cmake/embed.cmake). */
+extern const unsigned char zr__status_html[];
+extern const size_t zr__status_html_len;
+
+/* What the status page may load: nothing but its own inline script and
+ * style, and /stats and /healthz from where it came (connect-src): no
+ * font, image, script or frame from anywhere, so a page altered to reach
+ * out is stopped by the browser, and it works on an air-gapped host. */
+#define S_INDEX_CSP                                                            \
+    "default-src 'none'; script-src 'unsafe-inline'; "                         \
+    "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; "          \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* GET /: the status page, static, so served on this thread without
+ * asking the daemon's loop; the numbers it shows it reads from /stats. */
+static enum MHD_Result
+s_index(zr_http_t *self, struct MHD_Connection *c)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        zr__status_html_len, (void *) zr__status_html, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/html; charset=utf-8");
+    MHD_add_response_header(r, "Content-Security-Policy", S_INDEX_CSP);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    zr__stat_add(&self->req_ok, 1);
+    return rc;
+}
 
 static enum MHD_Result
 s_send(zr_http_t *self, struct MHD_Connection *c, int status, const char *type,
@@ -443,6 +479,9 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         zr__buf_printf(&body, "%s: only GET and HEAD here\n", method);
         return s_send(self, c, 405, "text/plain; charset=utf-8", &body);
     }
+    if (strcmp(url, "/") == 0) {
+        return s_index(self, c);
+    }
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
         if (strcmp(url, s_routes[i].path) != 0) {
             continue;
@@ -459,7 +498,7 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         return s_send(self, c, status, type, &body);
     }
     zr__buf_printf(&body,
-                   "not found: %s (try /metrics, /stats, /healthz, "
+                   "not found: %s (try /, /metrics, /stats, /healthz, "
                    "/readyz)\n",
                    url);
     return s_send(self, c, 404, "text/plain; charset=utf-8", &body);
