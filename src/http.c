@@ -10,7 +10,12 @@
  *   the thread, and is dropped after S_IDLE_S seconds of silence. At most
  *   S_MAX_CONNS connections are open at once (more are closed as soon as
  *   accepted, and counted); each may hold S_CONN_MEMORY bytes of request.
- *   No device thread ever waits for this one.
+ *   /metrics and /stats are rendered at most once per S_CACHE_MS and the
+ *   copy served in between, so a flood of scrapers costs the process
+ *   about ten renderings a second, not one per request (a scrape sees
+ *   counters up to 100 ms old). The thread runs at nice 10, so that when
+ *   the CPU is short the devices' threads have it first. No device
+ *   thread ever waits for this one.
  *
  * - Where the pages come from, and why a scrape never races a stop or a
  *   reload. With zrelay run (zr__http_new with a context) the daemon's
@@ -42,7 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -51,6 +58,8 @@
 #define S_CONN_MEMORY 16384  /* request buffer per connection */
 #define S_BRIDGE_MS 5000     /* the daemon loop answers within this */
 #define S_BRIDGE_SLICE_MS 50 /* and the wait checks for shutdown */
+#define S_NICE 10      /* the HTTP thread's nice value: below the devices' */
+#define S_CACHE_MS 100 /* /metrics and /stats rendered at most this often */
 
 struct zr_http_t {
     struct MHD_Daemon *mhd;
@@ -64,6 +73,15 @@ struct zr_http_t {
     char bridge[64];
     uint64_t seq;
     atomic_bool closing;
+    bool niced; /* the HTTP thread lowered its priority (first accept) */
+    /* The last /metrics and /stats (HTTP thread only): a flood of
+     * scrapers costs one rendering per S_CACHE_MS, not one each. */
+    struct {
+        zr__buf_t body;
+        int status;
+        char type[64];
+        int64_t at;
+    } cache[ZR__PAGE_COUNT];
     /* Counters (stats table, section "http"); written by the HTTP thread
      * only. */
     _Atomic uint64_t open_now, accepted, refused;
@@ -447,14 +465,36 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         if (strcmp(url, s_routes[i].path) != 0) {
             continue;
         }
+        zr__page_t page = s_routes[i].page;
+        bool cached = page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
+        int64_t now = zr__now_ms();
+        if (cached && self->cache[page].body.data &&
+            now - self->cache[page].at < S_CACHE_MS) {
+            zr__buf_add(&body, self->cache[page].body.data,
+                        self->cache[page].body.len);
+            return s_send(self, c, body.oom ? 500 : self->cache[page].status,
+                          self->cache[page].type, &body);
+        }
         const char *type = "text/plain; charset=utf-8";
-        int status =
-            self->ctx ? s_ask(self, s_routes[i].page, &body, &type)
-                      : self->render(self->arg, s_routes[i].page, &body, &type);
+        int status = self->ctx ? s_ask(self, page, &body, &type)
+                               : self->render(self->arg, page, &body, &type);
         if (body.oom) {
             free(body.data);
             body = (zr__buf_t){0};
             status = 500;
+        }
+        if (cached && status == 200) {
+            zr__buf_t *keep = &self->cache[page].body;
+            keep->len = 0;
+            zr__buf_add(keep, body.data ? body.data : "", body.len);
+            if (keep->oom) { /* not kept: rendered again next time */
+                free(keep->data);
+                *keep = (zr__buf_t){0};
+            }
+            self->cache[page].status = status;
+            snprintf(self->cache[page].type, sizeof self->cache[page].type,
+                     "%s", type);
+            self->cache[page].at = now;
         }
         return s_send(self, c, status, type, &body);
     }
@@ -473,6 +513,16 @@ s_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
     (void) addr;
     (void) addrlen;
     zr_http_t *self = cls;
+    if (!self->niced) {
+        /* This thread yields the CPU to the devices' when both want it
+         * (Linux: a thread's own nice value). */
+        self->niced = true;
+        if (setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), S_NICE) !=
+            0) {
+            ZR_LOG_D("http: cannot lower the HTTP thread's priority: %s",
+                     strerror(errno));
+        }
+    }
     if (zr__stat_get(&self->open_now) >= S_MAX_CONNS) {
         zr__stat_add(&self->refused, 1);
         return MHD_NO;
@@ -618,6 +668,9 @@ zr_http_destroy(zr_http_t **self_p)
     }
     if (self->router) {
         zmq_close(self->router);
+    }
+    for (int i = 0; i < ZR__PAGE_COUNT; i++) {
+        free(self->cache[i].body.data);
     }
     free(self);
     *self_p = NULL;
