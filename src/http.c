@@ -72,6 +72,7 @@ struct zr_http_t {
     void *ctx, *router, *dealer;
     char bridge[64];
     uint64_t seq;
+    char type[64]; /* the content type of the last answer */
     atomic_bool closing;
     bool niced; /* the HTTP thread lowered its priority (first accept) */
     /* The last /metrics and /stats (HTTP thread only): a flood of
@@ -307,7 +308,7 @@ s_drain(void *socket)
 static int
 s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
 {
-    static char s_type[64];
+    char *ctype = self->type;
     void *s = s_dealer(self);
     if (!s) {
         return 500;
@@ -341,8 +342,8 @@ s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
             s_drain(s); /* a late answer to an earlier request */
             continue;
         }
-        int n = zmq_recv(s, s_type, sizeof s_type - 1, 0);
-        s_type[n < 0 ? 0 : n < (int) sizeof s_type ? n : 0] = 0;
+        int n = zmq_recv(s, ctype, sizeof self->type - 1, 0);
+        ctype[n < 0 ? 0 : n < (int) sizeof self->type ? n : 0] = 0;
         zmq_msg_t body;
         zmq_msg_init(&body);
         if (!s_more(s) || zmq_msg_recv(&body, s, 0) < 0) {
@@ -353,7 +354,7 @@ s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
         zr__buf_add(out, zmq_msg_data(&body), zmq_msg_size(&body));
         zmq_msg_close(&body);
         s_drain(s);
-        *type = s_type;
+        *type = ctype;
         return status;
     }
     zr__stat_add(&self->timeouts, 1);
