@@ -409,6 +409,16 @@ def case_daemon(tmp):
     check(r.returncode == 2 and b"<stdin>:2: http: '127.0.0.1' is not "
           b"ADDRESS:PORT" in r.stderr, "a bad address: %s" % r.stderr)
     print("ok   a taken port and a bad address are named")
+    # Beyond loopback: allowed, and logged.
+    errpath = os.path.join(tmp, "wide.err")
+    wide, lines = start([ZRELAY, "streamer", "--http", "*:0",
+                         "@tcp://127.0.0.1:*", "@tcp://127.0.0.1:*"], errpath)
+    check("http bind http://0.0.0.0:" in lines, lines)
+    stop(wide)
+    err = open(errpath).read()
+    check("is reachable from the network" in err, "no warning: " + err)
+    print("ok   an HTTP endpoint beyond loopback is logged: " +
+          [l for l in err.splitlines() if "reachable" in l][0])
     for s in (push, pull, pub, sub, peer):
         s.close(0)
     ctx.term()
