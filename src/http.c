@@ -454,13 +454,21 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
     (void) version;
     (void) upload;
     (void) upload_size;
-    (void) state;
     zr_http_t *self = cls;
     zr__buf_t body = {0};
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        /* At once, the body unread: libmicrohttpd then closes. */
         zr__buf_printf(&body, "%s: only GET and HEAD here\n", method);
         return s_send(self, c, 405, "text/plain; charset=utf-8", &body);
+    }
+    if (!*state) {
+        /* The first call sees the headers only; answered on the next,
+         * once the request is whole, the connection can be kept alive
+         * (a response queued earlier makes libmicrohttpd close it). */
+        static int s_headers_seen;
+        *state = &s_headers_seen;
+        return MHD_YES;
     }
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
         if (strcmp(url, s_routes[i].path) != 0) {

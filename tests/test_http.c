@@ -427,6 +427,17 @@ test_server(void)
                 reply, 1 << 20),
           405);
     ZR_CHECK(strstr(reply, "Allow: GET, HEAD") != NULL);
+    /* Two requests on one connection (keep-alive, as Prometheus scrapes):
+     * both answered. */
+    ZR_EQ(s_get(port,
+                "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close"
+                "\r\n\r\n",
+                reply, 1 << 20),
+          200);
+    const char *second = strstr(reply + 1, "HTTP/1.1 200 OK");
+    ZR_CHECKF(second != NULL && strstr(reply, "Connection: close") > second,
+              "a kept-alive connection answers twice: %s", reply);
     /* Stopped: unhealthy. */
     zr_device_stop(dev);
     zr_device_join(dev);
