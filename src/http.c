@@ -10,7 +10,12 @@
  *   the thread, and is dropped after S_IDLE_S seconds of silence. At most
  *   S_MAX_CONNS connections are open at once (more are closed as soon as
  *   accepted, and counted); each may hold S_CONN_MEMORY bytes of request.
- *   No device thread ever waits for this one.
+ *   /metrics and /stats are rendered at most once per S_CACHE_MS and the
+ *   copy served in between, so a flood of scrapers costs the process
+ *   about ten renderings a second, not one per request (a scrape sees
+ *   counters up to 100 ms old). The thread runs at nice 10, so that when
+ *   the CPU is short the devices' threads have it first. No device
+ *   thread ever waits for this one.
  *
  * - Where the pages come from, and why a scrape never races a stop or a
  *   reload. With zrelay run (zr__http_new with a context) the daemon's
@@ -42,7 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -51,6 +58,8 @@
 #define S_CONN_MEMORY 16384  /* request buffer per connection */
 #define S_BRIDGE_MS 5000     /* the daemon loop answers within this */
 #define S_BRIDGE_SLICE_MS 50 /* and the wait checks for shutdown */
+#define S_NICE 10      /* the HTTP thread's nice value: below the devices' */
+#define S_CACHE_MS 100 /* /metrics and /stats rendered at most this often */
 
 struct zr_http_t {
     struct MHD_Daemon *mhd;
@@ -63,7 +72,17 @@ struct zr_http_t {
     void *ctx, *router, *dealer;
     char bridge[64];
     uint64_t seq;
+    char type[64]; /* the content type of the last answer */
     atomic_bool closing;
+    bool niced; /* the HTTP thread lowered its priority (first accept) */
+    /* The last /metrics and /stats (HTTP thread only): a flood of
+     * scrapers costs one rendering per S_CACHE_MS, not one each. */
+    struct {
+        zr__buf_t body;
+        int status;
+        char type[64];
+        int64_t at;
+    } cache[ZR__PAGE_COUNT];
     /* Counters (stats table, section "http"); written by the HTTP thread
      * only. */
     _Atomic uint64_t open_now, accepted, refused;
@@ -289,7 +308,7 @@ s_drain(void *socket)
 static int
 s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
 {
-    static char s_type[64];
+    char *ctype = self->type;
     void *s = s_dealer(self);
     if (!s) {
         return 500;
@@ -323,8 +342,8 @@ s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
             s_drain(s); /* a late answer to an earlier request */
             continue;
         }
-        int n = zmq_recv(s, s_type, sizeof s_type - 1, 0);
-        s_type[n < 0 ? 0 : n < (int) sizeof s_type ? n : 0] = 0;
+        int n = zmq_recv(s, ctype, sizeof self->type - 1, 0);
+        ctype[n < 0 ? 0 : n < (int) sizeof self->type ? n : 0] = 0;
         zmq_msg_t body;
         zmq_msg_init(&body);
         if (!s_more(s) || zmq_msg_recv(&body, s, 0) < 0) {
@@ -335,7 +354,7 @@ s_ask(zr_http_t *self, zr__page_t page, zr__buf_t *out, const char **type)
         zr__buf_add(out, zmq_msg_data(&body), zmq_msg_size(&body));
         zmq_msg_close(&body);
         s_drain(s);
-        *type = s_type;
+        *type = ctype;
         return status;
     }
     zr__stat_add(&self->timeouts, 1);
@@ -473,13 +492,21 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
     (void) version;
     (void) upload;
     (void) upload_size;
-    (void) state;
     zr_http_t *self = cls;
     zr__buf_t body = {0};
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        /* At once, the body unread: libmicrohttpd then closes. */
         zr__buf_printf(&body, "%s: only GET and HEAD here\n", method);
         return s_send(self, c, 405, "text/plain; charset=utf-8", &body);
+    }
+    if (!*state) {
+        /* The first call sees the headers only; answered on the next,
+         * once the request is whole, the connection can be kept alive
+         * (a response queued earlier makes libmicrohttpd close it). */
+        static int s_headers_seen;
+        *state = &s_headers_seen;
+        return MHD_YES;
     }
     if (strcmp(url, "/") == 0) {
         return s_index(self, c);
@@ -488,14 +515,36 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         if (strcmp(url, s_routes[i].path) != 0) {
             continue;
         }
+        zr__page_t page = s_routes[i].page;
+        bool cached = page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
+        int64_t now = zr__now_ms();
+        if (cached && self->cache[page].body.data &&
+            now - self->cache[page].at < S_CACHE_MS) {
+            zr__buf_add(&body, self->cache[page].body.data,
+                        self->cache[page].body.len);
+            return s_send(self, c, body.oom ? 500 : self->cache[page].status,
+                          self->cache[page].type, &body);
+        }
         const char *type = "text/plain; charset=utf-8";
-        int status =
-            self->ctx ? s_ask(self, s_routes[i].page, &body, &type)
-                      : self->render(self->arg, s_routes[i].page, &body, &type);
+        int status = self->ctx ? s_ask(self, page, &body, &type)
+                               : self->render(self->arg, page, &body, &type);
         if (body.oom) {
             free(body.data);
             body = (zr__buf_t){0};
             status = 500;
+        }
+        if (cached && status == 200) {
+            zr__buf_t *keep = &self->cache[page].body;
+            keep->len = 0;
+            zr__buf_add(keep, body.data ? body.data : "", body.len);
+            if (keep->oom) { /* not kept: rendered again next time */
+                free(keep->data);
+                *keep = (zr__buf_t){0};
+            }
+            self->cache[page].status = status;
+            snprintf(self->cache[page].type, sizeof self->cache[page].type,
+                     "%s", type);
+            self->cache[page].at = now;
         }
         return s_send(self, c, status, type, &body);
     }
@@ -514,6 +563,16 @@ s_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
     (void) addr;
     (void) addrlen;
     zr_http_t *self = cls;
+    if (!self->niced) {
+        /* This thread yields the CPU to the devices' when both want it
+         * (Linux: a thread's own nice value). */
+        self->niced = true;
+        if (setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), S_NICE) !=
+            0) {
+            ZR_LOG_D("http: cannot lower the HTTP thread's priority: %s",
+                     strerror(errno));
+        }
+    }
     if (zr__stat_get(&self->open_now) >= S_MAX_CONNS) {
         zr__stat_add(&self->refused, 1);
         return MHD_NO;
@@ -659,6 +718,9 @@ zr_http_destroy(zr_http_t **self_p)
     }
     if (self->router) {
         zmq_close(self->router);
+    }
+    for (int i = 0; i < ZR__PAGE_COUNT; i++) {
+        free(self->cache[i].body.data);
     }
     free(self);
     *self_p = NULL;
