@@ -586,13 +586,41 @@ def run(zrelay, srcdir, outdir, chromium, tmp, procs):
         check(not errors, "the browser logged errors: %r" % errors)
         ok("%d requests, all to %s (%s); no exception, no error logged"
            % (len(urls), url, ", ".join(asked)))
+
+        # A device stopped through the control endpoint: its state and
+        # the health pill say so, on the same page.
+        r = subprocess.run([zrelay, "ctl", "ipc://%s/control" % tmp, "stop",
+                            "ticks.eu"], capture_output=True, timeout=DEADLINE)
+        check(r.returncode == 0, "zrelay ctl stop: " + r.stderr.decode())
+
+        def stopped():
+            d = dt.evaluate("[" + READ_DOM + ", document.getElementById("
+                            "'health').textContent]")
+            return (d[0]["devices"]["ticks.eu"]["state"] == "stopped" and
+                    d[0]["devices"]["orders"]["state"] == "running" and
+                    d[1].startswith("unhealthy") and d[1])
+        ok("ticks.eu stopped: shown so, health %r"
+           % wait_for("ticks.eu shown stopped, and unhealthy", stopped))
     finally:
         traffic.stopping.set()
         traffic.join(DEADLINE)
         ctx.term()
-    stop_chromium(browser)
+
+    # zrelay gone: the page keeps its numbers and says it has no answer.
     stop_daemon(daemon)
     ok("zrelay stopped cleanly")
+    link = wait_for("the page to notice zrelay is gone", lambda: (
+        lambda t: t.startswith("no answer") and t)(
+            dt.evaluate("document.getElementById('link').textContent")))
+    d = dt.evaluate(READ_DOM)
+    check(set(d["devices"]) == {"orders", "ticks.eu"},
+          "the page dropped its devices when zrelay went: %r" % d["devices"])
+    dt.poll_events()
+    thrown = [e["params"] for e in dt.events
+              if e["method"] == "Runtime.exceptionThrown"]
+    check(not thrown, "the page threw once zrelay was gone: %r" % thrown)
+    ok("the page says %r and keeps the last numbers" % link)
+    stop_chromium(browser)
     return 0
 
 
