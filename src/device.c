@@ -48,6 +48,7 @@ struct zr_device_t {
     zr__ctl_counts_t ctl_counts;
     zr__auth_t *auth;  /* auth lane: its policy (auth.c) */
     bool zap_sides[2]; /* auth lane: bound and secured */
+    bool zap_domain[2]; /* bound with a ZAP domain: limits decided there */
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -157,10 +158,20 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     return self;
 }
 
+/* The auth lane's name of role I (frontend, backend, other). */
+static int
+s_auth_side(int i)
+{
+    return i == S_FRONTEND  ? ZR__AUTH_FRONTEND
+           : i == S_BACKEND ? ZR__AUTH_BACKEND
+                            : -1;
+}
+
 static void
 s_close_sockets(zr_device_t *self)
 {
     for (int i = 0; i < 2; i++) {
+        zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
         zr__monitor_destroy(&self->monitors[i], self->sockets[i]);
     }
     for (int i = 0; i < S_ROLES; i++) {
@@ -908,27 +919,28 @@ s_role_types(const zr_device_t *self, int types[S_ROLES])
 static int
 s_secure(zr_device_t *self, int role, void *socket, char *err, size_t errlen)
 {
-    int side = role == S_FRONTEND  ? ZR__AUTH_FRONTEND
-               : role == S_BACKEND ? ZR__AUTH_BACKEND
-                                   : -1;
+    int side = s_auth_side(role);
     zr_endpoints_t *eps = self->endpoints[role];
     bool binds = false;
     for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
         binds = binds || zr_endpoints_is_bind(eps, i);
     }
-    if (!zr__auth_applies(self->auth, side)) {
-        /* Outside the policy (secure_side), a port that binds still goes
-         * through the handler: no unversioned peer on any port. */
-        bool guard = binds && self->auth && self->limits.refuse_unversioned;
-        return guard ? zr__auth_guard_socket(socket, err, errlen) : 0;
-    }
+    bool applies = zr__auth_applies(self->auth, side);
     if (!binds) {
-        return zr__auth_client_socket(self->auth, socket, err, errlen);
+        return applies ? zr__auth_client_socket(self->auth, socket, err, errlen)
+                       : 0;
+    }
+    /* Outside the policy (secure_side), a port that binds still goes
+     * through the handler: no unversioned peer on any port, and
+     * max_connections decided at the handshake. */
+    if (!applies && !(self->auth && self->limits.refuse_unversioned)) {
+        return 0;
     }
     if (role <= S_BACKEND) {
-        self->zap_sides[role] = zr__auth_needs_zap(self->auth);
+        self->zap_sides[role] = applies && zr__auth_needs_zap(self->auth);
+        self->zap_domain[role] = zr__auth_needs_zap(self->auth);
     }
-    return zr__auth_server_socket(self->auth, socket, err, errlen);
+    return zr__auth_server_socket(self->auth, side, socket, err, errlen);
 }
 
 /* Handshakes failed on the secured sides, for auth.denied.protocol. */
@@ -1028,7 +1040,8 @@ s_open_engine(zr_device_t *self)
         self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
         if (self->monitors[i]) { /* [limits] */
             zr__monitor_set_limits(self->monitors[i],
-                                   self->limits.max_connections, s_fd_line());
+                                   self->limits.max_connections, s_fd_line(),
+                                   false);
         }
     }
     zr__engine_set_drain(self->engine,
@@ -1080,6 +1093,15 @@ s_open_engine(zr_device_t *self)
         else {
             zr__engine_watch_lazy(self->engine, pair, zr__monitor_drain,
                                   self->monitors[i]);
+            /* [limits] Lazily read, it may be read by the ZAP handler
+             * too: max_connections decided before any message. */
+            if (self->zap_domain[i]) {
+                zr__monitor_set_limits(self->monitors[i],
+                                       self->limits.max_connections,
+                                       s_fd_line(), true);
+                zr__auth_set_monitor(self->auth, s_auth_side(i),
+                                     self->monitors[i]);
+            }
         }
     }
     return 0;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,12 @@
 
 struct zr__monitor_t {
     void *pair; /* receives the monitored socket's events */
+    /* The device's thread drains PAIR, and so does the ZAP handler's
+     * (zr__monitor_admit) when the socket's limit is enforced there: one
+     * at a time, under this lock (a ZeroMQ socket may change threads
+     * with a full barrier between). */
+    pthread_mutex_t lock;
+    bool at_zap; /* max_connections: decided at the handshake */
     _Atomic uint64_t accepted, connected, disconnected, handshake_failed;
     _Atomic uint64_t handshakes;
     void (*on_disconnect)(void *arg, int fd); /* the broker's, or NULL */
@@ -43,6 +50,7 @@ zr__monitor_new(void *ctx, void *socket)
         errno = ENOMEM;
         return NULL;
     }
+    pthread_mutex_init(&self->lock, NULL);
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "inproc://zr-monitor-%p", socket);
     if (zmq_socket_monitor(socket, endpoint, S_EVENTS) != 0) {
@@ -75,6 +83,7 @@ zr__monitor_destroy(zr__monitor_t **self_p, void *socket)
     if (self->pair) {
         zmq_close(self->pair);
     }
+    pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
 }
@@ -99,8 +108,9 @@ s_admit(zr__monitor_t *self, int fd)
     zr__monitor_stats(self, &c);
     _Atomic uint64_t *why =
         self->fd_line > 0 && fd >= self->fd_line ? &self->refused_fds
-        : self->max && c.connected > self->max   ? &self->refused_max
-                                                 : NULL;
+        : !self->at_zap && self->max && c.connected > self->max
+            ? &self->refused_max
+            : NULL;
     int listening = 1;
     socklen_t len = sizeof listening;
     if (!why ||
@@ -115,16 +125,51 @@ s_admit(zr__monitor_t *self, int fd)
 }
 
 void
-zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line)
+zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line,
+                       bool at_zap)
 {
+    pthread_mutex_lock(&self->lock);
     self->max = max;
     self->fd_line = fd_line;
+    self->at_zap = at_zap;
+    pthread_mutex_unlock(&self->lock);
 }
+
+static void s_drain(zr__monitor_t *self);
 
 void
 zr__monitor_drain(void *arg)
 {
     zr__monitor_t *self = arg;
+    pthread_mutex_lock(&self->lock);
+    s_drain(self);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* [limits] From the ZAP handler's thread, about a new connection: libzmq
+ * sent its ACCEPTED event before its first handshake byte was read, so
+ * once the events are drained the count of open connections includes it
+ * and is exact but for closes not yet reported (which only make it
+ * higher). Over max_connections it is refused, before it can send
+ * anything. */
+bool
+zr__monitor_admit(zr__monitor_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    s_drain(self);
+    zr_conn_stats_t c;
+    zr__monitor_stats(self, &c);
+    bool ok = !self->max || c.connected <= self->max;
+    if (!ok) {
+        zr__stat_add(&self->refused_max, 1);
+    }
+    pthread_mutex_unlock(&self->lock);
+    return ok;
+}
+
+static void
+s_drain(zr__monitor_t *self)
+{
     for (;;) {
         /* Two frames: 2 bytes event, 4 bytes value; then the endpoint. */
         unsigned char head[6];
@@ -254,8 +299,9 @@ static const zr__stat_t s_rows[] = {
      .metric = "connections_refused_total",
      .labels = "reason=\"max_connections\"",
      .kind = ZR__STAT_COUNTER,
-     .help = "Connections closed as soon as accepted: more than "
-             "max_connections were open on the socket.",
+     .help = "Connections refused at their handshake (or, on a port "
+             "without a ZAP domain, closed as soon as seen): more than "
+             "max_connections would have been open on the socket.",
      .offset = S_AT(refused_max)},
     {.key = "refused.fds",
      .metric = "connections_refused_total",

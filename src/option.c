@@ -593,11 +593,12 @@ static const s_option_t s_options[] = {
               .arg = "N",
               .types = S_ALL,
               .fallback = "10000",
-              .help = "a connection accepted while N are open on the socket "
-                      "(frontend, backend) is closed at once, counted "
-                      "(connections.refused); 0: no limit. Connections "
-                      "beyond the last eighth of the file descriptors are "
-                      "always refused"}},
+              .help = "a connection that would make more than N open on "
+                      "the socket (frontend, backend; those in their "
+                      "handshake count) is refused at its handshake, before "
+                      "it can send, and counted (connections.refused); 0: "
+                      "no limit. Connections beyond the last eighth of the "
+                      "file descriptors are always refused"}},
     {.set = s_set_handshake_ivl,
      .info = {.name = "handshake_ivl",
               .min = 0,

@@ -434,8 +434,17 @@ void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                                void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
 /* [limits] Close a connection accepted while MAX (0: no limit) are open
- * already, or on a descriptor at or above FD_LINE (0: none), counted. */
-void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line);
+ * already, or on a descriptor at or above FD_LINE (0: none), counted.
+ * AT_ZAP: the socket's ZAP handler asks zr__monitor_admit about each new
+ * connection, so MAX is enforced there, before any message, and not here;
+ * only for a monitor the engine watches lazily (its pair is then shared
+ * with the handler's thread, under the monitor's lock). */
+void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line,
+                            bool at_zap);
+/* [limits] Whether a connection now in its handshake may stay: false,
+ * counted, when more than max_connections would be open with it. Any
+ * thread; drains the events first. */
+bool zr__monitor_admit(zr__monitor_t *self);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
@@ -677,8 +686,8 @@ size_t zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
 /* ---------------------------------------------------------------------
  * auth.c: who may connect to a device (CURVE allow directory, PLAIN
  * password file, allow/deny address ranges), decided by one ZAP handler
- * per context; each device's policy is found by its ZAP domain, the
- * device's name. Settings apply to the sides secure_side names.
+ * per context; each device's policy is found by its sockets' ZAP domain.
+ * Settings apply to the sides secure_side names.
  */
 typedef struct zr__auth_t zr__auth_t;
 enum { ZR__AUTH_ALL = 0, ZR__AUTH_FRONTEND = 1, ZR__AUTH_BACKEND = 2 };
@@ -698,10 +707,6 @@ void zr__auth_set_allow_any(zr__auth_t *self, bool on);
  * address list: libzmq then refuses unversioned (ZMTP/1.0) peers, whose
  * bytes it would otherwise deliver as messages. */
 void zr__auth_set_guard(zr__auth_t *self, bool on);
-/* A socket that binds outside the policy (another side, or the control,
- * capture and sync sockets of a device whose policy covers one side):
- * through the handler all the same, which lets every NULL peer in. */
-int zr__auth_guard_socket(void *socket, char *err, size_t errlen);
 void zr__auth_set_side(zr__auth_t *self, int side);
 /* LIST: "10.0.0.0/8,::1"; -1 EINVAL with the reason in ERR. */
 int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
@@ -721,10 +726,17 @@ bool zr__auth_needs_zap(const zr__auth_t *self);
 /* Whether SELF applies to SIDE (ZR__AUTH_FRONTEND, _BACKEND, or -1 for
  * the device's other sockets: only with ZR__AUTH_ALL). */
 bool zr__auth_applies(const zr__auth_t *self, int side);
-/* Before it binds: SOCKET as the server SELF says (ZAP domain, CURVE or
- * PLAIN server); before it connects: as CURVE client. */
-int zr__auth_server_socket(zr__auth_t *self, void *socket, char *err,
-                           size_t errlen);
+/* Before it binds: SOCKET, the device's SIDE (ZR__AUTH_FRONTEND, _BACKEND,
+ * -1 for its other sockets), as the server SELF says: a ZAP domain of
+ * SELF's and that side's, and CURVE or PLAIN server where the policy
+ * applies; where it does not (secure_side), the domain only, and the
+ * handler lets every NULL peer in. Before it connects: as CURVE client. */
+int zr__auth_server_socket(zr__auth_t *self, int side, void *socket,
+                           char *err, size_t errlen);
+/* [limits] SIDE's connection counters: the handler refuses a connection
+ * over max_connections at its handshake (zr__monitor_admit). NULL before
+ * the monitor goes. */
+void zr__auth_set_monitor(zr__auth_t *self, int side, zr__monitor_t *monitor);
 int zr__auth_client_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
 /* Re-read every allow directory and password file of CTX's policies; how
