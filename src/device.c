@@ -78,6 +78,7 @@ static const struct {
 #define S_DEFAULT_MAX_CONNECTIONS 10000
 #define S_DEFAULT_HANDSHAKE_IVL 5000
 #define S_DEFAULT_MAX_SUBSCRIPTION_SIZE 256
+#define S_DEFAULT_MAX_PEER_SUBSCRIPTIONS 1000
 #define S_DEFAULT_MAX_SUBSCRIPTIONS 10000
 
 const char *
@@ -141,6 +142,8 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                   .handshake_ivl = S_DEFAULT_HANDSHAKE_IVL,
                                   .max_subscription_size =
                                       S_DEFAULT_MAX_SUBSCRIPTION_SIZE,
+                                  .max_peer_subscriptions =
+                                      S_DEFAULT_MAX_PEER_SUBSCRIPTIONS,
                                   .refuse_unversioned = true};
     self->block_timeout = -1;
     self->block_ms = 1000;
@@ -1070,6 +1073,8 @@ s_open_engine(zr_device_t *self)
     if (self->type == ZR_FORWARDER) {
         self->pubsub_opts.max_subscription_size =
             (uint64_t) self->limits.max_subscription_size;
+        self->pubsub_opts.max_peer_subscriptions =
+            self->limits.max_peer_subscriptions;
         self->pubsub =
             zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
                            self->sockets[S_BACKEND], self->sockets[S_SYNC],

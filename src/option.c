@@ -159,6 +159,13 @@ s_set_refuse_unversioned(zr_device_t *self, const s_value_t *v)
 }
 
 static int
+s_set_max_peer_subscriptions(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->max_peer_subscriptions = (uint64_t) v->n;
+    return 0;
+}
+
+static int
 s_set_max_subscription_size(zr_device_t *self, const s_value_t *v)
 {
     if (v->n < 1 || v->n > INT32_MAX) {
@@ -832,6 +839,18 @@ static const s_option_t s_options[] = {
                       "never goes upstream, and a subscriber that sends one "
                       "while 100 refused ones are held is disconnected; 0: "
                       "no limit"}},
+    {.set = s_set_max_peer_subscriptions,
+     .info = {.name = "max_subscriptions_per_peer",
+              S_COUNT,
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "1000",
+              .help = "refuse a subscription from a subscriber connection "
+                      "(tcp, ipc) that holds N already, counted "
+                      "(subscriptions.refused_per_peer), so that no one "
+                      "stranger takes all of max_subscriptions; 0: no "
+                      "limit"}},
     {.set = s_set_max_subscription_size,
      .info = {.name = "max_subscription_size",
               .min = 1,

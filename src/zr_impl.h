@@ -174,6 +174,7 @@ typedef struct {
     uint64_t max_connections;      /* per socket, open at once; 0: none */
     int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
     int64_t max_subscription_size; /* bytes of one subscription's topic */
+    uint64_t max_peer_subscriptions; /* held by one connection; 0: any */
     bool refuse_unversioned;       /* ZAP on NULL sockets that bind */
 } zr__limits_t;
 zr__limits_t *zr__device_limits(zr_device_t *self);
@@ -463,6 +464,7 @@ typedef struct {
     uint64_t lv_max_bytes;      /* 0: no bound */
     uint64_t max_subscriptions; /* 0: no limit */
     uint64_t max_subscription_size; /* bytes of a topic; 0: any */
+    uint64_t max_peer_subscriptions; /* of one connection; 0: any */
     uint64_t hold_until;        /* 0: no gate */
     uint64_t hold_max;          /* messages held at most (0: no bound) */
     uint64_t hold_max_bytes;    /* bytes held at most (0: no bound) */
@@ -496,6 +498,9 @@ zr__subs_t *zr__subs_new(uint64_t max_subscriptions);
 /* Refuse, as over max_subscriptions, a topic longer than MAX_SIZE bytes
  * (0: any length). */
 void zr__subs_set_max_size(zr__subs_t *self, size_t max_size);
+/* [limits] Subscriptions one connection may hold (those libzmq names:
+ * tcp, ipc); beyond, refused as beyond max_subscriptions. 0: any. */
+void zr__subs_set_max_per_peer(zr__subs_t *self, uint64_t max);
 void zr__subs_destroy(zr__subs_t **self_p);
 /* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
 zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);
@@ -535,7 +540,8 @@ void zr__subs_list(zr__subs_t *self, cJSON *stats);
 /* holders.c: which subscriber connection holds which subscription (for
  * the connections libzmq names: tcp, ipc). */
 typedef struct zr__holders_t zr__holders_t;
-zr__holders_t *zr__holders_new(void);
+/* COUNTED_STATE: the state of the holds zr__holders_count counts. */
+zr__holders_t *zr__holders_new(int counted_state);
 void zr__holders_destroy(zr__holders_t **self_p);
 /* The connection FRAME (a subscription from the XPUB) came from, >= 0,
  * or -1 when libzmq names none. Forgets what it knew of an earlier
@@ -549,6 +555,8 @@ int zr__holders_put(zr__holders_t *self, int who, const void *topic,
                     size_t size, int state);
 void zr__holders_drop(zr__holders_t *self, int who, const void *topic,
                       size_t size);
+/* How many topics WHO holds in the counted state. */
+uint64_t zr__holders_count(const zr__holders_t *self, int who);
 
 /* sync_service.c: the sync endpoint (docs/SYNC.md). */
 typedef struct zr__syncsvc_t zr__syncsvc_t;

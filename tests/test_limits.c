@@ -555,6 +555,55 @@ test_max_connections_nothing_through(void)
     s_relay_stop(&r);
 }
 
+/* max_subscriptions_per_peer: one connection cannot take all of
+ * max_subscriptions (attack14_subcap.py: one stranger took all 10,000);
+ * what it is refused is counted apart, and another subscriber is still
+ * served; an unsubscribe makes room again. */
+static void
+s_subscribe_n(void *sub, char prefix, int from, int to, bool on)
+{
+    for (int i = from; i < to; i++) {
+        char topic[16];
+        int n = snprintf(topic, sizeof topic, "%c%c%03d", on ? 1 : 0, prefix,
+                         i);
+        ZR_CHECK(zmq_send(sub, topic, (size_t) n, 0) == n);
+    }
+}
+
+static void
+test_subscriptions_per_peer(void)
+{
+    s_relay_t r;
+    const char *extra[] = {"--max-subscriptions-per-peer", "3", NULL};
+    s_relay_start(&r, NULL, "forwarder", extra);
+    void *ctx = zmq_ctx_new();
+    void *a = zrt_socket(ctx, ZMQ_XSUB);
+    void *b = zrt_socket(ctx, ZMQ_XSUB);
+    zrt_connect(a, r.back);
+    zrt_connect(b, r.back);
+    s_subscribe_n(a, 'a', 0, 5, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.refused_per_peer", 2), 2);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.total", 3), 3);
+    s_subscribe_n(b, 'b', 0, 2, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.total", 5), 5);
+    /* a lets one go and takes another (c000); one more (d000) is
+     * refused again, and its count says the ones before it were read. */
+    s_subscribe_n(a, 'a', 0, 1, false);
+    s_subscribe_n(a, 'c', 0, 1, true);
+    s_subscribe_n(a, 'd', 0, 1, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.refused_per_peer", 3), 3);
+    cJSON *st = s_stats(ctx, r.control, ZRT_DEADLINE_MS);
+    ZR_CHECK(st != NULL);
+    ZR_EQ(s_num(st, "subscriptions.total"), 5);
+    ZR_EQ(s_num(st, "subscriptions.refused_per_peer"), 3);
+    ZR_EQ(s_num(st, "subscriptions.refused"), 0);
+    cJSON_Delete(st);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+    s_relay_stop(&r);
+}
+
 ZR_TESTS = {
     {"unit: max_msg_frames", test_frames_limit},
     {"unit: max_msg_bytes", test_bytes_limit},
@@ -565,6 +614,7 @@ ZR_TESTS = {
     {"bin: over max_connections nothing gets through",
      test_max_connections_nothing_through},
     {"bin: subscription flood", test_subscription_flood},
+    {"bin: max_subscriptions_per_peer", test_subscriptions_per_peer},
     {NULL, NULL},
 };
 ZR_MAIN
