@@ -44,6 +44,7 @@ struct zr_device_t {
     zr__broker_t *broker;
     zr__limits_t limits;        /* [limits] */
     zr__monitor_t *monitors[2]; /* frontend, backend */
+    zr__unended_t *unended[2];  /* [limits] their unended messages */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
     zr__auth_t *auth;  /* auth lane: its policy (auth.c) */
@@ -175,6 +176,7 @@ s_close_sockets(zr_device_t *self)
 {
     for (int i = 0; i < 2; i++) {
         zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
+        zr__unended_destroy(&self->unended[i]);
         zr__monitor_destroy(&self->monitors[i], self->sockets[i]);
     }
     for (int i = 0; i < S_ROLES; i++) {
@@ -1108,6 +1110,19 @@ s_open_engine(zr_device_t *self)
                                      self->monitors[i]);
             }
         }
+        /* [limits] Connections stuck in a message that never ends. */
+        if (self->limits.max_msg_bytes) {
+            self->unended[i] = zr__unended_new(
+                self->engine, self->sockets[i], self->monitors[i], self->name,
+                i == S_FRONTEND ? "frontend" : "backend",
+                self->limits.max_msg_bytes,
+                self->limits.max_msg_frames ? self->limits.max_msg_frames
+                                            : 1000);
+            if (self->unended[i]) {
+                zr__engine_watch_lazy(self->engine, NULL, zr__unended_tick,
+                                      self->unended[i]);
+            }
+        }
     }
     return 0;
 }
@@ -1397,16 +1412,18 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     size_t n = zr__engine_sections(self->engine, eng, ZR__STAT_SECTIONS_MAX);
     zr__stat_section_t all[ZR__STAT_SECTIONS_MAX];
     size_t k = 0;
-    for (size_t i = 0; i < n && k + 2 < ZR__STAT_SECTIONS_MAX; i++) {
+    for (size_t i = 0; i < n && k + 3 < ZR__STAT_SECTIONS_MAX; i++) {
         if (i == n - 1) {
             all[k++] = zr__ctl_section(&self->ctl_counts);
         }
         all[k++] = eng[i];
         if (i < 2) {
-            all[k++] = zr__monitor_section(
-                self->monitors[i],
-                i == 0 ? "frontend.connections" : "backend.connections",
-                i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"");
+            const char *path =
+                i == 0 ? "frontend.connections" : "backend.connections";
+            const char *labels =
+                i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"";
+            all[k++] = zr__monitor_section(self->monitors[i], path, labels);
+            all[k++] = zr__unended_section(self->unended[i], path, labels);
         }
     }
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {

@@ -33,6 +33,10 @@ struct zr__monitor_t {
     uint64_t max;
     int fd_line;
     _Atomic uint64_t refused_max, refused_fds;
+    /* [limits] The descriptors of the connections open now (tcp, ipc),
+     * for unended.c. */
+    int *fds;
+    size_t nfds, capfds;
 };
 
 #define S_LOG_PER_SEC 10
@@ -84,6 +88,7 @@ zr__monitor_destroy(zr__monitor_t **self_p, void *socket)
         zmq_close(self->pair);
     }
     pthread_mutex_destroy(&self->lock);
+    free(self->fds);
     free(self);
     *self_p = NULL;
 }
@@ -136,6 +141,46 @@ zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line,
 }
 
 static void s_drain(zr__monitor_t *self);
+
+/* A connection opened on FD; out of memory, it is not listed. */
+static void
+s_fd_add(zr__monitor_t *self, int fd)
+{
+    if (self->nfds == self->capfds) {
+        size_t cap = self->capfds ? 2 * self->capfds : 16;
+        int *fds = realloc(self->fds, cap * sizeof *fds);
+        if (!fds) {
+            return;
+        }
+        self->fds = fds;
+        self->capfds = cap;
+    }
+    self->fds[self->nfds++] = fd;
+}
+
+static void
+s_fd_remove(zr__monitor_t *self, int fd)
+{
+    for (size_t i = 0; i < self->nfds; i++) {
+        if (self->fds[i] == fd) {
+            self->fds[i] = self->fds[--self->nfds];
+            return;
+        }
+    }
+}
+
+size_t
+zr__monitor_fds(zr__monitor_t *self, int *out, size_t max)
+{
+    pthread_mutex_lock(&self->lock);
+    s_drain(self);
+    size_t n = self->nfds;
+    if (n && max) {
+        memcpy(out, self->fds, (n < max ? n : max) * sizeof *out);
+    }
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
 
 void
 zr__monitor_drain(void *arg)
@@ -190,11 +235,16 @@ s_drain(zr__monitor_t *self)
         switch (event) {
         case ZMQ_EVENT_ACCEPTED:
             zr__stat_add(&self->accepted, 1);
+            s_fd_add(self, (int) value);
             s_admit(self, (int) value);
             break;
-        case ZMQ_EVENT_CONNECTED: zr__stat_add(&self->connected, 1); break;
+        case ZMQ_EVENT_CONNECTED:
+            zr__stat_add(&self->connected, 1);
+            s_fd_add(self, (int) value);
+            break;
         case ZMQ_EVENT_DISCONNECTED:
             zr__stat_add(&self->disconnected, 1);
+            s_fd_remove(self, (int) value);
             if (self->on_disconnect) {
                 self->on_disconnect(self->arg, (int) value);
             }

@@ -46,6 +46,9 @@ bool zr__log_limit(zr__log_limit_t *self, int per_sec, const char *what);
  */
 /* Monotonic milliseconds. */
 int64_t zr__now_ms(void);
+/* The address and port of the peer of FD, a tcp connection: "1.2.3.4:5"
+ * or "[::1]:5"; -1 if it has none (closed, ipc). */
+int zr__peer_name(int fd, char *out, size_t len);
 /* snprintf into a fixed buffer; never overflows, always terminated. */
 void zr__errf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -414,6 +417,15 @@ int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
 #define ZR__LAZY_MS 100
 int zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
                           void *arg);
+/* [limits] SEEN(ARG, frame) on the last frame of every message read from
+ * SOCKET, until called again with SEEN NULL (unended.c: costs a call per
+ * message while set). */
+void zr__engine_track(zr__engine_t *self, void *socket,
+                      void (*seen)(void *, zmq_msg_t *), void *arg);
+/* [limits] Whether SOCKET went unread for a while since the last call:
+ * its direction held a message it could not send, or the engine was
+ * paused (or nothing reads it). */
+bool zr__engine_parked(zr__engine_t *self, void *socket);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -446,9 +458,35 @@ void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line,
  * counted, when more than max_connections would be open with it. Any
  * thread; drains the events first. */
 bool zr__monitor_admit(zr__monitor_t *self);
+/* [limits] The descriptors of the socket's open connections (tcp, ipc),
+ * as of the events read now: how many there are; the first MAX of them
+ * in OUT. */
+size_t zr__monitor_fds(zr__monitor_t *self, int *out, size_t max);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
+                                       const char *path, const char *labels);
+
+/* ---------------------------------------------------------------------
+ * unended.c: [limits] a connection stuck in a message that never ends
+ * (libzmq hides a message until its last frame and its high-water mark
+ * counts whole messages) is closed, counted. Looks only while memory
+ * grows; tcp only.
+ */
+typedef struct zr__unended_t zr__unended_t;
+/* For SOCKET of ENGINE, whose connections MONITOR lists; NAME and SIDE
+ * for the log. A connection that receives more than MAX_BYTES and
+ * MAX_FRAMES frame headers without a message is closed. */
+zr__unended_t *zr__unended_new(zr__engine_t *engine, void *socket,
+                               zr__monitor_t *monitor, const char *name,
+                               const char *side, uint64_t max_bytes,
+                               uint64_t max_frames);
+void zr__unended_destroy(zr__unended_t **self_p);
+/* The look, every ZR__LAZY_MS (an engine lazy watch; ARG is the guard). */
+void zr__unended_tick(void *arg);
+/* Its section of the stats table, at PATH ("frontend.connections") with
+ * LABELS; SELF may be NULL (zeros). */
+zr__stat_section_t zr__unended_section(const zr__unended_t *self,
                                        const char *path, const char *labels);
 
 /* ---------------------------------------------------------------------
