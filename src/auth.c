@@ -715,6 +715,20 @@ s_log_refusal(zr__auth_t *p, const char *address, const char *why)
     }
 }
 
+/* Whether SECRET (a C string) is the LEN bytes at GIVEN, in a time that
+ * depends on LEN only: what a wrong password costs does not say how much
+ * of it was right. */
+static bool
+s_same_secret(const char *secret, const char *given, size_t len)
+{
+    size_t slen = strlen(secret);
+    unsigned char diff = slen != len;
+    for (size_t i = 0; i < len; i++) {
+        diff |= (unsigned char) (given[i] ^ (slen ? secret[i % slen] : 0));
+    }
+    return diff == 0 && slen == len;
+}
+
 typedef struct {
     zmq_msg_t frames[8];
     int n;
@@ -789,8 +803,7 @@ s_decide(s_handler_t *h, s_request_t *r, char *user_id, size_t idlen)
             for (size_t i = 0; !ok && i < p->nusers; i++) {
                 ok = strlen(p->users[i].user) == ulen &&
                      memcmp(p->users[i].user, u, ulen) == 0 &&
-                     strlen(p->users[i].password) == pwlen &&
-                     memcmp(p->users[i].password, pw, pwlen) == 0;
+                     s_same_secret(p->users[i].password, pw, pwlen);
             }
             s_printable(user_id, idlen, u, ulen);
         }

@@ -63,8 +63,14 @@ zr__monitor_new(void *ctx, void *socket)
     }
     self->pair = zmq_socket(ctx, ZMQ_PAIR);
     int zero = 0;
+    /* libzmq sends each event with a blocking send from its I/O thread:
+     * at a full queue (the marks' sum, 2000) a flood of connections would
+     * stall that thread until the next drain (up to ZR__LAZY_MS). With no
+     * mark on this side the queue has none: it holds what a flood brings
+     * in 100 ms, a few hundred bytes an event. */
     if (!self->pair ||
         zmq_setsockopt(self->pair, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(self->pair, ZMQ_RCVHWM, &zero, sizeof zero) != 0 ||
         zmq_connect(self->pair, endpoint) != 0) {
         int err = errno;
         zr__monitor_destroy(&self, socket);
