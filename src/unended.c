@@ -302,9 +302,5 @@ zr__stat_section_t
 zr__unended_section(const zr__unended_t *self, const char *path,
                     const char *labels)
 {
-    return (zr__stat_section_t){.path = path,
-                                .labels = labels,
-                                .rows = s_rows,
-                                .nrows = sizeof s_rows / sizeof s_rows[0],
-                                .base = self};
+    return (zr__stat_section_t){path, labels, ZR__STAT_ROWS(s_rows), self};
 }
