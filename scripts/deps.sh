@@ -9,7 +9,8 @@
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
-    libsystemd-dev libbsd-dev libczmq-dev python3-zmq iproute2 valgrind"
+    libsystemd-dev libbsd-dev libczmq-dev python3-zmq iproute2 valgrind
+    tmux"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox linux-perf"
 fi
