@@ -6,6 +6,7 @@
 #   scripts/deps.sh --bench   also what `make bench` plots with and
 #                             `make bench-cost` counts system calls with
 #   scripts/deps.sh --fuzz    also clang and libFuzzer, for `make fuzz`
+#   scripts/deps.sh --deb     also Debian's packaging tools, for `make deb`
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
@@ -13,6 +14,9 @@ PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
     tmux"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox linux-perf"
+fi
+if [ "${1:-}" = "--deb" ]; then
+    PACKAGES="$PACKAGES debhelper dpkg-dev lintian fakeroot adduser"
 fi
 if [ "${1:-}" = "--fuzz" ]; then
     PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev"
