@@ -544,6 +544,100 @@ test_plain_stream(void)
     s_relay_stop(&r);
 }
 
+/* After the first reply, a relay that stops answering: the screen says
+ * so and top asks again; q still exits 0. */
+static void
+test_screen_lost(void)
+{
+    s_relay_t r;
+    s_relay_start(&r);
+    s_relay_connect(&r);
+    char args[256];
+    snprintf(args, sizeof args, "%s --timeout 300ms", r.daemon.control);
+    s_tmux_start(args);
+    s_wait_rows_moving(&r);
+    s_relay_stop(&r);
+    s_wait_screen("asking again");
+    free(s_tmux_run("send-keys", "-t", "top", "q", NULL));
+    s_tmux_expect_exit(0);
+    s_tmux_kill();
+}
+
+static char *
+s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ZR_CHECKF(f != NULL, "%s: %s", path, strerror(errno));
+    char *text = calloc(1, 8192);
+    ZR_CHECK(text != NULL);
+    size_t n = fread(text, 1, 8191, f);
+    fclose(f);
+    text[n] = 0;
+    return text;
+}
+
+/* A daemon whose control endpoint is a CURVE server: top gets through
+ * with ctl's --curve-server-key and --curve-cert, not without. */
+static void
+test_curve(void)
+{
+    char dir[] = "/tmp/zrt-top-curve-XXXXXX", path[512], allow[256];
+    char server[256], client[256], err[256];
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    snprintf(server, sizeof server, "%s/server", dir);
+    snprintf(client, sizeof client, "%s/client", dir);
+    snprintf(allow, sizeof allow, "%s/allow", dir);
+    ZR_CHECK(mkdir(allow, 0700) == 0);
+    ZR_CHECKF(zr_cert_generate(server, false, err, sizeof err) == 0, "%s", err);
+    ZR_CHECKF(zr_cert_generate(client, false, err, sizeof err) == 0, "%s", err);
+    char *pub = s_slurp(client);
+    snprintf(path, sizeof path, "%s/client", allow);
+    zrt_write_file(path, pub);
+    free(pub);
+    char config[1024];
+    snprintf(config, sizeof config,
+             "[zrelay]\n"
+             "control = tcp://127.0.0.1:*\n"
+             "control_curve_secret = %s_secret\n"
+             "control_curve_allow = %s\n"
+             "[queue q]\n"
+             "frontend = @tcp://127.0.0.1:*\n"
+             "backend = @tcp://127.0.0.1:*\n",
+             server, allow);
+    zrt_daemon_t d;
+    zrt_daemon_config(&d, "/tmp/zrt-top-XXXXXX", config);
+    const char *run[] = {ZRELAY_BIN, "run", d.path, NULL};
+    zrt_daemon_start(&d, run);
+
+    char secret[300];
+    snprintf(secret, sizeof secret, "%s_secret", client);
+    const char *with[] = {
+        ZRELAY_BIN, "top",          d.control, "--json",
+        "--once",   "--interval",   "100ms",   "--curve-server-key",
+        server,     "--curve-cert", secret,    NULL};
+    zrt_proc_t *p = zrt_proc_start(with, NULL);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    ZR_CHECKF(strstr(zrt_proc_stdout(p), "\"name\":\"q\"") != NULL,
+              "no device q: %s", zrt_proc_stdout(p));
+    zrt_proc_destroy(&p);
+
+    const char *without[] = {ZRELAY_BIN,  "top",   d.control, "--once",
+                             "--timeout", "500ms", NULL};
+    p = zrt_proc_start(without, NULL);
+    zrt_proc_expect_exit(p, 1, ZRT_DEADLINE_MS);
+    ZR_CHECKF(strstr(zrt_proc_stderr(p), "no reply from") != NULL, "%s",
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+    zrt_daemon_stop(&d);
+    const char *files[] = {"server",        "server_secret", "client",
+                           "client_secret", "allow/client",  "allow"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 static void
 test_usage(void)
 {
@@ -578,6 +672,8 @@ ZR_TESTS = {
     {"screen: Ctrl-C exits 0, terminal restored", test_screen_ctrl_c},
     {"screen: SIGTERM exits 0, terminal restored", test_screen_sigterm},
     {"screen: no relay, exit 1, terminal restored", test_screen_error},
+    {"screen: a relay that stops answering, then q", test_screen_lost},
+    {"curve: through a CURVE control endpoint", test_curve},
     {"once: a plain block with rates", test_once},
     {"json: rates with traffic, 0 without", test_json},
     {"plain: a block per interval until SIGTERM", test_plain_stream},
