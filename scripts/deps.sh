@@ -16,7 +16,7 @@ if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox linux-perf"
 fi
 if [ "${1:-}" = "--deb" ]; then
-    PACKAGES="$PACKAGES debhelper dpkg-dev lintian fakeroot adduser"
+    PACKAGES="$PACKAGES debhelper dpkg-dev lintian adduser"
 fi
 if [ "${1:-}" = "--fuzz" ]; then
     PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev"

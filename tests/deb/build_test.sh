@@ -8,7 +8,7 @@
 set -eu
 src=$1 out=$2
 
-for tool in dpkg-buildpackage dh lintian fakeroot; do
+for tool in dpkg-buildpackage dh lintian; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "SKIP: $tool is missing (scripts/deps.sh --deb installs it)"
         exit 77
