@@ -94,16 +94,18 @@ s_relay_stop(s_relay_t *r)
 }
 
 /* ---------------------------------------------------------------------
- * tmux: a server of the test's own (-L), one detached session of a
- * fixed size running a bash script that keeps the terminal's settings
- * before and after `zrelay top` and its exit status, then stays (so the
- * pane can be read after top left it).
+ * tmux: a server of the test's own (-S, its socket in the case's
+ * temporary directory), one detached session of a fixed size running a
+ * bash script that keeps the terminal's settings before and after
+ * `zrelay top` and its exit status, then stays (so the pane can be read
+ * after top left it). The server and the directory go when the case
+ * ends, passed or failed (the harness's end hook).
  */
 
 typedef struct {
-    char tmux[256]; /* its path */
-    char socket[64];
-    char dir[64]; /* before, after, rc */
+    char tmux[256];   /* its path */
+    char dir[64];     /* sock, before, after, rc */
+    char socket[128]; /* dir/sock */
     bool started;
 } s_tmux_t;
 
@@ -113,14 +115,31 @@ static void
 s_tmux_kill(void)
 {
     if (s_tmux.started) {
+        s_tmux.started = false;
         char cmd[512];
-        snprintf(cmd, sizeof cmd, "%s -L %s kill-server 2>/dev/null",
+        snprintf(cmd, sizeof cmd, "%s -S %s kill-server 2>/dev/null",
                  s_tmux.tmux, s_tmux.socket);
         if (system(cmd) != 0) {
             /* gone already */
         }
-        s_tmux.started = false;
+        static const char *const files[] = {"sock", "before", "after", "rc",
+                                            "rc.tmp"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            char path[128];
+            snprintf(path, sizeof path, "%s/%s", s_tmux.dir, files[i]);
+            unlink(path);
+        }
+        rmdir(s_tmux.dir);
     }
+}
+
+/* A failed case ends its process from the harness's end hook, without
+ * atexit handlers: the tmux server goes there too. */
+static void
+s_end_hook(void)
+{
+    s_tmux_kill();
+    zrt_proc_cleanup();
 }
 
 /* Run tmux ARGS... on the test's server: its stdout, which the caller
@@ -128,7 +147,7 @@ s_tmux_kill(void)
 static char *
 s_tmux_run(const char *first, ...)
 {
-    const char *argv[24] = {s_tmux.tmux, "-L", s_tmux.socket};
+    const char *argv[24] = {s_tmux.tmux, "-S", s_tmux.socket};
     int n = 3;
     va_list ap;
     va_start(ap, first);
@@ -163,9 +182,9 @@ s_tmux_start(const char *top_args)
     if (!*s_tmux.tmux) {
         ZR_SKIP("tmux is not installed (scripts/deps.sh installs it)");
     }
-    snprintf(s_tmux.socket, sizeof s_tmux.socket, "zrt-top-%d", (int) getpid());
     snprintf(s_tmux.dir, sizeof s_tmux.dir, "/tmp/zrt-top-XXXXXX");
     ZR_CHECK(mkdtemp(s_tmux.dir) != NULL);
+    snprintf(s_tmux.socket, sizeof s_tmux.socket, "%s/sock", s_tmux.dir);
     char script[2048];
     snprintf(script, sizeof script,
              "stty -g > %s/before; %s top %s; echo $? > %s/rc.tmp; "
@@ -174,6 +193,10 @@ s_tmux_start(const char *top_args)
              s_tmux.dir, s_tmux.dir);
     s_tmux.started = true;
     atexit(s_tmux_kill);
+    /* zrtest_proc.h installs its end hook with the first child: one
+     * first (tmux -V, which also shows that tmux runs), then ours. */
+    free(s_tmux_run("-V", NULL));
+    zrt_end_hook = s_end_hook;
     free(s_tmux_run("-f", "/dev/null", "new-session", "-d", "-s", "top", "-x",
                     "120", "-y", "30", "bash", "-c", script, NULL));
 }
