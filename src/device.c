@@ -128,6 +128,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
         errno = err;
         return NULL;
     }
+    zr__log_device(self->name, true); /* JSON lines name it */
     zr__engine_set_identity(self->engine, self->name, type_name);
     self->sndhwm = self->rcvhwm = -1;
     self->pubsub_opts =
@@ -209,6 +210,9 @@ zr_device_destroy(zr_device_t **self_p)
     zr__auth_destroy(&self->auth);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
+    }
+    if (self->name && self->engine) {
+        zr__log_device(self->name, false);
     }
     free(self->name);
     free(self);
@@ -1043,6 +1047,10 @@ s_open_engine(zr_device_t *self)
     for (int i = 0; i < 2; i++) {
         /* Counters are a nicety: a device runs without them. */
         self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
+        if (self->monitors[i]) {
+            zr__monitor_set_names(self->monitors[i], self->name,
+                                  i == S_FRONTEND ? "frontend" : "backend");
+        }
         if (self->monitors[i]) { /* [limits] */
             zr__monitor_set_limits(self->monitors[i],
                                    self->limits.max_connections, s_fd_line(),

@@ -29,6 +29,21 @@ void zr__log(zr_log_level_t level, const char *fmt, ...)
 #define ZR_LOG_N(...) zr__log_at(ZR_LOG_NOTICE, __VA_ARGS__)
 #define ZR_LOG_I(...) zr__log_at(ZR_LOG_INFO, __VA_ARGS__)
 #define ZR_LOG_D(...) zr__log_at(ZR_LOG_DEBUG, __VA_ARGS__)
+/* An event about DEVICE: in text "DEVICE: " and the formatted message; in
+ * JSON, EVENT and FIELDS ("key", "value", ..., NULL; values NULL or ""
+ * left out) as members of their own. Call through ZR_LOG_EVENT. */
+void zr__log_event(zr_log_level_t level, const char *device, const char *event,
+                   const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define ZR_LOG_EVENT(level, ...)                                               \
+    do {                                                                       \
+        if ((int) (level) <=                                                   \
+            atomic_load_explicit(&zr__log_threshold, memory_order_relaxed))    \
+            zr__log_event((level), __VA_ARGS__);                               \
+    } while (0)
+/* Device names a JSON line's "device" is taken from, when a line starts
+ * with one and ": " (devices add theirs while open). */
+void zr__log_device(const char *name, bool add);
 /* One source's own limit (a socket, a device's refusals), beside the
  * log's per-level one: a flood from one peer cannot crowd out the other
  * sources' lines. True when one more line may go out this second (at
@@ -462,6 +477,10 @@ bool zr__monitor_admit(zr__monitor_t *self);
  * as of the events read now: how many there are; the first MAX of them
  * in OUT. */
 size_t zr__monitor_fds(zr__monitor_t *self, int *out, size_t max);
+/* Names for its log lines (connection events): DEVICE and SIDE
+ * ("frontend", "backend"), kept, not copied. */
+void zr__monitor_set_names(zr__monitor_t *self, const char *device,
+                           const char *side);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
