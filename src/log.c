@@ -297,6 +297,15 @@ zr__log(zr_log_level_t level, const char *fmt, ...)
 }
 
 void
+zr_log_text(zr_log_level_t level, const char *text)
+{
+    if ((int) level <=
+        atomic_load_explicit(&zr__log_threshold, memory_order_relaxed)) {
+        zr__log(level, "%s", text);
+    }
+}
+
+void
 zr__log_event(zr_log_level_t level, const char *device, const char *event,
               const char *const *fields, const char *fmt, ...)
 {

@@ -272,10 +272,53 @@ test_connection_events_json(void)
     zmq_ctx_term(ctx);
 }
 
+/* zrelay VERB --log-format json: every line on stderr is one JSON object
+ * (the CLI's own lines too), and a bad format is a usage error. */
+static void
+test_log_format_json(void)
+{
+    s_eps_t e;
+    s_eps(&e);
+    const char *argv[] = {ZRELAY_BIN, "streamer",     e.front, e.back, "-v",
+                          "--log-format", "json", NULL};
+    zrt_proc_t *p = zrt_proc_start(argv, NULL);
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    while (!strstr(zrt_proc_stdout(p), "ready")) {
+        ZR_CHECKF(zrt_now_ms() < end, "no ready line");
+        zrt_proc_pump(p, 50);
+    }
+    zrt_proc_signal(p, SIGTERM);
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    char *text = strdup(zrt_proc_stderr(p));
+    int lines = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        ZR_CHECKF(o && cJSON_IsString(cJSON_GetObjectItem(o, "time")) &&
+                      cJSON_IsString(cJSON_GetObjectItem(o, "level")) &&
+                      cJSON_IsString(cJSON_GetObjectItem(o, "event")) &&
+                      cJSON_IsString(cJSON_GetObjectItem(o, "msg")),
+                  "not a log object: %s", line);
+        cJSON_Delete(o);
+        lines++;
+    }
+    ZR_CHECKF(lines >= 3, "%d lines", lines);
+    free(text);
+    zrt_proc_destroy(&p);
+    const char *bad[] = {ZRELAY_BIN, "streamer", e.front, e.back,
+                         "--log-format", "xml", NULL};
+    p = zrt_proc_start(bad, NULL);
+    zrt_proc_expect_exit(p, 2, ZRT_DEADLINE_MS);
+    ZR_CHECKF(strstr(zrt_proc_stderr(p), "not one of text, json"), "%s",
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+    s_eps_done(&e);
+}
+
 ZR_TESTS = {
     {"a stderr nobody reads does not stop the relay", test_unread_stderr},
     {"a flood of warnings is rate-limited, and says so", test_rate_limited},
     {"connection events, in JSON", test_connection_events_json},
+    {"--log-format json: one object a line", test_log_format_json},
     {NULL, NULL},
 };
 ZR_MAIN

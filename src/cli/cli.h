@@ -23,6 +23,9 @@ int cli_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Log lines to stderr at LEVEL and above (-v: info, -vv: debug). */
 void cli_log_to_stderr(int verbosity);
+/* --log-format NAME: "text" or "json" (one object per line); CLI_OK, or
+ * CLI_USAGE said. */
+int cli_log_format(const char *name);
 /* The same, to syslog (journald). Lines go through a bounded queue to a
  * writer thread of their own (cli_log.c): a log that does not keep up
  * loses lines, counted, and never holds a relay up. */

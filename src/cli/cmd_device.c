@@ -185,6 +185,8 @@ s_help(const s_kind_t *k, FILE *out)
         "  --io-threads N         libzmq I/O threads (default: 1)\n"
         "  -v, --verbose          more log lines on stderr (-vv: "
         "debug)\n"
+        "  --log-format F         text (default) or json: one JSON object "
+        "per line\n"
         "  -h, --help             this text\n"
         "\n"
         "Every option is also a config key for 'zrelay run' (--max-msg-size\n"
@@ -255,7 +257,7 @@ s_print_endpoints(zr_device_t *dev)
 #define S_OPT_BASE 1000
 #define S_OPT_NO_BASE 2000
 #define S_MAX_OPTIONS 64
-enum { S_OPT_IOTHREADS = 900 };
+enum { S_OPT_IOTHREADS = 900, S_OPT_LOG_FORMAT };
 
 static void
 s_build_options(zr_device_type_t type, struct option *options, char names[][40])
@@ -285,6 +287,8 @@ s_build_options(zr_device_type_t type, struct option *options, char names[][40])
     options[n++] =
         (struct option){"io-threads", required_argument, NULL, S_OPT_IOTHREADS};
     options[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
+    options[n++] = (struct option){"log-format", required_argument, NULL,
+                                   S_OPT_LOG_FORMAT};
     options[n++] = (struct option){"help", no_argument, NULL, 'h'};
     options[n] = (struct option){NULL, 0, NULL, 0};
 }
@@ -452,6 +456,11 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
             }
             break;
         case 'v': verbosity++; break;
+        case S_OPT_LOG_FORMAT:
+            if (cli_log_format(optarg) != CLI_OK) {
+                return CLI_USAGE;
+            }
+            break;
         case 'h': s_help(k, stdout); return CLI_OK;
         case ':':
             return cli_error(CLI_USAGE, "%s: option '%s' needs a value", verb,
