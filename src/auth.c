@@ -1288,11 +1288,10 @@ s_protocol(const void *base)
     if (!self || !self->failed) {
         return 0;
     }
-    uint64_t failed = self->failed(self->failed_arg);
-    uint64_t zap = zr__stat_get(&self->unknown_key) +
-                   zr__stat_get(&self->bad_password) +
-                   zr__stat_get(&self->address);
-    uint64_t now = failed > zap ? failed - zap : 0;
+    /* The secured sides' handshakes that failed before a ZAP decision
+     * (the ZAP refusals are counted by reason here and by the monitors,
+     * max_connections among them). */
+    uint64_t now = self->failed(self->failed_arg);
     uint64_t seen = zr__stat_get(&self->protocol_seen);
     while (now > seen &&
            !atomic_compare_exchange_weak(&self->protocol_seen, &seen, now)) {

@@ -43,7 +43,7 @@ struct zr_device_t {
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
     zr__limits_t limits;        /* [limits] */
-    zr__monitor_t *monitors[2]; /* frontend, backend */
+    zr__monitor_t *monitors[S_ROLES]; /* by role, where there is one */
     zr__unended_t *unended[2];  /* [limits] their unended messages */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
@@ -175,9 +175,11 @@ s_auth_side(int i)
 static void
 s_close_sockets(zr_device_t *self)
 {
-    for (int i = 0; i < 2; i++) {
-        zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
-        zr__unended_destroy(&self->unended[i]);
+    for (int i = 0; i < S_ROLES; i++) {
+        if (i < 2) {
+            zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
+            zr__unended_destroy(&self->unended[i]);
+        }
         zr__monitor_destroy(&self->monitors[i], self->sockets[i]);
     }
     for (int i = 0; i < S_ROLES; i++) {
@@ -960,9 +962,7 @@ s_auth_failed(const void *arg)
     uint64_t n = 0;
     for (int i = 0; i < 2; i++) {
         if (self->zap_sides[i]) {
-            zr_conn_stats_t c;
-            zr__monitor_stats(self->monitors[i], &c);
-            n += c.handshake_failed;
+            n += zr__monitor_failed_before_zap(self->monitors[i]);
         }
     }
     return n;
@@ -1044,14 +1044,19 @@ s_open_engine(zr_device_t *self)
                                self->sockets[S_BACKEND]) != 0) {
         return s_open_failed(self, errno, "%s", zmq_strerror(errno));
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < S_ROLES; i++) {
         /* Counters are a nicety: a device runs without them. */
-        self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
-        if (self->monitors[i]) {
-            zr__monitor_set_names(self->monitors[i], self->name,
-                                  i == S_FRONTEND ? "frontend" : "backend");
+        if (!self->sockets[i] ||
+            !(self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]))) {
+            continue;
         }
-        if (self->monitors[i]) { /* [limits] */
+        zr__monitor_set_names(self->monitors[i], self->name, s_role_names[i]);
+        if (i >= 2) { /* capture, control, sync: counted and logged */
+            zr__engine_watch_lazy(self->engine,
+                                  zr__monitor_socket(self->monitors[i]),
+                                  zr__monitor_drain, self->monitors[i]);
+        }
+        else { /* [limits] */
             zr__monitor_set_limits(self->monitors[i],
                                    self->limits.max_connections, s_fd_line(),
                                    false);
@@ -1433,6 +1438,16 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
             all[k++] = zr__monitor_section(self->monitors[i], path, labels);
             all[k++] = zr__unended_section(self->unended[i], path, labels);
         }
+    }
+    /* The other sockets' connections, zeros where there is none. */
+    static const char *const paths[] = {"capture.connections",
+                                        "control.connections",
+                                        "sync.connections"};
+    static const char *const labels[] = {
+        "socket=\"capture\"", "socket=\"control\"", "socket=\"sync\""};
+    for (int i = S_CAPTURE; i < S_ROLES && k < ZR__STAT_SECTIONS_MAX; i++) {
+        all[k++] = zr__monitor_section(self->monitors[i], paths[i - S_CAPTURE],
+                                       labels[i - S_CAPTURE]);
     }
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
         all[k++] = zr__broker_section(self->broker);

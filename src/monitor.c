@@ -402,6 +402,14 @@ s_drain(zr__monitor_t *self)
     }
 }
 
+uint64_t
+zr__monitor_failed_before_zap(const zr__monitor_t *self)
+{
+    return self ? zr__stat_get(&self->failed_no_detail) +
+                      zr__stat_get(&self->failed_protocol)
+                : 0;
+}
+
 void
 zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                           void *arg)

@@ -461,6 +461,9 @@ void zr__monitor_drain(void *arg);
 void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                                void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+/* Handshakes that failed before any ZAP decision (no detail, protocol
+ * errors): auth.denied.protocol on a secured side. SELF may be NULL. */
+uint64_t zr__monitor_failed_before_zap(const zr__monitor_t *self);
 /* [limits] Close a connection accepted while MAX (0: no limit) are open
  * already, or on a descriptor at or above FD_LINE (0: none), counted.
  * AT_ZAP: the socket's ZAP handler asks zr__monitor_admit about each new

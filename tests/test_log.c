@@ -163,7 +163,8 @@ s_keep(zr_log_level_t level, const char *line, void *arg)
     pthread_mutex_unlock(&s_lines.lock);
 }
 
-/* The first kept JSON line whose "event" is EVENT, parsed, or NULL. */
+/* The first kept JSON line whose "event" is EVENT about the frontend,
+ * parsed, or NULL. */
 static cJSON *
 s_event(const char *event)
 {
@@ -175,7 +176,9 @@ s_event(const char *event)
         cJSON *o = cJSON_Parse(line);
         *end = '\n';
         cJSON *e = cJSON_GetObjectItem(o, "event");
-        if (cJSON_IsString(e) && strcmp(e->valuestring, event) == 0) {
+        cJSON *side = cJSON_GetObjectItem(o, "socket");
+        if (cJSON_IsString(e) && strcmp(e->valuestring, event) == 0 &&
+            cJSON_IsString(side) && strcmp(side->valuestring, "frontend") == 0) {
             found = o;
         }
         else {
@@ -218,8 +221,23 @@ test_connection_events_json(void)
     ZR_CHECK(dev != NULL);
     ZR_PASS(zr_device_set_frontend(dev, "@tcp://127.0.0.1:*"));
     ZR_PASS(zr_device_set_backend(dev, "@tcp://127.0.0.1:*"));
+    ZR_PASS(zr_device_set_control(dev, "@tcp://127.0.0.1:*"));
     ZR_PASS(zr_device_start(dev));
     const char *front = zrt_device_endpoint(dev, 0);
+    const char *control = zrt_device_endpoint(dev, 2);
+    /* The control socket's connections are counted too. */
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, control);
+    ZR_SEND(req, "PING");
+    char pong[64];
+    ZR_CHECK(zrt_readable(req, ZRT_DEADLINE_MS) &&
+             zmq_recv(req, pong, sizeof pong, 0) > 0);
+    zmq_close(req);
+    int64_t until = zrt_now_ms() + ZRT_DEADLINE_MS;
+    while (zrt_stat(dev, "control", "connections", "accepted", NULL) < 1) {
+        ZR_CHECKF(zrt_now_ms() < until, "control.connections.accepted 0");
+        zmq_poll(NULL, 0, 20);
+    }
     /* A ZeroMQ peer: accepted, then closed. */
     void *push = zrt_socket(ctx, ZMQ_PUSH);
     zrt_connect(push, front);

@@ -757,6 +757,10 @@ def case_maxconn():
         wait_for(lambda: denied(stats(ctl), "unknown_key") == 1,
                  "unknown key not counted")
         check(refused("frontend") == 1, "the unknown key counted as over")
+        wait_for(lambda: stats(ctl)["frontend"]["connections"]
+                 ["handshake_failed"] == 2, "the two refusals not seen")
+        check(denied(stats(ctl), "protocol") == 0,
+              "a refusal over max_connections counted as a protocol error")
         worker2 = plain_socket(zmq.REP, back)
         wait_for(lambda: refused("backend") == 1,
                  "the worker over the limit was not refused")
