@@ -6,13 +6,17 @@
 #   scripts/deps.sh --bench   also what `make bench` plots with and
 #                             `make bench-cost` counts system calls with
 #   scripts/deps.sh --fuzz    also clang and libFuzzer, for `make fuzz`
+#   scripts/deps.sh --deb     also Debian's packaging tools, for `make deb`
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
     libsystemd-dev libbsd-dev libczmq-dev libmicrohttpd-dev python3-zmq
-    iproute2 valgrind prometheus curl"
+    iproute2 valgrind tmux prometheus curl"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox linux-perf"
+fi
+if [ "${1:-}" = "--deb" ]; then
+    PACKAGES="$PACKAGES debhelper dpkg-dev lintian adduser"
 fi
 if [ "${1:-}" = "--fuzz" ]; then
     PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev"
