@@ -13,6 +13,8 @@
 #                and libFuzzer: executions, coverage, findings
 #                (docs/FUZZING.md)
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb     the Debian packages zrelay, libzrelay0 and libzrelay-dev
+#                in build-deb/ (debian/, dist/make-deb.sh), lintian-checked
 #   make clean
 
 BUILD   ?= build
@@ -21,11 +23,12 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZDIR ?= build-fuzz
+DEBDIR  ?= build-deb
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
 .PHONY: all deps build run test bench bench-quick bench-cost bench-scale \
-	bench-hostile fuzz install clean
+	bench-hostile fuzz install deb clean
 
 # The build's own makes (cmake --build runs make) inherit this: progress
 # lines and the result, not hundreds of "Entering directory" lines.
@@ -99,5 +102,12 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 	@echo "installed under $(DESTDIR)$(PREFIX) (README.md: Install)"
 
+# Built out of the source tree, from a copy in $(DEBDIR) (README.md,
+# "Installing from the package"); tests/deb/install_test.sh installs and
+# purges them (as root: CI runs it after make test).
+deb:
+	@scripts/deps.sh --deb
+	dist/make-deb.sh $(DEBDIR) $(JOBS)
+
 clean:
-	rm -rf $(BUILD) $(TESTDIR) $(FUZZDIR)
+	rm -rf $(BUILD) $(TESTDIR) $(FUZZDIR) $(DEBDIR)

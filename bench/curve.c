@@ -194,13 +194,6 @@ s_work(void *arg)
 }
 
 static int
-s_cmp(const void *x, const void *y)
-{
-    double a = *(const double *) x, b = *(const double *) y;
-    return (a > b) - (a < b);
-}
-
-static int
 s_roundtrips(const s_cfg_t *cfg, size_t size, bool secure, double *p50,
              double *p99)
 {
@@ -239,9 +232,9 @@ s_roundtrips(const s_cfg_t *cfg, size_t size, bool secure, double *p50,
         }
         lat[n++] = (s_now() - t0) * 1e6;
     }
-    qsort(lat, n, sizeof *lat, s_cmp);
-    *p50 = n ? lat[n / 2] : NAN;
-    *p99 = n ? lat[(size_t) ((double) (n - 1) * 0.99)] : NAN;
+    b_sort(lat, n);
+    *p50 = b_quantile(lat, n, 0.50);
+    *p99 = b_quantile(lat, n, 0.99);
     free(lat);
     free(buf);
     zmq_close(req);
@@ -304,8 +297,8 @@ s_keygen(s_cfg_t *cfg)
 static double
 s_median(double *v, int n)
 {
-    qsort(v, (size_t) n, sizeof *v, s_cmp);
-    return n ? v[n / 2] : NAN;
+    b_sort(v, (size_t) n);
+    return b_quantile(v, (size_t) n, 0.50);
 }
 
 static void

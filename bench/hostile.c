@@ -253,23 +253,6 @@ s_attack_run(void *arg)
  * The client and a phase.
  */
 static int
-s_cmp(const void *x, const void *y)
-{
-    double a = *(const double *) x, b = *(const double *) y;
-    return (a > b) - (a < b);
-}
-
-static double
-s_pct(const double *v, size_t n, double p)
-{
-    if (n == 0) {
-        return NAN;
-    }
-    size_t i = (size_t) (p * (double) (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
-static int
 s_phase(void *ctx, const char *frontend, double duration_s,
         const b_relay_proc_t *relay, s_phase_t *out)
 {
@@ -305,10 +288,10 @@ s_phase(void *ctx, const char *frontend, double duration_s,
         }
     }
     zmq_close(req);
-    qsort(lat, n, sizeof *lat, s_cmp);
+    b_sort(lat, n);
     out->samples = n;
-    out->p50_us = s_pct(lat, n, 0.50);
-    out->p99_us = s_pct(lat, n, 0.99);
+    out->p50_us = b_quantile(lat, n, 0.50);
+    out->p99_us = b_quantile(lat, n, 0.99);
     out->max_us = n ? lat[n - 1] : NAN;
     double rss = b_proc_status_kib(relay->pid, "VmRSS:");
     out->rss_kib = rss > rss_max ? rss : rss_max;

@@ -304,3 +304,26 @@ b_proc_status_kib(pid_t pid, const char *field)
     fclose(f);
     return kib;
 }
+
+static int
+s_cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *) x, b = *(const double *) y;
+    return (a > b) - (a < b);
+}
+
+void
+b_sort(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, s_cmp_double);
+}
+
+double
+b_quantile(const double *v, size_t n, double p)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    size_t i = (size_t) (p * (double) (n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}

@@ -56,4 +56,10 @@ double b_proc_stat_cpu_s(const char *path, char *comm, size_t commlen);
 /* "VmRSS:" or "VmHWM:" of process PID, KiB; NAN when unreadable. */
 double b_proc_status_kib(pid_t pid, const char *field);
 
+/* Sort the N samples V in place, smallest first. */
+void b_sort(double *v, size_t n);
+/* The P quantile (0..1) of the N sorted samples V (nearest rank); NAN
+ * when there is none. */
+double b_quantile(const double *v, size_t n, double p);
+
 #endif

@@ -60,6 +60,16 @@ ZR_EXPORT void zr_log_set_level(zr_log_level_t level);
 ZR_EXPORT zr_log_level_t zr_log_level(void);
 /* "error", "warning", "notice", "info", "debug"; -1 for an unknown name. */
 ZR_EXPORT int zr_log_level_from_name(const char *name);
+/* What a line is: text (the default), or one JSON object for log
+ * shippers, {"time": RFC 3339 UTC, "level", "device" (when the line is
+ * about one), "event" ("log", or a connection event: "accepted",
+ * "connected", "disconnected", "handshake_failed", ...), "msg", and the
+ * event's fields ("socket", "peer", "endpoint", "reason", ...)}. */
+typedef enum { ZR_LOG_TEXT = 0, ZR_LOG_JSON = 1 } zr_log_format_t;
+ZR_EXPORT void zr_log_set_format(zr_log_format_t format);
+/* TEXT to the handler as one of the library's own lines: escaped or put
+ * in JSON, rate-limited (an application's lines beside the library's). */
+ZR_EXPORT void zr_log_text(zr_log_level_t level, const char *text);
 
 /* Seed libc's rand() from getrandom(2), once per process; the library
  * does it itself when it is loaded, and a program may call it first thing

@@ -6,23 +6,26 @@
 #   scripts/deps.sh --bench   also what `make bench` plots with and
 #                             `make bench-cost` counts system calls with
 #   scripts/deps.sh --fuzz    also clang and libFuzzer, for `make fuzz`
+#   scripts/deps.sh --deb     also Debian's packaging tools, for `make deb`
 #   scripts/deps.sh --browser also Chromium (about 120 MB to download,
 #                             410 MB installed), for the status page's
 #                             test in a real browser; CI (.ci/run) adds
 #                             it, `make test` skips that test without it
-# Groups add up: scripts/deps.sh --bench --browser.
+# Groups add up: scripts/deps.sh --deb --browser.
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
     libsystemd-dev libbsd-dev libczmq-dev libmicrohttpd-dev python3-zmq
-    iproute2 valgrind prometheus curl"
+    iproute2 valgrind tmux prometheus curl"
 for group in "$@"; do
     case "$group" in
     --bench) PACKAGES="$PACKAGES gnuplot-nox linux-perf" ;;
+    --deb) PACKAGES="$PACKAGES debhelper dpkg-dev lintian adduser" ;;
     --fuzz) PACKAGES="$PACKAGES clang-14 libfuzzer-14-dev" ;;
     --browser) PACKAGES="$PACKAGES chromium" ;;
     *)
-        echo "deps.sh: unknown group '$group' (--bench, --fuzz, --browser)" >&2
+        echo "deps.sh: unknown group '$group' (--bench, --deb, --fuzz," \
+            "--browser)" >&2
         exit 2
         ;;
     esac

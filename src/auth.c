@@ -37,11 +37,12 @@
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 /* Refusals logged per device and second; the rest are counted only. */
 #define S_LOG_PER_SEC 10
-/* The ZAP domain of a socket that binds outside its device's policy
- * (secure_side, or no policy): the handler lets every NULL peer in, and
- * libzmq, because there is a handler, refuses unversioned ones. No
- * device name has a '#' (config.c). */
-#define S_OPEN_DOMAIN "#open"
+/* A bound socket's ZAP domain: its policy's key ("zr" and the policy's
+ * address: devices of one name may share a context) and, after a '#', the
+ * side ('f' frontend, 'b' backend, 'o' any other socket). The side tells
+ * the handler whether the policy applies (secure_side) and which socket's
+ * connections to count against max_connections. */
+#define S_SIDES "fbo"
 
 typedef struct {
     int family; /* AF_INET or AF_INET6 */
@@ -56,7 +57,8 @@ typedef struct {
 typedef struct s_handler_t s_handler_t;
 
 struct zr__auth_t {
-    char *domain; /* the device's name */
+    char *domain;  /* the device's name, for the log */
+    char key[40];  /* in the ZAP domain: unique in the process */
     int side;     /* ZR__AUTH_ALL, _FRONTEND, _BACKEND */
     char *curve_secret, *curve_allow, *passwords;
     char *curve_server_key, *curve_cert;
@@ -76,6 +78,9 @@ struct zr__auth_t {
     const void *failed_arg;
     zr__log_limit_t log_limit; /* the handler's thread's */
     bool guard;                /* ZAP even with NULL and no lists */
+    /* [limits] The sides' connection counters, which decide
+     * max_connections at the handshake; set and read under s_lock. */
+    zr__monitor_t *monitors[2];
     s_handler_t *handler; /* while registered */
     zr__auth_t *next;
 };
@@ -110,6 +115,7 @@ zr__auth_new(const char *domain)
 {
     zr__auth_t *self = calloc(1, sizeof *self);
     if (self) {
+        snprintf(self->key, sizeof self->key, "zr%p", (void *) self);
         self->domain = strdup(domain);
         if (!self->domain) {
             free(self);
@@ -616,7 +622,7 @@ static zr__auth_t *
 s_find(s_handler_t *h, const char *domain, size_t len)
 {
     for (zr__auth_t *p = h->policies; p; p = p->next) {
-        if (strlen(p->domain) == len && memcmp(p->domain, domain, len) == 0) {
+        if (strlen(p->key) == len && memcmp(p->key, domain, len) == 0) {
             return p;
         }
     }
@@ -709,6 +715,20 @@ s_log_refusal(zr__auth_t *p, const char *address, const char *why)
     }
 }
 
+/* Whether SECRET (a C string) is the LEN bytes at GIVEN, in a time that
+ * depends on LEN only: what a wrong password costs does not say how much
+ * of it was right. */
+static bool
+s_same_secret(const char *secret, const char *given, size_t len)
+{
+    size_t slen = strlen(secret);
+    unsigned char diff = slen != len;
+    for (size_t i = 0; i < len; i++) {
+        diff |= (unsigned char) (given[i] ^ (slen ? secret[i % slen] : 0));
+    }
+    return diff == 0 && slen == len;
+}
+
 typedef struct {
     zmq_msg_t frames[8];
     int n;
@@ -727,20 +747,31 @@ s_decide(s_handler_t *h, s_request_t *r, char *user_id, size_t idlen)
                 zmq_msg_size(&r->frames[3]));
     const char *mech = zmq_msg_data(&r->frames[5]);
     size_t mlen = zmq_msg_size(&r->frames[5]);
-    if (zmq_msg_size(&r->frames[2]) == strlen(S_OPEN_DOMAIN) &&
-        memcmp(zmq_msg_data(&r->frames[2]), S_OPEN_DOMAIN,
-               strlen(S_OPEN_DOMAIN)) == 0) {
-        return "200"; /* a guarded socket outside any policy */
+    /* The domain: the policy's key, '#', the side. */
+    const char *domain = zmq_msg_data(&r->frames[2]);
+    size_t dlen = zmq_msg_size(&r->frames[2]);
+    const char *letter =
+        dlen >= 2 && domain[dlen - 2] == '#' && domain[dlen - 1]
+            ? strchr(S_SIDES, domain[dlen - 1])
+            : NULL;
+    if (!letter) {
+        return "400"; /* not a domain of ours */
     }
+    int side = letter[0] == 'f'   ? ZR__AUTH_FRONTEND
+               : letter[0] == 'b' ? ZR__AUTH_BACKEND
+                                  : -1;
     pthread_mutex_lock(&s_lock);
-    zr__auth_t *p =
-        s_find(h, zmq_msg_data(&r->frames[2]), zmq_msg_size(&r->frames[2]));
+    zr__auth_t *p = s_find(h, domain, dlen - 2);
     if (!p) {
         pthread_mutex_unlock(&s_lock);
         return "400"; /* a device gone meanwhile */
     }
     const char *code = "200";
-    if (!s_address_ok(p, address)) {
+    if (!zr__auth_applies(p, side)) {
+        /* Outside secure_side: every NULL peer; libzmq, because it asked
+         * a handler, has refused unversioned ones already. */
+    }
+    else if (!s_address_ok(p, address)) {
         zr__stat_add(&p->address, 1);
         s_log_refusal(p, address, "address not allowed");
         code = "400";
@@ -772,8 +803,7 @@ s_decide(s_handler_t *h, s_request_t *r, char *user_id, size_t idlen)
             for (size_t i = 0; !ok && i < p->nusers; i++) {
                 ok = strlen(p->users[i].user) == ulen &&
                      memcmp(p->users[i].user, u, ulen) == 0 &&
-                     strlen(p->users[i].password) == pwlen &&
-                     memcmp(p->users[i].password, pw, pwlen) == 0;
+                     s_same_secret(p->users[i].password, pw, pwlen);
             }
             s_printable(user_id, idlen, u, ulen);
         }
@@ -786,7 +816,12 @@ s_decide(s_handler_t *h, s_request_t *r, char *user_id, size_t idlen)
             code = "400";
         }
     }
-    if (code[0] == '2') {
+    zr__monitor_t *m = side > 0 ? p->monitors[side - 1] : NULL;
+    if (code[0] == '2' && m && !zr__monitor_admit(m)) {
+        s_log_refusal(p, address, "max_connections reached");
+        code = "400"; /* counted by the monitor, as its own refusals */
+    }
+    else if (code[0] == '2' && zr__auth_applies(p, side)) {
         zr__stat_add(&p->allowed, 1);
     }
     pthread_mutex_unlock(&s_lock);
@@ -1011,22 +1046,6 @@ zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen)
     if (!zr__auth_needs_zap(self) || self->handler) {
         return 0;
     }
-    bool policy =
-        self->curve_secret || self->passwords || self->nallow || self->ndeny;
-    if (!policy && !strchr(self->domain, '#')) {
-        /* Only the guard (refuse_unversioned): devices of one name may
-         * share a context then, so the domain is made this one's own. */
-        size_t len = strlen(self->domain) + 32;
-        char *own = malloc(len);
-        if (!own) {
-            zr__errf(err, errlen, "out of memory");
-            errno = ENOMEM;
-            return -1;
-        }
-        snprintf(own, len, "%s#%p", self->domain, (void *) self);
-        free(self->domain);
-        self->domain = own;
-    }
     if (s_load(self, err, errlen) != 0) {
         errno = EINVAL;
         return -1;
@@ -1061,16 +1080,6 @@ zr__auth_open(zr__auth_t *self, void *ctx, char *err, size_t errlen)
         s_handlers = h;
     }
     pthread_mutex_lock(&s_lock);
-    if (s_find(h, self->domain, strlen(self->domain))) {
-        pthread_mutex_unlock(&s_lock);
-        pthread_mutex_unlock(&s_life);
-        zr__errf(err, errlen,
-                 "another device named %s already has a policy in this "
-                 "context",
-                 self->domain);
-        errno = EEXIST;
-        return -1;
-    }
     self->next = h->policies;
     h->policies = self;
     h->refs++;
@@ -1157,16 +1166,25 @@ s_setopt(void *socket, int option, const void *value, size_t size, char *err,
 }
 
 int
-zr__auth_server_socket(zr__auth_t *self, void *socket, char *err, size_t errlen)
+zr__auth_server_socket(zr__auth_t *self, int side, void *socket, char *err,
+                       size_t errlen)
 {
     if (!zr__auth_needs_zap(self)) {
         return 0;
     }
-    int on = 1;
-    if (s_setopt(socket, ZMQ_ZAP_DOMAIN, self->domain, strlen(self->domain),
-                 err, errlen) != 0) {
+    char domain[sizeof self->key + 2];
+    snprintf(domain, sizeof domain, "%s#%c", self->key,
+             side == ZR__AUTH_FRONTEND  ? 'f'
+             : side == ZR__AUTH_BACKEND ? 'b'
+                                        : 'o');
+    if (s_setopt(socket, ZMQ_ZAP_DOMAIN, domain, strlen(domain), err,
+                 errlen) != 0) {
         return -1;
     }
+    if (!zr__auth_applies(self, side)) {
+        return 0; /* the guard only */
+    }
+    int on = 1;
     if (self->curve_secret) {
         return s_setopt(socket, ZMQ_CURVE_SERVER, &on, sizeof on, err,
                         errlen) ||
@@ -1179,11 +1197,15 @@ zr__auth_server_socket(zr__auth_t *self, void *socket, char *err, size_t errlen)
     return 0;
 }
 
-int
-zr__auth_guard_socket(void *socket, char *err, size_t errlen)
+void
+zr__auth_set_monitor(zr__auth_t *self, int side, zr__monitor_t *monitor)
 {
-    return s_setopt(socket, ZMQ_ZAP_DOMAIN, S_OPEN_DOMAIN,
-                    strlen(S_OPEN_DOMAIN), err, errlen);
+    if (!self || (side != ZR__AUTH_FRONTEND && side != ZR__AUTH_BACKEND)) {
+        return;
+    }
+    pthread_mutex_lock(&s_lock);
+    self->monitors[side - 1] = monitor;
+    pthread_mutex_unlock(&s_lock);
 }
 
 int
@@ -1266,11 +1288,10 @@ s_protocol(const void *base)
     if (!self || !self->failed) {
         return 0;
     }
-    uint64_t failed = self->failed(self->failed_arg);
-    uint64_t zap = zr__stat_get(&self->unknown_key) +
-                   zr__stat_get(&self->bad_password) +
-                   zr__stat_get(&self->address);
-    uint64_t now = failed > zap ? failed - zap : 0;
+    /* The secured sides' handshakes that failed before a ZAP decision
+     * (the ZAP refusals are counted by reason here and by the monitors,
+     * max_connections among them). */
+    uint64_t now = self->failed(self->failed_arg);
     uint64_t seen = zr__stat_get(&self->protocol_seen);
     while (now > seen &&
            !atomic_compare_exchange_weak(&self->protocol_seen, &seen, now)) {

@@ -914,15 +914,8 @@ s_connection(zr__broker_t *self, s_worker_t *w, const zr__msg_t *msg, int fd,
 {
     w->fd = fd;
     w->addr[0] = 0;
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    char host[48], port[8];
-    if (fd >= 0 && getpeername(fd, (struct sockaddr *) &sa, &len) == 0 &&
-        (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) &&
-        getnameinfo((struct sockaddr *) &sa, len, host, sizeof host, port,
-                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-        snprintf(w->addr, sizeof w->addr,
-                 sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    if (fd >= 0 && zr__peer_name(fd, w->addr, sizeof w->addr) == 0) {
+        /* its address and port */
     }
     else if (fd >= 0) {
         const char *peer =

@@ -217,7 +217,7 @@ s_control_socket(zr_daemon_t *self, zr_endpoints_t *eps, char *err,
         return NULL;
     }
     if (self->control_auth &&
-        zr__auth_server_socket(self->control_auth, sock, err, errlen) != 0) {
+        zr__auth_server_socket(self->control_auth, -1, sock, err, errlen) != 0) {
         zmq_close(sock);
         errno = EINVAL;
         return NULL;

@@ -43,11 +43,13 @@ struct zr_device_t {
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
     zr__limits_t limits;        /* [limits] */
-    zr__monitor_t *monitors[2]; /* frontend, backend */
+    zr__monitor_t *monitors[S_ROLES]; /* by role, where there is one */
+    zr__unended_t *unended[2];  /* [limits] their unended messages */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
     zr__auth_t *auth;  /* auth lane: its policy (auth.c) */
     bool zap_sides[2]; /* auth lane: bound and secured */
+    bool zap_domain[2]; /* bound with a ZAP domain: limits decided there */
     zr__engine_t *engine;
     pthread_t thread;
     bool threaded;
@@ -77,6 +79,7 @@ static const struct {
 #define S_DEFAULT_MAX_CONNECTIONS 10000
 #define S_DEFAULT_HANDSHAKE_IVL 5000
 #define S_DEFAULT_MAX_SUBSCRIPTION_SIZE 256
+#define S_DEFAULT_MAX_PEER_SUBSCRIPTIONS 1000
 #define S_DEFAULT_MAX_SUBSCRIPTIONS 10000
 
 const char *
@@ -125,6 +128,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
         errno = err;
         return NULL;
     }
+    zr__log_device(self->name, true); /* JSON lines name it */
     zr__engine_set_identity(self->engine, self->name, type_name);
     self->sndhwm = self->rcvhwm = -1;
     self->pubsub_opts =
@@ -140,6 +144,8 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                   .handshake_ivl = S_DEFAULT_HANDSHAKE_IVL,
                                   .max_subscription_size =
                                       S_DEFAULT_MAX_SUBSCRIPTION_SIZE,
+                                  .max_peer_subscriptions =
+                                      S_DEFAULT_MAX_PEER_SUBSCRIPTIONS,
                                   .refuse_unversioned = true};
     self->block_timeout = -1;
     self->block_ms = 1000;
@@ -157,10 +163,23 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     return self;
 }
 
+/* The auth lane's name of role I (frontend, backend, other). */
+static int
+s_auth_side(int i)
+{
+    return i == S_FRONTEND  ? ZR__AUTH_FRONTEND
+           : i == S_BACKEND ? ZR__AUTH_BACKEND
+                            : -1;
+}
+
 static void
 s_close_sockets(zr_device_t *self)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < S_ROLES; i++) {
+        if (i < 2) {
+            zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
+            zr__unended_destroy(&self->unended[i]);
+        }
         zr__monitor_destroy(&self->monitors[i], self->sockets[i]);
     }
     for (int i = 0; i < S_ROLES; i++) {
@@ -193,6 +212,9 @@ zr_device_destroy(zr_device_t **self_p)
     zr__auth_destroy(&self->auth);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
+    }
+    if (self->name && self->engine) {
+        zr__log_device(self->name, false);
     }
     free(self->name);
     free(self);
@@ -908,27 +930,28 @@ s_role_types(const zr_device_t *self, int types[S_ROLES])
 static int
 s_secure(zr_device_t *self, int role, void *socket, char *err, size_t errlen)
 {
-    int side = role == S_FRONTEND  ? ZR__AUTH_FRONTEND
-               : role == S_BACKEND ? ZR__AUTH_BACKEND
-                                   : -1;
+    int side = s_auth_side(role);
     zr_endpoints_t *eps = self->endpoints[role];
     bool binds = false;
     for (size_t i = 0; eps && i < zr_endpoints_size(eps); i++) {
         binds = binds || zr_endpoints_is_bind(eps, i);
     }
-    if (!zr__auth_applies(self->auth, side)) {
-        /* Outside the policy (secure_side), a port that binds still goes
-         * through the handler: no unversioned peer on any port. */
-        bool guard = binds && self->auth && self->limits.refuse_unversioned;
-        return guard ? zr__auth_guard_socket(socket, err, errlen) : 0;
-    }
+    bool applies = zr__auth_applies(self->auth, side);
     if (!binds) {
-        return zr__auth_client_socket(self->auth, socket, err, errlen);
+        return applies ? zr__auth_client_socket(self->auth, socket, err, errlen)
+                       : 0;
+    }
+    /* Outside the policy (secure_side), a port that binds still goes
+     * through the handler: no unversioned peer on any port, and
+     * max_connections decided at the handshake. */
+    if (!applies && !(self->auth && self->limits.refuse_unversioned)) {
+        return 0;
     }
     if (role <= S_BACKEND) {
-        self->zap_sides[role] = zr__auth_needs_zap(self->auth);
+        self->zap_sides[role] = applies && zr__auth_needs_zap(self->auth);
+        self->zap_domain[role] = zr__auth_needs_zap(self->auth);
     }
-    return zr__auth_server_socket(self->auth, socket, err, errlen);
+    return zr__auth_server_socket(self->auth, side, socket, err, errlen);
 }
 
 /* Handshakes failed on the secured sides, for auth.denied.protocol. */
@@ -939,9 +962,7 @@ s_auth_failed(const void *arg)
     uint64_t n = 0;
     for (int i = 0; i < 2; i++) {
         if (self->zap_sides[i]) {
-            zr_conn_stats_t c;
-            zr__monitor_stats(self->monitors[i], &c);
-            n += c.handshake_failed;
+            n += zr__monitor_failed_before_zap(self->monitors[i]);
         }
     }
     return n;
@@ -1023,12 +1044,22 @@ s_open_engine(zr_device_t *self)
                                self->sockets[S_BACKEND]) != 0) {
         return s_open_failed(self, errno, "%s", zmq_strerror(errno));
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < S_ROLES; i++) {
         /* Counters are a nicety: a device runs without them. */
-        self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]);
-        if (self->monitors[i]) { /* [limits] */
+        if (!self->sockets[i] ||
+            !(self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]))) {
+            continue;
+        }
+        zr__monitor_set_names(self->monitors[i], self->name, s_role_names[i]);
+        if (i >= 2) { /* capture, control, sync: counted and logged */
+            zr__engine_watch_lazy(self->engine,
+                                  zr__monitor_socket(self->monitors[i]),
+                                  zr__monitor_drain, self->monitors[i]);
+        }
+        else { /* [limits] */
             zr__monitor_set_limits(self->monitors[i],
-                                   self->limits.max_connections, s_fd_line());
+                                   self->limits.max_connections, s_fd_line(),
+                                   false);
         }
     }
     zr__engine_set_drain(self->engine,
@@ -1057,6 +1088,8 @@ s_open_engine(zr_device_t *self)
     if (self->type == ZR_FORWARDER) {
         self->pubsub_opts.max_subscription_size =
             (uint64_t) self->limits.max_subscription_size;
+        self->pubsub_opts.max_peer_subscriptions =
+            self->limits.max_peer_subscriptions;
         self->pubsub =
             zr__pubsub_new(self->engine, self->name, self->sockets[S_FRONTEND],
                            self->sockets[S_BACKEND], self->sockets[S_SYNC],
@@ -1080,6 +1113,28 @@ s_open_engine(zr_device_t *self)
         else {
             zr__engine_watch_lazy(self->engine, pair, zr__monitor_drain,
                                   self->monitors[i]);
+            /* [limits] Lazily read, it may be read by the ZAP handler
+             * too: max_connections decided before any message. */
+            if (self->zap_domain[i]) {
+                zr__monitor_set_limits(self->monitors[i],
+                                       self->limits.max_connections,
+                                       s_fd_line(), true);
+                zr__auth_set_monitor(self->auth, s_auth_side(i),
+                                     self->monitors[i]);
+            }
+        }
+        /* [limits] Connections stuck in a message that never ends. */
+        if (self->limits.max_msg_bytes) {
+            self->unended[i] = zr__unended_new(
+                self->engine, self->sockets[i], self->monitors[i], self->name,
+                i == S_FRONTEND ? "frontend" : "backend",
+                self->limits.max_msg_bytes,
+                self->limits.max_msg_frames ? self->limits.max_msg_frames
+                                            : 1000);
+            if (self->unended[i]) {
+                zr__engine_watch_lazy(self->engine, NULL, zr__unended_tick,
+                                      self->unended[i]);
+            }
         }
     }
     return 0;
@@ -1370,17 +1425,29 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     size_t n = zr__engine_sections(self->engine, eng, ZR__STAT_SECTIONS_MAX);
     zr__stat_section_t all[ZR__STAT_SECTIONS_MAX];
     size_t k = 0;
-    for (size_t i = 0; i < n && k + 2 < ZR__STAT_SECTIONS_MAX; i++) {
+    for (size_t i = 0; i < n && k + 3 < ZR__STAT_SECTIONS_MAX; i++) {
         if (i == n - 1) {
             all[k++] = zr__ctl_section(&self->ctl_counts);
         }
         all[k++] = eng[i];
         if (i < 2) {
-            all[k++] = zr__monitor_section(
-                self->monitors[i],
-                i == 0 ? "frontend.connections" : "backend.connections",
-                i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"");
+            const char *path =
+                i == 0 ? "frontend.connections" : "backend.connections";
+            const char *labels =
+                i == 0 ? "socket=\"frontend\"" : "socket=\"backend\"";
+            all[k++] = zr__monitor_section(self->monitors[i], path, labels);
+            all[k++] = zr__unended_section(self->unended[i], path, labels);
         }
+    }
+    /* The other sockets' connections, zeros where there is none. */
+    static const char *const paths[] = {"capture.connections",
+                                        "control.connections",
+                                        "sync.connections"};
+    static const char *const labels[] = {
+        "socket=\"capture\"", "socket=\"control\"", "socket=\"sync\""};
+    for (int i = S_CAPTURE; i < S_ROLES && k < ZR__STAT_SECTIONS_MAX; i++) {
+        all[k++] = zr__monitor_section(self->monitors[i], paths[i - S_CAPTURE],
+                                       labels[i - S_CAPTURE]);
     }
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
         all[k++] = zr__broker_section(self->broker);

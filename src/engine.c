@@ -66,6 +66,12 @@ typedef struct {
      * them, not yet published. */
     uint64_t max_frames, max_bytes, msg_bytes, too_big;
     bool skipping; /* reading the rest of a message over them, to drop */
+    /* [limits] unended.c, while it looks for a connection stuck in an
+     * unended message: SEEN(ARG, frame) on the last frame of each
+     * message read; PARKED: the outlet held a message since it asked. */
+    void (*seen)(void *arg, zmq_msg_t *frame);
+    void *seen_arg;
+    bool parked;
 } s_dir_t;
 
 /* A side socket the loop serves: FN(ARG) when it has input. */
@@ -310,6 +316,42 @@ zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
     return s_watch_add(self->lazy, &self->nlazy, socket, fn, arg);
 }
 
+static s_dir_t *
+s_dir_reading(zr__engine_t *self, void *socket)
+{
+    for (int i = 0; i < self->ndirs; i++) {
+        if (self->dirs[i].src == socket) {
+            return &self->dirs[i];
+        }
+    }
+    return NULL;
+}
+
+void
+zr__engine_track(zr__engine_t *self, void *socket,
+                 void (*seen)(void *, zmq_msg_t *), void *arg)
+{
+    s_dir_t *d = s_dir_reading(self, socket);
+    if (d) {
+        d->seen = seen;
+        d->seen_arg = arg;
+    }
+}
+
+bool
+zr__engine_parked(zr__engine_t *self, void *socket)
+{
+    s_dir_t *d = s_dir_reading(self, socket);
+    if (!d) {
+        return true; /* not read at all */
+    }
+    bool parked = d->parked ||
+                  atomic_load_explicit(&self->paused, memory_order_relaxed) ||
+                  (d->out && zr__outlet_holding(d->out));
+    d->parked = false;
+    return parked;
+}
+
 void
 zr__engine_set_handler(zr__engine_t *self, const zr__handler_t *handler)
 {
@@ -480,6 +522,9 @@ s_recv_msg(s_dir_t *d)
          * frame). */
         if (m->size > d->max_frames || d->skipping ||
             (d->msg_bytes > d->max_bytes && (m->size > 1 || more))) {
+            if (!more && d->seen) {
+                d->seen(d->seen_arg, f);
+            }
             s_too_big(d);
             if (more) {
                 continue;
@@ -490,6 +535,9 @@ s_recv_msg(s_dir_t *d)
             continue; /* the next message, if there is one */
         }
         if (!more) {
+            if (d->seen) {
+                d->seen(d->seen_arg, f);
+            }
             d->msg_bytes = 0;
             d->msgs++;
             return S_OK;
@@ -552,6 +600,9 @@ s_pump_direct(s_dir_t *d, int budget)
             }
             else {
                 d->msgs++;
+                if (d->seen) {
+                    d->seen(d->seen_arg, &d->frame);
+                }
                 st = s_status(zr__outlet_send_frame(d->out, &d->frame));
             }
         }
@@ -606,6 +657,7 @@ s_pump(zr__engine_t *self, s_dir_t *d, int budget)
              : d->handled || !d->out ? s_pump_handled(self, d, budget)
                                      : s_pump_direct(d, budget);
     }
+    d->parked |= st == S_BLOCKED;
     s_publish(d);
     return st;
 }

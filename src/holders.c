@@ -53,23 +53,26 @@ typedef struct {
     const void *meta; /* its metadata's "__fd" string */
     zmq_msg_t keep;   /* a message of it, which keeps its metadata */
     s_hold_t *holds;
+    uint64_t counted; /* its holds in a state zr__holders_count counts */
 } s_conn_t;
 
 struct zr__holders_t {
-    s_conn_t *conns; /* by descriptor */
+    int counted_state; /* the state zr__holders_count counts */
+    s_conn_t *conns;   /* by descriptor */
     size_t nconns;
     s_hold_t **buckets;
     size_t nbuckets, nholds;
 };
 
 zr__holders_t *
-zr__holders_new(void)
+zr__holders_new(int counted_state)
 {
     zr__holders_t *self = calloc(1, sizeof *self);
     if (!self) {
         errno = ENOMEM;
         return NULL;
     }
+    self->counted_state = counted_state;
     return self;
 }
 
@@ -122,6 +125,7 @@ s_hold_free(zr__holders_t *self, s_hold_t *h)
     if (h->next) {
         h->next->prev = h->prev;
     }
+    self->conns[h->fd].counted -= h->state == self->counted_state;
     self->nholds--;
     free(h);
 }
@@ -271,7 +275,15 @@ zr__holders_put(zr__holders_t *self, int who, const void *topic, size_t size,
         c->holds->prev = h;
     }
     c->holds = h;
+    c->counted += state == self->counted_state;
     return 0;
+}
+
+uint64_t
+zr__holders_count(const zr__holders_t *self, int who)
+{
+    return who >= 0 && (size_t) who < self->nconns ? self->conns[who].counted
+                                                    : 0;
 }
 
 void

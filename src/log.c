@@ -4,16 +4,84 @@
  */
 #include "zr_impl.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Atomic int zr__log_threshold = -1;
 
 static zr_log_fn *s_handler;
 static void *s_handler_arg;
 static _Atomic int s_level = ZR_LOG_NOTICE;
+static _Atomic int s_format = ZR_LOG_TEXT;
+
+/* Open devices' names, for JSON lines: a short list, read per line. */
+static struct {
+    pthread_mutex_t lock;
+    char **names;
+    size_t n;
+} s_devices = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void
+zr_log_set_format(zr_log_format_t format)
+{
+    atomic_store(&s_format, (int) format);
+}
+
+void
+zr__log_device(const char *name, bool add)
+{
+    pthread_mutex_lock(&s_devices.lock);
+    if (add) {
+        char **names =
+            realloc(s_devices.names, (s_devices.n + 1) * sizeof *names);
+        char *copy = strdup(name);
+        if (names && copy) {
+            s_devices.names = names;
+            names[s_devices.n++] = copy;
+        }
+        else {
+            s_devices.names = names ? names : s_devices.names;
+            free(copy);
+        }
+    }
+    else {
+        for (size_t i = 0; i < s_devices.n; i++) {
+            if (strcmp(s_devices.names[i], name) == 0) {
+                free(s_devices.names[i]);
+                s_devices.names[i] = s_devices.names[--s_devices.n];
+                break;
+            }
+        }
+        if (s_devices.n == 0) {
+            free(s_devices.names);
+            s_devices.names = NULL;
+        }
+    }
+    pthread_mutex_unlock(&s_devices.lock);
+}
+
+/* The length of the device name LINE starts with (and ": "), or 0. */
+static size_t
+s_device_prefix(const char *line)
+{
+    size_t best = 0;
+    pthread_mutex_lock(&s_devices.lock);
+    for (size_t i = 0; i < s_devices.n; i++) {
+        size_t n = strlen(s_devices.names[i]);
+        if (n > best && strncmp(line, s_devices.names[i], n) == 0 &&
+            line[n] == ':' && line[n + 1] == ' ') {
+            best = n;
+        }
+    }
+    pthread_mutex_unlock(&s_devices.lock);
+    return best;
+}
 
 static void
 s_update_threshold(void)
@@ -135,8 +203,56 @@ s_escape(const char *in, char *out, size_t len)
     out[o] = 0;
 }
 
-void
-zr__log(zr_log_level_t level, const char *fmt, ...)
+/* MSG as one JSON object (see zr_log_set_format), to FN. DEVICE NULL:
+ * taken from MSG's start when it names an open device. */
+static void
+s_json(zr_log_fn *fn, zr_log_level_t level, const char *device,
+       const char *event, const char *const *fields, const char *msg)
+{
+    static const char *names[] = {"error", "warning", "notice", "info",
+                                  "debug"};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        return;
+    }
+    cJSON_AddStringToObject(o, "time", when);
+    cJSON_AddStringToObject(o, "level", names[level]);
+    size_t skip = 0;
+    char name[256];
+    if (!device && (skip = s_device_prefix(msg)) > 0) {
+        snprintf(name, sizeof name, "%.*s", (int) skip, msg);
+        device = name;
+        skip += 2;
+    }
+    if (device) {
+        cJSON_AddStringToObject(o, "device", device);
+    }
+    cJSON_AddStringToObject(o, "event", event ? event : "log");
+    cJSON_AddStringToObject(o, "msg", msg + skip);
+    for (size_t i = 0; fields && fields[i]; i += 2) {
+        if (fields[i + 1] && *fields[i + 1]) {
+            cJSON_AddStringToObject(o, fields[i], fields[i + 1]);
+        }
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text) {
+        fn(level, text, s_handler_arg);
+        free(text);
+    }
+}
+
+/* One line out: formatted, escaped (text) or encoded (JSON). */
+static void
+s_emit(zr_log_level_t level, const char *device, const char *event,
+       const char *const *fields, const char *fmt, va_list ap)
 {
     zr_log_fn *fn = s_handler;
     uint64_t suppressed;
@@ -144,21 +260,59 @@ zr__log(zr_log_level_t level, const char *fmt, ...)
         !s_allow(level, &suppressed)) {
         return;
     }
+    bool json = atomic_load(&s_format) == ZR_LOG_JSON;
     char line[8192]; /* a device's final statistics, whole */
     if (suppressed) {
         snprintf(line, sizeof line,
                  "%" PRIu64 " log line(s) like the next suppressed (at most "
                  "%d a second)",
                  suppressed, S_RATE);
-        fn(level, line, s_handler_arg);
+        if (json) {
+            s_json(fn, level, NULL, "suppressed", NULL, line);
+        }
+        else {
+            fn(level, line, s_handler_arg);
+        }
     }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
+    int at = device && !json ? snprintf(line, sizeof line, "%s: ", device)
+                             : 0;
+    at = at < 0 || at >= (int) sizeof line ? 0 : at;
+    vsnprintf(line + at, sizeof line - (size_t) at, fmt, ap);
+    if (json) {
+        s_json(fn, level, device, event, fields, line);
+        return;
+    }
     char safe[4 * sizeof line];
     s_escape(line, safe, sizeof safe);
     fn(level, safe, s_handler_arg);
+}
+
+void
+zr__log(zr_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_emit(level, NULL, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void
+zr_log_text(zr_log_level_t level, const char *text)
+{
+    if ((int) level <=
+        atomic_load_explicit(&zr__log_threshold, memory_order_relaxed)) {
+        zr__log(level, "%s", text);
+    }
+}
+
+void
+zr__log_event(zr_log_level_t level, const char *device, const char *event,
+              const char *const *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_emit(level, device, event, fields, fmt, ap);
+    va_end(ap);
 }
 
 bool

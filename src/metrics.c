@@ -37,9 +37,11 @@ static const struct {
      "Messages sent on the socket (a multipart message once); on the "
      "capture socket, the copies sent to it."},
     {"connections_refused_total",
-     "Connections closed as soon as accepted, by reason: max_connections "
-     "were open, or the process's file descriptors were nearly all in "
-     "use."},
+     "Connections refused, by reason: max_connections would have been "
+     "open, or the process's file descriptors were nearly all in use."},
+    {"handshake_failures_total",
+     "Peers that failed the ZMTP handshake, by reason (no_detail, "
+     "protocol, auth)."},
     {"auth_denied_total",
      "Connections the authentication handler refused, by reason."},
     {"gate_forced_messages_total",

@@ -159,6 +159,13 @@ s_set_refuse_unversioned(zr_device_t *self, const s_value_t *v)
 }
 
 static int
+s_set_max_peer_subscriptions(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_limits(self)->max_peer_subscriptions = (uint64_t) v->n;
+    return 0;
+}
+
+static int
 s_set_max_subscription_size(zr_device_t *self, const s_value_t *v)
 {
     if (v->n < 1 || v->n > INT32_MAX) {
@@ -593,11 +600,12 @@ static const s_option_t s_options[] = {
               .arg = "N",
               .types = S_ALL,
               .fallback = "10000",
-              .help = "a connection accepted while N are open on the socket "
-                      "(frontend, backend) is closed at once, counted "
-                      "(connections.refused); 0: no limit. Connections "
-                      "beyond the last eighth of the file descriptors are "
-                      "always refused"}},
+              .help = "a connection that would make more than N open on "
+                      "the socket (frontend, backend; those in their "
+                      "handshake count) is refused at its handshake, before "
+                      "it can send, and counted (connections.refused); 0: "
+                      "no limit. Connections beyond the last eighth of the "
+                      "file descriptors are always refused"}},
     {.set = s_set_handshake_ivl,
      .info = {.name = "handshake_ivl",
               .min = 0,
@@ -831,6 +839,18 @@ static const s_option_t s_options[] = {
                       "never goes upstream, and a subscriber that sends one "
                       "while 100 refused ones are held is disconnected; 0: "
                       "no limit"}},
+    {.set = s_set_max_peer_subscriptions,
+     .info = {.name = "max_subscriptions_per_peer",
+              S_COUNT,
+              .kind = ZR_OPT_INT,
+              .arg = "N",
+              .types = S_FWD,
+              .fallback = "1000",
+              .help = "refuse a subscription from a subscriber connection "
+                      "(tcp, ipc) that holds N already, counted "
+                      "(subscriptions.refused_per_peer), so that no one "
+                      "stranger takes all of max_subscriptions; 0: no "
+                      "limit"}},
     {.set = s_set_max_subscription_size,
      .info = {.name = "max_subscription_size",
               .min = 1,

@@ -222,6 +222,7 @@ s_parts(zr__pubsub_t *self, void *sync, const zr__pubsub_opts_t *opts)
         return -1;
     }
     zr__subs_set_max_size(self->subs, (size_t) opts->max_subscription_size);
+    zr__subs_set_max_per_peer(self->subs, opts->max_peer_subscriptions);
     if (opts->last_value &&
         !(self->last = zr__lastvalue_new(self->engine, self->backend, opts))) {
         return -1;
@@ -254,7 +255,8 @@ zr__pubsub_new(zr__engine_t *engine, const char *name, void *frontend,
     self->backend = backend;
     snprintf(self->name, sizeof self->name, "%s", name);
     self->max_subscriptions = opts->max_subscriptions;
-    self->manual = opts->last_value || opts->max_subscriptions;
+    self->manual = opts->last_value || opts->max_subscriptions ||
+                   opts->max_peer_subscriptions;
     if (s_parts(self, sync, opts) != 0) {
         int err = errno;
         zr__pubsub_destroy(&self);

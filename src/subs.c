@@ -111,6 +111,7 @@ struct zr__subs_t {
     uint64_t live;        /* topics with accepted subscriptions */
     uint64_t max;         /* 0: no limit */
     size_t max_size;      /* the longest topic taken; 0: any */
+    uint64_t max_peer;    /* accepted ones of one connection; 0: any */
     uint64_t refused;     /* refused subscriptions libzmq still holds */
     zr__holders_t *holders;
     bool changed;         /* since the last publication */
@@ -122,7 +123,7 @@ struct zr__subs_t {
     atomic_uint readers; /* between loading snap and taking a reference */
     s_snap_t *replaced;
     /* Counters, read by STATS from any thread. */
-    _Atomic uint64_t st_total, st_topics, st_refused;
+    _Atomic uint64_t st_total, st_topics, st_refused, st_refused_peer;
     _Atomic uint64_t st_duplicates, st_strays;
 };
 
@@ -185,6 +186,12 @@ zr__subs_set_max_size(zr__subs_t *self, size_t max_size)
     self->max_size = max_size;
 }
 
+void
+zr__subs_set_max_per_peer(zr__subs_t *self, uint64_t max)
+{
+    self->max_peer = max;
+}
+
 zr__subs_t *
 zr__subs_new(uint64_t max_subscriptions)
 {
@@ -195,7 +202,7 @@ zr__subs_new(uint64_t max_subscriptions)
     }
     RB_INIT(&self->topics);
     self->max = max_subscriptions;
-    self->holders = zr__holders_new();
+    self->holders = zr__holders_new(S_HELD_ACCEPTED);
     if (!self->holders) {
         free(self);
         return NULL;
@@ -356,17 +363,21 @@ s_list_note(zr__subs_t *self, const s_topic_t *t)
     self->list_topic = t;
 }
 
+/* OVER_PEER: its connection holds max_subscriptions_per_peer already. */
 static zr__subs_change_t
-s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size)
+s_subscribe(zr__subs_t *self, const unsigned char *topic, size_t size,
+            bool over_peer)
 {
     s_topic_t *t = s_entry(self, topic, size);
-    if (!t || (self->max && self->total >= self->max) ||
+    if (!t || over_peer || (self->max && self->total >= self->max) ||
         (self->max_size && size > self->max_size)) {
         if (t) {
             t->refused++;
             self->refused++;
         }
-        zr__stat_add(&self->st_refused, 1);
+        zr__stat_add(t && over_peer ? &self->st_refused_peer
+                                    : &self->st_refused,
+                     1);
         return ZR__SUBS_REFUSED; /* out of memory: the same */
     }
     self->live += t->count++ == 0;
@@ -424,7 +435,9 @@ s_named(zr__subs_t *self, int who, bool subscribe, const unsigned char *topic,
         zr__holders_drop(self->holders, who, topic, size);
         return s_unsubscribe(self, topic, size, held == S_HELD_REFUSED);
     }
-    zr__subs_change_t change = s_subscribe(self, topic, size);
+    bool over_peer =
+        self->max_peer && zr__holders_count(self->holders, who) >= self->max_peer;
+    zr__subs_change_t change = s_subscribe(self, topic, size, over_peer);
     int state = change == ZR__SUBS_ADDED ? S_HELD_ACCEPTED : S_HELD_REFUSED;
     /* Out of memory, it counts as an anonymous one. */
     zr__holders_put(self->holders, who, topic, size, state);
@@ -442,7 +455,7 @@ zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame)
         return s_named(self, who, subscribe, data + 1, size - 1);
     }
     if (subscribe) {
-        return s_subscribe(self, data + 1, size - 1);
+        return s_subscribe(self, data + 1, size - 1, false);
     }
     return s_unsubscribe(self, data + 1, size - 1, true);
 }
@@ -868,8 +881,16 @@ static const zr__stat_t s_rows[] = {
      .metric = "subscriptions_refused_total",
      .labels = "reason=\"max_subscriptions\"",
      .kind = ZR__STAT_COUNTER,
-     .help = "Subscriptions refused beyond max_subscriptions.",
+     .help = "Subscriptions refused beyond max_subscriptions (or longer "
+             "than max_subscription_size).",
      .offset = S_AT(st_refused)},
+    {.key = "refused_per_peer",
+     .metric = "subscriptions_refused_total",
+     .labels = "reason=\"max_subscriptions_per_peer\"",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Subscriptions refused because their connection held "
+             "max_subscriptions_per_peer already (tcp and ipc peers).",
+     .offset = S_AT(st_refused_peer)},
     {.key = "ignored_duplicates",
      .metric = "subscriptions_ignored_total",
      .labels = "reason=\"duplicate\"",

@@ -6,11 +6,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -276,4 +278,21 @@ zr__socket_type(void *socket)
     size_t len = sizeof type;
     zmq_getsockopt(socket, ZMQ_TYPE, &type, &len);
     return type;
+}
+
+int
+zr__peer_name(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    char host[48], port[8];
+    if (getpeername(fd, (struct sockaddr *) &sa, &salen) != 0 ||
+        (sa.ss_family != AF_INET && sa.ss_family != AF_INET6) ||
+        getnameinfo((struct sockaddr *) &sa, salen, host, sizeof host, port,
+                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        return -1;
+    }
+    snprintf(out, len, sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+             port);
+    return 0;
 }

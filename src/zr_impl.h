@@ -29,6 +29,21 @@ void zr__log(zr_log_level_t level, const char *fmt, ...)
 #define ZR_LOG_N(...) zr__log_at(ZR_LOG_NOTICE, __VA_ARGS__)
 #define ZR_LOG_I(...) zr__log_at(ZR_LOG_INFO, __VA_ARGS__)
 #define ZR_LOG_D(...) zr__log_at(ZR_LOG_DEBUG, __VA_ARGS__)
+/* An event about DEVICE: in text "DEVICE: " and the formatted message; in
+ * JSON, EVENT and FIELDS ("key", "value", ..., NULL; values NULL or ""
+ * left out) as members of their own. Call through ZR_LOG_EVENT. */
+void zr__log_event(zr_log_level_t level, const char *device, const char *event,
+                   const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define ZR_LOG_EVENT(level, ...)                                               \
+    do {                                                                       \
+        if ((int) (level) <=                                                   \
+            atomic_load_explicit(&zr__log_threshold, memory_order_relaxed))    \
+            zr__log_event((level), __VA_ARGS__);                               \
+    } while (0)
+/* Device names a JSON line's "device" is taken from, when a line starts
+ * with one and ": " (devices add theirs while open). */
+void zr__log_device(const char *name, bool add);
 /* One source's own limit (a socket, a device's refusals), beside the
  * log's per-level one: a flood from one peer cannot crowd out the other
  * sources' lines. True when one more line may go out this second (at
@@ -46,6 +61,9 @@ bool zr__log_limit(zr__log_limit_t *self, int per_sec, const char *what);
  */
 /* Monotonic milliseconds. */
 int64_t zr__now_ms(void);
+/* The address and port of the peer of FD, a tcp connection: "1.2.3.4:5"
+ * or "[::1]:5"; -1 if it has none (closed, ipc). */
+int zr__peer_name(int fd, char *out, size_t len);
 /* snprintf into a fixed buffer; never overflows, always terminated. */
 void zr__errf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -174,6 +192,7 @@ typedef struct {
     uint64_t max_connections;      /* per socket, open at once; 0: none */
     int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
     int64_t max_subscription_size; /* bytes of one subscription's topic */
+    uint64_t max_peer_subscriptions; /* held by one connection; 0: any */
     bool refuse_unversioned;       /* ZAP on NULL sockets that bind */
 } zr__limits_t;
 zr__limits_t *zr__device_limits(zr_device_t *self);
@@ -413,6 +432,15 @@ int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
 #define ZR__LAZY_MS 100
 int zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
                           void *arg);
+/* [limits] SEEN(ARG, frame) on the last frame of every message read from
+ * SOCKET, until called again with SEEN NULL (unended.c: costs a call per
+ * message while set). */
+void zr__engine_track(zr__engine_t *self, void *socket,
+                      void (*seen)(void *, zmq_msg_t *), void *arg);
+/* [limits] Whether SOCKET went unread for a while since the last call:
+ * its direction held a message it could not send, or the engine was
+ * paused (or nothing reads it). */
+bool zr__engine_parked(zr__engine_t *self, void *socket);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -433,12 +461,54 @@ void zr__monitor_drain(void *arg);
 void zr__monitor_on_disconnect(zr__monitor_t *self, void (*fn)(void *, int),
                                void *arg);
 void zr__monitor_stats(const zr__monitor_t *self, zr_conn_stats_t *out);
+/* Handshakes that failed before any ZAP decision (no detail, protocol
+ * errors): auth.denied.protocol on a secured side. SELF may be NULL. */
+uint64_t zr__monitor_failed_before_zap(const zr__monitor_t *self);
 /* [limits] Close a connection accepted while MAX (0: no limit) are open
- * already, or on a descriptor at or above FD_LINE (0: none), counted. */
-void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line);
+ * already, or on a descriptor at or above FD_LINE (0: none), counted.
+ * AT_ZAP: the socket's ZAP handler asks zr__monitor_admit about each new
+ * connection, so MAX is enforced there, before any message, and not here;
+ * only for a monitor the engine watches lazily (its pair is then shared
+ * with the handler's thread, under the monitor's lock). */
+void zr__monitor_set_limits(zr__monitor_t *self, uint64_t max, int fd_line,
+                            bool at_zap);
+/* [limits] Whether a connection now in its handshake may stay: false,
+ * counted, when more than max_connections would be open with it. Any
+ * thread; drains the events first. */
+bool zr__monitor_admit(zr__monitor_t *self);
+/* [limits] The descriptors of the socket's open connections (tcp, ipc),
+ * as of the events read now: how many there are; the first MAX of them
+ * in OUT. */
+size_t zr__monitor_fds(zr__monitor_t *self, int *out, size_t max);
+/* Names for its log lines (connection events): DEVICE and SIDE
+ * ("frontend", "backend"), kept, not copied. */
+void zr__monitor_set_names(zr__monitor_t *self, const char *device,
+                           const char *side);
 /* Its section of the stats table, at PATH ("frontend.connections") with
  * LABELS; SELF may be NULL (zeros). */
 zr__stat_section_t zr__monitor_section(const zr__monitor_t *self,
+                                       const char *path, const char *labels);
+
+/* ---------------------------------------------------------------------
+ * unended.c: [limits] a connection stuck in a message that never ends
+ * (libzmq hides a message until its last frame and its high-water mark
+ * counts whole messages) is closed, counted. Looks only while memory
+ * grows; tcp only.
+ */
+typedef struct zr__unended_t zr__unended_t;
+/* For SOCKET of ENGINE, whose connections MONITOR lists; NAME and SIDE
+ * for the log. A connection that receives more than MAX_BYTES and
+ * MAX_FRAMES frame headers without a message is closed. */
+zr__unended_t *zr__unended_new(zr__engine_t *engine, void *socket,
+                               zr__monitor_t *monitor, const char *name,
+                               const char *side, uint64_t max_bytes,
+                               uint64_t max_frames);
+void zr__unended_destroy(zr__unended_t **self_p);
+/* The look, every ZR__LAZY_MS (an engine lazy watch; ARG is the guard). */
+void zr__unended_tick(void *arg);
+/* Its section of the stats table, at PATH ("frontend.connections") with
+ * LABELS; SELF may be NULL (zeros). */
+zr__stat_section_t zr__unended_section(const zr__unended_t *self,
                                        const char *path, const char *labels);
 
 /* ---------------------------------------------------------------------
@@ -454,6 +524,7 @@ typedef struct {
     uint64_t lv_max_bytes;      /* 0: no bound */
     uint64_t max_subscriptions; /* 0: no limit */
     uint64_t max_subscription_size; /* bytes of a topic; 0: any */
+    uint64_t max_peer_subscriptions; /* of one connection; 0: any */
     uint64_t hold_until;        /* 0: no gate */
     uint64_t hold_max;          /* messages held at most (0: no bound) */
     uint64_t hold_max_bytes;    /* bytes held at most (0: no bound) */
@@ -487,6 +558,9 @@ zr__subs_t *zr__subs_new(uint64_t max_subscriptions);
 /* Refuse, as over max_subscriptions, a topic longer than MAX_SIZE bytes
  * (0: any length). */
 void zr__subs_set_max_size(zr__subs_t *self, size_t max_size);
+/* [limits] Subscriptions one connection may hold (those libzmq names:
+ * tcp, ipc); beyond, refused as beyond max_subscriptions. 0: any. */
+void zr__subs_set_max_per_peer(zr__subs_t *self, uint64_t max);
 void zr__subs_destroy(zr__subs_t **self_p);
 /* FRAME, from the backend XPUB, is "\x01TOPIC" or "\x00TOPIC". */
 zr__subs_change_t zr__subs_apply(zr__subs_t *self, zmq_msg_t *frame);
@@ -526,7 +600,8 @@ void zr__subs_list(zr__subs_t *self, cJSON *stats);
 /* holders.c: which subscriber connection holds which subscription (for
  * the connections libzmq names: tcp, ipc). */
 typedef struct zr__holders_t zr__holders_t;
-zr__holders_t *zr__holders_new(void);
+/* COUNTED_STATE: the state of the holds zr__holders_count counts. */
+zr__holders_t *zr__holders_new(int counted_state);
 void zr__holders_destroy(zr__holders_t **self_p);
 /* The connection FRAME (a subscription from the XPUB) came from, >= 0,
  * or -1 when libzmq names none. Forgets what it knew of an earlier
@@ -540,6 +615,8 @@ int zr__holders_put(zr__holders_t *self, int who, const void *topic,
                     size_t size, int state);
 void zr__holders_drop(zr__holders_t *self, int who, const void *topic,
                       size_t size);
+/* How many topics WHO holds in the counted state. */
+uint64_t zr__holders_count(const zr__holders_t *self, int who);
 
 /* sync_service.c: the sync endpoint (docs/SYNC.md). */
 typedef struct zr__syncsvc_t zr__syncsvc_t;
@@ -677,8 +754,8 @@ size_t zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
 /* ---------------------------------------------------------------------
  * auth.c: who may connect to a device (CURVE allow directory, PLAIN
  * password file, allow/deny address ranges), decided by one ZAP handler
- * per context; each device's policy is found by its ZAP domain, the
- * device's name. Settings apply to the sides secure_side names.
+ * per context; each device's policy is found by its sockets' ZAP domain.
+ * Settings apply to the sides secure_side names.
  */
 typedef struct zr__auth_t zr__auth_t;
 enum { ZR__AUTH_ALL = 0, ZR__AUTH_FRONTEND = 1, ZR__AUTH_BACKEND = 2 };
@@ -698,10 +775,6 @@ void zr__auth_set_allow_any(zr__auth_t *self, bool on);
  * address list: libzmq then refuses unversioned (ZMTP/1.0) peers, whose
  * bytes it would otherwise deliver as messages. */
 void zr__auth_set_guard(zr__auth_t *self, bool on);
-/* A socket that binds outside the policy (another side, or the control,
- * capture and sync sockets of a device whose policy covers one side):
- * through the handler all the same, which lets every NULL peer in. */
-int zr__auth_guard_socket(void *socket, char *err, size_t errlen);
 void zr__auth_set_side(zr__auth_t *self, int side);
 /* LIST: "10.0.0.0/8,::1"; -1 EINVAL with the reason in ERR. */
 int zr__auth_set_addresses(zr__auth_t *self, bool deny, const char *list,
@@ -721,10 +794,17 @@ bool zr__auth_needs_zap(const zr__auth_t *self);
 /* Whether SELF applies to SIDE (ZR__AUTH_FRONTEND, _BACKEND, or -1 for
  * the device's other sockets: only with ZR__AUTH_ALL). */
 bool zr__auth_applies(const zr__auth_t *self, int side);
-/* Before it binds: SOCKET as the server SELF says (ZAP domain, CURVE or
- * PLAIN server); before it connects: as CURVE client. */
-int zr__auth_server_socket(zr__auth_t *self, void *socket, char *err,
-                           size_t errlen);
+/* Before it binds: SOCKET, the device's SIDE (ZR__AUTH_FRONTEND, _BACKEND,
+ * -1 for its other sockets), as the server SELF says: a ZAP domain of
+ * SELF's and that side's, and CURVE or PLAIN server where the policy
+ * applies; where it does not (secure_side), the domain only, and the
+ * handler lets every NULL peer in. Before it connects: as CURVE client. */
+int zr__auth_server_socket(zr__auth_t *self, int side, void *socket,
+                           char *err, size_t errlen);
+/* [limits] SIDE's connection counters: the handler refuses a connection
+ * over max_connections at its handshake (zr__monitor_admit). NULL before
+ * the monitor goes. */
+void zr__auth_set_monitor(zr__auth_t *self, int side, zr__monitor_t *monitor);
 int zr__auth_client_socket(zr__auth_t *self, void *socket, char *err,
                            size_t errlen);
 /* Re-read every allow directory and password file of CTX's policies; how

@@ -427,7 +427,7 @@ def s_help_example(zrelay, work, env, examples, verb, cmd):
                       if "# not run" not in c]
             if family:
                 peer = family[0]
-        elif verb == "ctl":
+        elif verb in ("ctl", "top"):
             ep = [a for a in cmd.split() if "://" in a]
             if ep:
                 peer = ("zrelay forwarder @tcp://127.0.0.1:* "

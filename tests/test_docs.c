@@ -37,11 +37,12 @@
 
 /* The CLI's options that are not device options (src/cli/). */
 static const char *const s_cli_options[] = {
-    "--help",    "--version",    "--keep-going", "--print-default", "--syslog",
-    "--verbose", "--io-threads", "--json",       "--timeout",       "--config",
-    "--http",    NULL};
+    "--help",    "--version", "--keep-going", "--print-default",
+    "--syslog",  "--verbose", "--io-threads", "--json",
+    "--timeout", "--config",  "--once",       "--interval",
+    "--sort",    "--http",    NULL};
 /* Verbs that are not device types (src/cli/zrelay.c). */
-static const char *const s_cli_verbs[] = {"run", "check", "ctl", NULL};
+static const char *const s_cli_verbs[] = {"run", "check", "ctl", "top", NULL};
 /* Device options that the device verbs take as their two arguments, not
  * as options (src/cli/cmd_device.c): zrelay.1 names them in capitals. */
 static const char *const s_positional[][2] = {{"frontend", "FRONTEND"},

@@ -9,11 +9,14 @@
  * outside: its resident memory from /proc, its counters through its
  * control endpoint.
  */
+#define _GNU_SOURCE /* memmem */
 #include "zrtest.h"
 #include "zrtest_proc.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -326,6 +329,116 @@ test_endless_message(void)
     s_relay_stop(&r);
 }
 
+/* Probe item 3, a message that never ends: a raw ZMTP 3.0 PUSH peer
+ * (NULL) sends empty frames with MORE set, on and on. libzmq keeps them
+ * out of the relay's sight, 64 bytes each; the relay closes a connection
+ * that received more than a whole message may take (max_msg_bytes 1M
+ * here) without one coming through, once its memory grew, and counts it.
+ * A legitimate producer is served all along. */
+static int
+s_raw_push(const char *endpoint)
+{
+    unsigned port = 0;
+    ZR_CHECK(sscanf(endpoint, "tcp://127.0.0.1:%u", &port) == 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ZR_CHECK(fd >= 0);
+    ZR_PASS(connect(fd, (struct sockaddr *) &sa, sizeof sa));
+    unsigned char greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0};
+    memcpy(greeting + 12, "NULL", 4);
+    ZR_CHECK(write(fd, greeting, sizeof greeting) == (ssize_t) sizeof greeting);
+    static const char ready[] = "\x04\x1a\x05READY\x0bSocket-Type"
+                                "\x00\x00\x00\x04PUSH";
+    ZR_CHECK(write(fd, ready, sizeof ready - 1) == (ssize_t) sizeof ready - 1);
+    /* Messages only after the relay's READY: before it, a frame is a
+     * protocol error. */
+    char got[512];
+    size_t have = 0;
+    while (have < sizeof got - 1 && !memmem(got, have, "READY", 5)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ZR_CHECKF(poll(&p, 1, ZRT_DEADLINE_MS) == 1, "no READY from the relay");
+        ssize_t n = read(fd, got + have, sizeof got - 1 - have);
+        ZR_CHECKF(n > 0, "the relay closed the handshake");
+        have += (size_t) n;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+#define S_UNENDED_RSS_KIB (1024 * 1024)
+static void
+test_unended_message(void)
+{
+    s_relay_t r;
+    const char *extra[] = {"--max-msg-bytes", "1M", NULL};
+    s_relay_start(&r, NULL, "streamer", extra);
+    void *ctx = zmq_ctx_new();
+    void *push = zrt_socket(ctx, ZMQ_PUSH);
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(push, r.front);
+    zrt_connect(pull, r.back);
+    ZR_SEND(push, "warm");
+    ZR_RECV(pull, "warm");
+    long before = s_status_kib(r.proc->pid, "VmRSS:");
+    int fd = s_raw_push(r.front);
+    static unsigned char frames[64 * 1024];
+    for (size_t i = 0; i < sizeof frames; i += 2) {
+        frames[i] = 1; /* MORE, short frame */
+        frames[i + 1] = 0;
+    }
+    /* Write until the relay closes the connection: the deadline is wide,
+     * the relay looks once its memory grew by 64 MiB. */
+    int64_t end = zrt_now_ms() + 3 * ZRT_DEADLINE_MS;
+    uint64_t sent = 0;
+    bool closed = false;
+    int round = 0;
+    while (!closed && zrt_now_ms() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+        poll(&p, 1, 100);
+        char eof[64];
+        if ((p.revents & (POLLERR | POLLHUP)) ||
+            ((p.revents & POLLIN) && read(fd, eof, sizeof eof) <= 0)) {
+            closed = true; /* the relay's end is closed */
+            break;
+        }
+        ssize_t n = write(fd, frames, sizeof frames);
+        if (n > 0) {
+            sent += (uint64_t) n;
+        }
+        else if (n < 0 && errno != EAGAIN) {
+            closed = true;
+        }
+        if (++round % 64 == 0) { /* the producer is served meanwhile */
+            ZR_SEND(push, "legit");
+            ZR_RECV(pull, "legit");
+        }
+    }
+    long peak = s_status_kib(r.proc->pid, "VmHWM:");
+    fprintf(stderr,
+            "sent %llu bytes of empty frames; closed %s; relay RSS %ld KiB "
+            "before, peak %ld KiB (+%ld)\n",
+            (unsigned long long) sent, closed ? "yes" : "no", before, peak,
+            peak - before);
+    ZR_CHECKF(closed, "the connection was not closed after %llu bytes",
+              (unsigned long long) sent);
+    /* 64 MiB of growth starts the look (ASan's shadow memory on top);
+     * before the guard: +7.5 GB by the deadline. */
+    ZR_CHECKF(peak - before < S_UNENDED_RSS_KIB,
+              "RSS grew by %ld KiB (bound %d KiB)", peak - before,
+              S_UNENDED_RSS_KIB);
+    ZR_EQ(s_wait_stat(ctx, r.control, "frontend.connections.closed.unended",
+                      1),
+          1);
+    ZR_SEND(push, "after");
+    ZR_RECV(pull, "after");
+    close(fd);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    s_relay_stop(&r);
+}
+
 /* Probe item 6: at the descriptor limit (prlimit --nofile=256), after a
  * flood of 955 idle connections the control endpoint still answers. */
 #define S_FLOOD 955
@@ -468,10 +581,13 @@ test_subscription_flood(void)
     s_relay_stop(&r);
 }
 
-/* max_connections: over it, a new connection is closed at once and
- * counted; the ones already open are not touched. */
+/* Over max_connections a new connection is refused at the handshake
+ * (ZAP), before any of its messages is read, and counted once; the ones
+ * already open are not touched (attack14_maxconn_count.py: before, a
+ * refused client completed its handshake and flushed its queue before
+ * the monitor closed it, and its reconnects did the same). */
 static void
-test_max_connections(void)
+test_max_connections_nothing_through(void)
 {
     s_relay_t r;
     const char *extra[] = {"--max-connections", "2", NULL};
@@ -479,26 +595,94 @@ test_max_connections(void)
     void *ctx = zmq_ctx_new();
     void *pull = zrt_socket(ctx, ZMQ_PULL);
     zrt_connect(pull, r.back);
-    void *push[3];
+    void *push[2];
     for (int i = 0; i < 2; i++) {
         push[i] = zrt_socket(ctx, ZMQ_PUSH);
         zrt_connect(push[i], r.front);
         ZR_SEND(push[i], "in");
         ZR_RECV(pull, "in");
     }
-    push[2] = zrt_socket(ctx, ZMQ_PUSH);
-    zrt_connect(push[2], r.front);
-    s_wait_stat(ctx, r.control, "frontend.connections.refused.max_connections",
-                1);
-    /* The first two still deliver. */
+    /* Three more, one after the other, each with a message queued on
+     * its pipe (made at connect, before any handshake): each is refused
+     * once (libzmq 4.3.4 does not reconnect after a refusal). */
+    for (int i = 0; i < 3; i++) {
+        void *extra_push = zrt_socket(ctx, ZMQ_PUSH);
+        zrt_connect(extra_push, r.front);
+        ZR_SEND(extra_push, "refused");
+        s_wait_stat(ctx, r.control,
+                    "frontend.connections.refused.max_connections", i + 1);
+        zmq_close(extra_push);
+    }
+    ZR_SEND(push[0], "end");
+    char got[64];
+    int frames;
+    while ((frames = s_recv_whole(pull, got, sizeof got)) > 0 &&
+           strcmp(got, "end") != 0) {
+        ZR_CHECKF(strcmp(got, "refused") != 0,
+                  "a refused connection delivered '%s'", got);
+    }
+    ZR_CHECKF(frames == 1, "no 'end' (%d)", frames);
+    ZR_EQ(s_wait_stat(ctx, r.control,
+                      "frontend.connections.refused.max_connections", 3),
+          3);
+    /* Both first ones still deliver. */
     for (int i = 0; i < 2; i++) {
         ZR_SEND(push[i], "still");
         ZR_RECV(pull, "still");
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         zmq_close(push[i]);
     }
     zmq_close(pull);
+    zmq_ctx_term(ctx);
+    s_relay_stop(&r);
+}
+
+/* max_subscriptions_per_peer: one connection cannot take all of
+ * max_subscriptions (attack14_subcap.py: one stranger took all 10,000);
+ * what it is refused is counted apart, and another subscriber is still
+ * served; an unsubscribe makes room again. */
+static void
+s_subscribe_n(void *sub, char prefix, int from, int to, bool on)
+{
+    for (int i = from; i < to; i++) {
+        char topic[16];
+        int n = snprintf(topic, sizeof topic, "%c%c%03d", on ? 1 : 0, prefix,
+                         i);
+        ZR_CHECK(zmq_send(sub, topic, (size_t) n, 0) == n);
+    }
+}
+
+static void
+test_subscriptions_per_peer(void)
+{
+    s_relay_t r;
+    const char *extra[] = {"--max-subscriptions-per-peer", "3", NULL};
+    s_relay_start(&r, NULL, "forwarder", extra);
+    void *ctx = zmq_ctx_new();
+    void *a = zrt_socket(ctx, ZMQ_XSUB);
+    void *b = zrt_socket(ctx, ZMQ_XSUB);
+    zrt_connect(a, r.back);
+    zrt_connect(b, r.back);
+    s_subscribe_n(a, 'a', 0, 5, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.refused_per_peer", 2), 2);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.total", 3), 3);
+    s_subscribe_n(b, 'b', 0, 2, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.total", 5), 5);
+    /* a lets one go and takes another (c000); one more (d000) is
+     * refused again, and its count says the ones before it were read. */
+    s_subscribe_n(a, 'a', 0, 1, false);
+    s_subscribe_n(a, 'c', 0, 1, true);
+    s_subscribe_n(a, 'd', 0, 1, true);
+    ZR_EQ(s_wait_stat(ctx, r.control, "subscriptions.refused_per_peer", 3), 3);
+    cJSON *st = s_stats(ctx, r.control, ZRT_DEADLINE_MS);
+    ZR_CHECK(st != NULL);
+    ZR_EQ(s_num(st, "subscriptions.total"), 5);
+    ZR_EQ(s_num(st, "subscriptions.refused_per_peer"), 3);
+    ZR_EQ(s_num(st, "subscriptions.refused"), 0);
+    cJSON_Delete(st);
+    zmq_close(a);
+    zmq_close(b);
     zmq_ctx_term(ctx);
     s_relay_stop(&r);
 }
@@ -508,9 +692,12 @@ ZR_TESTS = {
     {"unit: max_msg_bytes", test_bytes_limit},
     {"unit: limits on the message path", test_limit_handled},
     {"bin: endless multipart message", test_endless_message},
+    {"bin: a message that never ends", test_unended_message},
     {"bin: descriptor flood", test_fd_flood},
-    {"bin: max_connections", test_max_connections},
+    {"bin: over max_connections nothing gets through",
+     test_max_connections_nothing_through},
     {"bin: subscription flood", test_subscription_flood},
+    {"bin: max_subscriptions_per_peer", test_subscriptions_per_peer},
     {NULL, NULL},
 };
 ZR_MAIN

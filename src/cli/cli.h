@@ -23,6 +23,9 @@ int cli_error(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Log lines to stderr at LEVEL and above (-v: info, -vv: debug). */
 void cli_log_to_stderr(int verbosity);
+/* --log-format NAME: "text" or "json" (one object per line); CLI_OK, or
+ * CLI_USAGE said. */
+int cli_log_format(const char *name);
 /* The same, to syslog (journald). Lines go through a bounded queue to a
  * writer thread of their own (cli_log.c): a log that does not keep up
  * loses lines, counted, and never holds a relay up. */
@@ -58,10 +61,47 @@ void cli_option_help(FILE *out, zr_device_type_t type);
  * here"; NULL for a connect endpoint. */
 const char *cli_who(const zr_device_t *dev, const char *role, bool bind);
 
+/* The client side of a control endpoint, as `zrelay ctl` and `zrelay top`
+ * take it (cli_control.c): the relay's CURVE key or PLAIN credentials. */
+typedef struct {
+    const char *curve_server_key, *curve_cert, *plain_user, *plain_password;
+} cli_ctl_auth_t;
+/* Their getopt_long codes and entries (with <getopt.h>), and help. */
+#define CLI_OPT_CURVE_SERVER_KEY 'K'
+#define CLI_OPT_CURVE_CERT 'C'
+#define CLI_OPT_PLAIN_USER 'U'
+#define CLI_OPT_PLAIN_PASSWORD 'P'
+/* clang-format off */
+#define CLI_CTL_AUTH_OPTIONS                                                   \
+    {"curve-server-key", required_argument, NULL, CLI_OPT_CURVE_SERVER_KEY},   \
+    {"curve-cert", required_argument, NULL, CLI_OPT_CURVE_CERT},               \
+    {"plain-user", required_argument, NULL, CLI_OPT_PLAIN_USER},               \
+    {"plain-password", required_argument, NULL, CLI_OPT_PLAIN_PASSWORD}
+#define CLI_CTL_AUTH_HELP                                                      \
+    "  --curve-server-key F  CURVE: the relay's public certificate\n"          \
+    "  --curve-cert F  CURVE: this client's certificate (NAME_secret)\n"       \
+    "  --plain-user U  PLAIN: the user (password from --plain-password P\n"    \
+    "                  or ZRELAY_PLAIN_PASSWORD)\n"
+/* clang-format on */
+/* OPT (a code above) with VALUE into AUTH: false when OPT is another. */
+bool cli_ctl_auth_option(cli_ctl_auth_t *auth, int opt, const char *value);
+/* A REQ socket of CTX, secured as AUTH says, connected to ENDPOINT (a
+ * bare endpoint connects); NULL after printing why, with *STATUS
+ * CLI_USAGE or CLI_FAILURE. VERB prefixes the messages. */
+void *cli_ctl_socket(void *ctx, const char *verb, const char *endpoint,
+                     const cli_ctl_auth_t *auth, int *status);
+/* The control endpoint of config file PATH, to connect to (a bind to
+ * every interface is reached on loopback): CLI_OK, or the exit status. */
+int cli_ctl_config_endpoint(const char *verb, const char *path, char *out,
+                            size_t len);
+
 int cmd_device(zr_device_type_t type, int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+/* top [EP]: a live view of a relay's devices over its control endpoint
+ * (cmd_top.c). */
+int cmd_top(int argc, char **argv);
 /* keygen NAME [--force]: a CURVE certificate pair (cmd_keygen.c). */
 int cmd_keygen(int argc, char **argv);
 /* pub, sub, req, rep, push, pull, dealer, router, pair: a socket of

@@ -33,7 +33,7 @@ static struct {
     } ring[S_LINES];
     size_t head, count;
     unsigned long long lost;
-    bool writing, started;
+    bool writing, started, json;
     s_sink_fn *sink;
 } s_log = {.lock = PTHREAD_MUTEX_INITIALIZER,
            .more = PTHREAD_COND_INITIALIZER,
@@ -45,7 +45,12 @@ s_to_stderr(zr_log_level_t level, const char *line)
     static const char *names[] = {"error: ", "warning: ", "",
                                   "info: ", "debug: "};
     /* One write per line so lines from several processes do not mix. */
-    fprintf(stderr, "zrelay: %s%s\n", names[level], line);
+    if (s_log.json && line[0] == '{') {
+        fprintf(stderr, "%s\n", line); /* one JSON object, as it is */
+    }
+    else {
+        fprintf(stderr, "zrelay: %s%s\n", names[level], line);
+    }
 }
 
 static void
@@ -147,6 +152,18 @@ s_start(s_sink_fn *sink, int verbosity)
                                       : ZR_LOG_NOTICE);
 }
 
+int
+cli_log_format(const char *name)
+{
+    if (strcmp(name, "text") != 0 && strcmp(name, "json") != 0) {
+        return cli_error(CLI_USAGE,
+                         "--log-format: '%s' is not one of text, json", name);
+    }
+    s_log.json = strcmp(name, "json") == 0;
+    zr_log_set_format(s_log.json ? ZR_LOG_JSON : ZR_LOG_TEXT);
+    return CLI_OK;
+}
+
 void
 cli_log_to_stderr(int verbosity)
 {
@@ -172,7 +189,7 @@ cli_log(zr_log_level_t level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (s_log.started) {
-        s_enqueue(level, line, NULL);
+        zr_log_text(level, line); /* JSON when asked, rate-limited */
     }
     else {
         s_to_stderr(level, line);

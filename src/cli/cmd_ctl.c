@@ -46,10 +46,9 @@ static const char *s_help =
     "500ms, 2s;\n"
     "                  a bare number is milliseconds)\n"
     "  -c, --config F  use the control endpoint of config file F\n"
-    "  --curve-server-key F  CURVE: the relay's public certificate\n"
-    "  --curve-cert F  CURVE: this client's certificate (NAME_secret)\n"
-    "  --plain-user U  PLAIN: the user (password from --plain-password P\n"
-    "                  or ZRELAY_PLAIN_PASSWORD)\n"
+    /* clang-format off */
+    CLI_CTL_AUTH_HELP
+    /* clang-format on */
     "  -h, --help      this text\n"
     "\n"
     "Exit status: 0 answered, 1 no reply or an error reply, 2 usage error.\n"
@@ -279,37 +278,6 @@ s_print_list(const char *text, size_t len, bool json)
     return CLI_OK;
 }
 
-/* The control endpoint of config file PATH, to connect to: a bind to
- * every interface is reached on loopback. */
-static int
-s_config_endpoint(const char *path, char *out, size_t len)
-{
-    zr_config_t *config = zr_config_load(path);
-    if (!config) {
-        return cli_error(CLI_FAILURE, "ctl: %s", zr_strerror(errno));
-    }
-    if (zr_config_error_count(config)) {
-        cli_error(0, "ctl: %s", zr_config_error(config, 0));
-        zr_config_destroy(&config);
-        return CLI_USAGE;
-    }
-    zr_endpoints_t *eps =
-        zr_endpoints_parse(zr_config_control(config), true, NULL, 0);
-    const char *address = eps ? zr_endpoints_address(eps, 0) : "";
-    if (strncmp(address, "tcp://*:", 8) == 0) {
-        snprintf(out, len, "tcp://127.0.0.1:%s", address + 8);
-    }
-    else if (strncmp(address, "tcp://0.0.0.0:", 14) == 0) {
-        snprintf(out, len, "tcp://127.0.0.1:%s", address + 14);
-    }
-    else {
-        snprintf(out, len, "%s", address);
-    }
-    zr_endpoints_destroy(&eps);
-    zr_config_destroy(&config);
-    return CLI_OK;
-}
-
 static int
 s_print_statistics(zmq_msg_t *frames, int n, bool json)
 {
@@ -347,8 +315,7 @@ typedef struct {
     bool json;
     int64_t timeout;
     const char *config, *endpoint, *name;
-    /* auth lane: the client's side of CURVE and PLAIN */
-    const char *curve_server_key, *curve_cert, *plain_user, *plain_password;
+    cli_ctl_auth_t auth; /* the client's side of CURVE and PLAIN */
     const s_command_t *cmd;
     char from_config[512];
 } s_ask_t;
@@ -361,10 +328,7 @@ s_parse(s_ask_t *a, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'},
-        {"curve-server-key", required_argument, NULL, 'K'},
-        {"curve-cert", required_argument, NULL, 'C'},
-        {"plain-user", required_argument, NULL, 'U'},
-        {"plain-password", required_argument, NULL, 'P'},
+        CLI_CTL_AUTH_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -372,13 +336,12 @@ s_parse(s_ask_t *a, int argc, char **argv)
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":hc:", options, NULL)) != -1) {
+        if (cli_ctl_auth_option(&a->auth, opt, optarg)) {
+            continue;
+        }
         switch (opt) {
         case 'j': a->json = true; break;
         case 'c': a->config = optarg; break;
-        case 'K': a->curve_server_key = optarg; break;
-        case 'C': a->curve_cert = optarg; break;
-        case 'U': a->plain_user = optarg; break;
-        case 'P': a->plain_password = optarg; break;
         case 't':
             if (cli_duration("--timeout", optarg, &a->timeout) != 0) {
                 return CLI_USAGE;
@@ -518,8 +481,8 @@ cmd_ctl(int argc, char **argv)
         return status;
     }
     if (!a.endpoint && a.config) {
-        status =
-            s_config_endpoint(a.config, a.from_config, sizeof a.from_config);
+        status = cli_ctl_config_endpoint("ctl", a.config, a.from_config,
+                                         sizeof a.from_config);
         if (status != CLI_OK) {
             return status;
         }
@@ -528,43 +491,12 @@ cmd_ctl(int argc, char **argv)
     if (!a.endpoint) {
         a.endpoint = CLI_DEFAULT_CONTROL;
     }
-    char err[400];
-    zr_endpoints_t *eps =
-        zr_endpoints_parse(a.endpoint, false, err, sizeof err);
-    if (!eps) {
-        return cli_error(CLI_USAGE, "ctl: %s", err);
-    }
     void *ctx = zmq_ctx_new();
-    void *req = zmq_socket(ctx, ZMQ_REQ);
-    int zero = 0;
-    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
-    /* auth lane: a secured control endpoint. */
-    const char *password = a.plain_password;
-    if (!password && a.plain_user) {
-        password = getenv("ZRELAY_PLAIN_PASSWORD");
-    }
-    if (a.curve_server_key &&
-        zr_curve_client(req, a.curve_server_key, a.curve_cert, err,
-                        sizeof err) != 0) {
-        status = cli_error(CLI_USAGE, "ctl: %s", err);
-    }
-    else if (!a.curve_server_key && a.curve_cert) {
-        status = cli_error(CLI_USAGE, "ctl: --curve-cert needs "
-                                      "--curve-server-key");
-    }
-    else if (a.plain_user &&
-             zr_plain_client(req, a.plain_user, password ? password : "", err,
-                             sizeof err) != 0) {
-        status = cli_error(CLI_USAGE, "ctl: %s", err);
-    }
-    else if (zr_endpoints_attach(eps, req, err, sizeof err) != 0) {
-        status = cli_error(CLI_FAILURE, "ctl: %s", err);
-    }
-    else {
+    void *req = cli_ctl_socket(ctx, "ctl", a.endpoint, &a.auth, &status);
+    if (req) {
         status = s_ask(&a, req);
+        zmq_close(req);
     }
-    zmq_close(req);
     zmq_ctx_term(ctx);
-    zr_endpoints_destroy(&eps);
     return status;
 }

@@ -189,6 +189,8 @@ s_help(const s_kind_t *k, FILE *out)
         "                         any free one; default: none)\n"
         "  -v, --verbose          more log lines on stderr (-vv: "
         "debug)\n"
+        "  --log-format F         text (default) or json: one JSON object "
+        "per line\n"
         "  -h, --help             this text\n"
         "\n"
         "Every option is also a config key for 'zrelay run' (--max-msg-size\n"
@@ -265,14 +267,14 @@ s_print_endpoints(zr_device_t *dev, zr_http_t *http)
 #define S_OPT_BASE 1000
 #define S_OPT_NO_BASE 2000
 #define S_MAX_OPTIONS 64
-enum { S_OPT_IOTHREADS = 900, S_OPT_HTTP };
+enum { S_OPT_IOTHREADS = 900, S_OPT_HTTP, S_OPT_LOG_FORMAT };
 
 static void
 s_build_options(zr_device_type_t type, struct option *options, char names[][40])
 {
     int n = 0;
     const zr_option_t *o;
-    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 6; i++) {
+    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 7; i++) {
         if (!zr_option_applies(o, type) || strcmp(o->name, "frontend") == 0 ||
             strcmp(o->name, "backend") == 0) {
             continue;
@@ -296,6 +298,8 @@ s_build_options(zr_device_type_t type, struct option *options, char names[][40])
         (struct option){"io-threads", required_argument, NULL, S_OPT_IOTHREADS};
     options[n++] = (struct option){"http", required_argument, NULL, S_OPT_HTTP};
     options[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
+    options[n++] = (struct option){"log-format", required_argument, NULL,
+                                   S_OPT_LOG_FORMAT};
     options[n++] = (struct option){"help", no_argument, NULL, 'h'};
     options[n] = (struct option){NULL, 0, NULL, 0};
 }
@@ -478,6 +482,11 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
             break;
         case S_OPT_HTTP: http = optarg; break;
         case 'v': verbosity++; break;
+        case S_OPT_LOG_FORMAT:
+            if (cli_log_format(optarg) != CLI_OK) {
+                return CLI_USAGE;
+            }
+            break;
         case 'h': s_help(k, stdout); return CLI_OK;
         case ':':
             return cli_error(CLI_USAGE, "%s: option '%s' needs a value", verb,

@@ -31,6 +31,8 @@ static const char *s_run_help =
     "start\n"
     "                   from, and exit\n"
     "  --syslog         log to syslog (journald) instead of stderr\n"
+    "  --log-format F   text (default) or json: one JSON object per line\n"
+    "                   (time, level, device, event, msg, fields)\n"
     "  -v, --verbose    more log lines (-vv: debug)\n"
     "  -h, --help       this text\n"
     "\n"
@@ -162,12 +164,13 @@ s_print_table(zr_daemon_t *daemon, const char *from)
 int
 cmd_run(int argc, char **argv)
 {
-    enum { O_KEEP_GOING = 256, O_PRINT_DEFAULT, O_SYSLOG };
+    enum { O_KEEP_GOING = 256, O_PRINT_DEFAULT, O_SYSLOG, O_LOG_FORMAT };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"keep-going", no_argument, NULL, O_KEEP_GOING},
         {"print-default", no_argument, NULL, O_PRINT_DEFAULT},
         {"syslog", no_argument, NULL, O_SYSLOG},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -188,6 +191,11 @@ cmd_run(int argc, char **argv)
             fputs(zr_config_default_text(), stdout);
             return CLI_OK;
         case O_SYSLOG: use_syslog = true; break;
+        case O_LOG_FORMAT:
+            if (cli_log_format(optarg) != CLI_OK) {
+                return CLI_USAGE;
+            }
+            break;
         case 'v': verbosity++; break;
         case 'h': fputs(s_run_help, stdout); return CLI_OK;
         default: return cli_bad_option("run", argv, optind, options);

@@ -44,6 +44,8 @@ static const char *s_usage =
     "                              statistics, pause, resume, stop, start,\n"
     "                              reload, terminate (see 'zrelay ctl "
     "--help')\n"
+    "  top [EP]                    a live view: rates, drops, connections\n"
+    "                              per device (q quits; --once, --json)\n"
     "\n"
     "Security (docs/SECURITY.md):\n"
     "  keygen NAME [--force]       write a CURVE certificate pair: NAME and\n"
@@ -218,6 +220,9 @@ main(int argc, char **argv)
     if (strcmp(verb, "ctl") == 0) {
         return cmd_ctl(argc - 1, argv + 1);
     }
+    if (strcmp(verb, "top") == 0) {
+        return cmd_top(argc - 1, argv + 1);
+    }
     if (strcmp(verb, "run") == 0) {
         return cmd_run(argc - 1, argv + 1);
     }
@@ -235,7 +240,7 @@ main(int argc, char **argv)
     }
     return cli_error(CLI_USAGE,
                      "unknown verb '%s' (run, check, keygen, forwarder, queue, "
-                     "streamer, ctl, pub, sub, req, rep, push, pull, "
+                     "streamer, ctl, top, pub, sub, req, rep, push, pull, "
                      "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
                      "--help')",
                      verb);

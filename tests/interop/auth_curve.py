@@ -720,6 +720,63 @@ def case_garbage():
         stop(proc)
 
 
+def case_maxconn():
+    """max_connections is decided at the handshake, after the key: on a
+    CURVE frontend a second allowed client over the limit is refused and
+    counted once under connections.refused, its request goes nowhere; an
+    unknown key is counted as such, not as a connection over the limit;
+    on the open backend (secure_side = frontend) the same limit holds for
+    NULL workers."""
+    c = certs()
+    proc, eps = start(["queue", "--curve-secret", c["server"],
+                       "--curve-allow", c["allow"], "--secure-side",
+                       "frontend", "--max-connections", "1",
+                       "--control", "tcp://127.0.0.1:*",
+                       "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"], "maxconn")
+    try:
+        front, back, ctl = (eps["frontend"][0], eps["backend"][0],
+                            eps["control"][0])
+        rep = plain_socket(zmq.REP, back)
+        req = curve_socket(zmq.REQ, c["alice"], c["server"], front)
+        req.send(b"ping")
+        check(rep.poll(DEADLINE * 1000), "request did not reach the worker")
+        rep.recv()
+        rep.send(b"pong")
+        check(req.poll(DEADLINE * 1000) and req.recv() == b"pong",
+              "no reply")
+
+        def refused(side):
+            st = stats(ctl)
+            return st[side]["connections"]["refused"]["max_connections"]
+        extra = curve_socket(zmq.REQ, c["alice"], c["server"], front)
+        extra.send(b"over")
+        wait_for(lambda: refused("frontend") == 1,
+                 "the client over the limit was not refused")
+        bad = curve_socket(zmq.REQ, c["mallory"], c["server"], front)
+        bad.send(b"evil")
+        wait_for(lambda: denied(stats(ctl), "unknown_key") == 1,
+                 "unknown key not counted")
+        check(refused("frontend") == 1, "the unknown key counted as over")
+        wait_for(lambda: stats(ctl)["frontend"]["connections"]
+                 ["handshake_failed"] == 2, "the two refusals not seen")
+        check(denied(stats(ctl), "protocol") == 0,
+              "a refusal over max_connections counted as a protocol error")
+        worker2 = plain_socket(zmq.REP, back)
+        wait_for(lambda: refused("backend") == 1,
+                 "the worker over the limit was not refused")
+        req.send(b"again")
+        check(rep.poll(DEADLINE * 1000) and rep.recv() == b"again",
+              "the first client's request did not come through")
+        check(not worker2.poll(300), "the refused worker got a request")
+        rep.send(b"ok")
+        check(req.poll(DEADLINE * 1000) and req.recv() == b"ok", "no reply")
+        check(not rep.poll(300), "a refused client's request got through")
+        for s in (rep, req, extra, bad, worker2):
+            s.close()
+    finally:
+        stop(proc)
+
+
 def case_split():
     """Publishers and subscribers with different keys: two forwarders over
     inproc://, each securing one side (docs/SECURITY.md)."""
@@ -801,6 +858,7 @@ CASES = {
     "chain": case_chain,
     "garbage": case_garbage,
     "split": case_split,
+    "maxconn": case_maxconn,
     "refuse": case_refuse,
 }
 
