@@ -472,8 +472,28 @@ ZR_EXPORT void zr_daemon_reload(zr_daemon_t *self);
 ZR_EXPORT void *zr_daemon_context(const zr_daemon_t *self);
 /* The control endpoint as bound (the real port where the config said *). */
 ZR_EXPORT const char *zr_daemon_control(const zr_daemon_t *self);
+/* The HTTP endpoint's URL ("http://127.0.0.1:9558/", the real port where
+ * the config said 0), NULL when [zrelay] http is not set. */
+ZR_EXPORT const char *zr_daemon_http(const zr_daemon_t *self);
 ZR_EXPORT size_t zr_daemon_device_count(const zr_daemon_t *self);
 ZR_EXPORT zr_device_t *zr_daemon_device(const zr_daemon_t *self, size_t i);
+
+/* ---------------------------------------------------------------------
+ * The HTTP endpoint (docs/METRICS.md): GET /metrics (Prometheus text),
+ * /stats (STATS JSON), /healthz, /readyz, served by libmicrohttpd on a
+ * thread of its own. zrelay run has its own from [zrelay] http.
+ */
+typedef struct zr_http_t zr_http_t;
+/* Serve DEVICE's pages at ADDRESS ("127.0.0.1:9558", "[::1]:9558",
+ * "*:9558"; port 0: any free one). DEVICE is read without a lock and must
+ * outlive the server. NULL with errno and "http: cannot bind ...: why"
+ * in ERR when it cannot start. */
+ZR_EXPORT zr_http_t *zr_http_new(zr_device_t *device, const char *address,
+                                 char *err, size_t errlen);
+/* Stops serving (waits for the HTTP thread); accepts NULL. */
+ZR_EXPORT void zr_http_destroy(zr_http_t **self_p);
+/* "http://127.0.0.1:9558/" with the real port. */
+ZR_EXPORT const char *zr_http_url(const zr_http_t *self);
 
 /* ---------------------------------------------------------------------
  * Certificates and client-side security (docs/SECURITY.md). Certificates

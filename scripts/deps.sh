@@ -10,8 +10,8 @@
 set -eu
 
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
-    libsystemd-dev libbsd-dev libczmq-dev python3-zmq iproute2 valgrind
-    tmux"
+    libsystemd-dev libbsd-dev libczmq-dev libmicrohttpd-dev python3-zmq
+    iproute2 valgrind tmux prometheus curl"
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES="$PACKAGES gnuplot-nox linux-perf"
 fi

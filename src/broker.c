@@ -1294,7 +1294,7 @@ s_strategy(const void *base)
           ZR__STAT_COUNTER, field, text)
 static const zr__stat_t s_rows[] = {
     {.key = "strategy",
-     .metric = "broker_strategy",
+     .metric = "broker_strategy_info",
      .kind = ZR__STAT_TEXT,
      .help = "How requests are spread over workers: lru or hash.",
      .text = s_strategy},

@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #define S_DEFAULT_CONTROL "tcp://127.0.0.1:5558"
+/* The embedded default's HTTP endpoint; without the key there is none. */
+#define S_DEFAULT_HTTP "127.0.0.1:9558"
 /* A config file is read no further: a file this large is not one. */
 #define S_MAX_BYTES (1 << 20)
 #define S_MAX_BYTES_TEXT "1 MiB"
@@ -24,7 +27,9 @@
 static const char *const s_global_keys[] = {
     "control", "log_level", "io_threads", "linger", "allow_empty",
     /* auth lane: the control endpoint's security */
-    "control_curve_secret", "control_curve_allow", "control_insecure"};
+    "control_curve_secret", "control_curve_allow", "control_insecure",
+    /* the HTTP endpoint */
+    "http"};
 #define S_NGLOBAL (sizeof s_global_keys / sizeof s_global_keys[0])
 
 typedef struct {
@@ -49,6 +54,7 @@ struct zr_config_t {
     char *control_curve_secret;        /* auth lane: NULL when not set */
     char *control_curve_allow;
     bool control_insecure;
+    char *http;                  /* [zrelay] http, NULL: off */
     int global_lines[S_NGLOBAL]; /* where each [zrelay] key was set */
     s_section_t *devices;
     size_t ndevices;
@@ -72,6 +78,8 @@ static const char s_default[] =
     "\n"
     "[zrelay]\n"
     "control = " S_DEFAULT_CONTROL "\n"
+    "# Prometheus /metrics, /stats, /healthz, /readyz (docs/METRICS.md).\n"
+    "http = " S_DEFAULT_HTTP "\n"
     "\n"
     "# S1: publishers connect to 5559, subscribers to 5560. S2's lost first\n"
     "# message: a publisher that must not lose it waits at 5565 until the\n"
@@ -431,6 +439,17 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
         }
         self->linger = (int) n;
     }
+    else if (strcmp(key, "http") == 0) {
+        struct sockaddr_storage sa;
+        unsigned salen;
+        char err[300];
+        if (*value && zr__http_parse(value, &sa, &salen, err, sizeof err)) {
+            s_error(self, line, "http: %s", err);
+            return;
+        }
+        free(self->http);
+        self->http = *value ? s_strdup(self, value) : NULL;
+    }
     else if (strcmp(key, "control_curve_secret") == 0) {
         free(self->control_curve_secret);
         self->control_curve_secret = s_strdup(self, value);
@@ -463,7 +482,7 @@ s_global_key(zr_config_t *self, const char *key, const char *value, int line)
             s_error(self, line,
                     "unknown key '%s' in [zrelay] (keys: control, log_level, "
                     "io_threads, linger, allow_empty, control_curve_secret, "
-                    "control_curve_allow, control_insecure)",
+                    "control_curve_allow, control_insecure, http)",
                     key);
         }
     }
@@ -1088,6 +1107,7 @@ zr_config_destroy(zr_config_t **self_p)
     free(self->control);
     free(self->control_curve_secret);
     free(self->control_curve_allow);
+    free(self->http);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -1235,4 +1255,11 @@ bool
 zr__config_control_insecure(const zr_config_t *self)
 {
     return self->control_insecure;
+}
+
+/* [zrelay] http: the HTTP endpoint's address, NULL when off. */
+const char *
+zr__config_http(const zr_config_t *self)
+{
+    return self->http;
 }

@@ -41,6 +41,8 @@ struct zr_daemon_t {
     bool keep_going;
     bool config_log_level; /* the config's log_level applies */
     bool control_pending;  /* a reload moved the control endpoint */
+    zr_http_t *http;       /* [zrelay] http, NULL: off (http.c) */
+    char *http_spec;
     atomic_bool stop, reload;
     int wake[2];
     void (*notify)(const char *state, void *arg);
@@ -114,6 +116,8 @@ zr_daemon_destroy(zr_daemon_t **self_p)
     }
     zr_daemon_t *self = *self_p;
     s_entries_stop(self);
+    zr_http_destroy(&self->http);
+    free(self->http_spec);
     free(self->entries);
     if (self->control) {
         zmq_close(self->control);
@@ -168,6 +172,12 @@ const char *
 zr_daemon_control(const zr_daemon_t *self)
 {
     return self->control_address;
+}
+
+const char *
+zr_daemon_http(const zr_daemon_t *self)
+{
+    return self->http ? zr_http_url(self->http) : NULL;
 }
 
 size_t
@@ -396,6 +406,8 @@ s_limits(void *ctx)
              sockets);
 }
 
+static int s_http_open(zr_daemon_t *self);
+
 static int
 s_start(zr_device_t *dev)
 {
@@ -475,6 +487,11 @@ zr_daemon_start(zr_daemon_t *self, zr_config_t *config, const char *path)
     if (failed) {
         ZR_LOG_W("%d device%s failed to start and %s not running", failed,
                  failed == 1 ? "" : "s", failed == 1 ? "is" : "are");
+    }
+    if (s_http_open(self) != 0) {
+        s_entries_stop(self);
+        self->nentries = 0;
+        return -1;
     }
     s_notify(self, "READY=1");
     return 0;
@@ -713,6 +730,75 @@ s_control_follow(zr_daemon_t *self)
         ZR_LOG_E("reload: %s; the control endpoint stays %s", self->error,
                  self->control_spec ? self->control_spec : "(none)");
     }
+    if (s_http_open(self) != 0) {
+        ZR_LOG_E("reload: %s; no HTTP endpoint until it can bind", self->error);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * The HTTP endpoint (http.c): its pages are rendered here, on the
+ * daemon's thread, between two turns of the loop, so that no device is
+ * stopped or replaced while a page reads it.
+ */
+static int
+s_http_render(void *arg, zr__page_t page, zr__buf_t *out, const char **type)
+{
+    zr_daemon_t *self = arg;
+    const zr_config_t *c = self->config;
+    size_t nconf = zr_config_device_count(c);
+    zr__devview_t *views = calloc(self->nentries + nconf + 1, sizeof *views);
+    if (!views) {
+        out->oom = true;
+        return 500;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < self->nentries; i++) {
+        views[n++] = (zr__devview_t){zr_device_name(self->entries[i].dev),
+                                     self->entries[i].dev};
+    }
+    /* Configured and not running at all: it failed to start. */
+    for (size_t j = 0; j < nconf; j++) {
+        const char *name = zr_config_device_name(c, j);
+        bool found = false;
+        for (size_t i = 0; i < self->nentries && !found; i++) {
+            found = strcmp(views[i].name, name) == 0;
+        }
+        if (!found) {
+            views[n++] = (zr__devview_t){name, NULL};
+        }
+    }
+    int status = zr__metrics_render(views, n, self->http, page, out, type);
+    free(views);
+    return status;
+}
+
+/* Serve [zrelay] http if it is set and not served already: -1 with the
+ * reason in self->error when it cannot. */
+static int
+s_http_open(zr_daemon_t *self)
+{
+    const char *spec = zr__config_http(self->config);
+    if (self->http && spec && self->http_spec &&
+        strcmp(spec, self->http_spec) == 0) {
+        return 0;
+    }
+    zr_http_destroy(&self->http);
+    free(self->http_spec);
+    self->http_spec = NULL;
+    if (!spec) {
+        return 0;
+    }
+    char err[512];
+    self->http =
+        zr__http_new(spec, self->ctx, s_http_render, self, err, sizeof err);
+    if (!self->http) {
+        zr__errf(self->error, sizeof self->error, "%s", err);
+        return -1;
+    }
+    self->http_spec = strdup(spec);
+    ZR_LOG_N("http: %s (/metrics /stats /healthz /readyz)",
+             zr_http_url(self->http));
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -909,11 +995,22 @@ zr_daemon_run(zr_daemon_t *self)
     while (!atomic_load(&self->stop)) {
         s_control_follow(self);
         /* Without a control socket (a failed move) only signals steer. */
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {.fd = self->wake[0], .events = ZMQ_POLLIN},
             {.socket = self->control, .events = ZMQ_POLLIN},
+            {.socket = zr__http_socket(self->http), .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, self->control ? 2 : 1, -1) < 0 && errno == ETERM) {
+        int nitems = 1;
+        if (self->control) {
+            nitems = 2;
+        }
+        else if (self->http) {
+            items[1] = items[2]; /* the HTTP bridge in the control's place */
+        }
+        if (self->http) {
+            nitems++;
+        }
+        if (zmq_poll(items, nitems, -1) < 0 && errno == ETERM) {
             rc = -1;
             break;
         }
@@ -927,7 +1024,16 @@ zr_daemon_run(zr_daemon_t *self)
         if (self->control && (items[1].revents & ZMQ_POLLIN)) {
             s_serve(self);
         }
+        if (self->http && (items[nitems - 1].revents & ZMQ_POLLIN)) {
+            /* Every request waiting: a page is quick to render. */
+            while (zmq_poll(&items[nitems - 1], 1, 0) > 0 &&
+                   (items[nitems - 1].revents & ZMQ_POLLIN)) {
+                zr__http_answer(self->http);
+            }
+        }
     }
+    /* No more pages: nobody would render them. */
+    zr_http_destroy(&self->http);
     s_notify(self, "STOPPING=1");
     ZR_LOG_N("stopping %zu device%s", self->nentries,
              self->nentries == 1 ? "" : "s");

@@ -827,4 +827,68 @@ const char *zr__config_control_curve_secret(const zr_config_t *self);
 const char *zr__config_control_curve_allow(const zr_config_t *self);
 bool zr__config_control_insecure(const zr_config_t *self);
 
+
+/* ---------------------------------------------------------------------
+ * http.c: the HTTP endpoint (libmicrohttpd, a thread of its own):
+ * /metrics, /stats, /healthz, /readyz, /. What a page says comes from a
+ * renderer its owner gives (metrics.c); http.c only speaks HTTP.
+ */
+typedef enum {
+    ZR__PAGE_INDEX,
+    ZR__PAGE_METRICS,
+    ZR__PAGE_STATS,
+    ZR__PAGE_HEALTH,
+    ZR__PAGE_READY,
+    ZR__PAGE_COUNT
+} zr__page_t;
+
+/* A growing text; OOM latches and the text is then incomplete. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool oom;
+} zr__buf_t;
+void zr__buf_add(zr__buf_t *self, const char *text, size_t len);
+void zr__buf_printf(zr__buf_t *self, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Render PAGE into OUT; the HTTP status (200, 503), the content type in
+ * *TYPE (a static string). */
+typedef int (*zr__render_t)(void *arg, zr__page_t page, zr__buf_t *out,
+                            const char **type);
+
+/* SPEC ("127.0.0.1:9558", "[::1]:9558", "*:9558", port 0: any free) as
+ * a socket address; -1 EINVAL with the reason in ERR. */
+struct sockaddr_storage;
+int zr__http_parse(const char *spec, struct sockaddr_storage *sa,
+                   unsigned *salen, char *err, size_t errlen);
+/* Serve at SPEC. CTX NULL: RENDER runs on the HTTP thread (its data must
+ * outlive the server and never change shape: one device). CTX given: the
+ * owner's thread renders; it polls zr__http_socket and calls
+ * zr__http_answer when it is readable. NULL, with "http: cannot bind
+ * ADDRESS: reason" in ERR, when it cannot start. */
+zr_http_t *zr__http_new(const char *spec, void *ctx, zr__render_t render,
+                        void *arg, char *err, size_t errlen);
+void *zr__http_socket(zr_http_t *self);
+void zr__http_answer(zr_http_t *self);
+/* Its section of the stats table ("http"): requests and connections. */
+zr__stat_section_t zr__http_section(const zr_http_t *self);
+
+/* ---------------------------------------------------------------------
+ * metrics.c: the pages rendered from the stats table: Prometheus text,
+ * the STATS JSON of every device, health and readiness.
+ */
+typedef struct {
+    const char *name;
+    zr_device_t *dev; /* NULL: configured, failed to start */
+} zr__devview_t;
+/* PAGE for the devices DEVS (N of them) and the HTTP server HTTP (may be
+ * NULL); see zr__render_t. */
+int zr__metrics_render(const zr__devview_t *devs, size_t n,
+                       const zr_http_t *http, zr__page_t page, zr__buf_t *out,
+                       const char **type);
+
+/* config.c: [zrelay] http, NULL when off. */
+const char *zr__config_http(const zr_config_t *self);
+
 #endif

@@ -40,7 +40,7 @@ static const char *const s_cli_options[] = {
     "--help",    "--version", "--keep-going", "--print-default",
     "--syslog",  "--verbose", "--io-threads", "--json",
     "--timeout", "--config",  "--once",       "--interval",
-    "--sort",    NULL};
+    "--sort",    "--http",    NULL};
 /* Verbs that are not device types (src/cli/zrelay.c). */
 static const char *const s_cli_verbs[] = {"run", "check", "ctl", "top", NULL};
 /* Device options that the device verbs take as their two arguments, not
@@ -53,6 +53,7 @@ static const char *const s_global_keys[][2] = {
     {"log_level", "info"},
     {"io_threads", "1"},
     {"linger", "1s"},
+    {"http", "127.0.0.1:9558"},
 };
 /* The daemon's commands (src/daemon.c); the test also asks the daemon. */
 static const char *const s_daemon_commands[] = {

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -183,6 +184,9 @@ s_help(const s_kind_t *k, FILE *out)
     fprintf(
         out,
         "  --io-threads N         libzmq I/O threads (default: 1)\n"
+        "  --http ADDRESS:PORT    serve Prometheus /metrics, /stats, /healthz\n"
+        "                         and /readyz there (127.0.0.1:9558; port 0:\n"
+        "                         any free one; default: none)\n"
         "  -v, --verbose          more log lines on stderr (-vv: "
         "debug)\n"
         "  --log-format F         text (default) or json: one JSON object "
@@ -230,9 +234,10 @@ s_install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* "frontend bind tcp://127.0.0.1:5559" per endpoint, then "ready". */
+/* "frontend bind tcp://127.0.0.1:5559" per endpoint, "http bind URL"
+ * when it serves HTTP, then "ready". */
 static void
-s_print_endpoints(zr_device_t *dev)
+s_print_endpoints(zr_device_t *dev, zr_http_t *http)
 {
     size_t n = zr_device_endpoint_count(dev);
     for (size_t i = 0; i < n; i++) {
@@ -247,6 +252,11 @@ s_print_endpoints(zr_device_t *dev)
             cli_log(ZR_LOG_NOTICE, "%s: %s", address, who);
         }
     }
+    if (http) {
+        printf("http bind %s\n", zr_http_url(http));
+        cli_log(ZR_LOG_NOTICE, "%smetrics: Prometheus scrapes here",
+                zr_http_url(http));
+    }
     printf("ready\n");
     fflush(stdout);
 }
@@ -257,14 +267,14 @@ s_print_endpoints(zr_device_t *dev)
 #define S_OPT_BASE 1000
 #define S_OPT_NO_BASE 2000
 #define S_MAX_OPTIONS 64
-enum { S_OPT_IOTHREADS = 900, S_OPT_LOG_FORMAT };
+enum { S_OPT_IOTHREADS = 900, S_OPT_HTTP, S_OPT_LOG_FORMAT };
 
 static void
 s_build_options(zr_device_type_t type, struct option *options, char names[][40])
 {
     int n = 0;
     const zr_option_t *o;
-    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 5; i++) {
+    for (size_t i = 0; (o = zr_option(i)) && n < S_MAX_OPTIONS - 7; i++) {
         if (!zr_option_applies(o, type) || strcmp(o->name, "frontend") == 0 ||
             strcmp(o->name, "backend") == 0) {
             continue;
@@ -286,6 +296,7 @@ s_build_options(zr_device_type_t type, struct option *options, char names[][40])
     }
     options[n++] =
         (struct option){"io-threads", required_argument, NULL, S_OPT_IOTHREADS};
+    options[n++] = (struct option){"http", required_argument, NULL, S_OPT_HTTP};
     options[n++] = (struct option){"verbose", no_argument, NULL, 'v'};
     options[n++] = (struct option){"log-format", required_argument, NULL,
                                    S_OPT_LOG_FORMAT};
@@ -395,19 +406,32 @@ s_fd_limit(void *ctx)
 /* Open DEV, say where it listens, and run it until a signal or
  * TERMINATE: the exit status. */
 static int
-s_serve(zr_device_t *dev, int verbosity)
+s_serve(zr_device_t *dev, const char *http_spec, int verbosity)
 {
     if (zr_device_open(dev) != 0) {
         return cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
     }
+    zr_http_t *http = NULL;
+    if (http_spec) {
+        char err[512];
+        http = zr_http_new(dev, http_spec, err, sizeof err);
+        if (!http) {
+            /* A bad address is a usage error, a taken port a failure. */
+            return cli_error(errno == EINVAL ? CLI_USAGE : CLI_FAILURE,
+                             "--http: %s",
+                             strncmp(err, "http: ", 6) == 0 ? err + 6 : err);
+        }
+    }
     int status = CLI_OK;
     s_running = dev;
     s_install_signals();
-    s_print_endpoints(dev);
+    s_print_endpoints(dev, http);
     if (zr_device_run(dev) != 0) {
         status = cli_error(CLI_FAILURE, "%s", zr_device_error(dev));
     }
     s_running = NULL;
+    /* Before the device goes: the server reads it (zr_http_new). */
+    zr_http_destroy(&http);
     if (verbosity) {
         char *json = zr_device_stats_json(dev);
         cli_log(ZR_LOG_INFO, "final statistics: %s", json ? json : "?");
@@ -427,6 +451,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     s_given_t given[S_MAX_OPTIONS * 4];
     int ngiven = 0;
     int64_t io_threads = 1;
+    const char *http = NULL;
     int verbosity = 0;
     int opt;
     opterr = 0;
@@ -455,6 +480,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
                 return CLI_USAGE;
             }
             break;
+        case S_OPT_HTTP: http = optarg; break;
         case 'v': verbosity++; break;
         case S_OPT_LOG_FORMAT:
             if (cli_log_format(optarg) != CLI_OK) {
@@ -487,7 +513,7 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
                      : cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
                                  zr_strerror(errno));
     if (status == CLI_OK) {
-        status = s_serve(dev, verbosity);
+        status = s_serve(dev, http, verbosity);
     }
     zr_device_destroy(&dev);
     zmq_ctx_term(ctx);

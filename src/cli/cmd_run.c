@@ -15,7 +15,9 @@ static const char *s_run_help =
     "usage: zrelay run [CONFIG | -c CONFIG] [OPTIONS]\n"
     "\n"
     "Run every device of CONFIG, each on a thread of its own, and serve the\n"
-    "control endpoint ([zrelay] control, default " CLI_DEFAULT_CONTROL ").\n"
+    "control endpoint ([zrelay] control, default " CLI_DEFAULT_CONTROL ")\n"
+    "and, with [zrelay] http = ADDRESS:PORT, Prometheus /metrics, /stats,\n"
+    "/healthz and /readyz over HTTP (the embedded default: 127.0.0.1:9558).\n"
     "Without CONFIG: the embedded default, the seed's topology on "
     "loopback\n"
     "(see --print-default). The config format is zrelay.conf(5).\n"
@@ -140,6 +142,15 @@ s_print_table(zr_daemon_t *daemon, const char *from)
            "bind", zr_daemon_control(daemon), "zrelay ctl");
     if (!zr_address_is_local(zr_daemon_control(daemon))) {
         loopback = false; /* and the daemon warned about it */
+    }
+    const char *http = zr_daemon_http(daemon);
+    if (http) {
+        printf("  %-16s %-9s %-8s %-7s %-28s %s\n", "-", "daemon", "http",
+               "bind", http, "/metrics /stats /healthz /readyz");
+        if (strncmp(http, "http://127.", 11) != 0 &&
+            strncmp(http, "http://[::1]", 12) != 0) {
+            loopback = false;
+        }
     }
     if (loopback) {
         printf("Listening on loopback only. To open a device to the "
