@@ -19,7 +19,7 @@
 
 typedef struct {
     int fd;
-    char peer[56]; /* "1.2.3.4:5", "[::1]:5", or the endpoint (ipc) */
+    char peer[64]; /* "1.2.3.4:5", "[::1]:5", or the endpoint (ipc) */
 } s_open_t;
 
 struct zr__monitor_t {
@@ -173,7 +173,7 @@ s_open_add(zr__monitor_t *self, int fd, const char *peer)
     }
     s_open_t *o = &self->open[self->nopen++];
     o->fd = fd;
-    snprintf(o->peer, sizeof o->peer, "%s", peer);
+    snprintf(o->peer, sizeof o->peer, "%.*s", (int) sizeof o->peer - 1, peer);
 }
 
 /* The connection on FD closed: its peer into PEER (LEN bytes). */
