@@ -1330,6 +1330,13 @@ static const zr__stat_t s_socket_rows[] = {
      .help = "Messages sent again, whole, after the peer they went to "
              "vanished mid-message (not lost).",
      .offset = S_SOCK(msgs_resent)},
+    {.key = "held",
+     .metric = "messages_held",
+     .kind = ZR__STAT_GAUGE,
+     .help = "Messages the relay holds for this socket now, not yet sent: "
+             "the one in hand while the socket is full, and those a "
+             "handler queued behind it (last values, broker replies).",
+     .offset = S_SOCK(held)},
     {.key = "peer_stalls",
      .metric = "peer_stalls_total",
      .kind = ZR__STAT_COUNTER,

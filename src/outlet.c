@@ -949,4 +949,8 @@ zr__outlet_publish(zr__outlet_t *self)
     S_ADD(peer_stalls, t->stalls);
 #undef S_ADD
     *t = (s_tally_t){0};
+    uint64_t held = (self->msg.size ? 1 : 0) + self->queued;
+    if (held != zr__stat_get(&s->held)) {
+        zr__stat_set(&s->held, held);
+    }
 }

@@ -239,6 +239,7 @@ typedef struct {
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
     _Atomic uint64_t drop_shutdown, drop_slow, peer_stalls;
     _Atomic uint64_t drop_too_big; /* [limits] max_msg_frames/_bytes */
+    _Atomic uint64_t held; /* messages the relay holds for it now */
 } zr__sockstats_t;
 
 /* ---------------------------------------------------------------------

@@ -112,6 +112,8 @@ s_streamer(const char *front, const char *back)
               held);
     ZR_CHECKF(st[0] < sent, "the relay read everything: no backpressure");
     s_check_idle(dev);
+    /* The one message in hand shows as held on the backend. */
+    ZR_EQ(zrt_stat(dev, "backend", "held", NULL), 1);
 
     /* The consumer comes back: every message, in order. */
     for (uint32_t i = 0; i < sent; i++) {
@@ -125,6 +127,7 @@ s_streamer(const char *front, const char *back)
     ZR_WAIT_STATS(dev, stats, stats.backend.msgs_out == sent,
                   ZRT_DEADLINE_MS);
     ZR_EQ(stats.frontend.msgs_in, sent);
+    ZR_EQ(zrt_stat(dev, "backend", "held", NULL), 0);
     zr_device_destroy(&dev);
     zmq_close(push);
     zmq_close(pull);
