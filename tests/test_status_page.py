@@ -372,6 +372,8 @@ READ_DOM = r"""(() => {
                         e.textContent]),
       markup_in_endpoints: card.querySelectorAll(".eps *:not(li)").length,
       rows: card.querySelectorAll("tr[data-socket]").length,
+      held: [...card.querySelectorAll('[data-field="held"]')]
+              .map((e) => e.textContent),
       chart_points: (card.querySelector("polyline").getAttribute("points")
                      || "").split(" ").filter((p) => p).length};
   }
@@ -517,6 +519,10 @@ def run(zrelay, srcdir, outdir, chromium, tmp, procs):
                                     r2["devices"][dev["name"]]["state"]))
             check(r2["devices"][dev["name"]]["rows"] == 3,
                   "%s: want frontend, backend, total rows" % dev["name"])
+            check(all(count(h) is not None
+                      for h in r2["devices"][dev["name"]]["held"]),
+                  "%s: held %r" % (dev["name"],
+                                   r2["devices"][dev["name"]]["held"]))
         orders = r2["devices"]["orders"]
         want = "frontend @" + eps["orders_in"]
         check(want in orders["endpoints"],
