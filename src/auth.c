@@ -57,8 +57,8 @@ typedef struct {
 typedef struct s_handler_t s_handler_t;
 
 struct zr__auth_t {
-    char *domain;  /* the device's name, for the log */
-    char key[40];  /* in the ZAP domain: unique in the process */
+    char *domain; /* the device's name, for the log */
+    char key[40]; /* in the ZAP domain: unique in the process */
     int side;     /* ZR__AUTH_ALL, _FRONTEND, _BACKEND */
     char *curve_secret, *curve_allow, *passwords;
     char *curve_server_key, *curve_cert;
@@ -74,6 +74,9 @@ struct zr__auth_t {
     /* Written by the handler's thread; read by anyone. */
     _Atomic uint64_t allowed, unknown_key, bad_password, address;
     _Atomic uint64_t nkeys_now, protocol_seen;
+    /* [limits] Refused over max_connections on a side the policy covers:
+     * a failed handshake to the monitor, not a protocol error. */
+    _Atomic uint64_t over_max;
     uint64_t (*failed)(const void *arg);
     const void *failed_arg;
     zr__log_limit_t log_limit; /* the handler's thread's */
@@ -807,6 +810,9 @@ s_decide(s_handler_t *h, s_request_t *r, char *user_id, size_t idlen)
     if (code[0] == '2' && m && !zr__monitor_admit(m)) {
         s_log_refusal(p, address, "max_connections reached");
         code = "400"; /* counted by the monitor, as its own refusals */
+        if (zr__auth_applies(p, side)) {
+            zr__stat_add(&p->over_max, 1); /* not denied.protocol */
+        }
     }
     else if (code[0] == '2' && zr__auth_applies(p, side)) {
         zr__stat_add(&p->allowed, 1);
@@ -1164,8 +1170,8 @@ zr__auth_server_socket(zr__auth_t *self, int side, void *socket, char *err,
              side == ZR__AUTH_FRONTEND  ? 'f'
              : side == ZR__AUTH_BACKEND ? 'b'
                                         : 'o');
-    if (s_setopt(socket, ZMQ_ZAP_DOMAIN, domain, strlen(domain), err,
-                 errlen) != 0) {
+    if (s_setopt(socket, ZMQ_ZAP_DOMAIN, domain, strlen(domain), err, errlen) !=
+        0) {
         return -1;
     }
     if (!zr__auth_applies(self, side)) {
@@ -1266,8 +1272,8 @@ zr__auth_set_failures(zr__auth_t *self, uint64_t (*failed)(const void *),
 /* Handshakes that failed before or apart from the ZAP check: a mechanism
  * mismatch (a NULL client at a CURVE port), garbage, a timeout. The
  * sockets' monitors count every failed handshake, the ones ZAP refused
- * too, and see them a little later than ZAP does: the difference never
- * overstates, and it is kept from going down. */
+ * too (over max_connections as well), and see them a little later than ZAP
+ * does: the difference never overstates, and it is kept from going down. */
 static double
 s_protocol(const void *base)
 {
@@ -1278,7 +1284,7 @@ s_protocol(const void *base)
     uint64_t failed = self->failed(self->failed_arg);
     uint64_t zap = zr__stat_get(&self->unknown_key) +
                    zr__stat_get(&self->bad_password) +
-                   zr__stat_get(&self->address);
+                   zr__stat_get(&self->address) + zr__stat_get(&self->over_max);
     uint64_t now = failed > zap ? failed - zap : 0;
     uint64_t seen = zr__stat_get(&self->protocol_seen);
     while (now > seen &&
