@@ -254,6 +254,53 @@ test_over_max_not_protocol(void)
     zmq_ctx_term(ctx);
 }
 
+/* Two devices of one name in one context (library use) each have their
+ * own ZAP domain, policy and count: one client on each gets in with
+ * max_connections 1, a second on one is refused there only. */
+static zr_device_t *
+s_named_max_one(void *ctx)
+{
+    zr_device_t *dev = zr_device_new(ctx, ZR_STREAMER, "same");
+    ZR_PASS(zr_device_set_frontend(dev, "@tcp://127.0.0.1:*"));
+    ZR_PASS(zr_device_set_backend(dev, "@tcp://127.0.0.1:*"));
+    ZR_PASS(zr_device_set(dev, "max_connections", "1"));
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+static void
+test_same_name_own_limits(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev[2] = {s_named_max_one(ctx), s_named_max_one(ctx)};
+    void *pull[2], *push[2];
+    for (int i = 0; i < 2; i++) {
+        pull[i] = zrt_socket(ctx, ZMQ_PULL);
+        zrt_connect(pull[i], zrt_device_endpoint(dev[i], 1));
+        push[i] = s_push(ctx, dev[i], false);
+        ZR_SEND(push[i], "in");
+        ZR_RECV(pull[i], "in");
+    }
+    void *over = s_push(ctx, dev[0], false);
+    ZR_WAIT(zrt_stat(dev[0], "frontend", "connections", "refused",
+                     "max_connections", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev[1], "frontend", "connections", "refused",
+                   "max_connections", NULL),
+          0);
+    ZR_SEND(push[1], "still");
+    ZR_RECV(pull[1], "still");
+    for (int i = 0; i < 2; i++) {
+        zr_device_destroy(&dev[i]);
+        zmq_close(pull[i]);
+        zmq_close(push[i]);
+    }
+    zmq_close(over);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"keygen", test_keygen},
     {"refuse open", test_refuse_open},
@@ -261,6 +308,7 @@ ZR_TESTS = {
     {"shared handler", test_shared_handler},
     {"open device", test_open_device},
     {"over max not protocol", test_over_max_not_protocol},
+    {"same name, own limits", test_same_name_own_limits},
     {NULL, NULL},
 };
 ZR_MAIN
