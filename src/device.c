@@ -47,8 +47,8 @@ struct zr_device_t {
     zr__unended_t *unended[2];  /* [limits] their unended messages */
     zr__ctl_ops_t ctl;          /* its own control endpoint */
     zr__ctl_counts_t ctl_counts;
-    zr__auth_t *auth;  /* auth lane: its policy (auth.c) */
-    bool zap_sides[2]; /* auth lane: bound and secured */
+    zr__auth_t *auth;   /* auth lane: its policy (auth.c) */
+    bool zap_sides[2];  /* auth lane: bound and secured */
     bool zap_domain[2]; /* bound with a ZAP domain: limits decided there */
     zr__engine_t *engine;
     pthread_t thread;
@@ -937,6 +937,10 @@ s_secure(zr_device_t *self, int role, void *socket, char *err, size_t errlen)
         binds = binds || zr_endpoints_is_bind(eps, i);
     }
     bool applies = zr__auth_applies(self->auth, side);
+    if (role <= S_BACKEND) { /* from an earlier opening */
+        self->zap_sides[role] = false;
+        self->zap_domain[role] = false;
+    }
     if (!binds) {
         return applies ? zr__auth_client_socket(self->auth, socket, err, errlen)
                        : 0;
@@ -982,6 +986,38 @@ zr__device_auth(zr_device_t *self)
     return self->auth;
 }
 
+/* Connection counters of ROLE's socket, made before it binds or
+ * connects: a connection accepted before its monitor would never be
+ * counted, but its disconnection would, which left the count one lower
+ * for good (attack14_bindwindow.py). Frontend and backend also get their
+ * limits here. */
+static void
+s_monitor_open(zr_device_t *self, int role)
+{
+    self->monitors[role] = zr__monitor_new(self->ctx, self->sockets[role]);
+    if (!self->monitors[role]) {
+        return; /* counters are a nicety: a device runs without them */
+    }
+    zr__monitor_set_names(self->monitors[role], self->name,
+                          s_role_names[role]);
+    if (role > S_BACKEND) {
+        return;
+    }
+    /* [limits] A broker's backend monitor is polled (its workers'
+     * disconnections cannot wait); the others are read lazily, and by
+     * the ZAP handler too where the socket has a domain: there
+     * max_connections is decided before any message. */
+    bool broker =
+        self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR;
+    bool at_zap = self->zap_domain[role] && !(broker && role == S_BACKEND);
+    zr__monitor_set_limits(self->monitors[role], self->limits.max_connections,
+                           s_fd_line(), at_zap);
+    if (at_zap) {
+        zr__auth_set_monitor(self->auth, s_auth_side(role),
+                             self->monitors[role]);
+    }
+}
+
 /* Create every socket with its options and attach its endpoints. */
 static int
 s_open_sockets(zr_device_t *self)
@@ -1016,6 +1052,7 @@ s_open_sockets(zr_device_t *self)
         if (s_secure(self, role, s, err, sizeof err) != 0) {
             return s_open_failed(self, EINVAL, "%s", err);
         }
+        s_monitor_open(self, role);
         if (zr_endpoints_attach(self->endpoints[role], s, err, sizeof err) !=
             0) {
             return s_open_failed(self, errno, "%s", err);
@@ -1044,22 +1081,13 @@ s_open_engine(zr_device_t *self)
                                self->sockets[S_BACKEND]) != 0) {
         return s_open_failed(self, errno, "%s", zmq_strerror(errno));
     }
-    for (int i = 0; i < S_ROLES; i++) {
-        /* Counters are a nicety: a device runs without them. */
-        if (!self->sockets[i] ||
-            !(self->monitors[i] = zr__monitor_new(self->ctx, self->sockets[i]))) {
-            continue;
-        }
-        zr__monitor_set_names(self->monitors[i], self->name, s_role_names[i]);
-        if (i >= 2) { /* capture, control, sync: counted and logged */
+    /* The monitors of the capture, control and sync sockets: counted
+     * and logged, read lazily (s_monitor_open made them). */
+    for (int i = S_CAPTURE; i < S_ROLES; i++) {
+        if (self->monitors[i]) {
             zr__engine_watch_lazy(self->engine,
                                   zr__monitor_socket(self->monitors[i]),
                                   zr__monitor_drain, self->monitors[i]);
-        }
-        else { /* [limits] */
-            zr__monitor_set_limits(self->monitors[i],
-                                   self->limits.max_connections, s_fd_line(),
-                                   false);
         }
     }
     zr__engine_set_drain(self->engine,
@@ -1113,15 +1141,6 @@ s_open_engine(zr_device_t *self)
         else {
             zr__engine_watch_lazy(self->engine, pair, zr__monitor_drain,
                                   self->monitors[i]);
-            /* [limits] Lazily read, it may be read by the ZAP handler
-             * too: max_connections decided before any message. */
-            if (self->zap_domain[i]) {
-                zr__monitor_set_limits(self->monitors[i],
-                                       self->limits.max_connections,
-                                       s_fd_line(), true);
-                zr__auth_set_monitor(self->auth, s_auth_side(i),
-                                     self->monitors[i]);
-            }
         }
         /* [limits] Connections stuck in a message that never ends. */
         if (self->limits.max_msg_bytes) {

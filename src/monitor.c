@@ -71,6 +71,16 @@ zr__monitor_new(void *ctx, void *socket)
         return NULL;
     }
     self->pair = zmq_socket(ctx, ZMQ_PAIR);
+    /* libzmq's I/O thread sends the events blocking (4.3.4,
+     * socket_base.cpp monitor_event), holding the socket's monitor mutex:
+     * a full pipe stops it, and every socket of the context with it,
+     * until the events are read. They are read every ZR__LAZY_MS while
+     * the device runs, and not at all once it stopped with its sockets
+     * open (ctl stop), when a stranger's garbage connections (two or
+     * three events each, none reaching ZAP) filled the pipe for good.
+     * No HWM on the receiving side makes the pipe unbounded (an inproc
+     * pipe's HWM is the sum of both sides', or none if either is 0):
+     * events cost memory, not the context. */
     int zero = 0;
     /* libzmq sends each event with a blocking send from its I/O thread:
      * at a full queue (the marks' sum, 2000) a flood of connections would

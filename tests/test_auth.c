@@ -210,9 +210,105 @@ test_open_device(void)
     zmq_ctx_term(ctx);
 }
 
+/* Refused over max_connections at the ZAP handshake, a connection fails
+ * its handshake, which the monitor counts: it is a max_connections
+ * refusal, not an auth.denied.protocol one (which counted each, once
+ * the check moved to the handshake). */
+static void
+s_max_one(zr_device_t *dev)
+{
+    ZR_PASS(zr_device_set(dev, "allow", "127.0.0.0/8"));
+    ZR_PASS(zr_device_set(dev, "max_connections", "1"));
+}
+
+static void
+test_over_max_not_protocol(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_device(ctx, ZR_STREAMER, "@tcp://127.0.0.1:*",
+                                  "@tcp://127.0.0.1:*", s_max_one);
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, zrt_device_endpoint(dev, 1));
+    void *in = s_push(ctx, dev, false);
+    ZR_SEND(in, "in");
+    ZR_RECV(pull, "in");
+    void *over[3];
+    for (int i = 0; i < 3; i++) {
+        over[i] = s_push(ctx, dev, false);
+    }
+    ZR_WAIT(zrt_stat(dev, "frontend", "connections", "refused",
+                     "max_connections", NULL) == 3,
+            ZRT_DEADLINE_MS);
+    ZR_WAIT(
+        zrt_stat(dev, "frontend", "connections", "handshake_failed", NULL) == 3,
+        ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "auth", "denied", "protocol", NULL), 0);
+    /* The PUSH and the PULL; none of the three over the limit. */
+    ZR_EQ(zrt_stat(dev, "auth", "allowed", NULL), 2);
+    zr_device_destroy(&dev);
+    for (int i = 0; i < 3; i++) {
+        zmq_close(over[i]);
+    }
+    zmq_close(in);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+}
+
+/* Two devices of one name in one context (library use) each have their
+ * own ZAP domain, policy and count: one client on each gets in with
+ * max_connections 1, a second on one is refused there only. */
+static zr_device_t *
+s_named_max_one(void *ctx)
+{
+    zr_device_t *dev = zr_device_new(ctx, ZR_STREAMER, "same");
+    ZR_PASS(zr_device_set_frontend(dev, "@tcp://127.0.0.1:*"));
+    ZR_PASS(zr_device_set_backend(dev, "@tcp://127.0.0.1:*"));
+    ZR_PASS(zr_device_set(dev, "max_connections", "1"));
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+static void
+test_same_name_own_limits(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev[2] = {s_named_max_one(ctx), s_named_max_one(ctx)};
+    void *pull[2], *push[2];
+    for (int i = 0; i < 2; i++) {
+        pull[i] = zrt_socket(ctx, ZMQ_PULL);
+        zrt_connect(pull[i], zrt_device_endpoint(dev[i], 1));
+        push[i] = s_push(ctx, dev[i], false);
+        ZR_SEND(push[i], "in");
+        ZR_RECV(pull[i], "in");
+    }
+    void *over = s_push(ctx, dev[0], false);
+    ZR_WAIT(zrt_stat(dev[0], "frontend", "connections", "refused",
+                     "max_connections", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev[1], "frontend", "connections", "refused",
+                   "max_connections", NULL),
+          0);
+    ZR_SEND(push[1], "still");
+    ZR_RECV(pull[1], "still");
+    for (int i = 0; i < 2; i++) {
+        zr_device_destroy(&dev[i]);
+        zmq_close(pull[i]);
+        zmq_close(push[i]);
+    }
+    zmq_close(over);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
-    {"keygen", test_keygen},           {"refuse open", test_refuse_open},
-    {"addresses", test_addresses},     {"shared handler", test_shared_handler},
-    {"open device", test_open_device}, {NULL, NULL},
+    {"keygen", test_keygen},
+    {"refuse open", test_refuse_open},
+    {"addresses", test_addresses},
+    {"shared handler", test_shared_handler},
+    {"open device", test_open_device},
+    {"over max not protocol", test_over_max_not_protocol},
+    {"same name, own limits", test_same_name_own_limits},
+    {NULL, NULL},
 };
 ZR_MAIN
