@@ -491,7 +491,6 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
 {
     (void) version;
     (void) upload;
-    (void) upload_size;
     zr_http_t *self = cls;
     zr__buf_t body = {0};
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -506,6 +505,14 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
          * (a response queued earlier makes libmicrohttpd close it). */
         static int s_headers_seen;
         *state = &s_headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        /* A body on a GET (some checkers send one): read and ignored.
+         * An answer queued before the body is whole is refused by
+         * libmicrohttpd, which then closes the connection unanswered;
+         * the last call, with no data left, answers. */
+        *upload_size = 0;
         return MHD_YES;
     }
     if (strcmp(url, "/") == 0) {
