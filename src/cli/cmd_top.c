@@ -274,6 +274,12 @@ s_read_device(s_dev_t *d, cJSON *dev)
     s_workers(d, dev);
 }
 
+static int
+s_dev_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_dev_t *) a)->name, ((const s_dev_t *) b)->name);
+}
+
 static void
 s_sample_free(s_sample_t *s)
 {
@@ -318,6 +324,9 @@ s_sample_parse(s_sample_t *s, const char *text, size_t len, int64_t at)
         return -1;
     }
     cJSON_Delete(root);
+    /* By name, for s_rows' bsearch: a walk per device was quadratic
+     * (30,000 devices: 10 s a screen). */
+    qsort(s->devs, s->n, sizeof *s->devs, s_dev_cmp);
     return 0;
 }
 
@@ -340,12 +349,8 @@ s_rows(const s_sample_t *now, const s_sample_t *then)
         const s_dev_t *d = &now->devs[i];
         s_row_t *r = &rows[i];
         r->dev = d;
-        const s_dev_t *p = NULL;
-        for (size_t j = 0; then && j < then->n && !p; j++) {
-            if (strcmp(then->devs[j].name, d->name) == 0) {
-                p = &then->devs[j];
-            }
-        }
+        const s_dev_t *p =
+            then ? bsearch(d, then->devs, then->n, sizeof *d, s_dev_cmp) : NULL;
         /* Counters that went back: the device was started anew. */
         if (!p || seconds <= 0 || d->msgs_in < p->msgs_in ||
             d->msgs_out < p->msgs_out) {
