@@ -10,7 +10,8 @@
  *   the thread, and is dropped after S_IDLE_S seconds of silence. At most
  *   S_MAX_CONNS connections are open at once (more are closed as soon as
  *   accepted, and counted); each may hold S_CONN_MEMORY bytes of request.
- *   /metrics and /stats are rendered at most once per S_CACHE_MS and the
+ *   /metrics and /stats are rendered at most once per S_CACHE_MS (or
+ *   ten times the rendering's own time, for a large relay) and the
  *   copy served in between, so a flood of scrapers costs the process
  *   about ten renderings a second, not one per request (a scrape sees
  *   counters up to 100 ms old). The thread runs at nice 10, so that when
@@ -58,8 +59,9 @@
 #define S_CONN_MEMORY 16384  /* request buffer per connection */
 #define S_BRIDGE_MS 5000     /* the daemon loop answers within this */
 #define S_BRIDGE_SLICE_MS 50 /* and the wait checks for shutdown */
-#define S_NICE 10      /* the HTTP thread's nice value: below the devices' */
-#define S_CACHE_MS 100 /* /metrics and /stats rendered at most this often */
+#define S_NICE 10        /* the HTTP thread's nice value: below the devices' */
+#define S_CACHE_MS 100   /* /metrics and /stats rendered at most this often */
+#define S_CACHE_SHARE 10 /* and at most a tenth of the time (s_cache_ttl) */
 
 struct zr_http_t {
     struct MHD_Daemon *mhd;
@@ -81,7 +83,8 @@ struct zr_http_t {
         zr__buf_t body;
         int status;
         char type[64];
-        int64_t at;
+        int64_t at;  /* when its rendering ended */
+        int64_t ttl; /* served until at + ttl (s_cache_ttl) */
     } cache[ZR__PAGE_COUNT];
     /* Counters (stats table, section "http"); written by the HTTP thread
      * only. */
@@ -484,6 +487,20 @@ s_send(zr_http_t *self, struct MHD_Connection *c, int status, const char *type,
     return rc;
 }
 
+/* How long a page that took TOOK ms to render is served again: at least
+ * S_CACHE_MS, and S_CACHE_SHARE times its rendering, so that scrapers
+ * keep the daemon's loop busy rendering at most 1/S_CACHE_SHARE of the
+ * time however many devices there are. Counted from the end of the
+ * rendering: from its start, a rendering longer than S_CACHE_MS (1000
+ * devices: 300 ms) was stale when stored, every scrape rendered again,
+ * and four scrapers kept the daemon's thread 95% busy. */
+static int64_t
+s_cache_ttl(int64_t took)
+{
+    return took * S_CACHE_SHARE > S_CACHE_MS ? took * S_CACHE_SHARE
+                                             : S_CACHE_MS;
+}
+
 static enum MHD_Result
 s_access(void *cls, struct MHD_Connection *c, const char *url,
          const char *method, const char *version, const char *upload,
@@ -526,7 +543,7 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         bool cached = page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
         int64_t now = zr__now_ms();
         if (cached && self->cache[page].body.data &&
-            now - self->cache[page].at < S_CACHE_MS) {
+            now - self->cache[page].at < self->cache[page].ttl) {
             zr__buf_add(&body, self->cache[page].body.data,
                         self->cache[page].body.len);
             return s_send(self, c, body.oom ? 500 : self->cache[page].status,
@@ -551,7 +568,9 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
             self->cache[page].status = status;
             snprintf(self->cache[page].type, sizeof self->cache[page].type,
                      "%s", type);
-            self->cache[page].at = now;
+            int64_t done = zr__now_ms();
+            self->cache[page].at = done;
+            self->cache[page].ttl = s_cache_ttl(done - now);
         }
         return s_send(self, c, status, type, &body);
     }
