@@ -477,6 +477,7 @@ s_response(int status, const char *type, zr__buf_t *body)
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (status == 405) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     }
@@ -523,6 +524,23 @@ s_cache_ttl(int64_t took)
                                              : S_CACHE_MS;
 }
 
+/* TEXT, the client's (a path %XX-decoded, a method), into OUT with
+ * every byte but printable ASCII as \xNN: raw, a crafted link writes
+ * escape sequences (C0, or C1 in UTF-8) to the terminal of whoever
+ * curls it. */
+static void
+s_echo(zr__buf_t *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+        if (*p < 0x20 || *p >= 0x7f) {
+            zr__buf_printf(out, "\\x%02x", *p);
+        }
+        else {
+            zr__buf_add(out, (const char *) p, 1);
+        }
+    }
+}
+
 static enum MHD_Result
 s_access(void *cls, struct MHD_Connection *c, const char *url,
          const char *method, const char *version, const char *upload,
@@ -535,7 +553,8 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         /* At once, the body unread: libmicrohttpd then closes. */
-        zr__buf_printf(&body, "%s: only GET and HEAD here\n", method);
+        s_echo(&body, method);
+        zr__buf_printf(&body, ": only GET and HEAD here\n");
         return s_send(self, c, 405, "text/plain; charset=utf-8", &body);
     }
     if (!*state) {
@@ -593,10 +612,9 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         self->cache[page].ttl = s_cache_ttl(done - now);
         return s_queue(self, c, status, r);
     }
-    zr__buf_printf(&body,
-                   "not found: %s (try /, /metrics, /stats, /healthz, "
-                   "/readyz)\n",
-                   url);
+    zr__buf_add(&body, "not found: ", 11);
+    s_echo(&body, url);
+    zr__buf_printf(&body, " (try /, /metrics, /stats, /healthz, /readyz)\n");
     return s_send(self, c, 404, "text/plain; charset=utf-8", &body);
 }
 
