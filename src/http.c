@@ -707,12 +707,14 @@ s_new(const char *spec, void *ctx, zr__render_t render, void *arg,
     }
     self->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-        s_accept, self, s_access, self, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNS + 16,
+        s_accept, self, s_access, self,
+        /* First: libmicrohttpd prints what comes before it to stderr
+         * itself, past --log-format json and --syslog. */
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNS + 16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) S_IDLE_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) S_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self, MHD_OPTION_END);
     if (!self->mhd) {
         int e = errno ? errno : EIO;
         close(fd);
