@@ -10,7 +10,8 @@
  *   the thread, and is dropped after S_IDLE_S seconds of silence. At most
  *   S_MAX_CONNS connections are open at once (more are closed as soon as
  *   accepted, and counted); each may hold S_CONN_MEMORY bytes of request.
- *   /metrics and /stats are rendered at most once per S_CACHE_MS and the
+ *   /metrics and /stats are rendered at most once per S_CACHE_MS (or
+ *   ten times the rendering's own time, for a large relay) and the
  *   copy served in between, so a flood of scrapers costs the process
  *   about ten renderings a second, not one per request (a scrape sees
  *   counters up to 100 ms old). The thread runs at nice 10, so that when
@@ -58,8 +59,9 @@
 #define S_CONN_MEMORY 16384  /* request buffer per connection */
 #define S_BRIDGE_MS 5000     /* the daemon loop answers within this */
 #define S_BRIDGE_SLICE_MS 50 /* and the wait checks for shutdown */
-#define S_NICE 10      /* the HTTP thread's nice value: below the devices' */
-#define S_CACHE_MS 100 /* /metrics and /stats rendered at most this often */
+#define S_NICE 10        /* the HTTP thread's nice value: below the devices' */
+#define S_CACHE_MS 100   /* /metrics and /stats rendered at most this often */
+#define S_CACHE_SHARE 10 /* and at most a tenth of the time (s_cache_ttl) */
 
 struct zr_http_t {
     struct MHD_Daemon *mhd;
@@ -76,12 +78,15 @@ struct zr_http_t {
     atomic_bool closing;
     bool niced; /* the HTTP thread lowered its priority (first accept) */
     /* The last /metrics and /stats (HTTP thread only): a flood of
-     * scrapers costs one rendering per S_CACHE_MS, not one each. */
+     * scrapers costs one rendering per S_CACHE_MS, not one each. The
+     * response itself is kept and queued to each connection that asks:
+     * libmicrohttpd counts its references, so every slow reader of one
+     * rendering shares its body (a copy each: 250 slow readers of a
+     * 7 MB /metrics held 1.75 GB). */
     struct {
-        zr__buf_t body;
-        int status;
-        char type[64];
-        int64_t at;
+        struct MHD_Response *response; /* NULL: none yet */
+        int64_t at;                    /* when its rendering ended */
+        int64_t ttl;                   /* served until at + ttl (s_cache_ttl) */
     } cache[ZR__PAGE_COUNT];
     /* Counters (stats table, section "http"); written by the HTTP thread
      * only. */
@@ -459,29 +464,81 @@ s_index(zr_http_t *self, struct MHD_Connection *c)
     return rc;
 }
 
-static enum MHD_Result
-s_send(zr_http_t *self, struct MHD_Connection *c, int status, const char *type,
-       zr__buf_t *body)
+/* BODY (taken) as a response of STATUS; NULL out of memory. */
+static struct MHD_Response *
+s_response(int status, const char *type, zr__buf_t *body)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         body->len, body->data ? body->data : (char *) "",
         body->data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body->data);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (status == 405) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     }
+    return r;
+}
+
+/* R queued on C with STATUS, and counted; R stays the caller's. */
+static enum MHD_Result
+s_queue(zr_http_t *self, struct MHD_Connection *c, int status,
+        struct MHD_Response *r)
+{
     enum MHD_Result rc = MHD_queue_response(c, (unsigned) status, r);
-    MHD_destroy_response(r);
     zr__stat_add(status < 400   ? &self->req_ok
                  : status < 500 ? &self->req_client
                                 : &self->req_server,
                  1);
     return rc;
+}
+
+static enum MHD_Result
+s_send(zr_http_t *self, struct MHD_Connection *c, int status, const char *type,
+       zr__buf_t *body)
+{
+    struct MHD_Response *r = s_response(status, type, body);
+    if (!r) {
+        return MHD_NO;
+    }
+    enum MHD_Result rc = s_queue(self, c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* How long a page that took TOOK ms to render is served again: at least
+ * S_CACHE_MS, and S_CACHE_SHARE times its rendering, so that scrapers
+ * keep the daemon's loop busy rendering at most 1/S_CACHE_SHARE of the
+ * time however many devices there are. Counted from the end of the
+ * rendering: from its start, a rendering longer than S_CACHE_MS (1000
+ * devices: 300 ms) was stale when stored, every scrape rendered again,
+ * and four scrapers kept the daemon's thread 95% busy. */
+static int64_t
+s_cache_ttl(int64_t took)
+{
+    return took * S_CACHE_SHARE > S_CACHE_MS ? took * S_CACHE_SHARE
+                                             : S_CACHE_MS;
+}
+
+/* TEXT, the client's (a path %XX-decoded, a method), into OUT with
+ * every byte but printable ASCII as \xNN: raw, a crafted link writes
+ * escape sequences (C0, or C1 in UTF-8) to the terminal of whoever
+ * curls it. */
+static void
+s_echo(zr__buf_t *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+        if (*p < 0x20 || *p >= 0x7f) {
+            zr__buf_printf(out, "\\x%02x", *p);
+        }
+        else {
+            zr__buf_add(out, (const char *) p, 1);
+        }
+    }
 }
 
 static enum MHD_Result
@@ -491,13 +548,13 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
 {
     (void) version;
     (void) upload;
-    (void) upload_size;
     zr_http_t *self = cls;
     zr__buf_t body = {0};
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         /* At once, the body unread: libmicrohttpd then closes. */
-        zr__buf_printf(&body, "%s: only GET and HEAD here\n", method);
+        s_echo(&body, method);
+        zr__buf_printf(&body, ": only GET and HEAD here\n");
         return s_send(self, c, 405, "text/plain; charset=utf-8", &body);
     }
     if (!*state) {
@@ -506,6 +563,14 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
          * (a response queued earlier makes libmicrohttpd close it). */
         static int s_headers_seen;
         *state = &s_headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        /* A body on a GET (some checkers send one): read and ignored.
+         * An answer queued before the body is whole is refused by
+         * libmicrohttpd, which then closes the connection unanswered;
+         * the last call, with no data left, answers. */
+        *upload_size = 0;
         return MHD_YES;
     }
     if (strcmp(url, "/") == 0) {
@@ -518,12 +583,9 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         zr__page_t page = s_routes[i].page;
         bool cached = page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
         int64_t now = zr__now_ms();
-        if (cached && self->cache[page].body.data &&
-            now - self->cache[page].at < S_CACHE_MS) {
-            zr__buf_add(&body, self->cache[page].body.data,
-                        self->cache[page].body.len);
-            return s_send(self, c, body.oom ? 500 : self->cache[page].status,
-                          self->cache[page].type, &body);
+        if (cached && self->cache[page].response &&
+            now - self->cache[page].at < self->cache[page].ttl) {
+            return s_queue(self, c, 200, self->cache[page].response);
         }
         const char *type = "text/plain; charset=utf-8";
         int status = self->ctx ? s_ask(self, page, &body, &type)
@@ -533,25 +595,26 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
             body = (zr__buf_t){0};
             status = 500;
         }
-        if (cached && status == 200) {
-            zr__buf_t *keep = &self->cache[page].body;
-            keep->len = 0;
-            zr__buf_add(keep, body.data ? body.data : "", body.len);
-            if (keep->oom) { /* not kept: rendered again next time */
-                free(keep->data);
-                *keep = (zr__buf_t){0};
-            }
-            self->cache[page].status = status;
-            snprintf(self->cache[page].type, sizeof self->cache[page].type,
-                     "%s", type);
-            self->cache[page].at = now;
+        if (!cached || status != 200) {
+            return s_send(self, c, status, type, &body);
         }
-        return s_send(self, c, status, type, &body);
+        struct MHD_Response *r = s_response(status, type, &body);
+        if (!r) {
+            return MHD_NO;
+        }
+        /* The previous one lives on in the connections still sending it. */
+        if (self->cache[page].response) {
+            MHD_destroy_response(self->cache[page].response);
+        }
+        int64_t done = zr__now_ms();
+        self->cache[page].response = r;
+        self->cache[page].at = done;
+        self->cache[page].ttl = s_cache_ttl(done - now);
+        return s_queue(self, c, status, r);
     }
-    zr__buf_printf(&body,
-                   "not found: %s (try /, /metrics, /stats, /healthz, "
-                   "/readyz)\n",
-                   url);
+    zr__buf_add(&body, "not found: ", 11);
+    s_echo(&body, url);
+    zr__buf_printf(&body, " (try /, /metrics, /stats, /healthz, /readyz)\n");
     return s_send(self, c, 404, "text/plain; charset=utf-8", &body);
 }
 
@@ -644,12 +707,14 @@ s_new(const char *spec, void *ctx, zr__render_t render, void *arg,
     }
     self->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-        s_accept, self, s_access, self, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNS + 16,
+        s_accept, self, s_access, self,
+        /* First: libmicrohttpd prints what comes before it to stderr
+         * itself, past --log-format json and --syslog. */
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNS + 16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) S_IDLE_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) S_CONN_MEMORY,
-        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self, MHD_OPTION_END);
     if (!self->mhd) {
         int e = errno ? errno : EIO;
         close(fd);
@@ -720,7 +785,9 @@ zr_http_destroy(zr_http_t **self_p)
         zmq_close(self->router);
     }
     for (int i = 0; i < ZR__PAGE_COUNT; i++) {
-        free(self->cache[i].body.data);
+        if (self->cache[i].response) {
+            MHD_destroy_response(self->cache[i].response);
+        }
     }
     free(self);
     *self_p = NULL;

@@ -452,11 +452,96 @@ test_server(void)
     zmq_ctx_term(ctx);
 }
 
+/* A GET that carries a body (Content-Length or chunked, as some health
+ * checkers and proxies send): the body is read and ignored and the page
+ * served, and the connection goes on to the next request. Before, the
+ * answer was queued while the body was still unread, libmicrohttpd
+ * refused it ("Application reported internal error") and closed the
+ * connection with no answer at all, counted as a 200. */
+static void
+test_get_body(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_STREAMER, "ht-body", NULL);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.running, ZRT_DEADLINE_MS);
+    char err[256];
+    zr_http_t *http = zr_http_new(dev, "127.0.0.1:0", err, sizeof err);
+    ZR_CHECKF(http != NULL, "%s", err);
+    int port = 0;
+    ZR_CHECK(sscanf(zr_http_url(http), "http://127.0.0.1:%d/", &port) == 1);
+    char *reply = malloc(1 << 20);
+    ZR_EQ(s_get(port,
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                "Connection: close\r\n\r\nhello",
+                reply, 1 << 20),
+          200);
+    ZR_CHECKF(strstr(reply, "\r\n\r\nok\n") != NULL, "%s", reply);
+    ZR_EQ(s_get(port,
+                "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                "5\r\nhello\r\n0\r\n\r\n",
+                reply, 1 << 20),
+          200);
+    /* The body read, the next request on the connection answered. */
+    ZR_EQ(s_get(port,
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                "\r\nhelloGET /readyz HTTP/1.1\r\nHost: t\r\n"
+                "Connection: close\r\n\r\n",
+                reply, 1 << 20),
+          200);
+    ZR_CHECKF(strstr(reply, "\r\n\r\nready\n") != NULL,
+              "no answer to the request after a body: %s", reply);
+    free(reply);
+    zr_http_destroy(&http);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
+/* The 404 says which path was asked, and that path is the client's: an
+ * escape sequence in it (%1b decoded by libmicrohttpd) reached the
+ * terminal of whoever curls a crafted link. Shown as \xNN; every page
+ * says nosniff, so no browser takes the echo for HTML. */
+static void
+test_not_found_echo(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_STREAMER, "ht-echo", NULL);
+    zr_stats_t st;
+    ZR_WAIT_STATS(dev, st, st.running, ZRT_DEADLINE_MS);
+    char err[256];
+    zr_http_t *http = zr_http_new(dev, "127.0.0.1:0", err, sizeof err);
+    ZR_CHECKF(http != NULL, "%s", err);
+    int port = 0;
+    ZR_CHECK(sscanf(zr_http_url(http), "http://127.0.0.1:%d/", &port) == 1);
+    char *reply = malloc(1 << 16);
+    ZR_EQ(s_get(port,
+                "GET /%1b]0;PWNED%07%1b[2J%7f%c2%9b<b> "
+                "HTTP/1.0\r\n\r\n",
+                reply, 1 << 16),
+          404);
+    ZR_CHECKF(strstr(reply, "not found: /\\x1b]0;PWNED\\x07"
+                            "\\x1b[2J\\x7f\\xc2\\x9b<b>") != NULL,
+              "%s", reply);
+    for (const char *p = reply; *p; p++) {
+        ZR_CHECKF((unsigned char) *p >= 0x20 || *p == '\r' || *p == '\n',
+                  "a control character 0x%02x in: %s", *p, reply);
+    }
+    ZR_CHECKF(strstr(reply, "X-Content-Type-Options: nosniff") != NULL, "%s",
+              reply);
+    free(reply);
+    zr_http_destroy(&http);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"/metrics: families once, grouped, well-formed", test_families},
     {"labels and JSON escaped", test_escaping},
     {"docs/METRICS.md is what /metrics renders", test_metrics_doc},
     {"the server: pages, 404, 405, a taken port", test_server},
+    {"the server: a GET with a body is answered", test_get_body},
+    {"the server: a 404 echoes no control character", test_not_found_echo},
     {NULL, NULL},
 };
 ZR_MAIN

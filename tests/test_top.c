@@ -12,6 +12,8 @@
 #include "zrtest_proc.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 static const char s_config[] = "[zrelay]\n"
@@ -690,6 +692,151 @@ test_usage(void)
     zrt_proc_destroy(&p);
 }
 
+/* ---------------------------------------------------------------------
+ * A hostile relay: a ROUTER that answers every request with REPLY, "%N"
+ * in it replaced by a number that grows (so rates move). top must show
+ * what it says without letting it steer the terminal, and must not
+ * crash on JSON of an unexpected shape.
+ */
+typedef struct {
+    void *ctx, *router;
+    char endpoint[64];
+    const char *reply;
+    pthread_t thread;
+    _Atomic bool stop;
+} s_fake_t;
+
+static void *
+s_fake_main(void *arg)
+{
+    s_fake_t *f = arg;
+    int n = 0;
+    while (!atomic_load(&f->stop)) {
+        zmq_pollitem_t item = {.socket = f->router, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 20) <= 0) {
+            continue;
+        }
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        zmq_msg_recv(&id, f->router, 0);
+        int more = 1;
+        size_t ml = sizeof more;
+        while (zmq_getsockopt(f->router, ZMQ_RCVMORE, &more, &ml) == 0 &&
+               more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, f->router, 0);
+            zmq_msg_close(&m);
+        }
+        char body[4096], num[32];
+        snprintf(num, sizeof num, "%d", ++n * 100);
+        size_t o = 0;
+        for (const char *p = f->reply; *p && o + 40 < sizeof body; p++) {
+            if (p[0] == '%' && p[1] == 'N') {
+                o += (size_t) snprintf(body + o, sizeof body - o, "%s", num);
+                p++;
+            }
+            else {
+                body[o++] = *p;
+            }
+        }
+        zmq_msg_send(&id, f->router, ZMQ_SNDMORE);
+        zmq_send(f->router, "", 0, ZMQ_SNDMORE);
+        zmq_send(f->router, body, o, 0);
+        zmq_msg_close(&id);
+    }
+    return NULL;
+}
+
+static void
+s_fake_start(s_fake_t *f, const char *reply)
+{
+    memset(f, 0, sizeof *f);
+    f->reply = reply;
+    f->ctx = zmq_ctx_new();
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero);
+    ZR_PASS(zmq_bind(f->router, "tcp://127.0.0.1:*"));
+    size_t len = sizeof f->endpoint;
+    ZR_PASS(zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, f->endpoint, &len));
+    ZR_CHECK(pthread_create(&f->thread, NULL, s_fake_main, f) == 0);
+}
+
+static void
+s_fake_stop(s_fake_t *f)
+{
+    atomic_store(&f->stop, true);
+    pthread_join(f->thread, NULL);
+    zmq_close(f->router);
+    zmq_ctx_term(f->ctx);
+}
+
+/* TEXT has no control character but newlines (C0, DEL, UTF-8 C1). */
+static void
+s_check_clean(const char *what, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+        ZR_CHECKF((*p >= 0x20 && *p != 0x7f &&
+                   !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) ||
+                      *p == '\n',
+                  "%s: a control character 0x%02x at %d: %s", what, *p,
+                  (int) ((const char *) p - text), text);
+    }
+}
+
+/* top EP --once against REPLY: its exit status EXIT; stdout and stderr
+ * free of control characters; no sanitizer report. */
+static void
+s_top_against(const char *reply, int exit, const char *expect)
+{
+    s_fake_t f;
+    s_fake_start(&f, reply);
+    const char *argv[] = {ZRELAY_BIN,   "top",       f.endpoint,
+                          "--once",     "--timeout", "5s",
+                          "--interval", "50ms",      NULL};
+    zrt_proc_t *p = zrt_proc_start(argv, NULL);
+    zrt_proc_expect_exit(p, exit, ZRT_DEADLINE_MS);
+    s_check_clean("stdout", zrt_proc_stdout(p));
+    s_check_clean("stderr", zrt_proc_stderr(p));
+    ZR_CHECKF(!strstr(zrt_proc_stderr(p), "runtime error"), "%s",
+              zrt_proc_stderr(p));
+    ZR_CHECKF(strstr(zrt_proc_stdout(p), expect) ||
+                  strstr(zrt_proc_stderr(p), expect),
+              "no '%s' in:\n%s%s", expect, zrt_proc_stdout(p),
+              zrt_proc_stderr(p));
+    zrt_proc_destroy(&p);
+    s_fake_stop(&f);
+}
+
+/* Names, types, states and drop reasons that carry escape sequences (a
+ * title change, a screen clear, a colour, CR/LF forging a row, C1 CSI):
+ * shown with '?' in their place; error replies likewise. */
+static void
+test_hostile_text(void)
+{
+    s_top_against("{\"devices\":[{\"name\":\"x\\u001b]0;PWNED\\u0007"
+                  "\\u001b[2Jred\",\"type\":\"\\u001b[5mt\\u009b1m\","
+                  "\"state\":\"s\\r\\nFAKE\",\"frontend\":{\"msgs_in\":%N,"
+                  "\"drops\":{\"r\\u001b[1m\":%N}}}]}",
+                  0, "x?]0;PWNED??[2Jred");
+    s_top_against("ERROR \033]0;PWNED\007\033[2J", 1, "answered: ERROR ?]0;");
+    s_top_against("nope \033[2J\r\n", 1, "not STATS: nope ?[2J");
+}
+
+/* JSON of another shape than STATS: "drops" an array (its items have no
+ * name), devices that are not objects, numbers as strings. */
+static void
+test_hostile_shape(void)
+{
+    s_top_against("{\"name\":\"a\",\"frontend\":{\"msgs_in\":%N,"
+                  "\"drops\":[1,2,3]}}",
+                  0, "TOTAL");
+    s_top_against("{\"devices\":[1,\"x\",null,[],{\"name\":7,"
+                  "\"frontend\":\"no\",\"backend\":{\"msgs_in\":\"9\"}}]}",
+                  0, "TOTAL");
+}
+
 ZR_TESTS = {
     {"screen: rows move, keys sort, q exits 0", test_screen_q},
     {"screen: Ctrl-C exits 0, terminal restored", test_screen_ctrl_c},
@@ -701,6 +848,8 @@ ZR_TESTS = {
     {"json: rates with traffic, 0 without", test_json},
     {"plain: a block per interval until SIGTERM", test_plain_stream},
     {"usage errors", test_usage},
+    {"hostile relay: escapes in names and errors", test_hostile_text},
+    {"hostile relay: STATS of another shape", test_hostile_shape},
     {NULL, NULL},
 };
 

@@ -173,16 +173,41 @@ s_num(cJSON *obj, const char *key)
     return cJSON_IsNumber(item) ? item->valuedouble : 0;
 }
 
+/* TEXT (a name, a state, a reason, an error: what the relay says) made
+ * safe for a terminal in place: every control character, C0, DEL and C1
+ * (UTF-8 0xc2 0x80-0x9f), becomes '?'. Raw, an escape sequence in a
+ * reply would rewrite the screen, the title or the clipboard of whoever
+ * runs top, and a newline would forge a row. */
+static char *
+s_clean(char *text)
+{
+    for (unsigned char *p = (unsigned char *) text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            p[0] = '?';
+            p[1] = '?';
+            p++;
+        }
+    }
+    return text;
+}
+
 static void
 s_copy(char *out, size_t len, cJSON *obj, const char *key)
 {
     const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(obj, key));
     snprintf(out, len, "%s", text ? text : "?");
+    s_clean(out);
 }
 
 static void
 s_add_drop(s_dev_t *d, const char *reason, double n)
 {
+    char clean[sizeof d->reason[0]];
+    snprintf(clean, sizeof clean, "%s", reason);
+    reason = s_clean(clean);
     for (int i = 0; i < d->nreasons; i++) {
         if (strcmp(d->reason[i], reason) == 0) {
             d->drops[i] += n;
@@ -191,6 +216,7 @@ s_add_drop(s_dev_t *d, const char *reason, double n)
     }
     if (d->nreasons < S_REASONS) {
         snprintf(d->reason[d->nreasons], sizeof d->reason[0], "%s", reason);
+        s_clean(d->reason[d->nreasons]);
         d->drops[d->nreasons++] = n;
     }
 }
@@ -233,7 +259,8 @@ s_read_device(s_dev_t *d, cJSON *dev)
         cJSON *r;
         cJSON_ArrayForEach(r, cJSON_GetObjectItem(s, "drops"))
         {
-            if (cJSON_IsNumber(r)) {
+            /* r->string: NULL when "drops" is an array, not an object */
+            if (cJSON_IsNumber(r) && r->string) {
                 s_add_drop(d, r->string, r->valuedouble);
             }
         }
@@ -245,6 +272,12 @@ s_read_device(s_dev_t *d, cJSON *dev)
     cJSON *subs = cJSON_GetObjectItem(dev, "subscriptions");
     d->subscriptions = cJSON_IsObject(subs) ? s_num(subs, "total") : -1;
     s_workers(d, dev);
+}
+
+static int
+s_dev_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_dev_t *) a)->name, ((const s_dev_t *) b)->name);
 }
 
 static void
@@ -291,6 +324,9 @@ s_sample_parse(s_sample_t *s, const char *text, size_t len, int64_t at)
         return -1;
     }
     cJSON_Delete(root);
+    /* By name, for s_rows' bsearch: a walk per device was quadratic
+     * (30,000 devices: 10 s a screen). */
+    qsort(s->devs, s->n, sizeof *s->devs, s_dev_cmp);
     return 0;
 }
 
@@ -313,12 +349,8 @@ s_rows(const s_sample_t *now, const s_sample_t *then)
         const s_dev_t *d = &now->devs[i];
         s_row_t *r = &rows[i];
         r->dev = d;
-        const s_dev_t *p = NULL;
-        for (size_t j = 0; then && j < then->n && !p; j++) {
-            if (strcmp(then->devs[j].name, d->name) == 0) {
-                p = &then->devs[j];
-            }
-        }
+        const s_dev_t *p =
+            then ? bsearch(d, then->devs, then->n, sizeof *d, s_dev_cmp) : NULL;
         /* Counters that went back: the device was started anew. */
         if (!p || seconds <= 0 || d->msgs_in < p->msgs_in ||
             d->msgs_out < p->msgs_out) {
@@ -714,18 +746,22 @@ s_receive(s_loop_t *lp)
     lp->in_flight = false;
     const char *text = zmq_msg_data(&msg);
     size_t len = zmq_msg_size(&msg);
+    /* What an error reply said, at most 200 bytes, terminal-safe. */
+    char said[201];
+    snprintf(said, sizeof said, "%.*s", (int) (len > 200 ? 200 : len), text);
+    s_clean(said);
     if (len >= 5 && strncmp(text, "ERROR", 5) == 0) {
         s_term_leave();
-        int status = cli_error(CLI_FAILURE, "top: %s answered: %.*s",
-                               lp->top->endpoint, (int) len, text);
+        int status = cli_error(CLI_FAILURE, "top: %s answered: %s",
+                               lp->top->endpoint, said);
         zmq_msg_close(&msg);
         return status;
     }
     s_sample_t sample = {0};
     if (s_sample_parse(&sample, text, len, cli_now_ms()) != 0) {
         s_term_leave();
-        int status = cli_error(CLI_FAILURE, "top: the reply is not STATS: %.*s",
-                               (int) (len > 200 ? 200 : len), text);
+        int status =
+            cli_error(CLI_FAILURE, "top: the reply is not STATS: %s", said);
         zmq_msg_close(&msg);
         return status;
     }
