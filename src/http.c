@@ -14,7 +14,9 @@
  *   ten times the rendering's own time, for a large relay) and the
  *   copy served in between, so a flood of scrapers costs the process
  *   about ten renderings a second, not one per request (a scrape sees
- *   counters up to 100 ms old). The thread runs at nice 10, so that when
+ *   counters up to 100 ms old). /healthz and /readyz are kept ten
+ *   times their rendering's time only (s_cache_ttl). The thread runs at
+ *   nice 10, so that when
  *   the CPU is short the devices' threads have it first. No device
  *   thread ever waits for this one.
  *
@@ -77,7 +79,8 @@ struct zr_http_t {
     char type[64]; /* the content type of the last answer */
     atomic_bool closing;
     bool niced; /* the HTTP thread lowered its priority (first accept) */
-    /* The last /metrics and /stats (HTTP thread only): a flood of
+    /* The last /metrics, /stats, /healthz, /readyz (HTTP thread only;
+     * s_cache_ttl says how long each is served again): a flood of
      * scrapers costs one rendering per S_CACHE_MS, not one each. The
      * response itself is kept and queued to each connection that asks:
      * libmicrohttpd counts its references, so every slow reader of one
@@ -87,6 +90,7 @@ struct zr_http_t {
         struct MHD_Response *response; /* NULL: none yet */
         int64_t at;                    /* when its rendering ended */
         int64_t ttl;                   /* served until at + ttl (s_cache_ttl) */
+        int status;                    /* 200, or 503 (health pages) */
     } cache[ZR__PAGE_COUNT];
     /* Counters (stats table, section "http"); written by the HTTP thread
      * only. */
@@ -517,9 +521,17 @@ s_send(zr_http_t *self, struct MHD_Connection *c, int status, const char *type,
  * rendering: from its start, a rendering longer than S_CACHE_MS (1000
  * devices: 300 ms) was stale when stored, every scrape rendered again,
  * and four scrapers kept the daemon's thread 95% busy. */
+/* /healthz and /readyz have no floor: a probe must see a stopped
+ * device at once on a small relay (a rendering under 1 ms is not kept at
+ * all); on a large one they are S_CACHE_SHARE times their rendering late
+ * at most (attack15_bigmetrics.py: four probers of 1000 devices kept the
+ * daemon's thread 53% busy before). */
 static int64_t
-s_cache_ttl(int64_t took)
+s_cache_ttl(zr__page_t page, int64_t took)
 {
+    if (page == ZR__PAGE_HEALTH || page == ZR__PAGE_READY) {
+        return took * S_CACHE_SHARE;
+    }
     return took * S_CACHE_SHARE > S_CACHE_MS ? took * S_CACHE_SHARE
                                              : S_CACHE_MS;
 }
@@ -581,11 +593,14 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
             continue;
         }
         zr__page_t page = s_routes[i].page;
-        bool cached = page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
+        bool health = page == ZR__PAGE_HEALTH || page == ZR__PAGE_READY;
+        bool cached =
+            health || page == ZR__PAGE_METRICS || page == ZR__PAGE_STATS;
         int64_t now = zr__now_ms();
         if (cached && self->cache[page].response &&
             now - self->cache[page].at < self->cache[page].ttl) {
-            return s_queue(self, c, 200, self->cache[page].response);
+            return s_queue(self, c, self->cache[page].status,
+                           self->cache[page].response);
         }
         const char *type = "text/plain; charset=utf-8";
         int status = self->ctx ? s_ask(self, page, &body, &type)
@@ -595,7 +610,7 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
             body = (zr__buf_t){0};
             status = 500;
         }
-        if (!cached || status != 200) {
+        if (!cached || (status != 200 && !(health && status == 503))) {
             return s_send(self, c, status, type, &body);
         }
         struct MHD_Response *r = s_response(status, type, &body);
@@ -609,7 +624,8 @@ s_access(void *cls, struct MHD_Connection *c, const char *url,
         int64_t done = zr__now_ms();
         self->cache[page].response = r;
         self->cache[page].at = done;
-        self->cache[page].ttl = s_cache_ttl(done - now);
+        self->cache[page].ttl = s_cache_ttl(page, done - now);
+        self->cache[page].status = status;
         return s_queue(self, c, status, r);
     }
     zr__buf_add(&body, "not found: ", 11);
