@@ -40,6 +40,11 @@ cli_ctl_socket(void *ctx, const char *verb, const char *endpoint,
     }
     int zero = 0;
     zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    /* A relay's reply is a few MiB at most (STATS of 1000 devices: 2 MB);
+     * whatever answers at the endpoint does not choose what ctl and top
+     * allocate. */
+    int64_t max_reply = (int64_t) 256 << 20;
+    zmq_setsockopt(req, ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply);
     const char *password = auth->plain_password;
     if (!password && auth->plain_user) {
         password = getenv("ZRELAY_PLAIN_PASSWORD");
