@@ -796,7 +796,7 @@ s_http_open(zr_daemon_t *self)
         return -1;
     }
     self->http_spec = strdup(spec);
-    ZR_LOG_N("http: %s (/metrics /stats /healthz /readyz)",
+    ZR_LOG_N("http: %s (the status page; /metrics /stats /healthz /readyz)",
              zr_http_url(self->http));
     return 0;
 }

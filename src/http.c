@@ -752,7 +752,8 @@ s_new(const char *spec, void *ctx, zr__render_t render, void *arg,
                  "connect can read the counters and device names",
                  self->url);
     }
-    ZR_LOG_I("http: serving %s (/metrics /stats /healthz /readyz)", self->url);
+    ZR_LOG_I("http: serving %s (the status page; /metrics /stats /healthz /readyz)",
+             self->url);
     return self;
 }
 

@@ -146,7 +146,7 @@ s_print_table(zr_daemon_t *daemon, const char *from)
     const char *http = zr_daemon_http(daemon);
     if (http) {
         printf("  %-16s %-9s %-8s %-7s %-28s %s\n", "-", "daemon", "http",
-               "bind", http, "/metrics /stats /healthz /readyz");
+               "bind", http, "status page, /metrics /stats /healthz /readyz");
         if (strncmp(http, "http://127.", 11) != 0 &&
             strncmp(http, "http://[::1]", 12) != 0) {
             loopback = false;
