@@ -32,7 +32,7 @@ static const s_kind_t s_kinds[] = {
      "producers (PUSH) connect here", "consumers (PULL) connect here",
      "zrelay streamer @tcp://127.0.0.1:5563 @tcp://127.0.0.1:5564"},
     {ZR_MAJORDOMO, "one ROUTER for clients and workers",
-     "MDP clients (MDPC01/MDPC02) and workers (MDPW01/MDPW02) connect here",
+     "MDP clients and workers (MDPC0x, MDPW0x) connect here",
      NULL, "zrelay majordomo @tcp://127.0.0.1:5555"},
 };
 
@@ -161,8 +161,8 @@ s_help(const s_kind_t *k, FILE *out)
         fprintf(out,
                 "usage: zrelay majordomo [OPTIONS] ENDPOINT...\n"
                 "\n"
-                "Run a Majordomo broker (%s; MDP/0.1 and 0.2 with MMI,\n"
-                "docs/MAJORDOMO.md) in the foreground.\n"
+                "Run a Majordomo broker (MDP/0.1 and 0.2 with MMI,\n"
+                "docs/MAJORDOMO.md) in the foreground: %s.\n"
                 "  ENDPOINT  %s\n",
                 k->sockets, k->front_who);
     }
