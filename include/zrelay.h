@@ -182,12 +182,14 @@ ZR_EXPORT int zr_proxy(void *frontend, void *backend, void *capture,
 typedef enum {
     ZR_FORWARDER = 1, /* XSUB frontend, XPUB backend */
     ZR_QUEUE = 2,     /* ROUTER frontend, DEALER backend */
-    ZR_STREAMER = 3   /* PULL frontend, PUSH backend */
+    ZR_STREAMER = 3,  /* PULL frontend, PUSH backend */
+    ZR_MAJORDOMO = 4  /* one ROUTER (its frontend) for clients and workers:
+                         Majordomo MDP/0.1 and 0.2 (docs/MAJORDOMO.md) */
 } zr_device_type_t;
 
 typedef struct zr_device_t zr_device_t;
 
-/* "forwarder", "queue", "streamer". */
+/* "forwarder", "queue", "streamer", "majordomo". */
 ZR_EXPORT const char *zr_device_type_name(zr_device_type_t type);
 /* The type for NAME, or -1 with errno EINVAL. */
 ZR_EXPORT int zr_device_type_from_name(const char *name);

@@ -881,6 +881,9 @@ s_check_devices(zr_config_t *self)
             s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
                     d->name, why);
         }
+        if (d->type == ZR_MAJORDOMO) {
+            back = true; /* one socket: its frontend */
+        }
         if (!front || !back) {
             s_error(self, d->line, "[%s %s] needs %s",
                     zr_device_type_name(d->type), d->name,

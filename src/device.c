@@ -1,5 +1,7 @@
 /* device.c - a device: the socket types, options and endpoints of a
- * forwarder, queue or streamer, with the engine running between them.
+ * forwarder, queue or streamer, with the engine running between them;
+ * or of a majordomo, one ROUTER (its frontend) that the engine reads and
+ * sends on, with the Majordomo handler (mdp.c).
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -42,6 +44,7 @@ struct zr_device_t {
     zr__pubsub_t *pubsub;
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
+    zr__mdp_t *mdp; /* a majordomo's handler */
     zr__limits_t limits;        /* [limits] */
     zr__monitor_t *monitors[S_ROLES]; /* by role, where there is one */
     zr__unended_t *unended[2];  /* [limits] their unended messages */
@@ -65,6 +68,8 @@ static const struct {
     {ZR_FORWARDER, "forwarder", ZMQ_XSUB, ZMQ_XPUB},
     {ZR_QUEUE, "queue", ZMQ_ROUTER, ZMQ_DEALER},
     {ZR_STREAMER, "streamer", ZMQ_PULL, ZMQ_PUSH},
+    /* One socket: the frontend; it has no backend. */
+    {ZR_MAJORDOMO, "majordomo", ZMQ_ROUTER, -1},
 };
 #define S_NTYPES (sizeof s_types / sizeof s_types[0])
 
@@ -157,6 +162,9 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
                                             .max_waiting = 10000,
                                             .request_timeout = 10000,
                                             .hash_frame = 0};
+    if (type == ZR_MAJORDOMO) {
+        self->broker_opts.heartbeat = 2500; /* RFC 7's example values */
+    }
     self->max_msg_size = -1;
     self->linger = 1000;
     self->router_handover = ZR__HANDOVER_WORKERS;
@@ -208,6 +216,7 @@ zr_device_destroy(zr_device_t **self_p)
     }
     zr__pubsub_destroy(&self->pubsub);
     zr__broker_destroy(&self->broker);
+    zr__mdp_destroy(&self->mdp);
     zr__engine_destroy(&self->engine);
     zr__auth_destroy(&self->auth);
     if (self->own_ctx && self->ctx) {
@@ -283,6 +292,12 @@ zr_device_set_frontend(zr_device_t *self, const char *eps)
 int
 zr_device_set_backend(zr_device_t *self, const char *eps)
 {
+    if (self->type == ZR_MAJORDOMO) {
+        zr__errf(self->error, sizeof self->error,
+                 "a majordomo has one socket, its frontend: no backend");
+        errno = EINVAL;
+        return -1;
+    }
     return s_set_endpoints(self, S_BACKEND, eps);
 }
 
@@ -448,7 +463,9 @@ zr__device_limits(zr_device_t *self)
 zr__broker_opts_t *
 zr__device_broker_opts(zr_device_t *self)
 {
-    return self->type == ZR_QUEUE ? &self->broker_opts : NULL;
+    return self->type == ZR_QUEUE || self->type == ZR_MAJORDOMO
+               ? &self->broker_opts
+               : NULL;
 }
 
 int
@@ -725,6 +742,9 @@ s_socket(zr_device_t *self, int role, int type)
     int ivl = self->heartbeat_ivl;
     bool broker =
         self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR;
+    /* A majordomo heartbeats its workers in MDP; its clients, on the same
+     * socket, get TCP keepalive as a broker's frontend does. */
+    broker = broker || self->type == ZR_MAJORDOMO;
     if (!ivl && broker && role == S_BACKEND) {
         ivl = self->broker_opts.heartbeat;
     }
@@ -1077,8 +1097,12 @@ s_open_engine(zr_device_t *self)
 {
     zr__engine_set_msg_limits(self->engine, self->limits.max_msg_frames,
                               self->limits.max_msg_bytes); /* [limits] */
+    /* A majordomo's one socket is the engine's frontend and backend: one
+     * direction that reads it and sends on it (engine.c). */
+    void *backend = self->type == ZR_MAJORDOMO ? self->sockets[S_FRONTEND]
+                                               : self->sockets[S_BACKEND];
     if (zr__engine_set_sockets(self->engine, self->sockets[S_FRONTEND],
-                               self->sockets[S_BACKEND]) != 0) {
+                               backend) != 0) {
         return s_open_failed(self, errno, "%s", zmq_strerror(errno));
     }
     /* The monitors of the capture, control and sync sockets: counted
@@ -1090,8 +1114,13 @@ s_open_engine(zr_device_t *self)
                                   zr__monitor_drain, self->monitors[i]);
         }
     }
+    /* A queue and a majordomo keep their frontend: replies to requests in
+     * flight still go to their clients. */
     zr__engine_set_drain(self->engine,
-                         self->type == ZR_QUEUE ? NULL : s_close_intake, self);
+                         self->type == ZR_QUEUE || self->type == ZR_MAJORDOMO
+                             ? NULL
+                             : s_close_intake,
+                         self);
     zr__engine_set_capture(self->engine, self->sockets[S_CAPTURE]);
     if (self->sockets[S_CONTROL]) {
         s_control_open(self);
@@ -1111,6 +1140,16 @@ s_open_engine(zr_device_t *self)
         }
         if (self->monitors[S_BACKEND]) {
             zr__broker_watch(self->broker, self->monitors[S_BACKEND]);
+        }
+    }
+    if (self->type == ZR_MAJORDOMO) {
+        self->mdp = zr__mdp_new(self->engine, self->name,
+                                self->sockets[S_FRONTEND], &self->broker_opts);
+        if (!self->mdp) {
+            return s_open_failed(self, errno, "%s", zmq_strerror(errno));
+        }
+        if (self->monitors[S_FRONTEND]) {
+            zr__mdp_watch(self->mdp, self->monitors[S_FRONTEND]);
         }
     }
     if (self->type == ZR_FORWARDER) {
@@ -1134,7 +1173,8 @@ s_open_engine(zr_device_t *self)
          * message; a broker's workers' disconnections cannot: it must see
          * one before a new connection takes the same fd. */
         void *pair = zr__monitor_socket(self->monitors[i]);
-        if (self->broker && i == S_BACKEND) {
+        if ((self->broker && i == S_BACKEND) ||
+            (self->mdp && i == S_FRONTEND)) {
             zr__engine_watch(self->engine, pair, zr__monitor_drain,
                              self->monitors[i]);
         }
@@ -1165,7 +1205,8 @@ zr_device_open(zr_device_t *self)
     if (self->sockets[S_FRONTEND]) {
         return 0;
     }
-    for (int role = S_FRONTEND; role <= S_BACKEND; role++) {
+    int last = self->type == ZR_MAJORDOMO ? S_FRONTEND : S_BACKEND;
+    for (int role = S_FRONTEND; role <= last; role++) {
         if (!self->endpoints[role]) {
             zr__errf(self->error, sizeof self->error, "no %s endpoint set",
                      s_role_names[role]);
@@ -1470,6 +1511,9 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     }
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
         all[k++] = zr__broker_section(self->broker);
+    }
+    if (self->mdp) {
+        k += zr__mdp_sections(self->mdp, all + k, ZR__STAT_SECTIONS_MAX - k);
     }
     if (self->pubsub) {
         k += zr__pubsub_sections(self->pubsub, all + k,

@@ -206,6 +206,21 @@ zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend)
      * behind a PULL frontend) is still read, as a sink: its queue must not
      * grow, and a handler may want what comes (subscriptions). */
     int rc = 0;
+    if (frontend == backend) {
+        /* One socket both ways (a majordomo's ROUTER): one direction that
+         * reads it and sends on it, so its one outlet holds whatever the
+         * socket refused and the socket's counters are one set. */
+        if (!s_can_recv(ft) || !s_can_send(ft) ||
+            s_add_dir(self, ZR__DOWNSTREAM, frontend, &self->front_stats,
+                      frontend, &self->front_stats) != 0) {
+            int err = self->ndirs ? ENOMEM : EINVAL;
+            s_clear_dirs(self);
+            errno = err;
+            return -1;
+        }
+        zr__outlet_set_way(self->dirs[0].out, "frontend");
+        return 0;
+    }
     if (s_can_recv(ft)) {
         rc |= s_add_dir(self, ZR__DOWNSTREAM, frontend, &self->front_stats,
                         s_can_send(bt) ? backend : NULL, &self->back_stats);

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define S_ALL ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+#define S_TWO ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+#define S_ALL (S_TWO | (1u << ZR_MAJORDOMO))
 #define S_FWD (1u << ZR_FORWARDER)
 #define S_QUEUE (1u << ZR_QUEUE)
+/* The broker options a majordomo shares with a queue (mdp.c). */
+#define S_BROKERS (S_QUEUE | (1u << ZR_MAJORDOMO))
 
 /* Ranges, in the unit each kind is read into: ms for durations, us for
  * ZR_OPT_MICROS, bytes for sizes. Counts go to INT32_MAX (libzmq's int);
@@ -513,12 +516,13 @@ static const s_option_t s_options[] = {
               .arg = "EP",
               .types = S_ALL,
               .help =
-                  "where publishers, clients or producers meet the device"}},
+                  "where publishers, clients or producers meet the device (a "
+                  "majordomo: its one socket, for clients and workers)"}},
     {.set = s_set_backend,
      .info = {.name = "backend",
               .kind = ZR_OPT_ENDPOINTS,
               .arg = "EP",
-              .types = S_ALL,
+              .types = S_TWO,
               .help =
                   "where subscribers, workers or consumers meet the device"}},
     {.set = s_set_capture,
@@ -686,21 +690,21 @@ static const s_option_t s_options[] = {
               .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
-              .types = S_QUEUE,
-              .fallback = "1s",
+              .types = S_BROKERS,
+              .fallback = "1s (majordomo: 2.5s)",
               .help =
                   "lru/hash: heartbeats to and from Paranoid Pirate workers "
-                  "this often"}},
+                  "this often; majordomo: to and from its MDP workers"}},
     {.set = s_set_liveness,
      .info = {.name = "liveness",
               .min = 1,
               .max = 1000,
               .kind = ZR_OPT_INT,
               .arg = "N",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "3",
-              .help = "lru/hash: an idle worker silent for N heartbeats is "
-                      "expired"}},
+              .help = "lru/hash and majordomo: an idle worker silent for N "
+                      "heartbeats is expired"}},
     {.set = s_set_busy_timeout,
      .info = {.name = "busy_timeout",
               .min = 0,
@@ -717,30 +721,32 @@ static const s_option_t s_options[] = {
               .max = 1000,
               .kind = ZR_OPT_INT,
               .arg = "N",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "3",
-              .help = "lru/hash: a request whose worker died goes to another "
-                      "worker up to N times, then its client gets an error "
-                      "reply"}},
+              .help = "lru/hash and majordomo: a request whose worker died "
+                      "goes to another worker (of its service) up to N times, "
+                      "then its client gets an error reply"}},
     {.set = s_set_max_waiting,
      .info = {.name = "max_waiting",
               S_COUNT,
               .kind = ZR_OPT_INT,
               .arg = "N",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "10000",
-              .help = "lru/hash: at most N requests wait for a worker; beyond, "
-                      "an error reply at once (0: no bound)"}},
+              .help = "lru/hash: at most N requests wait for a worker "
+                      "(majordomo: per service); beyond, an error reply at "
+                      "once (0: no bound)"}},
     {.set = s_set_request_timeout,
      .info = {.name = "request_timeout",
               .min = 0,
               .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "10s",
-              .help = "lru/hash: a request that waited this long for a worker "
-                      "gets an error reply (0: it waits forever)"}},
+              .help = "lru/hash and majordomo: a request that waited this "
+                      "long for a worker gets an error reply (0: it waits "
+                      "forever)"}},
     {.set = s_set_hash_frame,
      .info = {.name = "hash_frame",
               .min = 0,

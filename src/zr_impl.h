@@ -153,7 +153,7 @@ typedef struct {
     const void *base; /* the struct; NULL reads as zeros */
 } zr__stat_section_t;
 
-#define ZR__STAT_SECTIONS_MAX 24
+#define ZR__STAT_SECTIONS_MAX 48 /* a majordomo: one per service */
 #define ZR__STAT_ROWS(rows) (rows), sizeof(rows) / sizeof((rows)[0])
 
 double zr__stat_value(const zr__stat_t *row, const void *base);
@@ -360,7 +360,9 @@ zr__engine_t *zr__engine_new(void);
 void zr__engine_destroy(zr__engine_t **self_p);
 /* Borrowed sockets: the engine never closes them. Directions follow from
  * the socket types (a PUSH backend only sends, so a PULL/PUSH pair has
- * one direction). -1 EINVAL when no direction is possible. */
+ * one direction). FRONTEND == BACKEND (a majordomo's ROUTER): one
+ * direction, ZR__DOWNSTREAM, reading the socket and sending on it,
+ * counted as the frontend's. -1 EINVAL when no direction is possible. */
 int zr__engine_set_sockets(zr__engine_t *self, void *frontend, void *backend);
 void zr__engine_set_capture(zr__engine_t *self, void *capture);
 /* What STATS reports as the device's name and type. Copied. */
@@ -708,8 +710,28 @@ void zr__broker_destroy(zr__broker_t **self_p);
 void zr__broker_watch(zr__broker_t *self, zr__monitor_t *monitor);
 /* Its section of the stats table ("broker"). */
 zr__stat_section_t zr__broker_section(const zr__broker_t *self);
-/* The device's queue options, for option.c to set one by one. */
+/* The device's queue (or majordomo) options, for option.c to set one by
+ * one. */
 zr__broker_opts_t *zr__device_broker_opts(zr_device_t *self);
+
+/* ---------------------------------------------------------------------
+ * mdp.c: the majordomo's handler: Majordomo MDP/0.1 and 0.2 with MMI
+ * (docs/MAJORDOMO.md). OPTS: heartbeat, liveness, retries, max_waiting
+ * and request_timeout (strategy, busy_timeout, hash_frame unused).
+ */
+typedef struct zr__mdp_t zr__mdp_t;
+/* Installs itself as ENGINE's handler; SOCKET is the one ROUTER, the
+ * engine's frontend and backend both (zr__engine_set_sockets). */
+zr__mdp_t *zr__mdp_new(zr__engine_t *engine, const char *name, void *socket,
+                       const zr__broker_opts_t *opts);
+void zr__mdp_destroy(zr__mdp_t **self_p);
+/* MONITOR (the socket's): a worker whose connection closes is gone at
+ * once. */
+void zr__mdp_watch(zr__mdp_t *self, zr__monitor_t *monitor);
+/* Its sections of the stats table: "majordomo", then one per service
+ * ("services.NAME", label service="NAME"), at most MAX into OUT. */
+size_t zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out,
+                        size_t max);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), one implementation for

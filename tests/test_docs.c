@@ -303,7 +303,7 @@ s_check_conf_options(const char *conf, char *missing, size_t mlen)
             const char *type = zr_device_type_name((zr_device_type_t) t);
             if (zr_option_applies(o, (zr_device_type_t) t) &&
                 o->types != ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) |
-                             (1u << ZR_STREAMER)) &&
+                             (1u << ZR_STREAMER) | (1u << ZR_MAJORDOMO)) &&
                 !s_has_word(para, plen, type)) {
                 s_missing(missing, mlen, o->name,
                           "its paragraph does not say which devices it "
@@ -449,7 +449,8 @@ s_put_filled(s_doc_t *doc, const char *text)
 /* The groups, in order: every device, then one type only, then any
  * other set of types. */
 #define S_ALL_TYPES                                                            \
-    ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER))
+    ((1u << ZR_FORWARDER) | (1u << ZR_QUEUE) | (1u << ZR_STREAMER) |          \
+     (1u << ZR_MAJORDOMO))
 
 static size_t
 s_groups(unsigned groups[], size_t max)
@@ -959,7 +960,7 @@ test_generated_placement(void)
     ZR_CHECK(strstr(strategy, "Default: rr.") != NULL);
     ZR_CHECK(strstr(conf.text, "strategy;rr|lru|hash;rr;;queue\n") != NULL);
     ZR_CHECK(strstr(conf.text, "sndhwm;N;1000;0 to 2147483647;all\n") != NULL);
-    ZR_CHECK(strstr(man.text, "Default: 1s. Range: 10ms to 24h.") != NULL);
+    ZR_CHECK(strstr(man.text, "Default: 30s. Range: 0 to 24h.") != NULL);
     /* A page whose list has a default changed, or an option under the
      * wrong devices, is caught. */
     char *page = s_read("docs/zrelay.1", false);

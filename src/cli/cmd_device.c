@@ -1,5 +1,5 @@
-/* cmd_device.c - `zrelay forwarder|queue|streamer`: one device in the
- * foreground.
+/* cmd_device.c - `zrelay forwarder|queue|streamer FRONTEND BACKEND` and
+ * `zrelay majordomo ENDPOINT...`: one device in the foreground.
  * SPDX-License-Identifier: MIT
  */
 #include "cli.h"
@@ -31,6 +31,9 @@ static const s_kind_t s_kinds[] = {
     {ZR_STREAMER, "PULL frontend, PUSH backend",
      "producers (PUSH) connect here", "consumers (PULL) connect here",
      "zrelay streamer @tcp://127.0.0.1:5563 @tcp://127.0.0.1:5564"},
+    {ZR_MAJORDOMO, "one ROUTER for clients and workers",
+     "MDP clients and workers (MDPC0x, MDPW0x) connect here",
+     NULL, "zrelay majordomo @tcp://127.0.0.1:5555"},
 };
 
 static const s_kind_t *
@@ -128,6 +131,9 @@ cli_who(const zr_device_t *dev, const char *role, bool bind)
     case ZMQ_XSUB: return "publishers (PUB/XPUB) connect here";
     case ZMQ_XPUB: return "subscribers (SUB/XSUB) connect here";
     case ZMQ_ROUTER:
+        if (zr_device_type(dev) == ZR_MAJORDOMO) {
+            return "MDP clients and workers connect here";
+        }
         return strcmp(role, "backend") == 0
                    ? "workers (Paranoid Pirate DEALER or REQ) connect here"
                    : "clients (REQ/DEALER) connect here";
@@ -151,12 +157,25 @@ s_help(const s_kind_t *k, FILE *out)
         flags =
             flags || (o->kind == ZR_OPT_BOOL && zr_option_applies(o, k->type));
     }
+    if (k->type == ZR_MAJORDOMO) {
+        fprintf(out,
+                "usage: zrelay majordomo [OPTIONS] ENDPOINT...\n"
+                "\n"
+                "Run a Majordomo broker (MDP/0.1 and 0.2 with MMI,\n"
+                "docs/MAJORDOMO.md) in the foreground: %s.\n"
+                "  ENDPOINT  %s\n",
+                k->sockets, k->front_who);
+    }
+    else {
+        fprintf(out,
+                "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
+                "\n"
+                "Run a %s (%s) in the foreground.\n"
+                "  FRONTEND  %s\n"
+                "  BACKEND   %s\n",
+                verb, verb, k->sockets, k->front_who, k->back_who);
+    }
     fprintf(out,
-            "usage: zrelay %s [OPTIONS] FRONTEND BACKEND\n"
-            "\n"
-            "Run a %s (%s) in the foreground.\n"
-            "  FRONTEND  %s\n"
-            "  BACKEND   %s\n"
             "Endpoints: '@EP' binds, '>EP' connects, a bare EP binds; a\n"
             "comma-separated list mixes both. tcp://HOST:* binds a free "
             "port.\n"
@@ -175,7 +194,6 @@ s_help(const s_kind_t *k, FILE *out)
             "  connection, whatever their size: see zrelay(1), LIMITS.\n"
             "\n"
             "Options:\n",
-            verb, verb, k->sockets, k->front_who, k->back_who,
             flags ? "Flags ([=BOOL]): --FLAG sets one, --no-FLAG clears it, "
                     "and\n--FLAG=BOOL says which (true/false, yes/no, on/off, "
                     "1/0).\n"
@@ -330,7 +348,7 @@ s_bad_option(zr_device_type_t type, char **argv, int optind,
         return cli_bad_option(verb, argv, optind, options);
     }
     static const zr_device_type_t types[] = {ZR_FORWARDER, ZR_QUEUE,
-                                             ZR_STREAMER};
+                                             ZR_STREAMER, ZR_MAJORDOMO};
     char whose[64] = "";
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (zr_option_applies(o, types[i])) {
@@ -362,7 +380,7 @@ s_configure(zr_device_t *dev, char **ends, const s_given_t *given, int n)
     if (zr_device_set_frontend(dev, ends[0]) != 0) {
         return cli_error(CLI_USAGE, "frontend: %s", zr_device_error(dev));
     }
-    if (zr_device_set_backend(dev, ends[1]) != 0) {
+    if (ends[1] && zr_device_set_backend(dev, ends[1]) != 0) {
         return cli_error(CLI_USAGE, "backend: %s", zr_device_error(dev));
     }
     for (int i = 0; i < n; i++) {
@@ -495,21 +513,49 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
         }
     }
     int npos = argc - optind;
-    if (npos != 2) {
+    char *ends[2] = {NULL, NULL};
+    char *joined = NULL;
+    if (type == ZR_MAJORDOMO) {
+        /* One socket: every ENDPOINT is one of its endpoints. */
+        if (npos < 1) {
+            return cli_error(CLI_USAGE,
+                             "majordomo: expected at least one ENDPOINT (see "
+                             "'zrelay majordomo --help')");
+        }
+        size_t len = 1;
+        for (int i = optind; i < argc; i++) {
+            len += strlen(argv[i]) + 1;
+        }
+        joined = calloc(1, len);
+        if (!joined) {
+            return cli_error(CLI_FAILURE, "out of memory");
+        }
+        for (int i = optind; i < argc; i++) {
+            strcat(joined, i > optind ? "," : "");
+            strcat(joined, argv[i]);
+        }
+        ends[0] = joined;
+    }
+    else if (npos != 2) {
         return cli_error(CLI_USAGE,
                          "%s: expected FRONTEND and BACKEND endpoints, got "
                          "%d argument%s (see 'zrelay %s --help')",
                          verb, npos, npos == 1 ? "" : "s", verb);
     }
+    else {
+        ends[0] = argv[optind];
+        ends[1] = argv[optind + 1];
+    }
     cli_log_to_stderr(verbosity);
     void *ctx = zmq_ctx_new();
     if (!ctx || zmq_ctx_set(ctx, ZMQ_IO_THREADS, (int) io_threads) != 0) {
+        free(joined);
         return cli_error(CLI_FAILURE, "cannot create a ZeroMQ context: %s",
                          zr_strerror(errno));
     }
     s_fd_limit(ctx); /* [limits] */
     zr_device_t *dev = zr_device_new(ctx, type, NULL);
-    int status = dev ? s_configure(dev, argv + optind, given, ngiven)
+    int status = dev ? s_configure(dev, ends, given, ngiven)
                      : cli_error(CLI_FAILURE, "cannot create the %s: %s", verb,
                                  zr_strerror(errno));
     if (status == CLI_OK) {
@@ -517,5 +563,6 @@ cmd_device(zr_device_type_t type, int argc, char **argv)
     }
     zr_device_destroy(&dev);
     zmq_ctx_term(ctx);
+    free(joined);
     return status;
 }

@@ -28,6 +28,9 @@ static const char *s_usage =
     "-> workers\n"
     "  streamer FRONTEND BACKEND   pipeline: PULL <- producers, PUSH -> "
     "consumers\n"
+    "  majordomo ENDPOINT...       Majordomo broker (MDP/0.1, 0.2, MMI): "
+    "one ROUTER\n"
+    "                              for clients and workers\n"
     "\n"
     "Clients, to poke a relay from the shell (a bare endpoint connects):\n"
     "  pub|push ENDPOINT...        send --data, or lines of standard input\n"
@@ -238,10 +241,11 @@ main(int argc, char **argv)
                          "'zrelay --help')",
                          verb);
     }
-    return cli_error(CLI_USAGE,
-                     "unknown verb '%s' (run, check, keygen, forwarder, queue, "
-                     "streamer, ctl, top, pub, sub, req, rep, push, pull, "
-                     "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
-                     "--help')",
-                     verb);
+    return cli_error(
+        CLI_USAGE,
+        "unknown verb '%s' (run, check, keygen, forwarder, queue, "
+        "streamer, majordomo, ctl, top, pub, sub, req, rep, push, pull, "
+        "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
+        "--help')",
+        verb);
 }

@@ -1,0 +1,190 @@
+/* test_mdp.c - the majordomo device over inproc: one socket, MDP/0.1 and
+ * 0.2 through it, MMI, the error reply, its sections of the stats table,
+ * and what it refuses (a backend). The tcp cases, with workers killed,
+ * are tests/interop/mdp_broker.py.
+ * SPDX-License-Identifier: MIT
+ */
+#include "zr_impl.h"
+#include "zrtest.h"
+
+/* Send the frames of a NULL-terminated list; a NULL-data frame is
+ * empty. */
+static void
+s_send(void *socket, const char *const *frames)
+{
+    for (; *frames; frames++) {
+        int more = frames[1] ? ZMQ_SNDMORE : 0;
+        if (zmq_send(socket, *frames, strlen(*frames), more) < 0) {
+            ZR_FAILF("send: %s", zmq_strerror(errno));
+        }
+    }
+}
+
+/* Receive a whole message within the deadline; its frames as strings
+ * into OUT (at most MAX, each cut to 63 bytes); how many. */
+static size_t
+s_recv(void *socket, char out[][64], size_t max)
+{
+    ZR_CHECKF(zrt_readable(socket, ZRT_DEADLINE_MS), "no message within %d ms",
+              ZRT_DEADLINE_MS);
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        ZR_CHECK(zmq_msg_recv(&f, socket, 0) >= 0);
+        if (n < max) {
+            size_t len = zmq_msg_size(&f) < 63 ? zmq_msg_size(&f) : 63;
+            memcpy(out[n], zmq_msg_data(&f), len);
+            out[n][len] = 0;
+            n++;
+        }
+        more = zmq_msg_more(&f);
+        zmq_msg_close(&f);
+    }
+    return n;
+}
+
+static zr_device_t *
+s_broker(void *ctx, const char *ep, const char *timeout)
+{
+    zr_device_t *dev = zr_device_new(ctx, ZR_MAJORDOMO, "mdp");
+    ZR_CHECK(dev != NULL);
+    ZR_STREQ(zr_device_type_name(ZR_MAJORDOMO), "majordomo");
+    ZR_EQ(zr_device_type_from_name("majordomo"), ZR_MAJORDOMO);
+    ZR_PASS(zr_device_set_frontend(dev, ep));
+    ZR_FAIL(zr_device_set_backend(dev, "@inproc://nowhere"), EINVAL);
+    ZR_PASS(zr_device_set(dev, "request_timeout", timeout));
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    ZR_EQ(zr_device_socket_type(dev, "frontend"), ZMQ_ROUTER);
+    return dev;
+}
+
+/* A 0.1 worker and a 0.2 worker of "echo"; a 0.1 and a 0.2 client. */
+static void
+test_echo(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-echo", "10s");
+    void *w1 = zrt_socket(ctx, ZMQ_DEALER);
+    void *w2 = zrt_socket(ctx, ZMQ_DEALER);
+    void *c1 = zrt_socket(ctx, ZMQ_DEALER);
+    void *c2 = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(w1, "inproc://mdp-echo");
+    zrt_connect(w2, "inproc://mdp-echo");
+    /* Printable identities: the worker echoes them as strings. */
+    zmq_setsockopt(c1, ZMQ_ROUTING_ID, "c1", 2);
+    zmq_setsockopt(c2, ZMQ_ROUTING_ID, "c2", 2);
+    zrt_connect(c1, "inproc://mdp-echo");
+    zrt_connect(c2, "inproc://mdp-echo");
+    /* The request first: it waits for the service's first worker. */
+    s_send(c1, (const char *[]){"", "MDPC01", "echo", "one", NULL});
+    s_send(w1, (const char *[]){"", "MDPW01", "\x01", "echo", NULL});
+    char f[8][64];
+    ZR_EQ(s_recv(w1, f, 8), 6);
+    ZR_STREQ(f[1], "MDPW01");
+    ZR_STREQ(f[2], "\x02");
+    ZR_STREQ(f[3], "c1");
+    ZR_STREQ(f[4], "");
+    ZR_STREQ(f[5], "one");
+    char client[64];
+    snprintf(client, sizeof client, "%s", f[3]);
+    s_send(w1, (const char *[]){"", "MDPW01", "\x03", client, "", "ONE", NULL});
+    ZR_EQ(s_recv(c1, f, 8), 4);
+    ZR_STREQ(f[1], "MDPC01");
+    ZR_STREQ(f[2], "echo");
+    ZR_STREQ(f[3], "ONE");
+    /* 0.2: w1 is ready again, w2 joins; the least recently ready (w1)
+     * gets the next request. */
+    s_send(w2, (const char *[]){"MDPW02", "\x01", "echo", NULL});
+    ZR_WAIT(zrt_stat(dev, "services", "echo", "workers", "ready", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    s_send(c2, (const char *[]){"MDPC02", "\x01", "echo", "two", NULL});
+    ZR_EQ(s_recv(w1, f, 8), 6);
+    snprintf(client, sizeof client, "%s", f[3]);
+    s_send(w1, (const char *[]){"", "MDPW01", "\x03", client, "", "TWO", NULL});
+    ZR_EQ(s_recv(c2, f, 8), 4);
+    ZR_STREQ(f[0], "MDPC02");
+    ZR_STREQ(f[1], "\x03"); /* FINAL */
+    ZR_STREQ(f[2], "echo");
+    ZR_STREQ(f[3], "TWO");
+    /* MMI */
+    s_send(c2, (const char *[]){"MDPC02", "\x01", "mmi.service", "echo", NULL});
+    ZR_EQ(s_recv(c2, f, 8), 4);
+    ZR_STREQ(f[2], "mmi.service");
+    ZR_STREQ(f[3], "200");
+    s_send(c1, (const char *[]){"", "MDPC01", "mmi.service", "nope", NULL});
+    ZR_EQ(s_recv(c1, f, 8), 4);
+    ZR_STREQ(f[3], "404");
+    ZR_EQ(zrt_stat(dev, "services", "echo", "requests", "served", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "mmi", NULL), 2);
+    zr_device_destroy(&dev);
+    zmq_close(w1);
+    zmq_close(w2);
+    zmq_close(c1);
+    zmq_close(c2);
+    zmq_ctx_term(ctx);
+}
+
+/* No worker: the error reply after request_timeout; at stop, a request
+ * in flight gets "stopping". */
+static void
+test_errors(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-err", "50ms");
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(c, "inproc://mdp-err");
+    zrt_connect(w, "inproc://mdp-err");
+    s_send(c, (const char *[]){"", "MDPC01", "nobody", "x", NULL});
+    char f[8][64];
+    ZR_EQ(s_recv(c, f, 8), 4);
+    ZR_STREQ(f[2], "nobody");
+    ZR_CHECKF(strncmp(f[3], "ZRELAY-ERROR timeout ", 21) == 0, "got '%s'",
+              f[3]);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "timeouts", NULL), 1);
+    s_send(w, (const char *[]){"MDPW02", "\x01", "slow", NULL});
+    s_send(c, (const char *[]){"MDPC02", "\x01", "slow", "y", NULL});
+    ZR_EQ(s_recv(w, f, 8), 5); /* the request; never answered */
+    zr_device_stop(dev);
+    ZR_EQ(s_recv(c, f, 8), 4);
+    ZR_CHECKF(strncmp(f[3], "ZRELAY-ERROR stopping ", 22) == 0, "got '%s'",
+              f[3]);
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
+/* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
+static void
+test_config(void)
+{
+    zr_config_t *cfg = zr_config_parse(
+        "[majordomo m]\nfrontend = @inproc://m\nheartbeat = 1s\n", "t.conf");
+    ZR_CHECK(cfg != NULL);
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    ZR_EQ(zr_config_device_type(cfg, 0), ZR_MAJORDOMO);
+    zr_config_destroy(&cfg);
+    cfg = zr_config_parse(
+        "[majordomo m]\nfrontend = @inproc://m\nbackend = @inproc://n\n",
+        "t.conf");
+    ZR_CHECK(cfg != NULL);
+    ZR_EQ(zr_config_error_count(cfg), 1);
+    zr_config_destroy(&cfg);
+    cfg = zr_config_parse("[majordomo m]\nheartbeat = 1s\n", "t.conf");
+    ZR_CHECK(cfg != NULL);
+    ZR_EQ(zr_config_error_count(cfg), 1); /* no frontend */
+    zr_config_destroy(&cfg);
+}
+
+ZR_TESTS = {
+    {"0.1 and 0.2 through one socket, MMI", test_echo},
+    {"error replies: timeout, stopping", test_errors},
+    {"[majordomo NAME] in the config", test_config},
+    {NULL, NULL},
+};
+ZR_MAIN
