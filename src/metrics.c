@@ -56,6 +56,14 @@ static const struct {
     {"broker_workers", "Workers by state now."},
     {"broker_requests_total", "Requests through the broker, by outcome."},
     {"http_requests_total", "HTTP requests answered, by class of status code."},
+    {"mdp_requests_total",
+     "Majordomo requests, by outcome (docs/METRICS.md lists each)."},
+    {"mdp_malformed_total",
+     "Majordomo messages dropped as malformed, by reason (frames, "
+     "protocol, command)."},
+    {"mdp_service_workers", "A Majordomo service's workers, by state now."},
+    {"mdp_service_requests_total",
+     "A Majordomo service's requests, by outcome."},
 };
 
 /* ---------------------------------------------------------------------

@@ -26,8 +26,9 @@ static const char *const s_rr_kv[] = {"strategy", "rr", NULL};
 
 typedef struct {
     void *ctx;
-    zr_device_t *devs[4];
-    zr__devview_t views[4];
+    zr_device_t *devs[5];
+    zr__devview_t views[5];
+    void *worker; /* a majordomo service's, so its rows show */
     size_t n;
 } s_set_t;
 
@@ -48,11 +49,37 @@ s_set_new(s_set_t *set)
         set->devs[i] = zrt_tag_device(set->ctx, d[i].type, d[i].tag, d[i].kv);
         set->views[i] = (zr__devview_t){d[i].tag, set->devs[i]};
     }
+    /* A majordomo (one socket) with a service "echo". */
+    zr_device_t *mdp = zr_device_new(set->ctx, ZR_MAJORDOMO, "ht-mdp");
+    ZR_CHECK(mdp != NULL);
+    ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ht-mdp"));
+    ZR_PASS(zr_device_start(mdp));
+    set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
+    zrt_connect(set->worker, "inproc://ht-mdp");
+    ZR_SENDMORE(set->worker, "");
+    ZR_SENDMORE(set->worker, "MDPW01");
+    ZR_SENDMORE(set->worker, "\x01");
+    ZR_SEND(set->worker, "echo");
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    for (;;) {
+        char *text = zr_device_stats_json(mdp);
+        bool ready = strstr(text, "\"echo\"") != NULL;
+        free(text);
+        if (ready) {
+            break;
+        }
+        ZR_CHECKF(zrt_now_ms() < end, "the mdp service never showed");
+        zmq_poll(NULL, 0, 20);
+    }
+    set->devs[set->n] = mdp;
+    set->views[set->n] = (zr__devview_t){"ht-mdp", mdp};
+    set->n++;
 }
 
 static void
 s_set_destroy(s_set_t *set)
 {
+    zmq_close(set->worker);
     for (size_t i = 0; i < set->n; i++) {
         zr_device_destroy(&set->devs[i]);
     }

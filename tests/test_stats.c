@@ -113,9 +113,13 @@ s_doc_row(s_doc_t *d, const zr__stat_section_t *sec, const zr__stat_t *r)
 {
     bool side = strncmp(sec->path, "frontend", 8) == 0 ||
                 strncmp(sec->path, "backend", 7) == 0;
+    bool service = strncmp(sec->path, "services.", 9) == 0;
     const char *rest = side ? strchr(sec->path, '.') : NULL;
     char path[160];
-    snprintf(path, sizeof path, "%s%s%s%s", side ? "SIDE" : sec->path,
+    snprintf(path, sizeof path, "%s%s%s%s",
+             side      ? "SIDE"
+             : service ? "services.SERVICE"
+                       : sec->path,
              side && rest ? rest : "", *sec->path ? "." : "", r->key);
     for (size_t i = 0; i < d->nseen; i++) {
         if (strcmp(d->seen[i], path) == 0) {
@@ -125,7 +129,9 @@ s_doc_row(s_doc_t *d, const zr__stat_section_t *sec, const zr__stat_t *r)
     snprintf(d->seen[d->nseen++], sizeof d->seen[0], "%s", path);
     char metric[200] = "(STATS only)";
     if (r->metric) {
-        const char *labels = side ? "socket" : sec->labels;
+        const char *labels = side      ? "socket"
+                             : service ? "service"
+                                       : sec->labels;
         snprintf(metric, sizeof metric, "`zrelay_%s`%s%s%s%s%s", r->metric,
                  labels || r->labels ? " {" : "", labels ? labels : "",
                  labels && r->labels ? ", " : "", r->labels ? r->labels : "",
@@ -236,6 +242,32 @@ test_rows(void)
         printf("     %s: %zu rows\n", devices[i].tag, rows);
         zr_device_destroy(&dev);
     }
+    /* A majordomo (one socket), with a service: its per-service rows
+     * exist once a worker says READY. */
+    zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "st-mdp");
+    ZR_CHECK(mdp != NULL);
+    ZR_PASS(zr_device_set_frontend(mdp, "@inproc://st-mdp"));
+    ZR_PASS(zr_device_start(mdp));
+    void *worker = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(worker, "inproc://st-mdp");
+    ZR_SENDMORE(worker, "");
+    ZR_SENDMORE(worker, "MDPW01");
+    ZR_SENDMORE(worker, "\x01");
+    ZR_SEND(worker, "echo");
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    for (;;) {
+        char *text = zr_device_stats_json(mdp);
+        bool ready = strstr(text, "\"echo\"") != NULL;
+        free(text);
+        if (ready) {
+            break;
+        }
+        ZR_CHECKF(zrt_now_ms() < end, "the service never showed in STATS");
+        zmq_poll(NULL, 0, 20);
+    }
+    printf("     st-mdp: %zu rows\n", s_check_device(mdp, &doc));
+    zmq_close(worker);
+    zr_device_destroy(&mdp);
     zmq_ctx_term(ctx);
     s_check_docs(&doc);
     free(doc.text);
