@@ -375,6 +375,32 @@ s_state(const zr__devview_t *d)
     return !st.running ? "stopped" : st.paused ? "paused" : "running";
 }
 
+/* A health page's answer: 200 and OK_TEXT when no device (BAD of them)
+ * is amiss, else 503 and ROOT (its "devices" say which) with STATUS.
+ * Takes ROOT. */
+static int
+s_verdict(cJSON *root, int bad, const char *ok_text, const char *status,
+          zr__buf_t *out, const char **type)
+{
+    if (!bad) {
+        cJSON_Delete(root);
+        zr__buf_printf(out, "%s\n", ok_text);
+        *type = S_TEXT;
+        return 200;
+    }
+    cJSON_AddStringToObject(root, "status", status);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) {
+        out->oom = true;
+        return 500;
+    }
+    zr__buf_printf(out, "%s\n", text);
+    free(text);
+    *type = S_JSON;
+    return 503;
+}
+
 /* 200 "ok" while every device runs (paused is running); else 503 and the
  * devices that do not. */
 static int
@@ -393,23 +419,7 @@ s_health(const zr__devview_t *devs, size_t n, zr__buf_t *out, const char **type)
             bad++;
         }
     }
-    if (!bad) {
-        cJSON_Delete(root);
-        zr__buf_printf(out, "ok\n");
-        *type = S_TEXT;
-        return 200;
-    }
-    cJSON_AddStringToObject(root, "status", "unhealthy");
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text) {
-        out->oom = true;
-        return 500;
-    }
-    zr__buf_printf(out, "%s\n", text);
-    free(text);
-    *type = S_JSON;
-    return 503;
+    return s_verdict(root, bad, "ok", "unhealthy", out, type);
 }
 
 /* Ready: every device runs, every endpoint bound (true once it opened)
@@ -471,23 +481,7 @@ s_ready(const zr__devview_t *devs, size_t n, zr__buf_t *out, const char **type)
         cJSON_AddItemToArray(list, o);
         bad++;
     }
-    if (!bad) {
-        cJSON_Delete(root);
-        zr__buf_printf(out, "ready\n");
-        *type = S_TEXT;
-        return 200;
-    }
-    cJSON_AddStringToObject(root, "status", "not ready");
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text) {
-        out->oom = true;
-        return 500;
-    }
-    zr__buf_printf(out, "%s\n", text);
-    free(text);
-    *type = S_JSON;
-    return 503;
+    return s_verdict(root, bad, "ready", "not ready", out, type);
 }
 
 /* The same object as STATS without a name (ctl.c): {"devices": [...]}. */
