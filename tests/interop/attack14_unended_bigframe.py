@@ -15,7 +15,7 @@ import time
 import zmq
 
 ZRELAY = sys.argv[1]
-MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 160
+MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 RATE = int(sys.argv[3]) if len(sys.argv) > 3 else 40
 sys.argv = [sys.argv[0], ZRELAY]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
