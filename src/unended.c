@@ -57,11 +57,12 @@ struct zr__unended_t {
     void *socket;
     zr__monitor_t *monitor;
     const char *name, *side;
-    uint64_t limit;  /* wire bytes of a whole message, at most */
-    int64_t started; /* of the look under way; 0: none */
-    uint64_t low;    /* the resident memory's low-water mark */
-    uint32_t tick;   /* ticks of looking, for s_fd_t.tick */
-    int *fds;        /* the descriptors open now */
+    uint64_t limit;     /* wire bytes of a whole message, at most */
+    uint64_t multipart; /* of a multipart one (max_msg_bytes' frames) */
+    int64_t started;    /* of the look under way; 0: none */
+    uint64_t low;       /* the resident memory's low-water mark */
+    uint32_t tick;      /* ticks of looking, for s_fd_t.tick */
+    int *fds;           /* the descriptors open now */
     size_t capfds;
     s_fd_t *by_fd;
     size_t nby_fd;
@@ -84,7 +85,7 @@ zr__unended_new(zr__engine_t *engine, void *socket, zr__monitor_t *monitor,
     self->monitor = monitor;
     self->name = name;
     self->side = side;
-    self->limit = max_bytes + max_frames * S_FRAME_OVERHEAD;
+    self->multipart = self->limit = max_bytes + max_frames * S_FRAME_OVERHEAD;
     return self;
 }
 
@@ -146,6 +147,24 @@ s_received(int fd)
     return (int64_t) info.tcpi_bytes_received;
 }
 
+/* What a whole message may take on the wire: max_msg_bytes bounds
+ * multipart messages only; a single frame may be as large as the
+ * socket's ZMQ_MAXMSGSIZE (max_msg_size) allows. Where that is unlimited
+ * (loopback and ipc by default) no bound exists for one frame and the
+ * multipart one stands: a single frame over it that arrives across two
+ * looks is taken for an unended message there. */
+static uint64_t
+s_limit(const zr__unended_t *self)
+{
+    int64_t most = -1;
+    size_t len = sizeof most;
+    if (zmq_getsockopt(self->socket, ZMQ_MAXMSGSIZE, &most, &len) != 0 ||
+        most < 0 || (uint64_t) most + S_FRAME_OVERHEAD <= self->multipart) {
+        return self->multipart;
+    }
+    return (uint64_t) most + S_FRAME_OVERHEAD;
+}
+
 /* The engine's call, per message read while a look is under way. */
 static void
 s_seen(void *arg, zmq_msg_t *frame)
@@ -190,8 +209,7 @@ s_fds(zr__unended_t *self)
         if (!by_fd) {
             return 0;
         }
-        memset(by_fd + self->nby_fd, 0,
-               (want - self->nby_fd) * sizeof *by_fd);
+        memset(by_fd + self->nby_fd, 0, (want - self->nby_fd) * sizeof *by_fd);
         self->by_fd = by_fd;
         self->nby_fd = want;
     }
@@ -231,8 +249,7 @@ static void
 s_check(zr__unended_t *self, int fd, uint64_t received, bool fresh)
 {
     s_fd_t *c = &self->by_fd[fd];
-    fresh = fresh || c->tick + 1 != self->tick || c->seen ||
-            received < c->base;
+    fresh = fresh || c->tick + 1 != self->tick || c->seen || received < c->base;
     c->tick = self->tick;
     c->seen = false;
     if (fresh) {
@@ -242,7 +259,8 @@ s_check(zr__unended_t *self, int fd, uint64_t received, bool fresh)
     int rcvbuf = 0;
     socklen_t len = sizeof rcvbuf;
     getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
-    if (received - c->base > self->limit + (uint64_t) (rcvbuf > 0 ? rcvbuf : 0)) {
+    if (received - c->base >
+        self->limit + (uint64_t) (rcvbuf > 0 ? rcvbuf : 0)) {
         s_close(self, fd, received - c->base);
         c->base = received;
     }
@@ -262,6 +280,7 @@ zr__unended_tick(void *arg)
             return;
         }
         self->started = now;
+        self->limit = s_limit(self);
         self->tick += 2; /* every connection starts afresh */
         zr__engine_parked(self->engine, self->socket); /* from now on */
         zr__engine_track(self->engine, self->socket, s_seen, self);

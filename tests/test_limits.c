@@ -427,8 +427,7 @@ test_unended_message(void)
     ZR_CHECKF(peak - before < S_UNENDED_RSS_KIB,
               "RSS grew by %ld KiB (bound %d KiB)", peak - before,
               S_UNENDED_RSS_KIB);
-    ZR_EQ(s_wait_stat(ctx, r.control, "frontend.connections.closed.unended",
-                      1),
+    ZR_EQ(s_wait_stat(ctx, r.control, "frontend.connections.closed.unended", 1),
           1);
     ZR_SEND(push, "after");
     ZR_RECV(pull, "after");
@@ -441,6 +440,74 @@ test_unended_message(void)
 
 /* Probe item 6: at the descriptor limit (prlimit --nofile=256), after a
  * flood of 955 idle connections the control endpoint still answers. */
+/* unended.c must not take a valid big message for an unended one: a
+ * single frame larger than max_msg_bytes (which bounds multipart
+ * messages) but within max_msg_size is a whole message, and its
+ * connection stays open while it arrives, even after the relay's memory
+ * grew by it. Paced like a slow link: it spans many looks. */
+#define S_BIG_FRAME_MIB 128
+static void
+test_unended_big_frame(void)
+{
+    s_relay_t r;
+    const char *extra[] = {"--max-msg-bytes", "1M", "--max-msg-size", "200M",
+                           NULL};
+    s_relay_start(&r, NULL, "streamer", extra);
+    void *ctx = zmq_ctx_new();
+    void *pull = zrt_socket(ctx, ZMQ_PULL);
+    zrt_connect(pull, r.back);
+    int fd = s_raw_push(r.front);
+    uint64_t size = (uint64_t) S_BIG_FRAME_MIB << 20;
+    unsigned char head[9] = {0x02}; /* LONG, the last frame */
+    for (int i = 0; i < 8; i++) {
+        head[1 + i] = (unsigned char) (size >> (56 - 8 * i));
+    }
+    static unsigned char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    uint64_t sent = 0;
+    bool closed = false;
+    int64_t end = zrt_now_ms() + 6 * ZRT_DEADLINE_MS;
+    ssize_t n = write(fd, head, sizeof head);
+    ZR_CHECK(n == (ssize_t) sizeof head);
+    while (sent < size && !closed && zrt_now_ms() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        poll(&p, 1, 10);
+        if (p.revents & (POLLERR | POLLHUP)) {
+            closed = true;
+            break;
+        }
+        size_t want =
+            size - sent < sizeof chunk ? (size_t) (size - sent) : sizeof chunk;
+        n = write(fd, chunk, want);
+        if (n > 0) {
+            sent += (uint64_t) n;
+        }
+        else if (n < 0 && errno != EAGAIN) {
+            closed = true;
+        }
+        struct timespec pace = {0, 10 * 1000 * 1000}; /* ~100 MiB/s */
+        nanosleep(&pace, NULL);
+    }
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    bool whole = !closed && zrt_readable(pull, 3 * ZRT_DEADLINE_MS) &&
+                 zmq_msg_recv(&msg, pull, ZMQ_DONTWAIT) >= 0 &&
+                 zmq_msg_size(&msg) == size && !zmq_msg_more(&msg);
+    zmq_msg_close(&msg);
+    cJSON *st = s_stats(ctx, r.control, ZRT_DEADLINE_MS);
+    double unended = s_num(st, "frontend.connections.closed.unended");
+    cJSON_Delete(st);
+    ZR_CHECKF(whole && unended == 0,
+              "a %d MiB frame (max_msg_size 200M): sent %llu bytes, closed "
+              "%s, delivered %s, closed.unended %.0f",
+              S_BIG_FRAME_MIB, (unsigned long long) sent, closed ? "yes" : "no",
+              whole ? "yes" : "no", unended);
+    close(fd);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    s_relay_stop(&r);
+}
+
 #define S_FLOOD 955
 static void
 test_fd_flood(void)
@@ -648,8 +715,8 @@ s_subscribe_n(void *sub, char prefix, int from, int to, bool on)
 {
     for (int i = from; i < to; i++) {
         char topic[16];
-        int n = snprintf(topic, sizeof topic, "%c%c%03d", on ? 1 : 0, prefix,
-                         i);
+        int n =
+            snprintf(topic, sizeof topic, "%c%c%03d", on ? 1 : 0, prefix, i);
         ZR_CHECK(zmq_send(sub, topic, (size_t) n, 0) == n);
     }
 }
@@ -727,6 +794,7 @@ ZR_TESTS = {
     {"unit: limits on the message path", test_limit_handled},
     {"bin: endless multipart message", test_endless_message},
     {"bin: a message that never ends", test_unended_message},
+    {"bin: a big frame is not an unended message", test_unended_big_frame},
     {"bin: descriptor flood", test_fd_flood},
     {"bin: over max_connections nothing gets through",
      test_max_connections_nothing_through},
