@@ -86,6 +86,7 @@ typedef struct {
 } s_request_t;
 
 typedef struct s_worker {
+    zr__ready_link_t ready; /* first: on the lru ready list */
     unsigned char id[256];
     size_t id_len;
     uint64_t id_hash;
@@ -97,12 +98,11 @@ typedef struct s_worker {
     int64_t expiry; /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
-    zr__requests_t queue;                     /* hash: requests for its keys */
-    size_t slot;                              /* in the broker's workers[] */
-    struct s_worker *ready_prev, *ready_next; /* lru ready list */
-    struct s_worker *bucket_next;             /* the identity table */
-    struct s_worker *list_next;               /* graveyard, timer's lists */
-    const char *why;                          /* the timer's verdict */
+    zr__requests_t queue;         /* hash: requests for its keys */
+    size_t slot;                  /* in the broker's workers[] */
+    struct s_worker *bucket_next; /* the identity table */
+    struct s_worker *list_next;   /* graveyard, timer's lists */
+    const char *why;              /* the timer's verdict */
 } s_worker_t;
 
 typedef struct {
@@ -127,7 +127,7 @@ struct zr__broker_t {
     size_t nworkers, cap;
     s_worker_t **table; /* by identity: chains, a power of 2 of them */
     size_t nbuckets;
-    s_worker_t *ready_head, *ready_tail; /* lru */
+    zr__ready_t ready;      /* lru: idle workers */
     zr__requests_t waiting; /* lru: no worker ready; hash: no worker at all */
     zr__requests_t orphans; /* to dispatch again at the end of this call */
     s_worker_t *graveyard;
@@ -447,38 +447,6 @@ s_reserve(zr__broker_t *self)
     return 0;
 }
 
-static void
-s_ready_unlink(zr__broker_t *self, s_worker_t *w)
-{
-    if (w->ready_prev) {
-        w->ready_prev->ready_next = w->ready_next;
-    }
-    else {
-        self->ready_head = w->ready_next;
-    }
-    if (w->ready_next) {
-        w->ready_next->ready_prev = w->ready_prev;
-    }
-    else {
-        self->ready_tail = w->ready_prev;
-    }
-    w->ready_prev = w->ready_next = NULL;
-}
-
-static void
-s_ready_append(zr__broker_t *self, s_worker_t *w)
-{
-    w->ready_prev = self->ready_tail;
-    w->ready_next = NULL;
-    if (self->ready_tail) {
-        self->ready_tail->ready_next = w;
-    }
-    else {
-        self->ready_head = w;
-    }
-    self->ready_tail = w;
-}
-
 /* The one place a worker changes state: the counters and (lru) the ready
  * list follow. */
 static void
@@ -489,13 +457,13 @@ s_set_state(zr__broker_t *self, s_worker_t *w, s_state_t state)
         return;
     }
     if (lru && w->state == S_IDLE) {
-        s_ready_unlink(self, w);
+        zr__ready_unlink(&self->ready, &w->ready);
     }
     self->nstate[w->state] -= w->state != S_NONE;
     w->state = state;
     self->nstate[state] += state != S_NONE;
     if (lru && state == S_IDLE) {
-        s_ready_append(self, w);
+        zr__ready_append(&self->ready, &w->ready);
     }
 }
 
@@ -652,8 +620,8 @@ static void
 s_dispatch_lru(zr__broker_t *self, s_request_t *r, bool first)
 {
     /* Each refusal takes a worker off the ready list: this ends. */
-    while (self->ready_head) {
-        if (s_offer(self, self->ready_head, r) == S_TAKEN) {
+    while (self->ready.head) {
+        if (s_offer(self, (s_worker_t *) self->ready.head, r) == S_TAKEN) {
             return;
         }
     }
@@ -960,7 +928,7 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
     }
     size_t waiting = self->waiting.size + self->nqueued;
     if (self->opts.max_waiting && waiting >= self->opts.max_waiting &&
-        !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready_head)) {
+        !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready.head)) {
         zr__stat_add(&self->st_rejected, 1);
         s_fail(self, r, "busy", "too many requests waiting for a worker");
         return ZR__TAKEN;

@@ -120,7 +120,7 @@ typedef struct s_service {
     size_t len;
     uint64_t hash;
     zr__requests_t waiting;
-    struct s_worker *ready_head, *ready_tail;
+    zr__ready_t ready; /* idle workers */
     size_t nworkers, nready, nbusy;
     s_slot_t *slot;
     uint64_t pub_ready, pub_busy, pub_waiting; /* what SLOT has of ours */
@@ -128,6 +128,7 @@ typedef struct s_service {
 } s_service_t;
 
 typedef struct s_worker {
+    zr__ready_link_t ready; /* first: on its service's ready list */
     unsigned char id[S_ID_MAX];
     size_t id_len;
     uint64_t hash;
@@ -138,7 +139,7 @@ typedef struct s_worker {
     int fd; /* its connection (ZMQ_SRCFD); -1: none (inproc) */
     int64_t expiry;
     s_request_t *inflight;
-    struct s_worker *ready_prev, *ready_next, *bucket_next, *prev, *next;
+    struct s_worker *bucket_next, *prev, *next;
 } s_worker_t;
 
 struct zr__mdp_t {
@@ -455,31 +456,13 @@ s_worker_find(zr__mdp_t *self, const void *id, size_t len)
     return NULL;
 }
 
-static void
-s_ready_unlink(s_service_t *s, s_worker_t *w)
-{
-    if (w->ready_prev) {
-        w->ready_prev->ready_next = w->ready_next;
-    }
-    else {
-        s->ready_head = w->ready_next;
-    }
-    if (w->ready_next) {
-        w->ready_next->ready_prev = w->ready_prev;
-    }
-    else {
-        s->ready_tail = w->ready_prev;
-    }
-    w->ready_prev = w->ready_next = NULL;
-}
-
 /* The one place a worker changes state; the service's counts follow. */
 static void
 s_set_state(zr__mdp_t *self, s_worker_t *w, s_state_t state)
 {
     s_service_t *s = w->service;
     if (w->state == S_IDLE) {
-        s_ready_unlink(s, w);
+        zr__ready_unlink(&s->ready, &w->ready);
         s->nready--;
     }
     else if (w->state == S_BUSY) {
@@ -489,15 +472,7 @@ s_set_state(zr__mdp_t *self, s_worker_t *w, s_state_t state)
     w->state = state;
     if (state == S_IDLE) {
         /* At the tail: the least recently ready goes first. */
-        w->ready_prev = s->ready_tail;
-        w->ready_next = NULL;
-        if (s->ready_tail) {
-            s->ready_tail->ready_next = w;
-        }
-        else {
-            s->ready_head = w;
-        }
-        s->ready_tail = w;
+        zr__ready_append(&s->ready, &w->ready);
         s->nready++;
     }
     else if (state == S_BUSY) {
@@ -582,8 +557,8 @@ s_worker_remove(zr__mdp_t *self, s_worker_t *w, const char *why)
 static void
 s_dispatch(zr__mdp_t *self, s_service_t *s)
 {
-    while (s->waiting.head && s->ready_head) {
-        s_worker_t *w = s->ready_head;
+    while (s->waiting.head && s->ready.head) {
+        s_worker_t *w = (s_worker_t *) s->ready.head;
         s_request_t *r = s_pop(&s->waiting);
         self->nwaiting--;
         if (s_to_worker(self, w->id, w->id_len, w->delim, w->version, W_REQUEST,
@@ -747,7 +722,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         s_service_settle_free(self, s);
         return ZR__DROP;
     }
-    if (!s->ready_head && self->opts.max_waiting &&
+    if (!s->ready.head && self->opts.max_waiting &&
         s->waiting.size >= self->opts.max_waiting) {
         zr__stat_add(&self->st_rejected, 1);
         zr__stat_add(&s->slot->rejected, 1);

@@ -719,6 +719,23 @@ size_t zr__requests_expire(zr__requests_t *self, int64_t now, int64_t limit,
 int64_t zr__requests_next_check(int64_t now, int64_t limit, int64_t next);
 
 /* ---------------------------------------------------------------------
+ * ready.c: workers ready for a request, the least recently ready first
+ * (broker.c's lru list, each service's in mdp.c). A broker's own worker
+ * struct starts with a zr__ready_link_t, so a pointer to the one is a
+ * pointer to the other. {NULL, NULL} is an empty list.
+ */
+typedef struct zr__ready_link_t {
+    struct zr__ready_link_t *prev, *next;
+} zr__ready_link_t;
+typedef struct {
+    zr__ready_link_t *head, *tail; /* head: the least recently ready */
+} zr__ready_t;
+/* W (on no list) at the tail: it is the most recently ready. */
+void zr__ready_append(zr__ready_t *self, zr__ready_link_t *w);
+/* W (on SELF) off the list. */
+void zr__ready_unlink(zr__ready_t *self, zr__ready_link_t *w);
+
+/* ---------------------------------------------------------------------
  * broker.c: the queue's handler for strategies lru and hash.
  */
 typedef struct zr__broker_t zr__broker_t;
