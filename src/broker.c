@@ -79,20 +79,14 @@ typedef enum { S_NONE, S_IDLE, S_BUSY, S_FULL, S_NSTATES } s_state_t;
 /* What a send to a worker came to. */
 typedef enum { S_TAKEN, S_REFUSED_FULL, S_REFUSED_GONE } s_offer_t;
 
-typedef struct s_request {
-    struct s_request *next;
-    zr__msg_t msg; /* the client's: envelope, then body */
-    uint64_t key;  /* hash */
-    int retries;
-    int64_t since; /* when it began to wait */
+typedef struct {
+    zr__request_t base; /* first: its link, retries and since */
+    zr__msg_t msg;      /* the client's: envelope, then body */
+    uint64_t key;       /* hash */
 } s_request_t;
 
-typedef struct {
-    s_request_t *head, *tail;
-    size_t size;
-} s_fifo_t;
-
 typedef struct s_worker {
+    zr__ready_link_t ready; /* first: on the lru ready list */
     unsigned char id[256];
     size_t id_len;
     uint64_t id_hash;
@@ -104,12 +98,11 @@ typedef struct s_worker {
     int64_t expiry; /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
-    s_fifo_t queue;                           /* hash: requests for its keys */
-    size_t slot;                              /* in the broker's workers[] */
-    struct s_worker *ready_prev, *ready_next; /* lru ready list */
-    struct s_worker *bucket_next;             /* the identity table */
-    struct s_worker *list_next;               /* graveyard, timer's lists */
-    const char *why;                          /* the timer's verdict */
+    zr__requests_t queue;         /* hash: requests for its keys */
+    size_t slot;                  /* in the broker's workers[] */
+    struct s_worker *bucket_next; /* the identity table */
+    struct s_worker *list_next;   /* graveyard, timer's lists */
+    const char *why;              /* the timer's verdict */
 } s_worker_t;
 
 typedef struct {
@@ -134,9 +127,9 @@ struct zr__broker_t {
     size_t nworkers, cap;
     s_worker_t **table; /* by identity: chains, a power of 2 of them */
     size_t nbuckets;
-    s_worker_t *ready_head, *ready_tail; /* lru */
-    s_fifo_t waiting; /* lru: no worker ready; hash: no worker at all */
-    s_fifo_t orphans; /* to dispatch again at the end of this call */
+    zr__ready_t ready;      /* lru: idle workers */
+    zr__requests_t waiting; /* lru: no worker ready; hash: no worker at all */
+    zr__requests_t orphans; /* to dispatch again at the end of this call */
     s_worker_t *graveyard;
     s_ring_t ring;            /* hash */
     size_t nstate[S_NSTATES]; /* workers per state */
@@ -152,62 +145,12 @@ struct zr__broker_t {
  * Requests and queues.
  */
 
-static void
-s_fifo_push(s_fifo_t *f, s_request_t *r)
-{
-    r->next = NULL;
-    if (f->tail) {
-        f->tail->next = r;
-    }
-    else {
-        f->head = r;
-    }
-    f->tail = r;
-    f->size++;
-}
-
-static void
-s_fifo_push_front(s_fifo_t *f, s_request_t *r)
-{
-    r->next = f->head;
-    f->head = r;
-    if (!f->tail) {
-        f->tail = r;
-    }
-    f->size++;
-}
-
+/* The first request of Q, taken off (zr__request_t is its first
+ * member). */
 static s_request_t *
-s_fifo_pop(s_fifo_t *f)
+s_pop(zr__requests_t *q)
 {
-    s_request_t *r = f->head;
-    if (r) {
-        f->head = r->next;
-        if (!f->head) {
-            f->tail = NULL;
-        }
-        f->size--;
-        r->next = NULL;
-    }
-    return r;
-}
-
-/* Append all of SRC to DST; SRC is empty afterwards. */
-static void
-s_fifo_append(s_fifo_t *dst, s_fifo_t *src)
-{
-    if (!src->head) {
-        return;
-    }
-    if (dst->tail) {
-        dst->tail->next = src->head;
-    }
-    else {
-        dst->head = src->head;
-    }
-    dst->tail = src->tail;
-    dst->size += src->size;
-    *src = (s_fifo_t){NULL, NULL, 0};
+    return (s_request_t *) zr__requests_pop(q);
 }
 
 /* A worker's queue, with the broker's count of queued requests. */
@@ -215,10 +158,10 @@ static void
 s_queue_push(zr__broker_t *self, s_worker_t *w, s_request_t *r, bool front)
 {
     if (front) {
-        s_fifo_push_front(&w->queue, r);
+        zr__requests_push_front(&w->queue, &r->base);
     }
     else {
-        s_fifo_push(&w->queue, r);
+        zr__requests_push(&w->queue, &r->base);
     }
     self->nqueued++;
 }
@@ -226,7 +169,7 @@ s_queue_push(zr__broker_t *self, s_worker_t *w, s_request_t *r, bool front)
 static s_request_t *
 s_queue_pop(zr__broker_t *self, s_worker_t *w)
 {
-    s_request_t *r = s_fifo_pop(&w->queue);
+    s_request_t *r = s_pop(&w->queue);
     self->nqueued -= r != NULL;
     return r;
 }
@@ -283,14 +226,14 @@ s_fail(zr__broker_t *self, s_request_t *r, const char *code, const char *text)
 static void
 s_retry(zr__broker_t *self, s_request_t *r)
 {
-    if (r->retries >= self->opts.retries) {
+    if (r->base.retries >= self->opts.retries) {
         s_fail(self, r, "failed",
                "the workers handling it failed; no more retries");
         return;
     }
-    r->retries++;
+    r->base.retries++;
     zr__stat_add(&self->st_retried, 1);
-    s_fifo_push_front(&self->orphans, r);
+    zr__requests_push_front(&self->orphans, &r->base);
 }
 
 /* ---------------------------------------------------------------------
@@ -504,38 +447,6 @@ s_reserve(zr__broker_t *self)
     return 0;
 }
 
-static void
-s_ready_unlink(zr__broker_t *self, s_worker_t *w)
-{
-    if (w->ready_prev) {
-        w->ready_prev->ready_next = w->ready_next;
-    }
-    else {
-        self->ready_head = w->ready_next;
-    }
-    if (w->ready_next) {
-        w->ready_next->ready_prev = w->ready_prev;
-    }
-    else {
-        self->ready_tail = w->ready_prev;
-    }
-    w->ready_prev = w->ready_next = NULL;
-}
-
-static void
-s_ready_append(zr__broker_t *self, s_worker_t *w)
-{
-    w->ready_prev = self->ready_tail;
-    w->ready_next = NULL;
-    if (self->ready_tail) {
-        self->ready_tail->ready_next = w;
-    }
-    else {
-        self->ready_head = w;
-    }
-    self->ready_tail = w;
-}
-
 /* The one place a worker changes state: the counters and (lru) the ready
  * list follow. */
 static void
@@ -546,13 +457,13 @@ s_set_state(zr__broker_t *self, s_worker_t *w, s_state_t state)
         return;
     }
     if (lru && w->state == S_IDLE) {
-        s_ready_unlink(self, w);
+        zr__ready_unlink(&self->ready, &w->ready);
     }
     self->nstate[w->state] -= w->state != S_NONE;
     w->state = state;
     self->nstate[state] += state != S_NONE;
     if (lru && state == S_IDLE) {
-        s_ready_append(self, w);
+        zr__ready_append(&self->ready, &w->ready);
     }
 }
 
@@ -620,7 +531,7 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
         w->inflight = NULL;
     }
     self->nqueued -= w->queue.size;
-    s_fifo_append(&self->orphans, &w->queue);
+    zr__requests_append(&self->orphans, &w->queue);
 }
 
 /* A new worker, idle and known, or NULL (out of memory). */
@@ -649,7 +560,7 @@ s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     s_table_insert(self, w);
     /* With hash, keys that waited for any worker at all find one now. */
     if (self->opts.strategy == ZR__STRATEGY_HASH) {
-        s_fifo_append(&self->orphans, &self->waiting);
+        zr__requests_append(&self->orphans, &self->waiting);
     }
     return w;
 }
@@ -709,16 +620,16 @@ static void
 s_dispatch_lru(zr__broker_t *self, s_request_t *r, bool first)
 {
     /* Each refusal takes a worker off the ready list: this ends. */
-    while (self->ready_head) {
-        if (s_offer(self, self->ready_head, r) == S_TAKEN) {
+    while (self->ready.head) {
+        if (s_offer(self, (s_worker_t *) self->ready.head, r) == S_TAKEN) {
             return;
         }
     }
     if (first) {
-        s_fifo_push_front(&self->waiting, r);
+        zr__requests_push_front(&self->waiting, &r->base);
     }
     else {
-        s_fifo_push(&self->waiting, r);
+        zr__requests_push(&self->waiting, &r->base);
     }
 }
 
@@ -730,7 +641,7 @@ s_dispatch_hash(zr__broker_t *self, s_request_t *r)
     for (;;) {
         s_worker_t *w = s_ring_owner(&self->ring, r->key);
         if (!w) {
-            s_fifo_push(&self->waiting, r);
+            zr__requests_push(&self->waiting, &r->base);
             return;
         }
         if (w->state != S_IDLE) {
@@ -768,7 +679,7 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         return;
     }
     bool hash = self->opts.strategy == ZR__STRATEGY_HASH;
-    s_request_t *r = hash ? s_queue_pop(self, w) : s_fifo_pop(&self->waiting);
+    s_request_t *r = hash ? s_queue_pop(self, w) : s_pop(&self->waiting);
     if (!r) {
         s_set_state(self, w, S_IDLE);
         return;
@@ -781,10 +692,11 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         s_queue_push(self, w, r, true);
     }
     else if (hash) {
-        s_fifo_push_front(&self->orphans, r); /* ahead of W's queue */
+        /* Ahead of W's queue. */
+        zr__requests_push_front(&self->orphans, &r->base);
     }
     else {
-        s_fifo_push_front(&self->waiting, r);
+        zr__requests_push_front(&self->waiting, &r->base);
     }
 }
 
@@ -794,7 +706,7 @@ static void
 s_end(zr__broker_t *self)
 {
     s_request_t *r;
-    while ((r = s_fifo_pop(&self->orphans))) {
+    while ((r = s_pop(&self->orphans))) {
         s_dispatch(self, r, true);
     }
     while (self->graveyard) {
@@ -1007,7 +919,7 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
         return ZR__DROP;
     }
     zr__msg_move(&r->msg, msg);
-    r->since = zr__now_ms();
+    r->base.since = zr__now_ms();
     size_t env = s_envelope(&r->msg);
     size_t k = env + self->opts.hash_frame;
     if (self->opts.strategy == ZR__STRATEGY_HASH && k < r->msg.size) {
@@ -1016,7 +928,7 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
     }
     size_t waiting = self->waiting.size + self->nqueued;
     if (self->opts.max_waiting && waiting >= self->opts.max_waiting &&
-        !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready_head)) {
+        !(self->opts.strategy != ZR__STRATEGY_HASH && self->ready.head)) {
         zr__stat_add(&self->st_rejected, 1);
         s_fail(self, r, "busy", "too many requests waiting for a worker");
         return ZR__TAKEN;
@@ -1039,32 +951,23 @@ s_message(void *arg, int dir, zr__msg_t *msg)
  * Time: heartbeats, silence, busy workers, waiting requests.
  */
 
-/* Requests of F that waited past request_timeout get their error reply;
+/* Requests of Q that waited past request_timeout get their error reply;
  * returns how many. */
 static size_t
-s_expire_waiting(zr__broker_t *self, s_fifo_t *f, int64_t now)
+s_expire_waiting(zr__broker_t *self, zr__requests_t *q, int64_t now)
 {
     int64_t limit = self->opts.request_timeout;
-    if (limit <= 0) {
-        return 0;
-    }
-    s_fifo_t keep = {NULL, NULL, 0};
-    size_t expired = 0;
+    zr__requests_t expired = {NULL, NULL, 0};
+    size_t n = zr__requests_expire(q, now, limit, &expired);
     s_request_t *r;
-    while ((r = s_fifo_pop(f))) {
-        if (now - r->since < limit) {
-            s_fifo_push(&keep, r);
-            continue;
-        }
+    while ((r = s_pop(&expired))) {
         zr__stat_add(&self->st_timeouts, 1);
         char text[96];
         snprintf(text, sizeof text, "no worker took it within %lld ms",
                  (long long) limit);
         s_fail(self, r, "timeout", text);
-        expired++;
     }
-    *f = keep;
-    return expired;
+    return n;
 }
 
 /* Heartbeat W: -1 with errno as a send to it fails. */
@@ -1164,12 +1067,7 @@ s_timer(void *arg, int64_t now)
         self->nqueued -= s_expire_waiting(self, &self->workers[i]->queue, now);
     }
     s_end(self);
-    if (self->opts.request_timeout > 0) {
-        /* Waiting requests are checked at least this often. */
-        int64_t step = self->opts.request_timeout / 4 + 1;
-        next = now + step < next ? now + step : next;
-    }
-    return next;
+    return zr__requests_next_check(now, self->opts.request_timeout, next);
 }
 
 /* At stop: every request not yet answered gets an error reply. */
@@ -1178,7 +1076,7 @@ s_flush(void *arg)
 {
     zr__broker_t *self = arg;
     s_request_t *r;
-    while ((r = s_fifo_pop(&self->waiting))) {
+    while ((r = s_pop(&self->waiting))) {
         s_fail(self, r, "stopping", "the broker is stopping");
     }
     for (size_t i = 0; i < self->nworkers; i++) {
@@ -1234,10 +1132,10 @@ zr__broker_watch(zr__broker_t *self, zr__monitor_t *monitor)
 }
 
 static void
-s_fifo_free(s_fifo_t *f)
+s_free_all(zr__requests_t *q)
 {
     s_request_t *r;
-    while ((r = s_fifo_pop(f))) {
+    while ((r = s_pop(q))) {
         s_request_free(r);
     }
 }
@@ -1249,11 +1147,11 @@ zr__broker_destroy(zr__broker_t **self_p)
         return;
     }
     zr__broker_t *self = *self_p;
-    s_fifo_free(&self->waiting);
-    s_fifo_free(&self->orphans);
+    s_free_all(&self->waiting);
+    s_free_all(&self->orphans);
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
-        s_fifo_free(&w->queue);
+        s_free_all(&w->queue);
         s_request_free(w->inflight);
         free(w);
     }

@@ -103,22 +103,15 @@ typedef struct {
     _Atomic uint64_t served, retried, failed, timeouts, rejected;
 } s_slot_t;
 
-typedef struct s_request {
-    struct s_request *next;
+typedef struct {
+    zr__request_t base; /* first: its link, retries and since */
     unsigned char client[S_ID_MAX];
     size_t client_len;
     int client_v;      /* 1 or 2 */
     bool client_delim; /* it sent the empty frame */
     zr__msg_t body;
     zr__msg_t held; /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
-    int retries;
-    int64_t since; /* when it (last) began to wait */
 } s_request_t;
-
-typedef struct {
-    s_request_t *head, *tail;
-    size_t size;
-} s_fifo_t;
 
 struct s_worker;
 
@@ -126,8 +119,8 @@ typedef struct s_service {
     char name[S_ID_MAX + 1];
     size_t len;
     uint64_t hash;
-    s_fifo_t waiting;
-    struct s_worker *ready_head, *ready_tail;
+    zr__requests_t waiting;
+    zr__ready_t ready; /* idle workers */
     size_t nworkers, nready, nbusy;
     s_slot_t *slot;
     uint64_t pub_ready, pub_busy, pub_waiting; /* what SLOT has of ours */
@@ -135,6 +128,7 @@ typedef struct s_service {
 } s_service_t;
 
 typedef struct s_worker {
+    zr__ready_link_t ready; /* first: on its service's ready list */
     unsigned char id[S_ID_MAX];
     size_t id_len;
     uint64_t hash;
@@ -145,7 +139,7 @@ typedef struct s_worker {
     int fd; /* its connection (ZMQ_SRCFD); -1: none (inproc) */
     int64_t expiry;
     s_request_t *inflight;
-    struct s_worker *ready_prev, *ready_next, *bucket_next, *prev, *next;
+    struct s_worker *bucket_next, *prev, *next;
 } s_worker_t;
 
 struct zr__mdp_t {
@@ -209,42 +203,12 @@ s_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
     return 0;
 }
 
-static void
-s_fifo_push(s_fifo_t *f, s_request_t *r, bool front)
-{
-    if (front) {
-        r->next = f->head;
-        f->head = r;
-        if (!f->tail) {
-            f->tail = r;
-        }
-    }
-    else {
-        r->next = NULL;
-        if (f->tail) {
-            f->tail->next = r;
-        }
-        else {
-            f->head = r;
-        }
-        f->tail = r;
-    }
-    f->size++;
-}
-
+/* The first request of Q, taken off (zr__request_t is its first
+ * member). */
 static s_request_t *
-s_fifo_pop(s_fifo_t *f)
+s_pop(zr__requests_t *q)
 {
-    s_request_t *r = f->head;
-    if (r) {
-        f->head = r->next;
-        if (!f->head) {
-            f->tail = NULL;
-        }
-        f->size--;
-        r->next = NULL;
-    }
-    return r;
+    return (s_request_t *) zr__requests_pop(q);
 }
 
 static void
@@ -492,31 +456,13 @@ s_worker_find(zr__mdp_t *self, const void *id, size_t len)
     return NULL;
 }
 
-static void
-s_ready_unlink(s_service_t *s, s_worker_t *w)
-{
-    if (w->ready_prev) {
-        w->ready_prev->ready_next = w->ready_next;
-    }
-    else {
-        s->ready_head = w->ready_next;
-    }
-    if (w->ready_next) {
-        w->ready_next->ready_prev = w->ready_prev;
-    }
-    else {
-        s->ready_tail = w->ready_prev;
-    }
-    w->ready_prev = w->ready_next = NULL;
-}
-
 /* The one place a worker changes state; the service's counts follow. */
 static void
 s_set_state(zr__mdp_t *self, s_worker_t *w, s_state_t state)
 {
     s_service_t *s = w->service;
     if (w->state == S_IDLE) {
-        s_ready_unlink(s, w);
+        zr__ready_unlink(&s->ready, &w->ready);
         s->nready--;
     }
     else if (w->state == S_BUSY) {
@@ -526,15 +472,7 @@ s_set_state(zr__mdp_t *self, s_worker_t *w, s_state_t state)
     w->state = state;
     if (state == S_IDLE) {
         /* At the tail: the least recently ready goes first. */
-        w->ready_prev = s->ready_tail;
-        w->ready_next = NULL;
-        if (s->ready_tail) {
-            s->ready_tail->ready_next = w;
-        }
-        else {
-            s->ready_head = w;
-        }
-        s->ready_tail = w;
+        zr__ready_append(&s->ready, &w->ready);
         s->nready++;
     }
     else if (state == S_BUSY) {
@@ -548,11 +486,16 @@ s_set_state(zr__mdp_t *self, s_worker_t *w, s_state_t state)
 static void
 s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
 {
-    s_fifo_push(&s->waiting, r, front);
+    if (front) {
+        zr__requests_push_front(&s->waiting, &r->base);
+    }
+    else {
+        zr__requests_push(&s->waiting, &r->base);
+    }
     self->nwaiting++;
     if (self->opts.request_timeout > 0) {
         zr__engine_set_deadline(self->engine,
-                                r->since + self->opts.request_timeout);
+                                r->base.since + self->opts.request_timeout);
     }
 }
 
@@ -561,15 +504,15 @@ s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
 static void
 s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
 {
-    if (r->retries >= self->opts.retries) {
+    if (r->base.retries >= self->opts.retries) {
         zr__stat_add(&self->st_failed, 1);
         zr__stat_add(&s->slot->failed, 1);
         s_fail(self, r, s, "failed",
                "the workers handling it failed; no more retries");
         return;
     }
-    r->retries++;
-    r->since = zr__now_ms();
+    r->base.retries++;
+    r->base.since = zr__now_ms();
     zr__stat_add(&self->st_retried, 1);
     zr__stat_add(&s->slot->retried, 1);
     s_wait(self, s, r, true);
@@ -614,9 +557,9 @@ s_worker_remove(zr__mdp_t *self, s_worker_t *w, const char *why)
 static void
 s_dispatch(zr__mdp_t *self, s_service_t *s)
 {
-    while (s->waiting.head && s->ready_head) {
-        s_worker_t *w = s->ready_head;
-        s_request_t *r = s_fifo_pop(&s->waiting);
+    while (s->waiting.head && s->ready.head) {
+        s_worker_t *w = (s_worker_t *) s->ready.head;
+        s_request_t *r = s_pop(&s->waiting);
         self->nwaiting--;
         if (s_to_worker(self, w->id, w->id_len, w->delim, w->version, W_REQUEST,
                         r) == 0) {
@@ -625,7 +568,8 @@ s_dispatch(zr__mdp_t *self, s_service_t *s)
             continue;
         }
         int err = errno;
-        s_fifo_push(&s->waiting, r, true); /* not sent: first in line */
+        /* Not sent: first in line. */
+        zr__requests_push_front(&s->waiting, &r->base);
         self->nwaiting++;
         if (err == EHOSTUNREACH) {
             zr__stat_add(&self->st_gone, 1);
@@ -763,7 +707,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     memcpy(r->client, s_data(msg, 0), r->client_len);
     r->client_v = v;
     r->client_delim = delim;
-    r->since = zr__now_ms();
+    r->base.since = zr__now_ms();
     s_service_t *s = s_service_get(self, name, len);
     if (!s) {
         zr__stat_add(&self->st_rejected, 1);
@@ -778,7 +722,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         s_service_settle_free(self, s);
         return ZR__DROP;
     }
-    if (!s->ready_head && self->opts.max_waiting &&
+    if (!s->ready.head && self->opts.max_waiting &&
         s->waiting.size >= self->opts.max_waiting) {
         zr__stat_add(&self->st_rejected, 1);
         zr__stat_add(&s->slot->rejected, 1);
@@ -992,16 +936,10 @@ static void
 s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
 {
     int64_t limit = self->opts.request_timeout;
-    if (limit <= 0 || !s->waiting.head) {
-        return;
-    }
-    s_fifo_t keep = {NULL, NULL, 0};
+    zr__requests_t expired = {NULL, NULL, 0};
+    zr__requests_expire(&s->waiting, now, limit, &expired);
     s_request_t *r;
-    while ((r = s_fifo_pop(&s->waiting))) {
-        if (now - r->since < limit) {
-            s_fifo_push(&keep, r, false);
-            continue;
-        }
+    while ((r = s_pop(&expired))) {
         self->nwaiting--;
         zr__stat_add(&self->st_timeouts, 1);
         zr__stat_add(&s->slot->timeouts, 1);
@@ -1010,7 +948,6 @@ s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
                  (long long) limit);
         s_fail(self, r, s, "timeout", text);
     }
-    s->waiting = keep;
 }
 
 static int64_t
@@ -1050,13 +987,8 @@ s_timer(void *arg, int64_t now)
         s_expire_waiting(self, s, now);
         s_settle(self, s); /* may free S */
     }
-    int64_t next = self->next_beat;
-    if (self->opts.request_timeout > 0) {
-        /* Waiting requests are looked at at least this often. */
-        int64_t step = self->opts.request_timeout / 4 + 1;
-        next = now + step < next ? now + step : next;
-    }
-    return next;
+    return zr__requests_next_check(now, self->opts.request_timeout,
+                                   self->next_beat);
 }
 
 /* At stop: every request not yet answered gets an error reply. */
@@ -1066,7 +998,7 @@ s_flush(void *arg)
     zr__mdp_t *self = arg;
     for (s_service_t *s = self->service_list; s; s = s->next) {
         s_request_t *r;
-        while ((r = s_fifo_pop(&s->waiting))) {
+        while ((r = s_pop(&s->waiting))) {
             self->nwaiting--;
             zr__stat_add(&self->st_stopped, 1);
             s_fail(self, r, s, "stopping", "the broker is stopping");
@@ -1141,7 +1073,7 @@ zr__mdp_destroy(zr__mdp_t **self_p)
         s_service_t *s = self->service_list;
         self->service_list = s->next;
         s_request_t *r;
-        while ((r = s_fifo_pop(&s->waiting))) {
+        while ((r = s_pop(&s->waiting))) {
             s_request_free(r);
         }
         free(s);

@@ -686,6 +686,56 @@ void zr__lvc_stats(const zr__lvc_t *self, uint64_t *topics, uint64_t *bytes,
 size_t zr__lvc_slots(const zr__lvc_t *self);
 
 /* ---------------------------------------------------------------------
+ * requests.c: requests waiting for a worker, in the order they came (the
+ * queue of broker.c and of mdp.c). A broker's own request struct starts
+ * with a zr__request_t, so a pointer to the one is a pointer to the
+ * other. {NULL, NULL, 0} is an empty queue; the queue links requests, it
+ * never frees one.
+ */
+typedef struct zr__request_t {
+    struct zr__request_t *next;
+    int retries;   /* times sent to another worker after one died */
+    int64_t since; /* when it (last) began to wait */
+} zr__request_t;
+typedef struct {
+    zr__request_t *head, *tail;
+    size_t size;
+} zr__requests_t;
+/* R at the end of the line, or (push_front) first in line. */
+void zr__requests_push(zr__requests_t *self, zr__request_t *r);
+void zr__requests_push_front(zr__requests_t *self, zr__request_t *r);
+/* The first in line, taken off; NULL when there is none. */
+zr__request_t *zr__requests_pop(zr__requests_t *self);
+/* All of SRC to the end of SELF, in order; SRC is empty afterwards. */
+void zr__requests_append(zr__requests_t *self, zr__requests_t *src);
+/* The requests that began to wait LIMIT ms or more before NOW go, in
+ * order, to the end of EXPIRED (the caller answers them); the others stay
+ * in order. LIMIT <= 0: none. Returns how many went. */
+size_t zr__requests_expire(zr__requests_t *self, int64_t now, int64_t limit,
+                           zr__requests_t *expired);
+/* The timer's next deadline NEXT, made sooner so that requests with a
+ * LIMIT ms request_timeout are looked at at least every LIMIT / 4 + 1 ms
+ * (LIMIT <= 0: NEXT). */
+int64_t zr__requests_next_check(int64_t now, int64_t limit, int64_t next);
+
+/* ---------------------------------------------------------------------
+ * ready.c: workers ready for a request, the least recently ready first
+ * (broker.c's lru list, each service's in mdp.c). A broker's own worker
+ * struct starts with a zr__ready_link_t, so a pointer to the one is a
+ * pointer to the other. {NULL, NULL} is an empty list.
+ */
+typedef struct zr__ready_link_t {
+    struct zr__ready_link_t *prev, *next;
+} zr__ready_link_t;
+typedef struct {
+    zr__ready_link_t *head, *tail; /* head: the least recently ready */
+} zr__ready_t;
+/* W (on no list) at the tail: it is the most recently ready. */
+void zr__ready_append(zr__ready_t *self, zr__ready_link_t *w);
+/* W (on SELF) off the list. */
+void zr__ready_unlink(zr__ready_t *self, zr__ready_link_t *w);
+
+/* ---------------------------------------------------------------------
  * broker.c: the queue's handler for strategies lru and hash.
  */
 typedef struct zr__broker_t zr__broker_t;
