@@ -141,14 +141,9 @@ s_admit(zr__monitor_t *self, int fd)
         : !self->at_zap && self->max && c.connected > self->max
             ? &self->refused_max
             : NULL;
-    int listening = 1;
-    socklen_t len = sizeof listening;
-    if (!why ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
-        listening) {
+    if (!why || !zr__shutdown_connection(fd)) {
         return;
     }
-    shutdown(fd, SHUT_RDWR);
     zr__stat_add(why, 1);
     ZR_LOG_D("a connection refused (%s)",
              why == &self->refused_fds ? "descriptors" : "max_connections");

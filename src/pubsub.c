@@ -55,15 +55,10 @@ s_disconnect(zr__pubsub_t *self, zmq_msg_t *frame)
 {
     int fd = zmq_msg_get(frame, ZMQ_SRCFD);
     const char *conn = zmq_msg_gets(frame, "__fd");
-    int listening = 1;
-    socklen_t len = sizeof listening;
     /* What it sent before libzmq closed it still comes: once is enough. */
-    if (fd < 0 || !conn || conn == self->kicked ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
-        listening) {
+    if (!conn || conn == self->kicked || !zr__shutdown_connection(fd)) {
         return;
     }
-    shutdown(fd, SHUT_RDWR);
     self->kicked = conn;
     zr__stat_add(&self->st_disconnected, 1);
     ZR_LOG_I("%s: a subscriber disconnected: a subscription refused while "

@@ -225,13 +225,9 @@ s_fds(zr__unended_t *self)
 static void
 s_close(zr__unended_t *self, int fd, uint64_t bytes)
 {
-    int listening = 1;
-    socklen_t len = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
-        listening) {
+    if (!zr__shutdown_connection(fd)) {
         return;
     }
-    shutdown(fd, SHUT_RDWR);
     zr__stat_add(&self->closed, 1);
     char what[160];
     snprintf(what, sizeof what, "%s: unended messages", self->name);

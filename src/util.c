@@ -296,3 +296,16 @@ zr__peer_name(int fd, char *out, size_t len)
              port);
     return 0;
 }
+
+bool
+zr__shutdown_connection(int fd)
+{
+    int listening = 1;
+    socklen_t len = sizeof listening;
+    if (fd < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        listening) {
+        return false;
+    }
+    return shutdown(fd, SHUT_RDWR) == 0;
+}

@@ -64,6 +64,10 @@ int64_t zr__now_ms(void);
 /* The address and port of the peer of FD, a tcp connection: "1.2.3.4:5"
  * or "[::1]:5"; -1 if it has none (closed, ipc). */
 int zr__peer_name(int fd, char *out, size_t len);
+/* Shut down the connection on FD (libzmq then closes it and frees what
+ * it held), unless FD is no connection (closed, or a listening socket
+ * whose number a closed connection's went to): whether it did. */
+bool zr__shutdown_connection(int fd);
 /* snprintf into a fixed buffer; never overflows, always terminated. */
 void zr__errf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
