@@ -64,6 +64,12 @@ static const struct {
     {"mdp_service_workers", "A Majordomo service's workers, by state now."},
     {"mdp_service_requests_total",
      "A Majordomo service's requests, by outcome."},
+    {"titanic_reply_answers_total",
+     "titanic.reply requests, by answer (fetched: 200, pending: 300, "
+     "unknown: 400)."},
+    {"titanic_refused_total",
+     "Titanic requests refused, by reason (full: 500, the store or the disk "
+     "full; error: 500, another storage error; invalid: 400)."},
 };
 
 /* ---------------------------------------------------------------------

@@ -811,6 +811,9 @@ zr__titanic_destroy(zr__titanic_t **self_p)
 #define S_REF(k, field, text)                                                  \
     S_ROW("refused." k, "titanic_refused_total", "reason=\"" k "\"",           \
           ZR__STAT_COUNTER, field, text)
+#define S_ANS(k, field, text)                                                  \
+    S_ROW("reply_answers." k, "titanic_reply_answers_total",                   \
+          "answer=\"" k "\"", ZR__STAT_COUNTER, field, text)
 static const zr__stat_t s_rows[] = {
     S_ROW("requests.stored", "titanic_requests_stored_total", NULL,
           ZR__STAT_COUNTER, st_stored,
@@ -831,13 +834,11 @@ static const zr__stat_t s_rows[] = {
           ZR__STAT_COUNTER, st_dropped,
           "Replies not stored (their request was closed, or the store was "
           "full) or answers not sent for want of memory."),
-    S_ROW("replies.fetched", "titanic_replies_fetched_total", NULL,
-          ZR__STAT_COUNTER, st_fetched, "titanic.reply answered 200."),
-    S_ROW("replies.pending", "titanic_replies_pending_total", NULL,
-          ZR__STAT_COUNTER, st_polls,
-          "titanic.reply answered 300: stored, not answered yet."),
-    S_ROW("replies.unknown", "titanic_replies_unknown_total", NULL,
-          ZR__STAT_COUNTER, st_unknown,
+    S_ANS("fetched", st_fetched, "titanic.reply answered 200 and the reply."),
+    S_ANS("pending", st_polls,
+          "titanic.reply answered 300: the request is stored, its reply not "
+          "yet."),
+    S_ANS("unknown", st_unknown,
           "titanic.reply answered 400: no such request here."),
     S_ROW("closed", "titanic_closed_total", NULL, ZR__STAT_COUNTER, st_closed,
           "titanic.close committed (a request and its reply deleted, or "
@@ -863,6 +864,7 @@ static const zr__stat_t s_rows[] = {
     S_ROW("max_bytes", "titanic_max_bytes", NULL, ZR__STAT_GAUGE, st_map,
           "titanic_max_bytes: the store's bound (its map size)."),
 };
+#undef S_ANS
 #undef S_REF
 #undef S_ROW
 #undef S_AT

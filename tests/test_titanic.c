@@ -202,7 +202,9 @@ test_protocol(void)
     s_call(c, "titanic.nothing", (const char *[]){"x", NULL}, r);
     ZR_STREQ(r[0], "400");
     ZR_EQ(s_stat(dev, "refused", "invalid"), 5);
-    ZR_EQ(s_stat(dev, "replies", "unknown"), 1);
+    ZR_EQ(s_stat(dev, "reply_answers", "unknown"), 1);
+    ZR_EQ(s_stat(dev, "reply_answers", "pending"), 1);
+    ZR_EQ(s_stat(dev, "reply_answers", "fetched"), 2);
     /* Close: gone, and closing again (or the unknown) is 200 too. */
     ZR_EQ(s_call(c, "titanic.close", (const char *[]){uuid, NULL}, r), 1);
     ZR_STREQ(r[0], "200");
