@@ -1046,14 +1046,15 @@ s_flush(void *arg)
         s_request_t *r;
         while ((r = s_pop(&s->waiting))) {
             self->nwaiting--;
-            zr__stat_add(&self->st_stopped, 1);
+            /* titanic: a stored one is not answered; it stays stored. */
+            zr__stat_add(&self->st_stopped, !r->titanic);
             s_fail(self, r, s, "stopping", "the broker is stopping");
         }
         s_publish(self, s);
     }
     for (s_worker_t *w = self->worker_list; w; w = w->next) {
         if (w->inflight) {
-            zr__stat_add(&self->st_stopped, 1);
+            zr__stat_add(&self->st_stopped, !w->inflight->titanic);
             s_fail(self, w->inflight, w->service, "stopping",
                    "the broker is stopping");
             w->inflight = NULL;
