@@ -525,6 +525,9 @@ s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
     }
     r->base.retries++;
     r->base.since = r->titanic ? S_NEVER : zr__now_ms();
+    /* titanic: the next worker starts over; the gone one's PARTIALs held
+     * so far are not part of its reply. */
+    zr__msg_clear(&r->held);
     zr__stat_add(&self->st_retried, 1);
     zr__stat_add(&s->slot->retried, 1);
     s_wait(self, s, r, true);

@@ -230,6 +230,61 @@ test_protocol(void)
     s_rmdir(dir);
 }
 
+/* A worker that sent a PARTIAL and then left: the request goes to
+ * another worker, and only that worker's reply is stored (not the gone
+ * worker's PARTIAL before it); retried counts it. */
+static void
+test_partial_then_gone(void)
+{
+    char dir[64];
+    s_tempdir(dir);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://ti-gone", dir, NULL);
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    void *w1 = zrt_socket(ctx, ZMQ_DEALER);
+    void *w2 = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(c, "inproc://ti-gone");
+    zrt_connect(w1, "inproc://ti-gone");
+    zrt_connect(w2, "inproc://ti-gone");
+    char r[S_FRAMES][S_FRAME], uuid[S_FRAME];
+    s_call(c, "titanic.request", (const char *[]){"echo", "hi", NULL}, r);
+    ZR_STREQ(r[0], "200");
+    strcpy(uuid, r[1]);
+    ZR_SENDMORE(w1, "MDPW02");
+    ZR_SENDMORE(w1, "\x01");
+    ZR_SEND(w1, "echo");
+    ZR_EQ(s_recv(w1, r), 5);
+    ZR_SENDMORE(w1, "MDPW02");
+    ZR_SENDMORE(w1, "\x03"); /* PARTIAL */
+    ZR_SENDMORE(w1, uuid);
+    ZR_SENDMORE(w1, "");
+    ZR_SEND(w1, "from the gone one");
+    ZR_SENDMORE(w1, "MDPW02");
+    ZR_SEND(w1, "\x06"); /* DISCONNECT */
+    ZR_SENDMORE(w2, "MDPW02");
+    ZR_SENDMORE(w2, "\x01");
+    ZR_SEND(w2, "echo");
+    ZR_EQ(s_recv(w2, r), 5);
+    ZR_STREQ(r[2], uuid);
+    ZR_SENDMORE(w2, "MDPW02");
+    ZR_SENDMORE(w2, "\x04"); /* FINAL */
+    ZR_SENDMORE(w2, uuid);
+    ZR_SENDMORE(w2, "");
+    ZR_SEND(w2, "whole");
+    ZR_WAIT(s_stat(dev, "replies", "stored") == 1, ZRT_DEADLINE_MS);
+    size_t n = s_call(c, "titanic.reply", (const char *[]){uuid, NULL}, r);
+    ZR_STREQ(r[0], "200");
+    ZR_STREQ(r[1], "whole");
+    ZR_EQ(n, 2);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "retried", NULL), 1);
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_close(w1);
+    zmq_close(w2);
+    zmq_ctx_term(ctx);
+    s_rmdir(dir);
+}
+
 /* N requests read in one burst (sent while the device was paused) share
  * commits (group); with titanic_commit = each, one commit each. */
 static double
@@ -537,6 +592,7 @@ test_refused(void)
 ZR_TESTS = {
     {"request, reply 300 then 200, 400, close", test_protocol},
     {"group commit against one commit each", test_group_commit},
+    {"a PARTIAL from a worker gone before its FINAL", test_partial_then_gone},
     {"kill -9 and restart: acknowledged requests served", test_kill_restart},
     {"titanic_max_bytes: refused with 500", test_map_full},
     {"a full disk (tmpfs): refused with 500", test_disk_full},
