@@ -586,6 +586,20 @@ test_refused(void)
     ZR_CHECK(cfg != NULL);
     ZR_EQ(zr_config_error_count(cfg), 1);
     zr_config_destroy(&cfg);
+    /* A majordomo takes the three keys; the values are checked. */
+    cfg = zr_config_parse("[majordomo m]\nfrontend = @inproc://m\n"
+                          "titanic = /tmp/x\ntitanic_max_bytes = 64M\n"
+                          "titanic_commit = each\n",
+                          "t.conf");
+    ZR_CHECK(cfg != NULL);
+    ZR_EQ(zr_config_error_count(cfg), 0);
+    zr_config_destroy(&cfg);
+    cfg = zr_config_parse("[majordomo m]\nfrontend = @inproc://m\n"
+                          "titanic_max_bytes = 1k\ntitanic_commit = some\n",
+                          "t.conf");
+    ZR_CHECK(cfg != NULL);
+    ZR_EQ(zr_config_error_count(cfg), 2);
+    zr_config_destroy(&cfg);
     zmq_ctx_term(ctx);
 }
 
