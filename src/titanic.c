@@ -42,7 +42,7 @@
 #include <zmq.h>
 
 #define S_UUID 32
-#define S_NEVER_TEXT 200
+#define S_WHY_MAX 200
 
 typedef enum { S_OP_REQUEST, S_OP_REPLY, S_OP_CLOSE } s_kind_t;
 
@@ -313,6 +313,17 @@ s_write(zr__titanic_t *self, s_op_t *list, int kind)
     else if (begun) {
         mdb_txn_abort(txn);
     }
+    if (rc == 0) {
+        uint64_t n = 0;
+        for (s_op_t *op = list; op; op = op->next) {
+            n += kind < 0 || (int) op->kind == kind;
+        }
+        zr__stat_add(&self->st_commits, 1);
+        zr__stat_add(&self->st_committed, n);
+        if (n > zr__stat_get(&self->st_batch_max)) {
+            zr__stat_set(&self->st_batch_max, n);
+        }
+    }
     for (s_op_t *op = list; rc != 0 && op; op = op->next) {
         if (kind < 0 || (int) op->kind == kind) {
             op->result = S_NONE; /* undone */
@@ -376,16 +387,9 @@ zr__titanic_commit(zr__titanic_t *self)
         if (rc == 0) {
             rc = s_write(self, list, S_OP_REPLY);
         }
-        char why[S_NEVER_TEXT];
+        char why[S_WHY_MAX];
         ZR_LOG_W("%s: titanic: a commit of %zu failed: %s", self->name, n,
                  s_why(failed, why, sizeof why));
-    }
-    else {
-        zr__stat_add(&self->st_commits, 1);
-        zr__stat_add(&self->st_committed, n);
-        if (n > zr__stat_get(&self->st_batch_max)) {
-            zr__stat_set(&self->st_batch_max, n);
-        }
     }
     s_publish_size(self);
     for (s_op_t *op = list, *next; op; op = next) {
@@ -393,7 +397,7 @@ zr__titanic_commit(zr__titanic_t *self)
         switch (op->kind) {
         case S_OP_REQUEST:
             if (op->result != S_DONE) {
-                char why[S_NEVER_TEXT];
+                char why[S_WHY_MAX];
                 zr__stat_add(s_full(failed) ? &self->st_full : &self->st_errors,
                              1);
                 s_answer(self, &op->header, "500",
@@ -437,7 +441,7 @@ zr__titanic_commit(zr__titanic_t *self)
                 s_answer(self, &op->header, "200", NULL, NULL);
             }
             else {
-                char why[S_NEVER_TEXT];
+                char why[S_WHY_MAX];
                 zr__stat_add(&self->st_errors, 1);
                 s_answer(self, &op->header, "500",
                          s_why(rc ? rc : failed, why, sizeof why), NULL);
@@ -446,12 +450,6 @@ zr__titanic_commit(zr__titanic_t *self)
         }
         s_op_free(op);
     }
-}
-
-bool
-zr__titanic_staged(const zr__titanic_t *self)
-{
-    return self && self->head != NULL;
 }
 
 static void
@@ -493,7 +491,7 @@ s_reply(zr__titanic_t *self, zr__msg_t *header, const char *uuid)
     MDB_txn *txn;
     MDB_val key = {S_UUID, (void *) uuid}, val;
     zr__msg_t frames = {NULL, 0, 0};
-    char why[S_NEVER_TEXT];
+    char why[S_WHY_MAX];
     int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         zr__stat_add(&self->st_errors, 1);

@@ -822,10 +822,9 @@ void zr__titanic_client(zr__titanic_t *self, zr__msg_t *header, const char *svc,
 /* The final reply (REPLY's frames, taken) to the stored request UUID,
  * stored at the next commit. */
 void zr__titanic_reply(zr__titanic_t *self, const char *uuid, zr__msg_t *reply);
-/* Commit what is staged (the handler's timer): then answer the clients
- * and dispatch the requests. */
+/* Commit what is staged (the handler's timer; SELF may be NULL): then
+ * answer the clients and dispatch the requests. */
 void zr__titanic_commit(zr__titanic_t *self);
-bool zr__titanic_staged(const zr__titanic_t *self);
 /* Its section of the stats table ("titanic"). */
 zr__stat_section_t zr__titanic_section(const zr__titanic_t *self);
 /* The device's Titanic options, for option.c (NULL: not a majordomo). */
