@@ -101,6 +101,7 @@ typedef struct {
     char name[S_SLOT_NAME + 1];
     _Atomic uint64_t ready, busy, waiting, inflight;
     _Atomic uint64_t served, retried, failed, timeouts, rejected;
+    _Atomic uint64_t time_ms, time_max_ms; /* service time: sum, max */
 } s_slot_t;
 
 typedef struct {
@@ -111,6 +112,7 @@ typedef struct {
     bool client_delim; /* it sent the empty frame */
     zr__msg_t body;
     zr__msg_t held; /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
+    int64_t sent_at; /* to its worker (ms): the service time's start */
 } s_request_t;
 
 struct s_worker;
@@ -564,6 +566,7 @@ s_dispatch(zr__mdp_t *self, s_service_t *s)
         if (s_to_worker(self, w->id, w->id_len, w->delim, w->version, W_REQUEST,
                         r) == 0) {
             w->inflight = r;
+            r->sent_at = zr__now_ms();
             s_set_state(self, w, S_BUSY);
             continue;
         }
@@ -765,9 +768,16 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
         return ZR__SEND;
     }
     w->inflight = NULL;
+    int64_t took = zr__now_ms() - r->sent_at;
     s_request_free(r);
     zr__stat_add(&self->st_answered, 1);
     zr__stat_add(&s->slot->served, 1);
+    if (took > 0) {
+        zr__stat_add(&s->slot->time_ms, (uint64_t) took);
+        if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
+            atomic_store(&s->slot->time_max_ms, (uint64_t) took);
+        }
+    }
     s_set_state(self, w, S_IDLE);
     s_settle(self, s);
     return ZR__SEND;
@@ -1163,6 +1173,24 @@ static const zr__stat_t s_rows[] = {
 #define S_OUT(k, field, text)                                                  \
     S_SVC("requests." k, "mdp_service_requests_total", "outcome=\"" k "\"",    \
           ZR__STAT_COUNTER, field, text)
+/* Kept in ms, shown in seconds (Prometheus' base unit). */
+static double
+s_time_total(const void *base)
+{
+    return base ? (double) atomic_load(&((const s_slot_t *) base)->time_ms) /
+                      1000.0
+                : 0.0;
+}
+
+static double
+s_time_max(const void *base)
+{
+    return base ? (double) atomic_load(
+                      &((const s_slot_t *) base)->time_max_ms) /
+                      1000.0
+                : 0.0;
+}
+
 static const zr__stat_t s_service_rows[] = {
     S_SVC("workers.ready", "mdp_service_workers", "state=\"ready\"",
           ZR__STAT_GAUGE, ready,
@@ -1186,6 +1214,18 @@ static const zr__stat_t s_service_rows[] = {
           "request_timeout."),
     S_OUT("rejected", rejected,
           "The service's requests answered with an error: max_waiting."),
+    {.key = "service_time.total_seconds",
+     .metric = "mdp_service_time_seconds_total",
+     .kind = ZR__STAT_COUNTER,
+     .help = "Seconds the service's workers took, from a request's send to "
+             "its final reply, summed over requests.served (their ratio is "
+             "the mean service time).",
+     .get = s_time_total},
+    {.key = "service_time.max_seconds",
+     .metric = "mdp_service_time_max_seconds",
+     .kind = ZR__STAT_GAUGE,
+     .help = "The longest one request of the service took its worker.",
+     .get = s_time_max},
 };
 #undef S_OUT
 #undef S_SVC
