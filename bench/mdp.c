@@ -132,6 +132,10 @@ typedef struct {
     int index;
     const atomic_bool *stop;
     _Atomic long *tickets; /* --requests: one per round trip */
+    /* Client 0: its round trips' times (us) while WINDOW is set. */
+    const atomic_bool *window;
+    float *lat;
+    size_t nlat, maxlat;
     _Atomic uint64_t done; /* round trips (client), answers (worker) */
     atomic_bool failed;
     char error[200]; /* why, once failed */
@@ -231,6 +235,7 @@ s_client(void *arg)
             break;
         }
         memcpy(body, &seq, size < sizeof seq ? size : sizeof seq);
+        double sent = p->lat ? s_now() : 0;
         if ((mdp ? s_send(s, 4, out, outlen) : s_send(s, 2, lru_out, lru_len)) <
             0) {
             s_fail(p, zmq_strerror(errno), NULL, 0);
@@ -253,6 +258,9 @@ s_client(void *arg)
             break;
         }
         atomic_fetch_add_explicit(&p->done, 1, memory_order_relaxed);
+        if (p->lat && p->nlat < p->maxlat && atomic_load(p->window)) {
+            p->lat[p->nlat++] = (float) ((s_now() - sent) * 1e6);
+        }
     }
     for (int i = 0; i < S_MAX_FRAMES; i++) {
         zmq_msg_close(&f[i]);
@@ -357,6 +365,7 @@ typedef struct {
     char error[400];
     double rate;   /* round trips/s over the window */
     double cpu_us; /* the broker's CPU per round trip, microseconds */
+    double p50_us; /* client 0's median round trip over the window */
 } s_run_t;
 
 static int
@@ -411,6 +420,9 @@ s_run(const s_cfg_t *cfg, s_kind_t kind, int nworkers, int nclients,
     void *wctx = zmq_ctx_new(), *cctx = zmq_ctx_new();
     atomic_bool wstop = false, cstop = false;
     _Atomic long tickets = cfg->requests;
+    atomic_bool window = false;
+    size_t maxlat = (size_t) (cfg->duration_s * 1e6 / 20) + 1000;
+    float *lat = malloc(maxlat * sizeof *lat);
     static s_party_t ws[S_MAX_PARTIES], cs[S_MAX_PARTIES];
     pthread_t wt[S_MAX_PARTIES], ct[S_MAX_PARTIES];
     const char *wep = kind == K_MDP ? r.frontend : r.backend;
@@ -432,7 +444,10 @@ s_run(const s_cfg_t *cfg, s_kind_t kind, int nworkers, int nclients,
                             .size = size,
                             .index = i,
                             .stop = &cstop,
-                            .tickets = cfg->requests > 0 ? &tickets : NULL};
+                            .tickets = cfg->requests > 0 ? &tickets : NULL,
+                            .window = &window,
+                            .lat = i == 0 ? lat : NULL,
+                            .maxlat = maxlat};
         pthread_create(&ct[i], NULL, s_client, &cs[i]);
     }
     const s_party_t *failed = NULL;
@@ -476,7 +491,9 @@ s_run(const s_cfg_t *cfg, s_kind_t kind, int nworkers, int nclients,
         uint64_t c0 = s_count(cs, nclients, &cmin, &failed);
         uint64_t cpu0 = s_proc_cpu_ns(r.pid);
         double t0 = s_now();
+        atomic_store(&window, true);
         s_sleep_ms((int) (cfg->duration_s * 1000 + 0.5)); /* the window */
+        atomic_store(&window, false);
         uint64_t c1 = s_count(cs, nclients, &cmin, &failed);
         uint64_t cpu1 = s_proc_cpu_ns(r.pid);
         double t1 = s_now();
@@ -501,6 +518,14 @@ stop:
     }
     s_count(cs, nclients, &cmin, &failed);
     s_count(ws, nworkers, &wmin, &failed);
+    double *v = malloc((cs[0].nlat + 1) * sizeof *v);
+    for (size_t i = 0; i < cs[0].nlat; i++) {
+        v[i] = cs[0].lat[i];
+    }
+    b_sort(v, cs[0].nlat);
+    out->p50_us = b_quantile(v, cs[0].nlat, 0.50);
+    free(v);
+    free(lat);
     if (failed) {
         snprintf(out->error, sizeof out->error, "%s", failed->error);
         out->ok = false;
@@ -686,7 +711,9 @@ typedef struct {
     int workers, clients;
     size_t size;
     double rate[K_N][S_MAX_ROUNDS], cpu[K_N][S_MAX_ROUNDS];
-    double ratio[S_MAX_ROUNDS], cpu_ratio[S_MAX_ROUNDS];
+    double p50[K_N][S_MAX_ROUNDS];
+    double ratio[S_MAX_ROUNDS], cpu_ratio[S_MAX_ROUNDS],
+        p50_ratio[S_MAX_ROUNDS];
 } s_case_t;
 
 static void
@@ -732,8 +759,10 @@ s_table(FILE *out, const s_cfg_t *cfg, const s_case_t *cases, int ncases,
             sysconf(_SC_NPROCESSORS_ONLN), u.release, load0, load1, cfg->rounds,
             cfg->duration_s);
     fputs("| workers | clients | size | lru rt/s | mdp rt/s | mdp/lru | "
-          "lru CPU us/rt | mdp CPU us/rt | CPU mdp/lru |\n"
-          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+          "lru CPU us/rt | mdp CPU us/rt | CPU mdp/lru | p50 us lru / mdp | "
+          "p50 mdp/lru |\n"
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+          "---: | ---: |\n",
           out);
     int below = 0, measured = 0;
     char size_buf[32];
@@ -753,7 +782,11 @@ s_table(FILE *out, const s_cfg_t *cfg, const s_case_t *cases, int ncases,
         for (int kind = 0; kind < K_N; kind++) {
             fprintf(out, " %.1f |", s_median(c->cpu[kind], cfg->rounds));
         }
-        fprintf(out, " %.2f |\n", s_median(c->cpu_ratio, cfg->rounds));
+        fprintf(out, " %.2f | %.0f / %.0f | %.2f |\n",
+                s_median(c->cpu_ratio, cfg->rounds),
+                s_median(c->p50[K_LRU], cfg->rounds),
+                s_median(c->p50[K_MDP], cfg->rounds),
+                s_median(c->p50_ratio, cfg->rounds));
         if (!isnan(ratio)) {
             measured++;
             below += ratio < 0.80;
@@ -832,6 +865,7 @@ main(int argc, char **argv)
                 s_run(&cfg, kind, c->workers, c->clients, c->size, &run);
                 c->rate[kind][round] = run.ok ? run.rate : NAN;
                 c->cpu[kind][round] = run.ok ? run.cpu_us : NAN;
+                c->p50[kind][round] = run.ok ? run.p50_us : NAN;
                 fprintf(stderr,
                         "round %d/%d %dw %dc %zu B %s: %.0f rt/s, %.1f us "
                         "CPU/rt%s%s\n",
@@ -842,6 +876,7 @@ main(int argc, char **argv)
             }
             c->ratio[round] = c->rate[K_MDP][round] / c->rate[K_LRU][round];
             c->cpu_ratio[round] = c->cpu[K_MDP][round] / c->cpu[K_LRU][round];
+            c->p50_ratio[round] = c->p50[K_MDP][round] / c->p50[K_LRU][round];
         }
     }
     s_loadavg(load1, sizeof load1);
