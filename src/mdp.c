@@ -111,7 +111,7 @@ typedef struct {
     int client_v;      /* 1 or 2 */
     bool client_delim; /* it sent the empty frame */
     zr__msg_t body;
-    zr__msg_t held; /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
+    zr__msg_t held;  /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
     int64_t sent_at; /* to its worker (ms): the service time's start */
 } s_request_t;
 
@@ -201,6 +201,26 @@ s_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
     for (size_t i = from; i < src->size; i++) {
         zmq_msg_init(&dst->frames[dst->size]);
         zmq_msg_move(&dst->frames[dst->size++], &src->frames[i]);
+    }
+    return 0;
+}
+
+/* Append a copy of each frame of SRC to DST (large frames are shared,
+ * reference counted). */
+static int
+s_append_copy(zr__msg_t *dst, const zr__msg_t *src)
+{
+    if (zr__msg_reserve(dst, dst->size + src->size) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < src->size; i++) {
+        zmq_msg_t *f = &dst->frames[dst->size];
+        zmq_msg_init(f);
+        if (zmq_msg_copy(f, (zmq_msg_t *) &src->frames[i]) != 0) {
+            zmq_msg_close(f);
+            return -1;
+        }
+        dst->size++;
     }
     return 0;
 }
@@ -423,19 +443,20 @@ s_to_worker(zr__mdp_t *self, const void *id, size_t id_len, bool delim, int v,
     zr__msg_t m = {NULL, 0, 0};
     unsigned char c = (v == 1 ? s_w1 : s_w2)[cmd];
     int rc = -1, err = ENOMEM;
-    if (zr__msg_add(&m, id, id_len) == 0 &&
+    /* Room for every frame at once, and R's body copied straight in (it
+     * stays with R for a re-dispatch; large frames are shared): one
+     * allocation per request instead of four. */
+    if (zr__msg_reserve(&m, 6 + (r ? r->body.size : 0)) == 0 &&
+        zr__msg_add(&m, id, id_len) == 0 &&
         (!delim || zr__msg_add(&m, "", 0) == 0) &&
         zr__msg_add(&m, v == 1 ? S_MDPW01 : S_MDPW02, 6) == 0 &&
         zr__msg_add(&m, &c, 1) == 0) {
-        zr__msg_t body = {NULL, 0, 0};
         if (!r ||
             (zr__msg_add(&m, r->client, r->client_len) == 0 &&
-             zr__msg_add(&m, "", 0) == 0 &&
-             zr__msg_copy(&body, &r->body) == 0 && s_take(&m, &body, 0) == 0)) {
+             zr__msg_add(&m, "", 0) == 0 && s_append_copy(&m, &r->body) == 0)) {
             rc = zr__engine_send_now(self->engine, self->socket, &m);
             err = errno;
         }
-        zr__msg_destroy(&body);
     }
     zr__msg_destroy(&m);
     errno = err;
@@ -1185,10 +1206,10 @@ s_time_total(const void *base)
 static double
 s_time_max(const void *base)
 {
-    return base ? (double) atomic_load(
-                      &((const s_slot_t *) base)->time_max_ms) /
-                      1000.0
-                : 0.0;
+    return base
+               ? (double) atomic_load(&((const s_slot_t *) base)->time_max_ms) /
+                     1000.0
+               : 0.0;
 }
 
 static const zr__stat_t s_service_rows[] = {
