@@ -604,6 +604,10 @@ ZR_EXPORT void zr_mdp_client_set_partial_fn(zr_mdp_client_t *self,
 ZR_EXPORT int zr_mdp_client_request(zr_mdp_client_t *self, const char *service,
                                     const zr_mdp_msg_t *request,
                                     zr_mdp_msg_t *reply);
+/* A descriptor (a signal handler's self-pipe) that makes a waiting
+ * zr_mdp_client_request return -1 EINTR when it becomes readable; the
+ * caller drains it. -1: none. */
+ZR_EXPORT void zr_mdp_client_set_wake_fd(zr_mdp_client_t *self, int fd);
 /* The last request's failure as text ("ZRELAY-ERROR busy ...", "no reply
  * from tcp://... within 2500 ms, 4 attempts"); "" after a reply. */
 ZR_EXPORT const char *zr_mdp_client_error(const zr_mdp_client_t *self);

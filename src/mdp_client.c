@@ -29,6 +29,7 @@ struct zr_mdp_client_t {
     void *socket;
     int timeout, retries, version;
     char *curve_server_key, *curve_cert;
+    int wake_fd;
     zr_mdp_partial_fn *partial_fn;
     void *partial_arg;
     zr_mdp_msg_t in;
@@ -51,6 +52,7 @@ zr_mdp_client_new(void *ctx, const char *const *endpoints, size_t n)
     self->timeout = 2500;
     self->retries = 3;
     self->version = 1;
+    self->wake_fd = -1;
     self->ctx = ctx;
     if (!ctx) {
         self->ctx = zmq_ctx_new();
@@ -165,6 +167,14 @@ zr_mdp_client_set_partial_fn(zr_mdp_client_t *self, zr_mdp_partial_fn *fn,
     }
 }
 
+void
+zr_mdp_client_set_wake_fd(zr_mdp_client_t *self, int fd)
+{
+    if (self) {
+        self->wake_fd = fd;
+    }
+}
+
 const char *
 zr_mdp_client_error(const zr_mdp_client_t *self)
 {
@@ -250,9 +260,14 @@ s_wait(zr_mdp_client_t *self, const char *service, zr_mdp_msg_t *reply,
             errno = EAGAIN;
             return -1;
         }
-        zmq_pollitem_t item = {self->socket, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, (long) left);
+        zmq_pollitem_t items[2] = {{self->socket, 0, ZMQ_POLLIN, 0},
+                                   {NULL, self->wake_fd, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, self->wake_fd >= 0 ? 2 : 1, (long) left);
         if (rc < 0) {
+            return -1;
+        }
+        if (self->wake_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+            errno = EINTR;
             return -1;
         }
         if (rc == 0) {
