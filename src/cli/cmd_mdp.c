@@ -318,7 +318,7 @@ cmd_mdp_call(int argc, char **argv)
         default: return cli_bad_option("mdp-call", argv, optind, options);
         }
     }
-    const char *service;
+    const char *service = NULL;
     int status = s_service(&c, argc, argv, &service);
     if (status != CLI_OK) {
         return status;
