@@ -37,6 +37,7 @@ typedef struct {
     const char *service;
     int version;
     int heartbeat, liveness, reconnect;
+    const char *curve; /* the broker's public certificate, or NULL */
     int wake[2];
     pthread_t thread;
     int served;
@@ -105,6 +106,9 @@ s_worker_start(s_worker_t *w)
         ZR_PASS(zr_mdp_worker_set_heartbeat(w->worker, w->heartbeat));
         ZR_PASS(zr_mdp_worker_set_liveness(w->worker, w->liveness));
         ZR_PASS(zr_mdp_worker_set_reconnect(w->worker, w->reconnect));
+    }
+    if (w->curve) {
+        ZR_PASS(zr_mdp_worker_set_curve(w->worker, w->curve, NULL));
     }
     zr_mdp_worker_set_wake_fd(w->worker, w->wake[0]);
     ZR_PASS(zr_mdp_worker_connect(w->worker));
@@ -427,6 +431,57 @@ test_worker_disconnect(void)
     zmq_ctx_term(ctx);
 }
 
+/* CURVE to a broker that requires it: client and worker with fresh key
+ * pairs (the broker allows any); a client without CURVE gets nothing. */
+static void
+test_curve(void)
+{
+    char dir[] = "/tmp/zrelay-mdp-curve-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    char name[128], secret[160], err[600];
+    snprintf(name, sizeof name, "%s/broker", dir);
+    snprintf(secret, sizeof secret, "%s_secret", name);
+    ZR_PASS(zr_cert_generate(name, false, err, sizeof err));
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev =
+        s_broker(ctx, "@tcp://127.0.0.1:*",
+                 (const char *[]){"curve_secret", secret, "curve_allow_any",
+                                  "true", NULL});
+    char ep[256];
+    snprintf(ep, sizeof ep, "%s", zrt_device_endpoint(dev, 0));
+    s_worker_t w = {
+        .ctx = ctx, .endpoint = ep, .service = "echo", .curve = name};
+    s_worker_start(&w);
+    const char *eps[] = {ep};
+    zr_mdp_msg_t *req = s_msg((const char *[]){"secret", NULL});
+    zr_mdp_msg_t *rep = zr_mdp_msg_new();
+    zr_mdp_client_t *c = zr_mdp_client_new(ctx, eps, 1);
+    ZR_PASS(zr_mdp_client_set_curve(c, name, NULL));
+    ZR_PASS(zr_mdp_client_set_timeout(c, ZRT_DEADLINE_MS));
+    ZR_PASS(zr_mdp_client_request(c, "echo", req, rep));
+    s_frame_is(rep, 0, "secret");
+    zr_mdp_client_destroy(&c);
+    c = zr_mdp_client_new(ctx, eps, 1);
+    ZR_PASS(zr_mdp_client_set_timeout(c, 200));
+    ZR_PASS(zr_mdp_client_set_retries(c, 0));
+    ZR_FAIL(zr_mdp_client_request(c, "echo", req, rep), ETIMEDOUT);
+    /* A certificate that is not there: said at the request. */
+    ZR_PASS(zr_mdp_client_set_curve(c, "/nonexistent/cert", NULL));
+    ZR_CHECK(zr_mdp_client_request(c, "echo", req, rep) == -1);
+    ZR_CHECKF(strstr(zr_mdp_client_error(c), "/nonexistent/cert"), "error '%s'",
+              zr_mdp_client_error(c));
+    zr_mdp_client_destroy(&c);
+    s_worker_stop(&w);
+    ZR_EQ(w.served, 1);
+    zr_mdp_msg_destroy(&req);
+    zr_mdp_msg_destroy(&rep);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+    unlink(name);
+    unlink(secret);
+    rmdir(dir);
+}
+
 /* What the calls refuse. */
 static void
 test_arguments(void)
@@ -483,6 +538,7 @@ ZR_TESTS = {
     {"no reply: the next endpoint, then ETIMEDOUT", test_failover},
     {"worker: READY again after the broker restarts", test_worker_reconnect},
     {"worker: DISCONNECT when it stops", test_worker_disconnect},
+    {"CURVE to a broker that requires it", test_curve},
     {"arguments refused", test_arguments},
     {NULL, NULL},
 };
