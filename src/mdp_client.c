@@ -32,7 +32,8 @@ struct zr_mdp_client_t {
     int wake_fd;
     zr_mdp_partial_fn *partial_fn;
     void *partial_arg;
-    zr_mdp_msg_t in;
+    zr_mdp_msg_t *in;   /* what the socket gave */
+    zr_mdp_msg_t *part; /* a PARTIAL's body, for the callback */
     char error[512];
 };
 
@@ -44,7 +45,12 @@ zr_mdp_client_new(void *ctx, const char *const *endpoints, size_t n)
         return NULL;
     }
     zr_mdp_client_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->endpoints = calloc(n, sizeof(char *)))) {
+    if (!self || !(self->endpoints = calloc(n, sizeof(char *))) ||
+        !(self->in = zr_mdp_msg_new()) || !(self->part = zr_mdp_msg_new())) {
+        if (self) {
+            free(self->endpoints);
+            zr_mdp_msg_destroy(&self->in);
+        }
         free(self);
         errno = ENOMEM;
         return NULL;
@@ -101,8 +107,8 @@ zr_mdp_client_destroy(zr_mdp_client_t **self_p)
     free(self->endpoints);
     free(self->curve_server_key);
     free(self->curve_cert);
-    zr_mdp_msg_clear(&self->in);
-    free(self->in.frames);
+    zr_mdp_msg_destroy(&self->in);
+    zr_mdp_msg_destroy(&self->part);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
     }
@@ -273,17 +279,18 @@ s_wait(zr_mdp_client_t *self, const char *service, zr_mdp_msg_t *reply,
         if (rc == 0) {
             continue;
         }
-        if (zr__mdp_msg_recv(&self->in, self->socket) != 0) {
+        if (zr__mdp_msg_recv(self->in, self->socket) != 0) {
             if (errno == EAGAIN) {
                 continue;
             }
             return -1;
         }
-        zr_mdp_msg_t *in = &self->in;
+        zr_mdp_msg_t *in = self->in;
+        size_t size = zr_mdp_msg_frames(in);
         bool final;
         size_t body;
         if (self->version == 1) {
-            if (in->size < 3 || !zr__mdp_msg_is(in, 0, "") ||
+            if (size < 3 || !zr__mdp_msg_is(in, 0, "") ||
                 !zr__mdp_msg_is(in, 1, "MDPC01") ||
                 !zr__mdp_msg_is(in, 2, service)) {
                 continue;
@@ -292,7 +299,7 @@ s_wait(zr_mdp_client_t *self, const char *service, zr_mdp_msg_t *reply,
             body = 3;
         }
         else {
-            if (in->size < 3 || !zr__mdp_msg_is(in, 0, "MDPC02") ||
+            if (size < 3 || !zr__mdp_msg_is(in, 0, "MDPC02") ||
                 zr_mdp_msg_size(in, 1) != 1 ||
                 !zr__mdp_msg_is(in, 2, service)) {
                 continue;
@@ -308,9 +315,11 @@ s_wait(zr_mdp_client_t *self, const char *service, zr_mdp_msg_t *reply,
             *partial = true;
             deadline = zr__now_ms() + self->timeout;
             if (self->partial_fn) {
-                zr_mdp_msg_t part = {in->frames + body, in->size - body,
-                                     in->size - body};
-                if (self->partial_fn(&part, self->partial_arg) != 0) {
+                zr_mdp_msg_clear(self->part);
+                if (zr__mdp_msg_append(self->part, in, body) != 0) {
+                    return -1;
+                }
+                if (self->partial_fn(self->part, self->partial_arg) != 0) {
                     errno = ECANCELED;
                     return -1;
                 }
@@ -318,7 +327,7 @@ s_wait(zr_mdp_client_t *self, const char *service, zr_mdp_msg_t *reply,
             }
         }
         else {
-            *final_at = reply->size;
+            *final_at = zr_mdp_msg_frames(reply);
         }
         if (zr__mdp_msg_append(reply, in, body) != 0) {
             return -1;
@@ -355,7 +364,7 @@ s_final(zr_mdp_client_t *self, zr_mdp_msg_t *reply, size_t final_at)
     const size_t plen = sizeof S_ERROR_PREFIX - 1;
     size_t size = zr_mdp_msg_size(reply, final_at);
     const char *text = zr_mdp_msg_data(reply, final_at);
-    if (reply->size != final_at + 1 || size < plen ||
+    if (zr_mdp_msg_frames(reply) != final_at + 1 || size < plen ||
         memcmp(text, S_ERROR_PREFIX, plen) != 0) {
         return 0;
     }
@@ -382,8 +391,8 @@ int
 zr_mdp_client_request(zr_mdp_client_t *self, const char *service,
                       const zr_mdp_msg_t *request, zr_mdp_msg_t *reply)
 {
-    if (!self || !service || !*service || !request || !request->size ||
-        !reply) {
+    if (!self || !service || !*service || !request ||
+        !zr_mdp_msg_frames(request) || !reply) {
         errno = EINVAL;
         return -1;
     }

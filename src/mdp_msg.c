@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The frames are owned by the message. */
+struct zr_mdp_msg_t {
+    zmq_msg_t *frames;
+    size_t size, cap;
+};
+
 zr_mdp_msg_t *
 zr_mdp_msg_new(void)
 {
@@ -117,6 +123,12 @@ zr_mdp_msg_size(const zr_mdp_msg_t *self, size_t i)
         return 0;
     }
     return zmq_msg_size((zmq_msg_t *) &self->frames[i]);
+}
+
+zmq_msg_t *
+zr__mdp_msg_frame(const zr_mdp_msg_t *self, size_t i)
+{
+    return (zmq_msg_t *) &self->frames[i];
 }
 
 int

@@ -1,6 +1,6 @@
 /* mdp_msg.h - what the Majordomo client and worker (mdp_client.c,
- * mdp_worker.c) share of zr_mdp_msg_t (mdp_msg.c): its frames as
- * zmq_msg_t, sent and received whole.
+ * mdp_worker.c) share: zr_mdp_msg_t's frames as zmq_msg_t, sent and
+ * received whole (mdp_msg.c), and the endpoint lists.
  * SPDX-License-Identifier: MIT
  */
 #ifndef ZR_MDP_MSG_H_INCLUDED
@@ -10,11 +10,8 @@
 
 #include <zmq.h>
 
-/* The frames are owned by the message. */
-struct zr_mdp_msg_t {
-    zmq_msg_t *frames;
-    size_t size, cap;
-};
+/* Frame I of SELF itself (I < zr_mdp_msg_frames), to copy or move. */
+zmq_msg_t *zr__mdp_msg_frame(const zr_mdp_msg_t *self, size_t i);
 
 /* Append FRAME (moved in: FRAME is left empty). -1 with ENOMEM. */
 int zr__mdp_msg_take(zr_mdp_msg_t *self, zmq_msg_t *frame);

@@ -45,8 +45,8 @@ struct zr_mdp_worker_t {
     int64_t expiry;       /* the broker is dead after this */
     int64_t reconnect_at; /* no socket: connect at this time */
     int64_t disconnected; /* the last DISCONNECT, or 0 */
-    zr_mdp_msg_t in;
-    zmq_msg_t reply_to; /* the open request's client */
+    zr_mdp_msg_t *in;     /* what the socket gave */
+    zmq_msg_t reply_to;   /* the open request's client */
     bool open;
     uint64_t connects;
     char error[512];
@@ -63,9 +63,10 @@ zr_mdp_worker_new(void *ctx, const char *const *endpoints, size_t n,
     }
     zr_mdp_worker_t *self = calloc(1, sizeof *self);
     if (!self || !(self->endpoints = calloc(n, sizeof(char *))) ||
-        !(self->service = strdup(service))) {
+        !(self->service = strdup(service)) || !(self->in = zr_mdp_msg_new())) {
         if (self) {
             free(self->endpoints);
+            free(self->service);
         }
         free(self);
         errno = ENOMEM;
@@ -158,8 +159,7 @@ zr_mdp_worker_destroy(zr_mdp_worker_t **self_p)
     free(self->service);
     free(self->curve_server_key);
     free(self->curve_cert);
-    zr_mdp_msg_clear(&self->in);
-    free(self->in.frames);
+    zr_mdp_msg_destroy(&self->in);
     if (self->own_ctx && self->ctx) {
         zmq_ctx_term(self->ctx);
     }
@@ -331,7 +331,7 @@ s_drop(zr_mdp_worker_t *self, int64_t now, int delay, const char *why)
 static int
 s_handle(zr_mdp_worker_t *self, zr_mdp_msg_t *request, int64_t now)
 {
-    zr_mdp_msg_t *in = &self->in;
+    zr_mdp_msg_t *in = self->in;
     size_t at = 0;
     if (self->version == 1) {
         if (!zr__mdp_msg_is(in, 0, "") || !zr__mdp_msg_is(in, 1, "MDPW01")) {
@@ -353,12 +353,13 @@ s_handle(zr_mdp_worker_t *self, zr_mdp_msg_t *request, int64_t now)
     const unsigned char *t = s_cmd[self->version - 1];
     if (cmd == t[S_REQUEST]) {
         /* client, "", body... */
-        if (in->size < at + 3 || zr_mdp_msg_size(in, at + 2) != 0) {
+        if (zr_mdp_msg_frames(in) < at + 3 ||
+            zr_mdp_msg_size(in, at + 2) != 0) {
             return 0;
         }
         zmq_msg_close(&self->reply_to);
         zmq_msg_init(&self->reply_to);
-        zmq_msg_copy(&self->reply_to, &in->frames[at + 1]);
+        zmq_msg_copy(&self->reply_to, zr__mdp_msg_frame(in, at + 1));
         zr_mdp_msg_clear(request);
         if (zr__mdp_msg_append(request, in, at + 3) != 0) {
             return -1;
@@ -462,7 +463,7 @@ zr_mdp_worker_recv(zr_mdp_worker_t *self, zr_mdp_msg_t *request, int timeout)
         /* Every message waiting, so that a burst of heartbeats does not
          * cost a poll each. */
         while (self->socket) {
-            if (zr__mdp_msg_recv(&self->in, self->socket) != 0) {
+            if (zr__mdp_msg_recv(self->in, self->socket) != 0) {
                 if (errno == EAGAIN) {
                     break;
                 }
@@ -479,7 +480,7 @@ zr_mdp_worker_recv(zr_mdp_worker_t *self, zr_mdp_msg_t *request, int timeout)
 static int
 s_answer(zr_mdp_worker_t *self, int cmd, const zr_mdp_msg_t *body)
 {
-    if (!self || !body || !body->size) {
+    if (!self || !body || !zr_mdp_msg_frames(body)) {
         errno = EINVAL;
         return -1;
     }
