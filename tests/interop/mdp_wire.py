@@ -8,7 +8,8 @@ usage: mdp_wire.py ZRELAY VERSION     (VERSION: 1 or 2)
   worker  READY with the service; HEARTBEATs while idle; a REQUEST
           answered by REPLY (0.2: FINAL) to the client it named; after
           the broker's DISCONNECT, READY again on a new connection; on
-          SIGTERM, DISCONNECT and exit 0
+          SIGTERM, DISCONNECT and exit 0; a broker that stays silent
+          given up after --liveness heartbeats: READY on a new connection
   client  the request's frames; silence: the same request again on a new
           connection (a new identity); the reply printed, exit 0 (0.2: a
           PARTIAL printed before the FINAL)
@@ -68,7 +69,8 @@ def main():
     # --- the worker --------------------------------------------------
     w = subprocess.Popen([zrelay, "mdp-worker", "echo", "--exec", "cat",
                           "--broker", ep, "--mdp", str(version),
-                          "--heartbeat", "100ms", "--reconnect", "0"],
+                          "--heartbeat", "100ms", "--liveness", "100",
+                          "--reconnect", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         ident, cmd = worker_msg("READY")
@@ -111,19 +113,58 @@ def main():
             w.kill()
             w.wait()
 
+    # A broker that stays silent is dead after liveness heartbeats: READY
+    # again on a new connection, HEARTBEATs meanwhile.
+    w = subprocess.Popen([zrelay, "mdp-worker", "echo", "--exec", "cat",
+                          "--broker", ep, "--mdp", str(version),
+                          "--heartbeat", "50ms", "--liveness", "2",
+                          "--reconnect", "50ms"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        ident, cmd = worker_msg("READY")
+        if cmd != [W["READY"], b"echo"]:
+            fail("READY: %r" % cmd)
+        heartbeats = 0
+        while True:
+            ident2, cmd = worker_msg("READY after silence")
+            if ident2 == ident and cmd == [W["HEARTBEAT"]]:
+                heartbeats += 1
+                continue
+            break
+        if ident2 == ident or cmd != [W["READY"], b"echo"]:
+            fail("after silence: %r from %r (was %r)" % (cmd, ident2, ident))
+        if heartbeats < 1:
+            fail("no HEARTBEAT before giving the broker up")
+        w.terminate()
+        if w.wait(DEADLINE_MS / 1000) != 0:
+            fail("mdp-worker exited %d" % w.returncode)
+        print("worker: a silent broker given up, READY again: ok")
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+
     # --- the client --------------------------------------------------
     c = subprocess.Popen([zrelay, "mdp-call", "echo", "hi", "there",
                           "--broker", ep, "--mdp", str(version),
                           "--timeout", "300ms", "--retries", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        first = recv(broker, "request")
+        def client_msg(what):
+            # What the workers above still had on the way (their last
+            # HEARTBEATs, DISCONNECT) is not the client's.
+            while True:
+                m = recv(broker, what)
+                if wproto not in m[1:3]:
+                    return m
+
+        first = client_msg("request")
         want = head + ([cproto, b"echo"] if version == 1 else
                        [cproto, b"\x01", b"echo"]) + [b"hi", b"there"]
         if first[1:] != want:
             fail("request: %r, want %r" % (first[1:], want))
         # No answer: the same request again, from a new connection.
-        again = recv(broker, "request sent again")
+        again = client_msg("request sent again")
         if again[1:] != want or again[0] == first[0]:
             fail("resend: %r from %r (first from %r)" %
                  (again[1:], again[0], first[0]))
