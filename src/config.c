@@ -97,7 +97,12 @@ static const char s_default[] =
     "# S6: asynchronous clients connect to 5570, workers to 5571.\n"
     "[queue seed-async]\n"
     "frontend = @tcp://127.0.0.1:5570\n"
-    "backend = @tcp://127.0.0.1:5571\n";
+    "backend = @tcp://127.0.0.1:5571\n"
+    "\n"
+    "# Services by name (the ZeroMQ Guide's Majordomo, MDP/0.1 and 0.2):\n"
+    "# clients and workers both connect to 5555 (docs/MAJORDOMO.md).\n"
+    "[majordomo services]\n"
+    "frontend = @tcp://127.0.0.1:5555\n";
 
 const char *
 zr_config_default_text(void)

@@ -86,11 +86,21 @@ s_entry_stop(s_entry_t *e)
     zr_stats_t st;
     zr_device_stats(e->dev, &st);
     uint64_t held = st.frontend.drop_shutdown + st.backend.drop_shutdown;
-    ZR_LOG_N("%s: stopped: %" PRIu64 " messages in, %" PRIu64
-             " out on the frontend; %" PRIu64 " in, %" PRIu64
-             " out on the backend; %" PRIu64 " undelivered",
-             zr_device_name(e->dev), st.frontend.msgs_in, st.frontend.msgs_out,
-             st.backend.msgs_in, st.backend.msgs_out, held);
+    if (zr_device_type(e->dev) == ZR_MAJORDOMO) {
+        /* One socket: no backend to speak of. */
+        ZR_LOG_N("%s: stopped: %" PRIu64 " messages in, %" PRIu64
+                 " out; %" PRIu64 " undelivered",
+                 zr_device_name(e->dev), st.frontend.msgs_in,
+                 st.frontend.msgs_out, held);
+    }
+    else {
+        ZR_LOG_N("%s: stopped: %" PRIu64 " messages in, %" PRIu64
+                 " out on the frontend; %" PRIu64 " in, %" PRIu64
+                 " out on the backend; %" PRIu64 " undelivered",
+                 zr_device_name(e->dev), st.frontend.msgs_in,
+                 st.frontend.msgs_out, st.backend.msgs_in, st.backend.msgs_out,
+                 held);
+    }
     zr_device_destroy(&e->dev);
 }
 

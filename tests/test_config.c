@@ -94,11 +94,13 @@ test_default(void)
     zr_config_t *cfg = s_parse(zr_config_default_text());
     ZR_EQ(zr_config_error_count(cfg), 0);
     ZR_STREQ(zr_config_control(cfg), "tcp://127.0.0.1:5558");
-    ZR_EQ(zr_config_device_count(cfg), 3);
+    ZR_EQ(zr_config_device_count(cfg), 4);
     ZR_STREQ(zr_config_device_name(cfg, 0), "seed-pubsub");
     ZR_EQ(zr_config_device_type(cfg, 0), ZR_FORWARDER);
     ZR_STREQ(zr_config_device_name(cfg, 1), "seed-handshake");
     ZR_STREQ(zr_config_device_name(cfg, 2), "seed-async");
+    ZR_STREQ(zr_config_device_name(cfg, 3), "services");
+    ZR_EQ(zr_config_device_type(cfg, 3), ZR_MAJORDOMO);
     zr_config_destroy(&cfg);
 }
 

@@ -159,6 +159,52 @@ test_errors(void)
     zmq_ctx_term(ctx);
 }
 
+/* Service time: from the request's send to its worker to the final
+ * reply. The broker's span holds the worker's (request in, reply out)
+ * and lies within the client's (request out, reply in). */
+static void
+test_service_time(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-time", "10s");
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(c, ZMQ_ROUTING_ID, "c", 1);
+    zrt_connect(c, "inproc://mdp-time");
+    zrt_connect(w, "inproc://mdp-time");
+    s_send(w, (const char *[]){"MDPW02", "\x01", "slow", NULL});
+    ZR_WAIT(zrt_stat(dev, "majordomo", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    char f[8][64];
+    int64_t asked = zrt_now_ms();
+    s_send(c, (const char *[]){"MDPC02", "\x01", "slow", "x", NULL});
+    ZR_EQ(s_recv(w, f, 8), 5);
+    int64_t got = zrt_now_ms();
+    /* The worker works: at least 30 ms, by its own clock. */
+    while (zrt_now_ms() - got < 30) {
+        zmq_poll(NULL, 0, 5);
+    }
+    int64_t held = zrt_now_ms() - got;
+    s_send(w, (const char *[]){"MDPW02", "\x04", "c", "", "X", NULL});
+    ZR_EQ(s_recv(c, f, 8), 4);
+    int64_t span = zrt_now_ms() - asked;
+    /* Kept in ms, shown in seconds. */
+    int64_t total = (int64_t) (0.5 + 1000 * zrt_stat(dev, "services", "slow",
+                                                     "service_time",
+                                                     "total_seconds", NULL));
+    int64_t max = (int64_t) (0.5 + 1000 * zrt_stat(dev, "services", "slow",
+                                                   "service_time",
+                                                   "max_seconds", NULL));
+    ZR_CHECKF(total >= held && total <= span, "total %lld ms, held %lld, "
+              "span %lld", (long long) total, (long long) held,
+              (long long) span);
+    ZR_EQ(max, total); /* one request */
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
 /* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
 static void
 test_config(void)
@@ -185,6 +231,7 @@ ZR_TESTS = {
     {"0.1 and 0.2 through one socket, MMI", test_echo},
     {"error replies: timeout, stopping", test_errors},
     {"[majordomo NAME] in the config", test_config},
+    {"per-service service time", test_service_time},
     {NULL, NULL},
 };
 ZR_MAIN

@@ -1104,6 +1104,7 @@ def scenario_default(zrelay, workdir):
             table.append(line.rstrip())
         log("zrelay run printed:\n" + indent("\n".join(table)))
         for want in ("seed-pubsub", "seed-handshake", "seed-async",
+                     "services", "tcp://127.0.0.1:5555",
                      "tcp://127.0.0.1:5558", "tcp://127.0.0.1:5559",
                      "tcp://127.0.0.1:5560", "tcp://127.0.0.1:5561",
                      "tcp://127.0.0.1:5562", "tcp://127.0.0.1:5570",
