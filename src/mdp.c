@@ -511,6 +511,9 @@ s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
                "the workers handling it failed; no more retries");
         return;
     }
+    /* PARTIALs held from the dead worker (0.1 client) belong to an
+     * answer that never finished: the next worker's starts afresh. */
+    zr__msg_destroy(&r->held);
     r->base.retries++;
     r->base.since = zr__now_ms();
     zr__stat_add(&self->st_retried, 1);
