@@ -683,8 +683,15 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         return ZR__DROP;
     }
     const char *name = s_data(msg, at);
+    bool mmi = len > 4 && memcmp(name, "mmi.", 4) == 0;
+    if (!mmi && at + 1 >= msg->size) {
+        /* No body: malformed, not a request (counted as one, it would
+         * have no outcome). */
+        zr__stat_add(&self->st_bad_frames, 1);
+        return ZR__DROP;
+    }
     zr__stat_add(&self->st_requests, 1);
-    if (len > 4 && memcmp(name, "mmi.", 4) == 0) {
+    if (mmi) {
         zr__msg_t out = {NULL, 0, 0};
         if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0), delim, v,
                             S_C2_FINAL, name, len) != 0 ||
@@ -696,10 +703,6 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         zr__stat_add(&self->st_mmi, 1);
         zr__msg_move(msg, &out);
         return ZR__SEND;
-    }
-    if (at + 1 >= msg->size) {
-        zr__stat_add(&self->st_bad_frames, 1); /* no body */
-        return ZR__DROP;
     }
     s_request_t *r = calloc(1, sizeof *r);
     if (!r) {
