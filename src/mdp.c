@@ -369,6 +369,7 @@ s_service_settle_free(zr__mdp_t *self, s_service_t *s)
         s->next->prev = s->prev;
     }
     self->nservices--;
+    zr__stat_set(&self->st_services, self->nservices); /* without S now */
     free(s);
 }
 
