@@ -1018,6 +1018,8 @@ s_flush(void *arg)
             s_fail(self, w->inflight, w->service, "stopping",
                    "the broker is stopping");
             w->inflight = NULL;
+            s_set_state(self, w, S_FULL); /* not busy: not in flight */
+            s_publish(self, w->service);
         }
     }
 }

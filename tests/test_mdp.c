@@ -159,6 +159,62 @@ test_errors(void)
     zmq_ctx_term(ctx);
 }
 
+/* The request counters add up (attack pass, issue 16): received ==
+ * answered + mmi + failed + timeouts + rejected + stopped + dropped +
+ * waiting + in_flight. */
+static void
+s_balanced(zr_device_t *dev)
+{
+    static const char *const out[] = {"answered", "mmi",      "failed",
+                                      "timeouts", "rejected", "stopped",
+                                      "dropped",  "waiting",  "in_flight"};
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        sum += zrt_stat(dev, "majordomo", "requests", out[i], NULL);
+    }
+    int64_t received = zrt_stat(dev, "majordomo", "requests", "received", NULL);
+    ZR_CHECKF(received == sum, "received %lld != %lld, the outcomes' sum",
+              (long long) received, (long long) sum);
+}
+
+/* At stop, a request in flight and one waiting get "stopping": counted
+ * stopped, and neither in flight nor waiting any more. */
+static void
+test_stop_counters(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-stop", "10s");
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(c, "inproc://mdp-stop");
+    zrt_connect(w, "inproc://mdp-stop");
+    s_send(w, (const char *[]){"", "MDPW01", "\x01", "held", NULL});
+    s_send(c, (const char *[]){"", "MDPC01", "held", "a", NULL});
+    char f[8][64];
+    ZR_EQ(s_recv(w, f, 8), 6); /* in flight, never answered */
+    s_send(c, (const char *[]){"", "MDPC01", "held", "b", NULL});
+    ZR_WAIT(zrt_stat(dev, "majordomo", "requests", "waiting", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_WAIT(zrt_stat(dev, "majordomo", "requests", "in_flight", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_balanced(dev);
+    zr_device_stop(dev);
+    for (int i = 0; i < 2; i++) {
+        ZR_EQ(s_recv(c, f, 8), 4);
+        ZR_CHECKF(strncmp(f[3], "ZRELAY-ERROR stopping ", 22) == 0,
+                  "got '%s'", f[3]);
+    }
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "stopped", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "waiting", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "in_flight", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "services", "held", "requests", "in_flight", NULL), 0);
+    s_balanced(dev);
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
 /* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
 static void
 test_config(void)
@@ -184,6 +240,8 @@ test_config(void)
 ZR_TESTS = {
     {"0.1 and 0.2 through one socket, MMI", test_echo},
     {"error replies: timeout, stopping", test_errors},
+    {"at stop: stopped, not in flight (counters add up)",
+     test_stop_counters},
     {"[majordomo NAME] in the config", test_config},
     {NULL, NULL},
 };
