@@ -201,8 +201,8 @@ test_stop_counters(void)
     zr_device_stop(dev);
     for (int i = 0; i < 2; i++) {
         ZR_EQ(s_recv(c, f, 8), 4);
-        ZR_CHECKF(strncmp(f[3], "ZRELAY-ERROR stopping ", 22) == 0,
-                  "got '%s'", f[3]);
+        ZR_CHECKF(strncmp(f[3], "ZRELAY-ERROR stopping ", 22) == 0, "got '%s'",
+                  f[3]);
     }
     ZR_EQ(zrt_stat(dev, "majordomo", "requests", "stopped", NULL), 2);
     ZR_EQ(zrt_stat(dev, "majordomo", "requests", "waiting", NULL), 0);
@@ -240,8 +240,7 @@ test_config(void)
 ZR_TESTS = {
     {"0.1 and 0.2 through one socket, MMI", test_echo},
     {"error replies: timeout, stopping", test_errors},
-    {"at stop: stopped, not in flight (counters add up)",
-     test_stop_counters},
+    {"at stop: stopped, not in flight (counters add up)", test_stop_counters},
     {"[majordomo NAME] in the config", test_config},
     {NULL, NULL},
 };
