@@ -287,6 +287,16 @@ s_slot(zr__mdp_t *self, const char *name, size_t len)
             for (char *c = s->path + 9; *c; c++) {
                 *c = *c == '.' ? '_' : *c;
             }
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(self->slots[i].path, s->path) == 0) {
+                    /* "a.b" after "a_b" (or the other way round): one
+                     * key, so the shared section. */
+                    memset(s, 0, sizeof *s);
+                    atomic_store_explicit(&self->other_used, true,
+                                          memory_order_release);
+                    return &self->slots[S_SLOTS];
+                }
+            }
             snprintf(s->labels, sizeof s->labels, "service=\"%.*s\"", (int) len,
                      name);
             atomic_store_explicit(&self->nslots, n + 1, memory_order_release);

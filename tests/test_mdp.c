@@ -215,6 +215,37 @@ test_stop_counters(void)
     zmq_ctx_term(ctx);
 }
 
+/* "a.b" and "a_b" would both be the section services.a_b (a dot is '_'
+ * in the key): one section each, never two under one key; the second
+ * shares services._other. */
+static void
+test_slot_names(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-slots", "10s");
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(c, "inproc://mdp-slots");
+    s_send(c, (const char *[]){"", "MDPC01", "a.b", "x", NULL});
+    s_send(c, (const char *[]){"", "MDPC01", "a_b", "y", NULL});
+    ZR_WAIT(zrt_stat(dev, "majordomo", "requests", "waiting", NULL) == 2,
+            ZRT_DEADLINE_MS);
+    char *text = zr_device_stats_json(dev);
+    cJSON *root = cJSON_Parse(text);
+    ZR_CHECK(root != NULL);
+    cJSON *ab =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "services"), "a_b");
+    ZR_CHECK(ab != NULL);
+    ZR_CHECKF(cJSON_GetArraySize(cJSON_GetObjectItem(ab, "workers")) == 2,
+              "two services under services.a_b: %s", strstr(text, "\"a_b\""));
+    cJSON_Delete(root);
+    free(text);
+    ZR_EQ(zrt_stat(dev, "services", "a_b", "requests", "waiting", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "services", "_other", "requests", "waiting", NULL), 1);
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_ctx_term(ctx);
+}
+
 /* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
 static void
 test_config(void)
@@ -241,6 +272,7 @@ ZR_TESTS = {
     {"0.1 and 0.2 through one socket, MMI", test_echo},
     {"error replies: timeout, stopping", test_errors},
     {"at stop: stopped, not in flight (counters add up)", test_stop_counters},
+    {"services a.b and a_b: a stats section each", test_slot_names},
     {"[majordomo NAME] in the config", test_config},
     {NULL, NULL},
 };
