@@ -694,7 +694,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         return ZR__DROP;
     }
     const char *name = s_data(msg, at);
-    bool mmi = len > 4 && memcmp(name, "mmi.", 4) == 0;
+    bool mmi = len >= 4 && memcmp(name, "mmi.", 4) == 0; /* as READY */
     if (!mmi && at + 1 >= msg->size) {
         /* No body: malformed, not a request (counted as one, it would
          * have no outcome). */

@@ -246,6 +246,27 @@ test_slot_names(void)
     zmq_ctx_term(ctx);
 }
 
+/* "mmi." is in MMI's namespace like any "mmi.*": no worker may serve
+ * it (a READY for it gets DISCONNECT), so a request for it gets 501 at
+ * once, not a timeout. */
+static void
+test_mmi_bare(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@inproc://mdp-mmi", "60s");
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(c, "inproc://mdp-mmi");
+    s_send(c, (const char *[]){"", "MDPC01", "mmi.", "x", NULL});
+    char f[8][64];
+    ZR_EQ(s_recv(c, f, 8), 4);
+    ZR_STREQ(f[2], "mmi.");
+    ZR_STREQ(f[3], "501");
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "mmi", NULL), 1);
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_ctx_term(ctx);
+}
+
 /* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
 static void
 test_config(void)
@@ -273,6 +294,7 @@ ZR_TESTS = {
     {"error replies: timeout, stopping", test_errors},
     {"at stop: stopped, not in flight (counters add up)", test_stop_counters},
     {"services a.b and a_b: a stats section each", test_slot_names},
+    {"mmi. alone: 501 at once", test_mmi_bare},
     {"[majordomo NAME] in the config", test_config},
     {NULL, NULL},
 };
