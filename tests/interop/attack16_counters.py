@@ -46,7 +46,7 @@ def main():
     zrelay = sys.argv[1]
     t0 = time.time()
     b = start_broker(zrelay, "--heartbeat", "60s", "--request-timeout",
-                     "300ms", "--max-waiting", "1", "--retries", "3")
+                     "1s", "--max-waiting", "1", "--retries", "3")
     ctx = zmq.Context()
     c1 = Client(ctx, b.ep, v=1)
     c2 = Client(ctx, b.ep, v=2)
@@ -78,14 +78,17 @@ def main():
     check(liar.poll(int(DEADLINE * 1000)), "liar got nothing")
     m = liar.recv_multipart()
     check(m[2] == W1["REQUEST"], "liar %r" % m)
+    # The honest worker ready first: the retried request goes to it at
+    # once, whatever request_timeout.
+    honest = Worker(ctx, b.ep, "lie", tag="honest")
+    honest.start()
+    wait_stat(b, "services/lie/workers/ready", lambda v: v == 1, "honest")
     liar.send_multipart([b"", b"MDPW01", W1["REPLY"], b"\x00other", b"",
                          b"stolen"])
     check(liar.poll(int(DEADLINE * 1000)), "liar not told DISCONNECT")
     check(liar.recv_multipart()[2] == W1["DISCONNECT"], "liar DISCONNECT")
     wait_stat(b, "majordomo/requests/retried", lambda v: v == 1, "retried")
     balance(b, "a reply with another client's identity")
-    honest = Worker(ctx, b.ep, "lie", tag="honest")
-    honest.start()
     kind, svc, body = c1.recv()
     check(body == [b"honest", b"secret"], "after the liar %r" % body)
     balance(b, "re-dispatched and answered")

@@ -3,14 +3,14 @@
 
 usage: attack16_floods.py ZRELAY
 
-- Services: echo, and requests for 10,000 names nobody serves. 10,000
-  services exist; the one beyond gets "busy" at once; a worker's READY for yet
-  another name gets DISCONNECT; each waiting one gets "timeout"; then
-  no service is left (the table empties again).
-- Requests to a service with no worker, 3 x max_waiting of them: the
-  ones beyond max_waiting get "busy" at once, the others "timeout";
-  every request answered once; the broker's memory comes back (its
-  resident size after the flood is reported).
+- Services: echo, "nobody" and requests for 9,999 names nobody
+  serves: 10,000 services exist; the one beyond gets "busy" at once; a
+  worker's READY for yet another name gets DISCONNECT; each waiting one
+  gets "timeout"; then no service is left (the table empties again).
+- At the same time, 3 x max_waiting requests to "nobody", a service
+  with no worker: the ones beyond max_waiting get "busy" at once, the
+  others "timeout"; every request answered once (the broker's resident
+  size after the floods is reported).
 - READY floods: one identity READY for 2,000 names in a row (every
   second one is a second READY: the worker is dropped and told
   DISCONNECT); no worker or service is left over.
@@ -57,8 +57,10 @@ def collect(c, n, what):
 def main():
     zrelay = sys.argv[1]
     t0 = time.time()
+    # request_timeout well beyond the time it takes to send a flood, so
+    # that none times out before the last one of it is in.
     b = start_broker(zrelay, "--heartbeat", "500ms", "--request-timeout",
-                     "2s", "--max-waiting", "2000")
+                     "5s", "--max-waiting", "500")
     ctx = zmq.Context()
     c = Client(ctx, b.ep)
     c.s.sndhwm = c.s.rcvhwm = 0
@@ -66,12 +68,20 @@ def main():
     w.start()
     wait_service(c, "echo")
     rss0 = rss_kb(b.proc.pid)
-    # 1. The service table's bound: echo and 9,999 more.
-    n = 10000
+    # Both floods at once (one request_timeout to wait for): first the
+    # one to "nobody", then names enough to fill the service table.
+    c2 = Client(ctx, b.ep)
+    c2.s.sndhwm = c2.s.rcvhwm = 0
+    n2 = 1500
+    for i in range(n2):
+        c2.send("nobody", "%d" % i)
+    # 1. The service table's bound: echo, nobody and 9,998 more; one more
+    # is refused.
+    n = 9999
     for i in range(n):
         c.send("svc%05d" % i, "x")
-    wait_stat(b, "majordomo/requests/rejected", lambda v: v == 1,
-              "the 10,001st service")
+    wait_stat(b, "majordomo/requests/rejected", lambda v: v == 1001,
+              "the 10,001st service (and max_waiting)")
     check(get(b.stats(), "majordomo/services") == 10000,
           "services %r" % get(b.stats(), "majordomo/services"))
     late = ctx.socket(zmq.DEALER)
@@ -82,20 +92,18 @@ def main():
     check(late.recv_multipart()[2] == W1["DISCONNECT"], "not DISCONNECT")
     late.close()
     got = collect(c, n, "10,000 services")
-    check(got == {b"busy": 1, b"timeout": 9999}, "services: %r" % got)
+    check(got == {b"busy": 1, b"timeout": 9998}, "services: %r" % got)
+    # 2. max_waiting (500).
+    got2 = collect(c2, n2, "flood to a service with no worker")
+    check(got2 == {b"busy": 1000, b"timeout": 500}, "flood: %r" % got2)
     wait_stat(b, "majordomo/services", lambda v: v == 1, "services freed")
     print("     echo + 10,000 services: %r; the table empties again" % got)
-    # 2. max_waiting.
-    n = 6000
-    for i in range(n):
-        c.send("nobody", "%d" % i)
-    got = collect(c, n, "flood to a service with no worker")
-    check(got == {b"busy": 4000, b"timeout": 2000}, "flood: %r" % got)
     wait_stat(b, "majordomo/requests/waiting", lambda v: v == 0, "waiting")
     check(c.call("echo", "alive") == [b"w", b"alive"], "still serving")
     balance(b, "after the floods")
     print("     %d requests to no worker: %r; broker RSS %d kB -> %d kB"
-          % (n, got, rss0, rss_kb(b.proc.pid)))
+          % (n2, got2, rss0, rss_kb(b.proc.pid)))
+    c2.close()
     # 3. READY flood from one identity.
     r = ctx.socket(zmq.DEALER)
     r.linger = 0
