@@ -59,7 +59,7 @@ def main():
     t0 = time.time()
     # request_timeout well beyond the time it takes to send a flood, so
     # that none times out before the last one of it is in.
-    b = start_broker(zrelay, "--heartbeat", "500ms", "--request-timeout",
+    b = start_broker(zrelay, "--heartbeat", "30s", "--request-timeout",
                      "5s", "--max-waiting", "500")
     ctx = zmq.Context()
     c = Client(ctx, b.ep)

@@ -94,7 +94,7 @@ def zmtp_send(s, frames):
 def main():
     zrelay = sys.argv[1]
     t0 = time.time()
-    b = start_broker(zrelay, "--heartbeat", "200ms", "--request-timeout",
+    b = start_broker(zrelay, "--heartbeat", "5s", "--request-timeout",
                      "500ms")
     ctx = zmq.Context()
     w = Worker(ctx, b.ep, "echo", tag="w", heartbeat=0.1)
