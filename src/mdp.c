@@ -166,10 +166,10 @@ struct zr__mdp_t {
     _Atomic size_t nslots;       /* of the first S_SLOTS in use */
     atomic_bool other_used;
     _Atomic uint64_t st_services, st_workers, st_waiting, st_inflight,
-        st_requests, st_answered, st_partials, st_retried, st_failed,
-        st_timeouts, st_rejected, st_stopped, st_mmi, st_late, st_bad_frames,
-        st_bad_protocol, st_bad_command, st_unexpected, st_expired, st_gone,
-        st_disconnected, st_dropped;
+        st_requests, st_answered, st_partials, st_titanic, st_retried,
+        st_failed, st_timeouts, st_rejected, st_stopped, st_mmi, st_late,
+        st_bad_frames, st_bad_protocol, st_bad_command, st_unexpected,
+        st_expired, st_gone, st_disconnected, st_dropped;
 };
 
 /* ---------------------------------------------------------------------
@@ -316,6 +316,16 @@ s_slot(zr__mdp_t *self, const char *name, size_t len)
             for (char *c = s->path + 9; *c; c++) {
                 *c = *c == '.' ? '_' : *c;
             }
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(self->slots[i].path, s->path) == 0) {
+                    /* "a.b" after "a_b" (or the other way round): one
+                     * key, so the shared section. */
+                    memset(s, 0, sizeof *s);
+                    atomic_store_explicit(&self->other_used, true,
+                                          memory_order_release);
+                    return &self->slots[S_SLOTS];
+                }
+            }
             snprintf(s->labels, sizeof s->labels, "service=\"%.*s\"", (int) len,
                      name);
             atomic_store_explicit(&self->nslots, n + 1, memory_order_release);
@@ -398,6 +408,7 @@ s_service_settle_free(zr__mdp_t *self, s_service_t *s)
         s->next->prev = s->prev;
     }
     self->nservices--;
+    zr__stat_set(&self->st_services, self->nservices); /* without S now */
     free(s);
 }
 
@@ -546,6 +557,9 @@ s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
                "the workers handling it failed; no more retries");
         return;
     }
+    /* PARTIALs held from the dead worker (0.1 client) belong to an
+     * answer that never finished: the next worker's starts afresh. */
+    zr__msg_destroy(&r->held);
     r->base.retries++;
     r->base.since = r->titanic ? S_NEVER : zr__now_ms();
     /* titanic: the next worker starts over; the gone one's PARTIALs held
@@ -719,8 +733,15 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         return ZR__DROP;
     }
     const char *name = s_data(msg, at);
+    bool mmi = len >= 4 && memcmp(name, "mmi.", 4) == 0; /* as READY */
+    if (!mmi && at + 1 >= msg->size) {
+        /* No body: malformed, not a request (counted as one, it would
+         * have no outcome). */
+        zr__stat_add(&self->st_bad_frames, 1);
+        return ZR__DROP;
+    }
     zr__stat_add(&self->st_requests, 1);
-    if (len > 4 && memcmp(name, "mmi.", 4) == 0) {
+    if (mmi) {
         zr__msg_t out = {NULL, 0, 0};
         if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0), delim, v,
                             S_C2_FINAL, name, len) != 0 ||
@@ -744,10 +765,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         }
         zr__titanic_client(self->titanic, &out, name, len, msg, at + 1);
         zr__msg_destroy(&out);
-        return ZR__DROP;
-    }
-    if (at + 1 >= msg->size) {
-        zr__stat_add(&self->st_bad_frames, 1); /* no body */
+        zr__stat_add(&self->st_titanic, 1);
         return ZR__DROP;
     }
     s_request_t *r = calloc(1, sizeof *r);
@@ -1099,6 +1117,8 @@ s_flush(void *arg)
             s_fail(self, w->inflight, w->service, "stopping",
                    "the broker is stopping");
             w->inflight = NULL;
+            s_set_state(self, w, S_FULL); /* not busy: not in flight */
+            s_publish(self, w->service);
         }
     }
 }
@@ -1251,6 +1271,9 @@ static const zr__stat_t s_rows[] = {
     S_REQ("received", st_requests, "Requests from clients, mmi.* included."),
     S_REQ("answered", st_answered, "Requests whose final reply went back."),
     S_REQ("mmi", st_mmi, "Requests the broker answered itself (mmi.*)."),
+    S_REQ("titanic", st_titanic,
+          "Requests titanic answered (titanic.request, reply, close), "
+          "at once or after their commit."),
     S_REQ("retried", st_retried,
           "Requests sent to another worker after theirs died."),
     S_REQ("failed", st_failed,
