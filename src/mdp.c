@@ -144,6 +144,11 @@ typedef struct s_worker {
     int version;
     bool delim;
     int fd; /* its connection (ZMQ_SRCFD); -1: none (inproc) */
+    /* Its connection closed while it had a request: it goes once the
+     * socket was read dry since (s_disconnected), so that its reply,
+     * queued before the close, is not taken for a late one. */
+    bool closed;
+    uint64_t closed_at; /* zr__engine_drained() then */
     int64_t expiry;
     s_request_t *inflight;
     struct s_worker *bucket_next, *prev, *next;
@@ -158,7 +163,7 @@ struct zr__mdp_t {
     s_service_t *services[S_BUCKETS], *service_list;
     size_t nservices;
     s_worker_t *workers[S_BUCKETS], *worker_list;
-    size_t nworkers, nwaiting;
+    size_t nworkers, nwaiting, nclosed;
     int64_t next_beat;
     /* titanic: durable requests, or NULL */
     zr__titanic_t *titanic;
@@ -597,6 +602,7 @@ s_worker_remove(zr__mdp_t *self, s_worker_t *w, const char *why)
     }
     self->nworkers--;
     s->nworkers--;
+    self->nclosed -= w->closed;
     if (w->inflight) {
         s_requeue(self, s, w->inflight);
     }
@@ -652,6 +658,16 @@ s_disconnected(void *arg, int fd)
     zr__mdp_t *self = arg;
     for (s_worker_t *w = self->worker_list; w; w = w->next) {
         if (w->fd == fd) {
+            if (w->inflight) {
+                /* Its reply may be queued in the socket still: it goes
+                 * once the socket was read dry (s_closed_gone). */
+                w->closed = true;
+                w->closed_at = zr__engine_drained(self->engine, self->socket);
+                w->fd = -1; /* FD may be a new connection's soon */
+                self->nclosed++;
+                zr__engine_set_deadline(self->engine, zr__now_ms());
+                return;
+            }
             s_service_t *s = w->service;
             zr__stat_add(&self->st_gone, 1);
             s_worker_remove(self, w, "is gone (its connection closed)");
@@ -805,6 +821,35 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     return ZR__DROP; /* its frames were taken; the rest are empty */
 }
 
+/* W's request in flight had its final reply: counted (with its service
+ * time) and freed; W is ready again, or gone if its connection closed
+ * after the reply (s_disconnected). */
+static void
+s_answered(zr__mdp_t *self, s_worker_t *w)
+{
+    s_request_t *r = w->inflight;
+    s_service_t *s = w->service;
+    int64_t took = zr__now_ms() - r->sent_at;
+    w->inflight = NULL;
+    s_request_free(r);
+    zr__stat_add(&self->st_answered, 1);
+    zr__stat_add(&s->slot->served, 1);
+    if (took > 0) {
+        zr__stat_add(&s->slot->time_ms, (uint64_t) took);
+        if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
+            atomic_store(&s->slot->time_max_ms, (uint64_t) took);
+        }
+    }
+    if (w->closed) {
+        zr__stat_add(&self->st_gone, 1);
+        s_worker_remove(self, w, "is gone (its connection closed)");
+    }
+    else {
+        s_set_state(self, w, S_IDLE);
+    }
+    s_settle(self, s);
+}
+
 /* A reply (PARTIAL or FINAL) from W for its request in flight: MSG
  * becomes the client's message, or is held (a PARTIAL for a 0.1 client). */
 static zr__verdict_t
@@ -824,19 +869,7 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
             return ZR__DROP;
         }
         zr__titanic_reply(self->titanic, (const char *) r->client, &r->held);
-        w->inflight = NULL;
-        int64_t took = zr__now_ms() - r->sent_at;
-        s_request_free(r);
-        zr__stat_add(&self->st_answered, 1);
-        zr__stat_add(&s->slot->served, 1);
-        if (took > 0) {
-            zr__stat_add(&s->slot->time_ms, (uint64_t) took);
-            if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
-                atomic_store(&s->slot->time_max_ms, (uint64_t) took);
-            }
-        }
-        s_set_state(self, w, S_IDLE);
-        s_settle(self, s);
+        s_answered(self, w);
         return ZR__DROP;
     }
     if (!final && r->client_v == 1) {
@@ -859,19 +892,7 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
         zr__stat_add(&self->st_partials, 1);
         return ZR__SEND;
     }
-    w->inflight = NULL;
-    int64_t took = zr__now_ms() - r->sent_at;
-    s_request_free(r);
-    zr__stat_add(&self->st_answered, 1);
-    zr__stat_add(&s->slot->served, 1);
-    if (took > 0) {
-        zr__stat_add(&s->slot->time_ms, (uint64_t) took);
-        if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
-            atomic_store(&s->slot->time_max_ms, (uint64_t) took);
-        }
-    }
-    s_set_state(self, w, S_IDLE);
-    s_settle(self, s);
+    s_answered(self, w);
     return ZR__SEND;
 }
 
@@ -1053,17 +1074,43 @@ s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
     }
 }
 
+/* Workers whose connection closed while they had a request
+ * (s_disconnected) are gone once the socket was read dry since: a reply
+ * they sent before the close would have come by then. Whether some wait
+ * still. */
+static bool
+s_closed_gone(zr__mdp_t *self)
+{
+    if (!self->nclosed) {
+        return false;
+    }
+    uint64_t drained = zr__engine_drained(self->engine, self->socket);
+    for (s_worker_t *w = self->worker_list, *next; w; w = next) {
+        next = w->next; /* nothing but W is removed here */
+        if (w->closed && drained > w->closed_at) {
+            /* Its service is settled by the timer, after. */
+            zr__stat_add(&self->st_gone, 1);
+            s_worker_remove(self, w, "is gone (its connection closed)");
+        }
+    }
+    return self->nclosed > 0;
+}
+
 static int64_t
 s_timer(void *arg, int64_t now)
 {
     zr__mdp_t *self = arg;
     zr__titanic_commit(self->titanic); /* titanic: the group's commit */
+    bool closing = s_closed_gone(self);
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
         for (s_worker_t *w = self->worker_list, *next; w; w = next) {
             next = w->next; /* nothing but W is removed here */
             const char *why = NULL;
+            if (w->closed) {
+                continue; /* gone soon (s_closed_gone) */
+            }
             if (s_to_worker(self, w->id, w->id_len, w->delim, w->version,
                             W_HEARTBEAT, NULL) == 0) {
                 if (w->state == S_FULL) {
@@ -1090,6 +1137,9 @@ s_timer(void *arg, int64_t now)
         next = s->next;
         s_expire_waiting(self, s, now);
         s_settle(self, s); /* may free S */
+    }
+    if (closing) {
+        return now; /* again after the next read of the socket */
     }
     return zr__requests_next_check(now, self->opts.request_timeout,
                                    self->next_beat);

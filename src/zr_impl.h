@@ -448,6 +448,11 @@ void zr__engine_track(zr__engine_t *self, void *socket,
  * its direction held a message it could not send, or the engine was
  * paused (or nothing reads it). */
 bool zr__engine_parked(zr__engine_t *self, void *socket);
+/* How many times SOCKET was read until it had nothing (its direction ran
+ * dry). A handler that hears of something from elsewhere (a monitor's
+ * DISCONNECTED) and must first see every message that came before it
+ * waits until this grows. */
+uint64_t zr__engine_drained(zr__engine_t *self, void *socket);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.

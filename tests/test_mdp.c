@@ -165,9 +165,9 @@ test_errors(void)
 static void
 s_balanced(zr_device_t *dev)
 {
-    static const char *const out[] = {"answered", "mmi", "titanic", "failed",
-                                      "timeouts", "rejected", "stopped",
-                                      "dropped",  "waiting",  "in_flight"};
+    static const char *const out[] = {
+        "answered", "mmi",     "titanic", "failed",  "timeouts",
+        "rejected", "stopped", "dropped", "waiting", "in_flight"};
     int64_t sum = 0;
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
         sum += zrt_stat(dev, "majordomo", "requests", out[i], NULL);
@@ -300,16 +300,61 @@ test_service_time(void)
     int64_t total = (int64_t) (0.5 + 1000 * zrt_stat(dev, "services", "slow",
                                                      "service_time",
                                                      "total_seconds", NULL));
-    int64_t max = (int64_t) (0.5 + 1000 * zrt_stat(dev, "services", "slow",
-                                                   "service_time",
-                                                   "max_seconds", NULL));
-    ZR_CHECKF(total >= held && total <= span, "total %lld ms, held %lld, "
-              "span %lld", (long long) total, (long long) held,
-              (long long) span);
+    int64_t max =
+        (int64_t) (0.5 + 1000 * zrt_stat(dev, "services", "slow",
+                                         "service_time", "max_seconds", NULL));
+    ZR_CHECKF(total >= held && total <= span,
+              "total %lld ms, held %lld, "
+              "span %lld",
+              (long long) total, (long long) held, (long long) span);
     ZR_EQ(max, total); /* one request */
     zr_device_destroy(&dev);
     zmq_close(c);
     zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
+/* A worker that replies and closes its connection at once (a one-shot
+ * worker, `mdp-worker --count 1`, one stopped by a signal): its reply
+ * still queued in the ROUTER when the monitor reports the close must
+ * reach its client, not be dropped as late with the request sent again
+ * (the bug: 7 to 25 in 100 lost under load). tcp: the monitor sees the
+ * close. */
+static void
+test_reply_then_close(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@tcp://127.0.0.1:*", "1s");
+    const char *role = NULL, *ep = NULL;
+    bool bind = false;
+    ZR_PASS(zr_device_endpoint(dev, 0, &role, &bind, &ep));
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(c, ZMQ_ROUTING_ID, "c", 1);
+    zrt_connect(c, ep);
+    char f[8][64];
+    int rounds = 60;
+    for (int i = 0; i < rounds; i++) {
+        void *w = zrt_socket(ctx, ZMQ_DEALER);
+        zrt_connect(w, ep);
+        s_send(w, (const char *[]){"MDPW02", "\x01", "once", NULL});
+        char body[16];
+        snprintf(body, sizeof body, "%d", i);
+        s_send(c, (const char *[]){"MDPC02", "\x01", "once", body, NULL});
+        ZR_EQ(s_recv(w, f, 8), 5);
+        s_send(w, (const char *[]){"MDPW02", "\x04", "c", "", body, NULL});
+        int linger = 1000; /* the reply goes out before the close */
+        zmq_setsockopt(w, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(w);
+        ZR_EQ(s_recv(c, f, 8), 4);
+        ZR_CHECKF(strcmp(f[3], body) == 0,
+                  "round %d: got '%s' (late replies %.0f, gone %.0f)", i, f[3],
+                  zrt_stat(dev, "majordomo", "requests", "late_replies", NULL),
+                  zrt_stat(dev, "majordomo", "workers", "gone", NULL));
+    }
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "late_replies", NULL), 0);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "answered", NULL), rounds);
+    zr_device_destroy(&dev);
+    zmq_close(c);
     zmq_ctx_term(ctx);
 }
 
@@ -343,6 +388,8 @@ ZR_TESTS = {
     {"mmi. alone: 501 at once", test_mmi_bare},
     {"[majordomo NAME] in the config", test_config},
     {"per-service service time", test_service_time},
+    {"a reply, then the worker's close: the reply arrives",
+     test_reply_then_close},
     {NULL, NULL},
 };
 ZR_MAIN
