@@ -174,7 +174,7 @@ struct zr__mdp_t {
         st_requests, st_answered, st_partials, st_titanic, st_retried,
         st_failed, st_timeouts, st_rejected, st_stopped, st_mmi, st_late,
         st_bad_frames, st_bad_protocol, st_bad_command, st_unexpected,
-        st_expired, st_gone, st_disconnected, st_dropped;
+        st_expired, st_gone, st_disconnected, st_dropped, st_given_up;
 };
 
 /* ---------------------------------------------------------------------
@@ -1128,6 +1128,15 @@ s_timer(void *arg, int64_t now)
                 zr__stat_add(&self->st_expired, 1);
                 why = "expired (no heartbeat)";
             }
+            if (!why && w->inflight && self->opts.busy_timeout > 0 &&
+                now - w->inflight->sent_at >= self->opts.busy_timeout) {
+                /* Stuck, or slower than the operator allows: its request
+                 * goes to another worker; it is told to start again, and
+                 * a reply it sends yet is dropped as late. */
+                zr__stat_add(&self->st_given_up, 1);
+                s_disconnect(self, w->id, w->id_len, w->delim, w->version);
+                why = "given up (busy past busy_timeout)";
+            }
             if (why) {
                 s_worker_remove(self, w, why);
             }
@@ -1303,6 +1312,10 @@ static const zr__stat_t s_rows[] = {
     S_ROW("workers.expired", "mdp_workers_expired_total", NULL,
           ZR__STAT_COUNTER, st_expired,
           "Idle workers given up: silent for liveness heartbeats."),
+    S_ROW("workers.given_up", "mdp_workers_given_up_total", NULL,
+          ZR__STAT_COUNTER, st_given_up,
+          "Busy workers given up: one request held past busy_timeout "
+          "(told DISCONNECT; the request goes to another worker)."),
     S_ROW("workers.gone", "mdp_workers_gone_total", NULL, ZR__STAT_COUNTER,
           st_gone,
           "Workers whose connection closed (the socket monitor, or "

@@ -736,10 +736,12 @@ static const s_option_t s_options[] = {
               .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "30s",
-              .help = "lru/hash: a worker busy this long with one request is "
-                      "given up and the request goes to another (0: never)"}},
+              .help = "lru/hash and majordomo: a worker busy this long with "
+                      "one request is given up and the request goes to "
+                      "another (0: never; majordomo: checked at each "
+                      "heartbeat)"}},
     {.set = s_set_retries,
      .info = {.name = "retries",
               .min = 0,
@@ -1049,11 +1051,12 @@ static const s_option_t s_options[] = {
               .kind = ZR_OPT_TEXT,
               .arg = "FILE",
               .types = S_ALL,
-              .help = "sockets that bind are PLAIN servers checking "
-                      "user=password lines of FILE (read again on reload, under "
-                      "'zrelay run'); "
-                      "PLAIN sends passwords and data in cleartext: only on "
-                      "a trusted network"}},
+              .help =
+                  "sockets that bind are PLAIN servers checking "
+                  "user=password lines of FILE (read again on reload, under "
+                  "'zrelay run'); "
+                  "PLAIN sends passwords and data in cleartext: only on "
+                  "a trusted network"}},
     {.set = s_set_allow,
      .info = {.name = "allow",
               .kind = ZR_OPT_TEXT,
