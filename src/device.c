@@ -469,9 +469,10 @@ zr__device_limits(zr_device_t *self)
 zr__ha_opts_t *
 zr__device_ha_opts(zr_device_t *self)
 {
-    if (self->type != ZR_QUEUE) {
+    if (self->type != ZR_QUEUE && self->type != ZR_MAJORDOMO) {
         zr__errf(self->error, sizeof self->error,
-                 "ha (a primary/backup pair) is for a queue, not a %s",
+                 "ha (a primary/backup pair) is for a queue or a majordomo, "
+                 "not a %s",
                  zr_device_type_name(self->type));
         errno = EINVAL;
         return NULL;
@@ -1175,10 +1176,14 @@ s_open_engine(zr_device_t *self)
     if (self->ha_opts.role != ZR__HA_OFF) {
         char err[400];
         self->ha = zr__ha_new(self->ctx, self->engine, self->name,
-                              &self->ha_opts, self->sockets[S_FRONTEND], err,
-                              sizeof err);
+                              &self->ha_opts,
+                              self->mdp ? NULL : self->sockets[S_FRONTEND],
+                              err, sizeof err);
         if (!self->ha) {
             return s_open_failed(self, errno, "%s", err);
+        }
+        if (self->mdp) {
+            zr__mdp_set_ha(self->mdp, self->ha);
         }
     }
     if (self->type == ZR_FORWARDER) {

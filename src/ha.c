@@ -1,5 +1,5 @@
 /* ha.c - a high-availability pair: Binary Star (the ZeroMQ Guide,
- * chapter 4), built into a queue device.
+ * chapter 4), built into the queue and majordomo devices.
  * SPDX-License-Identifier: MIT
  *
  * Two nodes run the same device, one the primary, the other the backup.
@@ -7,7 +7,10 @@
  * reads the other's on a SUB (ha_peer). One node is active and serves
  * clients; the other is passive: its engine stands by (engine.c) and the
  * requests that reach it are read and dropped, counted (ha.refused), so
- * that a Lazy Pirate client times out and tries the other node.
+ * that a Lazy Pirate client times out and tries the other node. (A
+ * majordomo's one socket carries its workers' traffic too: there the
+ * handler, mdp.c, asks zr__ha_client_request about each client message
+ * instead.)
  *
  * The state machine is the Guide's (zr__ha_next). What matters about it:
  * a passive node takes over only when its peer has been silent for two
@@ -184,6 +187,9 @@ s_publish(zr__ha_t *self, int64_t now)
 static void
 s_serve(zr__ha_t *self)
 {
+    if (!self->frontend) {
+        return; /* the handler asks (a majordomo) */
+    }
     if (self->state == ZR__HA_ACTIVE) {
         zr__engine_standby(self->engine, NULL, NULL);
     }

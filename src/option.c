@@ -837,7 +837,7 @@ static const s_option_t s_options[] = {
      .info = {.name = "ha",
               .kind = ZR_OPT_CHOICE,
               .arg = "off|primary|backup",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "off",
               .choices = "off|primary|backup",
               .help = "one node of a high-availability pair (Binary Star): "
@@ -850,14 +850,14 @@ static const s_option_t s_options[] = {
      .info = {.name = "ha_bind",
               .kind = ZR_OPT_ENDPOINTS,
               .arg = "EP",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .help = "with ha: this node's state endpoint, a PUB its "
                       "peer's ha_peer connects to (a bare endpoint binds)"}},
     {.set = s_set_ha_peer,
      .info = {.name = "ha_peer",
               .kind = ZR_OPT_TEXT,
               .arg = "EP",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .help = "with ha: the other node's ha_bind, which this "
                       "node's SUB connects to (a bare endpoint connects)"}},
     {.set = s_set_ha_heartbeat,
@@ -866,7 +866,7 @@ static const s_option_t s_options[] = {
               .max = S_MIN,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "1s",
               .help = "with ha: each node sends its state this often; a "
                       "peer silent for two of them is dead (a failover then "

@@ -794,6 +794,10 @@ void zr__mdp_destroy(zr__mdp_t **self_p);
 /* MONITOR (the socket's): a worker whose connection closes is gone at
  * once. */
 void zr__mdp_watch(zr__mdp_t *self, zr__monitor_t *monitor);
+/* [ha] HA (may be NULL) decides whether clients' requests are served:
+ * those it refuses are dropped (issue 17). */
+typedef struct zr__ha_t zr__ha_t;
+void zr__mdp_set_ha(zr__mdp_t *self, zr__ha_t *ha);
 /* Its sections of the stats table: "majordomo", then one per service
  * ("services.NAME", label service="NAME"), at most MAX into OUT. */
 size_t zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out,
@@ -848,8 +852,10 @@ zr__ha_opts_t *zr__device_ha_opts(zr_device_t *self);
 /* The options make sense together: -1 EINVAL with why in ERR. */
 int zr__ha_check(const zr__ha_opts_t *opts, char *err, size_t errlen);
 /* A node on ENGINE (its ticker, a watch, its standby) whose clients come
- * in on FRONTEND; sockets on CTX. NULL with why in ERR. */
-typedef struct zr__ha_t zr__ha_t;
+ * in on FRONTEND (the engine's standby while it does not serve), or
+ * (FRONTEND NULL) whose handler asks zr__ha_client_request about each
+ * request (a majordomo: its one socket carries its workers' traffic
+ * too). Sockets on CTX. NULL with why in ERR. */
 zr__ha_t *zr__ha_new(void *ctx, zr__engine_t *engine, const char *name,
                      const zr__ha_opts_t *opts, void *frontend, char *err,
                      size_t errlen);

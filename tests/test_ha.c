@@ -117,9 +117,9 @@ test_options(void)
     printf("     forwarder: %s\n", zr_device_error(fwd));
     ZR_CHECK(strstr(zr_device_error(fwd), "does not apply to a forwarder"));
     zr_device_destroy(&fwd);
-    zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "ho-m");
-    ZR_FAIL(zr_device_set(mdp, "ha_bind", "@inproc://x"), EINVAL);
-    zr_device_destroy(&mdp);
+    zr_device_t *str = zr_device_new(ctx, ZR_STREAMER, "ho-s");
+    ZR_FAIL(zr_device_set(str, "ha_bind", "@inproc://x"), EINVAL);
+    zr_device_destroy(&str);
 
     zr_device_t *q = zr_device_new(ctx, ZR_QUEUE, "ho-q");
     ZR_FAIL(zr_device_set(q, "ha", "master"), EINVAL);
@@ -403,6 +403,143 @@ test_conflicts(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * A majordomo pair: the handler asks the node about each client request
+ * (mdp.c's hook); workers stay registered on the passive node.
+ */
+
+/* A majordomo NAME of ROLE, its one socket @inproc://NAME. */
+static zr_device_t *
+s_mdp_node(void *ctx, const char *name, const char *role, const char *peer)
+{
+    char front[64], bind[64], conn[64];
+    snprintf(front, sizeof front, "@inproc://%s", name);
+    snprintf(bind, sizeof bind, "@inproc://%s-state", name);
+    snprintf(conn, sizeof conn, "inproc://%s-state", peer);
+    zr_device_t *dev = zr_device_new(ctx, ZR_MAJORDOMO, name);
+    ZR_CHECK(dev != NULL);
+    ZR_PASS(zr_device_set_frontend(dev, front));
+    const char *kv[] = {"ha", role,           "ha_bind", bind, "ha_peer",
+                        conn, "ha_heartbeat", S_HB,      NULL};
+    for (const char **k = kv; *k; k += 2) {
+        if (zr_device_set(dev, k[0], k[1]) != 0) {
+            ZR_FAILF("%s = %s: %s", k[0], k[1], zr_device_error(dev));
+        }
+    }
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+/* An MDP/0.1 worker of "echo" on ENDPOINT. */
+static void *
+s_mdp_worker(void *ctx, const char *endpoint)
+{
+    void *w = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(w, endpoint);
+    ZR_SENDMORE(w, "");
+    ZR_SENDMORE(w, "MDPW01");
+    ZR_SENDMORE(w, "\x01");
+    ZR_SEND(w, "echo");
+    return w;
+}
+
+/* W answers one request (heartbeats skipped), if one comes within MS. */
+static bool
+s_mdp_serve(void *w, long ms)
+{
+    for (;;) {
+        if (!zrt_readable(w, ms)) {
+            return false;
+        }
+        zmq_msg_t f[8];
+        int n = 0;
+        int more = 1;
+        while (more && n < 8) {
+            zmq_msg_init(&f[n]);
+            ZR_CHECK(zmq_msg_recv(&f[n], w, 0) >= 0);
+            more = zmq_msg_more(&f[n]);
+            n++;
+        }
+        bool request = n == 6 && zmq_msg_size(&f[2]) == 1 &&
+                       *(char *) zmq_msg_data(&f[2]) == 2;
+        if (request) {
+            zmq_msg_t cmd;
+            zmq_msg_init_size(&cmd, 1);
+            *(char *) zmq_msg_data(&cmd) = 3; /* REPLY */
+            zmq_msg_close(&f[2]);
+            f[2] = cmd;
+            for (int i = 0; i < n; i++) {
+                ZR_CHECK(zmq_msg_send(&f[i], w, i + 1 < n ? ZMQ_SNDMORE : 0) >=
+                         0);
+            }
+            return true;
+        }
+        for (int i = 0; i < n; i++) {
+            zmq_msg_close(&f[i]);
+        }
+    }
+}
+
+/* An MDP/0.1 request to "echo" at ENDPOINT on a new REQ. */
+static void *
+s_mdp_ask(void *ctx, const char *endpoint, const char *body)
+{
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, endpoint);
+    ZR_SENDMORE(req, "MDPC01");
+    ZR_SENDMORE(req, "echo");
+    ZR_SEND(req, body);
+    return req;
+}
+
+static void
+s_mdp_reply(void *req, const char *body)
+{
+    ZR_RECV(req, "MDPC01");
+    ZR_RECV(req, "echo");
+    ZR_RECV(req, body);
+}
+
+static void
+test_mdp_pair(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *p = s_mdp_node(ctx, "hm-p", "primary", "hm-b");
+    zr_device_t *b = s_mdp_node(ctx, "hm-b", "backup", "hm-p");
+    ZR_WAIT(s_is(p, "state", "active") && s_is(b, "state", "passive"),
+            ZRT_DEADLINE_MS);
+    void *wp = s_mdp_worker(ctx, "inproc://hm-p");
+    void *wb = s_mdp_worker(ctx, "inproc://hm-b");
+    ZR_WAIT(zrt_stat(b, "majordomo", "workers", "known", NULL) == 1 &&
+                zrt_stat(p, "majordomo", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    /* The passive node refuses a client, keeps its worker. */
+    void *req = s_mdp_ask(ctx, "inproc://hm-b", "to the backup");
+    ZR_WAIT(s_is(b, "refused", "1"), ZRT_DEADLINE_MS);
+    ZR_CHECK(!s_mdp_serve(wb, 0));
+    zmq_close(req);
+    req = s_mdp_ask(ctx, "inproc://hm-p", "to the primary");
+    ZR_CHECK(s_mdp_serve(wp, ZRT_DEADLINE_MS));
+    s_mdp_reply(req, "to the primary");
+    zmq_close(req);
+    /* The primary goes: the next request fails over, and is served. */
+    zmq_close(wp);
+    zr_device_destroy(&p);
+    ZR_WAIT(s_is(b, "peer_alive", "0"), ZRT_DEADLINE_MS);
+    req = s_mdp_ask(ctx, "inproc://hm-b", "after the primary");
+    ZR_CHECK(s_mdp_serve(wb, ZRT_DEADLINE_MS));
+    s_mdp_reply(req, "after the primary");
+    ZR_CHECK(s_is(b, "state", "active"));
+    ZR_CHECK(s_is(b, "transitions.failover", "1"));
+    ZR_CHECK(s_is(b, "refused", "1"));
+    zmq_close(req);
+    zmq_close(wb);
+    zr_device_destroy(&b);
+    zmq_ctx_term(ctx);
+}
+
 ZR_TESTS = {
     {"ha state machine as the Guide", test_fsm},
     {"ha options and their errors", test_options},
@@ -410,6 +547,7 @@ ZR_TESTS = {
     {"ha failover on a request, the old primary follows", test_failover},
     {"ha alone: a backup never, a primary after 2 beats", test_alone},
     {"ha conflicts settled, restarts followed, bad beats", test_conflicts},
+    {"ha majordomo pair: refused, then failover", test_mdp_pair},
     {NULL, NULL}};
 
 ZR_MAIN

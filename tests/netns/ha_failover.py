@@ -17,7 +17,10 @@ to the other node. Under that steady load the active node is killed
   - the killed node, started again, comes back passive and the active
     one stays active;
   - no client ever got a reply that was not its request.
-usage: ha_failover.py ZRELAY
+With --majordomo the pair is of majordomo devices (MDP/0.1 clients of
+service "echo", 2 MDP workers with one socket per node) and the active
+node is killed 6 times.
+usage: ha_failover.py ZRELAY [--majordomo]
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import os
@@ -46,11 +49,26 @@ CLIENT_TIMEOUT = float(os.environ.get("ZRT_HA_CLIENT_TIMEOUT", "0.25"))
 MAX_GAP = float(os.environ.get("ZRT_HA_MAX_GAP", "2"))  # s: the issue's
 
 
+def wait_workers(node, mdp):
+    """Both workers are there: connected (a queue's backend), or ready
+    for "echo" (a majordomo)."""
+    if mdp:
+        node.wait("2 workers ready", lambda st: st["majordomo"]["workers"]
+                  ["known"] == 2)
+    else:
+        node.wait("2 workers on its backend",
+                  lambda st: st["backend"]["connections"]["connected"] == 2)
+
+
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([],
+                                                          ["--majordomo"]):
         print(__doc__)
         sys.exit(2)
     zrelay = os.path.abspath(sys.argv[1])
+    mdp = sys.argv[2:] == ["--majordomo"]
+    kind = "majordomo" if mdp else "queue"
+    failovers = 6 if mdp else FAILOVERS
     netns.skip_unless_available()
     started = time.monotonic()
     net = netns.Net("haf")
@@ -58,21 +76,20 @@ def main():
     p_ip = net.host("primary")
     b_ip = net.host("backup")
     net.host("clients")
-    nodes = [Node(net, "primary", b_ip, zrelay, tmp, HEARTBEAT),
-             Node(net, "backup", p_ip, zrelay, tmp, HEARTBEAT)]
+    nodes = [Node(net, "primary", b_ip, zrelay, tmp, HEARTBEAT, kind),
+             Node(net, "backup", p_ip, zrelay, tmp, HEARTBEAT, kind)]
     nodes[0].wait_state("active")
     nodes[1].wait_state("passive")
-    print("pair up: primary active, backup passive")
-    start_workers(net, "clients", nodes, 2)
+    print("%s pair up: primary active, backup passive" % kind)
+    start_workers(net, "clients", nodes, 2, mdp)
     for n in nodes:
-        n.wait("2 workers on its backend",
-               lambda st: st["backend"]["connections"]["connected"] == 2)
-    clients = Clients(net, "clients", nodes, 4, CLIENT_TIMEOUT, 0.01)
+        wait_workers(n, mdp)
+    clients = Clients(net, "clients", nodes, 4, CLIENT_TIMEOUT, 0.01, mdp)
     clients.wait_replies_from(0, 100)
 
     active = 0
     gaps = []  # per failover: the worst client's
-    for k in range(1, FAILOVERS + 1):
+    for k in range(1, failovers + 1):
         other = 1 - active
         before = nodes[other].ha()["transitions"]["failover"]
         clients.wait_replies_from(active, clients.replies_from(active) + 20)
@@ -95,9 +112,7 @@ def main():
         nodes[active].wait("passive with its peer alive",
                            lambda s: s["ha"]["state"] == "passive"
                            and s["ha"]["peer_alive"])
-        nodes[active].wait("2 workers on its backend",
-                           lambda s: s["backend"]["connections"]["connected"]
-                           == 2)
+        wait_workers(nodes[active], mdp)
         check(nodes[other].ha()["state"] == "active",
               "%s is no longer active after %s came back" %
               (nodes[other].name, nodes[active].name))
@@ -105,9 +120,9 @@ def main():
 
     replies, bad, switches = clients.count()
     check(bad == 0, "%d replies were not their request" % bad)
-    print("gaps over %d failovers (each the worst of 4 clients): p50 %.3f s, "
-          "max %.3f s (heartbeat %s, client timeout %.0f ms)" %
-          (FAILOVERS, statistics.median(gaps), max(gaps), HEARTBEAT,
+    print("%s: gaps over %d failovers (each the worst of 4 clients): p50 "
+          "%.3f s, max %.3f s (heartbeat %s, client timeout %.0f ms)" %
+          (kind, failovers, statistics.median(gaps), max(gaps), HEARTBEAT,
            CLIENT_TIMEOUT * 1000))
     print("%d replies, %d switches of node by the clients, %.0f s in all" %
           (replies, switches, time.monotonic() - started))

@@ -6,6 +6,9 @@ long they went without a reply.
 A node's control endpoint is ipc:// (seen from every namespace); its
 frontend, backend and state endpoint are tcp on its host's address:
   frontend 5560, backend 5561, ha state 5570.
+A node is a queue (REP workers, plain REQ clients) or, with KIND
+"majordomo", a majordomo (one socket, 5560, for MDP/0.1 clients and
+workers of service "echo").
 """
 import json
 import os
@@ -32,18 +35,21 @@ class Node:
     """`zrelay queue` as NAME ("primary" or "backup") of a pair on host
     NAME; PEER_ADDR is the other node's host address."""
 
-    def __init__(self, net, name, peer_addr, zrelay, tmp, heartbeat):
+    def __init__(self, net, name, peer_addr, zrelay, tmp, heartbeat,
+                 kind="queue"):
         self.net, self.name, self.zrelay = net, name, zrelay
         addr = net.addr(name)
         self.front = "tcp://%s:%d" % (addr, FRONT)
-        self.back = "tcp://%s:%d" % (addr, BACK)
+        self.back = ("tcp://%s:%d" % (addr, BACK) if kind == "queue"
+                     else self.front)
         self.ctl = "ipc://%s/%s.ctl" % (tmp, name)
-        self.argv = [zrelay, "queue", "--ha", name,
+        self.argv = [zrelay, kind, "--ha", name,
                      "--ha-bind", "@tcp://%s:%d" % (addr, STATE),
                      "--ha-peer", "tcp://%s:%d" % (peer_addr, STATE),
                      "--ha-heartbeat", heartbeat,
-                     "--control", "@" + self.ctl,
-                     "@" + self.front, "@" + self.back]
+                     "--control", "@" + self.ctl, "@" + self.front]
+        if kind == "queue":
+            self.argv.append("@" + self.back)
         self.errfile = os.path.join(tmp, name + ".err")
         self.proc = None
         self.start()
@@ -128,6 +134,7 @@ CLIENTS = r"""
 import sys, threading, time, zmq
 eps = sys.argv[1:3]
 nclients, timeout, pace = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+mdp = sys.argv[6] == "mdp"
 ctx = zmq.Context()
 lock = threading.Lock()
 replies = [[] for _ in range(nclients)]  # (time, node)
@@ -144,9 +151,9 @@ def client(i):
             req.setsockopt(zmq.LINGER, 0)
             req.connect(eps[node])
         body = b"%d:%d" % (i, seq)
-        req.send(body)
+        req.send_multipart([b"MDPC01", b"echo", body] if mdp else [body])
         if req.poll(int(timeout * 1000)):
-            got = req.recv()
+            got = req.recv_multipart()[-1]
             now = time.monotonic()
             with lock:
                 replies[i].append((now, node))
@@ -200,10 +207,45 @@ for line in sys.stdin:
 """
 
 
-def start_workers(net, host, nodes, n):
+# An MDP/0.1 worker of "echo" on each endpoint given, one DEALER each: a
+# DEALER spreads what it sends over its connections. HEARTBEAT every
+# 250 ms; on DISCONNECT (a broker that restarted and knows it not) a new
+# socket and READY again, as RFC 7 says.
+MDP_WORKER = r"""
+import sys, threading, time, zmq
+ctx = zmq.Context()
+def serve(ep):
+    def ready():
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(ep)
+        s.send_multipart([b"", b"MDPW01", b"\x01", b"echo"])
+        return s
+    s = ready()
+    beat = time.monotonic()
+    while True:
+        if s.poll(100):
+            f = s.recv_multipart()
+            if len(f) >= 3 and f[2] == b"\x02":
+                s.send_multipart([b"", b"MDPW01", b"\x03"] + f[3:])
+            elif len(f) >= 3 and f[2] == b"\x05":
+                s.close()
+                s = ready()
+        if time.monotonic() - beat > 0.25:
+            s.send_multipart([b"", b"MDPW01", b"\x04"])
+            beat = time.monotonic()
+for ep in sys.argv[1:]:
+    threading.Thread(target=serve, args=(ep,), daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def start_workers(net, host, nodes, n, mdp=False):
     procs = []
     for _ in range(n):
-        p = net.popen(host, [PY, "-c", WORKER] + [x.back for x in nodes],
+        p = net.popen(host, [PY, "-c", MDP_WORKER if mdp else WORKER] +
+                      [x.back for x in nodes],
                       stdout=subprocess.PIPE, text=True)
         check(p.stdout.readline().strip() == "ready", "a worker did not start")
         procs.append(p)
@@ -213,10 +255,10 @@ def start_workers(net, host, nodes, n):
 class Clients:
     """N Lazy Pirate clients on HOST, first on NODES[0], then the other."""
 
-    def __init__(self, net, host, nodes, n, timeout, pace):
+    def __init__(self, net, host, nodes, n, timeout, pace, mdp=False):
         self.proc = net.popen(host, [PY, "-c", CLIENTS, nodes[0].front,
                                      nodes[1].front, str(n), str(timeout),
-                                     str(pace)],
+                                     str(pace), "mdp" if mdp else "plain"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
         check(self.proc.stdout.readline().strip() == "ready",
