@@ -153,11 +153,12 @@ s_line(b_relay_proc_t *r, const char *line)
 
 /* Read its lines until "ready". */
 static int
-s_wait_ready(b_relay_proc_t *r, const char *bin, int ready_s, char *err,
-             size_t errlen)
+s_wait_ready(b_relay_proc_t *r, const char *bin, const b_relay_how_t *how,
+             char *err, size_t errlen)
 {
     char buf[4096];
     size_t used = 0;
+    int ready_s = how->ready_s;
     struct timespec deadline = s_deadline((int64_t) ready_s * 1000);
     for (bool ready = false; !ready;) {
         int64_t left = s_ms_left(&deadline);
@@ -191,8 +192,8 @@ s_wait_ready(b_relay_proc_t *r, const char *bin, int ready_s, char *err,
             used = 0; /* a line too long to be ours */
         }
     }
-    if (!r->frontend[0] || !r->backend[0]) {
-        snprintf(err, errlen, "%s printed 'ready' without both endpoints", bin);
+    if (!r->frontend[0] || (!r->backend[0] && !how->one_endpoint)) {
+        snprintf(err, errlen, "%s printed 'ready' without its endpoints", bin);
         return -1;
     }
     return 0;
@@ -205,7 +206,7 @@ b_relay_proc_start(b_relay_proc_t *r, const char *const *argv,
     b_relay_proc_init(r);
     r->what = how->what;
     if (s_spawn(r, argv, how, err, errlen) == 0 &&
-        s_wait_ready(r, argv[0], how->ready_s, err, errlen) == 0) {
+        s_wait_ready(r, argv[0], how, err, errlen) == 0) {
         return 0;
     }
     char ignored[200];

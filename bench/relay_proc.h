@@ -10,6 +10,7 @@
 #ifndef ZR_BENCH_RELAY_PROC_H_INCLUDED
 #define ZR_BENCH_RELAY_PROC_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,10 +25,11 @@ typedef struct {
 
 /* How to start one. */
 typedef struct {
-    const char *what; /* "relay", "proxy" */
-    const char *dir;  /* where its stderr file goes */
-    int ready_s;      /* how long it may take to print "ready" */
-    int pin_cpu;      /* the one CPU it may run on; -1: any */
+    const char *what;  /* "relay", "proxy" */
+    const char *dir;   /* where its stderr file goes */
+    int ready_s;       /* how long it may take to print "ready" */
+    int pin_cpu;       /* the one CPU it may run on; -1: any */
+    bool one_endpoint; /* it binds one socket (a majordomo): no backend */
 } b_relay_how_t;
 
 /* A relay that is not running: b_relay_proc_stop does nothing. */
@@ -37,7 +39,8 @@ void b_relay_proc_init(b_relay_proc_t *r);
  * to us, its stderr a file in HOW->dir; return once it printed "ready"
  * and both a frontend and a backend. -1 with a reason in ERR (then the
  * process is stopped again and R is not running). The process gets
- * SIGTERM when the calling process ends, however it ends. */
+ * SIGTERM when the calling process ends, however it ends. With
+ * HOW->one_endpoint, a frontend alone will do. */
 int b_relay_proc_start(b_relay_proc_t *r, const char *const *argv,
                        const b_relay_how_t *how, char *err, size_t errlen);
 

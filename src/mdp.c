@@ -111,9 +111,14 @@ typedef struct {
     int client_v;      /* 1 or 2 */
     bool client_delim; /* it sent the empty frame */
     zr__msg_t body;
-    zr__msg_t held; /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
+    zr__msg_t held;  /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
     int64_t sent_at; /* to its worker (ms): the service time's start */
+    bool titanic;    /* titanic: a stored request; CLIENT is its UUID */
 } s_request_t;
+
+/* titanic: a stored request waits until a worker takes it, whatever
+ * request_timeout (requests.c expires none that began to wait here). */
+#define S_NEVER (INT64_MAX / 4)
 
 struct s_worker;
 
@@ -155,6 +160,8 @@ struct zr__mdp_t {
     s_worker_t *workers[S_BUCKETS], *worker_list;
     size_t nworkers, nwaiting;
     int64_t next_beat;
+    /* titanic: durable requests, or NULL */
+    zr__titanic_t *titanic;
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
     _Atomic size_t nslots;       /* of the first S_SLOTS in use */
     atomic_bool other_used;
@@ -202,6 +209,26 @@ s_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
     for (size_t i = from; i < src->size; i++) {
         zmq_msg_init(&dst->frames[dst->size]);
         zmq_msg_move(&dst->frames[dst->size++], &src->frames[i]);
+    }
+    return 0;
+}
+
+/* Append a copy of each frame of SRC to DST (large frames are shared,
+ * reference counted). */
+static int
+s_append_copy(zr__msg_t *dst, const zr__msg_t *src)
+{
+    if (zr__msg_reserve(dst, dst->size + src->size) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < src->size; i++) {
+        zmq_msg_t *f = &dst->frames[dst->size];
+        zmq_msg_init(f);
+        if (zmq_msg_copy(f, (zmq_msg_t *) &src->frames[i]) != 0) {
+            zmq_msg_close(f);
+            return -1;
+        }
+        dst->size++;
     }
     return 0;
 }
@@ -404,6 +431,11 @@ s_fail(zr__mdp_t *self, s_request_t *r, const s_service_t *s, const char *code,
 {
     zr__msg_t m = {NULL, 0, 0};
     char body[256];
+    if (r->titanic) {
+        /* titanic: stored; at a restart it goes to a worker again. */
+        s_request_free(r);
+        return;
+    }
     snprintf(body, sizeof body, "ZRELAY-ERROR %s %s", code, text);
     if (s_client_header(&m, r->client, r->client_len, r->client_delim,
                         r->client_v, S_C2_FINAL, s->name, s->len) != 0 ||
@@ -424,19 +456,20 @@ s_to_worker(zr__mdp_t *self, const void *id, size_t id_len, bool delim, int v,
     zr__msg_t m = {NULL, 0, 0};
     unsigned char c = (v == 1 ? s_w1 : s_w2)[cmd];
     int rc = -1, err = ENOMEM;
-    if (zr__msg_add(&m, id, id_len) == 0 &&
+    /* Room for every frame at once, and R's body copied straight in (it
+     * stays with R for a re-dispatch; large frames are shared): one
+     * allocation per request instead of four. */
+    if (zr__msg_reserve(&m, 6 + (r ? r->body.size : 0)) == 0 &&
+        zr__msg_add(&m, id, id_len) == 0 &&
         (!delim || zr__msg_add(&m, "", 0) == 0) &&
         zr__msg_add(&m, v == 1 ? S_MDPW01 : S_MDPW02, 6) == 0 &&
         zr__msg_add(&m, &c, 1) == 0) {
-        zr__msg_t body = {NULL, 0, 0};
         if (!r ||
             (zr__msg_add(&m, r->client, r->client_len) == 0 &&
-             zr__msg_add(&m, "", 0) == 0 &&
-             zr__msg_copy(&body, &r->body) == 0 && s_take(&m, &body, 0) == 0)) {
+             zr__msg_add(&m, "", 0) == 0 && s_append_copy(&m, &r->body) == 0)) {
             rc = zr__engine_send_now(self->engine, self->socket, &m);
             err = errno;
         }
-        zr__msg_destroy(&body);
     }
     zr__msg_destroy(&m);
     errno = err;
@@ -496,7 +529,7 @@ s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
         zr__requests_push(&s->waiting, &r->base);
     }
     self->nwaiting++;
-    if (self->opts.request_timeout > 0) {
+    if (self->opts.request_timeout > 0 && !r->titanic) {
         zr__engine_set_deadline(self->engine,
                                 r->base.since + self->opts.request_timeout);
     }
@@ -507,7 +540,7 @@ s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
 static void
 s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
 {
-    if (r->base.retries >= self->opts.retries) {
+    if (r->base.retries >= self->opts.retries && !r->titanic) {
         zr__stat_add(&self->st_failed, 1);
         zr__stat_add(&s->slot->failed, 1);
         s_fail(self, r, s, "failed",
@@ -515,7 +548,10 @@ s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
         return;
     }
     r->base.retries++;
-    r->base.since = zr__now_ms();
+    r->base.since = r->titanic ? S_NEVER : zr__now_ms();
+    /* titanic: the next worker starts over; the gone one's PARTIALs held
+     * so far are not part of its reply. */
+    zr__msg_clear(&r->held);
     zr__stat_add(&self->st_retried, 1);
     zr__stat_add(&s->slot->retried, 1);
     s_wait(self, s, r, true);
@@ -698,6 +734,19 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         zr__msg_move(msg, &out);
         return ZR__SEND;
     }
+    if (self->titanic && len > 8 && memcmp(name, "titanic.", 8) == 0) {
+        /* titanic: answered by titanic.c, at once or after a commit. */
+        zr__msg_t out = {NULL, 0, 0};
+        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0), delim, v,
+                            S_C2_FINAL, name, len) != 0) {
+            zr__msg_destroy(&out);
+            zr__stat_add(&self->st_dropped, 1);
+            return ZR__DROP;
+        }
+        zr__titanic_client(self->titanic, &out, name, len, msg, at + 1);
+        zr__msg_destroy(&out);
+        return ZR__DROP;
+    }
     if (at + 1 >= msg->size) {
         zr__stat_add(&self->st_bad_frames, 1); /* no body */
         return ZR__DROP;
@@ -748,6 +797,31 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
     s_request_t *r = w->inflight;
     s_service_t *s = w->service;
     zr__msg_t out = {NULL, 0, 0};
+    if (r->titanic) {
+        /* titanic: the PARTIALs and the FINAL, stored as one reply. */
+        if (s_take(&r->held, msg, at) != 0) {
+            zr__stat_add(&self->st_dropped, 1);
+        }
+        if (!final) {
+            zr__stat_add(&self->st_partials, 1);
+            return ZR__DROP;
+        }
+        zr__titanic_reply(self->titanic, (const char *) r->client, &r->held);
+        w->inflight = NULL;
+        int64_t took = zr__now_ms() - r->sent_at;
+        s_request_free(r);
+        zr__stat_add(&self->st_answered, 1);
+        zr__stat_add(&s->slot->served, 1);
+        if (took > 0) {
+            zr__stat_add(&s->slot->time_ms, (uint64_t) took);
+            if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
+                atomic_store(&s->slot->time_max_ms, (uint64_t) took);
+            }
+        }
+        s_set_state(self, w, S_IDLE);
+        s_settle(self, s);
+        return ZR__DROP;
+    }
     if (!final && r->client_v == 1) {
         if (s_take(&r->held, msg, at) != 0) {
             zr__stat_add(&self->st_dropped, 1);
@@ -829,6 +903,7 @@ s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         const char *name = s_data(msg, at + 1);
         s_service_t *s = NULL;
         if (w || (len >= 4 && memcmp(name, "mmi.", 4) == 0) ||
+            (self->titanic && len >= 8 && memcmp(name, "titanic.", 8) == 0) ||
             !(s = s_service_get(self, name, len))) {
             /* A second READY, a reserved name, or no room: RFC 7 says
              * DISCONNECT. */
@@ -970,6 +1045,7 @@ static int64_t
 s_timer(void *arg, int64_t now)
 {
     zr__mdp_t *self = arg;
+    zr__titanic_commit(self->titanic); /* titanic: the group's commit */
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
@@ -1012,18 +1088,20 @@ static void
 s_flush(void *arg)
 {
     zr__mdp_t *self = arg;
+    zr__titanic_commit(self->titanic); /* titanic: acknowledge the staged */
     for (s_service_t *s = self->service_list; s; s = s->next) {
         s_request_t *r;
         while ((r = s_pop(&s->waiting))) {
             self->nwaiting--;
-            zr__stat_add(&self->st_stopped, 1);
+            /* titanic: a stored one is not answered; it stays stored. */
+            zr__stat_add(&self->st_stopped, !r->titanic);
             s_fail(self, r, s, "stopping", "the broker is stopping");
         }
         s_publish(self, s);
     }
     for (s_worker_t *w = self->worker_list; w; w = w->next) {
         if (w->inflight) {
-            zr__stat_add(&self->st_stopped, 1);
+            zr__stat_add(&self->st_stopped, !w->inflight->titanic);
             s_fail(self, w->inflight, w->service, "stopping",
                    "the broker is stopping");
             w->inflight = NULL;
@@ -1101,8 +1179,46 @@ zr__mdp_destroy(zr__mdp_t **self_p)
         }
         free(s);
     }
+    zr__titanic_destroy(&self->titanic);
     free(self);
     *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * titanic: stored requests go through the broker as clients' do, their
+ * "client" the UUID; they neither expire nor run out of retries.
+ */
+
+static void
+s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
+                   zr__msg_t *frames, size_t at)
+{
+    zr__mdp_t *self = arg;
+    s_request_t *r = calloc(1, sizeof *r);
+    s_service_t *s = r ? s_service_get(self, svc, len) : NULL;
+    if (!s || s_take(&r->body, frames, at) != 0) {
+        /* Stays stored: a restart sends it again. */
+        zr__stat_add(&self->st_dropped, 1);
+        s_request_free(r);
+        if (s) {
+            s_service_settle_free(self, s);
+        }
+        return;
+    }
+    r->titanic = true;
+    memcpy(r->client, uuid, 32);
+    r->client_len = 32;
+    r->base.since = S_NEVER;
+    zr__stat_add(&self->st_requests, 1);
+    s_wait(self, s, r, false);
+    s_settle(self, s);
+}
+
+int
+zr__mdp_set_titanic(zr__mdp_t *self, zr__titanic_t *titanic)
+{
+    self->titanic = titanic;
+    return zr__titanic_start(titanic, s_titanic_dispatch, self);
 }
 
 /* ---------------------------------------------------------------------
@@ -1198,10 +1314,10 @@ s_time_total(const void *base)
 static double
 s_time_max(const void *base)
 {
-    return base ? (double) atomic_load(
-                      &((const s_slot_t *) base)->time_max_ms) /
-                      1000.0
-                : 0.0;
+    return base
+               ? (double) atomic_load(&((const s_slot_t *) base)->time_max_ms) /
+                     1000.0
+               : 0.0;
 }
 
 static const zr__stat_t s_service_rows[] = {
@@ -1254,6 +1370,9 @@ zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out, size_t max)
     }
     if (!self) {
         return k;
+    }
+    if (self->titanic && k < max) {
+        out[k++] = zr__titanic_section(self->titanic); /* titanic */
     }
     zr__mdp_t *m = (zr__mdp_t *) self;
     size_t n = atomic_load_explicit(&m->nslots, memory_order_acquire);

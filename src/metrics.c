@@ -71,6 +71,12 @@ static const struct {
      "Heartbeats that showed both nodes of the pair active, or both "
      "passive, by kind."},
     {"ha_heartbeats_total", "High-availability heartbeats, sent and received."},
+    {"titanic_reply_answers_total",
+     "titanic.reply requests, by answer (fetched: 200, pending: 300, "
+     "unknown: 400)."},
+    {"titanic_refused_total",
+     "Titanic requests refused, by reason (full: 500, the store or the disk "
+     "full; error: 500, another storage error; invalid: 400)."},
 };
 
 /* ---------------------------------------------------------------------

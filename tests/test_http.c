@@ -35,6 +35,7 @@ typedef struct {
     zr__devview_t views[6];
     void *worker; /* a majordomo service's, so its rows show */
     size_t n;
+    char store[64]; /* the majordomo's Titanic store (its rows show) */
 } s_set_t;
 
 static void
@@ -59,6 +60,9 @@ s_set_new(s_set_t *set)
     zr_device_t *mdp = zr_device_new(set->ctx, ZR_MAJORDOMO, "ht-mdp");
     ZR_CHECK(mdp != NULL);
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ht-mdp"));
+    snprintf(set->store, sizeof set->store, "/tmp/zrt-http-titanic-XXXXXX");
+    ZR_CHECK(mkdtemp(set->store) != NULL);
+    ZR_PASS(zr_device_set(mdp, "titanic", set->store));
     ZR_PASS(zr_device_start(mdp));
     set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
     zrt_connect(set->worker, "inproc://ht-mdp");
@@ -90,6 +94,9 @@ s_set_destroy(s_set_t *set)
         zr_device_destroy(&set->devs[i]);
     }
     zmq_ctx_term(set->ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", set->store);
+    ZR_CHECK(system(cmd) == 0);
 }
 
 static char *

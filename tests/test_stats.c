@@ -253,6 +253,10 @@ test_rows(void)
     zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "st-mdp");
     ZR_CHECK(mdp != NULL);
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://st-mdp"));
+    /* With Titanic on a store of its own: its "titanic" rows. */
+    char store[] = "/tmp/zrt-stats-titanic-XXXXXX";
+    ZR_CHECK(mkdtemp(store) != NULL);
+    ZR_PASS(zr_device_set(mdp, "titanic", store));
     ZR_PASS(zr_device_start(mdp));
     void *worker = zrt_socket(ctx, ZMQ_DEALER);
     zrt_connect(worker, "inproc://st-mdp");
@@ -275,6 +279,9 @@ test_rows(void)
     zmq_close(worker);
     zr_device_destroy(&mdp);
     zmq_ctx_term(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", store);
+    ZR_CHECK(system(cmd) == 0);
     s_check_docs(&doc);
     free(doc.text);
 }

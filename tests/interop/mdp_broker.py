@@ -16,6 +16,11 @@ usage: mdp_broker.py ZRELAY SCENARIO
   malformed  garbage frames, a wrong protocol header, a REPLY nobody asked
              for, a silent worker expired: counted, dropped, and the
              broker keeps serving
+  guide      the Guide's client and worker APIs (mdcliapi: REQ, timeout,
+             retries, a new socket per retry; mdwrkapi: heartbeats,
+             liveness, reconnect): 4 clients x 250 calls on 2 services
+             with 4 workers each while the broker is killed (SIGKILL) and
+             restarted on its port: every call answered, with its own key
 Every wait has a deadline; nothing sleeps and hopes.
 (python3 mdp_broker.py --worker EP SERVICE hold: the killable worker.)
 """
@@ -180,13 +185,13 @@ class Broker:
               "the broker exited %d (%s)" % (self.proc.returncode, self.err))
 
 
-def start_broker(zrelay, *opts):
+def start_broker(zrelay, *opts, ep="@tcp://127.0.0.1:*"):
     """The broker and its endpoint and control endpoint, read from the
     lines it prints before 'ready'."""
     err = tempfile.NamedTemporaryFile(prefix="mdp-", suffix=".err",
                                       delete=False).name
     cmd = [zrelay, "majordomo", "--control", "@tcp://127.0.0.1:*"]
-    cmd += list(opts) + ["@tcp://127.0.0.1:*"]
+    cmd += list(opts) + [ep]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=open(err, "w"), text=True)
     eps = {}
@@ -504,6 +509,146 @@ def scenario_malformed(zrelay):
     w.join()
     bad.close()
     c.close()
+    b.stop()
+    ctx.term()
+
+
+class GuideWorker(threading.Thread):
+    """The Guide's mdwrkapi (MDP/0.1): a DEALER that sends READY, beats
+    every HEARTBEAT while it waits, takes the broker for dead after
+    LIVENESS silent heartbeats and then reconnects with a new socket
+    (and READY again) after RECONNECT."""
+
+    def __init__(self, ctx, ep, service, tag, heartbeat=0.2, liveness=3,
+                 reconnect=0.2):
+        super().__init__(daemon=True)
+        self.ctx, self.ep, self.service, self.tag = ctx, ep, service, tag
+        self.heartbeat, self.liveness = heartbeat, liveness
+        self.reconnect = reconnect
+        self.stop = threading.Event()
+        self.served = 0
+        self.reconnects = 0
+
+    def connect(self):
+        s = self.ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.connect(self.ep)
+        s.send_multipart([b"", b"MDPW01", W1["READY"],
+                          self.service.encode()])
+        return s
+
+    def run(self):
+        s = self.connect()
+        live = self.liveness
+        next_beat = time.time() + self.heartbeat
+        while not self.stop.is_set():
+            if s.poll(int(self.heartbeat * 1000)):
+                m = s.recv_multipart()
+                live = self.liveness
+                cmd = m[2]
+                if cmd == W1["REQUEST"]:
+                    client, body = m[3], m[5:]
+                    s.send_multipart([b"", b"MDPW01", W1["REPLY"], client,
+                                      b"", self.tag.encode()] + body)
+                    self.served += 1
+                elif cmd == W1["DISCONNECT"]:
+                    live = 0
+            else:
+                live -= 1
+            if live <= 0:
+                s.close()
+                self.stop.wait(self.reconnect)
+                s = self.connect()
+                self.reconnects += 1
+                live = self.liveness
+            if time.time() >= next_beat:
+                s.send_multipart([b"", b"MDPW01", W1["HEARTBEAT"]])
+                next_beat = time.time() + self.heartbeat
+        s.send_multipart([b"", b"MDPW01", W1["DISCONNECT"]])
+        s.close()
+
+
+def guide_call(ctx, ep, service, body, timeout=1.0, retries=30):
+    """The Guide's mdcliapi send (MDP/0.1): a REQ; on a timeout a new
+    socket and the request again, up to RETRIES; (reply, attempts)."""
+    for attempt in range(1, retries + 1):
+        s = ctx.socket(zmq.REQ)
+        s.linger = 0
+        s.connect(ep)
+        s.send_multipart([b"MDPC01", service.encode(), body])
+        if s.poll(int(timeout * 1000)):
+            m = s.recv_multipart()
+            s.close()
+            check(m[:2] == [b"MDPC01", service.encode()], "reply %r" % m)
+            return m[2:], attempt
+        s.close()
+    fail("%s %r: no reply in %d attempts" % (service, body, retries))
+
+
+def scenario_guide(zrelay):
+    b = start_broker(zrelay, "--heartbeat", "200ms", "--request-timeout",
+                     "0")
+    ep = b.ep
+    ctx = zmq.Context()
+    workers = [GuideWorker(ctx, ep, svc, "%s-%d" % (svc, k))
+               for svc in ("echo", "upper") for k in range(4)]
+    for w in workers:
+        w.start()
+    wait_stat(b, "majordomo/workers/known", lambda v: v == 8, "workers")
+    per, done, lock = 250, [], threading.Lock()
+    retried = [0]
+    killed = threading.Event()
+
+    def client(i):
+        for j in range(per):
+            svc = "echo" if (i + j) % 2 == 0 else "upper"
+            key = b"%d-%d" % (i, j)
+            reply, attempts = guide_call(ctx, ep, svc, key)
+            check(reply[1:] == [key], "%r answered %r" % (key, reply))
+            check(reply[0].decode().startswith(svc + "-"),
+                  "%r (for %s) answered by %r" % (key, svc, reply[0]))
+            with lock:
+                done.append(key)
+                retried[0] += attempts - 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True)
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    end = time.time() + DEADLINE
+    while len(done) < 400:
+        check(time.time() < end, "only %d calls in %.0f s" % (len(done),
+                                                             DEADLINE))
+        time.sleep(0.01)
+    b.proc.kill()  # SIGKILL: nothing is flushed, nothing said
+    b.proc.wait()
+    at_kill = len(done)
+    # The same port again; binding it can fail for a moment.
+    end = time.time() + DEADLINE
+    while True:
+        try:
+            b = start_broker(zrelay, "--heartbeat", "200ms",
+                             "--request-timeout", "0", ep="@" + ep)
+            break
+        except SystemExit:
+            check(time.time() < end, "the broker did not come back")
+    for t in threads:
+        t.join(DEADLINE * 3)
+        check(not t.is_alive(), "a client is stuck")
+    check(len(done) == 4 * per and len(set(done)) == 4 * per,
+          "%d calls answered" % len(done))
+    wait_stat(b, "majordomo/workers/known", lambda v: v == 8,
+              "workers back")
+    print("     1000 calls answered, %d before the kill; %d retries; "
+          "worker reconnects %d" % (at_kill, retried[0],
+                                    sum(w.reconnects for w in workers)))
+    # Every worker saw the broker go: silence, or DISCONNECT from the new
+    # one, which does not know it.
+    check(all(w.reconnects > 0 for w in workers),
+          "a worker never reconnected")
+    for w in workers:
+        w.stop.set()
+        w.join()
     b.stop()
     ctx.term()
 
