@@ -888,7 +888,7 @@ s_check_devices(zr_config_t *self)
         }
         /* [ha] ha, ha_bind and ha_peer go together. */
         if ((d->type == ZR_QUEUE || d->type == ZR_MAJORDOMO) &&
-            zr__ha_check(zr__device_ha_opts(dev), why, sizeof why) != 0) {
+            zr__device_check_ha(dev, why, sizeof why) != 0) {
             s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
                     d->name, why);
         }

@@ -485,6 +485,25 @@ zr__device_ha_opts(zr_device_t *self)
     return &self->ha_opts;
 }
 
+int
+zr__device_check_ha(zr_device_t *self, char *err, size_t errlen)
+{
+    if (zr__ha_check(&self->ha_opts, err, errlen) != 0) {
+        return -1;
+    }
+    /* Each node would have a store of its own: what the active node
+     * acknowledged, the passive one has not (ha_sync is not built). */
+    if (self->ha_opts.role != ZR__HA_OFF && self->titanic_opts.dir) {
+        zr__errf(err, errlen,
+                 "ha and titanic do not go together yet: a passive node "
+                 "would not have the requests the active one stored "
+                 "(docs/SCALING.md)");
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 zr__titanic_opts_t *
 zr__device_titanic_opts(zr_device_t *self)
 {
@@ -1296,7 +1315,7 @@ zr_device_open(zr_device_t *self)
             return -1;
         }
     }
-    if (zr__ha_check(&self->ha_opts, self->error, sizeof self->error) != 0) {
+    if (zr__device_check_ha(self, self->error, sizeof self->error) != 0) {
         return -1; /* [ha] */
     }
     if (!self->ctx) {

@@ -851,6 +851,8 @@ typedef struct {
 zr__ha_opts_t *zr__device_ha_opts(zr_device_t *self);
 /* The options make sense together: -1 EINVAL with why in ERR. */
 int zr__ha_check(const zr__ha_opts_t *opts, char *err, size_t errlen);
+/* The same, and with the device's other options (not with titanic). */
+int zr__device_check_ha(zr_device_t *self, char *err, size_t errlen);
 /* A node on ENGINE (its ticker, a watch, its standby) whose clients come
  * in on FRONTEND (the engine's standby while it does not serve), or
  * (FRONTEND NULL) whose handler asks zr__ha_client_request about each

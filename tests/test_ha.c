@@ -120,6 +120,17 @@ test_options(void)
     zr_device_t *str = zr_device_new(ctx, ZR_STREAMER, "ho-s");
     ZR_FAIL(zr_device_set(str, "ha_bind", "@inproc://x"), EINVAL);
     zr_device_destroy(&str);
+    /* A majordomo: not with titanic (no ha_sync: the stores differ). */
+    zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "ho-m");
+    ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ho-m"));
+    ZR_PASS(zr_device_set(mdp, "ha", "backup"));
+    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://ho-m-state"));
+    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://ho-m-peer"));
+    ZR_PASS(zr_device_set(mdp, "titanic", "/tmp/zrt-ha-titanic-unused"));
+    ZR_FAIL(zr_device_open(mdp), EINVAL);
+    printf("     with titanic: %s\n", zr_device_error(mdp));
+    ZR_CHECK(strstr(zr_device_error(mdp), "ha and titanic"));
+    zr_device_destroy(&mdp);
 
     zr_device_t *q = zr_device_new(ctx, ZR_QUEUE, "ho-q");
     ZR_FAIL(zr_device_set(q, "ha", "master"), EINVAL);
