@@ -170,6 +170,7 @@ struct zr__mdp_t {
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
     _Atomic size_t nslots;       /* of the first S_SLOTS in use */
     atomic_bool other_used;
+    zr__ha_t *ha; /* [ha] issue 17: a node of a pair (ha.c); NULL: none */
     _Atomic uint64_t st_services, st_workers, st_waiting, st_inflight,
         st_requests, st_answered, st_partials, st_titanic, st_retried,
         st_failed, st_timeouts, st_rejected, st_stopped, st_mmi, st_late,
@@ -1040,6 +1041,11 @@ s_message(void *arg, int dir, zr__msg_t *msg)
     const zmq_msg_t *p = &msg->frames[at];
     bool delim = at == 2;
     if (s_is(p, S_MDPC01, 6) || s_is(p, S_MDPC02, 6)) {
+        /* [ha] issue 17: a node that does not serve drops what clients
+         * ask, counted as ha.refused; they retry on the other node. */
+        if (self->ha && !zr__ha_client_request(self->ha)) {
+            return ZR__DROP;
+        }
         return s_from_client(self, msg, s_is(p, S_MDPC01, 6) ? 1 : 2, delim,
                              at + 1);
     }
@@ -1214,6 +1220,13 @@ zr__mdp_new(zr__engine_t *engine, const char *name, void *socket,
     zr__engine_set_handler(engine, &handler);
     zr__engine_set_deadline(engine, self->next_beat);
     return self;
+}
+
+/* [ha] issue 17. */
+void
+zr__mdp_set_ha(zr__mdp_t *self, zr__ha_t *ha)
+{
+    self->ha = ha;
 }
 
 void
