@@ -170,7 +170,8 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     if (type == ZR_MAJORDOMO) {
         self->broker_opts.heartbeat = 2500; /* RFC 7's example values */
     }
-    self->ha_opts = (zr__ha_opts_t){.role = ZR__HA_OFF, .heartbeat = 1000};
+    self->ha_opts =
+        (zr__ha_opts_t){.role = ZR__HA_OFF, .heartbeat = 1000, .sync = -1};
     self->titanic_opts.max_bytes = 1024ULL * 1024 * 1024;
     self->max_msg_size = -1;
     self->linger = 1000;
@@ -224,6 +225,8 @@ zr_device_destroy(zr_device_t **self_p)
     }
     zr_endpoints_destroy(&self->ha_opts.bind);
     zr_endpoints_destroy(&self->ha_opts.peer);
+    zr_endpoints_destroy(&self->ha_opts.sync_bind); /* [ha_sync] */
+    zr_endpoints_destroy(&self->ha_opts.sync_peer);
     zr__pubsub_destroy(&self->pubsub);
     zr__broker_destroy(&self->broker);
     zr__mdp_destroy(&self->mdp);
@@ -491,12 +494,23 @@ zr__device_check_ha(zr_device_t *self, char *err, size_t errlen)
     if (zr__ha_check(&self->ha_opts, err, errlen) != 0) {
         return -1;
     }
-    /* Each node would have a store of its own: what the active node
-     * acknowledged, the passive one has not (ha_sync is not built). */
-    if (self->ha_opts.role != ZR__HA_OFF && self->titanic_opts.dir) {
+    /* [ha_sync] Titanic on a pair replicates: it needs the link. */
+    bool ha = self->ha_opts.role != ZR__HA_OFF;
+    bool titanic = self->titanic_opts.dir != NULL;
+    bool link = self->ha_opts.sync_bind || self->ha_opts.sync_peer;
+    if ((!ha || !titanic) && (link || self->ha_opts.sync >= 0)) {
         zr__errf(err, errlen,
-                 "ha and titanic do not go together yet: a passive node "
-                 "would not have the requests the active one stored "
+                 "ha_sync, ha_sync_bind and ha_sync_peer are for a majordomo "
+                 "with both ha and titanic");
+        errno = EINVAL;
+        return -1;
+    }
+    if (ha && titanic &&
+        (!self->ha_opts.sync_bind || !self->ha_opts.sync_peer)) {
+        zr__errf(err, errlen,
+                 "ha with titanic needs ha_sync_bind (this node's "
+                 "replication endpoint) and ha_sync_peer (the other "
+                 "node's): the passive node keeps a copy of the store "
                  "(docs/SCALING.md)");
         errno = EINVAL;
         return -1;
@@ -1219,6 +1233,8 @@ s_open_engine(zr_device_t *self)
             zr__mdp_watch(self->mdp, self->monitors[S_FRONTEND]);
         }
         if (self->titanic_opts.dir) {
+            /* [ha_sync] on a pair: dispatch only while active */
+            self->titanic_opts.ha = self->ha_opts.role != ZR__HA_OFF;
             /* Durable requests (titanic.c): a directory that cannot be
              * opened stops the start, naming it and why. */
             char err[400];
@@ -1251,6 +1267,11 @@ s_open_engine(zr_device_t *self)
         }
         if (self->mdp) {
             zr__mdp_set_ha(self->mdp, self->ha);
+        }
+        zr__titanic_t *t = self->mdp ? zr__mdp_titanic(self->mdp) : NULL;
+        if (t && zr__titanic_sync(t, self->ctx, self->ha, &self->ha_opts, err,
+                                  sizeof err) != 0) {
+            return s_open_failed(self, errno ? errno : EINVAL, "%s", err);
         }
     }
     if (self->type == ZR_FORWARDER) {

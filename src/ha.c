@@ -79,6 +79,12 @@ struct zr__ha_t {
     int64_t peer_expiry; /* the peer is dead to us from then on */
     int64_t next_beat;
     bool peer_alive; /* as last logged */
+    /* [ha_sync] titanic.c: told of each change; a passive node that has
+     * not caught up does not take over. */
+    void (*listener)(void *, int);
+    void *listener_arg;
+    bool unsynced;
+    zr__log_limit_t unsynced_limit;
     zr__log_limit_t bad_limit, conflict_limit;
     /* STATS: written here only. */
     _Atomic uint64_t st_state, st_peer, st_heard_at;
@@ -228,6 +234,9 @@ s_apply(zr__ha_t *self, zr__ha_step_t step, int64_t now)
                  s_kinds[step.kind], s_reasons[step.kind]);
     s_serve(self);
     s_publish(self, now); /* the peer follows sooner */
+    if (self->listener) {
+        self->listener(self->listener_arg, step.state); /* [ha_sync] */
+    }
 }
 
 bool
@@ -240,6 +249,16 @@ zr__ha_client_request(zr__ha_t *self)
     zr__ha_step_t step =
         zr__ha_next(self->role, self->state, ZR__HA_CLIENT_REQUEST,
                     now >= self->peer_expiry);
+    if (self->unsynced && self->state == ZR__HA_PASSIVE && step.serve) {
+        /* [ha_sync] Its store lacks what the active acknowledged. */
+        if (zr__log_limit(&self->unsynced_limit, 1, "ha unsynced")) {
+            ZR_LOG_E("%s: ha: the peer is silent but this node has not "
+                     "caught up with its store (ha_sync): it does not take "
+                     "over",
+                     self->name);
+        }
+        step = (zr__ha_step_t){self->state, -1, -1, false};
+    }
     s_apply(self, step, now);
     if (!step.serve) {
         zr__stat_add(&self->st_refused, 1);
@@ -515,6 +534,32 @@ int
 zr__ha_state(const zr__ha_t *self)
 {
     return (int) zr__stat_get(&self->st_state);
+}
+
+/* [ha_sync] */
+void
+zr__ha_set_listener(zr__ha_t *self, void (*fn)(void *, int), void *arg)
+{
+    self->listener = fn;
+    self->listener_arg = arg;
+}
+
+void
+zr__ha_set_synced(zr__ha_t *self, bool synced)
+{
+    self->unsynced = !synced;
+}
+
+bool
+zr__ha_peer_alive(const zr__ha_t *self)
+{
+    return zr__now_ms() < self->peer_expiry;
+}
+
+int
+zr__ha_heartbeat(const zr__ha_t *self)
+{
+    return self->heartbeat;
 }
 
 /* ---------------------------------------------------------------------

@@ -1293,6 +1293,12 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     s_settle(self, s);
 }
 
+zr__titanic_t *
+zr__mdp_titanic(zr__mdp_t *self)
+{
+    return self->titanic; /* [ha_sync] */
+}
+
 int
 zr__mdp_set_titanic(zr__mdp_t *self, zr__titanic_t *titanic)
 {
@@ -1459,6 +1465,9 @@ zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out, size_t max)
     }
     if (self->titanic && k < max) {
         out[k++] = zr__titanic_section(self->titanic); /* titanic */
+    }
+    if (k < max && zr__titanic_sync_section(self->titanic, &out[k])) {
+        k++; /* [ha_sync] */
     }
     zr__mdp_t *m = (zr__mdp_t *) self;
     size_t n = atomic_load_explicit(&m->nslots, memory_order_acquire);

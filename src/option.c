@@ -337,6 +337,49 @@ s_set_ha_heartbeat(zr_device_t *self, const s_value_t *v)
     return o ? 0 : -1;
 }
 
+/* [ha_sync] Titanic on a pair: replication (titanic.c). */
+static int
+s_set_ha_sync(zr_device_t *self, const s_value_t *v)
+{
+    zr__ha_opts_t *o = zr__device_ha_opts(self);
+    if (o) {
+        o->sync = v->n == 0 ? 1 : 0; /* yes|no */
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_ha_sync_endpoints(zr_device_t *self, const char *text, bool bind)
+{
+    zr__ha_opts_t *o = zr__device_ha_opts(self);
+    if (!o) {
+        return -1;
+    }
+    char err[300];
+    zr_endpoints_t *eps = zr_endpoints_parse(text, bind, err, sizeof err);
+    if (!eps) {
+        zr__device_errorf(self, "%s", err);
+        errno = EINVAL;
+        return -1;
+    }
+    zr_endpoints_t **slot = bind ? &o->sync_bind : &o->sync_peer;
+    zr_endpoints_destroy(slot);
+    *slot = eps;
+    return 0;
+}
+
+static int
+s_set_ha_sync_bind(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_ha_sync_endpoints(self, v->text, true);
+}
+
+static int
+s_set_ha_sync_peer(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_ha_sync_endpoints(self, v->text, false);
+}
+
 /* ---------------------------------------------------------------------
  * A majordomo's durable requests (titanic.c).
  */
@@ -931,6 +974,36 @@ static const s_option_t s_options[] = {
               .help = "with ha: each node sends its state this often; a "
                       "peer silent for two of them is dead (a failover then "
                       "takes up to two heartbeats and a client's retry)"}},
+    /* [ha_sync] Titanic on a pair (titanic.c, docs/SCALING.md). */
+    {.set = s_set_ha_sync,
+     .info = {.name = "ha_sync",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "yes|no",
+              .types = S_MDP,
+              .fallback = "yes",
+              .choices = "yes|no",
+              .help = "with ha and titanic: yes, a durable request is "
+                      "acknowledged only once the passive node has "
+                      "committed it too (or after two ha_heartbeat "
+                      "without its answer, counted ha_sync.degraded); no, "
+                      "once committed here, the passive node following "
+                      "without being waited for"}},
+    {.set = s_set_ha_sync_bind,
+     .info = {.name = "ha_sync_bind",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_MDP,
+              .help = "with ha and titanic: this node's replication "
+                      "endpoint, a ROUTER the peer's ha_sync_peer connects "
+                      "to (a bare endpoint binds)"}},
+    {.set = s_set_ha_sync_peer,
+     .info = {.name = "ha_sync_peer",
+              .kind = ZR_OPT_TEXT,
+              .arg = "EP",
+              .types = S_MDP,
+              .help = "with ha and titanic: the other node's ha_sync_bind, "
+                      "which this node's DEALER connects to (a bare "
+                      "endpoint connects)"}},
     {.set = s_set_sync,
      .info = {.name = "sync",
               .kind = ZR_OPT_ENDPOINTS,

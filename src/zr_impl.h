@@ -851,6 +851,10 @@ typedef struct {
     int heartbeat;        /* ms */
     zr_endpoints_t *bind; /* ha_bind: its PUB (a bare endpoint binds) */
     zr_endpoints_t *peer; /* ha_peer: its SUB (a bare endpoint connects) */
+    /* [ha_sync] titanic on a pair: -1 unset (yes), 0 no, 1 yes */
+    int sync;
+    zr_endpoints_t *sync_bind; /* ha_sync_bind: its ROUTER (binds) */
+    zr_endpoints_t *sync_peer; /* ha_sync_peer: its DEALER (connects) */
 } zr__ha_opts_t;
 /* The device's ha options, for option.c to set one by one. */
 zr__ha_opts_t *zr__device_ha_opts(zr_device_t *self);
@@ -873,6 +877,15 @@ void zr__ha_destroy(zr__ha_t **self_p);
 bool zr__ha_client_request(zr__ha_t *self);
 /* Its state now (any thread). */
 int zr__ha_state(const zr__ha_t *self);
+/* [ha_sync] FN(ARG, state) after each change of state (device thread). */
+void zr__ha_set_listener(zr__ha_t *self, void (*fn)(void *, int), void *arg);
+/* [ha_sync] A passive node takes over only while SYNCED (its store has
+ * all the active one acknowledged); a node starts synced. */
+void zr__ha_set_synced(zr__ha_t *self, bool synced);
+/* [ha_sync] Heard from the peer in the last two heartbeats (device
+ * thread); the heartbeat (ms). */
+bool zr__ha_peer_alive(const zr__ha_t *self);
+int zr__ha_heartbeat(const zr__ha_t *self);
 /* Its section of the stats table ("ha"). */
 zr__stat_section_t zr__ha_section(const zr__ha_t *self);
 
@@ -885,6 +898,7 @@ typedef struct {
     const char *dir;    /* NULL: no Titanic */
     uint64_t max_bytes; /* the LMDB map's size */
     bool commit_each;   /* one commit per request (else: group commit) */
+    bool ha;            /* [ha_sync] on a pair: dispatch only while active */
 } zr__titanic_opts_t;
 /* A stored request for service SVC (LEN bytes) goes to the broker: its
  * body is FRAMES from AT on (the handler takes them); UUID is its
@@ -916,12 +930,23 @@ void zr__titanic_reply(zr__titanic_t *self, const char *uuid, zr__msg_t *reply);
 void zr__titanic_commit(zr__titanic_t *self);
 /* Its section of the stats table ("titanic"). */
 zr__stat_section_t zr__titanic_section(const zr__titanic_t *self);
+/* [ha_sync] Replicate to the other node of HA's pair over OPTS->sync_bind
+ * (a ROUTER) and OPTS->sync_peer (a DEALER), sockets on CTX, and follow
+ * HA's state (dispatch when active; catch up when passive). -1 with why
+ * in ERR. */
+int zr__titanic_sync(zr__titanic_t *self, void *ctx, zr__ha_t *ha,
+                     const zr__ha_opts_t *opts, char *err, size_t errlen);
+/* [ha_sync] Its section ("ha_sync") into OUT: false when not on a pair. */
+bool zr__titanic_sync_section(const zr__titanic_t *self,
+                              zr__stat_section_t *out);
 /* The device's Titanic options, for option.c (NULL: not a majordomo). */
 zr__titanic_opts_t *zr__device_titanic_opts(zr_device_t *self);
 int zr__device_set_titanic_dir(zr_device_t *self, const char *dir);
 /* mdp.c: SELF stores durable requests in TITANIC (taken: destroyed with
  * SELF); stored ones with no reply are dispatched now. */
 int zr__mdp_set_titanic(zr__mdp_t *self, zr__titanic_t *titanic);
+/* [ha_sync] Its store, or NULL. */
+zr__titanic_t *zr__mdp_titanic(zr__mdp_t *self);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), one implementation for

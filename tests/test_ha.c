@@ -120,7 +120,8 @@ test_options(void)
     zr_device_t *str = zr_device_new(ctx, ZR_STREAMER, "ho-s");
     ZR_FAIL(zr_device_set(str, "ha_bind", "@inproc://x"), EINVAL);
     zr_device_destroy(&str);
-    /* A majordomo: not with titanic (no ha_sync: the stores differ). */
+    /* [ha_sync] A majordomo with titanic: only with the replication
+     * link (the passive node keeps a copy of the store). */
     zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "ho-m");
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ho-m"));
     ZR_PASS(zr_device_set(mdp, "ha", "backup"));
@@ -129,8 +130,23 @@ test_options(void)
     ZR_PASS(zr_device_set(mdp, "titanic", "/tmp/zrt-ha-titanic-unused"));
     ZR_FAIL(zr_device_open(mdp), EINVAL);
     printf("     with titanic: %s\n", zr_device_error(mdp));
-    ZR_CHECK(strstr(zr_device_error(mdp), "ha and titanic"));
+    ZR_CHECK(strstr(zr_device_error(mdp), "ha_sync_bind"));
+    ZR_FAIL(zr_device_set(mdp, "ha_sync", "maybe"), EINVAL);
     zr_device_destroy(&mdp);
+    /* ha_sync without titanic, or on a queue: refused. */
+    mdp = zr_device_new(ctx, ZR_MAJORDOMO, "ho-m2");
+    ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ho-m2"));
+    ZR_PASS(zr_device_set(mdp, "ha", "backup"));
+    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://ho-m2-state"));
+    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://ho-m2-peer"));
+    ZR_PASS(zr_device_set(mdp, "ha_sync", "no"));
+    ZR_FAIL(zr_device_open(mdp), EINVAL);
+    printf("     ha_sync without titanic: %s\n", zr_device_error(mdp));
+    ZR_CHECK(strstr(zr_device_error(mdp), "both ha and titanic"));
+    zr_device_destroy(&mdp);
+    zr_device_t *q0 = zr_device_new(ctx, ZR_QUEUE, "ho-q0");
+    ZR_FAIL(zr_device_set(q0, "ha_sync_bind", "@inproc://x"), EINVAL);
+    zr_device_destroy(&q0);
 
     zr_device_t *q = zr_device_new(ctx, ZR_QUEUE, "ho-q");
     ZR_FAIL(zr_device_set(q, "ha", "master"), EINVAL);

@@ -63,6 +63,12 @@ s_set_new(s_set_t *set)
     snprintf(set->store, sizeof set->store, "/tmp/zrt-http-titanic-XXXXXX");
     ZR_CHECK(mkdtemp(set->store) != NULL);
     ZR_PASS(zr_device_set(mdp, "titanic", set->store));
+    /* [ha_sync] On a pair (its peer need not exist): ha_sync metrics. */
+    ZR_PASS(zr_device_set(mdp, "ha", "primary"));
+    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://ht-mdp-state"));
+    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://ht-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "ha_sync_bind", "@inproc://ht-mdp-sync"));
+    ZR_PASS(zr_device_set(mdp, "ha_sync_peer", "inproc://ht-mdp-sync-peer"));
     ZR_PASS(zr_device_start(mdp));
     set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
     zrt_connect(set->worker, "inproc://ht-mdp");

@@ -257,6 +257,12 @@ test_rows(void)
     char store[] = "/tmp/zrt-stats-titanic-XXXXXX";
     ZR_CHECK(mkdtemp(store) != NULL);
     ZR_PASS(zr_device_set(mdp, "titanic", store));
+    /* [ha_sync] On a pair (its peer need not exist): the "ha_sync" rows. */
+    ZR_PASS(zr_device_set(mdp, "ha", "primary"));
+    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://st-mdp-state"));
+    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://st-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "ha_sync_bind", "@inproc://st-mdp-sync"));
+    ZR_PASS(zr_device_set(mdp, "ha_sync_peer", "inproc://st-mdp-sync-peer"));
     ZR_PASS(zr_device_start(mdp));
     void *worker = zrt_socket(ctx, ZMQ_DEALER);
     zrt_connect(worker, "inproc://st-mdp");

@@ -36,7 +36,7 @@ class Node:
     NAME; PEER_ADDR is the other node's host address."""
 
     def __init__(self, net, name, peer_addr, zrelay, tmp, heartbeat,
-                 kind="queue"):
+                 kind="queue", extra=()):
         self.net, self.name, self.zrelay = net, name, zrelay
         addr = net.addr(name)
         self.front = "tcp://%s:%d" % (addr, FRONT)
@@ -46,7 +46,7 @@ class Node:
         self.argv = [zrelay, kind, "--ha", name,
                      "--ha-bind", "@tcp://%s:%d" % (addr, STATE),
                      "--ha-peer", "tcp://%s:%d" % (peer_addr, STATE),
-                     "--ha-heartbeat", heartbeat,
+                     "--ha-heartbeat", heartbeat] + list(extra) + [
                      "--control", "@" + self.ctl, "@" + self.front]
         if kind == "queue":
             self.argv.append("@" + self.back)
