@@ -1286,7 +1286,7 @@ s_router_ready(void *arg)
             memcpy(self->peer_id, zmq_msg_data(&m.frames[0]),
                    self->peer_id_len);
             self->lagging = true; /* until it has the last group */
-            self->acked = 0;
+            self->acked = self->seq; /* the snapshot has them all */
             s_snapshot(self);
             s_lag_publish(self);
         }
@@ -1295,8 +1295,10 @@ s_router_ready(void *arg)
             if (seq > self->seq) {
                 continue; /* not ours */
             }
-            self->acked = seq > self->acked ? seq : self->acked;
-            zr__stat_add(&self->st_sync_acked, 1);
+            if (seq > self->acked) {
+                zr__stat_add(&self->st_sync_acked, seq - self->acked);
+                self->acked = seq;
+            }
             s_release_upto(self, self->acked);
             if (self->lagging && self->acked == self->seq) {
                 self->lagging = false;
@@ -1635,7 +1637,7 @@ static const zr__stat_t s_sync_rows[] = {
           "node."),
     S_ROW("groups.acked", "ha_sync_groups_acked_total", ZR__STAT_COUNTER,
           st_sync_acked,
-          "The passive node's answers: a group committed there."),
+          "Groups the passive node answered for: committed there too."),
     S_ROW("groups.applied", "ha_sync_groups_applied_total", ZR__STAT_COUNTER,
           st_sync_applied,
           "Groups from the active node committed here (this node passive)."),

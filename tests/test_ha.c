@@ -567,6 +567,186 @@ test_mdp_pair(void)
     zmq_ctx_term(ctx);
 }
 
+/* ---------------------------------------------------------------------
+ * [ha_sync] Titanic on a majordomo pair: the store replicated.
+ */
+
+/* DEV's STATS ha_sync.KEY as text (a flag: 1/0). */
+static bool
+s_sync_is(zr_device_t *dev, const char *key, const char *want)
+{
+    char *text = zr_device_stats_json(dev);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    ZR_CHECK(root != NULL);
+    cJSON *o = cJSON_GetObjectItem(root, "ha_sync");
+    char path[64];
+    snprintf(path, sizeof path, "%s", key);
+    for (char *save = NULL, *k = strtok_r(path, ".", &save); k && o;
+         k = strtok_r(NULL, ".", &save)) {
+        o = cJSON_GetObjectItem(o, k);
+    }
+    ZR_CHECKF(o != NULL, "no ha_sync.%s in STATS", key);
+    char got[64];
+    if (cJSON_IsBool(o)) {
+        snprintf(got, sizeof got, "%d", cJSON_IsTrue(o));
+    }
+    else {
+        snprintf(got, sizeof got, "%.0f", o->valuedouble);
+    }
+    cJSON_Delete(root);
+    return strcmp(got, want) == 0;
+}
+
+/* A majordomo NAME of ROLE with titanic in DIR/NAME, replicating to
+ * PEER's SYNC_PEER endpoint (NULL: PEER's own). */
+static zr_device_t *
+s_titanic_node(void *ctx, const char *name, const char *role,
+               const char *peer, const char *dir, const char *sync_peer)
+{
+    char front[64], bind[64], conn[64], sbind[64], sconn[64], store[300];
+    snprintf(front, sizeof front, "@inproc://%s", name);
+    snprintf(bind, sizeof bind, "@inproc://%s-state", name);
+    snprintf(conn, sizeof conn, "inproc://%s-state", peer);
+    snprintf(sbind, sizeof sbind, "@inproc://%s-sync", name);
+    snprintf(sconn, sizeof sconn, "inproc://%s-sync",
+             sync_peer ? sync_peer : peer);
+    snprintf(store, sizeof store, "%s/%s", dir, name);
+    zr_device_t *dev = zr_device_new(ctx, ZR_MAJORDOMO, name);
+    ZR_CHECK(dev != NULL);
+    ZR_PASS(zr_device_set_frontend(dev, front));
+    const char *kv[] = {"ha",           role,  "ha_bind",      bind,
+                        "ha_peer",      conn,  "ha_heartbeat", S_HB,
+                        "titanic",      store, "ha_sync_bind", sbind,
+                        "ha_sync_peer", sconn, NULL};
+    for (const char **k = kv; *k; k += 2) {
+        if (zr_device_set(dev, k[0], k[1]) != 0) {
+            ZR_FAILF("%s = %s: %s", k[0], k[1], zr_device_error(dev));
+        }
+    }
+    if (zr_device_start(dev) != 0) {
+        ZR_FAILF("start: %s", zr_device_error(dev));
+    }
+    return dev;
+}
+
+/* A Titanic call on a new REQ at ENDPOINT: SVC with ARG (and BODY);
+ * the status into STATUS and the next frame (if any) into OUT. */
+static void
+s_titanic_call(void *ctx, const char *endpoint, const char *svc,
+               const char *arg, const char *body, char *status, char *out,
+               size_t len)
+{
+    void *req = zrt_socket(ctx, ZMQ_REQ);
+    zrt_connect(req, endpoint);
+    ZR_SENDMORE(req, "MDPC01");
+    ZR_SENDMORE(req, svc);
+    if (body) {
+        ZR_SENDMORE(req, arg);
+        ZR_SEND(req, body);
+    }
+    else {
+        ZR_SEND(req, arg);
+    }
+    ZR_CHECKF(zrt_readable(req, ZRT_DEADLINE_MS), "no answer to %s", svc);
+    ZR_RECV(req, "MDPC01");
+    ZR_RECV(req, svc);
+    zrt_recv_str(req, status, 8);
+    out[0] = 0;
+    int more = 0;
+    size_t sz = sizeof more;
+    zmq_getsockopt(req, ZMQ_RCVMORE, &more, &sz);
+    if (more) {
+        zrt_recv_str(req, out, len);
+    }
+    zmq_close(req);
+}
+
+static void
+test_titanic_pair(void)
+{
+    char dir[] = "/tmp/zrt-ha-sync-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *p = s_titanic_node(ctx, "ht-p", "primary", "ht-b", dir, NULL);
+    zr_device_t *b = s_titanic_node(ctx, "ht-b", "backup", "ht-p", dir, NULL);
+    /* The backup follows, asks for the store, and has it. */
+    ZR_WAIT(s_is(p, "state", "active") && s_is(b, "state", "passive") &&
+                s_sync_is(b, "synced", "1"),
+            ZRT_DEADLINE_MS);
+    /* No worker anywhere: the request stays stored, no reply. */
+    char status[8], uuid[64];
+    s_titanic_call(ctx, "inproc://ht-p", "titanic.request", "echo", "durable",
+                   status, uuid, sizeof uuid);
+    ZR_CHECKF(strcmp(status, "200") == 0, "titanic.request: %s", status);
+    ZR_CHECK(strlen(uuid) == 32);
+    /* Acknowledged after the passive node committed it. */
+    ZR_CHECK(s_sync_is(b, "groups.applied", "1"));
+    ZR_CHECK(s_sync_is(p, "groups.acked", "1"));
+    ZR_CHECK(s_sync_is(p, "degraded", "0"));
+    /* The primary goes; the backup takes over and has the request. */
+    zr_device_destroy(&p);
+    ZR_WAIT(s_is(b, "peer_alive", "0"), ZRT_DEADLINE_MS);
+    char reply[64];
+    s_titanic_call(ctx, "inproc://ht-b", "titanic.reply", uuid, NULL, status,
+                   reply, sizeof reply);
+    ZR_CHECK(s_is(b, "state", "active"));
+    ZR_CHECKF(strcmp(status, "300") == 0,
+              "titanic.reply after the failover: %s (not 300: stored, no "
+              "reply yet)",
+              status);
+    /* It dispatches it: a worker there answers, the reply is stored. */
+    void *w = s_mdp_worker(ctx, "inproc://ht-b");
+    ZR_CHECK(s_mdp_serve(w, ZRT_DEADLINE_MS));
+    int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
+    for (;;) {
+        s_titanic_call(ctx, "inproc://ht-b", "titanic.reply", uuid, NULL,
+                       status, reply, sizeof reply);
+        if (strcmp(status, "200") == 0) {
+            break;
+        }
+        ZR_CHECKF(strcmp(status, "300") == 0 && zrt_now_ms() < end,
+                  "titanic.reply: %s", status);
+        zmq_poll(NULL, 0, 10);
+    }
+    ZR_CHECK(strcmp(reply, "durable") == 0);
+    zmq_close(w);
+    zr_device_destroy(&b);
+    zmq_ctx_term(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ZR_CHECK(system(cmd) == 0);
+}
+
+/* A passive node that has not caught up does not take over. */
+static void
+test_titanic_unsynced(void)
+{
+    char dir[] = "/tmp/zrt-ha-unsynced-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    void *ctx = zmq_ctx_new();
+    /* The backup's replication link leads nowhere. */
+    zr_device_t *p = s_titanic_node(ctx, "hu-p", "primary", "hu-b", dir, NULL);
+    zr_device_t *b =
+        s_titanic_node(ctx, "hu-b", "backup", "hu-p", dir, "hu-nowhere");
+    ZR_WAIT(s_is(p, "state", "active") && s_is(b, "state", "passive"),
+            ZRT_DEADLINE_MS);
+    ZR_WAIT(s_sync_is(b, "hellos", "2"), ZRT_DEADLINE_MS);
+    ZR_CHECK(s_sync_is(b, "synced", "0"));
+    zr_device_destroy(&p);
+    ZR_WAIT(s_is(b, "peer_alive", "0"), ZRT_DEADLINE_MS);
+    void *req = s_mdp_ask(ctx, "inproc://hu-b", "to the backup");
+    ZR_WAIT(s_is(b, "refused", "1"), ZRT_DEADLINE_MS);
+    ZR_CHECK(s_is(b, "state", "passive"));
+    ZR_CHECK(s_is(b, "transitions.failover", "0"));
+    zmq_close(req);
+    zr_device_destroy(&b);
+    zmq_ctx_term(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ZR_CHECK(system(cmd) == 0);
+}
+
 ZR_TESTS = {
     {"ha state machine as the Guide", test_fsm},
     {"ha options and their errors", test_options},
@@ -575,6 +755,10 @@ ZR_TESTS = {
     {"ha alone: a backup never, a primary after 2 beats", test_alone},
     {"ha conflicts settled, restarts followed, bad beats", test_conflicts},
     {"ha majordomo pair: refused, then failover", test_mdp_pair},
+    {"ha_sync: acked once the passive has it, kept on failover",
+     test_titanic_pair},
+    {"ha_sync: a passive that has not caught up stays passive",
+     test_titanic_unsynced},
     {NULL, NULL}};
 
 ZR_MAIN
