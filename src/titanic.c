@@ -1456,6 +1456,15 @@ s_on_state(void *arg, int state)
         /* A failover (or the start): what is stored with no reply goes
          * to its service; in the timer, not inside the request that made
          * this node active. */
+        if (from == ZR__HA_PASSIVE && !self->synced) {
+            /* The peer restarted (Binary Star's peer_restart) before
+             * this node caught up: it serves what it has; what only the
+             * peer had is lost when the peer catches up from here. */
+            ZR_LOG_E("%s: ha_sync: active without having caught up with "
+                     "the peer's store: requests only the peer had are "
+                     "lost",
+                     self->name);
+        }
         self->in_snapshot = false;
         self->peer_id_len = 0;
         self->recover_pending = true;
