@@ -29,6 +29,7 @@ typedef struct {
     zr_device_t *devs[5];
     zr__devview_t views[5];
     void *worker; /* a majordomo service's, so its rows show */
+    void *peer;   /* [federation] a peer's state flow, likewise */
     size_t n;
 } s_set_t;
 
@@ -53,6 +54,12 @@ s_set_new(s_set_t *set)
     zr_device_t *mdp = zr_device_new(set->ctx, ZR_MAJORDOMO, "ht-mdp");
     ZR_CHECK(mdp != NULL);
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ht-mdp"));
+    /* [federation] A peer's state flow (a PUB here): its federation and
+     * peers.NAME rows show. */
+    void *peer = zrt_socket(set->ctx, ZMQ_PUB);
+    ZR_PASS(zmq_bind(peer, "inproc://ht-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peers", "inproc://ht-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peer_bind", "inproc://ht-mdp-state"));
     ZR_PASS(zr_device_start(mdp));
     set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
     zrt_connect(set->worker, "inproc://ht-mdp");
@@ -62,8 +69,14 @@ s_set_new(s_set_t *set)
     ZR_SEND(set->worker, "echo");
     int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
     for (;;) {
+        /* ["ZRFED01", name, its MDP endpoint, heartbeat ms, (svc, n)*] */
+        ZR_SENDMORE(peer, "ZRFED01");
+        ZR_SENDMORE(peer, "peer1");
+        ZR_SENDMORE(peer, "inproc://ht-mdp-peer1");
+        ZR_SEND(peer, "60000");
         char *text = zr_device_stats_json(mdp);
-        bool ready = strstr(text, "\"echo\"") != NULL;
+        bool ready = strstr(text, "\"echo\"") != NULL &&
+                     strstr(text, "\"peer1\"") != NULL;
         free(text);
         if (ready) {
             break;
@@ -71,6 +84,7 @@ s_set_new(s_set_t *set)
         ZR_CHECKF(zrt_now_ms() < end, "the mdp service never showed");
         zmq_poll(NULL, 0, 20);
     }
+    set->peer = peer;
     set->devs[set->n] = mdp;
     set->views[set->n] = (zr__devview_t){"ht-mdp", mdp};
     set->n++;
@@ -80,6 +94,7 @@ static void
 s_set_destroy(s_set_t *set)
 {
     zmq_close(set->worker);
+    zmq_close(set->peer);
     for (size_t i = 0; i < set->n; i++) {
         zr_device_destroy(&set->devs[i]);
     }
