@@ -61,7 +61,9 @@
 typedef struct {
     char *name;
     size_t len;
-    uint64_t ready; /* advertised, lowered by each request sent */
+    uint64_t advertised; /* in the peer's last state message */
+    uint64_t ready;      /* that, lowered by each request sent, raised
+                            again by each reply (its worker is free) */
 } s_offer_t;
 
 /* A forwarded request: on its peer's list and in the hash by SEQ. */
@@ -434,7 +436,7 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
             break;
         }
         memcpy(o->name, s_fdata(m, 4 + 2 * i), o->len);
-        o->ready = (uint64_t) s_number(m, 5 + 2 * i);
+        o->ready = o->advertised = (uint64_t) s_number(m, 5 + 2 * i);
         ready += o->ready;
         p->noffers++;
     }
@@ -534,6 +536,19 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
     memcpy(svc, f->service, len);
     free(f);
     zr__mdp_fed_answer(self->mdp, req, svc, len, m, 5);
+    /* The worker that answered is free again: one more for the estimate
+     * (at most what the peer advertised), and a request waiting here for
+     * the service may go, without waiting for the next state message. */
+    for (size_t k = 0; from->alive && k < from->noffers; k++) {
+        s_offer_t *o = &from->offers[k];
+        if (o->len == len && memcmp(o->name, svc, len) == 0) {
+            if (o->ready < o->advertised) {
+                o->ready++;
+                zr__mdp_fed_offer(self->mdp, svc, len);
+            }
+            break;
+        }
+    }
 }
 
 static void

@@ -762,7 +762,9 @@ static const s_option_t s_options[] = {
                       "forever)"}},
     {.set = s_set_peers,
      .info = {.name = "peers",
-              .kind = ZR_OPT_ENDPOINTS,
+              /* Text: its bare endpoints connect, where a device's
+               * endpoints bind (config.c checks binds by that kind). */
+              .kind = ZR_OPT_TEXT,
               .arg = "EPS",
               .types = 1u << ZR_MAJORDOMO,
               .fallback = "none",
