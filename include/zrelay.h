@@ -518,6 +518,156 @@ ZR_EXPORT int zr_curve_client(void *socket, const char *server_key,
 ZR_EXPORT int zr_plain_client(void *socket, const char *user,
                               const char *password, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------------
+ * Majordomo clients and workers (docs/MAJORDOMO.md, "Clients and workers
+ * in C and from the shell"): MDP/0.1 (RFC 7) and 0.2 (RFC 18) with the
+ * Guide's reliability built in. The client resends a request that got no
+ * reply within its timeout on a new socket, to the next broker of its
+ * list (Lazy Pirate); the worker heartbeats, takes the broker for dead
+ * after `liveness` silent heartbeats and connects again (new socket,
+ * READY). Each object is used by one thread at a time, as its socket is.
+ */
+
+/* A request or reply body: frames of bytes. Frames added are copied in;
+ * data read from one stays the message's until it is cleared, changed
+ * or destroyed. */
+typedef struct zr_mdp_msg_t zr_mdp_msg_t;
+/* An empty message; NULL with ENOMEM. */
+ZR_EXPORT zr_mdp_msg_t *zr_mdp_msg_new(void);
+/* Frees the frames and the message; accepts NULL, sets *SELF_P NULL. */
+ZR_EXPORT void zr_mdp_msg_destroy(zr_mdp_msg_t **self_p);
+/* Append a frame holding a copy of DATA (SIZE bytes; NULL when 0), or of
+ * TEXT without its terminating NUL. -1 with ENOMEM. */
+ZR_EXPORT int zr_mdp_msg_add(zr_mdp_msg_t *self, const void *data, size_t size);
+ZR_EXPORT int zr_mdp_msg_addstr(zr_mdp_msg_t *self, const char *text);
+/* How many frames; frame I's bytes and length (NULL and 0 past the end).
+ * The bytes are not NUL-terminated. */
+ZR_EXPORT size_t zr_mdp_msg_frames(const zr_mdp_msg_t *self);
+ZR_EXPORT const void *zr_mdp_msg_data(const zr_mdp_msg_t *self, size_t i);
+ZR_EXPORT size_t zr_mdp_msg_size(const zr_mdp_msg_t *self, size_t i);
+/* Drop every frame; the message stays usable. */
+ZR_EXPORT void zr_mdp_msg_clear(zr_mdp_msg_t *self);
+
+typedef struct zr_mdp_client_t zr_mdp_client_t;
+/* A client of the brokers at ENDPOINTS[0..N-1] ("tcp://host:5555"; a
+ * leading '>' is allowed; each is checked here, none is bound), using
+ * CTX (NULL: a context of its own, for inproc brokers pass theirs). It
+ * connects to ENDPOINTS[0] at its first request. NULL with EINVAL when
+ * N is 0 or an endpoint is not one ZeroMQ can connect to. */
+ZR_EXPORT zr_mdp_client_t *
+zr_mdp_client_new(void *ctx, const char *const *endpoints, size_t n);
+/* Closes the socket at once (a request still queued is dropped); accepts
+ * NULL, sets *SELF_P NULL. */
+ZR_EXPORT void zr_mdp_client_destroy(zr_mdp_client_t **self_p);
+/* How long one attempt waits for the reply, in ms (>= 1; default 2500);
+ * with MDP/0.2 each PARTIAL starts the wait again. */
+ZR_EXPORT int zr_mdp_client_set_timeout(zr_mdp_client_t *self, int msecs);
+/* How many times a request that got no reply is sent again, each time on
+ * a new socket to the next endpoint (>= 0; default 3: 4 attempts). */
+ZR_EXPORT int zr_mdp_client_set_retries(zr_mdp_client_t *self, int retries);
+/* MDP/0.1 (MDPC01, the default) or 0.2 (MDPC02: PARTIAL and FINAL
+ * replies); -1 EINVAL otherwise. Takes effect at the next socket. */
+ZR_EXPORT int zr_mdp_client_set_version(zr_mdp_client_t *self, int version);
+/* CURVE to brokers that require it: SERVER_KEY is the broker's public
+ * certificate, CERT this client's (NAME_secret; NULL: a fresh key pair);
+ * see zr_curve_client. The files are read at each new socket. */
+ZR_EXPORT int zr_mdp_client_set_curve(zr_mdp_client_t *self,
+                                      const char *server_key, const char *cert);
+/* MDP/0.2: called with each PARTIAL reply's body as it comes (borrowed
+ * for the call); returning -1 abandons the request (-1 ECANCELED from
+ * zr_mdp_client_request). Without one, PARTIAL bodies are gathered into
+ * the reply before the FINAL's frames, as the broker does for a 0.1
+ * client. */
+typedef int(zr_mdp_partial_fn)(const zr_mdp_msg_t *body, void *arg);
+ZR_EXPORT void zr_mdp_client_set_partial_fn(zr_mdp_client_t *self,
+                                            zr_mdp_partial_fn *fn, void *arg);
+/* Send REQUEST (borrowed; at least one frame) to SERVICE and wait for the
+ * reply, whose body frames go to REPLY (cleared first). 0 on a reply.
+ * -1 with errno:
+ *   ETIMEDOUT  no reply after retries + 1 attempts of timeout ms each (or
+ *              a MDP/0.2 reply stopped coming after a PARTIAL: it is not
+ *              sent again, its PARTIALs were seen);
+ *   ETIME      the broker's error reply "ZRELAY-ERROR timeout ...": no
+ *              worker of SERVICE took it within its request_timeout;
+ *   EBUSY      "ZRELAY-ERROR busy ...": the service's queue is full;
+ *   EIO        "ZRELAY-ERROR failed ...": the workers it went to died
+ *              (zrelay mdp-worker: the command failed);
+ *   ESHUTDOWN  "ZRELAY-ERROR stopping ...": the broker stopped;
+ *   EPROTO     another "ZRELAY-ERROR CODE ..." reply;
+ *   ECANCELED  the partial callback returned -1;
+ *   EINTR      a signal interrupted the wait (not sent again);
+ *   EINVAL     no SERVICE or an empty REQUEST; ETERM, ENOMEM.
+ * On an error reply REPLY holds its one frame and zr_mdp_client_error
+ * its text. A request sent again may run twice on workers (at least
+ * once): the broker may have handed the first copy to a worker already.
+ * Replies to an earlier attempt never come back (its socket is gone). */
+ZR_EXPORT int zr_mdp_client_request(zr_mdp_client_t *self, const char *service,
+                                    const zr_mdp_msg_t *request,
+                                    zr_mdp_msg_t *reply);
+/* A descriptor (a signal handler's self-pipe) that makes a waiting
+ * zr_mdp_client_request return -1 EINTR when it becomes readable; the
+ * caller drains it. -1: none. */
+ZR_EXPORT void zr_mdp_client_set_wake_fd(zr_mdp_client_t *self, int fd);
+/* The last request's failure as text ("ZRELAY-ERROR busy ...", "no reply
+ * from tcp://... within 2500 ms, 4 attempts"); "" after a reply. */
+ZR_EXPORT const char *zr_mdp_client_error(const zr_mdp_client_t *self);
+/* The endpoint the next request goes to first (the one that answered
+ * last). */
+ZR_EXPORT const char *zr_mdp_client_endpoint(const zr_mdp_client_t *self);
+
+typedef struct zr_mdp_worker_t zr_mdp_worker_t;
+/* A worker of SERVICE (not "mmi.*") for the brokers at ENDPOINTS[0..N-1]
+ * (as for zr_mdp_client_new), using CTX (NULL: its own). It connects at
+ * zr_mdp_worker_connect or its first zr_mdp_worker_recv. NULL with
+ * EINVAL on a bad argument. */
+ZR_EXPORT zr_mdp_worker_t *zr_mdp_worker_new(void *ctx,
+                                             const char *const *endpoints,
+                                             size_t n, const char *service);
+/* Tells the broker DISCONNECT (given up to 1 s to go), closes; accepts
+ * NULL, sets *SELF_P NULL. */
+ZR_EXPORT void zr_mdp_worker_destroy(zr_mdp_worker_t **self_p);
+/* HEARTBEAT to the broker every MSECS while waiting for a request (>= 1;
+ * default 2500, the broker's default); the broker is dead when silent
+ * for LIVENESS heartbeats (>= 1; default 3); then, after RECONNECT ms
+ * (>= 0; default 2500; also between failed connects), a new socket to
+ * the next endpoint and READY again. Set the broker's to the same. */
+ZR_EXPORT int zr_mdp_worker_set_heartbeat(zr_mdp_worker_t *self, int msecs);
+ZR_EXPORT int zr_mdp_worker_set_liveness(zr_mdp_worker_t *self, int liveness);
+ZR_EXPORT int zr_mdp_worker_set_reconnect(zr_mdp_worker_t *self, int msecs);
+/* MDP/0.1 (MDPW01, the default) or 0.2 (MDPW02); before connecting. */
+ZR_EXPORT int zr_mdp_worker_set_version(zr_mdp_worker_t *self, int version);
+/* CURVE, as zr_mdp_client_set_curve. */
+ZR_EXPORT int zr_mdp_worker_set_curve(zr_mdp_worker_t *self,
+                                      const char *server_key, const char *cert);
+/* A descriptor (a signal handler's self-pipe) that makes a waiting
+ * zr_mdp_worker_recv return -1 EINTR when it becomes readable; the
+ * caller drains it. -1: none. */
+ZR_EXPORT void zr_mdp_worker_set_wake_fd(zr_mdp_worker_t *self, int fd);
+/* Connect now and send READY (zr_mdp_worker_recv does it when needed).
+ * -1 with errno (a bad endpoint, the CURVE files: zr_mdp_worker_error). */
+ZR_EXPORT int zr_mdp_worker_connect(zr_mdp_worker_t *self);
+/* Wait up to TIMEOUT ms (-1: for ever) for a request, heartbeating and
+ * reconnecting meanwhile: 0 and its body in REQUEST (cleared first); -1
+ * EAGAIN when the time ran out, EINTR on a signal or the wake fd, ETERM;
+ * EFSM while a request is open: answer it first (zr_mdp_worker_reply),
+ * as the broker gives this worker nothing more until then. */
+ZR_EXPORT int zr_mdp_worker_recv(zr_mdp_worker_t *self, zr_mdp_msg_t *request,
+                                 int timeout);
+/* MDP/0.2: a PARTIAL reply to the request received (BODY borrowed);
+ * -1 ENOTSUP with MDP/0.1, EFSM when no request is open. */
+ZR_EXPORT int zr_mdp_worker_partial(zr_mdp_worker_t *self,
+                                    const zr_mdp_msg_t *body);
+/* The reply (0.2: FINAL) to the request received (BODY borrowed, at least
+ * one frame); the worker is ready again. -1 EFSM when no request is
+ * open. */
+ZR_EXPORT int zr_mdp_worker_reply(zr_mdp_worker_t *self,
+                                  const zr_mdp_msg_t *body);
+/* Times READY was sent (1 after the first connect; each reconnect adds
+ * one). */
+ZR_EXPORT uint64_t zr_mdp_worker_connects(const zr_mdp_worker_t *self);
+/* Why the last call failed, or the last reconnect happened, as text. */
+ZR_EXPORT const char *zr_mdp_worker_error(const zr_mdp_worker_t *self);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,10 +92,15 @@ typedef struct s_worker {
     uint64_t id_hash;
     s_kind_t kind;
     s_state_t state;
-    bool gone;      /* unlinked; freed at the end of the engine's call */
-    int fd;         /* its connection (ZMQ_SRCFD); -1: none (inproc) */
-    char addr[64];  /* the peer's address, for the log; "" for inproc */
-    int64_t expiry; /* ppp: silent this long and it is gone */
+    bool gone; /* unlinked; freed at the end of the engine's call */
+    int fd;    /* its connection (ZMQ_SRCFD); -1: none (inproc) */
+    /* Its connection closed while it had a request: it is gone once the
+     * backend was read dry since (s_disconnected), so that its reply,
+     * queued before the close, is not taken for a late one. */
+    bool closed;
+    uint64_t closed_at; /* zr__engine_drained() then */
+    char addr[64];      /* the peer's address, for the log; "" for inproc */
+    int64_t expiry;     /* ppp: silent this long and it is gone */
     int64_t busy_since;
     s_request_t *inflight;
     zr__requests_t queue;         /* hash: requests for its keys */
@@ -131,6 +136,7 @@ struct zr__broker_t {
     zr__requests_t waiting; /* lru: no worker ready; hash: no worker at all */
     zr__requests_t orphans; /* to dispatch again at the end of this call */
     s_worker_t *graveyard;
+    size_t nclosed;           /* workers closed, not yet gone */
     s_ring_t ring;            /* hash */
     size_t nstate[S_NSTATES]; /* workers per state */
     size_t nqueued;           /* requests in the workers' queues */
@@ -523,6 +529,7 @@ s_worker_gone(zr__broker_t *self, s_worker_t *w, const char *why)
         s_ring_remove(&self->ring, w);
     }
     w->gone = true;
+    self->nclosed -= w->closed;
     w->list_next = self->graveyard;
     self->graveyard = w;
     zr__stat_add(&self->st_expired, 1);
@@ -813,6 +820,11 @@ s_on_reply(zr__broker_t *self, s_worker_t *w, zr__msg_t *msg, size_t skip,
         zr__msg_remove(msg, 0);
     }
     zr__stat_add(&self->st_answered, 1);
+    if (w->closed) {
+        /* Its last word: its connection closed after this reply. */
+        s_worker_gone(self, w, "is gone (its connection closed)");
+        return ZR__SEND;
+    }
     s_set_state(self, w, S_NONE);
     s_worker_idle(self, w);
     return ZR__SEND;
@@ -850,6 +862,16 @@ s_disconnected(void *arg, int fd)
     zr__broker_t *self = arg;
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *w = self->workers[i];
+        if (w->fd == fd && w->inflight) {
+            /* Its reply may be queued in the backend still: it goes once
+             * the backend was read dry (s_check). */
+            w->closed = true;
+            w->closed_at = zr__engine_drained(self->engine, self->backend);
+            w->fd = -1; /* FD may be a new connection's soon */
+            self->nclosed++;
+            zr__engine_set_deadline(self->engine, zr__now_ms());
+            return;
+        }
         if (w->fd == fd) {
             s_worker_gone(self, w, "is gone (its connection closed)");
             s_end(self);
@@ -994,6 +1016,15 @@ static const char *
 s_check(zr__broker_t *self, s_worker_t *w, bool beat, int64_t now, bool *room,
         int64_t *next)
 {
+    if (w->closed) {
+        /* Its connection closed while it had a request (s_disconnected):
+         * gone once the backend was read dry since, its reply read. */
+        if (zr__engine_drained(self->engine, self->backend) > w->closed_at) {
+            return "is gone (its connection closed)";
+        }
+        *next = now; /* again after the next read */
+        return NULL;
+    }
     *room = beat && w->state == S_FULL; /* a REQ worker: try it again */
     if (beat && w->kind == S_PPP) {
         /* Idle or busy, a heartbeat also probes: a send to a worker

@@ -47,6 +47,9 @@ struct zr_device_t {
     zr__mdp_t *mdp; /* a majordomo's handler */
     char *peers, *peer_bind; /* [federation] a majordomo's (fed.c) */
     zr__fed_t *fed;
+    /* A majordomo's durable requests (titanic.c); DIR owned here. */
+    zr__titanic_opts_t titanic_opts;
+    char *titanic_dir;
     zr__limits_t limits;        /* [limits] */
     zr__monitor_t *monitors[S_ROLES]; /* by role, where there is one */
     zr__unended_t *unended[2];  /* [limits] their unended messages */
@@ -167,6 +170,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     if (type == ZR_MAJORDOMO) {
         self->broker_opts.heartbeat = 2500; /* RFC 7's example values */
     }
+    self->titanic_opts.max_bytes = 1024ULL * 1024 * 1024;
     self->max_msg_size = -1;
     self->linger = 1000;
     self->router_handover = ZR__HANDOVER_WORKERS;
@@ -230,6 +234,7 @@ zr_device_destroy(zr_device_t **self_p)
     if (self->name && self->engine) {
         zr__log_device(self->name, false);
     }
+    free(self->titanic_dir);
     free(self->name);
     free(self);
     *self_p = NULL;
@@ -463,6 +468,29 @@ zr__limits_t *
 zr__device_limits(zr_device_t *self)
 {
     return &self->limits;
+}
+
+zr__titanic_opts_t *
+zr__device_titanic_opts(zr_device_t *self)
+{
+    return self->type == ZR_MAJORDOMO ? &self->titanic_opts : NULL;
+}
+
+int
+zr__device_set_titanic_dir(zr_device_t *self, const char *dir)
+{
+    char *copy = self->type == ZR_MAJORDOMO && dir && *dir ? strdup(dir) : NULL;
+    if (!copy) {
+        zr__errf(self->error, sizeof self->error,
+                 self->type == ZR_MAJORDOMO ? "titanic: a directory is expected"
+                                            : "titanic applies to a majordomo");
+        errno = EINVAL;
+        return -1;
+    }
+    free(self->titanic_dir);
+    self->titanic_dir = copy;
+    self->titanic_opts.dir = copy;
+    return 0;
 }
 
 zr__broker_opts_t *
@@ -1186,6 +1214,26 @@ s_open_engine(zr_device_t *self)
         }
         if (self->monitors[S_FRONTEND]) {
             zr__mdp_watch(self->mdp, self->monitors[S_FRONTEND]);
+        }
+        if (self->titanic_opts.dir) {
+            /* Durable requests (titanic.c): a directory that cannot be
+             * opened stops the start, naming it and why. */
+            char err[400];
+            zr__titanic_t *t = zr__titanic_new(
+                self->engine, self->sockets[S_FRONTEND], self->name,
+                &self->titanic_opts, err, sizeof err);
+            if (!t) {
+                int e = errno;
+                zr__mdp_destroy(&self->mdp);
+                return s_open_failed(self, e, "%s", err);
+            }
+            if (zr__mdp_set_titanic(self->mdp, t) != 0) {
+                int e = errno;
+                zr__mdp_destroy(&self->mdp);
+                return s_open_failed(self, e,
+                                     "titanic: cannot read the store in '%s'",
+                                     self->titanic_opts.dir);
+            }
         }
         if (self->peers || self->peer_bind) { /* [federation] */
             zr_endpoints_t *fe = self->endpoints[S_FRONTEND];

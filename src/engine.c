@@ -61,6 +61,7 @@ typedef struct {
     zr__msg_t in_msg;             /* a message being read whole */
     uint64_t msgs, frames, bytes; /* read, not yet published */
     unsigned dry_turns;           /* turns in a row it had nothing */
+    uint64_t drained;             /* times it was read until it had none */
     /* [limits] The bounds of one whole message (UINT64_MAX: none), what
      * the one being read has so far, and messages dropped for going over
      * them, not yet published. */
@@ -365,6 +366,13 @@ zr__engine_parked(zr__engine_t *self, void *socket)
                   (d->out && zr__outlet_holding(d->out));
     d->parked = false;
     return parked;
+}
+
+uint64_t
+zr__engine_drained(zr__engine_t *self, void *socket)
+{
+    s_dir_t *d = s_dir_reading(self, socket);
+    return d ? d->drained : 0;
 }
 
 void
@@ -1069,6 +1077,7 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
             return st;
         }
         d->dry_turns = st == S_DRY ? d->dry_turns + 1 : 0;
+        d->drained += st == S_DRY;
         if (st == S_BUSY) {
             *busy = true;
         }

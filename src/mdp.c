@@ -117,7 +117,12 @@ typedef struct {
      * client's address (fed.c). */
     unsigned char hop[ZR__HOP_MAX];
     size_t hop_len;
+    bool titanic;    /* titanic: a stored request; CLIENT is its UUID */
 } s_request_t;
+
+/* titanic: a stored request waits until a worker takes it, whatever
+ * request_timeout (requests.c expires none that began to wait here). */
+#define S_NEVER (INT64_MAX / 4)
 
 struct s_worker;
 
@@ -143,6 +148,11 @@ typedef struct s_worker {
     int version;
     bool delim;
     int fd; /* its connection (ZMQ_SRCFD); -1: none (inproc) */
+    /* Its connection closed while it had a request: it goes once the
+     * socket was read dry since (s_disconnected), so that its reply,
+     * queued before the close, is not taken for a late one. */
+    bool closed;
+    uint64_t closed_at; /* zr__engine_drained() then */
     int64_t expiry;
     s_request_t *inflight;
     struct s_worker *bucket_next, *prev, *next;
@@ -157,17 +167,19 @@ struct zr__mdp_t {
     s_service_t *services[S_BUCKETS], *service_list;
     size_t nservices;
     s_worker_t *workers[S_BUCKETS], *worker_list;
-    size_t nworkers, nwaiting;
+    size_t nworkers, nwaiting, nclosed;
     int64_t next_beat;
     zr__fed_t *fed;              /* [federation] peers, or NULL (fed.c) */
+    /* titanic: durable requests, or NULL */
+    zr__titanic_t *titanic;
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
     _Atomic size_t nslots;       /* of the first S_SLOTS in use */
     atomic_bool other_used;
     _Atomic uint64_t st_services, st_workers, st_waiting, st_inflight,
-        st_requests, st_answered, st_partials, st_retried, st_failed,
-        st_timeouts, st_rejected, st_stopped, st_mmi, st_late, st_bad_frames,
-        st_bad_protocol, st_bad_command, st_unexpected, st_expired, st_gone,
-        st_disconnected, st_dropped;
+        st_requests, st_answered, st_partials, st_titanic, st_retried,
+        st_failed, st_timeouts, st_rejected, st_stopped, st_mmi, st_late,
+        st_bad_frames, st_bad_protocol, st_bad_command, st_unexpected,
+        st_expired, st_gone, st_disconnected, st_dropped;
 };
 
 /* ---------------------------------------------------------------------
@@ -314,6 +326,16 @@ s_slot(zr__mdp_t *self, const char *name, size_t len)
             for (char *c = s->path + 9; *c; c++) {
                 *c = *c == '.' ? '_' : *c;
             }
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(self->slots[i].path, s->path) == 0) {
+                    /* "a.b" after "a_b" (or the other way round): one
+                     * key, so the shared section. */
+                    memset(s, 0, sizeof *s);
+                    atomic_store_explicit(&self->other_used, true,
+                                          memory_order_release);
+                    return &self->slots[S_SLOTS];
+                }
+            }
             snprintf(s->labels, sizeof s->labels, "service=\"%.*s\"", (int) len,
                      name);
             atomic_store_explicit(&self->nslots, n + 1, memory_order_release);
@@ -396,6 +418,7 @@ s_service_settle_free(zr__mdp_t *self, s_service_t *s)
         s->next->prev = s->prev;
     }
     self->nservices--;
+    zr__stat_set(&self->st_services, self->nservices); /* without S now */
     free(s);
 }
 
@@ -430,6 +453,11 @@ s_fail(zr__mdp_t *self, s_request_t *r, const s_service_t *s, const char *code,
 {
     zr__msg_t m = {NULL, 0, 0};
     char body[256];
+    if (r->titanic) {
+        /* titanic: stored; at a restart it goes to a worker again. */
+        s_request_free(r);
+        return;
+    }
     snprintf(body, sizeof body, "ZRELAY-ERROR %s %s", code, text);
     if (s_client_header(&m, r->client, r->client_len, r->hop, r->hop_len,
                         r->client_delim, r->client_v, S_C2_FINAL, s->name,
@@ -524,7 +552,7 @@ s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
         zr__requests_push(&s->waiting, &r->base);
     }
     self->nwaiting++;
-    if (self->opts.request_timeout > 0) {
+    if (self->opts.request_timeout > 0 && !r->titanic) {
         zr__engine_set_deadline(self->engine,
                                 r->base.since + self->opts.request_timeout);
     }
@@ -535,15 +563,21 @@ s_wait(zr__mdp_t *self, s_service_t *s, s_request_t *r, bool front)
 static void
 s_requeue(zr__mdp_t *self, s_service_t *s, s_request_t *r)
 {
-    if (r->base.retries >= self->opts.retries) {
+    if (r->base.retries >= self->opts.retries && !r->titanic) {
         zr__stat_add(&self->st_failed, 1);
         zr__stat_add(&s->slot->failed, 1);
         s_fail(self, r, s, "failed",
                "the workers handling it failed; no more retries");
         return;
     }
+    /* PARTIALs held from the dead worker (0.1 client) belong to an
+     * answer that never finished: the next worker's starts afresh. */
+    zr__msg_destroy(&r->held);
     r->base.retries++;
-    r->base.since = zr__now_ms();
+    r->base.since = r->titanic ? S_NEVER : zr__now_ms();
+    /* titanic: the next worker starts over; the gone one's PARTIALs held
+     * so far are not part of its reply. */
+    zr__msg_clear(&r->held);
     zr__stat_add(&self->st_retried, 1);
     zr__stat_add(&s->slot->retried, 1);
     s_wait(self, s, r, true);
@@ -576,6 +610,7 @@ s_worker_remove(zr__mdp_t *self, s_worker_t *w, const char *why)
     }
     self->nworkers--;
     s->nworkers--;
+    self->nclosed -= w->closed;
     if (w->inflight) {
         s_requeue(self, s, w->inflight);
     }
@@ -631,6 +666,16 @@ s_disconnected(void *arg, int fd)
     zr__mdp_t *self = arg;
     for (s_worker_t *w = self->worker_list; w; w = w->next) {
         if (w->fd == fd) {
+            if (w->inflight) {
+                /* Its reply may be queued in the socket still: it goes
+                 * once the socket was read dry (s_closed_gone). */
+                w->closed = true;
+                w->closed_at = zr__engine_drained(self->engine, self->socket);
+                w->fd = -1; /* FD may be a new connection's soon */
+                self->nclosed++;
+                zr__engine_set_deadline(self->engine, zr__now_ms());
+                return;
+            }
             s_service_t *s = w->service;
             zr__stat_add(&self->st_gone, 1);
             s_worker_remove(self, w, "is gone (its connection closed)");
@@ -716,8 +761,15 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
         return ZR__DROP;
     }
     const char *name = s_data(msg, at);
+    bool mmi = len >= 4 && memcmp(name, "mmi.", 4) == 0; /* as READY */
+    if (!mmi && at + 1 >= msg->size) {
+        /* No body: malformed, not a request (counted as one, it would
+         * have no outcome). */
+        zr__stat_add(&self->st_bad_frames, 1);
+        return ZR__DROP;
+    }
     zr__stat_add(&self->st_requests, 1);
-    if (len > 4 && memcmp(name, "mmi.", 4) == 0) {
+    if (mmi) {
         zr__msg_t out = {NULL, 0, 0};
         if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
                             hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
@@ -732,8 +784,20 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
         zr__msg_move(msg, &out);
         return ZR__SEND;
     }
-    if (at + 1 >= msg->size) {
-        zr__stat_add(&self->st_bad_frames, 1); /* no body */
+    if (self->titanic && len > 8 && memcmp(name, "titanic.", 8) == 0) {
+        /* titanic: answered by titanic.c, at once or after a commit. */
+        zr__msg_t out = {NULL, 0, 0};
+        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
+                            hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
+                            hop ? zmq_msg_size((zmq_msg_t *) hop) : 0, delim, v,
+                            S_C2_FINAL, name, len) != 0) {
+            zr__msg_destroy(&out);
+            zr__stat_add(&self->st_dropped, 1);
+            return ZR__DROP;
+        }
+        zr__titanic_client(self->titanic, &out, name, len, msg, at + 1);
+        zr__msg_destroy(&out);
+        zr__stat_add(&self->st_titanic, 1);
         return ZR__DROP;
     }
     s_request_t *r = calloc(1, sizeof *r);
@@ -779,6 +843,35 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
     return ZR__DROP; /* its frames were taken; the rest are empty */
 }
 
+/* W's request in flight had its final reply: counted (with its service
+ * time) and freed; W is ready again, or gone if its connection closed
+ * after the reply (s_disconnected). */
+static void
+s_answered(zr__mdp_t *self, s_worker_t *w)
+{
+    s_request_t *r = w->inflight;
+    s_service_t *s = w->service;
+    int64_t took = zr__now_ms() - r->sent_at;
+    w->inflight = NULL;
+    s_request_free(r);
+    zr__stat_add(&self->st_answered, 1);
+    zr__stat_add(&s->slot->served, 1);
+    if (took > 0) {
+        zr__stat_add(&s->slot->time_ms, (uint64_t) took);
+        if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
+            atomic_store(&s->slot->time_max_ms, (uint64_t) took);
+        }
+    }
+    if (w->closed) {
+        zr__stat_add(&self->st_gone, 1);
+        s_worker_remove(self, w, "is gone (its connection closed)");
+    }
+    else {
+        s_set_state(self, w, S_IDLE);
+    }
+    s_settle(self, s);
+}
+
 /* A reply (PARTIAL or FINAL) from W for its request in flight: MSG
  * becomes the client's message, or is held (a PARTIAL for a 0.1 client). */
 static zr__verdict_t
@@ -788,6 +881,19 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
     s_request_t *r = w->inflight;
     s_service_t *s = w->service;
     zr__msg_t out = {NULL, 0, 0};
+    if (r->titanic) {
+        /* titanic: the PARTIALs and the FINAL, stored as one reply. */
+        if (s_take(&r->held, msg, at) != 0) {
+            zr__stat_add(&self->st_dropped, 1);
+        }
+        if (!final) {
+            zr__stat_add(&self->st_partials, 1);
+            return ZR__DROP;
+        }
+        zr__titanic_reply(self->titanic, (const char *) r->client, &r->held);
+        s_answered(self, w);
+        return ZR__DROP;
+    }
     if (!final && r->client_v == 1) {
         if (s_take(&r->held, msg, at) != 0) {
             zr__stat_add(&self->st_dropped, 1);
@@ -809,19 +915,7 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
         zr__stat_add(&self->st_partials, 1);
         return ZR__SEND;
     }
-    w->inflight = NULL;
-    int64_t took = zr__now_ms() - r->sent_at;
-    s_request_free(r);
-    zr__stat_add(&self->st_answered, 1);
-    zr__stat_add(&s->slot->served, 1);
-    if (took > 0) {
-        zr__stat_add(&s->slot->time_ms, (uint64_t) took);
-        if ((uint64_t) took > atomic_load(&s->slot->time_max_ms)) {
-            atomic_store(&s->slot->time_max_ms, (uint64_t) took);
-        }
-    }
-    s_set_state(self, w, S_IDLE);
-    s_settle(self, s);
+    s_answered(self, w);
     return ZR__SEND;
 }
 
@@ -870,6 +964,7 @@ s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         const char *name = s_data(msg, at + 1);
         s_service_t *s = NULL;
         if (w || (len >= 4 && memcmp(name, "mmi.", 4) == 0) ||
+            (self->titanic && len >= 8 && memcmp(name, "titanic.", 8) == 0) ||
             !(s = s_service_get(self, name, len))) {
             /* A second READY, a reserved name, or no room: RFC 7 says
              * DISCONNECT. */
@@ -1010,10 +1105,34 @@ s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
     }
 }
 
+/* Workers whose connection closed while they had a request
+ * (s_disconnected) are gone once the socket was read dry since: a reply
+ * they sent before the close would have come by then. Whether some wait
+ * still. */
+static bool
+s_closed_gone(zr__mdp_t *self)
+{
+    if (!self->nclosed) {
+        return false;
+    }
+    uint64_t drained = zr__engine_drained(self->engine, self->socket);
+    for (s_worker_t *w = self->worker_list, *next; w; w = next) {
+        next = w->next; /* nothing but W is removed here */
+        if (w->closed && drained > w->closed_at) {
+            /* Its service is settled by the timer, after. */
+            zr__stat_add(&self->st_gone, 1);
+            s_worker_remove(self, w, "is gone (its connection closed)");
+        }
+    }
+    return self->nclosed > 0;
+}
+
 static int64_t
 s_timer(void *arg, int64_t now)
 {
     zr__mdp_t *self = arg;
+    zr__titanic_commit(self->titanic); /* titanic: the group's commit */
+    bool closing = s_closed_gone(self);
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
@@ -1021,6 +1140,9 @@ s_timer(void *arg, int64_t now)
         for (s_worker_t *w = self->worker_list, *next; w; w = next) {
             next = w->next; /* nothing but W is removed here */
             const char *why = NULL;
+            if (w->closed) {
+                continue; /* gone soon (s_closed_gone) */
+            }
             if (s_to_worker(self, w->id, w->id_len, w->delim, w->version,
                             W_HEARTBEAT, NULL) == 0) {
                 if (w->state == S_FULL) {
@@ -1048,6 +1170,9 @@ s_timer(void *arg, int64_t now)
         s_expire_waiting(self, s, now);
         s_settle(self, s); /* may free S */
     }
+    if (closing) {
+        return now; /* again after the next read of the socket */
+    }
     return zr__requests_next_check(now, self->opts.request_timeout,
                                    self->next_beat);
 }
@@ -1058,21 +1183,25 @@ s_flush(void *arg)
 {
     zr__mdp_t *self = arg;
     zr__fed_flush(self->fed); /* [federation] forwarded ones come back */
+    zr__titanic_commit(self->titanic); /* titanic: acknowledge the staged */
     for (s_service_t *s = self->service_list; s; s = s->next) {
         s_request_t *r;
         while ((r = s_pop(&s->waiting))) {
             self->nwaiting--;
-            zr__stat_add(&self->st_stopped, 1);
+            /* titanic: a stored one is not answered; it stays stored. */
+            zr__stat_add(&self->st_stopped, !r->titanic);
             s_fail(self, r, s, "stopping", "the broker is stopping");
         }
         s_publish(self, s);
     }
     for (s_worker_t *w = self->worker_list; w; w = w->next) {
         if (w->inflight) {
-            zr__stat_add(&self->st_stopped, 1);
+            zr__stat_add(&self->st_stopped, !w->inflight->titanic);
             s_fail(self, w->inflight, w->service, "stopping",
                    "the broker is stopping");
             w->inflight = NULL;
+            s_set_state(self, w, S_FULL); /* not busy: not in flight */
+            s_publish(self, w->service);
         }
     }
 }
@@ -1140,8 +1269,46 @@ zr__mdp_destroy(zr__mdp_t **self_p)
         }
         free(s);
     }
+    zr__titanic_destroy(&self->titanic);
     free(self);
     *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * titanic: stored requests go through the broker as clients' do, their
+ * "client" the UUID; they neither expire nor run out of retries.
+ */
+
+static void
+s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
+                   zr__msg_t *frames, size_t at)
+{
+    zr__mdp_t *self = arg;
+    s_request_t *r = calloc(1, sizeof *r);
+    s_service_t *s = r ? s_service_get(self, svc, len) : NULL;
+    if (!s || s_take(&r->body, frames, at) != 0) {
+        /* Stays stored: a restart sends it again. */
+        zr__stat_add(&self->st_dropped, 1);
+        s_request_free(r);
+        if (s) {
+            s_service_settle_free(self, s);
+        }
+        return;
+    }
+    r->titanic = true;
+    memcpy(r->client, uuid, 32);
+    r->client_len = 32;
+    r->base.since = S_NEVER;
+    zr__stat_add(&self->st_requests, 1);
+    s_wait(self, s, r, false);
+    s_settle(self, s);
+}
+
+int
+zr__mdp_set_titanic(zr__mdp_t *self, zr__titanic_t *titanic)
+{
+    self->titanic = titanic;
+    return zr__titanic_start(titanic, s_titanic_dispatch, self);
 }
 
 /* ---------------------------------------------------------------------
@@ -1187,6 +1354,9 @@ static const zr__stat_t s_rows[] = {
     S_REQ("received", st_requests, "Requests from clients, mmi.* included."),
     S_REQ("answered", st_answered, "Requests whose final reply went back."),
     S_REQ("mmi", st_mmi, "Requests the broker answered itself (mmi.*)."),
+    S_REQ("titanic", st_titanic,
+          "Requests titanic answered (titanic.request, reply, close), "
+          "at once or after their commit."),
     S_REQ("retried", st_retried,
           "Requests sent to another worker after theirs died."),
     S_REQ("failed", st_failed,
@@ -1294,6 +1464,9 @@ zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out, size_t max)
     if (!self) {
         return k;
     }
+    if (self->titanic && k < max) {
+        out[k++] = zr__titanic_section(self->titanic); /* titanic */
+    }
     zr__mdp_t *m = (zr__mdp_t *) self;
     size_t n = atomic_load_explicit(&m->nslots, memory_order_acquire);
     for (size_t i = 0; i < n && k < max; i++) {
@@ -1320,7 +1493,8 @@ zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed)
 }
 
 /* S has no ready worker: its waiting requests (not a peer's: one hop at
- * most) go to peers while one takes them, in order. */
+ * most; not Titanic's: their replies are stored here) go to peers while
+ * one takes them, in order. */
 static void
 s_fed_spill(zr__mdp_t *self, s_service_t *s)
 {
@@ -1330,10 +1504,11 @@ s_fed_spill(zr__mdp_t *self, s_service_t *s)
     zr__requests_t keep = {NULL, NULL, 0};
     s_request_t *r;
     while ((r = s_pop(&s->waiting))) {
-        if (r->hop_len ||
+        bool local = r->hop_len || r->titanic;
+        if (local ||
             !zr__fed_forward(self->fed, r, s->name, s->len, &r->body)) {
             zr__requests_push(&keep, &r->base);
-            if (!r->hop_len) {
+            if (!local) {
                 break; /* no peer takes it: none takes the next either */
             }
             continue;

@@ -72,6 +72,12 @@ static const struct {
     {"peer_requests_total",
      "Requests forwarded to a peer broker, by outcome (sent, received, "
      "failed, late)."},
+    {"titanic_reply_answers_total",
+     "titanic.reply requests, by answer (fetched: 200, pending: 300, "
+     "unknown: 400)."},
+    {"titanic_refused_total",
+     "Titanic requests refused, by reason (full: 500, the store or the disk "
+     "full; error: 500, another storage error; invalid: 400)."},
 };
 
 /* ---------------------------------------------------------------------

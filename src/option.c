@@ -14,6 +14,7 @@
 #define S_QUEUE (1u << ZR_QUEUE)
 /* The broker options a majordomo shares with a queue (mdp.c). */
 #define S_BROKERS (S_QUEUE | (1u << ZR_MAJORDOMO))
+#define S_MDP (1u << ZR_MAJORDOMO)
 
 /* Ranges, in the unit each kind is read into: ms for durations, us for
  * ZR_OPT_MICROS, bytes for sizes. Counts go to INT32_MAX (libzmq's int);
@@ -289,6 +290,30 @@ s_set_hash_frame(zr_device_t *self, const s_value_t *v)
         o->hash_frame = (uint64_t) v->n;
     }
     return o ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------
+ * A majordomo's durable requests (titanic.c).
+ */
+
+static int
+s_set_titanic(zr_device_t *self, const s_value_t *v)
+{
+    return zr__device_set_titanic_dir(self, v->text);
+}
+
+static int
+s_set_titanic_max_bytes(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_titanic_opts(self)->max_bytes = (uint64_t) v->n;
+    return 0;
+}
+
+static int
+s_set_titanic_commit(zr_device_t *self, const s_value_t *v)
+{
+    zr__device_titanic_opts(self)->commit_each = v->n == 1; /* group|each */
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -766,7 +791,7 @@ static const s_option_t s_options[] = {
                * endpoints bind (config.c checks binds by that kind). */
               .kind = ZR_OPT_TEXT,
               .arg = "EPS",
-              .types = 1u << ZR_MAJORDOMO,
+              .types = S_MDP,
               .fallback = "none",
               .help = "federation: the other brokers' state endpoints "
                       "(tcp://b:5556, tcp://c:5556); a request for a service "
@@ -776,11 +801,44 @@ static const s_option_t s_options[] = {
      .info = {.name = "peer_bind",
               .kind = ZR_OPT_ENDPOINTS,
               .arg = "EP",
-              .types = 1u << ZR_MAJORDOMO,
+              .types = S_MDP,
               .fallback = "none",
               .help = "federation: this broker's state endpoint (a PUB, "
                       "tcp://*:5556): every heartbeat, its services with "
                       "ready workers and how many, under the device's name"}},
+    {.set = s_set_titanic,
+     .info = {.name = "titanic",
+              .kind = ZR_OPT_TEXT,
+              .arg = "DIR",
+              .types = S_MDP,
+              .fallback = "none",
+              .help = "store durable requests in DIR (made if "
+                      "missing; LMDB) and serve titanic.request, "
+                      "titanic.reply and titanic.close (RFC 9): a request is "
+                      "acknowledged only once committed to disk, and goes to "
+                      "its service until a worker answers it, across "
+                      "restarts (docs/MAJORDOMO.md)"}},
+    {.set = s_set_titanic_max_bytes,
+     .info = {.name = "titanic_max_bytes",
+              .min = 64 * 1024,
+              .max = 1024 * S_GIB,
+              .kind = ZR_OPT_SIZE,
+              .arg = "BYTES",
+              .types = S_MDP,
+              .fallback = "1G",
+              .help = "the most the Titanic store may hold (its LMDB map); "
+                      "a request beyond it is answered 500, not "
+                      "acknowledged"}},
+    {.set = s_set_titanic_commit,
+     .info = {.name = "titanic_commit",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "group|each",
+              .types = S_MDP,
+              .fallback = "group",
+              .choices = "group|each",
+              .help = "group: the Titanic requests and replies of a burst "
+                      "share one commit (one fsync); each: one commit per "
+                      "request and per reply"}},
     {.set = s_set_hash_frame,
      .info = {.name = "hash_frame",
               .min = 0,

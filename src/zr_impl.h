@@ -450,6 +450,11 @@ void zr__engine_track(zr__engine_t *self, void *socket,
  * its direction held a message it could not send, or the engine was
  * paused (or nothing reads it). */
 bool zr__engine_parked(zr__engine_t *self, void *socket);
+/* How many times SOCKET was read until it had nothing (its direction ran
+ * dry). A handler that hears of something from elsewhere (a monitor's
+ * DISCONNECTED) and must first see every message that came before it
+ * waits until this grows. */
+uint64_t zr__engine_drained(zr__engine_t *self, void *socket);
 
 /* ---------------------------------------------------------------------
  * monitor.c: connection counters from libzmq's socket monitor.
@@ -843,6 +848,53 @@ void zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len);
 void zr__mdp_fed_free(void *req);
 /* The device's federation (device.c made it), for mdp.c to call. */
 void zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed);
+
+/* ---------------------------------------------------------------------
+ * titanic.c: durable requests for the majordomo (RFC 9 Titanic) in LMDB
+ * (docs/MAJORDOMO.md, "Durability: Titanic").
+ */
+typedef struct zr__titanic_t zr__titanic_t;
+typedef struct {
+    const char *dir;    /* NULL: no Titanic */
+    uint64_t max_bytes; /* the LMDB map's size */
+    bool commit_each;   /* one commit per request (else: group commit) */
+} zr__titanic_opts_t;
+/* A stored request for service SVC (LEN bytes) goes to the broker: its
+ * body is FRAMES from AT on (the handler takes them); UUID is its
+ * "client". */
+typedef void zr__titanic_dispatch_fn(void *arg, const char *uuid,
+                                     const void *svc, size_t len,
+                                     zr__msg_t *frames, size_t at);
+/* Opens (and makes) OPTS->dir; answers go out on SOCKET through ENGINE.
+ * NULL with errno and the reason (naming the directory) in ERR. */
+zr__titanic_t *zr__titanic_new(zr__engine_t *engine, void *socket,
+                               const char *name, const zr__titanic_opts_t *opts,
+                               char *err, size_t errlen);
+/* Stored requests go to DISPATCH(ARG, ...): those with no reply at once,
+ * then each one once it is committed. */
+int zr__titanic_start(zr__titanic_t *self, zr__titanic_dispatch_fn *dispatch,
+                      void *arg);
+void zr__titanic_destroy(zr__titanic_t **self_p);
+/* A client's request for titanic.* service SVC (LEN bytes): HEADER (taken)
+ * is the start of its answer ([identity, (""), MDPC0v, (FINAL), svc]);
+ * the body is MSG's frames from AT (taken where stored). Answered at once
+ * (titanic.reply, errors) or after the next commit. */
+void zr__titanic_client(zr__titanic_t *self, zr__msg_t *header, const char *svc,
+                        size_t len, zr__msg_t *msg, size_t at);
+/* The final reply (REPLY's frames, taken) to the stored request UUID,
+ * stored at the next commit. */
+void zr__titanic_reply(zr__titanic_t *self, const char *uuid, zr__msg_t *reply);
+/* Commit what is staged (the handler's timer; SELF may be NULL): then
+ * answer the clients and dispatch the requests. */
+void zr__titanic_commit(zr__titanic_t *self);
+/* Its section of the stats table ("titanic"). */
+zr__stat_section_t zr__titanic_section(const zr__titanic_t *self);
+/* The device's Titanic options, for option.c (NULL: not a majordomo). */
+zr__titanic_opts_t *zr__device_titanic_opts(zr_device_t *self);
+int zr__device_set_titanic_dir(zr_device_t *self, const char *dir);
+/* mdp.c: SELF stores durable requests in TITANIC (taken: destroyed with
+ * SELF); stored ones with no reply are dispatched now. */
+int zr__mdp_set_titanic(zr__mdp_t *self, zr__titanic_t *titanic);
 
 /* ---------------------------------------------------------------------
  * ctl.c: the control protocol (docs/CONTROL.md), one implementation for

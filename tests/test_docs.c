@@ -42,7 +42,9 @@ static const char *const s_cli_options[] = {
     "--timeout", "--config",  "--once",       "--interval",
     "--sort",    "--http",    NULL};
 /* Verbs that are not device types (src/cli/zrelay.c). */
-static const char *const s_cli_verbs[] = {"run", "check", "ctl", "top", NULL};
+static const char *const s_cli_verbs[] = {"run",      "check",      "ctl",
+                                           "top",      "mdp-call",   "mdp-worker",
+                                           NULL};
 /* Device options that the device verbs take as their two arguments, not
  * as options (src/cli/cmd_device.c): zrelay.1 names them in capitals. */
 static const char *const s_positional[][2] = {{"frontend", "FRONTEND"},

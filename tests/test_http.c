@@ -31,6 +31,7 @@ typedef struct {
     void *worker; /* a majordomo service's, so its rows show */
     void *peer;   /* [federation] a peer's state flow, likewise */
     size_t n;
+    char store[64]; /* the majordomo's Titanic store (its rows show) */
 } s_set_t;
 
 static void
@@ -60,6 +61,9 @@ s_set_new(s_set_t *set)
     ZR_PASS(zmq_bind(peer, "inproc://ht-mdp-peer"));
     ZR_PASS(zr_device_set(mdp, "peers", "inproc://ht-mdp-peer"));
     ZR_PASS(zr_device_set(mdp, "peer_bind", "inproc://ht-mdp-state"));
+    snprintf(set->store, sizeof set->store, "/tmp/zrt-http-titanic-XXXXXX");
+    ZR_CHECK(mkdtemp(set->store) != NULL);
+    ZR_PASS(zr_device_set(mdp, "titanic", set->store));
     ZR_PASS(zr_device_start(mdp));
     set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
     zrt_connect(set->worker, "inproc://ht-mdp");
@@ -99,6 +103,9 @@ s_set_destroy(s_set_t *set)
         zr_device_destroy(&set->devs[i]);
     }
     zmq_ctx_term(set->ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", set->store);
+    ZR_CHECK(system(cmd) == 0);
 }
 
 static char *

@@ -256,6 +256,10 @@ test_rows(void)
     ZR_PASS(zmq_bind(peer, "inproc://st-mdp-peer"));
     ZR_PASS(zr_device_set(mdp, "peers", "inproc://st-mdp-peer"));
     ZR_PASS(zr_device_set(mdp, "peer_bind", "inproc://st-mdp-state"));
+    /* With Titanic on a store of its own: its "titanic" rows. */
+    char store[] = "/tmp/zrt-stats-titanic-XXXXXX";
+    ZR_CHECK(mkdtemp(store) != NULL);
+    ZR_PASS(zr_device_set(mdp, "titanic", store));
     ZR_PASS(zr_device_start(mdp));
     void *worker = zrt_socket(ctx, ZMQ_DEALER);
     zrt_connect(worker, "inproc://st-mdp");
@@ -285,6 +289,9 @@ test_rows(void)
     zmq_close(peer);
     zr_device_destroy(&mdp);
     zmq_ctx_term(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", store);
+    ZR_CHECK(system(cmd) == 0);
     s_check_docs(&doc);
     free(doc.text);
 }

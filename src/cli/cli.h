@@ -109,5 +109,10 @@ int cmd_keygen(int argc, char **argv);
 #define CLI_TIMEOUT 3     /* a client verb's --timeout ran out */
 #define CLI_ERROR_REPLY 4 /* req: a broker's "ZRELAY-ERROR" reply came */
 int cmd_client(int socket_type, int argc, char **argv);
+/* mdp-call SERVICE [BODY...] and mdp-worker SERVICE --exec CMD: a
+ * Majordomo client and worker for the shell (cmd_mdp.c); they exit
+ * CLI_TIMEOUT on no reply, CLI_ERROR_REPLY on a ZRELAY-ERROR reply. */
+int cmd_mdp_call(int argc, char **argv);
+int cmd_mdp_worker(int argc, char **argv);
 
 #endif

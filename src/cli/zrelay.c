@@ -42,6 +42,14 @@ static const char *s_usage =
     "  xpub|xsub ENDPOINT...       pub and sub that see subscriptions\n"
     "  stream ENDPOINT...          raw TCP: a peer's identity, then bytes\n"
     "\n"
+    "Majordomo, from the shell (docs/MAJORDOMO.md):\n"
+    "  mdp-call SERVICE [BODY...]  one request to a service, print the "
+    "reply\n"
+    "                              (resends, --broker failover)\n"
+    "  mdp-worker SERVICE --exec CMD\n"
+    "                              serve it: CMD per request, stdin to "
+    "stdout\n"
+    "\n"
     "Steering:\n"
     "  ctl [EP] COMMAND [NAME]     ask a running relay: list, stats,\n"
     "                              statistics, pause, resume, stop, start,\n"
@@ -64,7 +72,8 @@ static const char *s_usage =
     "Durations: 500ms, 2s, 1m; a bare number is milliseconds.\n"
     "\n"
     "Exit status: 0 clean stop, 1 runtime failure, 2 usage error (client\n"
-    "verbs: 3 when --timeout ran out; req: 4 on a ZRELAY-ERROR reply).\n"
+    "verbs: 3 when --timeout ran out; req, mdp-call: 4 on a ZRELAY-ERROR\n"
+    "reply).\n"
     "Documentation: zrelay(1), README.md, docs/.\n";
 
 int
@@ -235,6 +244,12 @@ main(int argc, char **argv)
     if (strcmp(verb, "keygen") == 0) {
         return cmd_keygen(argc - 1, argv + 1);
     }
+    if (strcmp(verb, "mdp-call") == 0) {
+        return cmd_mdp_call(argc - 1, argv + 1);
+    }
+    if (strcmp(verb, "mdp-worker") == 0) {
+        return cmd_mdp_worker(argc - 1, argv + 1);
+    }
     if (verb[0] == '-') {
         return cli_error(CLI_USAGE,
                          "unknown option '%s' (a verb comes first; see "
@@ -244,7 +259,8 @@ main(int argc, char **argv)
     return cli_error(
         CLI_USAGE,
         "unknown verb '%s' (run, check, keygen, forwarder, queue, "
-        "streamer, majordomo, ctl, top, pub, sub, req, rep, push, pull, "
+        "streamer, majordomo, mdp-call, mdp-worker, ctl, top, pub, sub, "
+        "req, rep, push, pull, "
         "dealer, router, pair, xpub, xsub, stream; see 'zrelay "
         "--help')",
         verb);
