@@ -84,6 +84,7 @@ typedef struct s_peer {
     char endpoint[S_EP_MAX]; /* where its requests go; "" until known */
     char rid[16];            /* its connection's id on our ROUTER */
     bool alive;
+    bool up; /* our connection to its MDP endpoint is established */
     int64_t expiry;
     s_offer_t *offers;
     size_t noffers;
@@ -99,6 +100,7 @@ struct zr__fed_t {
     char advertise[S_EP_MAX]; /* our MDP endpoint */
     int heartbeat, liveness;
     void *pub, *sub, *router;
+    void *events; /* the ROUTER's monitor: its connections up and down */
     s_peer_t peers[S_MAX_PEERS];
     _Atomic size_t npeers;
     s_fwd_t *fwd[S_BUCKETS];
@@ -242,6 +244,8 @@ s_publish_alive(zr__fed_t *self)
     zr__stat_set(&self->st_peers, n);
 }
 
+static void s_giveback(zr__fed_t *self, s_peer_t *p);
+
 /* P is dead (silent) or stopping: its services forgotten, what it had in
  * flight back to the majordomo (which may send it to another peer). */
 static void
@@ -258,6 +262,14 @@ s_peer_down(zr__fed_t *self, s_peer_t *p, const char *why)
     zr__stat_set(&p->st_alive, 0);
     s_offers_clear(p);
     s_publish_alive(self);
+    s_giveback(self, p);
+}
+
+/* What P has in flight back to the majordomo: to a local worker,
+ * another peer, or the error reply at request_timeout. */
+static void
+s_giveback(zr__fed_t *self, s_peer_t *p)
+{
     s_fwd_t *f;
     while ((f = p->inflight)) {
         s_fwd_unlink(self, f);
@@ -360,6 +372,8 @@ s_peer_connect(zr__fed_t *self, s_peer_t *p, const char *endpoint)
     }
     if (*p->endpoint) {
         zmq_disconnect(self->router, p->endpoint);
+        p->up = false;
+        s_giveback(self, p); /* the old connection's replies are lost */
     }
     snprintf(p->rid, sizeof p->rid, "peer%u", ++self->rid_gen);
     zmq_setsockopt(self->router, ZMQ_CONNECT_ROUTING_ID, p->rid,
@@ -585,6 +599,68 @@ s_router_ready(void *arg)
 }
 
 /* ---------------------------------------------------------------------
+ * Our connections to the peers' MDP endpoints (the ROUTER's monitor):
+ * nothing is sent to a peer before its connection is up (libzmq would
+ * queue it for a connection that may never come: an endpoint its state
+ * names but we cannot reach), and what was in flight on a connection
+ * that closed comes back here (its reply could only come on it).
+ */
+
+static void
+s_events_ready(void *arg)
+{
+    zr__fed_t *self = arg;
+    for (int burst = 0; burst < 64; burst++) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        zmq_msg_init(&addr);
+        if (zmq_msg_recv(&ev, self->events, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            zmq_msg_close(&addr);
+            return;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size(&ev) >= 2) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+        }
+        if (!zmq_msg_more(&ev) ||
+            zmq_msg_recv(&addr, self->events, ZMQ_DONTWAIT) < 0) {
+            event = 0;
+        }
+        const char *a = zmq_msg_data(&addr);
+        size_t n = zmq_msg_size(&addr);
+        size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
+        s_peer_t *p = NULL;
+        for (size_t i = 0; i < np && event; i++) {
+            if (strlen(self->peers[i].endpoint) == n &&
+                memcmp(self->peers[i].endpoint, a, n) == 0) {
+                p = &self->peers[i];
+            }
+        }
+        if (p && event == ZMQ_EVENT_CONNECTED) {
+            ZR_LOG_I("%s: peer %s: connected to %s", self->name, p->name,
+                     p->endpoint);
+            p->up = true;
+            for (size_t k = 0; k < p->noffers && p->alive; k++) {
+                if (p->offers[k].ready) {
+                    zr__mdp_fed_offer(self->mdp, p->offers[k].name,
+                                      p->offers[k].len);
+                }
+            }
+        }
+        else if (p && event == ZMQ_EVENT_DISCONNECTED && p->up) {
+            ZR_LOG_W("%s: peer %s: connection to %s closed%s", self->name,
+                     p->name, p->endpoint,
+                     p->inflight ? "; its requests come back here" : "");
+            p->up = false;
+            s_giveback(self, p);
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+    }
+}
+
+/* ---------------------------------------------------------------------
  * Requests out.
  */
 
@@ -618,7 +694,7 @@ zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
     size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
     for (size_t i = 0; i < np; i++) {
         s_peer_t *p = &self->peers[i];
-        if (!p->alive || !*p->endpoint) {
+        if (!p->alive || !p->up) {
             continue;
         }
         for (size_t k = 0; k < p->noffers; k++) {
@@ -824,6 +900,23 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
         return NULL;
     }
     s_setopt(self->router, ZMQ_ROUTER_MANDATORY, 1);
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://zr-fed-events-%p", (void *) self);
+    self->events = zmq_socket(ctx, ZMQ_PAIR);
+    if (self->events) {
+        /* libzmq sends the events blocking: no mark on this side. */
+        s_setopt(self->events, ZMQ_LINGER, 0);
+        s_setopt(self->events, ZMQ_RCVHWM, 0);
+    }
+    if (!self->events ||
+        zmq_socket_monitor(self->router, mon,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        zmq_connect(self->events, mon) != 0) {
+        snprintf(err, errsize, "cannot watch the peer connections: %s",
+                 zmq_strerror(errno));
+        zr__fed_destroy(&self);
+        return NULL;
+    }
     zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, S_PROTOCOL, 7);
     if (opts->bind && *opts->bind) {
         self->pub = s_socket(self, ctx, ZMQ_PUB);
@@ -839,7 +932,8 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
         return NULL;
     }
     if (zr__engine_watch(engine, self->sub, s_sub_ready, self) != 0 ||
-        zr__engine_watch(engine, self->router, s_router_ready, self) != 0) {
+        zr__engine_watch(engine, self->router, s_router_ready, self) != 0 ||
+        zr__engine_watch(engine, self->events, s_events_ready, self) != 0) {
         snprintf(err, errsize, "too many sockets for the device's loop");
         zr__fed_destroy(&self);
         return NULL;
@@ -877,7 +971,11 @@ zr__fed_destroy(zr__fed_t **self_p)
         zmq_close(self->sub);
     }
     if (self->router) {
+        zmq_socket_monitor(self->router, NULL, 0);
         zmq_close(self->router);
+    }
+    if (self->events) {
+        zmq_close(self->events);
     }
     free(self);
     *self_p = NULL;

@@ -14,6 +14,10 @@ usage: mdp_federation.py ZRELAY SCENARIO
            with its worker busy: a request to B goes to A at most once
            (the hop limit), is never sent back to B, and gets A's error
            reply after request_timeout (not silence, no circle)
+  unreachable  a peer whose state flows but whose MDP endpoint cannot be
+           reached (its state names a port nobody listens on): nothing is
+           sent to it, A's client gets the error reply after
+           request_timeout (not silence)
   death    x only on B; B killed (SIGKILL) with a request forwarded to it:
            A declares B dead within liveness heartbeats, the request comes
            back and gets the error reply after request_timeout; B started
@@ -305,6 +309,43 @@ def scenario_loop(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_unreachable(zrelay, tmp, ctx):
+    a = Node(zrelay, tmp, "A", ["Z"])
+    # Z: a peer's state flow played here, naming an MDP endpoint that
+    # nobody serves.
+    pub = ctx.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind("ipc://%s/Z.state" % tmp)
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            pub.send_multipart([b"ZRFED01", b"Z", b"tcp://127.0.0.1:1",
+                                b"%d" % HEARTBEAT_MS, b"x", b"5"])
+            stop.wait(HEARTBEAT_MS / 1000.0)
+    t = threading.Thread(target=beat, daemon=True)
+    t.start()
+    a.wait("peers/Z/ready", lambda v: v == 5, "Z's offer")
+    c = Client(ctx, a.ep)
+    t0 = time.time()
+    c.send("x", "into the void?")
+    kind, svc, reply = c.recv()
+    took = time.time() - t0
+    check(reply[0].startswith(b"ZRELAY-ERROR timeout"), "reply %r" % reply)
+    check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered after %.2f s" % took)
+    st = a.stats()
+    check(get(st, "peers/Z/alive") == 1, "Z not alive")
+    check(get(st, "peers/Z/sent") == 0, "sent to an endpoint never "
+          "connected: %r" % get(st, "peers/Z"))
+    print("unreachable: Z alive (its state flows), its MDP endpoint never "
+          "connected: nothing sent to it, error reply after %.2f s" % took)
+    stop.set()
+    t.join()
+    pub.close()
+    c.close()
+    a.stop()
+
+
 def scenario_death(zrelay, tmp, ctx):
     a = Node(zrelay, tmp, "A", ["B"])
     b = Node(zrelay, tmp, "B", ["A"])
@@ -351,7 +392,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="zr-fed-")
     ctx = zmq.Context()
     scenarios = {"forward": scenario_forward, "local": scenario_local,
-                 "loop": scenario_loop, "death": scenario_death}
+                 "loop": scenario_loop, "death": scenario_death,
+                 "unreachable": scenario_unreachable}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
