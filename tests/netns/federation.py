@@ -95,8 +95,18 @@ for line in sys.stdin:
 """
 
 
+BROKERS = []  # for the logs on a failure
+
+
 def fail(why):
     print("FAIL:", why)
+    for b in BROKERS:
+        try:
+            lines = open(b.errfile).read().splitlines()
+        except OSError:
+            continue
+        print("--- %s's log (last 15 lines):" % b.name)
+        print("\n".join(lines[-15:]))
     sys.exit(1)
 
 
@@ -127,6 +137,7 @@ class Broker:
                                  for p in peers),
                        HEARTBEAT_MS, LIVENESS, TIMEOUT_MS))
         self.errfile = os.path.join(tmp, name + ".err")
+        BROKERS.append(self)
         err = open(self.errfile, "w")
         self.proc = net.popen(name, [zrelay, "run", "-c", conf],
                               stdout=subprocess.PIPE, stderr=err, text=True)
