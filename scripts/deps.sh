@@ -17,7 +17,7 @@ set -eu
 PACKAGES="gcc make cmake pkg-config libzmq3-dev libcjson-dev libinih-dev
     libsystemd-dev libbsd-dev libczmq-dev libmicrohttpd-dev liblmdb-dev
     python3-zmq
-    iproute2 valgrind tmux prometheus curl"
+    iproute2 nftables valgrind tmux prometheus curl"
 for group in "$@"; do
     case "$group" in
     --bench) PACKAGES="$PACKAGES gnuplot-nox linux-perf" ;;

@@ -886,6 +886,12 @@ s_check_devices(zr_config_t *self)
             s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
                     d->name, why);
         }
+        /* [ha] ha, ha_bind and ha_peer go together. */
+        if ((d->type == ZR_QUEUE || d->type == ZR_MAJORDOMO) &&
+            zr__device_check_ha(dev, why, sizeof why) != 0) {
+            s_error(self, d->line, "[%s %s]: %s", zr_device_type_name(d->type),
+                    d->name, why);
+        }
         if (d->type == ZR_MAJORDOMO) {
             back = true; /* one socket: its frontend */
         }

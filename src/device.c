@@ -47,6 +47,8 @@ struct zr_device_t {
     zr__mdp_t *mdp; /* a majordomo's handler */
     char *peers, *peer_bind; /* [federation] a majordomo's (fed.c) */
     zr__fed_t *fed;
+    zr__ha_opts_t ha_opts; /* [ha] a primary/backup pair (ha.c) */
+    zr__ha_t *ha;
     /* A majordomo's durable requests (titanic.c); DIR owned here. */
     zr__titanic_opts_t titanic_opts;
     char *titanic_dir;
@@ -170,6 +172,7 @@ zr_device_new(void *ctx, zr_device_type_t type, const char *name)
     if (type == ZR_MAJORDOMO) {
         self->broker_opts.heartbeat = 2500; /* RFC 7's example values */
     }
+    self->ha_opts = (zr__ha_opts_t){.role = ZR__HA_OFF, .heartbeat = 1000};
     self->titanic_opts.max_bytes = 1024ULL * 1024 * 1024;
     self->max_msg_size = -1;
     self->linger = 1000;
@@ -189,6 +192,7 @@ s_auth_side(int i)
 static void
 s_close_sockets(zr_device_t *self)
 {
+    zr__ha_destroy(&self->ha); /* [ha] its own sockets */
     for (int i = 0; i < S_ROLES; i++) {
         if (i < 2) {
             zr__auth_set_monitor(self->auth, s_auth_side(i), NULL);
@@ -220,6 +224,8 @@ zr_device_destroy(zr_device_t **self_p)
     for (int i = 0; i < S_ROLES; i++) {
         zr_endpoints_destroy(&self->endpoints[i]);
     }
+    zr_endpoints_destroy(&self->ha_opts.bind);
+    zr_endpoints_destroy(&self->ha_opts.peer);
     zr__pubsub_destroy(&self->pubsub);
     zr__broker_destroy(&self->broker);
     zr__fed_destroy(&self->fed); /* [federation] */
@@ -468,6 +474,48 @@ zr__limits_t *
 zr__device_limits(zr_device_t *self)
 {
     return &self->limits;
+}
+
+zr__ha_opts_t *
+zr__device_ha_opts(zr_device_t *self)
+{
+    if (self->type != ZR_QUEUE && self->type != ZR_MAJORDOMO) {
+        zr__errf(self->error, sizeof self->error,
+                 "ha (a primary/backup pair) is for a queue or a majordomo, "
+                 "not a %s",
+                 zr_device_type_name(self->type));
+        errno = EINVAL;
+        return NULL;
+    }
+    return &self->ha_opts;
+}
+
+int
+zr__device_check_ha(zr_device_t *self, char *err, size_t errlen)
+{
+    if (zr__ha_check(&self->ha_opts, err, errlen) != 0) {
+        return -1;
+    }
+    /* Each node would have a store of its own: what the active node
+     * acknowledged, the passive one has not (ha_sync is not built). */
+    if (self->ha_opts.role != ZR__HA_OFF && self->titanic_opts.dir) {
+        zr__errf(err, errlen,
+                 "ha and titanic do not go together yet: a passive node "
+                 "would not have the requests the active one stored "
+                 "(docs/SCALING.md)");
+        errno = EINVAL;
+        return -1;
+    }
+    /* [federation] A passive node would advertise workers it does not
+     * serve and drop its peers' requests unanswered. */
+    if (self->ha_opts.role != ZR__HA_OFF && (self->peers || self->peer_bind)) {
+        zr__errf(err, errlen,
+                 "ha and peers do not go together yet: a passive node would "
+                 "drop the requests its peers send it (docs/SCALING.md)");
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
 }
 
 zr__titanic_opts_t *
@@ -1256,6 +1304,20 @@ s_open_engine(zr_device_t *self)
             zr__mdp_set_fed(self->mdp, self->fed);
         }
     }
+    /* [ha] Last: it decides whether the engine serves at all. */
+    if (self->ha_opts.role != ZR__HA_OFF) {
+        char err[400];
+        self->ha = zr__ha_new(self->ctx, self->engine, self->name,
+                              &self->ha_opts,
+                              self->mdp ? NULL : self->sockets[S_FRONTEND],
+                              err, sizeof err);
+        if (!self->ha) {
+            return s_open_failed(self, errno, "%s", err);
+        }
+        if (self->mdp) {
+            zr__mdp_set_ha(self->mdp, self->ha);
+        }
+    }
     if (self->type == ZR_FORWARDER) {
         self->pubsub_opts.max_subscription_size =
             (uint64_t) self->limits.max_subscription_size;
@@ -1317,6 +1379,9 @@ zr_device_open(zr_device_t *self)
             errno = EINVAL;
             return -1;
         }
+    }
+    if (zr__device_check_ha(self, self->error, sizeof self->error) != 0) {
+        return -1; /* [ha] */
     }
     if (!self->ctx) {
         self->ctx = zmq_ctx_new();
@@ -1615,6 +1680,9 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     }
     if (self->broker && k < ZR__STAT_SECTIONS_MAX) {
         all[k++] = zr__broker_section(self->broker);
+    }
+    if (self->ha && k < ZR__STAT_SECTIONS_MAX) {
+        all[k++] = zr__ha_section(self->ha); /* [ha] */
     }
     if (self->mdp) {
         k += zr__mdp_sections(self->mdp, all + k, ZR__STAT_SECTIONS_MAX - k);

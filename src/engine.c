@@ -107,6 +107,14 @@ struct zr__engine_t {
     unsigned lazy_turns;
     zr__handler_t handler;
     int64_t deadline; /* of the handler's timer, -1: none */
+    /* [ha] A timer of its own beside the handler's (ha.c), and standby:
+     * while STANDBY_FN is set the frontend's requests are not moved;
+     * STANDBY_FN(ARG) is called when it has input instead. */
+    int64_t (*tick_fn)(void *, int64_t);
+    void *tick_arg;
+    int64_t tick_at;
+    void (*standby_fn)(void *);
+    void *standby_arg;
     bool eintr_returns;
     unsigned turns;          /* turns of the loop, for S_DRY_EVERY */
     bool streak;             /* the last turn was busy: no poll since */
@@ -469,6 +477,36 @@ zr__engine_set_deadline(zr__engine_t *self, int64_t when)
 }
 
 void
+zr__engine_set_ticker(zr__engine_t *self, int64_t (*fn)(void *, int64_t),
+                      void *arg)
+{
+    self->tick_fn = fn;
+    self->tick_arg = arg;
+    self->tick_at = 0; /* at once, when the loop starts */
+}
+
+void
+zr__engine_standby(zr__engine_t *self, void (*fn)(void *), void *arg)
+{
+    self->standby_fn = fn;
+    self->standby_arg = arg;
+}
+
+bool
+zr__engine_standing_by(const zr__engine_t *self)
+{
+    return self->standby_fn != NULL;
+}
+
+/* [ha] D reads the frontend's requests, and they wait (standby). */
+static bool
+s_standby(const zr__engine_t *self, const s_dir_t *d)
+{
+    return self->standby_fn && d->which == ZR__DOWNSTREAM &&
+           d->src == self->frontend;
+}
+
+void
 zr__engine_stop(zr__engine_t *self)
 {
     atomic_store(&self->stop, true);
@@ -804,7 +842,8 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
         bool busy = false;
         for (int i = 0; i < self->ndirs; i++) {
             s_dir_t *d = &self->dirs[i];
-            s_status_t st = s_pump(self, d, self->drain ? S_BURST : 0);
+            bool drain = self->drain && !s_standby(self, d);
+            s_status_t st = s_pump(self, d, drain ? S_BURST : 0);
             if (st == S_TERM) {
                 return false;
             }
@@ -812,7 +851,7 @@ s_deliver(zr__engine_t *self, int64_t deadline, int quiet_ms)
             if (st == S_BLOCKED) {
                 n = s_wait_for(d, items, n, &timeout);
             }
-            else if (self->drain) {
+            else if (drain) {
                 n = s_poll_add(items, n, d->src, ZMQ_POLLIN);
             }
         }
@@ -909,7 +948,9 @@ s_finish(zr__engine_t *self, bool ended)
     size_t lost = 0;
     if (!ended) {
         for (int i = 0; self->drain && i < self->ndirs; i++) {
-            lost += s_count_left(self, &self->dirs[i]);
+            if (!s_standby(self, &self->dirs[i])) {
+                lost += s_count_left(self, &self->dirs[i]);
+            }
         }
         s_hand_back(self); /* taken at the deadline: counted below */
     }
@@ -973,6 +1014,9 @@ s_spin(zr__engine_t *self, s_status_t *term)
     while (s_now_us() < until &&
            !atomic_load_explicit(&self->stop, memory_order_relaxed)) {
         for (int i = 0; i < self->ndirs; i++) {
+            if (s_standby(self, &self->dirs[i])) {
+                continue;
+            }
             s_status_t st = s_pump(self, &self->dirs[i], S_BURST);
             if (st == S_TERM) {
                 *term = st;
@@ -1010,6 +1054,12 @@ s_thread_cpu_ns(pthread_t thread)
 static void
 s_timers(zr__engine_t *self, int64_t *now)
 {
+    if (self->tick_fn) {
+        *now = zr__now_ms();
+        if (*now >= self->tick_at) {
+            self->tick_at = self->tick_fn(self->tick_arg, *now);
+        }
+    }
     if (self->deadline < 0) {
         return;
     }
@@ -1026,11 +1076,15 @@ s_timers(zr__engine_t *self, int64_t *now)
 static long
 s_timer_wait(const zr__engine_t *self, long timeout)
 {
-    if (self->deadline < 0) {
+    int64_t at = self->deadline;
+    if (self->tick_fn && (at < 0 || self->tick_at < at)) {
+        at = self->tick_at;
+    }
+    if (at < 0) {
         return timeout;
     }
     int64_t now = zr__now_ms();
-    long wait = (long) (self->deadline > now ? self->deadline - now : 0);
+    long wait = (long) (at > now ? at - now : 0);
     return timeout < 0 || wait < timeout ? wait : timeout;
 }
 
@@ -1058,6 +1112,17 @@ s_turn(zr__engine_t *self, int64_t now, zmq_pollitem_t *items, int *n,
     self->turns++;
     for (int i = 0; i < self->ndirs; i++) {
         s_dir_t *d = &self->dirs[i];
+        if (s_standby(self, d)) {
+            /* [ha] Its requests are the standby function's to read (and
+             * refuse), or to leave for the pump when it ends standby. */
+            if (s_has_input(d->src)) {
+                self->standby_fn(self->standby_arg);
+            }
+            if (s_standby(self, d)) {
+                *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);
+                continue;
+            }
+        }
         if (s_skip(self, d)) {
             /* If the turn ends in a wait, the wait looks at it. */
             *n = s_poll_add(items, *n, d->src, ZMQ_POLLIN);

@@ -175,11 +175,12 @@ struct zr__mdp_t {
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
     _Atomic size_t nslots;       /* of the first S_SLOTS in use */
     atomic_bool other_used;
+    zr__ha_t *ha; /* [ha] issue 17: a node of a pair (ha.c); NULL: none */
     _Atomic uint64_t st_services, st_workers, st_waiting, st_inflight,
         st_requests, st_answered, st_partials, st_titanic, st_retried,
         st_failed, st_timeouts, st_rejected, st_stopped, st_mmi, st_late,
         st_bad_frames, st_bad_protocol, st_bad_command, st_unexpected,
-        st_expired, st_gone, st_disconnected, st_dropped;
+        st_expired, st_gone, st_disconnected, st_dropped, st_given_up;
 };
 
 /* ---------------------------------------------------------------------
@@ -1071,6 +1072,11 @@ s_message(void *arg, int dir, zr__msg_t *msg)
     const zmq_msg_t *p = &msg->frames[at];
     bool delim = at >= 2;
     if (s_is(p, S_MDPC01, 6) || s_is(p, S_MDPC02, 6)) {
+        /* [ha] issue 17: a node that does not serve drops what clients
+         * ask, counted as ha.refused; they retry on the other node. */
+        if (self->ha && !zr__ha_client_request(self->ha)) {
+            return ZR__DROP;
+        }
         return s_from_client(self, msg, s_is(p, S_MDPC01, 6) ? 1 : 2, delim,
                              at + 1, hop);
     }
@@ -1160,6 +1166,15 @@ s_timer(void *arg, int64_t now)
                 zr__stat_add(&self->st_expired, 1);
                 why = "expired (no heartbeat)";
             }
+            if (!why && w->inflight && self->opts.busy_timeout > 0 &&
+                now - w->inflight->sent_at >= self->opts.busy_timeout) {
+                /* Stuck, or slower than the operator allows: its request
+                 * goes to another worker; it is told to start again, and
+                 * a reply it sends yet is dropped as late. */
+                zr__stat_add(&self->st_given_up, 1);
+                s_disconnect(self, w->id, w->id_len, w->delim, w->version);
+                why = "given up (busy past busy_timeout)";
+            }
             if (why) {
                 s_worker_remove(self, w, why);
             }
@@ -1238,6 +1253,13 @@ zr__mdp_new(zr__engine_t *engine, const char *name, void *socket,
     zr__engine_set_handler(engine, &handler);
     zr__engine_set_deadline(engine, self->next_beat);
     return self;
+}
+
+/* [ha] issue 17. */
+void
+zr__mdp_set_ha(zr__mdp_t *self, zr__ha_t *ha)
+{
+    self->ha = ha;
 }
 
 void
@@ -1336,6 +1358,10 @@ static const zr__stat_t s_rows[] = {
     S_ROW("workers.expired", "mdp_workers_expired_total", NULL,
           ZR__STAT_COUNTER, st_expired,
           "Idle workers given up: silent for liveness heartbeats."),
+    S_ROW("workers.given_up", "mdp_workers_given_up_total", NULL,
+          ZR__STAT_COUNTER, st_given_up,
+          "Busy workers given up: one request held past busy_timeout "
+          "(told DISCONNECT; the request goes to another worker)."),
     S_ROW("workers.gone", "mdp_workers_gone_total", NULL, ZR__STAT_COUNTER,
           st_gone,
           "Workers whose connection closed (the socket monitor, or "

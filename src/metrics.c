@@ -72,6 +72,13 @@ static const struct {
     {"peer_requests_total",
      "Requests forwarded to a peer broker, by outcome (sent, received, "
      "failed, late)."},
+    {"ha_transitions_total",
+     "High-availability state changes of this node, by kind "
+     "(docs/SCALING.md)."},
+    {"ha_conflicts_total",
+     "Heartbeats that showed both nodes of the pair active, or both "
+     "passive, by kind."},
+    {"ha_heartbeats_total", "High-availability heartbeats, sent and received."},
     {"titanic_reply_answers_total",
      "titanic.reply requests, by answer (fetched: 200, pending: 300, "
      "unknown: 400)."},

@@ -293,6 +293,64 @@ s_set_hash_frame(zr_device_t *self, const s_value_t *v)
 }
 
 /* ---------------------------------------------------------------------
+ * [ha] A primary/backup pair (ha.c): the device's zr__ha_opts_t.
+ */
+
+static int
+s_set_ha(zr_device_t *self, const s_value_t *v)
+{
+    zr__ha_opts_t *o = zr__device_ha_opts(self);
+    if (o) {
+        o->role = v->n == 1   ? ZR__HA_PRIMARY /* off|primary|backup */
+                  : v->n == 2 ? ZR__HA_BACKUP
+                              : ZR__HA_OFF;
+    }
+    return o ? 0 : -1;
+}
+
+static int
+s_set_ha_endpoints(zr_device_t *self, const char *text, bool bind)
+{
+    zr__ha_opts_t *o = zr__device_ha_opts(self);
+    if (!o) {
+        return -1;
+    }
+    char err[300];
+    zr_endpoints_t *eps = zr_endpoints_parse(text, bind, err, sizeof err);
+    if (!eps) {
+        zr__device_errorf(self, "%s", err);
+        errno = EINVAL;
+        return -1;
+    }
+    zr_endpoints_t **slot = bind ? &o->bind : &o->peer;
+    zr_endpoints_destroy(slot);
+    *slot = eps;
+    return 0;
+}
+
+static int
+s_set_ha_bind(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_ha_endpoints(self, v->text, true);
+}
+
+static int
+s_set_ha_peer(zr_device_t *self, const s_value_t *v)
+{
+    return s_set_ha_endpoints(self, v->text, false);
+}
+
+static int
+s_set_ha_heartbeat(zr_device_t *self, const s_value_t *v)
+{
+    zr__ha_opts_t *o = zr__device_ha_opts(self);
+    if (o) {
+        o->heartbeat = (int) v->n;
+    }
+    return o ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------
  * A majordomo's durable requests (titanic.c).
  */
 
@@ -749,10 +807,12 @@ static const s_option_t s_options[] = {
               .max = S_DAY,
               .kind = ZR_OPT_DURATION,
               .arg = "D",
-              .types = S_QUEUE,
+              .types = S_BROKERS,
               .fallback = "30s",
-              .help = "lru/hash: a worker busy this long with one request is "
-                      "given up and the request goes to another (0: never)"}},
+              .help = "lru/hash and majordomo: a worker busy this long with "
+                      "one request is given up and the request goes to "
+                      "another (0: never; majordomo: checked at each "
+                      "heartbeat)"}},
     {.set = s_set_retries,
      .info = {.name = "retries",
               .min = 0,
@@ -866,6 +926,45 @@ static const s_option_t s_options[] = {
                   "who knows or guesses a client's identity takes its "
                   "replies: only where every client is trusted; none. "
                   "Refused, a newcomer is read nothing until it reconnects"}},
+    /* [ha] A primary/backup pair (ha.c, docs/SCALING.md). */
+    {.set = s_set_ha,
+     .info = {.name = "ha",
+              .kind = ZR_OPT_CHOICE,
+              .arg = "off|primary|backup",
+              .types = S_BROKERS,
+              .fallback = "off",
+              .choices = "off|primary|backup",
+              .help = "one node of a high-availability pair (Binary Star): "
+                      "the active node serves, the passive one drops the "
+                      "requests that reach it so that clients retry on the "
+                      "other, and takes over only when the active has been "
+                      "silent for two ha_heartbeat AND a client request "
+                      "comes; needs ha_bind and ha_peer (docs/SCALING.md)"}},
+    {.set = s_set_ha_bind,
+     .info = {.name = "ha_bind",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_BROKERS,
+              .help = "with ha: this node's state endpoint, a PUB its "
+                      "peer's ha_peer connects to (a bare endpoint binds)"}},
+    {.set = s_set_ha_peer,
+     .info = {.name = "ha_peer",
+              .kind = ZR_OPT_TEXT,
+              .arg = "EP",
+              .types = S_BROKERS,
+              .help = "with ha: the other node's ha_bind, which this "
+                      "node's SUB connects to (a bare endpoint connects)"}},
+    {.set = s_set_ha_heartbeat,
+     .info = {.name = "ha_heartbeat",
+              .min = 10,
+              .max = S_MIN,
+              .kind = ZR_OPT_DURATION,
+              .arg = "D",
+              .types = S_BROKERS,
+              .fallback = "1s",
+              .help = "with ha: each node sends its state this often; a "
+                      "peer silent for two of them is dead (a failover then "
+                      "takes up to two heartbeats and a client's retry)"}},
     {.set = s_set_sync,
      .info = {.name = "sync",
               .kind = ZR_OPT_ENDPOINTS,
@@ -1083,11 +1182,12 @@ static const s_option_t s_options[] = {
               .kind = ZR_OPT_TEXT,
               .arg = "FILE",
               .types = S_ALL,
-              .help = "sockets that bind are PLAIN servers checking "
-                      "user=password lines of FILE (read again on reload, under "
-                      "'zrelay run'); "
-                      "PLAIN sends passwords and data in cleartext: only on "
-                      "a trusted network"}},
+              .help =
+                  "sockets that bind are PLAIN servers checking "
+                  "user=password lines of FILE (read again on reload, under "
+                  "'zrelay run'); "
+                  "PLAIN sends passwords and data in cleartext: only on "
+                  "a trusted network"}},
     {.set = s_set_allow,
      .info = {.name = "allow",
               .kind = ZR_OPT_TEXT,

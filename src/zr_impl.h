@@ -441,6 +441,18 @@ int zr__engine_watch(zr__engine_t *self, void *socket, void (*fn)(void *),
 #define ZR__LAZY_MS 100
 int zr__engine_watch_lazy(zr__engine_t *self, void *socket, void (*fn)(void *),
                           void *arg);
+/* [ha] A timer beside the handler's: FN(ARG, now) is called when the
+ * loop starts and then at or after the deadline it returns (ms,
+ * zr__now_ms's clock). One per engine. */
+void zr__engine_set_ticker(zr__engine_t *self, int64_t (*fn)(void *, int64_t),
+                           void *arg);
+/* [ha] Standby (FN not NULL): the frontend's requests are not moved;
+ * FN(ARG) is called instead whenever the frontend has input, and reads
+ * (and drops) them, or ends standby (FN NULL) to let the engine move
+ * them. The other direction (replies, a broker's workers) goes on. From
+ * the engine's thread, or before it runs. */
+void zr__engine_standby(zr__engine_t *self, void (*fn)(void *), void *arg);
+bool zr__engine_standing_by(const zr__engine_t *self);
 /* [limits] SEEN(ARG, frame) on the last frame of every message read from
  * SOCKET, until called again with SEEN NULL (unended.c: costs a call per
  * message while set). */
@@ -789,6 +801,10 @@ void zr__mdp_destroy(zr__mdp_t **self_p);
 /* MONITOR (the socket's): a worker whose connection closes is gone at
  * once. */
 void zr__mdp_watch(zr__mdp_t *self, zr__monitor_t *monitor);
+/* [ha] HA (may be NULL) decides whether clients' requests are served:
+ * those it refuses are dropped (issue 17). */
+typedef struct zr__ha_t zr__ha_t;
+void zr__mdp_set_ha(zr__mdp_t *self, zr__ha_t *ha);
 /* Its sections of the stats table: "majordomo", then one per service
  * ("services.NAME", label service="NAME"), at most MAX into OUT. */
 size_t zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out,
@@ -848,6 +864,74 @@ void zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len);
 void zr__mdp_fed_free(void *req);
 /* The device's federation (device.c made it), for mdp.c to call. */
 void zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed);
+
+/* ---------------------------------------------------------------------
+ * ha.c: a high-availability pair (Binary Star): the state machine, and
+ * the node that runs it in a device's thread (docs/SCALING.md).
+ */
+/* Roles, states, and the events that are the peer's states, numbered
+ * alike (a peer in state S is event S); ZR__HA_OFF: no pair. */
+enum {
+    ZR__HA_OFF = 0,
+    ZR__HA_PRIMARY = 1, /* started as the primary, waiting for the peer */
+    ZR__HA_BACKUP = 2,  /* started as the backup, waiting for the peer */
+    ZR__HA_ACTIVE = 3,  /* serving clients */
+    ZR__HA_PASSIVE = 4, /* not serving; takes over on failover */
+    ZR__HA_CLIENT_REQUEST = 5 /* an event only */
+};
+/* The transitions, by kind (ha.transitions.KIND). */
+enum {
+    ZR__HA_READY,        /* primary -> active: the backup is there */
+    ZR__HA_FOLLOW,       /* primary/backup -> passive: the peer is active */
+    ZR__HA_ALONE,        /* primary -> active: a request, no peer heard */
+    ZR__HA_FAILOVER,     /* passive -> active: a request, the peer silent */
+    ZR__HA_PEER_RESTART, /* passive -> active: the peer restarted */
+    ZR__HA_DUAL_ACTIVE,  /* active -> passive (backup): both were active */
+    ZR__HA_DUAL_PASSIVE, /* passive -> active (primary): both passive */
+    ZR__HA_KINDS
+};
+typedef struct {
+    int state;    /* the state after the event */
+    int kind;     /* the transition made (ZR__HA_READY ...), -1: none */
+    int conflict; /* ZR__HA_DUAL_ACTIVE or _PASSIVE when seen, else -1 */
+    bool serve;   /* CLIENT_REQUEST: the request may be served */
+} zr__ha_step_t;
+/* The Binary Star state machine: a node of ROLE in STATE after EVENT;
+ * PEER_DEAD: the peer has been silent for two heartbeats (the only thing
+ * a client request looks at). */
+zr__ha_step_t zr__ha_next(int role, int state, int event, bool peer_dead);
+const char *zr__ha_state_name(int state);
+const char *zr__ha_kind_name(int kind);
+
+typedef struct {
+    int role;             /* ZR__HA_OFF, _PRIMARY, _BACKUP */
+    int heartbeat;        /* ms */
+    zr_endpoints_t *bind; /* ha_bind: its PUB (a bare endpoint binds) */
+    zr_endpoints_t *peer; /* ha_peer: its SUB (a bare endpoint connects) */
+} zr__ha_opts_t;
+/* The device's ha options, for option.c to set one by one. */
+zr__ha_opts_t *zr__device_ha_opts(zr_device_t *self);
+/* The options make sense together: -1 EINVAL with why in ERR. */
+int zr__ha_check(const zr__ha_opts_t *opts, char *err, size_t errlen);
+/* The same, and with the device's other options (not with titanic). */
+int zr__device_check_ha(zr_device_t *self, char *err, size_t errlen);
+/* A node on ENGINE (its ticker, a watch, its standby) whose clients come
+ * in on FRONTEND (the engine's standby while it does not serve), or
+ * (FRONTEND NULL) whose handler asks zr__ha_client_request about each
+ * request (a majordomo: its one socket carries its workers' traffic
+ * too). Sockets on CTX. NULL with why in ERR. */
+zr__ha_t *zr__ha_new(void *ctx, zr__engine_t *engine, const char *name,
+                     const zr__ha_opts_t *opts, void *frontend, char *err,
+                     size_t errlen);
+void zr__ha_destroy(zr__ha_t **self_p);
+/* A client request came (a handler that sees requests itself, when the
+ * node is not active): whether to serve it; if not, it is counted as
+ * refused and the caller drops it. Device thread. */
+bool zr__ha_client_request(zr__ha_t *self);
+/* Its state now (any thread). */
+int zr__ha_state(const zr__ha_t *self);
+/* Its section of the stats table ("ha"). */
+zr__stat_section_t zr__ha_section(const zr__ha_t *self);
 
 /* ---------------------------------------------------------------------
  * titanic.c: durable requests for the majordomo (RFC 9 Titanic) in LMDB

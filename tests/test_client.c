@@ -998,6 +998,64 @@ test_req_error_reply(void)
     zmq_ctx_term(ctx);
 }
 
+/* Read one request on ROUTER (identity, "", body): it must be BODY; it
+ * is not answered. */
+static void
+s_swallow(void *router, const char *body)
+{
+    ZR_CHECKF(zrt_readable(router, ZRT_DEADLINE_MS), "no request came");
+    char id[256], empty[8];
+    ZR_CHECK(zmq_recv(router, id, sizeof id, 0) >= 0);
+    ZR_CHECK(zmq_recv(router, empty, sizeof empty, 0) == 0);
+    ZR_RECV(router, body);
+}
+
+/* Issue 17: req --retries fails over as the Guide's Lazy Pirate client:
+ * a request unanswered within --timeout goes again, on a new socket, to
+ * the next endpoint (a high-availability pair's other node), and the
+ * requests after it stay there; with the retries used up, exit 3. */
+static void
+test_req_retries(void)
+{
+    void *ctx = zmq_ctx_new();
+    char dead[300], live[300];
+    void *hole = s_bound_socket(ctx, ZMQ_ROUTER, dead, sizeof dead);
+    void *rep = s_bound_socket(ctx, ZMQ_REP, live, sizeof live);
+    zrt_proc_t *p = s_start("req", "--retries", "2", "--timeout", "300ms", dead,
+                            live, "--data", "hello", "--count", "2", NULL);
+    s_swallow(hole, "hello");
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "one");
+    ZR_RECV(rep, "hello");
+    ZR_SEND(rep, "two");
+    zrt_proc_expect_exit(p, 0, ZRT_DEADLINE_MS);
+    s_stdout_is(p, "one\ntwo\n");
+    char want[400];
+    snprintf(want, sizeof want,
+             "req: no reply within 300ms (--timeout); sending it again to "
+             "%s (retry 1 of 2)",
+             live + 1);
+    S_CONTAINS(zrt_proc_stderr(p), want);
+    ZR_CHECK(!zrt_readable(hole, 0)); /* one request, swallowed, no more */
+    zrt_proc_destroy(&p);
+
+    /* The retries used up: the first endpoint again, then exit 3. */
+    p = s_start("req", "--retries", "1", "--timeout", "200ms", dead, "--data",
+                "again", "--linger", "0", NULL);
+    s_swallow(hole, "again");
+    s_swallow(hole, "again");
+    zrt_proc_expect_exit(p, 3, ZRT_DEADLINE_MS);
+    S_CONTAINS(zrt_proc_stderr(p), "(retry 1 of 1)");
+    S_CONTAINS(zrt_proc_stderr(p), "req: no reply within 200ms (--timeout)");
+    zrt_proc_destroy(&p);
+    p = s_run(2, "req", "--retries", "1", dead, "--data", "x", NULL);
+    S_CONTAINS(zrt_proc_stderr(p), "--retries needs --timeout");
+    zrt_proc_destroy(&p);
+    zmq_close(hole);
+    zmq_close(rep);
+    zmq_ctx_term(ctx);
+}
+
 /* A ROUTER at SYNC takes pub's WAIT request: its frames after the
  * identity into FRAMES (5 of 64 bytes: "", WAIT, N, prefix, ms); the
  * identity into ID. */
@@ -1079,6 +1137,7 @@ ZR_TESTS = {
     {"flags: --flag, --no-flag, --flag=BOOL", test_flag_grammar},
     {"--interval repeats for ever, --count 0 refused", test_repeat},
     {"req: an error reply exits 4", test_req_error_reply},
+    {"req --retries: Lazy Pirate failover", test_req_retries},
     {"pub --sync: a default deadline, a wrong endpoint named",
      test_sync_wrong_endpoint},
     {NULL, NULL},

@@ -23,11 +23,16 @@ static const char *const s_forwarder_kv[] = {
     NULL};
 static const char *const s_lru_kv[] = {"strategy", "lru", NULL};
 static const char *const s_rr_kv[] = {"strategy", "rr", NULL};
+/* [ha] one node of a pair (its peer need not exist). */
+static const char *const s_ha_kv[] = {"ha",      "primary",
+                                      "ha_bind", "@inproc://ht-ha-state",
+                                      "ha_peer", "inproc://ht-ha-peer",
+                                      NULL};
 
 typedef struct {
     void *ctx;
-    zr_device_t *devs[5];
-    zr__devview_t views[5];
+    zr_device_t *devs[6];
+    zr__devview_t views[6];
     void *worker; /* a majordomo service's, so its rows show */
     void *peer;   /* [federation] a peer's state flow, likewise */
     size_t n;
@@ -45,6 +50,7 @@ s_set_new(s_set_t *set)
     } d[] = {{ZR_STREAMER, "ht-s", NULL},
              {ZR_QUEUE, "ht-rr", s_rr_kv},
              {ZR_QUEUE, "ht-lru", s_lru_kv},
+             {ZR_QUEUE, "ht-ha", s_ha_kv},
              {ZR_FORWARDER, "ht-f", s_forwarder_kv}};
     set->n = sizeof d / sizeof d[0];
     for (size_t i = 0; i < set->n; i++) {

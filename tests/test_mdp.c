@@ -358,6 +358,63 @@ test_reply_then_close(void)
     zmq_ctx_term(ctx);
 }
 
+/* busy_timeout: a worker that holds a request past it is given up (told
+ * DISCONNECT); the request goes to another worker of its service, and the
+ * first one's late reply is dropped: answered once. */
+static void
+test_busy_timeout(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = zr_device_new(ctx, ZR_MAJORDOMO, "mdp");
+    ZR_PASS(zr_device_set_frontend(dev, "@inproc://mdp-busy"));
+    ZR_PASS(zr_device_set(dev, "heartbeat", "50ms"));
+    ZR_PASS(zr_device_set(dev, "busy_timeout", "200ms"));
+    ZR_PASS(zr_device_set(dev, "liveness", "1000")); /* idle: never expired */
+    ZR_CHECKF(zr_device_start(dev) == 0, "start: %s", zr_device_error(dev));
+    void *c = zrt_socket(ctx, ZMQ_DEALER);
+    void *stuck = zrt_socket(ctx, ZMQ_DEALER);
+    void *good = zrt_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(c, ZMQ_ROUTING_ID, "c", 1);
+    zrt_connect(c, "inproc://mdp-busy");
+    zrt_connect(stuck, "inproc://mdp-busy");
+    zrt_connect(good, "inproc://mdp-busy");
+    s_send(stuck, (const char *[]){"MDPW02", "\x01", "slow", NULL});
+    ZR_WAIT(zrt_stat(dev, "majordomo", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    s_send(c, (const char *[]){"MDPC02", "\x01", "slow", "x", NULL});
+    char f[8][64];
+    size_t n;
+    do { /* heartbeats, then the request */
+        n = s_recv(stuck, f, 8);
+    } while (n == 2);
+    ZR_EQ(n, 5);
+    s_send(good, (const char *[]){"MDPW02", "\x01", "slow", NULL});
+    /* STUCK keeps silent: past 200 ms it is given up, told DISCONNECT. */
+    do {
+        n = s_recv(stuck, f, 8);
+    } while (n == 2 && strcmp(f[1], "\x06") != 0);
+    ZR_STREQ(f[1], "\x06");
+    ZR_EQ(zrt_stat(dev, "majordomo", "workers", "given_up", NULL), 1);
+    do { /* GOOD gets the request */
+        n = s_recv(good, f, 8);
+    } while (n == 2);
+    ZR_EQ(n, 5);
+    ZR_STREQ(f[4], "x");
+    s_send(good, (const char *[]){"MDPW02", "\x04", "c", "", "X", NULL});
+    s_send(stuck, (const char *[]){"MDPW02", "\x04", "c", "", "late", NULL});
+    ZR_EQ(s_recv(c, f, 8), 4);
+    ZR_STREQ(f[3], "X");
+    ZR_WAIT(zrt_stat(dev, "majordomo", "requests", "late_replies", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "majordomo", "requests", "retried", NULL), 1);
+    ZR_CHECK(!zrt_readable(c, 100)); /* answered once */
+    zr_device_destroy(&dev);
+    zmq_close(c);
+    zmq_close(stuck);
+    zmq_close(good);
+    zmq_ctx_term(ctx);
+}
+
 /* The config: [majordomo NAME] needs a frontend only, refuses a backend. */
 static void
 test_config(void)
@@ -388,6 +445,8 @@ ZR_TESTS = {
     {"mmi. alone: 501 at once", test_mmi_bare},
     {"[majordomo NAME] in the config", test_config},
     {"per-service service time", test_service_time},
+    {"busy_timeout: a stuck worker given up, the request served once",
+     test_busy_timeout},
     {"a reply, then the worker's close: the reply arrives",
      test_reply_then_close},
     {NULL, NULL},

@@ -18,6 +18,11 @@ static const char *const s_forwarder_kv[] = {
     NULL};
 static const char *const s_lru_kv[] = {"strategy", "lru", NULL};
 static const char *const s_rr_kv[] = {"strategy", "rr", NULL};
+/* [ha] one node of a pair (its peer need not exist). */
+static const char *const s_ha_kv[] = {"ha",      "primary",
+                                      "ha_bind", "@inproc://st-ha-state",
+                                      "ha_peer", "inproc://st-ha-peer",
+                                      NULL};
 
 static char *
 s_read_file(const char *path)
@@ -237,6 +242,7 @@ test_rows(void)
     } devices[] = {{ZR_STREAMER, "st-s", NULL},
                    {ZR_QUEUE, "st-rr", s_rr_kv},
                    {ZR_QUEUE, "st-lru", s_lru_kv},
+                   {ZR_QUEUE, "st-ha", s_ha_kv},
                    {ZR_FORWARDER, "st-f", s_forwarder_kv}};
     for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
         zr_device_t *dev =

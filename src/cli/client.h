@@ -88,6 +88,10 @@ typedef struct {
     void *ctx, *sock;
     int64_t received, sent, dropped;
     int64_t error_replies; /* req: "ZRELAY-ERROR ..." replies */
+    /* req --retries (Lazy Pirate): requests sent again, at most, each on
+     * a new socket to the next endpoint; which endpoint it is on now. */
+    int64_t retries;
+    size_t endpoint;
     char first_error[160];
 } client_t;
 
@@ -140,6 +144,9 @@ int client_build_input(client_t *self);
 /* client_socket.c. Each returns CLI_OK or an exit status; client_close
  * returns STATUS, or CLI_FAILURE when --linger ran out. */
 int client_open(client_t *self);
+/* req --retries: a new socket (linger 0 for the old one) connected to
+ * the next endpoint only; its address in *TO. */
+int client_failover(client_t *self, const char **to);
 int client_sync(client_t *self);
 int client_close(client_t *self, int status);
 

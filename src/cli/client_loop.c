@@ -14,6 +14,8 @@ typedef struct {
     client_t *c;
     client_role_t role;
     cli_msg_t out, in;
+    cli_msg_t last;  /* req --retries: the request out, to send again */
+    int64_t retried; /* req --retries: times the one out was sent again */
     bool pending;    /* OUT waits to be sent */
     bool awaiting;   /* req: a request is out */
     bool src_done;   /* the input has ended */
@@ -254,6 +256,7 @@ s_receive(s_loop_t *l)
         }
         else if (l->role == CLIENT_REQ) {
             l->awaiting = false;
+            l->retried = 0;
             s_error_reply(c, &l->in);
         }
         else if (l->role == CLIENT_REP) {
@@ -275,6 +278,12 @@ static void
 s_send(s_loop_t *l)
 {
     client_t *c = l->c;
+    if (c->retries > 0 && l->role == CLIENT_REQ &&
+        cli_msg_copy(&l->last, &l->out) != 0) {
+        l->status =
+            cli_error(CLI_FAILURE, "%s: %s", c->verb->name, zr_strerror(errno));
+        return;
+    }
     int sent = cli_msg_send(&l->out, c->sock);
     if (sent == 1) {
         l->pending = false;
@@ -305,6 +314,41 @@ s_send(s_loop_t *l)
     }
 }
 
+/* req --retries (the Guide's Lazy Pirate): the reply did not come within
+ * --timeout; send the request again on a new socket to the next
+ * endpoint. False when the retries are used up. */
+static bool
+s_retry(s_loop_t *l)
+{
+    client_t *c = l->c;
+    if (l->role != CLIENT_REQ || !l->awaiting || l->retried >= c->retries) {
+        return false;
+    }
+    const char *to = NULL;
+    int status = client_failover(c, &to);
+    if (status != CLI_OK) {
+        l->status = status;
+        return true;
+    }
+    l->retried++;
+    cli_error(0,
+              "%s: no reply within %s (--timeout); sending it again to %s "
+              "(retry %lld of %lld)",
+              c->verb->name, c->timeout_text, to, (long long) l->retried,
+              (long long) c->retries);
+    if (cli_msg_copy(&l->out, &l->last) != 0) {
+        l->status =
+            cli_error(CLI_FAILURE, "%s: %s", c->verb->name, zr_strerror(errno));
+        return true;
+    }
+    l->awaiting = false;
+    l->pending = true;
+    l->next_send = l->now;
+    l->blocked_since = -1;
+    l->activity = l->now;
+    return true;
+}
+
 int
 client_loop(client_t *self)
 {
@@ -332,6 +376,9 @@ client_loop(client_t *self)
         int64_t wait = s_poll_setup(&l);
         int64_t deadline = s_deadline(&l);
         if (deadline >= 0 && l.now >= deadline) {
+            if (s_retry(&l)) {
+                continue;
+            }
             l.status = s_timed_out(&l);
             break;
         }
@@ -363,6 +410,7 @@ client_loop(client_t *self)
     }
     cli_msg_destroy(&l.out);
     cli_msg_destroy(&l.in);
+    cli_msg_destroy(&l.last);
     if (l.status == CLI_OK && self->dropped) {
         l.status = cli_error(CLI_FAILURE, "%s: %lld message(s) dropped",
                              self->verb->name, (long long) self->dropped);

@@ -162,6 +162,12 @@ s_set_timeout(client_t *c, const char *value)
 }
 
 static int
+s_set_retries(client_t *c, const char *value)
+{
+    return cli_int(s_label(c, "--retries"), value, 0, INT32_MAX, &c->retries);
+}
+
+static int
 s_set_sync(client_t *c, const char *value)
 {
     c->sync = value;
@@ -448,6 +454,16 @@ static const s_option_t s_options[] = {
                               "wait for ever)",
      .pub_help = "give up the --sync wait after D (default 10s): exit 3",
      .set = s_set_timeout},
+    {.name = "retries",
+     .arg = "N",
+     .only = "req",
+     .help = "Lazy Pirate failover: when no reply comes within --timeout, "
+             "send the request again on a new socket connected to the next "
+             "endpoint given (the endpoints are then alternatives, one at a "
+             "time: a high-availability pair's two nodes), up to N times; "
+             "then exit 3 (default: 0, no retry; every endpoint is "
+             "connected at once)",
+     .set = s_set_retries},
     {.name = "sync",
      .arg = "EP",
      .only = "pub",
@@ -927,6 +943,10 @@ s_conflict(const client_t *c)
     }
     if (!c->sync && (c->wait_given || c->sync_prefix)) {
         return "--wait and --sync-prefix need --sync";
+    }
+    if (c->retries > 0 && c->timeout < 0) {
+        return "--retries needs --timeout (how long to wait for each reply "
+               "before trying the next endpoint)";
     }
     return NULL;
 }

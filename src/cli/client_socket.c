@@ -125,11 +125,29 @@ s_options(client_t *c)
     return CLI_OK;
 }
 
-int
-client_open(client_t *self)
+/* req --retries: endpoint K of all those given, counted across the
+ * lists; NULL when it binds (a failover needs servers to connect to). */
+static const char *
+s_endpoint_at(const client_t *c, size_t k, size_t *total)
+{
+    const char *at = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < c->neps; i++) {
+        for (size_t e = 0; e < zr_endpoints_size(c->eps[i]); e++, n++) {
+            if (n == k && !zr_endpoints_is_bind(c->eps[i], e)) {
+                at = zr_endpoints_address(c->eps[i], e);
+            }
+        }
+    }
+    *total = n;
+    return at;
+}
+
+/* A new socket with the verb's options and --sockopt. */
+static int
+s_socket(client_t *self)
 {
     const char *name = self->verb->name;
-    self->ctx = zmq_ctx_new();
     self->sock = self->ctx ? zmq_socket(self->ctx, self->verb->type) : NULL;
     if (!self->sock) {
         return cli_error(CLI_FAILURE, "%s: cannot create a socket: %s", name,
@@ -139,6 +157,56 @@ client_open(client_t *self)
     /* --sockopt and its shorthands last: they override the verb's own. */
     for (size_t i = 0; status == CLI_OK && i < self->nsockopts; i++) {
         status = client_sockopt_apply(&self->sockopts[i], self->sock, name);
+    }
+    return status;
+}
+
+/* Connect to endpoint K only (req --retries). */
+static int
+s_connect_one(client_t *self, size_t k, const char **to)
+{
+    size_t total;
+    const char *address = s_endpoint_at(self, k, &total);
+    if (!address) {
+        return cli_error(CLI_USAGE,
+                         "%s: --retries: endpoint %zu binds; the endpoints "
+                         "are servers to connect to, one at a time",
+                         self->verb->name, k + 1);
+    }
+    if (zmq_connect(self->sock, address) != 0) {
+        return cli_error(CLI_FAILURE, "%s: connect %s: %s", self->verb->name,
+                         address, zr_strerror(errno));
+    }
+    self->endpoint = k;
+    *to = address;
+    cli_log(ZR_LOG_INFO, "%s: connecting to %s", self->verb->name, address);
+    return CLI_OK;
+}
+
+int
+client_failover(client_t *self, const char **to)
+{
+    int zero = 0;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(self->sock);
+    self->sock = NULL;
+    size_t total;
+    s_endpoint_at(self, 0, &total);
+    int status = s_socket(self);
+    return status == CLI_OK
+               ? s_connect_one(self, (self->endpoint + 1) % total, to)
+               : status;
+}
+
+int
+client_open(client_t *self)
+{
+    const char *name = self->verb->name;
+    self->ctx = zmq_ctx_new();
+    int status = s_socket(self);
+    if (status == CLI_OK && self->retries > 0) {
+        const char *to;
+        return s_connect_one(self, 0, &to);
     }
     for (size_t i = 0; status == CLI_OK && i < self->neps; i++) {
         zr_endpoints_t *eps = self->eps[i];

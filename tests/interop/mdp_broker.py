@@ -24,6 +24,7 @@ usage: mdp_broker.py ZRELAY SCENARIO
 Every wait has a deadline; nothing sleeps and hopes.
 (python3 mdp_broker.py --worker EP SERVICE hold: the killable worker.)
 """
+import atexit
 import json
 import os
 import signal
@@ -194,6 +195,8 @@ def start_broker(zrelay, *opts, ep="@tcp://127.0.0.1:*"):
     cmd += list(opts) + [ep]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=open(err, "w"), text=True)
+    # A failing scenario exits at once: no broker outlives it.
+    atexit.register(lambda: proc.poll() is None and proc.kill())
     eps = {}
     end = time.time() + DEADLINE
     while time.time() < end:

@@ -19,6 +19,7 @@ A request may reach a worker twice (at-least-once: its reply may not
 have been committed before the kill); each reply must be its request's
 echo. Every wait has a deadline; nothing sleeps and hopes.
 """
+import atexit
 import os
 import random
 import selectors
@@ -69,6 +70,9 @@ class Broker:
              "--heartbeat", "%dms" % int(HEARTBEAT * 1000),
              "--liveness", str(LIVENESS)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # A failing run exits at once: no broker outlives it.
+        proc = self.proc
+        atexit.register(lambda: proc.poll() is None and proc.kill())
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
         end = time.time() + READY_WITHIN
