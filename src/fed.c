@@ -52,7 +52,7 @@
 #define S_PROTOCOL "ZRFED01"
 #define S_HOP "zrelay-hop:"
 #define S_HOP_LEN (sizeof S_HOP - 1)
-#define S_MAX_PEERS 64     /* each with a stats section */
+#define S_MAX_PEERS 128    /* each with a stats section */
 #define S_MAX_OFFERS 10000 /* services one peer may advertise */
 #define S_NAME_MAX 48      /* a broker's name: a label and a JSON key */
 #define S_EP_MAX 256
@@ -61,9 +61,10 @@
 typedef struct {
     char *name;
     size_t len;
-    uint64_t advertised; /* in the peer's last state message */
+    uint64_t advertised; /* ready, in the peer's last state message */
     uint64_t ready;      /* that, lowered by each request sent, raised
                             again by each reply (its worker is free) */
+    uint64_t cap;        /* ready at most: advertised + ours in flight */
 } s_offer_t;
 
 /* A forwarded request: on its peer's list and in the hash by SEQ. */
@@ -451,6 +452,13 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
         }
         memcpy(o->name, s_fdata(m, 4 + 2 * i), o->len);
         o->ready = o->advertised = (uint64_t) s_number(m, 5 + 2 * i);
+        /* Our requests it is working on will free their workers: each
+         * reply raises the estimate again, up to this. */
+        o->cap = o->advertised;
+        for (s_fwd_t *f = p->inflight; f; f = f->next) {
+            o->cap += f->service_len == o->len &&
+                      memcmp(f->service, o->name, o->len) == 0;
+        }
         ready += o->ready;
         p->noffers++;
     }
@@ -551,12 +559,13 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
     free(f);
     zr__mdp_fed_answer(self->mdp, req, svc, len, m, 5);
     /* The worker that answered is free again: one more for the estimate
-     * (at most what the peer advertised), and a request waiting here for
+     * (at most what the peer advertised and what we had in flight there
+     * when it did), and a request waiting here for
      * the service may go, without waiting for the next state message. */
     for (size_t k = 0; from->alive && k < from->noffers; k++) {
         s_offer_t *o = &from->offers[k];
         if (o->len == len && memcmp(o->name, svc, len) == 0) {
-            if (o->ready < o->advertised) {
+            if (o->ready < o->cap) {
                 o->ready++;
                 zr__mdp_fed_offer(self->mdp, svc, len);
             }

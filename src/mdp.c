@@ -1551,7 +1551,7 @@ zr__mdp_fed_ready(zr__mdp_t *self,
                   void (*fn)(void *, const char *, size_t, size_t), void *arg)
 {
     for (s_service_t *s = self->service_list; s; s = s->next) {
-        if (s->nready) {
+        if (s->nworkers) { /* busy ones too: 0 ready is news as well */
             fn(arg, s->name, s->len, s->nready);
         }
     }

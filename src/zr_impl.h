@@ -157,7 +157,7 @@ typedef struct {
     const void *base; /* the struct; NULL reads as zeros */
 } zr__stat_section_t;
 
-#define ZR__STAT_SECTIONS_MAX 128 /* a majordomo: one per service, peer */
+#define ZR__STAT_SECTIONS_MAX 192 /* a majordomo: one per service, peer */
 #define ZR__STAT_ROWS(rows) (rows), sizeof(rows) / sizeof((rows)[0])
 
 double zr__stat_value(const zr__stat_t *row, const void *base);
@@ -845,8 +845,8 @@ void zr__fed_flush(zr__fed_t *self);
 /* "federation", then "peers.NAME" per peer, at most MAX into OUT. */
 size_t zr__fed_sections(const zr__fed_t *self, zr__stat_section_t *out,
                         size_t max);
-/* mdp.c, for fed.c: FN(ARG, service, len, ready) per service with ready
- * local workers. */
+/* mdp.c, for fed.c: FN(ARG, service, len, ready) per service with local
+ * workers, with how many of them are ready. */
 void zr__mdp_fed_ready(zr__mdp_t *self,
                        void (*fn)(void *, const char *, size_t, size_t),
                        void *arg);

@@ -22,6 +22,9 @@ usage: mdp_federation.py ZRELAY SCENARIO
            A declares B dead within liveness heartbeats, the request comes
            back and gets the error reply after request_timeout; B started
            again: served through it again
+  bench    (not a test: no ctest runs it) the cost of the hop: N
+           sequential requests of one client straight to B's worker, then
+           through A; p50, p99 and the rate of each (MDP_FED_N, 5000)
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import json
@@ -346,6 +349,34 @@ def scenario_unreachable(zrelay, tmp, ctx):
     a.stop()
 
 
+def scenario_bench(zrelay, tmp, ctx):
+    n = int(os.environ.get("MDP_FED_N", "5000"))
+    a = Node(zrelay, tmp, "A", ["B"])
+    b = Node(zrelay, tmp, "B", ["A"])
+    w = Worker(ctx, b.ep, "x", tag="on-B", heartbeat=0.1)
+    w.start()
+    wait_offer(a, "B")
+    for name, node in (("straight to B", b), ("through A", a)):
+        c = Client(ctx, node.ep)
+        for i in range(100):  # warm up
+            c.call("x", "w")
+        took = []
+        t0 = time.time()
+        for i in range(n):
+            t = time.perf_counter()
+            c.call("x", "b")
+            took.append(time.perf_counter() - t)
+        rate = n / (time.time() - t0)
+        took.sort()
+        print("%-14s %d requests, one at a time: p50 %.0f us, p99 %.0f us, "
+              "%.0f requests/s" % (name, n, took[n // 2] * 1e6,
+                                   took[n * 99 // 100] * 1e6, rate))
+        c.close()
+    w.stop.set()
+    a.stop()
+    b.stop()
+
+
 def scenario_death(zrelay, tmp, ctx):
     a = Node(zrelay, tmp, "A", ["B"])
     b = Node(zrelay, tmp, "B", ["A"])
@@ -393,7 +424,8 @@ def main():
     ctx = zmq.Context()
     scenarios = {"forward": scenario_forward, "local": scenario_local,
                  "loop": scenario_loop, "death": scenario_death,
-                 "unreachable": scenario_unreachable}
+                 "unreachable": scenario_unreachable,
+                 "bench": scenario_bench}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
