@@ -646,7 +646,7 @@ s_events_ready(void *arg)
                 p = &self->peers[i];
             }
         }
-        if (p && event == ZMQ_EVENT_CONNECTED) {
+        if (p && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             ZR_LOG_I("%s: peer %s: connected to %s", self->name, p->name,
                      p->endpoint);
             p->up = true;
@@ -919,7 +919,8 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
     }
     if (!self->events ||
         zmq_socket_monitor(self->router, mon,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_DISCONNECTED) != 0 ||
         zmq_connect(self->events, mon) != 0) {
         snprintf(err, errsize, "cannot watch the peer connections: %s",
                  zmq_strerror(errno));
