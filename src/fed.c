@@ -525,7 +525,8 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
     if (m->size < 6 || !zr__fed_is_hop(&m->frames[1]) || s_fsize(m, 2) != 0 ||
         s_fsize(m, 3) != 6 || memcmp(s_fdata(m, 3), "MDPC01", 6) != 0 ||
         s_fsize(m, 1) < S_HOP_LEN + own + 2 ||
-        memcmp(s_fdata(m, 1) + S_HOP_LEN, self->name, own) != 0) {
+        memcmp(s_fdata(m, 1) + S_HOP_LEN, self->name, own) != 0 ||
+        s_fdata(m, 1)[S_HOP_LEN + own] != ':') {
         zr__stat_add(&self->st_late, 1);
         if (from) {
             zr__stat_add(&from->st_late, 1);
