@@ -40,9 +40,11 @@ bool zr__mdp_msg_is(const zr_mdp_msg_t *self, size_t i, const char *text);
 /* ENDPOINT without its optional '>': a copy, or NULL (EINVAL) for a bind
  * ('@') or nothing. */
 char *zr__mdp_endpoint(const char *endpoint);
-/* Whether ZeroMQ can connect to each of ENDPOINTS: a throwaway socket
- * tries them, so a typo fails at new, not at the first failover. 0, or
- * -1 with EINVAL or EPROTONOSUPPORT. */
+/* Whether each of ENDPOINTS is one to connect to (parsed as zrelay's
+ * endpoints are; its transport one this libzmq has), so that a typo
+ * fails at new, not at the first failover. Nothing is connected: a
+ * trial connection would count as a failed handshake at the broker. 0,
+ * or -1 with EINVAL or EPROTONOSUPPORT. */
 int zr__mdp_check_endpoints(void *ctx, char **endpoints, size_t n);
 /* Replace *SLOT by a copy of VALUE (NULL clears it). */
 int zr__mdp_set_text(char **slot, const char *value);

@@ -351,6 +351,40 @@ test_failover(void)
     zmq_ctx_term(ctx);
 }
 
+/* A client and a worker make one connection each, and nothing else: no
+ * trial connection to check the endpoints (which the broker counted as a
+ * failed handshake). */
+static void
+test_one_connection(void)
+{
+    void *ctx = zmq_ctx_new();
+    zr_device_t *dev = s_broker(ctx, "@tcp://127.0.0.1:*", NULL);
+    const char *role = NULL, *ep = NULL;
+    bool bind = false;
+    ZR_PASS(zr_device_endpoint(dev, 0, &role, &bind, &ep));
+    const char *eps[] = {ep};
+    zr_mdp_client_t *c = zr_mdp_client_new(ctx, eps, 1);
+    ZR_CHECK(c != NULL);
+    zr_mdp_msg_t *req = s_msg((const char *[]){"echo", NULL});
+    zr_mdp_msg_t *rep = zr_mdp_msg_new();
+    ZR_PASS(zr_mdp_client_request(c, "mmi.service", req, rep));
+    s_frame_is(rep, 0, "404");
+    zr_mdp_worker_t *w = zr_mdp_worker_new(ctx, eps, 1, "echo");
+    ZR_CHECK(w != NULL);
+    ZR_PASS(zr_mdp_worker_connect(w));
+    ZR_WAIT(zrt_stat(dev, "majordomo", "workers", "known", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_EQ(zrt_stat(dev, "frontend", "connections", "accepted", NULL), 2);
+    ZR_EQ(zrt_stat(dev, "frontend", "connections", "handshake_failed", NULL),
+          0);
+    zr_mdp_worker_destroy(&w);
+    zr_mdp_client_destroy(&c);
+    zr_mdp_msg_destroy(&req);
+    zr_mdp_msg_destroy(&rep);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
 /* The broker is killed and started again on the same port: the worker
  * finds out (silence, or DISCONNECT from the new broker that does not
  * know it), says READY again, and serves. */
@@ -532,6 +566,7 @@ test_arguments(void)
 }
 
 ZR_TESTS = {
+    {"one connection each, no trial connection", test_one_connection},
     {"client and worker, MDP/0.1 and 0.2 both ways", test_versions},
     {"MDP/0.2 PARTIALs: gathered, called back, cancelled", test_partials},
     {"the broker's error reply as errno", test_error_reply},
