@@ -45,6 +45,8 @@ struct zr_device_t {
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
     zr__mdp_t *mdp; /* a majordomo's handler */
+    char *peers, *peer_bind; /* [federation] a majordomo's (fed.c) */
+    zr__fed_t *fed;
     zr__ha_opts_t ha_opts; /* [ha] a primary/backup pair (ha.c) */
     zr__ha_t *ha;
     /* A majordomo's durable requests (titanic.c); DIR owned here. */
@@ -229,6 +231,9 @@ zr_device_destroy(zr_device_t **self_p)
     zr_endpoints_destroy(&self->ha_opts.sync_peer);
     zr__pubsub_destroy(&self->pubsub);
     zr__broker_destroy(&self->broker);
+    zr__fed_destroy(&self->fed); /* [federation] */
+    free(self->peers);
+    free(self->peer_bind);
     zr__mdp_destroy(&self->mdp);
     zr__engine_destroy(&self->engine);
     zr__auth_destroy(&self->auth);
@@ -515,6 +520,15 @@ zr__device_check_ha(zr_device_t *self, char *err, size_t errlen)
         errno = EINVAL;
         return -1;
     }
+    /* [federation] A passive node would advertise workers it does not
+     * serve and drop its peers' requests unanswered. */
+    if (self->ha_opts.role != ZR__HA_OFF && (self->peers || self->peer_bind)) {
+        zr__errf(err, errlen,
+                 "ha and peers do not go together yet: a passive node would "
+                 "drop the requests its peers send it (docs/SCALING.md)");
+        errno = EINVAL;
+        return -1;
+    }
     return 0;
 }
 
@@ -617,6 +631,37 @@ zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs, int timeout_msecs)
     }
     self->heartbeat_ivl = ivl_msecs;
     self->heartbeat_timeout = timeout_msecs;
+    return 0;
+}
+
+/* [federation] A majordomo's peers and state endpoint (fed.c). */
+int
+zr__device_set_federation(zr_device_t *self, bool bind, const char *value)
+{
+    if (self->type != ZR_MAJORDOMO) {
+        zr__device_errorf(self, "%s: only a majordomo federates",
+                          bind ? "peer_bind" : "peers");
+        errno = EINVAL;
+        return -1;
+    }
+    char err[256];
+    zr_endpoints_t *eps =
+        value && *value ? zr_endpoints_parse(value, bind, err, sizeof err)
+                        : NULL;
+    if (value && *value && !eps) {
+        zr__device_errorf(self, "%s: %s", bind ? "peer_bind" : "peers", err);
+        errno = EINVAL;
+        return -1;
+    }
+    zr_endpoints_destroy(&eps);
+    char **field = bind ? &self->peer_bind : &self->peers;
+    char *copy = value && *value ? strdup(value) : NULL;
+    if (value && *value && !copy) {
+        errno = ENOMEM;
+        return -1;
+    }
+    free(*field);
+    *field = copy;
     return 0;
 }
 
@@ -1254,6 +1299,26 @@ s_open_engine(zr_device_t *self)
                                      self->titanic_opts.dir);
             }
         }
+        if (self->peers || self->peer_bind) { /* [federation] */
+            zr_endpoints_t *fe = self->endpoints[S_FRONTEND];
+            const char *advertise = NULL;
+            for (size_t i = 0; !advertise && i < zr_endpoints_size(fe); i++) {
+                if (zr_endpoints_is_bind(fe, i)) {
+                    advertise = zr_endpoints_resolved(fe, i);
+                }
+            }
+            zr__fed_opts_t fo = {self->peers, self->peer_bind,
+                                 self->broker_opts.heartbeat,
+                                 self->broker_opts.liveness};
+            char err[256] = "";
+            self->fed = zr__fed_new(self->ctx, self->engine, self->mdp,
+                                    self->name, advertise, &fo, err,
+                                    sizeof err);
+            if (!self->fed) {
+                return s_open_failed(self, errno ? errno : EINVAL, "%s", err);
+            }
+            zr__mdp_set_fed(self->mdp, self->fed);
+        }
     }
     /* [ha] Last: it decides whether the engine serves at all. */
     if (self->ha_opts.role != ZR__HA_OFF) {
@@ -1642,6 +1707,9 @@ zr__device_sections(const zr_device_t *self, zr__stat_section_t *out,
     }
     if (self->mdp) {
         k += zr__mdp_sections(self->mdp, all + k, ZR__STAT_SECTIONS_MAX - k);
+    }
+    if (self->fed) { /* [federation] */
+        k += zr__fed_sections(self->fed, all + k, ZR__STAT_SECTIONS_MAX - k);
     }
     if (self->pubsub) {
         k += zr__pubsub_sections(self->pubsub, all + k,

@@ -113,6 +113,10 @@ typedef struct {
     zr__msg_t body;
     zr__msg_t held;  /* 0.1 client, 0.2 worker: PARTIAL bodies so far */
     int64_t sent_at; /* to its worker (ms): the service time's start */
+    /* [federation] A peer broker's request: its hop frame, part of the
+     * client's address (fed.c). */
+    unsigned char hop[ZR__HOP_MAX];
+    size_t hop_len;
     bool titanic;    /* titanic: a stored request; CLIENT is its UUID */
 } s_request_t;
 
@@ -165,6 +169,7 @@ struct zr__mdp_t {
     s_worker_t *workers[S_BUCKETS], *worker_list;
     size_t nworkers, nwaiting, nclosed;
     int64_t next_beat;
+    zr__fed_t *fed;              /* [federation] peers, or NULL (fed.c) */
     /* titanic: durable requests, or NULL */
     zr__titanic_t *titanic;
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
@@ -422,14 +427,16 @@ s_service_settle_free(zr__mdp_t *self, s_service_t *s)
  * Messages out.
  */
 
-/* The header of a message to a client: [identity, (""), MDPC0v, (cmd),
- * service]. */
+/* The header of a message to a client: [identity, (hop), (""), MDPC0v,
+ * (cmd), service]. */
 static int
-s_client_header(zr__msg_t *m, const void *id, size_t id_len, bool delim, int v,
-                int cmd, const void *svc, size_t svc_len)
+s_client_header(zr__msg_t *m, const void *id, size_t id_len, const void *hop,
+                size_t hop_len, bool delim, int v, int cmd, const void *svc,
+                size_t svc_len)
 {
     unsigned char c = (unsigned char) cmd;
     if (zr__msg_add(m, id, id_len) != 0 ||
+        (hop_len && zr__msg_add(m, hop, hop_len) != 0) || /* [federation] */
         (delim && zr__msg_add(m, "", 0) != 0) ||
         zr__msg_add(m, v == 1 ? S_MDPC01 : S_MDPC02, 6) != 0 ||
         (v == 2 && zr__msg_add(m, &c, 1) != 0) ||
@@ -453,8 +460,9 @@ s_fail(zr__mdp_t *self, s_request_t *r, const s_service_t *s, const char *code,
         return;
     }
     snprintf(body, sizeof body, "ZRELAY-ERROR %s %s", code, text);
-    if (s_client_header(&m, r->client, r->client_len, r->client_delim,
-                        r->client_v, S_C2_FINAL, s->name, s->len) != 0 ||
+    if (s_client_header(&m, r->client, r->client_len, r->hop, r->hop_len,
+                        r->client_delim, r->client_v, S_C2_FINAL, s->name,
+                        s->len) != 0 ||
         zr__msg_addstr(&m, body) != 0 ||
         zr__engine_inject(self->engine, self->socket, &m) != 0) {
         zr__stat_add(&self->st_dropped, 1);
@@ -732,9 +740,13 @@ s_mmi(zr__mdp_t *self, const char *svc, size_t len, const zr__msg_t *msg,
  * Messages in.
  */
 
-/* A request from a client of version V; the service frame is at AT. */
+static void s_fed_spill(zr__mdp_t *self, s_service_t *s);
+
+/* A request from a client of version V; the service frame is at AT; HOP:
+ * a peer broker's, or NULL. */
 static zr__verdict_t
-s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
+s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
+              const zmq_msg_t *hop)
 {
     if (v == 2) {
         if (at >= msg->size || s_size(msg, at) != 1 ||
@@ -760,7 +772,9 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     zr__stat_add(&self->st_requests, 1);
     if (mmi) {
         zr__msg_t out = {NULL, 0, 0};
-        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0), delim, v,
+        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
+                            hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
+                            hop ? zmq_msg_size((zmq_msg_t *) hop) : 0, delim, v,
                             S_C2_FINAL, name, len) != 0 ||
             s_mmi(self, name, len, msg, at + 1, &out) != 0) {
             zr__msg_destroy(&out);
@@ -774,7 +788,9 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     if (self->titanic && len > 8 && memcmp(name, "titanic.", 8) == 0) {
         /* titanic: answered by titanic.c, at once or after a commit. */
         zr__msg_t out = {NULL, 0, 0};
-        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0), delim, v,
+        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
+                            hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
+                            hop ? zmq_msg_size((zmq_msg_t *) hop) : 0, delim, v,
                             S_C2_FINAL, name, len) != 0) {
             zr__msg_destroy(&out);
             zr__stat_add(&self->st_dropped, 1);
@@ -794,6 +810,10 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     memcpy(r->client, s_data(msg, 0), r->client_len);
     r->client_v = v;
     r->client_delim = delim;
+    if (hop) { /* [federation] */
+        r->hop_len = zmq_msg_size((zmq_msg_t *) hop);
+        memcpy(r->hop, zmq_msg_data((zmq_msg_t *) hop), r->hop_len);
+    }
     r->base.since = zr__now_ms();
     s_service_t *s = s_service_get(self, name, len);
     if (!s) {
@@ -819,6 +839,8 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     }
     s_wait(self, s, r, false);
     s_settle(self, s);
+    s_fed_spill(self, s); /* [federation] no ready worker: to a peer */
+    s_service_settle_free(self, s);
     return ZR__DROP; /* its frames were taken; the rest are empty */
 }
 
@@ -880,8 +902,9 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
         zr__stat_add(&self->st_partials, 1);
         return ZR__DROP;
     }
-    if (s_client_header(&out, r->client, r->client_len, r->client_delim,
-                        r->client_v, final ? S_C2_FINAL : S_C2_PARTIAL, s->name,
+    if (s_client_header(&out, r->client, r->client_len, r->hop, r->hop_len,
+                        r->client_delim, r->client_v,
+                        final ? S_C2_FINAL : S_C2_PARTIAL, s->name,
                         s->len) != 0 ||
         s_take(&out, &r->held, 0) != 0 || s_take(&out, msg, at) != 0) {
         zr__msg_destroy(&out);
@@ -1034,12 +1057,20 @@ s_message(void *arg, int dir, zr__msg_t *msg)
     (void) dir;
     /* [identity, (""), protocol, ...] */
     size_t at = msg->size >= 2 && s_size(msg, 1) == 0 ? 2 : 1;
+    /* [federation] [identity, hop, "", MDPC0v, ...]: a request a peer
+     * broker forwarded (fed.c); the hop frame is part of its address. */
+    const zmq_msg_t *hop = NULL;
+    if (msg->size >= 4 && s_size(msg, 2) == 0 &&
+        zr__fed_is_hop(&msg->frames[1])) {
+        hop = &msg->frames[1];
+        at = 3;
+    }
     if (at >= msg->size || s_size(msg, at) != 6) {
         zr__stat_add(&self->st_bad_frames, 1);
         return ZR__DROP;
     }
     const zmq_msg_t *p = &msg->frames[at];
-    bool delim = at == 2;
+    bool delim = at >= 2;
     if (s_is(p, S_MDPC01, 6) || s_is(p, S_MDPC02, 6)) {
         /* [ha] issue 17: a node that does not serve drops what clients
          * ask, counted as ha.refused; they retry on the other node. */
@@ -1047,9 +1078,9 @@ s_message(void *arg, int dir, zr__msg_t *msg)
             return ZR__DROP;
         }
         return s_from_client(self, msg, s_is(p, S_MDPC01, 6) ? 1 : 2, delim,
-                             at + 1);
+                             at + 1, hop);
     }
-    if (s_is(p, S_MDPW01, 6) || s_is(p, S_MDPW02, 6)) {
+    if (!hop && (s_is(p, S_MDPW01, 6) || s_is(p, S_MDPW02, 6))) {
         return s_from_worker(self, msg, s_is(p, S_MDPW01, 6) ? 1 : 2, delim,
                              at + 1);
     }
@@ -1111,6 +1142,7 @@ s_timer(void *arg, int64_t now)
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
+        zr__fed_tick(self->fed, now); /* [federation] state, liveness */
         for (s_worker_t *w = self->worker_list, *next; w; w = next) {
             next = w->next; /* nothing but W is removed here */
             const char *why = NULL;
@@ -1165,6 +1197,7 @@ static void
 s_flush(void *arg)
 {
     zr__mdp_t *self = arg;
+    zr__fed_flush(self->fed); /* [federation] forwarded ones come back */
     zr__titanic_commit(self->titanic); /* titanic: acknowledge the staged */
     for (s_service_t *s = self->service_list; s; s = s->next) {
         s_request_t *r;
@@ -1482,4 +1515,107 @@ zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out, size_t max)
             ZR__STAT_ROWS(s_service_rows), &self->slots[S_SLOTS]};
     }
     return k;
+}
+
+/* ---------------------------------------------------------------------
+ * [federation] What fed.c asks of the majordomo (docs/SCALING.md).
+ */
+
+void
+zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed)
+{
+    self->fed = fed;
+}
+
+/* S has no ready worker: its waiting requests (not a peer's: one hop at
+ * most; not Titanic's: their replies are stored here) go to peers while
+ * one takes them, in order. */
+static void
+s_fed_spill(zr__mdp_t *self, s_service_t *s)
+{
+    if (!self->fed || s->ready.head || !s->waiting.head) {
+        return;
+    }
+    zr__requests_t keep = {NULL, NULL, 0};
+    s_request_t *r;
+    while ((r = s_pop(&s->waiting))) {
+        bool local = r->hop_len || r->titanic;
+        if (local ||
+            !zr__fed_forward(self->fed, r, s->name, s->len, &r->body)) {
+            zr__requests_push(&keep, &r->base);
+            if (!local) {
+                break; /* no peer takes it: none takes the next either */
+            }
+            continue;
+        }
+        self->nwaiting--;
+    }
+    zr__requests_append(&keep, &s->waiting);
+    s->waiting = keep;
+    s_publish(self, s);
+}
+
+void
+zr__mdp_fed_ready(zr__mdp_t *self,
+                  void (*fn)(void *, const char *, size_t, size_t), void *arg)
+{
+    for (s_service_t *s = self->service_list; s; s = s->next) {
+        if (s->nworkers) { /* busy ones too: 0 ready is news as well */
+            fn(arg, s->name, s->len, s->nready);
+        }
+    }
+}
+
+void
+zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
+                   zr__msg_t *msg, size_t at)
+{
+    s_request_t *r = req;
+    zr__msg_t out = {NULL, 0, 0};
+    if (s_client_header(&out, r->client, r->client_len, r->hop, r->hop_len,
+                        r->client_delim, r->client_v, S_C2_FINAL, svc,
+                        len) != 0 ||
+        s_take(&out, msg, at) != 0 ||
+        zr__engine_inject(self->engine, self->socket, &out) != 0) {
+        zr__stat_add(&self->st_dropped, 1);
+    }
+    else {
+        zr__stat_add(&self->st_answered, 1);
+    }
+    zr__msg_destroy(&out);
+    s_request_free(r);
+}
+
+void
+zr__mdp_fed_giveback(zr__mdp_t *self, void *req, const char *svc, size_t len)
+{
+    s_request_t *r = req;
+    s_service_t *s = s_service_get(self, svc, len);
+    if (!s) {
+        zr__stat_add(&self->st_rejected, 1);
+        s_service_t tmp = {.len = len};
+        memcpy(tmp.name, svc, len);
+        s_fail(self, r, &tmp, "busy", "too many services");
+        return;
+    }
+    s_wait(self, s, r, true); /* since: when it came; not a retry */
+    s_settle(self, s);
+    s_fed_spill(self, s);
+    s_service_settle_free(self, s);
+}
+
+void
+zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len)
+{
+    s_service_t *s = s_service_find(self, svc, len);
+    if (s) {
+        s_fed_spill(self, s);
+        s_service_settle_free(self, s);
+    }
+}
+
+void
+zr__mdp_fed_free(void *req)
+{
+    s_request_free(req);
 }

@@ -64,6 +64,14 @@ static const struct {
     {"mdp_service_workers", "A Majordomo service's workers, by state now."},
     {"mdp_service_requests_total",
      "A Majordomo service's requests, by outcome."},
+    {"federation_states_total",
+     "Federation state messages, by way (sent, unsent, received, "
+     "malformed)."},
+    {"federation_requests_total",
+     "Requests a federated majordomo sent to its peers, by outcome."},
+    {"peer_requests_total",
+     "Requests forwarded to a peer broker, by outcome (sent, received, "
+     "failed, late)."},
     {"ha_transitions_total",
      "High-availability state changes of this node, by kind "
      "(docs/SCALING.md)."},

@@ -263,6 +263,19 @@ s_set_request_timeout(zr_device_t *self, const s_value_t *v)
     return o ? 0 : -1;
 }
 
+/* [federation] (fed.c) */
+static int
+s_set_peers(zr_device_t *self, const s_value_t *v)
+{
+    return zr__device_set_federation(self, false, v->text);
+}
+
+static int
+s_set_peer_bind(zr_device_t *self, const s_value_t *v)
+{
+    return zr__device_set_federation(self, true, v->text);
+}
+
 static int
 s_set_router_handover(zr_device_t *self, const s_value_t *v)
 {
@@ -875,6 +888,27 @@ static const s_option_t s_options[] = {
               .help = "lru/hash and majordomo: a request that waited this "
                       "long for a worker gets an error reply (0: it waits "
                       "forever)"}},
+    {.set = s_set_peers,
+     .info = {.name = "peers",
+              /* Text: its bare endpoints connect, where a device's
+               * endpoints bind (config.c checks binds by that kind). */
+              .kind = ZR_OPT_TEXT,
+              .arg = "EPS",
+              .types = S_MDP,
+              .fallback = "none",
+              .help = "federation: the other brokers' state endpoints "
+                      "(tcp://b:5556, tcp://c:5556); a request for a service "
+                      "with no ready local worker goes to a live peer that "
+                      "has one (docs/SCALING.md)"}},
+    {.set = s_set_peer_bind,
+     .info = {.name = "peer_bind",
+              .kind = ZR_OPT_ENDPOINTS,
+              .arg = "EP",
+              .types = S_MDP,
+              .fallback = "none",
+              .help = "federation: this broker's state endpoint (a PUB, "
+                      "tcp://*:5556): every heartbeat, its services with "
+                      "ready workers and how many, under the device's name"}},
     {.set = s_set_titanic,
      .info = {.name = "titanic",
               .kind = ZR_OPT_TEXT,

@@ -157,7 +157,7 @@ typedef struct {
     const void *base; /* the struct; NULL reads as zeros */
 } zr__stat_section_t;
 
-#define ZR__STAT_SECTIONS_MAX 48 /* a majordomo: one per service */
+#define ZR__STAT_SECTIONS_MAX 192 /* a majordomo: one per service, peer */
 #define ZR__STAT_ROWS(rows) (rows), sizeof(rows) / sizeof((rows)[0])
 
 double zr__stat_value(const zr__stat_t *row, const void *base);
@@ -186,6 +186,8 @@ void zr__device_heartbeat(const zr_device_t *self, int *ivl, int *timeout);
  * identity (ZMQ_ROUTER_HANDOVER): ZR__HANDOVER_*. */
 enum { ZR__HANDOVER_NONE, ZR__HANDOVER_WORKERS, ZR__HANDOVER_ALL };
 int zr__device_router_handover(zr_device_t *self, int which);
+/* [federation] A majordomo's `peers` (BIND false) or `peer_bind`. */
+int zr__device_set_federation(zr_device_t *self, bool bind, const char *value);
 void zr__device_hold(const zr_device_t *self, uint64_t *until,
                      uint64_t *max_msgs, uint64_t *max_bytes, int *timeout);
 /* [limits] What a peer can cost a device (issue 14), for option.c to
@@ -807,6 +809,61 @@ void zr__mdp_set_ha(zr__mdp_t *self, zr__ha_t *ha);
  * ("services.NAME", label service="NAME"), at most MAX into OUT. */
 size_t zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out,
                         size_t max);
+
+/* ---------------------------------------------------------------------
+ * fed.c: federation of majordomo brokers (docs/SCALING.md, Federation):
+ * state flow over PUB/SUB, requests to peers with a hop frame in their
+ * envelope. mdp.c calls zr__fed_*; fed.c calls zr__mdp_fed_*.
+ */
+typedef struct zr__fed_t zr__fed_t;
+typedef struct {
+    const char *peers; /* the other brokers' state endpoints, comma list */
+    const char *bind;  /* this broker's state endpoint (a PUB), or NULL */
+    int heartbeat;     /* ms between state messages */
+    int liveness;      /* a peer silent this many of its heartbeats: dead */
+} zr__fed_opts_t;
+#define ZR__HOP_MAX 128 /* bytes of a hop frame, "zrelay-hop:NAME:SEQ" */
+/* The state flow and request sockets of MDP (the device's majordomo,
+ * named NAME), on ENGINE's loop; ADVERTISE is the MDP endpoint peers send
+ * requests to. NULL with ERR set. */
+zr__fed_t *zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp,
+                       const char *name, const char *advertise,
+                       const zr__fed_opts_t *opts, char *err, size_t errsize);
+void zr__fed_destroy(zr__fed_t **self_p);
+/* FRAME is a hop frame: the request came from a peer broker. */
+bool zr__fed_is_hop(const zmq_msg_t *frame);
+/* REQ (mdp.c's, for service SVC, with BODY) goes to the live peer with
+ * the most ready workers for SVC: true, and it is fed.c's until it goes
+ * back through zr__mdp_fed_answer or zr__mdp_fed_giveback; false: no
+ * peer can take it now (the caller keeps it). */
+bool zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
+                     const zr__msg_t *body);
+/* Every heartbeat: publish our state, declare silent peers dead. */
+void zr__fed_tick(zr__fed_t *self, int64_t now);
+/* At stop: every forwarded request back to the majordomo. */
+void zr__fed_flush(zr__fed_t *self);
+/* "federation", then "peers.NAME" per peer, at most MAX into OUT. */
+size_t zr__fed_sections(const zr__fed_t *self, zr__stat_section_t *out,
+                        size_t max);
+/* mdp.c, for fed.c: FN(ARG, service, len, ready) per service with local
+ * workers, with how many of them are ready. */
+void zr__mdp_fed_ready(zr__mdp_t *self,
+                       void (*fn)(void *, const char *, size_t, size_t),
+                       void *arg);
+/* The reply frames from AT of MSG go to REQ's client (as service SVC);
+ * REQ is freed. */
+void zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc,
+                        size_t len, zr__msg_t *msg, size_t at);
+/* REQ's peer died: back to service SVC's local queue, at its front, with
+ * the time it arrived (request_timeout still counts from then); it may
+ * go to another peer at once. */
+void zr__mdp_fed_giveback(zr__mdp_t *self, void *req, const char *svc,
+                          size_t len);
+/* A peer has ready workers for SVC: requests waiting for it may go. */
+void zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len);
+void zr__mdp_fed_free(void *req);
+/* The device's federation (device.c made it), for mdp.c to call. */
+void zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed);
 
 /* ---------------------------------------------------------------------
  * ha.c: a high-availability pair (Binary Star): the state machine, and

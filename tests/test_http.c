@@ -31,11 +31,13 @@ static const char *const s_ha_kv[] = {"ha",      "primary",
 
 typedef struct {
     void *ctx;
-    zr_device_t *devs[6];
-    zr__devview_t views[6];
+    zr_device_t *devs[8];
+    zr__devview_t views[8];
     void *worker; /* a majordomo service's, so its rows show */
+    void *peer;   /* [federation] a peer's state flow, likewise */
     size_t n;
     char store[64]; /* the majordomo's Titanic store (its rows show) */
+    char ha_store[64]; /* [ha_sync] the pair node's */
 } s_set_t;
 
 static void
@@ -60,15 +62,15 @@ s_set_new(s_set_t *set)
     zr_device_t *mdp = zr_device_new(set->ctx, ZR_MAJORDOMO, "ht-mdp");
     ZR_CHECK(mdp != NULL);
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://ht-mdp"));
+    /* [federation] A peer's state flow (a PUB here): its federation and
+     * peers.NAME rows show. */
+    void *peer = zrt_socket(set->ctx, ZMQ_PUB);
+    ZR_PASS(zmq_bind(peer, "inproc://ht-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peers", "inproc://ht-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peer_bind", "inproc://ht-mdp-state"));
     snprintf(set->store, sizeof set->store, "/tmp/zrt-http-titanic-XXXXXX");
     ZR_CHECK(mkdtemp(set->store) != NULL);
     ZR_PASS(zr_device_set(mdp, "titanic", set->store));
-    /* [ha_sync] On a pair (its peer need not exist): ha_sync metrics. */
-    ZR_PASS(zr_device_set(mdp, "ha", "primary"));
-    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://ht-mdp-state"));
-    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://ht-mdp-peer"));
-    ZR_PASS(zr_device_set(mdp, "ha_sync_bind", "@inproc://ht-mdp-sync"));
-    ZR_PASS(zr_device_set(mdp, "ha_sync_peer", "inproc://ht-mdp-sync-peer"));
     ZR_PASS(zr_device_start(mdp));
     set->worker = zrt_socket(set->ctx, ZMQ_DEALER);
     zrt_connect(set->worker, "inproc://ht-mdp");
@@ -78,8 +80,14 @@ s_set_new(s_set_t *set)
     ZR_SEND(set->worker, "echo");
     int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
     for (;;) {
+        /* ["ZRFED01", name, its MDP endpoint, heartbeat ms, (svc, n)*] */
+        ZR_SENDMORE(peer, "ZRFED01");
+        ZR_SENDMORE(peer, "peer1");
+        ZR_SENDMORE(peer, "inproc://ht-mdp-peer1");
+        ZR_SEND(peer, "60000");
         char *text = zr_device_stats_json(mdp);
-        bool ready = strstr(text, "\"echo\"") != NULL;
+        bool ready = strstr(text, "\"echo\"") != NULL &&
+                     strstr(text, "\"peer1\"") != NULL;
         free(text);
         if (ready) {
             break;
@@ -87,8 +95,30 @@ s_set_new(s_set_t *set)
         ZR_CHECKF(zrt_now_ms() < end, "the mdp service never showed");
         zmq_poll(NULL, 0, 20);
     }
+    set->peer = peer;
     set->devs[set->n] = mdp;
     set->views[set->n] = (zr__devview_t){"ht-mdp", mdp};
+    set->n++;
+    /* [ha_sync] A majordomo with titanic on a pair (its peer need not
+     * exist; not with peers): its ha_sync metrics. */
+    zr_device_t *pair = zr_device_new(set->ctx, ZR_MAJORDOMO, "ht-mdp-ha");
+    ZR_CHECK(pair != NULL);
+    ZR_PASS(zr_device_set_frontend(pair, "@inproc://ht-mdp-ha"));
+    snprintf(set->ha_store, sizeof set->ha_store, "/tmp/zrt-http-ha-XXXXXX");
+    ZR_CHECK(mkdtemp(set->ha_store) != NULL);
+    const char *kv[] = {"titanic",      set->ha_store,
+                        "ha",           "primary",
+                        "ha_bind",      "@inproc://ht-mdp-ha-state",
+                        "ha_peer",      "inproc://ht-mdp-ha-peer",
+                        "ha_sync_bind", "@inproc://ht-mdp-ha-sync",
+                        "ha_sync_peer", "inproc://ht-mdp-ha-sync-peer",
+                        NULL};
+    for (const char **k = kv; *k; k += 2) {
+        ZR_PASS(zr_device_set(pair, k[0], k[1]));
+    }
+    ZR_PASS(zr_device_start(pair));
+    set->devs[set->n] = pair;
+    set->views[set->n] = (zr__devview_t){"ht-mdp-ha", pair};
     set->n++;
 }
 
@@ -96,12 +126,13 @@ static void
 s_set_destroy(s_set_t *set)
 {
     zmq_close(set->worker);
+    zmq_close(set->peer);
     for (size_t i = 0; i < set->n; i++) {
         zr_device_destroy(&set->devs[i]);
     }
     zmq_ctx_term(set->ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", set->store);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", set->store, set->ha_store);
     ZR_CHECK(system(cmd) == 0);
 }
 

@@ -119,11 +119,13 @@ s_doc_row(s_doc_t *d, const zr__stat_section_t *sec, const zr__stat_t *r)
     bool side = strncmp(sec->path, "frontend", 8) == 0 ||
                 strncmp(sec->path, "backend", 7) == 0;
     bool service = strncmp(sec->path, "services.", 9) == 0;
+    bool peer = strncmp(sec->path, "peers.", 6) == 0; /* [federation] */
     const char *rest = side ? strchr(sec->path, '.') : NULL;
     char path[160];
     snprintf(path, sizeof path, "%s%s%s%s",
              side      ? "SIDE"
              : service ? "services.SERVICE"
+             : peer    ? "peers.PEER"
                        : sec->path,
              side && rest ? rest : "", *sec->path ? "." : "", r->key);
     for (size_t i = 0; i < d->nseen; i++) {
@@ -136,6 +138,7 @@ s_doc_row(s_doc_t *d, const zr__stat_section_t *sec, const zr__stat_t *r)
     if (r->metric) {
         const char *labels = side      ? "socket"
                              : service ? "service"
+                             : peer    ? "peer"
                                        : sec->labels;
         snprintf(metric, sizeof metric, "`zrelay_%s`%s%s%s%s%s", r->metric,
                  labels || r->labels ? " {" : "", labels ? labels : "",
@@ -253,16 +256,16 @@ test_rows(void)
     zr_device_t *mdp = zr_device_new(ctx, ZR_MAJORDOMO, "st-mdp");
     ZR_CHECK(mdp != NULL);
     ZR_PASS(zr_device_set_frontend(mdp, "@inproc://st-mdp"));
+    /* [federation] A peer's state flow (a PUB here): its federation and
+     * peers.NAME rows show. */
+    void *peer = zrt_socket(ctx, ZMQ_PUB);
+    ZR_PASS(zmq_bind(peer, "inproc://st-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peers", "inproc://st-mdp-peer"));
+    ZR_PASS(zr_device_set(mdp, "peer_bind", "inproc://st-mdp-state"));
     /* With Titanic on a store of its own: its "titanic" rows. */
     char store[] = "/tmp/zrt-stats-titanic-XXXXXX";
     ZR_CHECK(mkdtemp(store) != NULL);
     ZR_PASS(zr_device_set(mdp, "titanic", store));
-    /* [ha_sync] On a pair (its peer need not exist): the "ha_sync" rows. */
-    ZR_PASS(zr_device_set(mdp, "ha", "primary"));
-    ZR_PASS(zr_device_set(mdp, "ha_bind", "@inproc://st-mdp-state"));
-    ZR_PASS(zr_device_set(mdp, "ha_peer", "inproc://st-mdp-peer"));
-    ZR_PASS(zr_device_set(mdp, "ha_sync_bind", "@inproc://st-mdp-sync"));
-    ZR_PASS(zr_device_set(mdp, "ha_sync_peer", "inproc://st-mdp-sync-peer"));
     ZR_PASS(zr_device_start(mdp));
     void *worker = zrt_socket(ctx, ZMQ_DEALER);
     zrt_connect(worker, "inproc://st-mdp");
@@ -272,8 +275,14 @@ test_rows(void)
     ZR_SEND(worker, "echo");
     int64_t end = zrt_now_ms() + ZRT_DEADLINE_MS;
     for (;;) {
+        /* ["ZRFED01", name, its MDP endpoint, heartbeat ms, (svc, n)*] */
+        ZR_SENDMORE(peer, "ZRFED01");
+        ZR_SENDMORE(peer, "peer1");
+        ZR_SENDMORE(peer, "inproc://st-mdp-peer1");
+        ZR_SEND(peer, "60000");
         char *text = zr_device_stats_json(mdp);
-        bool ready = strstr(text, "\"echo\"") != NULL;
+        bool ready = strstr(text, "\"echo\"") != NULL &&
+                     strstr(text, "\"peer1\"") != NULL;
         free(text);
         if (ready) {
             break;
@@ -282,11 +291,31 @@ test_rows(void)
         zmq_poll(NULL, 0, 20);
     }
     printf("     st-mdp: %zu rows\n", s_check_device(mdp, &doc));
+    /* [ha_sync] With titanic on a pair (its peer need not exist; not
+     * with peers): the "ha_sync" rows. */
+    char ha_store[] = "/tmp/zrt-stats-ha-XXXXXX";
+    ZR_CHECK(mkdtemp(ha_store) != NULL);
+    zr_device_t *pair = zr_device_new(ctx, ZR_MAJORDOMO, "st-mdp-ha");
+    ZR_PASS(zr_device_set_frontend(pair, "@inproc://st-mdp-ha"));
+    const char *kv[] = {"titanic",      ha_store,
+                        "ha",           "primary",
+                        "ha_bind",      "@inproc://st-mdp-ha-state",
+                        "ha_peer",      "inproc://st-mdp-ha-peer",
+                        "ha_sync_bind", "@inproc://st-mdp-ha-sync",
+                        "ha_sync_peer", "inproc://st-mdp-ha-sync-peer",
+                        NULL};
+    for (const char **k = kv; *k; k += 2) {
+        ZR_PASS(zr_device_set(pair, k[0], k[1]));
+    }
+    ZR_PASS(zr_device_start(pair));
+    printf("     st-mdp-ha: %zu rows\n", s_check_device(pair, &doc));
+    zr_device_destroy(&pair);
     zmq_close(worker);
+    zmq_close(peer);
     zr_device_destroy(&mdp);
     zmq_ctx_term(ctx);
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", store);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", store, ha_store);
     ZR_CHECK(system(cmd) == 0);
     s_check_docs(&doc);
     free(doc.text);
