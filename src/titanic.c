@@ -1474,7 +1474,7 @@ s_on_state(void *arg, int state)
                  self->name);
     }
     else if (state == ZR__HA_PASSIVE && from != ZR__HA_PASSIVE) {
-        s_release_upto(self, UINT64_MAX);
+        s_degrade(self, "this node is passive now");
         self->peer_id_len = 0;
         s_set_synced(self, false);
         s_hello(self, zr__now_ms());
