@@ -599,10 +599,12 @@ s_sync_is(zr_device_t *dev, const char *key, const char *want)
 }
 
 /* A majordomo NAME of ROLE with titanic in DIR/NAME, replicating to
- * PEER's SYNC_PEER endpoint (NULL: PEER's own). */
+ * PEER's SYNC_PEER endpoint (NULL: PEER's own), ha_sync SYNC (NULL: the
+ * default). */
 static zr_device_t *
-s_titanic_node(void *ctx, const char *name, const char *role,
-               const char *peer, const char *dir, const char *sync_peer)
+s_titanic_node_sync(void *ctx, const char *name, const char *role,
+                    const char *peer, const char *dir, const char *sync_peer,
+                    const char *sync)
 {
     char front[64], bind[64], conn[64], sbind[64], sconn[64], store[300];
     snprintf(front, sizeof front, "@inproc://%s", name);
@@ -624,10 +626,20 @@ s_titanic_node(void *ctx, const char *name, const char *role,
             ZR_FAILF("%s = %s: %s", k[0], k[1], zr_device_error(dev));
         }
     }
+    if (sync && zr_device_set(dev, "ha_sync", sync) != 0) {
+        ZR_FAILF("ha_sync = %s: %s", sync, zr_device_error(dev));
+    }
     if (zr_device_start(dev) != 0) {
         ZR_FAILF("start: %s", zr_device_error(dev));
     }
     return dev;
+}
+
+static zr_device_t *
+s_titanic_node(void *ctx, const char *name, const char *role,
+               const char *peer, const char *dir, const char *sync_peer)
+{
+    return s_titanic_node_sync(ctx, name, role, peer, dir, sync_peer, NULL);
 }
 
 /* A Titanic call on a new REQ at ENDPOINT: SVC with ARG (and BODY);
@@ -718,6 +730,37 @@ test_titanic_pair(void)
     ZR_CHECK(system(cmd) == 0);
 }
 
+/* ha_sync = no: acknowledged on the local commit (not counted as
+ * degraded), replicated all the same. */
+static void
+test_titanic_nosync(void)
+{
+    char dir[] = "/tmp/zrt-ha-nosync-XXXXXX";
+    ZR_CHECK(mkdtemp(dir) != NULL);
+    void *ctx = zmq_ctx_new();
+    zr_device_t *p =
+        s_titanic_node_sync(ctx, "hn-p", "primary", "hn-b", dir, NULL, "no");
+    zr_device_t *b =
+        s_titanic_node_sync(ctx, "hn-b", "backup", "hn-p", dir, NULL, "no");
+    ZR_WAIT(s_is(p, "state", "active") && s_sync_is(b, "synced", "1"),
+            ZRT_DEADLINE_MS);
+    char status[8], uuid[64];
+    s_titanic_call(ctx, "inproc://hn-p", "titanic.request", "echo", "quick",
+                   status, uuid, sizeof uuid);
+    ZR_CHECKF(strcmp(status, "200") == 0, "titanic.request: %s", status);
+    ZR_CHECK(s_sync_is(p, "groups.sent", "1"));
+    ZR_WAIT(s_sync_is(b, "groups.applied", "1") &&
+                s_sync_is(p, "groups.acked", "1"),
+            ZRT_DEADLINE_MS);
+    ZR_CHECK(s_sync_is(p, "degraded", "0")); /* no is not degraded */
+    zr_device_destroy(&p);
+    zr_device_destroy(&b);
+    zmq_ctx_term(ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ZR_CHECK(system(cmd) == 0);
+}
+
 /* A passive node that has not caught up does not take over. */
 static void
 test_titanic_unsynced(void)
@@ -759,6 +802,8 @@ ZR_TESTS = {
      test_titanic_pair},
     {"ha_sync: a passive that has not caught up stays passive",
      test_titanic_unsynced},
+    {"ha_sync = no: not degraded, replicated all the same",
+     test_titanic_nosync},
     {NULL, NULL}};
 
 ZR_MAIN
