@@ -147,7 +147,10 @@ def main():
     # --- the client --------------------------------------------------
     c = subprocess.Popen([zrelay, "mdp-call", "echo", "hi", "there",
                           "--broker", ep, "--mdp", str(version),
-                          "--timeout", "300ms", "--retries", "1"],
+                          # Long enough for this script to answer the
+                          # resend in time on a loaded machine (300 ms
+                          # was not, once in a full parallel run).
+                          "--timeout", "2s", "--retries", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         def client_msg(what):
