@@ -732,6 +732,22 @@ s_mmi(zr__mdp_t *self, const char *svc, size_t len, const zr__msg_t *msg,
  * Messages in.
  */
 
+/* titanic: the service a titanic.request names (frame AT of MSG) made
+ * now, before the request is stored, so that the commit's dispatch finds
+ * it (the timer commits before it forgets empty services): false when
+ * there is no room for it. Names titanic.c refuses are not made. */
+static bool
+s_titanic_room(zr__mdp_t *self, const zr__msg_t *msg, size_t at)
+{
+    const char *name = s_data(msg, at);
+    size_t len = s_size(msg, at);
+    if (len == 0 || len > S_ID_MAX || (len >= 4 && !memcmp(name, "mmi.", 4)) ||
+        (len >= 8 && !memcmp(name, "titanic.", 8))) {
+        return true;
+    }
+    return s_service_get(self, name, len) != NULL;
+}
+
 /* A request from a client of version V; the service frame is at AT. */
 static zr__verdict_t
 s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
@@ -779,6 +795,21 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
             zr__msg_destroy(&out);
             zr__stat_add(&self->st_dropped, 1);
             return ZR__DROP;
+        }
+        if (len == 15 && memcmp(name, "titanic.request", 15) == 0 &&
+            at + 2 < msg->size && !s_titanic_room(self, msg, at + 1)) {
+            /* titanic: no room for its service: it could not be queued,
+             * so it is not stored (an acknowledged one would wait for
+             * ever without a worker ever seeing it). */
+            zr__stat_add(&self->st_rejected, 1);
+            if (zr__msg_addstr(&out, "500") != 0 ||
+                zr__msg_addstr(&out, "ZRELAY-ERROR busy too many services") !=
+                    0) {
+                zr__msg_destroy(&out);
+                return ZR__DROP;
+            }
+            zr__msg_move(msg, &out);
+            return ZR__SEND;
         }
         zr__titanic_client(self->titanic, &out, name, len, msg, at + 1);
         zr__msg_destroy(&out);
@@ -1275,6 +1306,7 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     zr__mdp_t *self = arg;
     s_request_t *r = calloc(1, sizeof *r);
     s_service_t *s = r ? s_service_get(self, svc, len) : NULL;
+    zr__stat_add(&self->st_requests, 1); /* its outcome: below */
     if (!s || s_take(&r->body, frames, at) != 0) {
         /* Stays stored: a restart sends it again. */
         zr__stat_add(&self->st_dropped, 1);
@@ -1288,7 +1320,6 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     memcpy(r->client, uuid, 32);
     r->client_len = 32;
     r->base.since = S_NEVER;
-    zr__stat_add(&self->st_requests, 1);
     s_wait(self, s, r, false);
     s_settle(self, s);
 }
