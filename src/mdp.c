@@ -149,6 +149,7 @@ typedef struct s_worker {
      * queued before the close, is not taken for a late one. */
     bool closed;
     uint64_t closed_at; /* zr__engine_drained() then */
+    int64_t closed_ms;  /* and the time: a heartbeat later it goes anyway */
     int64_t expiry;
     s_request_t *inflight;
     struct s_worker *bucket_next, *prev, *next;
@@ -664,6 +665,7 @@ s_disconnected(void *arg, int fd)
                  * once the socket was read dry (s_closed_gone). */
                 w->closed = true;
                 w->closed_at = zr__engine_drained(self->engine, self->socket);
+                w->closed_ms = zr__now_ms();
                 w->fd = -1; /* FD may be a new connection's soon */
                 self->nclosed++;
                 zr__engine_set_deadline(self->engine, zr__now_ms());
@@ -1113,10 +1115,11 @@ s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
 
 /* Workers whose connection closed while they had a request
  * (s_disconnected) are gone once the socket was read dry since: a reply
- * they sent before the close would have come by then. Whether some wait
- * still. */
+ * they sent before the close would have come by then. A flood may keep
+ * the socket from ever running dry: a heartbeat after the close they go
+ * anyway (a reply read later is late). Whether some wait still. */
 static bool
-s_closed_gone(zr__mdp_t *self)
+s_closed_gone(zr__mdp_t *self, int64_t now)
 {
     if (!self->nclosed) {
         return false;
@@ -1124,7 +1127,8 @@ s_closed_gone(zr__mdp_t *self)
     uint64_t drained = zr__engine_drained(self->engine, self->socket);
     for (s_worker_t *w = self->worker_list, *next; w; w = next) {
         next = w->next; /* nothing but W is removed here */
-        if (w->closed && drained > w->closed_at) {
+        if (w->closed && (drained > w->closed_at ||
+                          now - w->closed_ms >= self->opts.heartbeat)) {
             /* Its service is settled by the timer, after. */
             zr__stat_add(&self->st_gone, 1);
             s_worker_remove(self, w, "is gone (its connection closed)");
@@ -1138,7 +1142,7 @@ s_timer(void *arg, int64_t now)
 {
     zr__mdp_t *self = arg;
     zr__titanic_commit(self->titanic); /* titanic: the group's commit */
-    bool closing = s_closed_gone(self);
+    bool closing = s_closed_gone(self, now);
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
