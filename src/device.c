@@ -1155,7 +1155,12 @@ s_monitor_open(zr_device_t *self, int role)
      * max_connections is decided before any message. */
     bool broker =
         self->type == ZR_QUEUE && self->broker_opts.strategy != ZR__STRATEGY_RR;
-    bool at_zap = self->zap_domain[role] && !(broker && role == S_BACKEND);
+    /* Not where its drain calls the broker's disconnect callback: that
+     * runs in the engine's thread only (a majordomo's workers are on its
+     * frontend; attack16b_replyclose.py). */
+    bool workers = (broker && role == S_BACKEND) ||
+                   (self->type == ZR_MAJORDOMO && role == S_FRONTEND);
+    bool at_zap = self->zap_domain[role] && !workers;
     zr__monitor_set_limits(self->monitors[role], self->limits.max_connections,
                            s_fd_line(), at_zap);
     if (at_zap) {

@@ -117,7 +117,7 @@ typedef struct {
      * client's address (fed.c). */
     unsigned char hop[ZR__HOP_MAX];
     size_t hop_len;
-    bool titanic;    /* titanic: a stored request; CLIENT is its UUID */
+    bool titanic; /* titanic: a stored request; CLIENT is its UUID */
 } s_request_t;
 
 /* titanic: a stored request waits until a worker takes it, whatever
@@ -153,6 +153,7 @@ typedef struct s_worker {
      * queued before the close, is not taken for a late one. */
     bool closed;
     uint64_t closed_at; /* zr__engine_drained() then */
+    int64_t closed_ms;  /* and the time: a heartbeat later it goes anyway */
     int64_t expiry;
     s_request_t *inflight;
     struct s_worker *bucket_next, *prev, *next;
@@ -169,7 +170,7 @@ struct zr__mdp_t {
     s_worker_t *workers[S_BUCKETS], *worker_list;
     size_t nworkers, nwaiting, nclosed;
     int64_t next_beat;
-    zr__fed_t *fed;              /* [federation] peers, or NULL (fed.c) */
+    zr__fed_t *fed; /* [federation] peers, or NULL (fed.c) */
     /* titanic: durable requests, or NULL */
     zr__titanic_t *titanic;
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
@@ -672,6 +673,7 @@ s_disconnected(void *arg, int fd)
                  * once the socket was read dry (s_closed_gone). */
                 w->closed = true;
                 w->closed_at = zr__engine_drained(self->engine, self->socket);
+                w->closed_ms = zr__now_ms();
                 w->fd = -1; /* FD may be a new connection's soon */
                 self->nclosed++;
                 zr__engine_set_deadline(self->engine, zr__now_ms());
@@ -742,6 +744,22 @@ s_mmi(zr__mdp_t *self, const char *svc, size_t len, const zr__msg_t *msg,
 
 static void s_fed_spill(zr__mdp_t *self, s_service_t *s);
 
+/* titanic: the service a titanic.request names (frame AT of MSG) made
+ * now, before the request is stored, so that the commit's dispatch finds
+ * it (the timer commits before it forgets empty services): false when
+ * there is no room for it. Names titanic.c refuses are not made. */
+static bool
+s_titanic_room(zr__mdp_t *self, const zr__msg_t *msg, size_t at)
+{
+    const char *name = s_data(msg, at);
+    size_t len = s_size(msg, at);
+    if (len == 0 || len > S_ID_MAX || (len >= 4 && !memcmp(name, "mmi.", 4)) ||
+        (len >= 8 && !memcmp(name, "titanic.", 8))) {
+        return true;
+    }
+    return s_service_get(self, name, len) != NULL;
+}
+
 /* A request from a client of version V; the service frame is at AT; HOP:
  * a peer broker's, or NULL. */
 static zr__verdict_t
@@ -795,6 +813,21 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
             zr__msg_destroy(&out);
             zr__stat_add(&self->st_dropped, 1);
             return ZR__DROP;
+        }
+        if (len == 15 && memcmp(name, "titanic.request", 15) == 0 &&
+            at + 2 < msg->size && !s_titanic_room(self, msg, at + 1)) {
+            /* titanic: no room for its service: it could not be queued,
+             * so it is not stored (an acknowledged one would wait for
+             * ever without a worker ever seeing it). */
+            zr__stat_add(&self->st_rejected, 1);
+            if (zr__msg_addstr(&out, "500") != 0 ||
+                zr__msg_addstr(&out, "ZRELAY-ERROR busy too many services") !=
+                    0) {
+                zr__msg_destroy(&out);
+                return ZR__DROP;
+            }
+            zr__msg_move(msg, &out);
+            return ZR__SEND;
         }
         zr__titanic_client(self->titanic, &out, name, len, msg, at + 1);
         zr__msg_destroy(&out);
@@ -1113,10 +1146,11 @@ s_expire_waiting(zr__mdp_t *self, s_service_t *s, int64_t now)
 
 /* Workers whose connection closed while they had a request
  * (s_disconnected) are gone once the socket was read dry since: a reply
- * they sent before the close would have come by then. Whether some wait
- * still. */
+ * they sent before the close would have come by then. A flood may keep
+ * the socket from ever running dry: a heartbeat after the close they go
+ * anyway (a reply read later is late). Whether some wait still. */
 static bool
-s_closed_gone(zr__mdp_t *self)
+s_closed_gone(zr__mdp_t *self, int64_t now)
 {
     if (!self->nclosed) {
         return false;
@@ -1124,7 +1158,8 @@ s_closed_gone(zr__mdp_t *self)
     uint64_t drained = zr__engine_drained(self->engine, self->socket);
     for (s_worker_t *w = self->worker_list, *next; w; w = next) {
         next = w->next; /* nothing but W is removed here */
-        if (w->closed && drained > w->closed_at) {
+        if (w->closed && (drained > w->closed_at ||
+                          now - w->closed_ms >= self->opts.heartbeat)) {
             /* Its service is settled by the timer, after. */
             zr__stat_add(&self->st_gone, 1);
             s_worker_remove(self, w, "is gone (its connection closed)");
@@ -1138,7 +1173,7 @@ s_timer(void *arg, int64_t now)
 {
     zr__mdp_t *self = arg;
     zr__titanic_commit(self->titanic); /* titanic: the group's commit */
-    bool closing = s_closed_gone(self);
+    bool closing = s_closed_gone(self, now);
     bool beat = now >= self->next_beat;
     if (beat) {
         self->next_beat = now + self->opts.heartbeat;
@@ -1308,6 +1343,7 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     zr__mdp_t *self = arg;
     s_request_t *r = calloc(1, sizeof *r);
     s_service_t *s = r ? s_service_get(self, svc, len) : NULL;
+    zr__stat_add(&self->st_requests, 1); /* its outcome: below */
     if (!s || s_take(&r->body, frames, at) != 0) {
         /* Stays stored: a restart sends it again. */
         zr__stat_add(&self->st_dropped, 1);
@@ -1321,7 +1357,6 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     memcpy(r->client, uuid, 32);
     r->client_len = 32;
     r->base.since = S_NEVER;
-    zr__stat_add(&self->st_requests, 1);
     s_wait(self, s, r, false);
     s_settle(self, s);
 }

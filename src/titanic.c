@@ -23,8 +23,9 @@
  * "replies" (the reply's frames), each a length-prefixed list of byte
  * strings (little-endian 32-bit lengths). Bounded by titanic_max_bytes
  * (the map's size): a commit that finds the map or the disk full is
- * undone, and the requests in it are answered "500" with a reason, not
- * acknowledged; the broker goes on.
+ * undone, its requests tried again each on its own, and those that do
+ * not fit answered "500" with a reason, not acknowledged; the broker
+ * goes on.
  */
 #include "zr_impl.h"
 
@@ -56,6 +57,7 @@ typedef struct s_op {
     zr__msg_t frames; /* REQUEST: service, body...; REPLY: the reply */
     s_result_t result;
     bool was_pending; /* CLOSE: it took a request with no reply */
+    int err;          /* REQUEST: why its own commit failed (0: none) */
     struct s_op *next;
 } s_op_t;
 
@@ -442,6 +444,18 @@ zr__titanic_commit(zr__titanic_t *self)
         char why[S_WHY_MAX];
         ZR_LOG_W("%s: titanic: a commit of %zu failed: %s", self->name, n,
                  s_why(failed, why, sizeof why));
+        /* Full: each request on its own, so that one too big for what is
+         * left (a client's oversize request) does not get the others of
+         * its group refused. */
+        for (s_op_t *op = list; rc == 0 && s_full(failed) && op;
+             op = op->next) {
+            if (op->kind == S_OP_REQUEST) {
+                s_op_t *next = op->next;
+                op->next = NULL;
+                op->err = s_write(self, op, S_OP_REQUEST);
+                op->next = next;
+            }
+        }
     }
     s_publish_size(self);
     if (self->router) {
@@ -453,10 +467,11 @@ zr__titanic_commit(zr__titanic_t *self)
         case S_OP_REQUEST:
             if (op->result != S_DONE) {
                 char why[S_WHY_MAX];
-                zr__stat_add(s_full(failed) ? &self->st_full : &self->st_errors,
+                int err = op->err ? op->err : failed;
+                zr__stat_add(s_full(err) ? &self->st_full : &self->st_errors,
                              1);
-                s_answer(self, &op->header, "500",
-                         s_why(failed, why, sizeof why), NULL);
+                s_answer(self, &op->header, "500", s_why(err, why, sizeof why),
+                         NULL);
                 break;
             }
             zr__stat_add(&self->st_stored, 1);

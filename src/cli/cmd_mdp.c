@@ -104,8 +104,8 @@ static const char s_worker_usage[] =
     "\n"
     "SIGINT, SIGTERM or SIGHUP: the command running (if any) finishes and\n"
     "its reply goes, then DISCONNECT to the broker, exit 0; a second signal\n"
-    "ends it at once. Exit status: 0 stopped; 1 a runtime failure; 2 a\n"
-    "usage error.\n"
+    "ends it at once, and the command with it. Exit status: 0 stopped; 1 a\n"
+    "runtime failure; 2 a usage error.\n"
     "\n"
     "Example:\n"
     "  zrelay mdp-worker upper --exec 'tr a-z A-Z' &\n"
@@ -494,6 +494,40 @@ s_exec_env(const s_exec_t *x, size_t frames)
     return envp;
 }
 
+/* The command's process group while it runs (0: none). A second
+ * signal ends this process at once (client_signal.c): s_on_signal kills
+ * the group first, so that the command does not outlive its worker. */
+static volatile sig_atomic_t s_running;
+static struct sigaction s_client_sa[3];
+static const int s_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+static void
+s_on_signal(int sig)
+{
+    if (client_signal() && s_running > 0) {
+        kill(-(pid_t) s_running, SIGKILL); /* async-signal-safe */
+    }
+    for (int i = 0; i < 3; i++) {
+        if (s_signals[i] == sig && s_client_sa[i].sa_handler != SIG_DFL &&
+            s_client_sa[i].sa_handler != SIG_IGN) {
+            s_client_sa[i].sa_handler(sig);
+        }
+    }
+}
+
+/* s_on_signal in front of client_signal.c's handlers. */
+static void
+s_signals_wrap(void)
+{
+    for (int i = 0; i < 3; i++) {
+        struct sigaction sa;
+        sigaction(s_signals[i], NULL, &s_client_sa[i]);
+        sa = s_client_sa[i];
+        sa.sa_handler = s_on_signal;
+        sigaction(s_signals[i], &sa, NULL);
+    }
+}
+
 /* A pipe whose ends are closed on exec. */
 static int
 s_pipe(int fds[2])
@@ -545,6 +579,7 @@ s_exec(const s_exec_t *x, const zr_mdp_msg_t *request, char **out,
         return -1;
     }
     setpgid(pid, pid); /* the child does it too: whoever is first */
+    s_running = (sig_atomic_t) pid;
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
     int wfd = in[1], rfd = outp[0];
@@ -638,6 +673,7 @@ s_exec(const s_exec_t *x, const zr_mdp_msg_t *request, char **out,
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
     }
+    s_running = 0;
     free(input);
     if (fail) {
         if (strcmp(fail, "timeout") == 0) {
@@ -772,6 +808,7 @@ cmd_mdp_worker(int argc, char **argv)
         return cli_error(CLI_FAILURE, "mdp-worker: signal pipe: %s",
                          zr_strerror(errno));
     }
+    s_signals_wrap();
     /* A command that exits before reading its input: EPIPE, not death. */
     signal(SIGPIPE, SIG_IGN);
     zr_mdp_worker_t *w =
