@@ -99,6 +99,7 @@ typedef struct s_worker {
      * queued before the close, is not taken for a late one. */
     bool closed;
     uint64_t closed_at; /* zr__engine_drained() then */
+    int64_t closed_ms;  /* and the time: a heartbeat later it goes anyway */
     char addr[64];      /* the peer's address, for the log; "" for inproc */
     int64_t expiry;     /* ppp: silent this long and it is gone */
     int64_t busy_since;
@@ -867,6 +868,7 @@ s_disconnected(void *arg, int fd)
              * the backend was read dry (s_check). */
             w->closed = true;
             w->closed_at = zr__engine_drained(self->engine, self->backend);
+            w->closed_ms = zr__now_ms();
             w->fd = -1; /* FD may be a new connection's soon */
             self->nclosed++;
             zr__engine_set_deadline(self->engine, zr__now_ms());
@@ -1018,8 +1020,11 @@ s_check(zr__broker_t *self, s_worker_t *w, bool beat, int64_t now, bool *room,
 {
     if (w->closed) {
         /* Its connection closed while it had a request (s_disconnected):
-         * gone once the backend was read dry since, its reply read. */
-        if (zr__engine_drained(self->engine, self->backend) > w->closed_at) {
+         * gone once the backend was read dry since, its reply read; a
+         * flood may keep the backend from running dry: a heartbeat after
+         * the close it goes anyway (a reply read later is late). */
+        if (zr__engine_drained(self->engine, self->backend) > w->closed_at ||
+            now - w->closed_ms >= self->opts.heartbeat) {
             return "is gone (its connection closed)";
         }
         *next = now; /* again after the next read */
