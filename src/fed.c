@@ -143,24 +143,12 @@ zr__fed_is_hop(const zmq_msg_t *frame)
            memcmp(zmq_msg_data((zmq_msg_t *) frame), S_HOP, S_HOP_LEN) == 0;
 }
 
-static size_t
-s_fsize(const zr__msg_t *m, size_t i)
-{
-    return zmq_msg_size(&m->frames[i]);
-}
-
-static const char *
-s_fdata(const zr__msg_t *m, size_t i)
-{
-    return zmq_msg_data(&m->frames[i]);
-}
-
 /* Frame I of M as a decimal number; -1 if it is not one. */
 static int64_t
 s_number(const zr__msg_t *m, size_t i)
 {
-    size_t n = s_fsize(m, i);
-    const char *d = s_fdata(m, i);
+    size_t n = zr__msg_frame_size(m, i);
+    const char *d = (const char *) zr__msg_frame_data(m, i);
     if (n == 0 || n > 9) {
         return -1;
     }
@@ -398,26 +386,29 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
 {
     /* ["ZRFED01", name, endpoint, heartbeat ms, (service, ready)*] */
     if (m->size < 4 || (m->size - 4) % 2 != 0 ||
-        (m->size - 4) / 2 > S_MAX_OFFERS || s_fsize(m, 0) != 7 ||
-        memcmp(s_fdata(m, 0), S_PROTOCOL, 7) != 0 ||
-        !s_name_ok(s_fdata(m, 1), s_fsize(m, 1)) || s_number(m, 3) <= 0) {
+        (m->size - 4) / 2 > S_MAX_OFFERS || zr__msg_frame_size(m, 0) != 7 ||
+        memcmp((const char *) zr__msg_frame_data(m, 0), S_PROTOCOL, 7) != 0 ||
+        !s_name_ok((const char *) zr__msg_frame_data(m, 1),
+                   zr__msg_frame_size(m, 1)) ||
+        s_number(m, 3) <= 0) {
         zr__stat_add(&self->st_states_bad, 1);
         return;
     }
     for (size_t i = 4; i < m->size; i += 2) {
-        if (s_fsize(m, i) == 0 || s_fsize(m, i) > 255 ||
+        if (zr__msg_frame_size(m, i) == 0 || zr__msg_frame_size(m, i) > 255 ||
             s_number(m, i + 1) < 0) {
             zr__stat_add(&self->st_states_bad, 1);
             return;
         }
     }
-    const char *name = s_fdata(m, 1);
-    size_t len = s_fsize(m, 1);
+    const char *name = (const char *) zr__msg_frame_data(m, 1);
+    size_t len = zr__msg_frame_size(m, 1);
     if (len == strlen(self->name) && memcmp(name, self->name, len) == 0) {
         return; /* our own, through a `peers` entry that is us */
     }
     char endpoint[S_EP_MAX];
-    if (s_endpoint(s_fdata(m, 2), s_fsize(m, 2), &m->frames[2], endpoint,
+    if (s_endpoint((const char *) zr__msg_frame_data(m, 2),
+                   zr__msg_frame_size(m, 2), &m->frames[2], endpoint,
                    sizeof endpoint) != 0) {
         zr__stat_add(&self->st_states_bad, 1);
         return;
@@ -445,12 +436,13 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
     uint64_t ready = 0;
     for (size_t i = 0; p->offers && i < n; i++) {
         s_offer_t *o = &p->offers[p->noffers];
-        o->len = s_fsize(m, 4 + 2 * i);
+        o->len = zr__msg_frame_size(m, 4 + 2 * i);
         o->name = malloc(o->len);
         if (!o->name) {
             break;
         }
-        memcpy(o->name, s_fdata(m, 4 + 2 * i), o->len);
+        memcpy(o->name, (const char *) zr__msg_frame_data(m, 4 + 2 * i),
+               o->len);
         o->ready = o->advertised = (uint64_t) s_number(m, 5 + 2 * i);
         /* Our requests it is working on will free their workers: each
          * reply raises the estimate again, up to this. */
@@ -517,16 +509,19 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
     s_peer_t *from = NULL;
     size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
     for (size_t i = 0; i < np && m->size > 0; i++) {
-        if (s_fsize(m, 0) == strlen(self->peers[i].rid) &&
-            memcmp(s_fdata(m, 0), self->peers[i].rid, s_fsize(m, 0)) == 0) {
+        if (zr__msg_frame_size(m, 0) == strlen(self->peers[i].rid) &&
+            memcmp((const char *) zr__msg_frame_data(m, 0), self->peers[i].rid,
+                   zr__msg_frame_size(m, 0)) == 0) {
             from = &self->peers[i];
         }
     }
-    if (m->size < 6 || !zr__fed_is_hop(&m->frames[1]) || s_fsize(m, 2) != 0 ||
-        s_fsize(m, 3) != 6 || memcmp(s_fdata(m, 3), "MDPC01", 6) != 0 ||
-        s_fsize(m, 1) < S_HOP_LEN + own + 2 ||
-        memcmp(s_fdata(m, 1) + S_HOP_LEN, self->name, own) != 0 ||
-        s_fdata(m, 1)[S_HOP_LEN + own] != ':') {
+    if (m->size < 6 || !zr__fed_is_hop(&m->frames[1]) ||
+        zr__msg_frame_size(m, 2) != 0 || zr__msg_frame_size(m, 3) != 6 ||
+        memcmp((const char *) zr__msg_frame_data(m, 3), "MDPC01", 6) != 0 ||
+        zr__msg_frame_size(m, 1) < S_HOP_LEN + own + 2 ||
+        memcmp((const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN, self->name,
+               own) != 0 ||
+        ((const char *) zr__msg_frame_data(m, 1))[S_HOP_LEN + own] != ':') {
         zr__stat_add(&self->st_late, 1);
         if (from) {
             zr__stat_add(&from->st_late, 1);
@@ -534,10 +529,12 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
         return;
     }
     char seq_text[24];
-    size_t sl = s_fsize(m, 1) - S_HOP_LEN - own - 1;
+    size_t sl = zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1;
     uint64_t seq = 0;
     if (sl < sizeof seq_text) {
-        memcpy(seq_text, s_fdata(m, 1) + S_HOP_LEN + own + 1, sl);
+        memcpy(seq_text,
+               (const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
+               sl);
         seq_text[sl] = 0;
         seq = strtoull(seq_text, NULL, 16);
     }

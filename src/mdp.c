@@ -195,35 +195,6 @@ s_is(const zmq_msg_t *frame, const char *text, size_t len)
            memcmp(zmq_msg_data((zmq_msg_t *) frame), text, len) == 0;
 }
 
-static size_t
-s_size(const zr__msg_t *m, size_t i)
-{
-    return zmq_msg_size(&m->frames[i]);
-}
-
-static const void *
-s_data(const zr__msg_t *m, size_t i)
-{
-    return zmq_msg_data(&m->frames[i]);
-}
-
-/* Move frames FROM.. of SRC to the end of DST (SRC keeps empty ones). */
-static int
-s_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
-{
-    if (from >= src->size) {
-        return 0;
-    }
-    if (zr__msg_reserve(dst, dst->size + src->size - from) != 0) {
-        return -1;
-    }
-    for (size_t i = from; i < src->size; i++) {
-        zmq_msg_init(&dst->frames[dst->size]);
-        zmq_msg_move(&dst->frames[dst->size++], &src->frames[i]);
-    }
-    return 0;
-}
-
 /* Append a copy of each frame of SRC to DST (large frames are shared,
  * reference counted). */
 static int
@@ -698,8 +669,8 @@ static int
 s_mmi(zr__mdp_t *self, const char *svc, size_t len, const zr__msg_t *msg,
       size_t at, zr__msg_t *out)
 {
-    const void *arg = at < msg->size ? s_data(msg, at) : NULL;
-    size_t arg_len = at < msg->size ? s_size(msg, at) : 0;
+    const void *arg = at < msg->size ? zr__msg_frame_data(msg, at) : NULL;
+    size_t arg_len = at < msg->size ? zr__msg_frame_size(msg, at) : 0;
     if (len == 11 && memcmp(svc, "mmi.service", 11) == 0) {
         const s_service_t *s = arg ? s_service_find(self, arg, arg_len) : NULL;
         return zr__msg_addstr(out, s && s->nworkers ? "200" : "404");
@@ -751,8 +722,8 @@ static void s_fed_spill(zr__mdp_t *self, s_service_t *s);
 static bool
 s_titanic_room(zr__mdp_t *self, const zr__msg_t *msg, size_t at)
 {
-    const char *name = s_data(msg, at);
-    size_t len = s_size(msg, at);
+    const char *name = zr__msg_frame_data(msg, at);
+    size_t len = zr__msg_frame_size(msg, at);
     if (len == 0 || len > S_ID_MAX || (len >= 4 && !memcmp(name, "mmi.", 4)) ||
         (len >= 8 && !memcmp(name, "titanic.", 8))) {
         return true;
@@ -767,19 +738,20 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
               const zmq_msg_t *hop)
 {
     if (v == 2) {
-        if (at >= msg->size || s_size(msg, at) != 1 ||
-            *(const unsigned char *) s_data(msg, at) != S_C2_REQUEST) {
+        if (at >= msg->size || zr__msg_frame_size(msg, at) != 1 ||
+            *(const unsigned char *) zr__msg_frame_data(msg, at) !=
+                S_C2_REQUEST) {
             zr__stat_add(&self->st_bad_command, 1);
             return ZR__DROP;
         }
         at++;
     }
-    size_t len = at < msg->size ? s_size(msg, at) : 0;
-    if (len == 0 || len > S_ID_MAX || s_size(msg, 0) > S_ID_MAX) {
+    size_t len = at < msg->size ? zr__msg_frame_size(msg, at) : 0;
+    if (len == 0 || len > S_ID_MAX || zr__msg_frame_size(msg, 0) > S_ID_MAX) {
         zr__stat_add(&self->st_bad_frames, 1);
         return ZR__DROP;
     }
-    const char *name = s_data(msg, at);
+    const char *name = zr__msg_frame_data(msg, at);
     bool mmi = len >= 4 && memcmp(name, "mmi.", 4) == 0; /* as READY */
     if (!mmi && at + 1 >= msg->size) {
         /* No body: malformed, not a request (counted as one, it would
@@ -790,7 +762,8 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
     zr__stat_add(&self->st_requests, 1);
     if (mmi) {
         zr__msg_t out = {NULL, 0, 0};
-        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
+        if (s_client_header(&out, zr__msg_frame_data(msg, 0),
+                            zr__msg_frame_size(msg, 0),
                             hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
                             hop ? zmq_msg_size((zmq_msg_t *) hop) : 0, delim, v,
                             S_C2_FINAL, name, len) != 0 ||
@@ -806,7 +779,8 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
     if (self->titanic && len > 8 && memcmp(name, "titanic.", 8) == 0) {
         /* titanic: answered by titanic.c, at once or after a commit. */
         zr__msg_t out = {NULL, 0, 0};
-        if (s_client_header(&out, s_data(msg, 0), s_size(msg, 0),
+        if (s_client_header(&out, zr__msg_frame_data(msg, 0),
+                            zr__msg_frame_size(msg, 0),
                             hop ? zmq_msg_data((zmq_msg_t *) hop) : NULL,
                             hop ? zmq_msg_size((zmq_msg_t *) hop) : 0, delim, v,
                             S_C2_FINAL, name, len) != 0) {
@@ -839,8 +813,8 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
         zr__stat_add(&self->st_dropped, 1);
         return ZR__DROP;
     }
-    r->client_len = s_size(msg, 0);
-    memcpy(r->client, s_data(msg, 0), r->client_len);
+    r->client_len = zr__msg_frame_size(msg, 0);
+    memcpy(r->client, zr__msg_frame_data(msg, 0), r->client_len);
     r->client_v = v;
     r->client_delim = delim;
     if (hop) { /* [federation] */
@@ -856,7 +830,7 @@ s_from_client(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at,
         s_fail(self, r, &tmp, "busy", "too many services");
         return ZR__DROP;
     }
-    if (s_take(&r->body, msg, at + 1) != 0) {
+    if (zr__msg_take(&r->body, msg, at + 1) != 0) {
         zr__stat_add(&self->st_dropped, 1);
         s_request_free(r);
         s_service_settle_free(self, s);
@@ -917,7 +891,7 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
     zr__msg_t out = {NULL, 0, 0};
     if (r->titanic) {
         /* titanic: the PARTIALs and the FINAL, stored as one reply. */
-        if (s_take(&r->held, msg, at) != 0) {
+        if (zr__msg_take(&r->held, msg, at) != 0) {
             zr__stat_add(&self->st_dropped, 1);
         }
         if (!final) {
@@ -929,7 +903,7 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
         return ZR__DROP;
     }
     if (!final && r->client_v == 1) {
-        if (s_take(&r->held, msg, at) != 0) {
+        if (zr__msg_take(&r->held, msg, at) != 0) {
             zr__stat_add(&self->st_dropped, 1);
         }
         zr__stat_add(&self->st_partials, 1);
@@ -939,7 +913,8 @@ s_on_reply(zr__mdp_t *self, s_worker_t *w, zr__msg_t *msg, size_t at,
                         r->client_delim, r->client_v,
                         final ? S_C2_FINAL : S_C2_PARTIAL, s->name,
                         s->len) != 0 ||
-        s_take(&out, &r->held, 0) != 0 || s_take(&out, msg, at) != 0) {
+        zr__msg_take(&out, &r->held, 0) != 0 ||
+        zr__msg_take(&out, msg, at) != 0) {
         zr__msg_destroy(&out);
         zr__stat_add(&self->st_dropped, 1);
         return ZR__DROP;
@@ -968,13 +943,15 @@ s_disconnect(zr__mdp_t *self, const void *id, size_t len, bool delim, int v)
 static zr__verdict_t
 s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
 {
-    if (at >= msg->size || s_size(msg, at) != 1 || s_size(msg, 0) > S_ID_MAX) {
+    if (at >= msg->size || zr__msg_frame_size(msg, at) != 1 ||
+        zr__msg_frame_size(msg, 0) > S_ID_MAX) {
         zr__stat_add(&self->st_bad_frames, 1);
         return ZR__DROP;
     }
-    s_wcmd_t cmd = s_wcmd(v, *(const unsigned char *) s_data(msg, at));
-    const void *id = s_data(msg, 0);
-    size_t id_len = s_size(msg, 0);
+    s_wcmd_t cmd =
+        s_wcmd(v, *(const unsigned char *) zr__msg_frame_data(msg, at));
+    const void *id = zr__msg_frame_data(msg, 0);
+    size_t id_len = zr__msg_frame_size(msg, 0);
     s_worker_t *w = s_worker_find(self, id, id_len);
     int fd = zmq_msg_get(&msg->frames[1], ZMQ_SRCFD);
     if (fd >= 0 && (!w || w->fd != fd) && self->monitor) {
@@ -990,12 +967,12 @@ s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     }
     switch (cmd) {
     case W_READY: {
-        size_t len = at + 1 < msg->size ? s_size(msg, at + 1) : 0;
+        size_t len = at + 1 < msg->size ? zr__msg_frame_size(msg, at + 1) : 0;
         if (len == 0 || len > S_ID_MAX) {
             zr__stat_add(&self->st_bad_frames, 1);
             return ZR__DROP;
         }
-        const char *name = s_data(msg, at + 1);
+        const char *name = zr__msg_frame_data(msg, at + 1);
         s_service_t *s = NULL;
         if (w || (len >= 4 && memcmp(name, "mmi.", 4) == 0) ||
             (self->titanic && len >= 8 && memcmp(name, "titanic.", 8) == 0) ||
@@ -1059,13 +1036,13 @@ s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
         return ZR__DROP;
     case W_PARTIAL:
     case W_FINAL:
-        if (at + 2 >= msg->size || s_size(msg, at + 2) != 0) {
+        if (at + 2 >= msg->size || zr__msg_frame_size(msg, at + 2) != 0) {
             zr__stat_add(&self->st_bad_frames, 1);
             return ZR__DROP;
         }
         if (w && w->inflight &&
-            s_size(msg, at + 1) == w->inflight->client_len &&
-            memcmp(s_data(msg, at + 1), w->inflight->client,
+            zr__msg_frame_size(msg, at + 1) == w->inflight->client_len &&
+            memcmp(zr__msg_frame_data(msg, at + 1), w->inflight->client,
                    w->inflight->client_len) == 0) {
             return s_on_reply(self, w, msg, at + 3, cmd == W_FINAL);
         }
@@ -1089,16 +1066,16 @@ s_message(void *arg, int dir, zr__msg_t *msg)
     zr__mdp_t *self = arg;
     (void) dir;
     /* [identity, (""), protocol, ...] */
-    size_t at = msg->size >= 2 && s_size(msg, 1) == 0 ? 2 : 1;
+    size_t at = msg->size >= 2 && zr__msg_frame_size(msg, 1) == 0 ? 2 : 1;
     /* [federation] [identity, hop, "", MDPC0v, ...]: a request a peer
      * broker forwarded (fed.c); the hop frame is part of its address. */
     const zmq_msg_t *hop = NULL;
-    if (msg->size >= 4 && s_size(msg, 2) == 0 &&
+    if (msg->size >= 4 && zr__msg_frame_size(msg, 2) == 0 &&
         zr__fed_is_hop(&msg->frames[1])) {
         hop = &msg->frames[1];
         at = 3;
     }
-    if (at >= msg->size || s_size(msg, at) != 6) {
+    if (at >= msg->size || zr__msg_frame_size(msg, at) != 6) {
         zr__stat_add(&self->st_bad_frames, 1);
         return ZR__DROP;
     }
@@ -1344,7 +1321,7 @@ s_titanic_dispatch(void *arg, const char *uuid, const void *svc, size_t len,
     s_request_t *r = calloc(1, sizeof *r);
     s_service_t *s = r ? s_service_get(self, svc, len) : NULL;
     zr__stat_add(&self->st_requests, 1); /* its outcome: below */
-    if (!s || s_take(&r->body, frames, at) != 0) {
+    if (!s || zr__msg_take(&r->body, frames, at) != 0) {
         /* Stays stored: a restart sends it again. */
         zr__stat_add(&self->st_dropped, 1);
         s_request_free(r);
@@ -1610,7 +1587,7 @@ zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
     if (s_client_header(&out, r->client, r->client_len, r->hop, r->hop_len,
                         r->client_delim, r->client_v, S_C2_FINAL, svc,
                         len) != 0 ||
-        s_take(&out, msg, at) != 0 ||
+        zr__msg_take(&out, msg, at) != 0 ||
         zr__engine_inject(self->engine, self->socket, &out) != 0) {
         zr__stat_add(&self->st_dropped, 1);
     }

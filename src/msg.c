@@ -103,6 +103,22 @@ zr__msg_bytes(const zr__msg_t *self)
     return n;
 }
 
+int
+zr__msg_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
+{
+    if (from >= src->size) {
+        return 0;
+    }
+    if (zr__msg_reserve(dst, dst->size + src->size - from) != 0) {
+        return -1;
+    }
+    for (size_t i = from; i < src->size; i++) {
+        zmq_msg_init(&dst->frames[dst->size]);
+        zmq_msg_move(&dst->frames[dst->size++], &src->frames[i]);
+    }
+    return 0;
+}
+
 void
 zr__msg_move(zr__msg_t *dst, zr__msg_t *src)
 {

@@ -235,23 +235,6 @@ s_uuid_of(const zmq_msg_t *frame, char out[S_UUID + 1])
     return true;
 }
 
-/* Move frames FROM.. of SRC to the end of DST (SRC keeps empty ones). */
-static int
-s_append(zr__msg_t *dst, zr__msg_t *src, size_t from)
-{
-    if (from >= src->size) {
-        return 0;
-    }
-    if (zr__msg_reserve(dst, dst->size + src->size - from) != 0) {
-        return -1;
-    }
-    for (size_t i = from; i < src->size; i++) {
-        zmq_msg_init(&dst->frames[dst->size]);
-        zmq_msg_move(&dst->frames[dst->size++], &src->frames[i]);
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------------
  * Replies to clients: the header mdp.c made ([identity, (""), MDPC0v,
  * (FINAL), service]), then the status frame and what follows it.
@@ -269,7 +252,7 @@ s_answer(zr__titanic_t *self, zr__msg_t *header, const char *status,
     if (rc == 0 && more && more->size) {
         rc = zr__msg_copy(&copy, more);
         if (rc == 0) {
-            rc = s_append(header, &copy, 0);
+            rc = zr__msg_take(header, &copy, 0);
         }
     }
     s_held_t *h = self->hold; /* [ha_sync] after the passive's answer */
@@ -653,7 +636,7 @@ zr__titanic_client(zr__titanic_t *self, zr__msg_t *header, const char *svc,
         }
         op->kind = S_OP_REQUEST;
         zr__msg_move(&op->header, header);
-        if (s_append(&op->frames, msg, at) != 0) {
+        if (zr__msg_take(&op->frames, msg, at) != 0) {
             zr__msg_move(header, &op->header);
             s_op_free(op);
             zr__stat_add(&self->st_errors, 1);
@@ -1300,7 +1283,7 @@ s_router_ready(void *arg)
             self->peer_id_len = zmq_msg_size(&m.frames[0]);
             memcpy(self->peer_id, zmq_msg_data(&m.frames[0]),
                    self->peer_id_len);
-            self->lagging = true; /* until it has the last group */
+            self->lagging = true;    /* until it has the last group */
             self->acked = self->seq; /* the snapshot has them all */
             s_snapshot(self);
             s_lag_publish(self);

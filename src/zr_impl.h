@@ -193,13 +193,13 @@ void zr__device_hold(const zr_device_t *self, uint64_t *until,
 /* [limits] What a peer can cost a device (issue 14), for option.c to
  * set one by one; the defaults are device.c's S_DEFAULT_* (zrelay(1)). */
 typedef struct {
-    uint64_t max_msg_frames;       /* of a whole message; 0: no limit */
-    uint64_t max_msg_bytes;        /* of a multipart message; 0: none */
-    uint64_t max_connections;      /* per socket, open at once; 0: none */
-    int handshake_ivl;             /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
-    int64_t max_subscription_size; /* bytes of one subscription's topic */
+    uint64_t max_msg_frames;         /* of a whole message; 0: no limit */
+    uint64_t max_msg_bytes;          /* of a multipart message; 0: none */
+    uint64_t max_connections;        /* per socket, open at once; 0: none */
+    int handshake_ivl;               /* ms; 0: none (ZMQ_HANDSHAKE_IVL) */
+    int64_t max_subscription_size;   /* bytes of one subscription's topic */
     uint64_t max_peer_subscriptions; /* held by one connection; 0: any */
-    bool refuse_unversioned;       /* ZAP on NULL sockets that bind */
+    bool refuse_unversioned;         /* ZAP on NULL sockets that bind */
 } zr__limits_t;
 zr__limits_t *zr__device_limits(zr_device_t *self);
 /* slow_subscriber (BLOCK 1 block, 0 drop, -1 unchanged) and block_timeout
@@ -228,6 +228,20 @@ int zr__msg_add(zr__msg_t *self, const void *data, size_t size);
 int zr__msg_addstr(zr__msg_t *self, const char *text);
 int zr__msg_prepend(zr__msg_t *self, const void *data, size_t size);
 void zr__msg_remove(zr__msg_t *self, size_t at);
+/* Move frames FROM.. of SRC to the end of DST (SRC keeps empty ones);
+ * -1 ENOMEM. */
+int zr__msg_take(zr__msg_t *dst, zr__msg_t *src, size_t from);
+/* Frame I's size and data (I < size). */
+static inline size_t
+zr__msg_frame_size(const zr__msg_t *self, size_t i)
+{
+    return zmq_msg_size(&self->frames[i]);
+}
+static inline const void *
+zr__msg_frame_data(const zr__msg_t *self, size_t i)
+{
+    return zmq_msg_data(&self->frames[i]);
+}
 /* DST (cleared first) shares SRC's frames (zmq_msg_copy). */
 int zr__msg_copy(zr__msg_t *dst, const zr__msg_t *src);
 /* DST (destroyed first) takes SRC's frames and array; SRC is empty. */
@@ -245,7 +259,7 @@ typedef struct {
     _Atomic uint64_t drop_no_route, drop_peer_full, drop_error;
     _Atomic uint64_t drop_shutdown, drop_slow, peer_stalls;
     _Atomic uint64_t drop_too_big; /* [limits] max_msg_frames/_bytes */
-    _Atomic uint64_t held; /* messages the relay holds for it now */
+    _Atomic uint64_t held;         /* messages the relay holds for it now */
 } zr__sockstats_t;
 
 /* ---------------------------------------------------------------------
@@ -549,12 +563,12 @@ typedef struct {
     uint64_t lv_max_topics;     /* 0: no bound */
     uint64_t lv_max_bytes;      /* 0: no bound */
     uint64_t max_subscriptions; /* 0: no limit */
-    uint64_t max_subscription_size; /* bytes of a topic; 0: any */
+    uint64_t max_subscription_size;  /* bytes of a topic; 0: any */
     uint64_t max_peer_subscriptions; /* of one connection; 0: any */
-    uint64_t hold_until;        /* 0: no gate */
-    uint64_t hold_max;          /* messages held at most (0: no bound) */
-    uint64_t hold_max_bytes;    /* bytes held at most (0: no bound) */
-    int64_t hold_timeout;       /* ms a message may wait (0: forever) */
+    uint64_t hold_until;             /* 0: no gate */
+    uint64_t hold_max;               /* messages held at most (0: no bound) */
+    uint64_t hold_max_bytes;         /* bytes held at most (0: no bound) */
+    int64_t hold_timeout;            /* ms a message may wait (0: forever) */
 } zr__pubsub_opts_t;
 /* The device's forwarder options, for option.c to set one by one. */
 zr__pubsub_opts_t *zr__device_pubsub_opts(zr_device_t *self);
@@ -852,8 +866,8 @@ void zr__mdp_fed_ready(zr__mdp_t *self,
                        void *arg);
 /* The reply frames from AT of MSG go to REQ's client (as service SVC);
  * REQ is freed. */
-void zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc,
-                        size_t len, zr__msg_t *msg, size_t at);
+void zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
+                        zr__msg_t *msg, size_t at);
 /* REQ's peer died: back to service SVC's local queue, at its front, with
  * the time it arrived (request_timeout still counts from then); it may
  * go to another peer at once. */
@@ -873,10 +887,10 @@ void zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed);
  * alike (a peer in state S is event S); ZR__HA_OFF: no pair. */
 enum {
     ZR__HA_OFF = 0,
-    ZR__HA_PRIMARY = 1, /* started as the primary, waiting for the peer */
-    ZR__HA_BACKUP = 2,  /* started as the backup, waiting for the peer */
-    ZR__HA_ACTIVE = 3,  /* serving clients */
-    ZR__HA_PASSIVE = 4, /* not serving; takes over on failover */
+    ZR__HA_PRIMARY = 1,       /* started as the primary, waiting for the peer */
+    ZR__HA_BACKUP = 2,        /* started as the backup, waiting for the peer */
+    ZR__HA_ACTIVE = 3,        /* serving clients */
+    ZR__HA_PASSIVE = 4,       /* not serving; takes over on failover */
     ZR__HA_CLIENT_REQUEST = 5 /* an event only */
 };
 /* The transitions, by kind (ha.transitions.KIND). */
@@ -1094,8 +1108,8 @@ bool zr__auth_applies(const zr__auth_t *self, int side);
  * SELF's and that side's, and CURVE or PLAIN server where the policy
  * applies; where it does not (secure_side), the domain only, and the
  * handler lets every NULL peer in. Before it connects: as CURVE client. */
-int zr__auth_server_socket(zr__auth_t *self, int side, void *socket,
-                           char *err, size_t errlen);
+int zr__auth_server_socket(zr__auth_t *self, int side, void *socket, char *err,
+                           size_t errlen);
 /* [limits] SIDE's connection counters: the handler refuses a connection
  * over max_connections at its handshake (zr__monitor_admit). NULL before
  * the monitor goes. */
@@ -1121,7 +1135,6 @@ zr__auth_t *zr__device_auth(zr_device_t *self);
 const char *zr__config_control_curve_secret(const zr_config_t *self);
 const char *zr__config_control_curve_allow(const zr_config_t *self);
 bool zr__config_control_insecure(const zr_config_t *self);
-
 
 /* ---------------------------------------------------------------------
  * http.c: the HTTP endpoint (libmicrohttpd, a thread of its own):
