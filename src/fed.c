@@ -469,30 +469,9 @@ s_sub_ready(void *arg)
 {
     zr__fed_t *self = arg;
     zr__msg_t m = {NULL, 0, 0};
-    for (int burst = 0; burst < 64; burst++) {
-        zr__msg_clear(&m);
-        int more = 1;
-        bool got = false;
-        while (more) {
-            if (zr__msg_reserve(&m, m.size + 1) != 0) {
-                break;
-            }
-            zmq_msg_t *f = &m.frames[m.size];
-            zmq_msg_init(f);
-            if (zmq_msg_recv(f, self->sub, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(f);
-                break;
-            }
-            m.size++;
-            got = true;
-            more = zmq_msg_more(f);
-        }
-        if (!got) {
-            break;
-        }
-        if (!more) {
-            s_on_state(self, &m);
-        }
+    for (int burst = 0; burst < 64 && zr__msg_recv(&m, self->sub) == 0;
+         burst++) {
+        s_on_state(self, &m);
     }
     zr__msg_destroy(&m);
 }
@@ -577,30 +556,9 @@ s_router_ready(void *arg)
 {
     zr__fed_t *self = arg;
     zr__msg_t m = {NULL, 0, 0};
-    for (int burst = 0; burst < 256; burst++) {
-        zr__msg_clear(&m);
-        int more = 1;
-        bool got = false;
-        while (more) {
-            if (zr__msg_reserve(&m, m.size + 1) != 0) {
-                break;
-            }
-            zmq_msg_t *f = &m.frames[m.size];
-            zmq_msg_init(f);
-            if (zmq_msg_recv(f, self->router, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(f);
-                break;
-            }
-            m.size++;
-            got = true;
-            more = zmq_msg_more(f);
-        }
-        if (!got) {
-            break;
-        }
-        if (!more) {
-            s_on_reply(self, &m);
-        }
+    for (int burst = 0; burst < 256 && zr__msg_recv(&m, self->router) == 0;
+         burst++) {
+        s_on_reply(self, &m);
     }
     zr__msg_destroy(&m);
 }
@@ -671,23 +629,6 @@ s_events_ready(void *arg)
  * Requests out.
  */
 
-/* Send M whole on S without waiting; -1 with errno when its first frame
- * cannot go (nothing sent then). */
-static int
-s_send(void *s, zr__msg_t *m)
-{
-    for (size_t i = 0; i < m->size; i++) {
-        int flags = ZMQ_DONTWAIT | (i + 1 < m->size ? ZMQ_SNDMORE : 0);
-        if (zmq_msg_send(&m->frames[i], s, flags) < 0) {
-            if (i == 0) {
-                return -1;
-            }
-            /* libzmq takes a message whole once its first frame went. */
-        }
-    }
-    return 0;
-}
-
 bool
 zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
                 const zr__msg_t *body)
@@ -740,7 +681,7 @@ zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
         zmq_msg_copy(dst, (zmq_msg_t *) &body->frames[i]);
         m.size++;
     }
-    if (s_send(self->router, &m) != 0) {
+    if (zr__msg_send(&m, self->router) != 0) {
         /* Not connected yet (EHOSTUNREACH) or full (EAGAIN): not sent; it
          * waits here, and the next state message offers again. */
         zr__stat_add(&best->st_failed, 1);
@@ -803,7 +744,7 @@ zr__fed_tick(zr__fed_t *self, int64_t now)
         zr__msg_addstr(&m, self->advertise);
         zr__msg_addstr(&m, beat);
         zr__mdp_fed_ready(self->mdp, s_add_service, &m);
-        if (m.size % 2 == 0 && s_send(self->pub, &m) == 0) {
+        if (m.size % 2 == 0 && zr__msg_send(&m, self->pub) == 0) {
             zr__stat_add(&self->st_states_sent, 1);
         }
         else {

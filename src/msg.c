@@ -119,6 +119,39 @@ zr__msg_take(zr__msg_t *dst, zr__msg_t *src, size_t from)
     return 0;
 }
 
+int
+zr__msg_recv(zr__msg_t *self, void *socket)
+{
+    zr__msg_clear(self);
+    for (;;) {
+        if (zr__msg_reserve(self, self->size + 1) != 0) {
+            return -1;
+        }
+        zmq_msg_t *f = &self->frames[self->size];
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(f);
+            return -1; /* whole messages only: nothing, or EAGAIN */
+        }
+        self->size++;
+        if (!zmq_msg_more(f)) {
+            return 0;
+        }
+    }
+}
+
+int
+zr__msg_send(zr__msg_t *self, void *socket)
+{
+    for (size_t i = 0; i < self->size; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < self->size ? ZMQ_SNDMORE : 0);
+        if (zmq_msg_send(&self->frames[i], socket, flags) < 0 && i == 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void
 zr__msg_move(zr__msg_t *dst, zr__msg_t *src)
 {

@@ -916,38 +916,11 @@ zr__titanic_destroy(zr__titanic_t **self_p)
 #define S_BATCH_OPS 256
 #define S_BATCH_BYTES (1024 * 1024)
 
-static int
-s_recv_all(void *socket, zr__msg_t *msg)
-{
-    zr__msg_clear(msg);
-    for (;;) {
-        if (zr__msg_reserve(msg, msg->size + 1) != 0) {
-            return -1;
-        }
-        zmq_msg_t *f = &msg->frames[msg->size];
-        zmq_msg_init(f);
-        if (zmq_msg_recv(f, socket, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(f);
-            return -1; /* whole messages only: nothing, or EAGAIN */
-        }
-        msg->size++;
-        if (!zmq_msg_more(f)) {
-            return 0;
-        }
-    }
-}
-
+/* MSG whole on SOCKET without waiting, then destroyed. */
 static int
 s_send_all(void *socket, zr__msg_t *msg)
 {
-    int rc = 0;
-    for (size_t i = 0; i < msg->size; i++) {
-        int more = i + 1 < msg->size ? ZMQ_SNDMORE : 0;
-        if (rc == 0 &&
-            zmq_msg_send(&msg->frames[i], socket, more | ZMQ_DONTWAIT) < 0) {
-            rc = -1;
-        }
-    }
+    int rc = zr__msg_send(msg, socket);
     zr__msg_destroy(msg);
     return rc;
 }
@@ -1274,7 +1247,7 @@ s_router_ready(void *arg)
 {
     zr__titanic_t *self = arg;
     zr__msg_t m = {NULL, 0, 0};
-    for (int n = 0; n < 1024 && s_recv_all(self->router, &m) == 0; n++) {
+    for (int n = 0; n < 1024 && zr__msg_recv(&m, self->router) == 0; n++) {
         if (m.size < 3 || !s_is(&m.frames[1], S_SYNC) ||
             zmq_msg_size(&m.frames[0]) > sizeof self->peer_id) {
             continue;
@@ -1390,7 +1363,7 @@ s_dealer_ready(void *arg)
 {
     zr__titanic_t *self = arg;
     zr__msg_t m = {NULL, 0, 0};
-    for (int n = 0; n < 1024 && s_recv_all(self->dealer, &m) == 0; n++) {
+    for (int n = 0; n < 1024 && zr__msg_recv(&m, self->dealer) == 0; n++) {
         if (m.size < 2 || !s_is(&m.frames[0], S_SYNC) ||
             self->state == ZR__HA_ACTIVE) {
             continue;

@@ -231,6 +231,14 @@ void zr__msg_remove(zr__msg_t *self, size_t at);
 /* Move frames FROM.. of SRC to the end of DST (SRC keeps empty ones);
  * -1 ENOMEM. */
 int zr__msg_take(zr__msg_t *dst, zr__msg_t *src, size_t from);
+/* For side sockets (state, replication, peers), not the message path
+ * (the engine's, through outlets): read one whole message without
+ * waiting into SELF (cleared first): 0, or -1 with errno (EAGAIN:
+ * nothing; ENOMEM). Send SELF whole without waiting: -1 with errno when
+ * its first frame cannot go (nothing sent then; libzmq takes the rest of
+ * a message whose first frame went); the frames sent are left empty. */
+int zr__msg_recv(zr__msg_t *self, void *socket);
+int zr__msg_send(zr__msg_t *self, void *socket);
 /* Frame I's size and data (I < size). */
 static inline size_t
 zr__msg_frame_size(const zr__msg_t *self, size_t i)
