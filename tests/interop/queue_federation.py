@@ -30,6 +30,10 @@ usage: queue_federation.py ZRELAY SCENARIO
            see scenario_seed) against A, 8 of them at once, with the
            Guide's lbbroker workers on B: every request answered, and the
            counters of A and B show each one crossing
+  config   peers or peer_bind on a queue with strategy rr or hash, or on a
+           forwarder or streamer: `zrelay run` refuses the config (exit 2)
+           with an error naming the key (and, on a queue, the strategy or
+           lru); on an lru queue both are accepted
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import os
@@ -539,6 +543,51 @@ def scenario_seed(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_config(zrelay, tmp, ctx):
+    ok = 0
+    for device, strategy, key in (("queue", "rr", "peers"),
+                                  ("queue", "hash", "peer_bind"),
+                                  ("queue", None, "peers"),
+                                  ("forwarder", None, "peers"),
+                                  ("forwarder", None, "peer_bind"),
+                                  ("streamer", None, "peers")):
+        conf = os.path.join(tmp, "bad.conf")
+        with open(conf, "w") as f:
+            f.write("[zrelay]\ncontrol = @ipc://%s/bad.daemon\n\n"
+                    "[%s X]\nfrontend = @tcp://127.0.0.1:*\n"
+                    "backend = @tcp://127.0.0.1:*\n" % (tmp, device))
+            if strategy:
+                f.write("strategy = %s\n" % strategy)
+            if key == "peers":
+                f.write("peers = ipc://%s/nobody.state\n" % tmp)
+            else:
+                f.write("peer_bind = @ipc://%s/X.state\n" % tmp)
+        try:
+            r = subprocess.run([zrelay, "run", "-c", conf],
+                               capture_output=True, text=True,
+                               timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            fail("%s (strategy %s) with %s: accepted, it ran" %
+                 (device, strategy, key))
+        what = "%s (strategy %s) with %s" % (device, strategy or "default",
+                                             key)
+        check(r.returncode == 2, "%s: exit %d, not 2 (a config error): %s"
+              % (what, r.returncode, r.stderr))
+        check(key in r.stderr, "%s: the error does not name %r: %r" %
+              (what, key, r.stderr))
+        if device == "queue":  # it says why: the strategy
+            check("lru" in r.stderr or (strategy or "rr") in r.stderr,
+                  "%s: the error names neither the strategy nor lru: %r"
+                  % (what, r.stderr))
+        print("config: %s refused: %s" % (what, r.stderr.strip()))
+        ok += 1
+    # Both on an lru queue: it starts (and stops cleanly).
+    a = Queue(zrelay, tmp, "A", ["B"])
+    a.stop()
+    print("config: %d configs refused; an lru queue with peers and "
+          "peer_bind runs" % ok)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -546,7 +595,7 @@ def main():
     zrelay = os.path.abspath(sys.argv[1])
     scenarios = {"forward": scenario_forward, "local": scenario_local,
                  "loop": scenario_loop, "death": scenario_death,
-                 "seed": scenario_seed}
+                 "seed": scenario_seed, "config": scenario_config}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
