@@ -114,9 +114,9 @@ class Worker(threading.Thread):
         `address, empty, request` and sends [address, "", reply];
       kind "ppp": a Paranoid Pirate (RFC 6) DEALER: "\\x01" READY,
         "\\x02" heartbeats every HEARTBEAT_MS, [envelope..., reply].
-    The reply is TAG + b": " + request (or FIXED). With hold, each request waits
-    until the test answers it (answer()), so that the test says when the
-    worker is busy. Every request's frames are kept (envelopes) and one
+    The reply is TAG + b": " + request (or FIXED). With hold, each
+    request waits until the test answers it (answer()), so that the test
+    says when the worker is busy. Every request's frames are kept (envelopes) and one
     that is not [address, "", request] is noted (bad): the Guide's
     worker would raise on it."""
 
