@@ -47,6 +47,14 @@
  * a freed worker, removals never nest, and the timer looks at a list of
  * workers nothing changes under it.
  *
+ * [federation] With `peers` (lru only, fed.c), a request that finds no
+ * ready worker may go to a peer queue that advertised ready ones; its
+ * reply comes back through fed.c's answer hook. A request that came from
+ * a peer ([identity, hop, "", body...]: fed.c's hop frame) is served
+ * here only: the hop frame is taken off before a worker sees it (the
+ * Guide's lbworker unpacks exactly [identity, "", body]) and put back on
+ * its reply or error reply.
+ *
  * What costs what, per request: finding a worker by identity O(1) (a hash
  * table), the lru ready list O(1) (doubly linked), the counters O(1)
  * (kept as workers change state), the hash ring O(log n) (a sorted array;
@@ -83,6 +91,8 @@ typedef struct {
     zr__request_t base; /* first: its link, retries and since */
     zr__msg_t msg;      /* the client's: envelope, then body */
     uint64_t key;       /* hash */
+    bool has_hop;       /* [federation] from a peer: served here only */
+    zmq_msg_t hop;      /* its hop frame, after the identity on replies */
 } s_request_t;
 
 typedef struct s_worker {
@@ -142,6 +152,9 @@ struct zr__broker_t {
     size_t nstate[S_NSTATES]; /* workers per state */
     size_t nqueued;           /* requests in the workers' queues */
     int64_t next_beat;
+    zr__fed_t *fed;      /* [federation] peers, or NULL (fed.c) */
+    size_t nforwardable; /* requests waiting that are not a peer's */
+    bool stopping;       /* s_flush: what comes back is not sent again */
     _Atomic uint64_t st_ready, st_busy, st_full, st_workers, st_expired,
         st_refused, st_beats_unsent, st_waiting, st_inflight, st_retried,
         st_failed, st_stopped, st_answered, st_late, st_timeouts, st_rejected,
@@ -186,8 +199,45 @@ s_request_free(s_request_t *r)
 {
     if (r) {
         zr__msg_destroy(&r->msg);
+        if (r->has_hop) {
+            zmq_msg_close(&r->hop);
+        }
         free(r);
     }
+}
+
+/* lru: R waits for a worker (at the front when it was first in line
+ * already); the count of those a peer may take follows. */
+static void
+s_wait(zr__broker_t *self, s_request_t *r, bool front)
+{
+    if (front) {
+        zr__requests_push_front(&self->waiting, &r->base);
+    }
+    else {
+        zr__requests_push(&self->waiting, &r->base);
+    }
+    self->nforwardable += !r->has_hop;
+}
+
+static s_request_t *
+s_wait_pop(zr__broker_t *self)
+{
+    s_request_t *r = s_pop(&self->waiting);
+    self->nforwardable -= r && !r->has_hop;
+    return r;
+}
+
+/* [federation] A reply (or error reply) MSG to R's client: R's hop frame
+ * back after the identity, where its peer's fed.c looks for it. */
+static int
+s_put_hop(const s_request_t *r, zr__msg_t *msg)
+{
+    if (!r->has_hop || msg->size == 0) {
+        return 0;
+    }
+    return zr__msg_insert(msg, 1, zmq_msg_data((zmq_msg_t *) &r->hop),
+                          zmq_msg_size((zmq_msg_t *) &r->hop));
 }
 
 /* How many frames of M are the client's envelope: its identity, and the
@@ -215,6 +265,7 @@ s_fail(zr__broker_t *self, s_request_t *r, const char *code, const char *text)
     char body[256];
     snprintf(body, sizeof body, "ZRELAY-ERROR %s %s", code, text);
     zr__msg_addstr(&reply, body);
+    s_put_hop(r, &reply);
     /* Through the engine, in order with the other replies, with the
      * frontend's policy for a client that does not read. */
     zr__engine_inject(self->engine, self->frontend, &reply);
@@ -569,6 +620,7 @@ s_worker_join(zr__broker_t *self, const void *id, size_t len, s_kind_t kind)
     /* With hash, keys that waited for any worker at all find one now. */
     if (self->opts.strategy == ZR__STRATEGY_HASH) {
         zr__requests_append(&self->orphans, &self->waiting);
+        self->nforwardable = 0;
     }
     return w;
 }
@@ -633,12 +685,7 @@ s_dispatch_lru(zr__broker_t *self, s_request_t *r, bool first)
             return;
         }
     }
-    if (first) {
-        zr__requests_push_front(&self->waiting, &r->base);
-    }
-    else {
-        zr__requests_push(&self->waiting, &r->base);
-    }
+    s_wait(self, r, first); /* [federation] s_end may send it to a peer */
 }
 
 /* hash: the owner of R's key, else its queue; with no worker at all,
@@ -687,7 +734,7 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         return;
     }
     bool hash = self->opts.strategy == ZR__STRATEGY_HASH;
-    s_request_t *r = hash ? s_queue_pop(self, w) : s_pop(&self->waiting);
+    s_request_t *r = hash ? s_queue_pop(self, w) : s_wait_pop(self);
     if (!r) {
         s_set_state(self, w, S_IDLE);
         return;
@@ -704,12 +751,42 @@ s_worker_idle(zr__broker_t *self, s_worker_t *w)
         zr__requests_push_front(&self->orphans, &r->base);
     }
     else {
-        zr__requests_push_front(&self->waiting, &r->base);
+        s_wait(self, r, true);
     }
 }
 
-/* The end of every call from the engine: orphans dispatched, the dead
- * freed, the counters published. */
+/* [federation] No worker is ready here: the requests waiting (not a
+ * peer's: one hop at most) go to peers while one takes them, in order. */
+static void
+s_fed_spill(zr__broker_t *self)
+{
+    if (!self->fed || self->stopping || self->ready.head ||
+        !self->nforwardable) {
+        return;
+    }
+    zr__requests_t keep = {NULL, NULL, 0}; /* peers' requests, in order */
+    s_request_t *r;
+    while (self->nforwardable && (r = s_pop(&self->waiting))) {
+        if (r->has_hop) {
+            zr__requests_push(&keep, &r->base);
+            continue;
+        }
+        size_t env = s_envelope(&r->msg);
+        zr__msg_t body = {r->msg.frames + env, r->msg.size - env, 0};
+        if (!zr__fed_forward(self->fed, r, ZR__FED_QUEUE,
+                             sizeof ZR__FED_QUEUE - 1, &body)) {
+            /* No peer takes it: none takes the next either. */
+            zr__requests_push_front(&self->waiting, &r->base);
+            break;
+        }
+        self->nforwardable--;
+    }
+    zr__requests_append(&keep, &self->waiting);
+    self->waiting = keep;
+}
+
+/* The end of every call from the engine: orphans dispatched, what waits
+ * sent to peers, the dead freed, the counters published. */
 static void
 s_end(zr__broker_t *self)
 {
@@ -717,6 +794,7 @@ s_end(zr__broker_t *self)
     while ((r = s_pop(&self->orphans))) {
         s_dispatch(self, r, true);
     }
+    s_fed_spill(self);
     while (self->graveyard) {
         s_worker_t *w = self->graveyard;
         self->graveyard = w->list_next;
@@ -815,11 +893,19 @@ s_on_reply(zr__broker_t *self, s_worker_t *w, zr__msg_t *msg, size_t skip,
         return ZR__DROP;
     }
     w->expiry = expiry;
-    s_request_free(w->inflight);
-    w->inflight = NULL;
     for (size_t i = 0; i < skip; i++) {
         zr__msg_remove(msg, 0);
     }
+    if (s_put_hop(w->inflight, msg) != 0) {
+        zr__stat_add(&self->st_dropped, 1); /* no memory to answer it */
+        s_request_free(w->inflight);
+        w->inflight = NULL;
+        s_set_state(self, w, S_NONE);
+        s_worker_idle(self, w);
+        return ZR__DROP;
+    }
+    s_request_free(w->inflight);
+    w->inflight = NULL;
     zr__stat_add(&self->st_answered, 1);
     if (w->closed) {
         /* Its last word: its connection closed after this reply. */
@@ -944,6 +1030,15 @@ s_from_client(zr__broker_t *self, zr__msg_t *msg)
     }
     zr__msg_move(&r->msg, msg);
     r->base.since = zr__now_ms();
+    /* [federation] [identity, hop, "", body...]: a peer's request (fed.c);
+     * its hop frame waits here for the reply. */
+    if (r->msg.size >= 3 && zr__fed_is_hop(&r->msg.frames[1]) &&
+        zmq_msg_size(&r->msg.frames[2]) == 0) {
+        zmq_msg_init(&r->hop);
+        zmq_msg_move(&r->hop, &r->msg.frames[1]);
+        zr__msg_remove(&r->msg, 1);
+        r->has_hop = true;
+    }
     size_t env = s_envelope(&r->msg);
     size_t k = env + self->opts.hash_frame;
     if (self->opts.strategy == ZR__STRATEGY_HASH && k < r->msg.size) {
@@ -985,6 +1080,9 @@ s_expire_waiting(zr__broker_t *self, zr__requests_t *q, int64_t now)
     size_t n = zr__requests_expire(q, now, limit, &expired);
     s_request_t *r;
     while ((r = s_pop(&expired))) {
+        if (q == &self->waiting) {
+            self->nforwardable -= !r->has_hop;
+        }
         zr__stat_add(&self->st_timeouts, 1);
         char text[96];
         snprintf(text, sizeof text, "no worker took it within %lld ms",
@@ -1098,6 +1196,9 @@ s_timer(void *arg, int64_t now)
             s_worker_idle(self, w);
         }
     }
+    if (beat) {
+        zr__fed_tick(self->fed, now); /* [federation] state, liveness */
+    }
     s_expire_waiting(self, &self->waiting, now);
     for (size_t i = 0; i < self->nworkers; i++) {
         self->nqueued -= s_expire_waiting(self, &self->workers[i]->queue, now);
@@ -1112,7 +1213,9 @@ s_flush(void *arg)
 {
     zr__broker_t *self = arg;
     s_request_t *r;
-    while ((r = s_pop(&self->waiting))) {
+    self->stopping = true;
+    zr__fed_flush(self->fed); /* [federation] forwarded ones come back */
+    while ((r = s_wait_pop(self))) {
         s_fail(self, r, "stopping", "the broker is stopping");
     }
     for (size_t i = 0; i < self->nworkers; i++) {
@@ -1202,6 +1305,86 @@ zr__broker_destroy(zr__broker_t **self_p)
     free(self);
     *self_p = NULL;
 }
+
+/* ---------------------------------------------------------------------
+ * [federation] What fed.c asks of the lru queue (docs/SCALING.md).
+ */
+
+void
+zr__broker_set_fed(zr__broker_t *self, zr__fed_t *fed)
+{
+    self->fed = fed;
+}
+
+/* One service, ZR__FED_QUEUE: every worker can serve every request. */
+static void
+s_fed_ready(void *owner, void (*fn)(void *, const char *, size_t, size_t),
+            void *arg)
+{
+    zr__broker_t *self = owner;
+    if (self->nworkers) { /* busy ones too: 0 ready is news as well */
+        fn(arg, ZR__FED_QUEUE, sizeof ZR__FED_QUEUE - 1, self->nstate[S_IDLE]);
+    }
+}
+
+static void
+s_fed_answer(void *owner, void *req, const char *svc, size_t len,
+             zr__msg_t *msg, size_t at)
+{
+    zr__broker_t *self = owner;
+    s_request_t *r = req;
+    (void) svc;
+    (void) len;
+    zr__msg_t out = {NULL, 0, 0};
+    size_t env = s_envelope(&r->msg);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < env; i++) {
+        rc = zr__msg_add(&out, zr__msg_frame_data(&r->msg, i),
+                         zr__msg_frame_size(&r->msg, i));
+    }
+    if (rc != 0 || zr__msg_take(&out, msg, at) != 0 ||
+        zr__engine_inject(self->engine, self->frontend, &out) != 0) {
+        zr__stat_add(&self->st_dropped, 1);
+    }
+    else {
+        zr__stat_add(&self->st_answered, 1);
+    }
+    zr__msg_destroy(&out);
+    s_request_free(r);
+    s_end(self);
+}
+
+static void
+s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
+{
+    zr__broker_t *self = owner;
+    (void) svc;
+    (void) len;
+    s_request_t *r = req;
+    if (self->stopping) {
+        s_wait(self, r, true); /* s_flush answers it */
+        return;
+    }
+    s_dispatch_lru(self, r, true); /* since: when it came; not a retry */
+    s_end(self);
+}
+
+static void
+s_fed_offer(void *owner, const char *svc, size_t len)
+{
+    (void) svc;
+    (void) len;
+    s_end(owner);
+}
+
+static void
+s_fed_free(void *req)
+{
+    s_request_free(req);
+}
+
+const zr__fed_owner_t zr__broker_fed = {
+    s_fed_ready, s_fed_answer, s_fed_giveback, s_fed_offer, s_fed_free};
 
 /* ---------------------------------------------------------------------
  * The broker's rows of the stats table.

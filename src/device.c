@@ -45,7 +45,7 @@ struct zr_device_t {
     zr__broker_opts_t broker_opts;
     zr__broker_t *broker;
     zr__mdp_t *mdp; /* a majordomo's handler */
-    char *peers, *peer_bind; /* [federation] a majordomo's (fed.c) */
+    char *peers, *peer_bind; /* [federation] a majordomo's, a queue's */
     zr__fed_t *fed;
     zr__ha_opts_t ha_opts; /* [ha] a primary/backup pair (ha.c) */
     zr__ha_t *ha;
@@ -520,6 +520,17 @@ zr__device_check_ha(zr_device_t *self, char *err, size_t errlen)
         errno = EINVAL;
         return -1;
     }
+    /* [federation] hash keeps a key on its worker, and rr has no broker
+     * to hold a request while no worker is ready. */
+    if (self->type == ZR_QUEUE && (self->peers || self->peer_bind) &&
+        self->broker_opts.strategy != ZR__STRATEGY_LRU) {
+        zr__errf(err, errlen,
+                 "peers and peer_bind on a queue need strategy = lru (hash "
+                 "keeps each key on one worker; without a strategy no "
+                 "broker holds a request for a peer) (docs/SCALING.md)");
+        errno = EINVAL;
+        return -1;
+    }
     /* [federation] A passive node would advertise workers it does not
      * serve and drop its peers' requests unanswered. */
     if (self->ha_opts.role != ZR__HA_OFF && (self->peers || self->peer_bind)) {
@@ -634,12 +645,15 @@ zr_device_set_heartbeat(zr_device_t *self, int ivl_msecs, int timeout_msecs)
     return 0;
 }
 
-/* [federation] A majordomo's peers and state endpoint (fed.c). */
+/* [federation] A majordomo's or lru queue's peers and state endpoint
+ * (fed.c). */
 int
 zr__device_set_federation(zr_device_t *self, bool bind, const char *value)
 {
-    if (self->type != ZR_MAJORDOMO) {
-        zr__device_errorf(self, "%s: only a majordomo federates",
+    if (self->type != ZR_MAJORDOMO && self->type != ZR_QUEUE) {
+        zr__device_errorf(self,
+                          "%s: only a majordomo or a queue with strategy = "
+                          "lru federates",
                           bind ? "peer_bind" : "peers");
         errno = EINVAL;
         return -1;
@@ -1222,6 +1236,31 @@ s_open_sockets(zr_device_t *self)
     return 0;
 }
 
+/* [federation] The device's broker (OWNER, reached through OPS) and its
+ * peers (fed.c): the state flow, and requests to peers sent from the
+ * first endpoint the frontend binds (named in our state message). */
+static int
+s_fed_open(zr_device_t *self, const zr__fed_owner_t *ops, void *owner)
+{
+    zr_endpoints_t *fe = self->endpoints[S_FRONTEND];
+    const char *advertise = NULL;
+    for (size_t i = 0; !advertise && i < zr_endpoints_size(fe); i++) {
+        if (zr_endpoints_is_bind(fe, i)) {
+            advertise = zr_endpoints_resolved(fe, i);
+        }
+    }
+    zr__fed_opts_t fo = {self->peers, self->peer_bind,
+                         self->broker_opts.heartbeat,
+                         self->broker_opts.liveness, self->type == ZR_QUEUE};
+    char err[256] = "";
+    self->fed = zr__fed_new(self->ctx, self->engine, ops, owner, self->name,
+                            advertise, &fo, err, sizeof err);
+    if (!self->fed) {
+        return s_open_failed(self, errno ? errno : EINVAL, "%s", err);
+    }
+    return 0;
+}
+
 /* The engine between frontend and backend, its watches and handler. */
 static int
 s_open_engine(zr_device_t *self)
@@ -1272,6 +1311,11 @@ s_open_engine(zr_device_t *self)
         if (self->monitors[S_BACKEND]) {
             zr__broker_watch(self->broker, self->monitors[S_BACKEND]);
         }
+        if ((self->peers || self->peer_bind) && /* [federation] */
+            s_fed_open(self, &zr__broker_fed, self->broker) != 0) {
+            return -1;
+        }
+        zr__broker_set_fed(self->broker, self->fed);
     }
     if (self->type == ZR_MAJORDOMO) {
         self->mdp = zr__mdp_new(self->engine, self->name,
@@ -1304,26 +1348,11 @@ s_open_engine(zr_device_t *self)
                                      self->titanic_opts.dir);
             }
         }
-        if (self->peers || self->peer_bind) { /* [federation] */
-            zr_endpoints_t *fe = self->endpoints[S_FRONTEND];
-            const char *advertise = NULL;
-            for (size_t i = 0; !advertise && i < zr_endpoints_size(fe); i++) {
-                if (zr_endpoints_is_bind(fe, i)) {
-                    advertise = zr_endpoints_resolved(fe, i);
-                }
-            }
-            zr__fed_opts_t fo = {self->peers, self->peer_bind,
-                                 self->broker_opts.heartbeat,
-                                 self->broker_opts.liveness};
-            char err[256] = "";
-            self->fed = zr__fed_new(self->ctx, self->engine, self->mdp,
-                                    self->name, advertise, &fo, err,
-                                    sizeof err);
-            if (!self->fed) {
-                return s_open_failed(self, errno ? errno : EINVAL, "%s", err);
-            }
-            zr__mdp_set_fed(self->mdp, self->fed);
+        if ((self->peers || self->peer_bind) && /* [federation] */
+            s_fed_open(self, &zr__mdp_fed, self->mdp) != 0) {
+            return -1;
         }
+        zr__mdp_set_fed(self->mdp, self->fed);
     }
     /* [ha] Last: it decides whether the engine serves at all. */
     if (self->ha_opts.role != ZR__HA_OFF) {

@@ -1,32 +1,43 @@
-/* fed.c - federation of majordomo brokers: brokers tell each other which
- * services they can serve now (state flow over PUB/SUB, as in the
- * Guide's broker peering, chapter 3), and a request for a service with
- * no ready local worker goes to a live peer that has one; its reply
+/* fed.c - federation of brokers, majordomos or lru queues: brokers tell
+ * each other which services they can serve now (state flow over
+ * PUB/SUB, as in the Guide's broker peering, chapter 3), and a request
+ * with no ready local worker goes to a live peer that has one; its reply
  * comes back the same way (docs/SCALING.md, "Federation").
  * SPDX-License-Identifier: MIT
  *
- * Sockets, all this module's (the majordomo's ROUTER stays mdp.c's):
+ * The broker that federates is the device's handler, the OWNER: mdp.c's
+ * majordomo or broker.c's lru queue; fed.c reaches it only through its
+ * zr__fed_owner_t (what it has ready, a reply, a request given back).
+ * A queue is one service, ZR__FED_QUEUE ("queue"): all its workers are
+ * alike.
+ *
+ * Sockets, all this module's (the broker's own ROUTER stays its own):
  *   - a PUB bound at peer_bind: every heartbeat, one state message
- *     ["ZRFED01", name, mdp endpoint, heartbeat ms, (service, ready)*]
+ *     [protocol, name, endpoint, heartbeat ms, (service, ready)*]
  *     naming the services with ready (idle) LOCAL workers and how many;
+ *     protocol "ZRFED01" from a majordomo, "ZRFEDQ1" from a queue (a
+ *     state of the other kind is refused, counted and logged: a queue
+ *     cannot serve MDP requests, nor a majordomo a queue's);
  *   - a SUB connected to every `peers` endpoint, reading the others';
- *   - a ROUTER connected to each live peer's MDP endpoint (the one its
- *     state names; ZMQ_CONNECT_ROUTING_ID picks the peer per message):
- *     forwarded requests are MDP/0.1 client requests
- *     [hop, "", MDPC01, service, body...] and come back as replies
- *     [hop, "", MDPC01, service, body...].
+ *   - a ROUTER connected to each live peer's client endpoint (the one
+ *     its state names; ZMQ_CONNECT_ROUTING_ID picks the peer per
+ *     message). Majordomo: forwarded requests are MDP/0.1 client
+ *     requests [hop, "", MDPC01, service, body...] and come back as
+ *     replies [hop, "", MDPC01, service, body...]. Queue: [hop, "",
+ *     body...] both ways; the peer queue takes the hop frame off before
+ *     its worker sees the request and puts it back on the reply.
  *
  * The hop frame "zrelay-hop:NAME:SEQ" is the hop limit in the envelope:
- * the peer's majordomo answers it like any client (the frame is part of
- * the client's address there), and never forwards a request that has
- * one, so a request crosses at most one broker boundary and never
- * travels in circles, however the brokers are peered.
+ * the peer answers it like any client (the frame is part of the client's
+ * address there), and never forwards a request that has one, so a
+ * request crosses at most one broker boundary and never travels in
+ * circles, however the brokers are peered.
  *
  * A peer is alive while its state messages come: silent for `liveness`
  * of its heartbeats, it is dead, its services are forgotten and the
- * requests forwarded to it go back to this broker's majordomo (to a
- * local worker, another peer, or the error reply at request_timeout:
- * never silence). A reply that comes after that is dropped and counted.
+ * requests forwarded to it go back to this broker (to a local worker,
+ * another peer, or the error reply at request_timeout: never silence).
+ * A reply that comes after that is dropped and counted.
  *
  * Improvements on the Guide's peering3: capacity per service (not one
  * number per broker), the peer with the most ready workers for it (not a
@@ -49,7 +60,9 @@
 #include <sys/socket.h>
 #include <zmq.h>
 
-#define S_PROTOCOL "ZRFED01"
+#define S_PROTOCOL "ZRFED" /* what the SUB takes: either kind */
+#define S_PROTOCOL_MDP "ZRFED01"
+#define S_PROTOCOL_QUEUE "ZRFEDQ1"
 #define S_HOP "zrelay-hop:"
 #define S_HOP_LEN (sizeof S_HOP - 1)
 #define S_MAX_PEERS 128    /* each with a stats section */
@@ -70,7 +83,7 @@ typedef struct {
 /* A forwarded request: on its peer's list and in the hash by SEQ. */
 typedef struct s_fwd {
     uint64_t seq;
-    void *req; /* mdp.c's, owned here while forwarded */
+    void *req; /* the owner's, owned here while forwarded */
     char service[256];
     size_t service_len;
     struct s_peer *peer;
@@ -96,7 +109,11 @@ typedef struct s_peer {
 
 struct zr__fed_t {
     zr__engine_t *engine;
-    zr__mdp_t *mdp;
+    const zr__fed_owner_t *ops; /* the majordomo's or the lru queue's */
+    void *owner;
+    bool queue;           /* requests [hop, "", body...], not MDP */
+    const char *protocol; /* of our state messages: S_PROTOCOL_* */
+    bool warned_kind;     /* a peer of the other kind was logged */
     char name[S_NAME_MAX + 1];
     char advertise[S_EP_MAX]; /* our MDP endpoint */
     int heartbeat, liveness;
@@ -236,7 +253,7 @@ s_publish_alive(zr__fed_t *self)
 static void s_giveback(zr__fed_t *self, s_peer_t *p);
 
 /* P is dead (silent) or stopping: its services forgotten, what it had in
- * flight back to the majordomo (which may send it to another peer). */
+ * flight back to the owner (which may send it to another peer). */
 static void
 s_peer_down(zr__fed_t *self, s_peer_t *p, const char *why)
 {
@@ -254,7 +271,7 @@ s_peer_down(zr__fed_t *self, s_peer_t *p, const char *why)
     s_giveback(self, p);
 }
 
-/* What P has in flight back to the majordomo: to a local worker,
+/* What P has in flight back to the owner: to a local worker,
  * another peer, or the error reply at request_timeout. */
 static void
 s_giveback(zr__fed_t *self, s_peer_t *p)
@@ -269,7 +286,7 @@ s_giveback(zr__fed_t *self, s_peer_t *p)
         size_t len = f->service_len;
         memcpy(svc, f->service, len);
         free(f);
-        zr__mdp_fed_giveback(self->mdp, req, svc, len);
+        self->ops->giveback(self->owner, req, svc, len);
     }
 }
 
@@ -384,10 +401,27 @@ s_peer_connect(zr__fed_t *self, s_peer_t *p, const char *endpoint)
 static void
 s_on_state(zr__fed_t *self, zr__msg_t *m)
 {
-    /* ["ZRFED01", name, endpoint, heartbeat ms, (service, ready)*] */
+    /* [protocol, name, endpoint, heartbeat ms, (service, ready)*] */
+    if (m->size >= 2 && zr__msg_frame_size(m, 0) == 7 &&
+        memcmp(zr__msg_frame_data(m, 0), self->protocol, 7) != 0 &&
+        memcmp(zr__msg_frame_data(m, 0),
+               self->queue ? S_PROTOCOL_MDP : S_PROTOCOL_QUEUE, 7) == 0) {
+        if (!self->warned_kind) {
+            ZR_LOG_E("%s: peer '%.*s' is a %s and this is a %s: they cannot "
+                     "serve each other's requests; its state is refused "
+                     "(federation.states.malformed)",
+                     self->name, (int) zr__msg_frame_size(m, 1),
+                     (const char *) zr__msg_frame_data(m, 1),
+                     self->queue ? "majordomo" : "queue",
+                     self->queue ? "queue" : "majordomo");
+            self->warned_kind = true;
+        }
+        zr__stat_add(&self->st_states_bad, 1);
+        return;
+    }
     if (m->size < 4 || (m->size - 4) % 2 != 0 ||
         (m->size - 4) / 2 > S_MAX_OFFERS || zr__msg_frame_size(m, 0) != 7 ||
-        memcmp((const char *) zr__msg_frame_data(m, 0), S_PROTOCOL, 7) != 0 ||
+        memcmp(zr__msg_frame_data(m, 0), self->protocol, 7) != 0 ||
         !s_name_ok((const char *) zr__msg_frame_data(m, 1),
                    zr__msg_frame_size(m, 1)) ||
         s_number(m, 3) <= 0) {
@@ -459,7 +493,7 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
     /* Requests waiting here for those services may go now. */
     for (size_t i = 0; i < p->noffers && p->alive; i++) {
         if (p->offers[i].ready) {
-            zr__mdp_fed_offer(self->mdp, p->offers[i].name, p->offers[i].len);
+            self->ops->offer(self->owner, p->offers[i].name, p->offers[i].len);
         }
     }
 }
@@ -483,7 +517,8 @@ s_sub_ready(void *arg)
 static void
 s_on_reply(zr__fed_t *self, zr__msg_t *m)
 {
-    /* [rid, hop, "", MDPC01, service, body...] */
+    /* [rid, hop, "", MDPC01, service, body...]; a queue's: [rid, hop,
+     * "", body...] */
     size_t own = strlen(self->name);
     s_peer_t *from = NULL;
     size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
@@ -494,9 +529,10 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
             from = &self->peers[i];
         }
     }
-    if (m->size < 6 || !zr__fed_is_hop(&m->frames[1]) ||
-        zr__msg_frame_size(m, 2) != 0 || zr__msg_frame_size(m, 3) != 6 ||
-        memcmp((const char *) zr__msg_frame_data(m, 3), "MDPC01", 6) != 0 ||
+    bool mdp_ok = m->size >= 6 && zr__msg_frame_size(m, 3) == 6 &&
+                  memcmp(zr__msg_frame_data(m, 3), "MDPC01", 6) == 0;
+    if (m->size < 4 || !(self->queue || mdp_ok) ||
+        !zr__fed_is_hop(&m->frames[1]) || zr__msg_frame_size(m, 2) != 0 ||
         zr__msg_frame_size(m, 1) < S_HOP_LEN + own + 2 ||
         memcmp((const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN, self->name,
                own) != 0 ||
@@ -534,7 +570,7 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
     size_t len = f->service_len;
     memcpy(svc, f->service, len);
     free(f);
-    zr__mdp_fed_answer(self->mdp, req, svc, len, m, 5);
+    self->ops->answer(self->owner, req, svc, len, m, self->queue ? 3 : 5);
     /* The worker that answered is free again: one more for the estimate
      * (at most what the peer advertised and what we had in flight there
      * when it did), and a request waiting here for
@@ -544,7 +580,7 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
         if (o->len == len && memcmp(o->name, svc, len) == 0) {
             if (o->ready < o->cap) {
                 o->ready++;
-                zr__mdp_fed_offer(self->mdp, svc, len);
+                self->ops->offer(self->owner, svc, len);
             }
             break;
         }
@@ -608,8 +644,8 @@ s_events_ready(void *arg)
             p->up = true;
             for (size_t k = 0; k < p->noffers && p->alive; k++) {
                 if (p->offers[k].ready) {
-                    zr__mdp_fed_offer(self->mdp, p->offers[k].name,
-                                      p->offers[k].len);
+                    self->ops->offer(self->owner, p->offers[k].name,
+                                     p->offers[k].len);
                 }
             }
         }
@@ -664,7 +700,8 @@ zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
     snprintf(hop, sizeof hop, "%s%s:%" PRIx64, S_HOP, self->name, seq);
     if (!f || zr__msg_add(&m, best->rid, strlen(best->rid)) != 0 ||
         zr__msg_addstr(&m, hop) != 0 || zr__msg_add(&m, "", 0) != 0 ||
-        zr__msg_add(&m, "MDPC01", 6) != 0 || zr__msg_add(&m, svc, len) != 0) {
+        (!self->queue && (zr__msg_add(&m, "MDPC01", 6) != 0 ||
+                          zr__msg_add(&m, svc, len) != 0))) {
         free(f);
         zr__msg_destroy(&m);
         return false;
@@ -739,11 +776,11 @@ zr__fed_tick(zr__fed_t *self, int64_t now)
         zr__msg_t m = {NULL, 0, 0};
         char beat[24];
         snprintf(beat, sizeof beat, "%d", self->heartbeat);
-        zr__msg_addstr(&m, S_PROTOCOL);
+        zr__msg_addstr(&m, self->protocol);
         zr__msg_addstr(&m, self->name);
         zr__msg_addstr(&m, self->advertise);
         zr__msg_addstr(&m, beat);
-        zr__mdp_fed_ready(self->mdp, s_add_service, &m);
+        self->ops->ready(self->owner, s_add_service, &m);
         if (m.size % 2 == 0 && zr__msg_send(&m, self->pub) == 0) {
             zr__stat_add(&self->st_states_sent, 1);
         }
@@ -814,9 +851,9 @@ s_attach(void *s, const char *list, bool bind, char *err, size_t size)
 }
 
 zr__fed_t *
-zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
-            const char *advertise, const zr__fed_opts_t *opts, char *err,
-            size_t errsize)
+zr__fed_new(void *ctx, zr__engine_t *engine, const zr__fed_owner_t *ops,
+            void *owner, const char *name, const char *advertise,
+            const zr__fed_opts_t *opts, char *err, size_t errsize)
 {
     zr__fed_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -825,7 +862,7 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
     }
     if (!s_name_ok(name, strlen(name))) {
         snprintf(err, errsize,
-                 "a federated majordomo's name (%s) must be 1 to 48 letters, "
+                 "a federated broker's name (%s) must be 1 to 48 letters, "
                  "digits, '.', '-' or '_'",
                  name);
         free(self);
@@ -833,7 +870,10 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
         return NULL;
     }
     self->engine = engine;
-    self->mdp = mdp;
+    self->ops = ops;
+    self->owner = owner;
+    self->queue = opts->queue;
+    self->protocol = opts->queue ? S_PROTOCOL_QUEUE : S_PROTOCOL_MDP;
     snprintf(self->name, sizeof self->name, "%s", name);
     snprintf(self->advertise, sizeof self->advertise, "%s",
              advertise ? advertise : "");
@@ -866,7 +906,7 @@ zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp, const char *name,
         zr__fed_destroy(&self);
         return NULL;
     }
-    zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, S_PROTOCOL, 7);
+    zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, S_PROTOCOL, sizeof S_PROTOCOL - 1);
     if (opts->bind && *opts->bind) {
         self->pub = s_socket(self, ctx, ZMQ_PUB);
         if (!self->pub ||
@@ -908,7 +948,7 @@ zr__fed_destroy(zr__fed_t **self_p)
         s_fwd_t *f;
         while ((f = p->inflight)) {
             s_fwd_unlink(self, f);
-            zr__mdp_fed_free(f->req);
+            self->ops->free(f->req);
             free(f);
         }
         s_offers_clear(p);
@@ -954,7 +994,8 @@ static const zr__stat_t s_rows[] = {
           "State messages from peers, taken."),
     S_ROW("states.malformed", "federation_states_total", "way=\"malformed\"",
           ZR__STAT_COUNTER, st_states_bad,
-          "State messages dropped: malformed, a bad name or endpoint, or "
+          "State messages dropped: malformed, a bad name or endpoint, a "
+          "broker of the other kind (a queue, a majordomo), or "
           "one peer too many."),
     S_ROW("requests.forwarded", "federation_requests_total",
           "outcome=\"forwarded\"", ZR__STAT_COUNTER, st_forwarded,

@@ -1567,10 +1567,11 @@ s_fed_spill(zr__mdp_t *self, s_service_t *s)
     s_publish(self, s);
 }
 
-void
-zr__mdp_fed_ready(zr__mdp_t *self,
-                  void (*fn)(void *, const char *, size_t, size_t), void *arg)
+static void
+s_fed_ready(void *owner, void (*fn)(void *, const char *, size_t, size_t),
+            void *arg)
 {
+    zr__mdp_t *self = owner;
     for (s_service_t *s = self->service_list; s; s = s->next) {
         if (s->nworkers) { /* busy ones too: 0 ready is news as well */
             fn(arg, s->name, s->len, s->nready);
@@ -1578,10 +1579,11 @@ zr__mdp_fed_ready(zr__mdp_t *self,
     }
 }
 
-void
-zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
-                   zr__msg_t *msg, size_t at)
+static void
+s_fed_answer(void *owner, void *req, const char *svc, size_t len,
+             zr__msg_t *msg, size_t at)
 {
+    zr__mdp_t *self = owner;
     s_request_t *r = req;
     zr__msg_t out = {NULL, 0, 0};
     if (s_client_header(&out, r->client, r->client_len, r->hop, r->hop_len,
@@ -1598,9 +1600,10 @@ zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
     s_request_free(r);
 }
 
-void
-zr__mdp_fed_giveback(zr__mdp_t *self, void *req, const char *svc, size_t len)
+static void
+s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
 {
+    zr__mdp_t *self = owner;
     s_request_t *r = req;
     s_service_t *s = s_service_get(self, svc, len);
     if (!s) {
@@ -1616,9 +1619,10 @@ zr__mdp_fed_giveback(zr__mdp_t *self, void *req, const char *svc, size_t len)
     s_service_settle_free(self, s);
 }
 
-void
-zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len)
+static void
+s_fed_offer(void *owner, const char *svc, size_t len)
 {
+    zr__mdp_t *self = owner;
     s_service_t *s = s_service_find(self, svc, len);
     if (s) {
         s_fed_spill(self, s);
@@ -1626,8 +1630,11 @@ zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len)
     }
 }
 
-void
-zr__mdp_fed_free(void *req)
+static void
+s_fed_free(void *req)
 {
     s_request_free(req);
 }
+
+const zr__fed_owner_t zr__mdp_fed = {s_fed_ready, s_fed_answer, s_fed_giveback,
+                                     s_fed_offer, s_fed_free};

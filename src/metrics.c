@@ -68,7 +68,7 @@ static const struct {
      "Federation state messages, by way (sent, unsent, received, "
      "malformed)."},
     {"federation_requests_total",
-     "Requests a federated majordomo sent to its peers, by outcome."},
+     "Requests a federated broker sent to its peers, by outcome."},
     {"peer_requests_total",
      "Requests forwarded to a peer broker, by outcome (sent, received, "
      "failed, late)."},

@@ -60,6 +60,12 @@ zr__msg_prepend(zr__msg_t *self, const void *data, size_t size)
 }
 
 int
+zr__msg_insert(zr__msg_t *self, size_t at, const void *data, size_t size)
+{
+    return s_insert(self, at <= self->size ? at : self->size, data, size);
+}
+
+int
 zr__msg_addstr(zr__msg_t *self, const char *text)
 {
     return s_insert(self, self->size, text, strlen(text));

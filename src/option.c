@@ -15,6 +15,7 @@
 /* The broker options a majordomo shares with a queue (mdp.c). */
 #define S_BROKERS (S_QUEUE | (1u << ZR_MAJORDOMO))
 #define S_MDP (1u << ZR_MAJORDOMO)
+#define S_FED (S_QUEUE | S_MDP) /* [federation] a queue: lru only */
 
 /* Ranges, in the unit each kind is read into: ms for durations, us for
  * ZR_OPT_MICROS, bytes for sizes. Counts go to INT32_MAX (libzmq's int);
@@ -894,21 +895,22 @@ static const s_option_t s_options[] = {
                * endpoints bind (config.c checks binds by that kind). */
               .kind = ZR_OPT_TEXT,
               .arg = "EPS",
-              .types = S_MDP,
+              .types = S_FED,
               .fallback = "none",
-              .help = "federation: the other brokers' state endpoints "
-                      "(tcp://b:5556, tcp://c:5556); a request for a service "
-                      "with no ready local worker goes to a live peer that "
-                      "has one (docs/SCALING.md)"}},
+              .help = "majordomo and lru queue federation: the other "
+                      "brokers' state endpoints (tcp://b:5556, tcp://c:5556); "
+                      "a request for a service with no ready local worker "
+                      "goes to a live peer that has one (docs/SCALING.md)"}},
     {.set = s_set_peer_bind,
      .info = {.name = "peer_bind",
               .kind = ZR_OPT_ENDPOINTS,
               .arg = "EP",
-              .types = S_MDP,
+              .types = S_FED,
               .fallback = "none",
-              .help = "federation: this broker's state endpoint (a PUB, "
-                      "tcp://*:5556): every heartbeat, its services with "
-                      "ready workers and how many, under the device's name"}},
+              .help = "majordomo and lru queue federation: this broker's "
+                      "state endpoint (a PUB, tcp://*:5556): every heartbeat, "
+                      "its services (a queue: one) with ready workers and how "
+                      "many, under the device's name"}},
     {.set = s_set_titanic,
      .info = {.name = "titanic",
               .kind = ZR_OPT_TEXT,

@@ -225,6 +225,8 @@ zr__msg_reserve(zr__msg_t *self, size_t n)
 }
 /* Append or prepend a frame with a copy of DATA. */
 int zr__msg_add(zr__msg_t *self, const void *data, size_t size);
+/* A copy of DATA as frame AT (at most the end). */
+int zr__msg_insert(zr__msg_t *self, size_t at, const void *data, size_t size);
 int zr__msg_addstr(zr__msg_t *self, const char *text);
 int zr__msg_prepend(zr__msg_t *self, const void *data, size_t size);
 void zr__msg_remove(zr__msg_t *self, size_t at);
@@ -833,9 +835,11 @@ size_t zr__mdp_sections(const zr__mdp_t *self, zr__stat_section_t *out,
                         size_t max);
 
 /* ---------------------------------------------------------------------
- * fed.c: federation of majordomo brokers (docs/SCALING.md, Federation):
- * state flow over PUB/SUB, requests to peers with a hop frame in their
- * envelope. mdp.c calls zr__fed_*; fed.c calls zr__mdp_fed_*.
+ * fed.c: federation of brokers, majordomos or lru queues
+ * (docs/SCALING.md, Federation): state flow over PUB/SUB, requests to
+ * peers with a hop frame in their envelope. The broker (the OWNER: mdp.c
+ * or broker.c) calls zr__fed_*; fed.c calls it through its
+ * zr__fed_owner_t.
  */
 typedef struct zr__fed_t zr__fed_t;
 typedef struct {
@@ -843,49 +847,57 @@ typedef struct {
     const char *bind;  /* this broker's state endpoint (a PUB), or NULL */
     int heartbeat;     /* ms between state messages */
     int liveness;      /* a peer silent this many of its heartbeats: dead */
+    bool queue;        /* an lru queue's: requests [hop, "", body...] */
 } zr__fed_opts_t;
-#define ZR__HOP_MAX 128 /* bytes of a hop frame, "zrelay-hop:NAME:SEQ" */
-/* The state flow and request sockets of MDP (the device's majordomo,
- * named NAME), on ENGINE's loop; ADVERTISE is the MDP endpoint peers send
- * requests to. NULL with ERR set. */
-zr__fed_t *zr__fed_new(void *ctx, zr__engine_t *engine, zr__mdp_t *mdp,
+#define ZR__HOP_MAX 128       /* bytes of a hop frame, "zrelay-hop:NAME:SEQ" */
+#define ZR__FED_QUEUE "queue" /* the one service a queue advertises */
+/* What fed.c asks of the broker that federates; OWNER is its first
+ * argument, REQ one of its requests. */
+typedef struct {
+    /* FN(ARG, service, len, ready) per service with local workers, with
+     * how many of them are ready. */
+    void (*ready)(void *owner, void (*fn)(void *, const char *, size_t, size_t),
+                  void *arg);
+    /* The reply frames from AT of MSG go to REQ's client (as service
+     * SVC); REQ is freed. */
+    void (*answer)(void *owner, void *req, const char *svc, size_t len,
+                   zr__msg_t *msg, size_t at);
+    /* REQ's peer died: back to the local queue, at its front, with the
+     * time it arrived (request_timeout still counts from then); it may
+     * go to another peer at once. */
+    void (*giveback)(void *owner, void *req, const char *svc, size_t len);
+    /* A peer has ready workers for SVC: requests waiting may go. */
+    void (*offer)(void *owner, const char *svc, size_t len);
+    void (*free)(void *req);
+} zr__fed_owner_t;
+extern const zr__fed_owner_t zr__mdp_fed;    /* mdp.c */
+extern const zr__fed_owner_t zr__broker_fed; /* broker.c */
+/* The state flow and request sockets of OWNER (the device's broker,
+ * named NAME, reached through OPS), on ENGINE's loop; ADVERTISE is the
+ * client endpoint peers send requests to. NULL with ERR set. */
+zr__fed_t *zr__fed_new(void *ctx, zr__engine_t *engine,
+                       const zr__fed_owner_t *ops, void *owner,
                        const char *name, const char *advertise,
                        const zr__fed_opts_t *opts, char *err, size_t errsize);
 void zr__fed_destroy(zr__fed_t **self_p);
 /* FRAME is a hop frame: the request came from a peer broker. */
 bool zr__fed_is_hop(const zmq_msg_t *frame);
-/* REQ (mdp.c's, for service SVC, with BODY) goes to the live peer with
- * the most ready workers for SVC: true, and it is fed.c's until it goes
- * back through zr__mdp_fed_answer or zr__mdp_fed_giveback; false: no
- * peer can take it now (the caller keeps it). */
+/* REQ (the owner's, for service SVC, with BODY) goes to the live peer
+ * with the most ready workers for SVC: true, and it is fed.c's until it
+ * goes back through the owner's answer or giveback; false: no peer can
+ * take it now (the caller keeps it). */
 bool zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
                      const zr__msg_t *body);
 /* Every heartbeat: publish our state, declare silent peers dead. */
 void zr__fed_tick(zr__fed_t *self, int64_t now);
-/* At stop: every forwarded request back to the majordomo. */
+/* At stop: every forwarded request back to the owner. */
 void zr__fed_flush(zr__fed_t *self);
 /* "federation", then "peers.NAME" per peer, at most MAX into OUT. */
 size_t zr__fed_sections(const zr__fed_t *self, zr__stat_section_t *out,
                         size_t max);
-/* mdp.c, for fed.c: FN(ARG, service, len, ready) per service with local
- * workers, with how many of them are ready. */
-void zr__mdp_fed_ready(zr__mdp_t *self,
-                       void (*fn)(void *, const char *, size_t, size_t),
-                       void *arg);
-/* The reply frames from AT of MSG go to REQ's client (as service SVC);
- * REQ is freed. */
-void zr__mdp_fed_answer(zr__mdp_t *self, void *req, const char *svc, size_t len,
-                        zr__msg_t *msg, size_t at);
-/* REQ's peer died: back to service SVC's local queue, at its front, with
- * the time it arrived (request_timeout still counts from then); it may
- * go to another peer at once. */
-void zr__mdp_fed_giveback(zr__mdp_t *self, void *req, const char *svc,
-                          size_t len);
-/* A peer has ready workers for SVC: requests waiting for it may go. */
-void zr__mdp_fed_offer(zr__mdp_t *self, const char *svc, size_t len);
-void zr__mdp_fed_free(void *req);
-/* The device's federation (device.c made it), for mdp.c to call. */
+/* The device's federation (device.c made it), for the broker to call. */
 void zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed);
+void zr__broker_set_fed(zr__broker_t *self, zr__fed_t *fed);
 
 /* ---------------------------------------------------------------------
  * ha.c: a high-availability pair (Binary Star): the state machine, and

@@ -1254,6 +1254,93 @@ test_options(void)
     zr_device_destroy(&dev);
 }
 
+/* The last frame received on S had another after it. */
+static bool
+s_more(void *s)
+{
+    int more = 0;
+    size_t len = sizeof more;
+    zmq_getsockopt(s, ZMQ_RCVMORE, &more, &len);
+    return more != 0;
+}
+
+/* [federation] A request from a peer queue ([hop, "", body] from its
+ * ROUTER: here a DEALER standing in for it): the worker sees the plain
+ * envelope [identity, "", body] the Guide's lbworker unpacks; the reply,
+ * and the error reply at request_timeout, carry the hop frame back. */
+static void
+test_fed_hop_served_here(void)
+{
+    void *ctx = zmq_ctx_new();
+    const char *kv[] = {"strategy", "lru", "request_timeout", "300ms", NULL};
+    zr_device_t *dev = zrt_tag_device(ctx, ZR_QUEUE, "hopq", kv);
+    void *worker = zrt_socket(ctx, ZMQ_REQ);
+    void *peer = zrt_socket(ctx, ZMQ_DEALER);
+    zrt_connect(peer, "inproc://hopq-front");
+    /* No worker yet: it waits, is never sent on (no peers), then fails. */
+    ZR_SENDMORE(peer, "zrelay-hop:A:20");
+    ZR_SENDMORE(peer, "");
+    ZR_SEND(peer, "early");
+    ZR_RECV(peer, "zrelay-hop:A:20");
+    ZR_RECV(peer, "");
+    ZR_RECV(peer, "ZRELAY-ERROR timeout no worker took it within 300 ms");
+    ZR_CHECK(!s_more(peer));
+    zrt_connect(worker, "inproc://hopq-back");
+    ZR_SEND(worker, "READY");
+    ZR_WAIT(zrt_stat(dev, "broker", "workers", "ready", NULL) == 1,
+            ZRT_DEADLINE_MS);
+    ZR_SENDMORE(peer, "zrelay-hop:A:1f");
+    ZR_SENDMORE(peer, "");
+    ZR_SEND(peer, "body");
+    /* [identity, "", body]: three frames, no hop frame. */
+    char id[256];
+    ZR_CHECK(zrt_readable(worker, ZRT_DEADLINE_MS));
+    int idn = zmq_recv(worker, id, sizeof id, 0);
+    ZR_CHECK(idn > 0 && s_more(worker));
+    ZR_RECV(worker, "");
+    ZR_CHECK(s_more(worker));
+    ZR_RECV(worker, "body");
+    ZR_CHECK(!s_more(worker));
+    ZR_CHECK(zmq_send(worker, id, (size_t) idn, ZMQ_SNDMORE) == idn);
+    ZR_SENDMORE(worker, "");
+    ZR_SEND(worker, "reply");
+    ZR_RECV(peer, "zrelay-hop:A:1f");
+    ZR_RECV(peer, "");
+    ZR_RECV(peer, "reply");
+    ZR_CHECK(!s_more(peer));
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "answered", NULL), 1);
+    ZR_EQ(zrt_stat(dev, "broker", "requests", "timeouts", NULL), 1);
+    zmq_close(worker);
+    zmq_close(peer);
+    zr_device_destroy(&dev);
+    zmq_ctx_term(ctx);
+}
+
+/* [federation] peers: a majordomo's and an lru queue's only, named. */
+static void
+test_fed_options(void)
+{
+    zr_device_t *dev = zr_device_new(NULL, ZR_FORWARDER, "f");
+    ZR_FAIL(zr_device_set(dev, "peers", "tcp://127.0.0.1:5556"), EINVAL);
+    ZR_CHECKF(strstr(zr_device_error(dev), "'peers' does not apply") != NULL,
+              "%s", zr_device_error(dev));
+    zr_device_destroy(&dev);
+    const char *strategies[] = {"rr", "hash"};
+    for (int i = 0; i < 2; i++) {
+        void *ctx = zmq_ctx_new();
+        dev = zr_device_new(ctx, ZR_QUEUE, "q");
+        ZR_PASS(zr_device_set_frontend(dev, "@inproc://fedopt-front"));
+        ZR_PASS(zr_device_set_backend(dev, "@inproc://fedopt-back"));
+        ZR_PASS(zr_device_set(dev, "strategy", strategies[i]));
+        ZR_PASS(zr_device_set(dev, "peer_bind", "inproc://fedopt-state"));
+        ZR_FAIL(zr_device_start(dev), EINVAL);
+        ZR_CHECKF(strstr(zr_device_error(dev), "need strategy = lru") != NULL,
+                  "%s: %s", strategies[i], zr_device_error(dev));
+        zr_device_destroy(&dev);
+        zmq_ctx_term(ctx);
+    }
+}
+
 ZR_TESTS = {
     {"load: lru gives the fastest worker the most, and beats rr",
      test_lru_fastest_serves_most},
@@ -1279,6 +1366,9 @@ ZR_TESTS = {
     {"tcp: lru heartbeats its workers, keeps its clients alive by TCP (13)",
      test_heartbeat_sides},
     {"inproc: strategy options", test_options},
+    {"inproc: a peer's request served here, its hop frame kept",
+     test_fed_hop_served_here},
+    {"inproc: peers on a majordomo and an lru queue only", test_fed_options},
     {NULL, NULL},
 };
 ZR_MAIN
