@@ -20,7 +20,8 @@ usage: queue_federation.py ZRELAY SCENARIO
            reply after request_timeout; then a request that already
            crossed one queue (a hop frame in its envelope) is not sent on
            by A to B, whose worker is ready, and gets its error reply on
-           its own envelope
+           its own envelope; also when one of A's own client's requests,
+           waiting behind it, goes to B
   death    workers only on B; B killed (SIGKILL) with a request forwarded to
            it: A declares B dead (peers.B.alive 0, deaths 1), the request
            comes back (given_back) and gets the error reply after
@@ -406,12 +407,27 @@ def scenario_loop(zrelay, tmp, ctx):
           "A forwarded a peer's request")
     check(a.stat("peers/B/sent") == 0, "A sent a peer's request to B")
     check(wb.served == 0, "B's worker served the hopped request")
-    # A's own client's request goes to B, once.
+    # A hopped request waiting on A ahead of one of A's own client's: the
+    # own one goes to B, once; the hopped one stays and gets its error
+    # reply.
+    hop2 = b"zrelay-hop:Z:20"
+    t0 = time.time()
+    peer.send_multipart([hop2, b"", b"hopped again"])
+    a.wait("broker/requests/waiting", lambda v: v == 1,
+           "the hopped request waiting")
     c2 = Client(ctx, a.ep, "req")
     reply = c2.call(b"fresh")
     check(reply == b"on-B: fresh", "reply %r" % reply)
+    check(peer.poll(int(DEADLINE * 1000)), "no reply to the hopped request")
+    m = peer.recv_multipart()
+    took3 = time.time() - t0
+    check(m[:2] == [hop2, b""] and m[2].startswith(ERROR),
+          "reply to the hopped request behind which A's own went: %r" % m)
+    check(took3 >= TIMEOUT_MS / 1000.0 * 0.9, "after %.2f s" % took3)
     check(a.stat("peers/B/sent") == 1, "A sent %r" % a.stat("peers/B/sent"))
     check(a.stat("federation/requests/forwarded") == 1, "A forwarded")
+    check([f[-1] for f in wb.envelopes] == [b"fresh"],
+          "B's worker got %r" % wb.envelopes)
     wa.answer(b"on-A: " + held[-1])
     check(ca.recv() == b"on-A: held", "the held request's reply")
     wa.check_envelopes()
@@ -419,8 +435,10 @@ def scenario_loop(zrelay, tmp, ctx):
     print("loop: B's request with A's only worker busy -> error reply "
           "after %.2f s (B forwarded %d, A forwarded 0); a request with a "
           "hop frame on A -> not sent on (B's worker served 0), error "
-          "reply on its envelope after %.2f s; A's own client's -> B once"
-          % (took, get(sb, "federation/requests/forwarded"), took2))
+          "reply on its envelope after %.2f s; one waiting ahead of A's "
+          "own client's: the own one -> B once, the hopped one -> error "
+          "reply after %.2f s" % (took, get(sb, "federation/requests/"
+                                             "forwarded"), took2, took3))
     wa.stop.set()
     wb.stop.set()
     peer.close()
@@ -443,12 +461,12 @@ def scenario_death(zrelay, tmp, ctx):
     check(a.stat("peers/B/sent") == 1, "A's peers.B.sent")
     b.kill()
     t_kill = time.time()
+    a.wait("peers/B/alive", lambda v: v == 0, "B dead on A")
+    t_dead = time.time() - t_kill
     reply = c.recv()
     took = time.time() - t0
     check(reply.startswith(ERROR), "reply %r" % reply)
     check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered after %.2f s" % took)
-    a.wait("peers/B/alive", lambda v: v == 0, "B dead on A")
-    t_dead = time.time() - t_kill
     sa = a.stats()
     check(get(sa, "peers/B/deaths") == 1, "deaths %r" % get(sa, "peers/B"))
     check(get(sa, "peers/B/failed") == 1, "failed %r" % get(sa, "peers/B"))
