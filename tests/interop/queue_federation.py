@@ -31,6 +31,10 @@ usage: queue_federation.py ZRELAY SCENARIO
            see scenario_seed) against A, 8 of them at once, with the
            Guide's lbbroker workers on B: every request answered, and the
            counters of A and B show each one crossing
+  envelopes  a peer named "B.x" (its counters: peers.B_x): DEALER
+           clients' requests of other shapes (no empty delimiter, a body
+           of several frames, an envelope of its own) get through A the
+           same reply as straight from B, and every one is counted
   config   peers or peer_bind on a queue with strategy rr or hash, or on a
            forwarder or streamer: `zrelay run` refuses the config (exit 2)
            with an error naming the key (and, on a queue, the strategy or
@@ -561,6 +565,42 @@ def scenario_seed(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_envelopes(zrelay, tmp, ctx):
+    a = Queue(zrelay, tmp, "A", ["B.x"])
+    b = Queue(zrelay, tmp, "B.x", ["A"])
+    w = Worker(ctx, b.backend, "ppp", "on-B")  # takes any envelope
+    wait_offer(a, "B_x")
+    shapes = ([b"no delimiter"], [b"", b"frame 1", b"frame 2"],
+              [b"own", b"", b"inner"], [b"", b""])
+    got = {}
+    for name, node in (("straight to B", b), ("through A", a)):
+        d = ctx.socket(zmq.DEALER)
+        d.linger = 0
+        d.connect(node.ep)
+        for shape in shapes:
+            d.send_multipart(shape)
+            check(d.poll(int(DEADLINE * 1000)), "%s: no reply to %r" %
+                  (name, shape))
+            got.setdefault(name, []).append(d.recv_multipart())
+        d.close()
+    check(got["through A"] == got["straight to B"], "replies differ: "
+          "straight to B %r, through A %r" % (got["straight to B"],
+                                              got["through A"]))
+    check(got["through A"][0] == [b"on-B: no delimiter"], "reply %r" %
+          got["through A"][0])
+    sa = a.stats()
+    check(list(sa["peers"]) == ["B_x"], "A's peers %r" % list(sa["peers"]))
+    k = len(shapes)
+    check(get(sa, "peers/B_x/sent") == k and
+          get(sa, "peers/B_x/received") == k, "A: %r" % get(sa, "peers/B_x"))
+    check(b.stat("broker/requests/answered") == 2 * k, "B answered")
+    print("envelopes: %d shapes of request, the same replies through A as "
+          "straight from B; A counts them under peers.B_x" % k)
+    w.stop.set()
+    a.stop()
+    b.stop()
+
+
 def scenario_config(zrelay, tmp, ctx):
     ok = 0
     for device, strategy, key in (("queue", "rr", "peers"),
@@ -613,7 +653,8 @@ def main():
     zrelay = os.path.abspath(sys.argv[1])
     scenarios = {"forward": scenario_forward, "local": scenario_local,
                  "loop": scenario_loop, "death": scenario_death,
-                 "seed": scenario_seed, "config": scenario_config}
+                 "seed": scenario_seed, "config": scenario_config,
+                 "envelopes": scenario_envelopes}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
