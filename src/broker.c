@@ -696,7 +696,7 @@ s_dispatch_hash(zr__broker_t *self, s_request_t *r)
     for (;;) {
         s_worker_t *w = s_ring_owner(&self->ring, r->key);
         if (!w) {
-            zr__requests_push(&self->waiting, &r->base);
+            s_wait(self, r, false);
             return;
         }
         if (w->state != S_IDLE) {
