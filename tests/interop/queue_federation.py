@@ -35,6 +35,11 @@ usage: queue_federation.py ZRELAY SCENARIO
            clients' requests of other shapes (no empty delimiter, a body
            of several frames, an envelope of its own) get through A the
            same reply as straight from B, and every one is counted
+  mixed    a majordomo M and a queue Q peered both ways (M with a worker
+           of a service named "queue"): each refuses the other's state
+           (federation.states.malformed, one error in its log, no
+           peers.* section), and Q's client gets its error reply after
+           request_timeout, nothing forwarded
   config   peers or peer_bind on a queue with strategy rr or hash, or on a
            forwarder or streamer: `zrelay run` refuses the config (exit 2)
            with an error naming the key (and, on a queue, the strategy or
@@ -121,9 +126,9 @@ class Worker(threading.Thread):
         "\\x02" heartbeats every HEARTBEAT_MS, [envelope..., reply].
     The reply is TAG + b": " + request (or FIXED). With hold, each
     request waits until the test answers it (answer()), so that the test
-    says when the worker is busy. Every request's frames are kept (envelopes) and one
-    that is not [address, "", request] is noted (bad): the Guide's
-    worker would raise on it."""
+    says when the worker is busy. Every request's frames are kept
+    (envelopes) and one that is not [address, "", request] is noted
+    (bad): the Guide's worker would raise on it."""
 
     def __init__(self, ctx, ep, kind, tag, hold=False, fixed=None):
         super().__init__(daemon=True)
@@ -284,6 +289,8 @@ def scenario_forward(zrelay, tmp, ctx):
           "answered %r" % get(sa, "federation/requests/answered"))
     check(get(sa, "peers/B/failed") == 0 and get(sa, "peers/B/late") == 0,
           "A: %r" % get(sa, "peers/B"))
+    check(get(sa, "broker/requests/answered") == n, "A's broker answered "
+          "%r, not %d" % (get(sa, "broker/requests/answered"), n))
     check(get(sb, "broker/requests/answered") == n, "B's broker answered "
           "%r, not %d" % (get(sb, "broker/requests/answered"), n))
     check(get(sb, "federation/requests/forwarded") == 0,
@@ -293,10 +300,9 @@ def scenario_forward(zrelay, tmp, ctx):
     print("forward: %d requests on A (20 REQ, 1 DEALER) served by B's "
           "workers (Guide REQ %d, Paranoid Pirate %d), each an ordinary "
           "[address, '', body]; A: peers.B.sent %d, received %d, "
-          "forwarded %d; B: broker.requests.answered %d, forwarded 0; "
-          "A's broker.requests.answered %r" %
-          (n, wreq.served, wppp.served, n, n, n, n,
-           get(sa, "broker/requests/answered")))
+          "forwarded %d, broker.requests.answered %d; B: "
+          "broker.requests.answered %d, forwarded 0" %
+          (n, wreq.served, wppp.served, n, n, n, n, n))
     wreq.stop.set()
     wppp.stop.set()
     c.close()
@@ -601,6 +607,41 @@ def scenario_envelopes(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_mixed(zrelay, tmp, ctx):
+    from mdp_broker import Worker as MdpWorker
+    m = Node(zrelay, tmp, "M", ["Q"])
+    NODES.append(m)
+    qn = Queue(zrelay, tmp, "Q", ["M"])
+    w = MdpWorker(ctx, m.ep, "queue", tag="on-M", heartbeat=0.1)
+    w.start()
+    m.wait("services/queue/workers/ready", lambda v: v == 1, "M's worker")
+    m.wait("federation/states/malformed", lambda v: v >= 3, "Q's refused")
+    qn.wait("federation/states/malformed", lambda v: v >= 3, "M's refused")
+    c = Client(ctx, qn.ep, "req")
+    took = c.timed_error(b"to a majordomo?")
+    sm, sq = m.stats(), qn.stats()
+    for node, st in ((m, sm), (qn, sq)):
+        check(get(st, "federation/peers_alive") == 0 and
+              get(st, "federation/states/received") == 0 and
+              get(st, "federation/requests/forwarded") == 0 and
+              not st.get("peers"), "%s: %r, peers %r" %
+              (node.name, get(st, "federation"), st.get("peers")))
+    check(w.served == 0, "M's worker served Q's client")
+    m.stop()
+    qn.stop()
+    for node in (m, qn):
+        errors = [line for line in open(node.err).read().splitlines()
+                  if "error" in line]
+        check(len(errors) == 1, "%s logged %r" % (node.name, errors))
+        print("mixed: %s: %s" % (node.name, errors[0]))
+    print("mixed: M refused %d of Q's states, Q %d of M's; Q's client got "
+          "its error reply after %.2f s, nothing forwarded" %
+          (get(sm, "federation/states/malformed"),
+           get(sq, "federation/states/malformed"), took))
+    w.stop.set()
+    c.close()
+
+
 def scenario_config(zrelay, tmp, ctx):
     ok = 0
     for device, strategy, key in (("queue", "rr", "peers"),
@@ -654,7 +695,7 @@ def main():
     scenarios = {"forward": scenario_forward, "local": scenario_local,
                  "loop": scenario_loop, "death": scenario_death,
                  "seed": scenario_seed, "config": scenario_config,
-                 "envelopes": scenario_envelopes}
+                 "envelopes": scenario_envelopes, "mixed": scenario_mixed}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
