@@ -76,6 +76,8 @@ class Queue(Node):
     """`zrelay run` with one [queue NAME], strategy lru, whose state is on
     ipc (mdp_federation.Node's stats, stat, wait, kill and stop)."""
 
+    timeout_ms = TIMEOUT_MS  # its request_timeout
+
     def start(self):
         conf = os.path.join(self.tmp, self.name + ".conf")
         with open(conf, "w") as f:
@@ -92,7 +94,7 @@ class Queue(Node):
                     "ipc://%s/%s.state" % (self.tmp, p) for p in self.peers))
             f.write("heartbeat = %dms\nliveness = %d\n"
                     "request_timeout = %dms\n"
-                    % (HEARTBEAT_MS, LIVENESS, TIMEOUT_MS))
+                    % (HEARTBEAT_MS, LIVENESS, self.timeout_ms))
         self.err = os.path.join(self.tmp, self.name + ".err")
         if self not in NODES:
             NODES.append(self)
@@ -526,7 +528,13 @@ def scenario_seed(zrelay, tmp, ctx):
     lbbroker ones (a REQ and a Paranoid Pirate), answering "yes" as the
     seed's subscriber does."""
     from run_seed import Cleanup, Failure, Program
-    a = Queue(zrelay, tmp, "A", ["B"])
+
+    class SeedQueue(Queue):
+        # Requests wait on A for B's 2 workers while 8 programs start:
+        # no error reply for a slow start, every one must be answered.
+        timeout_ms = int(DEADLINE * 1000)
+
+    a = SeedQueue(zrelay, tmp, "A", ["B"])
     b = Queue(zrelay, tmp, "B", ["A"])
     # The seed's server's answer: b"yes".
     workers = [Worker(ctx, b.backend, "req", "B-req", fixed=b"yes"),
