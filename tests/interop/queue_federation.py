@@ -48,6 +48,7 @@ Every wait has a deadline; nothing sleeps and hopes.
 """
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -724,6 +725,7 @@ def main():
                     node.proc.kill()
         sys.stdout.flush()
         os._exit(e.code if isinstance(e.code, int) else 1)
+    shutil.rmtree(tmp, ignore_errors=True)  # kept after a failure
     print("ok")
     sys.stdout.flush()
     # No waiting on the workers' threads or their sockets at exit.

@@ -28,6 +28,7 @@ Every wait has a deadline; nothing sleeps and hopes.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -239,6 +240,8 @@ def main():
            sa["peers"]["c"]["late"]))
     check(b.stat("federation/requests/forwarded") == 0, "B forwarded")
     check(b.stat("broker/requests/answered") == 0, "B answered requests")
+    net.close()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept after a failure
     print("ok (%.1f s)" % (time.monotonic() - t_start))
 
 
