@@ -26,6 +26,12 @@ usage: queue_federation.py ZRELAY SCENARIO
            it: A declares B dead (peers.B.alive 0, deaths 1), the request
            comes back (given_back) and gets the error reply after
            request_timeout, never silence; B started again: served again
+  stopped  B stopped (SIGSTOP) with a request forwarded to it: A declares
+           B dead, the client gets the error reply after request_timeout;
+           B continued (SIGCONT) and its worker answering the old request
+           late: A sees B alive again, the client never gets that late
+           reply (the next message it gets is its next request's reply),
+           a request is never answered twice
   seed     the seed's own REQ client program (seed/s2_stable_publisher.py,
            endpoints changed only; the seed has no lbbroker-style worker,
            see scenario_seed) against A, 8 of them at once, with the
@@ -49,6 +55,7 @@ Every wait has a deadline; nothing sleeps and hopes.
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -517,6 +524,51 @@ def scenario_death(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_stopped(zrelay, tmp, ctx):
+    a = Queue(zrelay, tmp, "A", ["B"])
+    b = Queue(zrelay, tmp, "B", ["A"])
+    wb = Worker(ctx, b.backend, "ppp", "on-B", hold=True)
+    wait_offer(a, "B")
+    c = Client(ctx, a.ep, "dealer")
+    t0 = time.time()
+    c.send(b"stalled")
+    wb.request()
+    b.proc.send_signal(signal.SIGSTOP)
+    a.wait("peers/B/alive", lambda v: v == 0, "B dead on A")
+    wb.answer(b"on-B: stalled")  # waits in B's backend while B is stopped
+    reply = c.recv()
+    took = time.time() - t0
+    check(reply.startswith(ERROR), "reply %r" % reply)
+    check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered after %.2f s" % took)
+    b.proc.send_signal(signal.SIGCONT)
+    a.wait("peers/B/alive", lambda v: v == 1, "B alive again on A")
+    b.wait("broker/requests/answered", lambda v: v == 1,
+           "B's worker's late answer read")
+    wb.stop.set()
+    w2 = Worker(ctx, b.backend, "req", "on-B2")
+    wait_offer(a, "B")
+    reply = c.call(b"next")
+    check(reply == b"on-B2: next", "the next message the client got: %r "
+          "(a late reply delivered?)" % reply)
+    sa = a.stats()
+    check(get(sa, "peers/B/deaths") == 1 and get(sa, "peers/B/failed") == 1
+          and get(sa, "peers/B/sent") == 2 and
+          get(sa, "peers/B/received") + get(sa, "peers/B/late") <= 2,
+          "A: %r" % get(sa, "peers/B"))
+    check(get(sa, "federation/requests/given_back") == 1, "given back")
+    check(get(sa, "broker/requests/timeouts") == 1, "A's timeouts")
+    check(get(sa, "federation/requests/late_replies") ==
+          get(sa, "peers/B/late"), "late: %r" % get(sa, "federation"))
+    print("stopped: B stopped holding A's request: error reply after %.2f "
+          "s; B continued, its worker's late answer never reached the "
+          "client (A: peers.B.late %d), the next request served by B" %
+          (took, get(sa, "peers/B/late")))
+    w2.stop.set()
+    c.close()
+    a.stop()
+    b.stop()
+
+
 def scenario_seed(zrelay, tmp, ctx):
     """The seed (/work/shared/seed) has no load-balancing broker program:
     its S4 (shared queue) gives only the broker's code, and its only
@@ -704,7 +756,8 @@ def main():
     scenarios = {"forward": scenario_forward, "local": scenario_local,
                  "loop": scenario_loop, "death": scenario_death,
                  "seed": scenario_seed, "config": scenario_config,
-                 "envelopes": scenario_envelopes, "mixed": scenario_mixed}
+                 "envelopes": scenario_envelopes, "mixed": scenario_mixed,
+                 "stopped": scenario_stopped}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
