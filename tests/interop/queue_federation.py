@@ -32,6 +32,13 @@ usage: queue_federation.py ZRELAY SCENARIO
            late: A sees B alive again, the client never gets that late
            reply (the next message it gets is its next request's reply),
            a request is never answered twice
+  late     a peer Z played here (its ZRFEDQ1 state on ipc, a ROUTER as its
+           frontend): A sends it [hop, "", body] (hop "zrelay-hop:A:..."),
+           Z's state stops: A declares Z dead, the client gets the error
+           reply after request_timeout; Z's reply then comes on the open
+           connection: dropped and counted (peers.Z.late,
+           federation.requests.late_replies), never delivered; Z's state
+           again: the next request is answered through Z
   seed     the seed's own REQ client program (seed/s2_stable_publisher.py,
            endpoints changed only; the seed has no lbbroker-style worker,
            see scenario_seed) against A, 8 of them at once, with the
@@ -569,6 +576,76 @@ def scenario_stopped(zrelay, tmp, ctx):
     b.stop()
 
 
+def scenario_late(zrelay, tmp, ctx):
+    a = Queue(zrelay, tmp, "A", ["Z"])
+    pub = ctx.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind("ipc://%s/Z.state" % tmp)
+    z = ctx.socket(zmq.ROUTER)  # Z's frontend
+    z.linger = 0
+    z.bind("tcp://127.0.0.1:*")
+    zep = z.getsockopt(zmq.LAST_ENDPOINT)
+    beating, stop = threading.Event(), threading.Event()
+    beating.set()
+
+    def beat():  # Z's state, as a queue with 2 idle workers sends it
+        while not stop.is_set():
+            if beating.is_set():
+                pub.send_multipart([b"ZRFEDQ1", b"Z", zep,
+                                    b"%d" % HEARTBEAT_MS, b"queue", b"2"])
+            stop.wait(HEARTBEAT_MS / 1000.0)
+    t = threading.Thread(target=beat, daemon=True)
+    t.start()
+    a.wait("peers/Z/ready", lambda v: v == 2, "Z's offer")
+    c = Client(ctx, a.ep, "dealer")
+    t0 = time.time()
+    c.send(b"late?")
+    check(z.poll(int(DEADLINE * 1000)), "Z got no request")
+    m = z.recv_multipart()
+    check(len(m) == 4 and m[1].startswith(b"zrelay-hop:A:") and
+          m[2:] == [b"", b"late?"], "Z got %r, not [id, hop, '', body]" % m)
+    beating.clear()
+    a.wait("peers/Z/alive", lambda v: v == 0, "Z dead on A")
+    reply = c.recv()
+    took = time.time() - t0
+    check(reply.startswith(ERROR), "reply %r" % reply)
+    check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered after %.2f s" % took)
+    z.send_multipart([m[0], m[1], b"", b"too late"])
+    a.wait("peers/Z/late", lambda v: v == 1, "Z's late reply counted")
+    sa = a.stats()
+    check(get(sa, "federation/requests/late_replies") == 1 and
+          get(sa, "federation/requests/given_back") == 1 and
+          get(sa, "peers/Z/failed") == 1 and
+          get(sa, "peers/Z/received") == 0, "A: %r %r" %
+          (get(sa, "federation"), get(sa, "peers/Z")))
+    beating.set()
+    a.wait("peers/Z/alive", lambda v: v == 1, "Z alive again on A")
+    a.wait("peers/Z/ready", lambda v: v == 2, "Z's offer again")
+    c.send(b"again")
+    check(z.poll(int(DEADLINE * 1000)), "Z got no second request")
+    m2 = z.recv_multipart()
+    check(len(m2) == 4 and m2[1].startswith(b"zrelay-hop:A:") and
+          m2[1] != m[1] and m2[2:] == [b"", b"again"], "Z got %r" % m2)
+    z.send_multipart([m2[0], m2[1], b"", b"in time"])
+    reply = c.recv()
+    check(reply == b"in time", "the next message the client got: %r (the "
+          "late reply delivered?)" % reply)
+    sa = a.stats()
+    check(get(sa, "peers/Z/received") == 1 and get(sa, "peers/Z/late") == 1
+          and get(sa, "federation/requests/answered") == 1, "A: %r" %
+          get(sa, "peers/Z"))
+    print("late: A sent Z [id, %r, '', body]; Z silent: dead, error reply "
+          "after %.2f s; Z's reply after that: counted late, not "
+          "delivered; Z back: the next request answered through it" %
+          (m[1], took))
+    stop.set()
+    t.join()
+    pub.close()
+    z.close()
+    c.close()
+    a.stop()
+
+
 def scenario_seed(zrelay, tmp, ctx):
     """The seed (/work/shared/seed) has no load-balancing broker program:
     its S4 (shared queue) gives only the broker's code, and its only
@@ -757,7 +834,7 @@ def main():
                  "loop": scenario_loop, "death": scenario_death,
                  "seed": scenario_seed, "config": scenario_config,
                  "envelopes": scenario_envelopes, "mixed": scenario_mixed,
-                 "stopped": scenario_stopped}
+                 "stopped": scenario_stopped, "late": scenario_late}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
