@@ -26,6 +26,10 @@ usage: queue_federation.py ZRELAY SCENARIO
            it: A declares B dead (peers.B.alive 0, deaths 1), the request
            comes back (given_back) and gets the error reply after
            request_timeout, never silence; B started again: served again
+  giveback a long request_timeout: a request given back by a killed peer
+           goes to another live peer (A peers B and C; B, with more ready
+           workers, took it and was killed: C answers it), or to a local
+           worker that joins after the peer died; no error reply
   stopped  B stopped (SIGSTOP) with a request forwarded to it: A declares
            B dead, the client gets the error reply after request_timeout;
            B continued (SIGCONT) and its worker answering the old request
@@ -531,6 +535,68 @@ def scenario_death(zrelay, tmp, ctx):
     b.stop()
 
 
+class PatientQueue(Queue):
+    timeout_ms = 60000  # past every deadline here: no error reply
+
+
+def scenario_giveback(zrelay, tmp, ctx):
+    # To another live peer.
+    a = PatientQueue(zrelay, tmp, "A", ["B", "C"])
+    b = PatientQueue(zrelay, tmp, "B", ["A"])
+    c = PatientQueue(zrelay, tmp, "C", ["A"])
+    wbs = [Worker(ctx, b.backend, "ppp", "on-B", hold=True)
+           for i in range(2)]
+    wc = Worker(ctx, c.backend, "req", "on-C")
+    wait_offer(a, "B", 2)
+    wait_offer(a, "C", 1)
+    cl = Client(ctx, a.ep, "req")
+    cl.send(b"moved")
+    b.wait("broker/workers/busy", lambda v: v == 1, "B's worker busy")
+    check(a.stat("peers/B/sent") == 1, "A sent B %r" % a.stat("peers/B"))
+    b.kill()
+    reply = cl.recv()
+    check(reply == b"on-C: moved", "reply %r" % reply)
+    sa = a.stats()
+    check(get(sa, "peers/B/failed") == 1 and
+          get(sa, "federation/requests/given_back") == 1 and
+          get(sa, "peers/C/sent") == 1 and get(sa, "peers/C/received") == 1
+          and get(sa, "broker/requests/timeouts") == 0,
+          "A: %r %r %r" % (get(sa, "federation"), get(sa, "peers"),
+                           get(sa, "broker/requests")))
+    print("giveback: B killed holding A's request: C answered it")
+    for w in wbs + [wc]:
+        w.stop.set()
+    cl.close()
+    a.stop()
+    c.stop()
+    # To a local worker that comes after the peer died.
+    a = PatientQueue(zrelay, tmp, "A2", ["B2"])
+    b = PatientQueue(zrelay, tmp, "B2", ["A2"])
+    wb = Worker(ctx, b.backend, "ppp", "on-B2", hold=True)
+    wait_offer(a, "B2")
+    cl = Client(ctx, a.ep, "dealer")
+    cl.send(b"home")
+    wb.request()
+    b.kill()
+    a.wait("peers/B2/alive", lambda v: v == 0, "B2 dead on A2")
+    a.wait("broker/requests/waiting", lambda v: v == 1,
+           "the request back, waiting on A2")
+    wa = Worker(ctx, a.backend, "req", "on-A2")
+    reply = cl.recv()
+    check(reply == b"on-A2: home", "reply %r" % reply)
+    sa = a.stats()
+    check(get(sa, "federation/requests/given_back") == 1 and
+          get(sa, "broker/requests/answered") == 1 and
+          get(sa, "broker/requests/timeouts") == 0,
+          "A2: %r %r" % (get(sa, "federation"), get(sa, "broker/requests")))
+    print("giveback: B2 killed holding A2's request: it waited on A2 and "
+          "A2's worker that joined then answered it")
+    wb.stop.set()
+    wa.stop.set()
+    cl.close()
+    a.stop()
+
+
 def scenario_stopped(zrelay, tmp, ctx):
     a = Queue(zrelay, tmp, "A", ["B"])
     b = Queue(zrelay, tmp, "B", ["A"])
@@ -834,7 +900,8 @@ def main():
                  "loop": scenario_loop, "death": scenario_death,
                  "seed": scenario_seed, "config": scenario_config,
                  "envelopes": scenario_envelopes, "mixed": scenario_mixed,
-                 "stopped": scenario_stopped, "late": scenario_late}
+                 "stopped": scenario_stopped, "late": scenario_late,
+                 "giveback": scenario_giveback}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
