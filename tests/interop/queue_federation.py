@@ -30,6 +30,8 @@ usage: queue_federation.py ZRELAY SCENARIO
            goes to another live peer (A peers B and C; B, with more ready
            workers, took it and was killed: C answers it), or to a local
            worker that joins after the peer died; no error reply
+  sigterm  A stopped (SIGTERM) with its client's request at B: the client
+           gets "ZRELAY-ERROR stopping" before A exits (0); B sees A dead
   stopped  B stopped (SIGSTOP) with a request forwarded to it: A declares
            B dead, the client gets the error reply after request_timeout;
            B continued (SIGCONT) and its worker answering the old request
@@ -489,7 +491,14 @@ def scenario_death(zrelay, tmp, ctx):
     t0 = time.time()
     c.send(b"doomed")
     wb.request()
-    check(a.stat("peers/B/sent") == 1, "A's peers.B.sent")
+    # At the peer, it is neither waiting nor in flight on A
+    # (docs/SCALING.md): sent - received - failed is what B holds.
+    sa = a.stats()
+    check(get(sa, "peers/B/sent") == 1 and get(sa, "peers/B/received") == 0
+          and get(sa, "peers/B/failed") == 0, "A: %r" % get(sa, "peers/B"))
+    check(get(sa, "broker/requests/waiting") == 0 and
+          get(sa, "broker/requests/in_flight") == 0, "A's broker: %r" %
+          get(sa, "broker/requests"))
     b.kill()
     t_kill = time.time()
     a.wait("peers/B/alive", lambda v: v == 0, "B dead on A")
@@ -595,6 +604,30 @@ def scenario_giveback(zrelay, tmp, ctx):
     wa.stop.set()
     cl.close()
     a.stop()
+
+
+def scenario_sigterm(zrelay, tmp, ctx):
+    a = Queue(zrelay, tmp, "A", ["B"])
+    b = Queue(zrelay, tmp, "B", ["A"])
+    wb = Worker(ctx, b.backend, "ppp", "on-B", hold=True)
+    wait_offer(a, "B")
+    c = Client(ctx, a.ep, "dealer")
+    c.send(b"at B")
+    wb.request()
+    check(a.stat("peers/B/sent") == 1, "A sent %r" % a.stat("peers/B"))
+    a.proc.send_signal(signal.SIGTERM)
+    reply = c.recv()
+    check(reply.startswith(b"ZRELAY-ERROR stopping"), "reply %r" % reply)
+    a.stop()  # exit status 0
+    b.wait("peers/A/alive", lambda v: v == 0, "A dead on B")
+    wb.answer(b"on-B: at B")  # to nobody: A is gone
+    b.wait("broker/requests/answered", lambda v: v == 1, "B's answer")
+    check(b.stat("peers/A/deaths") == 1, "B: %r" % b.stat("peers/A"))
+    print("sigterm: A stopped with its request at B: 'ZRELAY-ERROR "
+          "stopping' at once, A exited 0, B saw A die")
+    wb.stop.set()
+    c.close()
+    b.stop()
 
 
 def scenario_stopped(zrelay, tmp, ctx):
@@ -901,7 +934,7 @@ def main():
                  "seed": scenario_seed, "config": scenario_config,
                  "envelopes": scenario_envelopes, "mixed": scenario_mixed,
                  "stopped": scenario_stopped, "late": scenario_late,
-                 "giveback": scenario_giveback}
+                 "giveback": scenario_giveback, "sigterm": scenario_sigterm}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
