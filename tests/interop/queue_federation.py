@@ -11,7 +11,8 @@ usage: queue_federation.py ZRELAY SCENARIO
            served by B's workers, which see an ordinary envelope
            [identity, "", body]; A's peers.B.sent/received and
            federation.requests.forwarded, B's broker.requests.answered
-           count them; B forwards nothing
+           count them; B forwards nothing; B offers its one service
+           ("queue", peers.B.services 1) only while it has workers
   local    a ready worker on A: A's client is served by it and nothing is
            forwarded; with A's worker busy, the next request goes to B
   loop     A and B peered both ways, no workers anywhere but one busy REQ
@@ -272,6 +273,12 @@ def wait_offer(node, peer, ready=1):
 def scenario_forward(zrelay, tmp, ctx):
     a = Queue(zrelay, tmp, "A", ["B"])
     b = Queue(zrelay, tmp, "B", ["A"])
+    # B without workers: alive, offering nothing (no service).
+    wait_offer(a, "B", 0)
+    states = a.stat("peers/B/states")
+    a.wait("peers/B/states", lambda v: v >= states + 2, "B's states")
+    check(a.stat("peers/B/services") == 0, "B without workers offers %r" %
+          a.stat("peers/B"))
     wreq = Worker(ctx, b.backend, "req", "B-req")
     wppp = Worker(ctx, b.backend, "ppp", "B-ppp")
     b.wait("broker/workers/ready", lambda v: v == 2, "B's 2 workers")
@@ -326,8 +333,12 @@ def scenario_forward(zrelay, tmp, ctx):
           "forwarded %d, broker.requests.answered %d; B: "
           "broker.requests.answered %d, forwarded 0" %
           (n, wreq.served, wppp.served, n, n, n, n, n))
+    # B's workers gone: B offers no service again.
     wreq.stop.set()
     wppp.stop.set()
+    b.wait("broker/workers/known", lambda v: v == 0, "B's workers gone")
+    a.wait("peers/B/services", lambda v: v == 0, "B's offer withdrawn")
+    check(a.stat("peers/B/alive") == 1, "B died with its workers")
     c.close()
     d.close()
     a.stop()
