@@ -13,6 +13,10 @@ usage: queue_federation.py ZRELAY SCENARIO
            federation.requests.forwarded, B's broker.requests.answered
            count them; B forwards nothing; B offers its one service
            ("queue", peers.B.services 1) only while it has workers
+  state    A's state messages as a SUB on its peer_bind reads them:
+           [ZRFEDQ1, "A", its frontend's endpoint, "100"], then
+           + ["queue", "1"] with an idle worker, ["queue", "0"] with it
+           busy, and no service again once it is gone
   local    a ready worker on A: A's client is served by it and nothing is
            forwarded; with A's worker busy, the next request goes to B
   loop     A and B peered both ways, no workers anywhere but one busy REQ
@@ -343,6 +347,49 @@ def scenario_forward(zrelay, tmp, ctx):
     d.close()
     a.stop()
     b.stop()
+
+
+def scenario_state(zrelay, tmp, ctx):
+    a = Queue(zrelay, tmp, "A", [])  # peer_bind only: lends, borrows not
+    sub = ctx.socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(a.state)
+    head = [b"ZRFEDQ1", b"A", a.ep.encode(), b"%d" % HEARTBEAT_MS]
+
+    def expect(tail, what):
+        """The state messages come to be HEAD + TAIL (within DEADLINE)."""
+        end = time.time() + DEADLINE
+        m = None
+        while time.time() < end:
+            if not sub.poll(int(DEADLINE * 1000)):
+                break
+            m = sub.recv_multipart()
+            check(m[:4] == head, "state %r, not %r..." % (m, head))
+            if m[4:] == tail:
+                return
+        fail("%s: A's state stayed %r" % (what, m))
+    expect([], "no workers")
+    w = Worker(ctx, a.backend, "ppp", "on-A", hold=True)
+    expect([b"queue", b"1"], "an idle worker")
+    c = Client(ctx, a.ep, "req")
+    c.send(b"busy")
+    w.request()
+    expect([b"queue", b"0"], "its worker busy")
+    w.answer(b"done")
+    check(c.recv() == b"done", "reply")
+    expect([b"queue", b"1"], "its worker idle again")
+    w.stop.set()
+    a.wait("broker/workers/known", lambda v: v == 0, "A's worker gone")
+    expect([], "its worker gone")
+    check(a.stat("federation/states/sent") >= 5, "states sent %r" %
+          a.stat("federation"))
+    print("state: [ZRFEDQ1, A, %s, %d] + nothing / queue 1 / queue 0 / "
+          "queue 1 / nothing as its worker came, worked and went" %
+          (a.ep, HEARTBEAT_MS))
+    sub.close()
+    c.close()
+    a.stop()
 
 
 def scenario_local(zrelay, tmp, ctx):
@@ -941,6 +988,7 @@ def main():
         sys.exit(2)
     zrelay = os.path.abspath(sys.argv[1])
     scenarios = {"forward": scenario_forward, "local": scenario_local,
+                 "state": scenario_state,
                  "loop": scenario_loop, "death": scenario_death,
                  "seed": scenario_seed, "config": scenario_config,
                  "envelopes": scenario_envelopes, "mixed": scenario_mixed,
