@@ -55,6 +55,9 @@ usage: queue_federation.py ZRELAY SCENARIO
            see scenario_seed) against A, 8 of them at once, with the
            Guide's lbbroker workers on B: every request answered, and the
            counters of A and B show each one crossing
+  bench    (not a test: no ctest runs it) the cost of the hop: one
+           client's sequential requests straight to B, then through A
+           (QUEUE_FED_N, 5000), 3 alternating rounds; p50, p99, rate
   envelopes  a peer named "B.x" (its counters: peers.B_x): DEALER
            clients' requests of other shapes (no empty delimiter, a body
            of several frames, an envelope of its own) get through A the
@@ -982,6 +985,40 @@ def scenario_config(zrelay, tmp, ctx):
           "peer_bind runs" % ok)
 
 
+def scenario_bench(zrelay, tmp, ctx):
+    """Not a test (no ctest runs it): the cost of the hop. QUEUE_FED_N
+    (5000) sequential requests of one REQ client to B's one Guide REQ
+    worker, straight to B, then through A; 3 alternating rounds."""
+    n = int(os.environ.get("QUEUE_FED_N", "5000"))
+    a = Queue(zrelay, tmp, "A", ["B"])
+    b = Queue(zrelay, tmp, "B", ["A"])
+    w = Worker(ctx, b.backend, "req", "B")
+    wait_offer(a, "B")
+    for rnd in range(3):
+        for name, node in (("straight to B", b), ("through A", a)):
+            c = Client(ctx, node.ep)
+            for i in range(100):  # warm up
+                c.call(b"w")
+            took = []
+            t0 = time.time()
+            for i in range(n):
+                t = time.perf_counter()
+                c.call(b"b")
+                took.append(time.perf_counter() - t)
+            rate = n / (time.time() - t0)
+            took.sort()
+            print("round %d, %-14s %d requests, one at a time: p50 %.0f us, "
+                  "p99 %.0f us, %.0f requests/s"
+                  % (rnd, name, n, took[n // 2] * 1e6,
+                     took[n * 99 // 100] * 1e6, rate))
+            c.close()
+    check(a.stat("federation/requests/answered") == 3 * (n + 100),
+          "A's answered through B")
+    w.stop.set()
+    a.stop()
+    b.stop()
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -993,7 +1030,8 @@ def main():
                  "seed": scenario_seed, "config": scenario_config,
                  "envelopes": scenario_envelopes, "mixed": scenario_mixed,
                  "stopped": scenario_stopped, "late": scenario_late,
-                 "giveback": scenario_giveback, "sigterm": scenario_sigterm}
+                 "giveback": scenario_giveback, "sigterm": scenario_sigterm,
+                 "bench": scenario_bench}
     if sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
