@@ -179,6 +179,31 @@ s_number(const zr__msg_t *m, size_t i)
     return v;
 }
 
+/* A hop frame's sequence number, exactly as zr__fed_forward wrote it
+ * (PRIx64: lower-case hex, no leading zero); 0 (never a request's: they
+ * start at 1) for anything more or else ("1zz", "01", "1\0"). */
+static uint64_t
+s_seq(const char *text, size_t len)
+{
+    uint64_t seq = 0;
+    if (len == 0 || len > 16 || text[0] == '0') {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c >= '0' && c <= '9') {
+            seq = seq * 16 + (uint64_t) (c - '0');
+        }
+        else if (c >= 'a' && c <= 'f') {
+            seq = seq * 16 + (uint64_t) (c - 'a' + 10);
+        }
+        else {
+            return 0;
+        }
+    }
+    return seq;
+}
+
 static void
 s_setopt(void *s, int opt, int value)
 {
@@ -543,16 +568,9 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
         }
         return;
     }
-    char seq_text[24];
-    size_t sl = zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1;
-    uint64_t seq = 0;
-    if (sl < sizeof seq_text) {
-        memcpy(seq_text,
-               (const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
-               sl);
-        seq_text[sl] = 0;
-        seq = strtoull(seq_text, NULL, 16);
-    }
+    uint64_t seq = s_seq(
+        (const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
+        zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1);
     s_fwd_t *f = s_fwd_find(self, seq);
     if (!f || f->peer != from) {
         /* Given up on (its peer was declared dead), or never sent. */

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Attack on the lru queue's federation (issue 17): a hostile peer that
+takes the requests forwarded to it and answers them wrongly or not at
+all. The queue A peers with it (its state on a PUB written here).
+
+usage: attack17q_peer.py ZRELAY SCENARIO
+  mute     the peer takes every request and never replies (its state
+           keeps coming): each client gets its ZRELAY-ERROR timeout
+           reply after request_timeout, not silence, and a reply that
+           comes after that is late (counted), not a second answer
+  badseq   the peer replies with a hop frame whose sequence number has
+           junk after it ("...:1zz"), a wrong one, an empty body, then
+           the right reply: only the right one answers the client, once;
+           the others are counted late
+  twice    the peer replies twice to each request: one answer each, the
+           second counted late
+For each: the counters add up (every request taken is answered, failed
+or still held, each in one counter), the queue serves a local worker
+afterwards, no sanitizer report.
+"""
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from attack17q_lib import (DEADLINE, Client, HostilePeer, Queue,  # noqa
+                           Worker, accounted, check, fail, zmq)
+
+N = 6
+TIMEOUT_MS = 800
+
+
+def quiet(c, ms=300):
+    """Nothing more comes to C for MS (a second answer would)."""
+    end = time.time() + ms / 1000.0
+    while time.time() < end:
+        if c.s.poll(20):
+            fail("an extra reply: %r" % c.s.recv_multipart())
+
+
+def finish(q, ctx, c):
+    st = q.stats()
+    taken, out = accounted(st)
+    check(taken == out, "requests taken %d, accounted for %d: %s %s" % (
+        taken, out, st["broker"]["requests"], st["federation"]))
+    # The queue still serves: a local worker answers the next request.
+    w = Worker(ctx, q.be, b"L")
+    q.wait("broker/workers/ready", lambda v: v == 1, "local worker")
+    c.replies.clear()
+    c.send(b"after")
+    r = c.collect(1)
+    check(r.get(b"after") == b"L: after", "after the attack: %r" % r)
+    w.close()
+    return st
+
+
+def scenario_mute(zrelay, tmp, ctx):
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs)  # no handler: takes, never replies
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS)
+    q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
+    c = Client(ctx, q.fe)
+    sent = time.time()
+    for i in range(N):
+        c.send(b"r%d" % i)
+    r = c.collect(N, deadline=TIMEOUT_MS / 1000.0 * 4 + 2)
+    check(len(r) == N, "%d of %d requests answered (forwarded: %s)" % (
+        len(r), N, q.stat("federation/requests")))
+    took = time.time() - sent
+    check(all(v.startswith(b"ZRELAY-ERROR timeout") for v in r.values()),
+          "replies %r" % r)
+    check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered early: %.2fs" % took)
+    # Its replies now: late, not second answers.
+    for m in list(h.got):
+        h.send(m[:3] + [b"H: " + m[-1]])
+    q.wait("federation/requests/late_replies", lambda v: v >= N,
+           "late replies counted")
+    quiet(c)
+    st = finish(q, ctx, c)
+    check(st["broker"]["requests"]["timeouts"] == N, "timeouts %r" %
+          st["broker"]["requests"])
+    check(st["peers"]["H"]["late"] >= N, "peer late %r" % st["peers"]["H"])
+    q.stop()
+    h.close()
+    print("mute: %d requests answered with timeout after %.2fs; late "
+          "replies counted" % (N, took))
+
+
+def scenario_badseq(zrelay, tmp, ctx):
+    def handle(p, m):
+        ident, hop = m[0], m[1]
+        name, seq = hop.rsplit(b":", 1)
+        p.send([ident, hop + b"zz", b"", b"junk: " + m[-1]])
+        p.send([ident, name + b":%x" % (int(seq, 16) + 1000), b"",
+                b"wrong: " + m[-1]])
+        p.send([ident, hop + b"\x00", b"", b"nul: " + m[-1]])
+        p.send([ident, b"0" + hop[:0] + hop.replace(b"A:", b"A:0"), b"",
+                b"zero: " + m[-1]])
+        p.send([ident, hop, b""])
+        p.send([ident, hop, b"", b"H: " + m[-1]])
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, handle=handle)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS * 10)
+    q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
+    c = Client(ctx, q.fe)
+    for i in range(N):
+        c.send(b"r%d" % i)
+    r = c.collect(N)
+    check(len(r) == N, "%d of %d answered" % (len(r), N))
+    bad = {k: v for k, v in r.items() if v != b"H: " + k}
+    check(not bad, "answered by a malformed reply: %r" % bad)
+    q.wait("federation/requests/late_replies", lambda v: v >= 5 * N,
+           "malformed replies counted")
+    quiet(c)
+    finish(q, ctx, c)
+    q.stop()
+    h.close()
+    print("badseq: %d requests, each answered once by its right reply" % N)
+
+
+def scenario_twice(zrelay, tmp, ctx):
+    def handle(p, m):
+        p.send(m[:3] + [b"H: " + m[-1]])
+        p.send(m[:3] + [b"H: " + m[-1]])
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, handle=handle)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS * 10)
+    q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
+    c = Client(ctx, q.fe)
+    for i in range(N):
+        c.send(b"r%d" % i)
+    r = c.collect(N)
+    check(len(r) == N, "%d of %d answered" % (len(r), N))
+    q.wait("federation/requests/late_replies", lambda v: v >= N,
+           "second replies counted")
+    quiet(c)
+    finish(q, ctx, c)
+    q.stop()
+    h.close()
+    print("twice: %d requests answered once each" % N)
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail(__doc__)
+    zrelay, scenario = sys.argv[1], sys.argv[2]
+    fn = globals().get("scenario_" + scenario)
+    if not fn:
+        fail("no scenario %s" % scenario)
+    ctx = zmq.Context()
+    with tempfile.TemporaryDirectory(prefix="a17q") as tmp:
+        fn(zrelay, tmp, ctx)
+    print("OK")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
