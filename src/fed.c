@@ -127,7 +127,7 @@ struct zr__fed_t {
     bool stopping;
     _Atomic uint64_t st_peers, st_states_sent, st_states_unsent,
         st_states_received, st_states_bad, st_forwarded, st_answered,
-        st_given_back, st_refused, st_late;
+        st_given_back, st_refused, st_late, st_expired;
 };
 
 /* ---------------------------------------------------------------------
@@ -568,9 +568,9 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
         }
         return;
     }
-    uint64_t seq = s_seq(
-        (const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
-        zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1);
+    uint64_t seq =
+        s_seq((const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
+              zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1);
     s_fwd_t *f = s_fwd_find(self, seq);
     if (!f || f->peer != from) {
         /* Given up on (its peer was declared dead), or never sent. */
@@ -834,6 +834,45 @@ zr__fed_flush(zr__fed_t *self)
     }
 }
 
+/* Forwarded requests LIMIT ms or more after their client sent them (the
+ * owner's requests start with a zr__request_t: its since) come back to
+ * the owner, unanswered: a peer may take requests and never reply (its
+ * worker hung, a bug, hostile), and its state keeps it alive. Taken off
+ * every list first, given back after: the owner's giveback may forward
+ * other requests, to any peer. */
+void
+zr__fed_expire(zr__fed_t *self, int64_t now, int64_t limit)
+{
+    if (!self || limit <= 0) {
+        return;
+    }
+    s_fwd_t *expired = NULL;
+    size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        s_fwd_t *f = self->peers[i].inflight, *next;
+        for (; f; f = next) {
+            next = f->next;
+            if (now - ((const zr__request_t *) f->req)->since >= limit) {
+                s_fwd_unlink(self, f);
+                zr__stat_add(&f->peer->st_failed, 1);
+                zr__stat_add(&self->st_expired, 1);
+                f->next = expired;
+                expired = f;
+            }
+        }
+    }
+    while (expired) {
+        s_fwd_t *f = expired;
+        expired = f->next;
+        void *req = f->req;
+        char svc[256];
+        size_t len = f->service_len;
+        memcpy(svc, f->service, len);
+        free(f);
+        self->ops->giveback(self->owner, req, svc, len);
+    }
+}
+
 /* ---------------------------------------------------------------------
  * Life.
  */
@@ -1027,6 +1066,12 @@ static const zr__stat_t s_rows[] = {
           "Forwarded requests taken back: their peer died or went silent "
           "(then served here, by another peer, or answered with the error "
           "reply)."),
+    S_ROW("requests.expired", "federation_requests_total",
+          "outcome=\"expired\"", ZR__STAT_COUNTER, st_expired,
+          "Forwarded requests taken back unanswered once request_timeout "
+          "had passed since their client sent them (a peer that takes "
+          "requests and never replies): their client gets the timeout "
+          "error reply; a reply after that is late."),
     S_ROW("requests.refused", "federation_requests_total",
           "outcome=\"refused\"", ZR__STAT_COUNTER, st_refused,
           "Requests not sent to the peer chosen: not connected yet, or "
