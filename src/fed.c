@@ -70,6 +70,10 @@
 #define S_NAME_MAX 48      /* a broker's name: a label and a JSON key */
 #define S_EP_MAX 256
 #define S_BUCKETS 1024
+/* The longest frame the state sockets take (ZMQ_MAXMSGSIZE): a state
+ * frame is at most S_EP_MAX, a subscription "\1ZRFED", the handshake's
+ * READY (its socket type and an identity of up to 255) well below. */
+#define S_STATE_FRAME_MAX 1024
 
 typedef struct {
     char *name;
@@ -964,8 +968,19 @@ zr__fed_new(void *ctx, zr__engine_t *engine, const zr__fed_owner_t *ops,
         return NULL;
     }
     zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, S_PROTOCOL, sizeof S_PROTOCOL - 1);
+    /* libzmq 4.3.4's PUB keeps a trie node per byte of every
+     * subscription (tens of times its size): a SUB on peer_bind that
+     * subscribed with 4 MB cost the relay 160 MB (ASan build) and more
+     * for more. Longer frames close their connection instead, on both
+     * state sockets (a state publisher cannot send huge frames either).
+     */
+    int64_t most = S_STATE_FRAME_MAX;
+    zmq_setsockopt(self->sub, ZMQ_MAXMSGSIZE, &most, sizeof most);
     if (opts->bind && *opts->bind) {
         self->pub = s_socket(self, ctx, ZMQ_PUB);
+        if (self->pub) {
+            zmq_setsockopt(self->pub, ZMQ_MAXMSGSIZE, &most, sizeof most);
+        }
         if (!self->pub ||
             s_attach(self->pub, opts->bind, true, err, errsize) != 0) {
             zr__fed_destroy(&self);

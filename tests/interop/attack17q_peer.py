@@ -150,7 +150,12 @@ def main():
         fail("no scenario %s" % scenario)
     ctx = zmq.Context()
     with tempfile.TemporaryDirectory(prefix="a17q") as tmp:
-        fn(zrelay, tmp, ctx)
+        try:
+            fn(zrelay, tmp, ctx)
+        except Exception as e:  # the relays go too
+            import traceback
+            traceback.print_exc()
+            fail("%s: %r" % (scenario, e))
     print("OK")
     os._exit(0)
 
