@@ -14,6 +14,12 @@ usage: attack17q_peer.py ZRELAY SCENARIO
            the others are counted late
   twice    the peer replies twice to each request: one answer each, the
            second counted late
+  stop     the peer holds every request (never replies), one local
+           worker holds one more, others wait: the queue stopped
+           (SIGTERM) answers each with ZRELAY-ERROR stopping, exits 0,
+           nothing leaked (LeakSanitizer) or freed twice
+  mute_mdp (not in ctest: an unfixed finding) mute, on a majordomo: its
+           client waits forever (mdp.c does not call zr__fed_expire)
 For each: the counters add up (every request taken is answered, failed
 or still held, each in one counter), the queue serves a local worker
 afterwards, no sanitizer report.
@@ -24,8 +30,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from attack17q_lib import (DEADLINE, Client, HostilePeer, Queue,  # noqa
-                           Worker, accounted, check, fail, zmq)
+from attack17q_lib import (DEADLINE, HEARTBEAT_MS, Client,  # noqa
+                           HostilePeer, Queue, Worker, accounted, check,
+                           fail, zmq)
 
 N = 6
 TIMEOUT_MS = 800
@@ -139,6 +146,80 @@ def scenario_twice(zrelay, tmp, ctx):
     q.stop()
     h.close()
     print("twice: %d requests answered once each" % N)
+
+
+def scenario_stop(zrelay, tmp, ctx):
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, ready=3)  # takes 3 a heartbeat, never replies
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=60000)
+    q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
+    w = Worker(ctx, q.be, b"L", delay=30)  # takes one, holds it
+    q.wait("broker/workers/ready", lambda v: v == 1, "local worker")
+    c = Client(ctx, q.fe)
+    for i in range(N * 2):
+        c.send(b"r%d" % i)
+    q.wait("federation/requests/forwarded", lambda v: v >= 3,
+           "requests held by H")
+    q.wait("broker/requests/in_flight", lambda v: v == 1, "one local")
+    st = q.stats()
+    taken, out = accounted(st)
+    check(taken == out, "before stop: %d taken, %d accounted" % (taken, out))
+    q.proc.send_signal(2)  # SIGINT, as SIGTERM: stop
+    r = c.collect(N * 2)
+    check(len(r) == N * 2, "%d of %d answered at stop" % (len(r), N * 2))
+    check(all(v.startswith(b"ZRELAY-ERROR stopping") for v in r.values()),
+          "at stop: %r" % r)
+    q.stop()
+    w.stop.set()
+    h.close()
+    print("stop: %d requests (%d at the peer) answered 'stopping'" % (
+        N * 2, st["federation"]["requests"]["forwarded"]))
+
+
+def scenario_mute_mdp(zrelay, tmp, ctx):
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, protocol=b"ZRFED01")
+    h.state_msg = lambda: [b"ZRFED01", b"H", h.ep.encode(),
+                           str(HEARTBEAT_MS).encode(), b"x", b"5"]
+    conf = os.path.join(tmp, "M.conf")
+    ctl = "ipc://%s/M.ctl" % tmp
+    with open(conf, "w") as f:
+        f.write("[zrelay]\ncontrol = @ipc://%s/M.daemon\n\n"
+                "[majordomo M]\nfrontend = @tcp://127.0.0.1:*\n"
+                "control = @%s\npeers = %s\nheartbeat = %dms\n"
+                "request_timeout = %dms\n" % (tmp, ctl, hs, HEARTBEAT_MS,
+                                                TIMEOUT_MS))
+    import subprocess
+    from attack17q_lib import RUNNING
+    p = subprocess.Popen([zrelay, "run", "-c", conf], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    RUNNING.append(p)
+    ep = None
+    for line in p.stdout:
+        w = line.split()
+        if len(w) >= 5 and w[0] == "M" and w[2] == "frontend":
+            ep = w[4]
+        if w == ["ready"]:
+            break
+    end = time.time() + DEADLINE
+    while time.time() < end:  # M knows H's workers of x
+        out = subprocess.run([zrelay, "ctl", ctl, "stats", "--json"],
+                             capture_output=True, text=True, timeout=10)
+        if '"ready": 5' in out.stdout:
+            break
+        time.sleep(0.05)  # polling a counter with a deadline
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(ep)
+    c.send_multipart([b"", b"MDPC01", b"x", b"hello"])
+    answered = c.poll(TIMEOUT_MS * 4)
+    p.kill()
+    p.wait()
+    h.close()
+    check(answered, "mute_mdp: a request forwarded to a peer that never "
+          "replies (H got %d) got no answer in %d ms (request_timeout %d "
+          "ms)" % (len(h.got), TIMEOUT_MS * 4, TIMEOUT_MS))
+    print("mute_mdp: answered %r" % c.recv_multipart())
 
 
 def main():
