@@ -102,7 +102,8 @@ typedef struct s_peer {
     char endpoint[S_EP_MAX]; /* where its requests go; "" until known */
     char rid[16];            /* its connection's id on our ROUTER */
     bool alive;
-    bool up; /* our connection to its MDP endpoint is established */
+    bool up;        /* our connection to its MDP endpoint is established */
+    bool warned_ep; /* its claim of another peer's endpoint was logged */
     int64_t expiry;
     s_offer_t *offers;
     size_t noffers;
@@ -396,6 +397,25 @@ s_endpoint(const char *advertised, size_t len, const zmq_msg_t *frame,
     return 0;
 }
 
+/* The peer other than P whose requests go to ENDPOINT, or NULL. One
+ * connection per endpoint, one peer per connection: zmq_disconnect and
+ * the ROUTER's monitor events name an endpoint, not a peer, so a second
+ * peer on the same endpoint would take the first's connection with it
+ * when it moved (zmq_disconnect closes every connection to it, and
+ * libzmq does not connect again) and get its events. */
+static s_peer_t *
+s_endpoint_owner(zr__fed_t *self, const s_peer_t *p, const char *endpoint)
+{
+    size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        s_peer_t *o = &self->peers[i];
+        if (o != p && strcmp(o->endpoint, endpoint) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
 /* P's requests go to ENDPOINT from now on (our ROUTER connects to it,
  * the connection named afresh, so that no reply of the old one is taken
  * for the new one's). */
@@ -480,6 +500,29 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
     if (!p && !(p = s_peer_new(self, name, len))) {
         zr__stat_add(&self->st_states_bad, 1); /* too many peers */
         return;
+    }
+    s_peer_t *owner = s_endpoint_owner(self, p, endpoint);
+    if (owner && owner->alive) {
+        /* A live peer's endpoint: refused (a copy of its state, a
+         * forwarder in between that makes two wildcards one address),
+         * or its connection would go with this one's. */
+        if (!p->warned_ep) {
+            ZR_LOG_E("%s: peer %s advertises the endpoint of peer %s "
+                     "(%s): its state is refused "
+                     "(federation.states.malformed)",
+                     self->name, p->name, owner->name, endpoint);
+            p->warned_ep = true;
+        }
+        zr__stat_add(&self->st_states_bad, 1);
+        return;
+    }
+    if (owner) {
+        /* A dead peer's (a broker renamed, a peer replaced): P's now, on
+         * a connection of its own. */
+        zmq_disconnect(self->router, owner->endpoint);
+        owner->up = false;
+        *owner->endpoint = 0;
+        s_giveback(self, owner); /* nothing: it died */
     }
     zr__stat_add(&self->st_states_received, 1);
     zr__stat_add(&p->st_states, 1);

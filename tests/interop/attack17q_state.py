@@ -16,6 +16,13 @@ usage: attack17q_state.py ZRELAY SCENARIO
            one name whose endpoint changes with each message: every one
            is counted (states.received or states.malformed), the
            majordomo's kind is logged once, no crash, the queue serves
+  claim    a state publisher X on one of A's peers endpoints advertises
+           the request endpoint of A's live peer B as its own, then
+           another: A must still reach B afterwards (B's clients served
+           through it), X's claim counted (states.malformed) and logged;
+           before, A's connection to B went with X's (zmq_disconnect of
+           the shared endpoint) and never came back: every request to B
+           refused until A restarted
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import os
@@ -28,7 +35,8 @@ import socket
 import struct
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from attack17q_lib import (DEADLINE, HEARTBEAT_MS, Client, Queue,  # noqa
+from attack17q_lib import (DEADLINE, HEARTBEAT_MS, Client,  # noqa
+                           HostilePeer, Queue,
                            Worker, check, fail, zmq)
 
 BIG = 4 << 20
@@ -219,6 +227,45 @@ def scenario_garbage(zrelay, tmp, ctx):
     pub.close()
     print("garbage: %d state messages, every one counted (%d malformed)" %
           (sent, st["malformed"] - base["malformed"]))
+
+
+def scenario_claim(zrelay, tmp, ctx):
+    b = Queue(zrelay, tmp, "B", timeout_ms=1500)
+    w = Worker(ctx, b.be, b"W")
+    xs = "ipc://%s/X.state" % tmp
+    x = HostilePeer(ctx, xs, name="X", ready=0)
+    a = Queue(zrelay, tmp, "A", peers=[b.state, xs], timeout_ms=1500)
+    a.wait("peers/B/ready", lambda v: v >= 1, "B offers")
+    a.wait("peers/X/alive", lambda v: v == 1, "X alive")
+    c = Client(ctx, a.fe)
+    c.send(b"before")
+    r = c.collect(1)
+    check(r.get(b"before") == b"W: before", "before: %r" % r)
+    st = a.stats()
+    bad = st["federation"]["states"]["malformed"]
+    n = st["federation"]["states"]["received"]
+    x.ep = b.fe  # X claims B's endpoint
+    st = a.wait("federation/states", lambda v: v["received"] + v[
+        "malformed"] >= n + bad + 10, "X's claims")
+    x.ep = "tcp://127.0.0.1:1"  # and leaves it
+    n = a.stat("peers/X/states")
+    a.wait("peers/X/states", lambda v: v >= n + 3, "X's new endpoint")
+    c.replies.clear()
+    for i in range(5):
+        c.send(b"r%d" % i)
+    r = c.collect(5)
+    check(all(r.get(b"r%d" % i) == b"W: r%d" % i for i in range(5)),
+          "after X claimed B's endpoint: %r (A's B: %r)" % (
+              r, a.stat("peers/B")))
+    check(a.stat("federation/states/malformed") > bad,
+          "X's claims not counted")
+    check("advertises the endpoint of peer B" in open(a.err).read(),
+          "the claim is not logged")
+    a.stop()
+    b.stop()
+    x.close()
+    w.close()
+    print("claim: B's endpoint claimed by X: refused, B still serves")
 
 
 def main():
