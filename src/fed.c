@@ -1109,7 +1109,8 @@ static const zr__stat_t s_rows[] = {
           "State messages from peers, taken."),
     S_ROW("states.malformed", "federation_states_total", "way=\"malformed\"",
           ZR__STAT_COUNTER, st_states_bad,
-          "State messages dropped: malformed, a bad name or endpoint, a "
+          "State messages dropped: malformed, a bad name or endpoint (one "
+          "a live peer advertises already), a "
           "broker of the other kind (a queue, a majordomo), or "
           "one peer too many."),
     S_ROW("requests.forwarded", "federation_requests_total",
