@@ -780,6 +780,10 @@ s_fed_spill(zr__broker_t *self)
             break;
         }
         self->nforwardable--;
+        if (self->opts.busy_timeout > 0) { /* zr__fed_expired, then */
+            zr__engine_set_deadline(self->engine,
+                                    zr__now_ms() + self->opts.busy_timeout);
+        }
     }
     zr__requests_append(&keep, &self->waiting);
     self->waiting = keep;
@@ -1199,8 +1203,13 @@ s_timer(void *arg, int64_t now)
     if (beat) {
         zr__fed_tick(self->fed, now); /* [federation] state, liveness */
     }
-    /* [federation] forwarded and never answered: their error reply */
-    zr__fed_expire(self->fed, now, self->opts.request_timeout);
+    /* [federation] At a peer past busy_timeout, unanswered: given up as
+     * a worker busy too long is (another try, or its error reply). */
+    s_request_t *r;
+    while (self->opts.busy_timeout > 0 &&
+           (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout))) {
+        s_retry(self, r);
+    }
     s_expire_waiting(self, &self->waiting, now);
     for (size_t i = 0; i < self->nworkers; i++) {
         self->nqueued -= s_expire_waiting(self, &self->workers[i]->queue, now);
@@ -1367,19 +1376,7 @@ s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
         s_wait(self, r, true); /* s_flush answers it */
         return;
     }
-    int64_t limit = self->opts.request_timeout;
-    if (limit > 0 && zr__now_ms() - r->base.since >= limit) {
-        /* Expired at its peer (zr__fed_expire), or its peer died late:
-         * its error reply now, not another peer's turn. */
-        zr__stat_add(&self->st_timeouts, 1);
-        char text[96];
-        snprintf(text, sizeof text, "no worker took it within %lld ms",
-                 (long long) limit);
-        s_fail(self, r, "timeout", text);
-    }
-    else {
-        s_dispatch_lru(self, r, true); /* since: when it came */
-    }
+    s_dispatch_lru(self, r, true); /* since: when it came; not a retry */
     s_end(self);
 }
 

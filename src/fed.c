@@ -87,7 +87,8 @@ typedef struct {
 /* A forwarded request: on its peer's list and in the hash by SEQ. */
 typedef struct s_fwd {
     uint64_t seq;
-    void *req; /* the owner's, owned here while forwarded */
+    int64_t sent_at; /* ms: zr__fed_expired gives it up LIMIT after */
+    void *req;       /* the owner's, owned here while forwarded */
     char service[256];
     size_t service_len;
     struct s_peer *peer;
@@ -796,6 +797,7 @@ zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
     zr__msg_destroy(&m);
     offer->ready--;
     f->seq = seq;
+    f->sent_at = zr__now_ms();
     f->req = req;
     memcpy(f->service, svc, len);
     f->service_len = len;
@@ -881,43 +883,31 @@ zr__fed_flush(zr__fed_t *self)
     }
 }
 
-/* Forwarded requests LIMIT ms or more after their client sent them (the
- * owner's requests start with a zr__request_t: its since) come back to
- * the owner, unanswered: a peer may take requests and never reply (its
- * worker hung, a bug, hostile), and its state keeps it alive. Taken off
- * every list first, given back after: the owner's giveback may forward
- * other requests, to any peer. */
-void
-zr__fed_expire(zr__fed_t *self, int64_t now, int64_t limit)
+/* A forwarded request LIMIT ms or more at its peer, unanswered, taken
+ * back (the caller's again), or NULL: a peer may take requests and never
+ * reply (its worker hung, a bug, a hostile one) while its state keeps it
+ * alive; the owner gives it up as it gives up a worker busy too long.
+ * One at a time, no callback: the caller may forward others meanwhile. */
+void *
+zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit)
 {
     if (!self || limit <= 0) {
-        return;
+        return NULL;
     }
-    s_fwd_t *expired = NULL;
     size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
     for (size_t i = 0; i < np; i++) {
-        s_fwd_t *f = self->peers[i].inflight, *next;
-        for (; f; f = next) {
-            next = f->next;
-            if (now - ((const zr__request_t *) f->req)->since >= limit) {
+        for (s_fwd_t *f = self->peers[i].inflight; f; f = f->next) {
+            if (now - f->sent_at >= limit) {
                 s_fwd_unlink(self, f);
                 zr__stat_add(&f->peer->st_failed, 1);
                 zr__stat_add(&self->st_expired, 1);
-                f->next = expired;
-                expired = f;
+                void *req = f->req;
+                free(f);
+                return req;
             }
         }
     }
-    while (expired) {
-        s_fwd_t *f = expired;
-        expired = f->next;
-        void *req = f->req;
-        char svc[256];
-        size_t len = f->service_len;
-        memcpy(svc, f->service, len);
-        free(f);
-        self->ops->giveback(self->owner, req, svc, len);
-    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -1127,10 +1117,10 @@ static const zr__stat_t s_rows[] = {
           "reply)."),
     S_ROW("requests.expired", "federation_requests_total",
           "outcome=\"expired\"", ZR__STAT_COUNTER, st_expired,
-          "Forwarded requests taken back unanswered once request_timeout "
-          "had passed since their client sent them (a peer that takes "
-          "requests and never replies): their client gets the timeout "
-          "error reply; a reply after that is late."),
+          "Forwarded requests taken back unanswered after busy_timeout "
+          "(a peer that takes requests and never replies): given up as "
+          "a worker busy too long is (another try, up to retries, then "
+          "the failed error reply); a reply after that is late."),
     S_ROW("requests.refused", "federation_requests_total",
           "outcome=\"refused\"", ZR__STAT_COUNTER, st_refused,
           "Requests not sent to the peer chosen: not connected yet, or "

@@ -5,9 +5,15 @@ all. The queue A peers with it (its state on a PUB written here).
 
 usage: attack17q_peer.py ZRELAY SCENARIO
   mute     the peer takes every request and never replies (its state
-           keeps coming): each client gets its ZRELAY-ERROR timeout
-           reply after request_timeout, not silence, and a reply that
-           comes after that is late (counted), not a second answer
+           keeps coming): each request is given up at the peer after
+           busy_timeout, as a worker busy too long is: another try (to
+           the same peer here), then, retries spent, its ZRELAY-ERROR
+           failed reply, not silence; a reply that comes after that is
+           late (counted), not a second answer
+  slow     the peer replies to each request 1.5 request_timeouts after
+           it came (busy_timeout is longer): each client gets its real
+           reply, as from a slow local worker (request_timeout bounds
+           the wait for a worker, not the work)
   badseq   the peer replies with a hop frame whose sequence number has
            junk after it ("...:1zz"), a wrong one, an empty body, then
            the right reply: only the right one answers the client, once;
@@ -19,7 +25,7 @@ usage: attack17q_peer.py ZRELAY SCENARIO
            (SIGTERM) answers each with ZRELAY-ERROR stopping, exits 0,
            nothing leaked (LeakSanitizer) or freed twice
   mute_mdp (not in ctest: an unfixed finding) mute, on a majordomo: its
-           client waits forever (mdp.c does not call zr__fed_expire)
+           client waits forever (mdp.c does not call zr__fed_expired)
 For each: the counters add up (every request taken is answered, failed
 or still held, each in one counter), the queue serves a local worker
 afterwards, no sanitizer report.
@@ -36,6 +42,7 @@ from attack17q_lib import (DEADLINE, HEARTBEAT_MS, Client,  # noqa
 
 N = 6
 TIMEOUT_MS = 800
+BUSY_MS = 600
 
 
 def quiet(c, ms=300):
@@ -65,33 +72,64 @@ def finish(q, ctx, c):
 def scenario_mute(zrelay, tmp, ctx):
     hs = "ipc://%s/H.state" % tmp
     h = HostilePeer(ctx, hs)  # no handler: takes, never replies
-    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS * 20,
+              extra="busy_timeout = %dms\nretries = 1\n" % BUSY_MS)
     q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
     c = Client(ctx, q.fe)
     sent = time.time()
     for i in range(N):
         c.send(b"r%d" % i)
-    r = c.collect(N, deadline=TIMEOUT_MS / 1000.0 * 4 + 2)
+    r = c.collect(N, deadline=BUSY_MS / 1000.0 * 2 + DEADLINE)
     check(len(r) == N, "%d of %d requests answered (forwarded: %s)" % (
         len(r), N, q.stat("federation/requests")))
     took = time.time() - sent
-    check(all(v.startswith(b"ZRELAY-ERROR timeout") for v in r.values()),
+    check(all(v.startswith(b"ZRELAY-ERROR failed") for v in r.values()),
           "replies %r" % r)
-    check(took >= TIMEOUT_MS / 1000.0 * 0.9, "answered early: %.2fs" % took)
+    # Given up twice each (retries = 1), busy_timeout each time.
+    check(took >= BUSY_MS / 1000.0 * 2 * 0.9, "answered early: %.2fs" % took)
+    q.wait("federation/requests/expired", lambda v: v == 2 * N,
+           "given up twice each")
     # Its replies now: late, not second answers.
     for m in list(h.got):
         h.send(m[:3] + [b"H: " + m[-1]])
-    q.wait("federation/requests/late_replies", lambda v: v >= N,
+    q.wait("federation/requests/late_replies", lambda v: v >= 2 * N,
            "late replies counted")
     quiet(c)
     st = finish(q, ctx, c)
-    check(st["broker"]["requests"]["timeouts"] == N, "timeouts %r" %
-          st["broker"]["requests"])
-    check(st["peers"]["H"]["late"] >= N, "peer late %r" % st["peers"]["H"])
+    b = st["broker"]["requests"]
+    check(b["failed"] == N and b["retried"] == N, "broker %r" % b)
+    check(st["peers"]["H"]["late"] >= 2 * N and
+          st["peers"]["H"]["failed"] == 2 * N, "peer %r" % st["peers"]["H"])
     q.stop()
     h.close()
-    print("mute: %d requests answered with timeout after %.2fs; late "
-          "replies counted" % (N, took))
+    print("mute: %d requests given up at the peer after busy_timeout, "
+          "twice (retries 1), answered 'failed' after %.2fs; late replies "
+          "counted" % (N, took))
+
+
+def scenario_slow(zrelay, tmp, ctx):
+    import threading
+
+    def handle(p, m):
+        threading.Timer(TIMEOUT_MS * 1.5 / 1000.0, p.send,
+                        [m[:3] + [b"H: " + m[-1]]]).start()
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, handle=handle, ready=N)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS,
+              extra="busy_timeout = %dms\n" % (TIMEOUT_MS * 4))
+    q.wait("peers/H/ready", lambda v: v >= N, "H offers")
+    c = Client(ctx, q.fe)
+    for i in range(N):
+        c.send(b"r%d" % i)
+    r = c.collect(N)
+    check(r == {b"r%d" % i: b"H: r%d" % i for i in range(N)},
+          "replies %r (federation %r)" % (r, q.stat("federation/requests")))
+    quiet(c)
+    finish(q, ctx, c)
+    q.stop()
+    h.close()
+    print("slow: %d requests served by a peer slower than request_timeout"
+          % N)
 
 
 def scenario_badseq(zrelay, tmp, ctx):
