@@ -34,9 +34,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from attack17q_lib import (DEADLINE, HEARTBEAT_MS, LIVENESS,  # noqa
-                           Client, HostilePeer, Queue, Worker, accounted,
-                           check, echo, fail, zmq)
+from attack17q_lib import (DEADLINE, HostilePeer, Queue, Worker,  # noqa
+                           accounted, check, echo, fail, zmq)
 
 TIMEOUT_MS = 1500
 
