@@ -780,6 +780,10 @@ s_fed_spill(zr__broker_t *self)
             break;
         }
         self->nforwardable--;
+        if (self->opts.busy_timeout > 0) { /* zr__fed_expired, then */
+            zr__engine_set_deadline(self->engine,
+                                    zr__now_ms() + self->opts.busy_timeout);
+        }
     }
     zr__requests_append(&keep, &self->waiting);
     self->waiting = keep;
@@ -1198,6 +1202,13 @@ s_timer(void *arg, int64_t now)
     }
     if (beat) {
         zr__fed_tick(self->fed, now); /* [federation] state, liveness */
+    }
+    /* [federation] At a peer past busy_timeout, unanswered: given up as
+     * a worker busy too long is (another try, or its error reply). */
+    s_request_t *r;
+    while (self->opts.busy_timeout > 0 &&
+           (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout))) {
+        s_retry(self, r);
     }
     s_expire_waiting(self, &self->waiting, now);
     for (size_t i = 0; i < self->nworkers; i++) {

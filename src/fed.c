@@ -70,6 +70,10 @@
 #define S_NAME_MAX 48      /* a broker's name: a label and a JSON key */
 #define S_EP_MAX 256
 #define S_BUCKETS 1024
+/* The longest frame the state sockets take (ZMQ_MAXMSGSIZE): a state
+ * frame is at most S_EP_MAX, a subscription "\1ZRFED", the handshake's
+ * READY (its socket type and an identity of up to 255) well below. */
+#define S_STATE_FRAME_MAX 1024
 
 typedef struct {
     char *name;
@@ -83,7 +87,8 @@ typedef struct {
 /* A forwarded request: on its peer's list and in the hash by SEQ. */
 typedef struct s_fwd {
     uint64_t seq;
-    void *req; /* the owner's, owned here while forwarded */
+    int64_t sent_at; /* ms: zr__fed_expired gives it up LIMIT after */
+    void *req;       /* the owner's, owned here while forwarded */
     char service[256];
     size_t service_len;
     struct s_peer *peer;
@@ -98,7 +103,8 @@ typedef struct s_peer {
     char endpoint[S_EP_MAX]; /* where its requests go; "" until known */
     char rid[16];            /* its connection's id on our ROUTER */
     bool alive;
-    bool up; /* our connection to its MDP endpoint is established */
+    bool up;        /* our connection to its MDP endpoint is established */
+    bool warned_ep; /* its claim of another peer's endpoint was logged */
     int64_t expiry;
     s_offer_t *offers;
     size_t noffers;
@@ -127,7 +133,7 @@ struct zr__fed_t {
     bool stopping;
     _Atomic uint64_t st_peers, st_states_sent, st_states_unsent,
         st_states_received, st_states_bad, st_forwarded, st_answered,
-        st_given_back, st_refused, st_late;
+        st_given_back, st_refused, st_late, st_expired;
 };
 
 /* ---------------------------------------------------------------------
@@ -177,6 +183,31 @@ s_number(const zr__msg_t *m, size_t i)
         v = v * 10 + (d[k] - '0');
     }
     return v;
+}
+
+/* A hop frame's sequence number, exactly as zr__fed_forward wrote it
+ * (PRIx64: lower-case hex, no leading zero); 0 (never a request's: they
+ * start at 1) for anything more or else ("1zz", "01", "1\0"). */
+static uint64_t
+s_seq(const char *text, size_t len)
+{
+    uint64_t seq = 0;
+    if (len == 0 || len > 16 || text[0] == '0') {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c >= '0' && c <= '9') {
+            seq = seq * 16 + (uint64_t) (c - '0');
+        }
+        else if (c >= 'a' && c <= 'f') {
+            seq = seq * 16 + (uint64_t) (c - 'a' + 10);
+        }
+        else {
+            return 0;
+        }
+    }
+    return seq;
 }
 
 static void
@@ -367,6 +398,25 @@ s_endpoint(const char *advertised, size_t len, const zmq_msg_t *frame,
     return 0;
 }
 
+/* The peer other than P whose requests go to ENDPOINT, or NULL. One
+ * connection per endpoint, one peer per connection: zmq_disconnect and
+ * the ROUTER's monitor events name an endpoint, not a peer, so a second
+ * peer on the same endpoint would take the first's connection with it
+ * when it moved (zmq_disconnect closes every connection to it, and
+ * libzmq does not connect again) and get its events. */
+static s_peer_t *
+s_endpoint_owner(zr__fed_t *self, const s_peer_t *p, const char *endpoint)
+{
+    size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        s_peer_t *o = &self->peers[i];
+        if (o != p && strcmp(o->endpoint, endpoint) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
 /* P's requests go to ENDPOINT from now on (our ROUTER connects to it,
  * the connection named afresh, so that no reply of the old one is taken
  * for the new one's). */
@@ -451,6 +501,29 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
     if (!p && !(p = s_peer_new(self, name, len))) {
         zr__stat_add(&self->st_states_bad, 1); /* too many peers */
         return;
+    }
+    s_peer_t *owner = s_endpoint_owner(self, p, endpoint);
+    if (owner && owner->alive) {
+        /* A live peer's endpoint: refused (a copy of its state, a
+         * forwarder in between that makes two wildcards one address),
+         * or its connection would go with this one's. */
+        if (!p->warned_ep) {
+            ZR_LOG_E("%s: peer %s advertises the endpoint of peer %s "
+                     "(%s): its state is refused "
+                     "(federation.states.malformed)",
+                     self->name, p->name, owner->name, endpoint);
+            p->warned_ep = true;
+        }
+        zr__stat_add(&self->st_states_bad, 1);
+        return;
+    }
+    if (owner) {
+        /* A dead peer's (a broker renamed, a peer replaced): P's now, on
+         * a connection of its own. */
+        zmq_disconnect(self->router, owner->endpoint);
+        owner->up = false;
+        *owner->endpoint = 0;
+        s_giveback(self, owner); /* nothing: it died */
     }
     zr__stat_add(&self->st_states_received, 1);
     zr__stat_add(&p->st_states, 1);
@@ -543,16 +616,9 @@ s_on_reply(zr__fed_t *self, zr__msg_t *m)
         }
         return;
     }
-    char seq_text[24];
-    size_t sl = zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1;
-    uint64_t seq = 0;
-    if (sl < sizeof seq_text) {
-        memcpy(seq_text,
-               (const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
-               sl);
-        seq_text[sl] = 0;
-        seq = strtoull(seq_text, NULL, 16);
-    }
+    uint64_t seq =
+        s_seq((const char *) zr__msg_frame_data(m, 1) + S_HOP_LEN + own + 1,
+              zr__msg_frame_size(m, 1) - S_HOP_LEN - own - 1);
     s_fwd_t *f = s_fwd_find(self, seq);
     if (!f || f->peer != from) {
         /* Given up on (its peer was declared dead), or never sent. */
@@ -731,6 +797,7 @@ zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
     zr__msg_destroy(&m);
     offer->ready--;
     f->seq = seq;
+    f->sent_at = zr__now_ms();
     f->req = req;
     memcpy(f->service, svc, len);
     f->service_len = len;
@@ -814,6 +881,33 @@ zr__fed_flush(zr__fed_t *self)
         p->alive = was;
         zr__stat_set(&p->st_alive, was);
     }
+}
+
+/* A forwarded request LIMIT ms or more at its peer, unanswered, taken
+ * back (the caller's again), or NULL: a peer may take requests and never
+ * reply (its worker hung, a bug, a hostile one) while its state keeps it
+ * alive; the owner gives it up as it gives up a worker busy too long.
+ * One at a time, no callback: the caller may forward others meanwhile. */
+void *
+zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit)
+{
+    if (!self || limit <= 0) {
+        return NULL;
+    }
+    size_t np = atomic_load_explicit(&self->npeers, memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        for (s_fwd_t *f = self->peers[i].inflight; f; f = f->next) {
+            if (now - f->sent_at >= limit) {
+                s_fwd_unlink(self, f);
+                zr__stat_add(&f->peer->st_failed, 1);
+                zr__stat_add(&self->st_expired, 1);
+                void *req = f->req;
+                free(f);
+                return req;
+            }
+        }
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -907,8 +1001,19 @@ zr__fed_new(void *ctx, zr__engine_t *engine, const zr__fed_owner_t *ops,
         return NULL;
     }
     zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, S_PROTOCOL, sizeof S_PROTOCOL - 1);
+    /* libzmq 4.3.4's PUB keeps a trie node per byte of every
+     * subscription (tens of times its size): a SUB on peer_bind that
+     * subscribed with 4 MB cost the relay 160 MB (ASan build) and more
+     * for more. Longer frames close their connection instead, on both
+     * state sockets (a state publisher cannot send huge frames either).
+     */
+    int64_t most = S_STATE_FRAME_MAX;
+    zmq_setsockopt(self->sub, ZMQ_MAXMSGSIZE, &most, sizeof most);
     if (opts->bind && *opts->bind) {
         self->pub = s_socket(self, ctx, ZMQ_PUB);
+        if (self->pub) {
+            zmq_setsockopt(self->pub, ZMQ_MAXMSGSIZE, &most, sizeof most);
+        }
         if (!self->pub ||
             s_attach(self->pub, opts->bind, true, err, errsize) != 0) {
             zr__fed_destroy(&self);
@@ -994,7 +1099,8 @@ static const zr__stat_t s_rows[] = {
           "State messages from peers, taken."),
     S_ROW("states.malformed", "federation_states_total", "way=\"malformed\"",
           ZR__STAT_COUNTER, st_states_bad,
-          "State messages dropped: malformed, a bad name or endpoint, a "
+          "State messages dropped: malformed, a bad name or endpoint (one "
+          "a live peer advertises already), a "
           "broker of the other kind (a queue, a majordomo), or "
           "one peer too many."),
     S_ROW("requests.forwarded", "federation_requests_total",
@@ -1009,6 +1115,12 @@ static const zr__stat_t s_rows[] = {
           "Forwarded requests taken back: their peer died or went silent "
           "(then served here, by another peer, or answered with the error "
           "reply)."),
+    S_ROW("requests.expired", "federation_requests_total",
+          "outcome=\"expired\"", ZR__STAT_COUNTER, st_expired,
+          "Forwarded requests taken back unanswered after busy_timeout "
+          "(a peer that takes requests and never replies): given up as "
+          "a worker busy too long is (another try, up to retries, then "
+          "the failed error reply); a reply after that is late."),
     S_ROW("requests.refused", "federation_requests_total",
           "outcome=\"refused\"", ZR__STAT_COUNTER, st_refused,
           "Requests not sent to the peer chosen: not connected yet, or "

@@ -892,6 +892,10 @@ bool zr__fed_forward(zr__fed_t *self, void *req, const char *svc, size_t len,
 void zr__fed_tick(zr__fed_t *self, int64_t now);
 /* At stop: every forwarded request back to the owner. */
 void zr__fed_flush(zr__fed_t *self);
+/* A request forwarded LIMIT ms (> 0) or more ago and not answered, taken
+ * back from its peer (the owner's again: federation.requests.expired),
+ * or NULL. */
+void *zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit);
 /* "federation", then "peers.NAME" per peer, at most MAX into OUT. */
 size_t zr__fed_sections(const zr__fed_t *self, zr__stat_section_t *out,
                         size_t max);
