@@ -1207,7 +1207,8 @@ s_timer(void *arg, int64_t now)
      * a worker busy too long is (another try, or its error reply). */
     s_request_t *r;
     while (self->opts.busy_timeout > 0 &&
-           (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout))) {
+           (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout, NULL,
+                                NULL))) {
         s_retry(self, r);
     }
     s_expire_waiting(self, &self->waiting, now);
@@ -1376,7 +1377,10 @@ s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
         s_wait(self, r, true); /* s_flush answers it */
         return;
     }
-    s_dispatch_lru(self, r, true); /* since: when it came; not a retry */
+    /* A retry, as when a worker dies with it (a peer that keeps closing
+     * its connection on it must not bounce it for ever), but its
+     * request_timeout still counts from when it came. */
+    s_retry(self, r);
     s_end(self);
 }
 

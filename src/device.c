@@ -1249,9 +1249,14 @@ s_fed_open(zr_device_t *self, const zr__fed_owner_t *ops, void *owner)
             advertise = zr_endpoints_resolved(fe, i);
         }
     }
-    zr__fed_opts_t fo = {self->peers, self->peer_bind,
-                         self->broker_opts.heartbeat,
-                         self->broker_opts.liveness, self->type == ZR_QUEUE};
+    zr__fed_opts_t fo = {.peers = self->peers,
+                         .bind = self->peer_bind,
+                         .heartbeat = self->broker_opts.heartbeat,
+                         .liveness = self->broker_opts.liveness,
+                         .queue = self->type == ZR_QUEUE,
+                         .max_msg_bytes = self->max_msg_size > 0
+                                              ? (uint64_t) self->max_msg_size
+                                              : self->limits.max_msg_bytes};
     char err[256] = "";
     self->fed = zr__fed_new(self->ctx, self->engine, ops, owner, self->name,
                             advertise, &fo, err, sizeof err);

@@ -720,6 +720,11 @@ s_events_ready(void *arg)
                      p->name, p->endpoint,
                      p->inflight ? "; its requests come back here" : "");
             p->up = false;
+            /* libzmq does not connect again after a protocol error (a
+             * reply over max_msg_size, say): the peer's next state message
+             * connects afresh (s_peer_connect), at most once a heartbeat. */
+            zmq_disconnect(self->router, p->endpoint);
+            *p->endpoint = 0;
             s_giveback(self, p);
         }
         zmq_msg_close(&ev);
@@ -889,7 +894,8 @@ zr__fed_flush(zr__fed_t *self)
  * alive; the owner gives it up as it gives up a worker busy too long.
  * One at a time, no callback: the caller may forward others meanwhile. */
 void *
-zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit)
+zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit, char *svc,
+                size_t *len)
 {
     if (!self || limit <= 0) {
         return NULL;
@@ -902,6 +908,10 @@ zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit)
                 zr__stat_add(&f->peer->st_failed, 1);
                 zr__stat_add(&self->st_expired, 1);
                 void *req = f->req;
+                if (svc && len) {
+                    memcpy(svc, f->service, f->service_len);
+                    *len = f->service_len;
+                }
                 free(f);
                 return req;
             }
@@ -1009,6 +1019,14 @@ zr__fed_new(void *ctx, zr__engine_t *engine, const zr__fed_owner_t *ops,
      */
     int64_t most = S_STATE_FRAME_MAX;
     zmq_setsockopt(self->sub, ZMQ_MAXMSGSIZE, &most, sizeof most);
+    /* [limits] A peer's reply is a message like any other: a frame over
+     * the device's max_msg_size closes its connection (what was in
+     * flight on it comes back: s_events_ready). */
+    if (opts->max_msg_bytes > 0 && opts->max_msg_bytes <= INT64_MAX) {
+        int64_t reply_most = (int64_t) opts->max_msg_bytes;
+        zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &reply_most,
+                       sizeof reply_most);
+    }
     if (opts->bind && *opts->bind) {
         self->pub = s_socket(self, ctx, ZMQ_PUB);
         if (self->pub) {

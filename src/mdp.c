@@ -171,6 +171,7 @@ struct zr__mdp_t {
     size_t nworkers, nwaiting, nclosed;
     int64_t next_beat;
     zr__fed_t *fed; /* [federation] peers, or NULL (fed.c) */
+    bool stopping;  /* s_flush has begun */
     /* titanic: durable requests, or NULL */
     zr__titanic_t *titanic;
     s_slot_t slots[S_SLOTS + 1]; /* the last: every other service */
@@ -1060,6 +1061,8 @@ s_from_worker(zr__mdp_t *self, zr__msg_t *msg, int v, bool delim, size_t at)
     }
 }
 
+static void s_fed_expired(zr__mdp_t *self, int64_t now);
+
 static zr__verdict_t
 s_message(void *arg, int dir, zr__msg_t *msg)
 {
@@ -1192,6 +1195,7 @@ s_timer(void *arg, int64_t now)
             }
         }
     }
+    s_fed_expired(self, now);
     for (s_service_t *s = self->service_list, *next; s; s = next) {
         next = s->next;
         s_expire_waiting(self, s, now);
@@ -1209,6 +1213,7 @@ static void
 s_flush(void *arg)
 {
     zr__mdp_t *self = arg;
+    self->stopping = true;    /* what comes back is answered "stopping" */
     zr__fed_flush(self->fed); /* [federation] forwarded ones come back */
     zr__titanic_commit(self->titanic); /* titanic: acknowledge the staged */
     for (s_service_t *s = self->service_list; s; s = s->next) {
@@ -1539,6 +1544,34 @@ zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed)
     self->fed = fed;
 }
 
+/* Requests at a peer past busy_timeout, unanswered (a peer that takes
+ * requests and never replies): given up as a worker busy too long is,
+ * back to their service's queue for another try (another worker, or
+ * peer), or their error reply after `retries`. */
+static void
+s_fed_expired(zr__mdp_t *self, int64_t now)
+{
+    char svc[256];
+    size_t len = 0;
+    s_request_t *r;
+    while (self->opts.busy_timeout > 0 &&
+           (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout, svc,
+                                &len))) {
+        s_service_t *s = s_service_get(self, svc, len);
+        if (!s) {
+            zr__stat_add(&self->st_rejected, 1);
+            s_service_t tmp = {.len = len};
+            memcpy(tmp.name, svc, len);
+            s_fail(self, r, &tmp, "busy", "too many services");
+            continue;
+        }
+        s_requeue(self, s, r); /* may answer it: S may be empty now */
+        s_dispatch(self, s);
+        s_fed_spill(self, s);
+        s_service_settle_free(self, s);
+    }
+}
+
 /* S has no ready worker: its waiting requests (not a peer's: one hop at
  * most; not Titanic's: their replies are stored here) go to peers while
  * one takes them, in order. */
@@ -1613,7 +1646,23 @@ s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
         s_fail(self, r, &tmp, "busy", "too many services");
         return;
     }
-    s_wait(self, s, r, true); /* since: when it came; not a retry */
+    /* A retry, as when a worker dies with it (a peer that keeps closing
+     * its connection on it must not bounce it for ever), but its
+     * request_timeout still counts from when it came. */
+    if (!self->stopping && r->base.retries >= self->opts.retries) {
+        zr__stat_add(&self->st_failed, 1);
+        zr__stat_add(&s->slot->failed, 1);
+        s_fail(self, r, s, "failed",
+               "the brokers handling it failed; no more retries");
+        s_service_settle_free(self, s);
+        return;
+    }
+    if (!self->stopping) {
+        r->base.retries++;
+        zr__stat_add(&self->st_retried, 1);
+        zr__stat_add(&s->slot->retried, 1);
+    }
+    s_wait(self, s, r, true); /* since: when it came */
     s_settle(self, s);
     s_fed_spill(self, s);
     s_service_settle_free(self, s);

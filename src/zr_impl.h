@@ -848,6 +848,9 @@ typedef struct {
     int heartbeat;     /* ms between state messages */
     int liveness;      /* a peer silent this many of its heartbeats: dead */
     bool queue;        /* an lru queue's: requests [hop, "", body...] */
+    uint64_t max_msg_bytes; /* a frame from a peer at most; 0: any (the
+                               device's max_msg_size, else its limit on a
+                               whole message) */
 } zr__fed_opts_t;
 #define ZR__HOP_MAX 128       /* bytes of a hop frame, "zrelay-hop:NAME:SEQ" */
 #define ZR__FED_QUEUE "queue" /* the one service a queue advertises */
@@ -894,8 +897,9 @@ void zr__fed_tick(zr__fed_t *self, int64_t now);
 void zr__fed_flush(zr__fed_t *self);
 /* A request forwarded LIMIT ms (> 0) or more ago and not answered, taken
  * back from its peer (the owner's again: federation.requests.expired),
- * or NULL. */
-void *zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit);
+ * its service into SVC (256 bytes) and *LEN when not NULL; or NULL. */
+void *zr__fed_expired(zr__fed_t *self, int64_t now, int64_t limit, char *svc,
+                      size_t *len);
 /* "federation", then "peers.NAME" per peer, at most MAX into OUT. */
 size_t zr__fed_sections(const zr__fed_t *self, zr__stat_section_t *out,
                         size_t max);

@@ -24,8 +24,14 @@ usage: attack17q_peer.py ZRELAY SCENARIO
            worker holds one more, others wait: the queue stopped
            (SIGTERM) answers each with ZRELAY-ERROR stopping, exits 0,
            nothing leaked (LeakSanitizer) or freed twice
-  mute_mdp (not in ctest: an unfixed finding) mute, on a majordomo: its
-           client waits forever (mdp.c does not call zr__fed_expired)
+  huge     the peer answers every request with a frame over the queue's
+           max_msg_size: the connection closes, the request comes back and
+           is retried (the connection made afresh at the peer's next
+           state); after `retries` its 'failed' error reply, never a
+           huge answer, never bounced for ever
+  mute_mdp mute, on a majordomo (busy_timeout 600 ms, retries 1): the
+           request is given up at the peer after busy_timeout, sent to it
+           once more, given up again: the client's 'failed' error reply
 For each: the counters add up (every request taken is answered, failed
 or still held, each in one counter), the queue serves a local worker
 afterwards, no sanitizer report.
@@ -186,6 +192,41 @@ def scenario_twice(zrelay, tmp, ctx):
     print("twice: %d requests answered once each" % N)
 
 
+def scenario_huge(zrelay, tmp, ctx):
+    """A peer that answers every request with a frame over the queue's
+    max_msg_size: its connection is closed, the request comes back, and
+    a request it keeps bouncing is not sent to it for ever: after
+    `retries` it gets its error reply."""
+    def handle(p, m):
+        p.send(m[:3] + [b"x" * (256 * 1024)])
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, handle=handle)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=TIMEOUT_MS * 20,
+              extra="max_msg_size = 65536\nretries = 2\n")
+    q.wait("peers/H/ready", lambda v: v >= 1, "H offers")
+    c = Client(ctx, q.fe)
+    for i in range(N):
+        c.send(b"r%d" % i)
+    end = time.time() + DEADLINE
+    r = []
+    while len(r) < N and time.time() < end:
+        if c.s.poll(50):
+            r.append(c.s.recv_multipart()[-1])
+    check(len(r) == N, "%d of %d requests answered (federation: %s)" % (
+        len(r), N, q.stat("federation/requests")))
+    check(all(v.startswith(b"ZRELAY-ERROR failed") for v in r),
+          "replies: %r (federation: %s, H: %s)" % ([v[:60] for v in r[:2]], q.stat("federation/requests"), q.stat("peers/H")))
+    # Sent once and given back twice more (retries = 2): 3 times each.
+    check(len(h.got) == 3 * N, "H got %d requests, not %d" % (len(h.got),
+                                                             3 * N))
+    check(q.stat("federation/requests/answered") == 0, "a huge one taken")
+    quiet(c)
+    finish(q, ctx, c)
+    q.stop()
+    h.close()
+    print("huge: %d requests, each bounced 3 times, answered 'failed'" % N)
+
+
 def scenario_stop(zrelay, tmp, ctx):
     hs = "ipc://%s/H.state" % tmp
     h = HostilePeer(ctx, hs, ready=3)  # takes 3 a heartbeat, never replies
@@ -225,12 +266,14 @@ def scenario_mute_mdp(zrelay, tmp, ctx):
         f.write("[zrelay]\ncontrol = @ipc://%s/M.daemon\n\n"
                 "[majordomo M]\nfrontend = @tcp://127.0.0.1:*\n"
                 "control = @%s\npeers = %s\nheartbeat = %dms\n"
-                "request_timeout = %dms\n" % (tmp, ctl, hs, HEARTBEAT_MS,
-                                                TIMEOUT_MS))
+                "request_timeout = %dms\nbusy_timeout = %dms\n"
+                "retries = 1\n" % (tmp, ctl, hs, HEARTBEAT_MS, TIMEOUT_MS,
+                                   BUSY_MS))
     import subprocess
     from attack17q_lib import RUNNING
+    err = os.path.join(tmp, "M.err")
     p = subprocess.Popen([zrelay, "run", "-c", conf], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+                         stderr=open(err, "w"), text=True)
     RUNNING.append(p)
     ep = None
     for line in p.stdout:
@@ -257,7 +300,17 @@ def scenario_mute_mdp(zrelay, tmp, ctx):
     check(answered, "mute_mdp: a request forwarded to a peer that never "
           "replies (H got %d) got no answer in %d ms (request_timeout %d "
           "ms)" % (len(h.got), TIMEOUT_MS * 4, TIMEOUT_MS))
-    print("mute_mdp: answered %r" % c.recv_multipart())
+    log = open(err).read()
+    check("Sanitizer" not in log and "runtime error" not in log,
+          "mute_mdp: a sanitizer report: %s" % log[-3000:])
+    reply = c.recv_multipart()
+    # [MDPC01, x, body]: given up after busy_timeout, tried once more
+    # (retries 1) at the same peer, given up again: "failed".
+    check(len(reply) == 4 and reply[3].startswith(b"ZRELAY-ERROR failed"),
+          "mute_mdp: %r, not the 'failed' error reply" % reply)
+    check(len(h.got) == 2, "mute_mdp: H got %d requests, not 2 (one retry)"
+          % len(h.got))
+    print("mute_mdp: answered %r" % reply)
 
 
 def main():
