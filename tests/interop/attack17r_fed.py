@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""Second attack on federation (issue 17), after 26a074d: the paths it
+added (a peer's request connection made afresh after it closed, a
+request given back counted as a retry, the majordomo taking back a
+request at a silent peer after busy_timeout), on both federating
+brokers: the lru queue ([queue NAME]) and the majordomo ([majordomo
+NAME]). The peer is played here (attack17q_lib.HostilePeer) or is a
+zrelay.
+
+usage: attack17r_fed.py ZRELAY SCENARIO
+  flip_q    a peer whose state alternates between two request endpoints
+  flip_mdp  (both its ROUTERs answer) at every message, 1000 times, while
+            a client sends without pause: every request answered exactly
+            once, the counters add up, and the relay's open files and
+            RSS do not grow with the reconnects
+  rebind_q  the peer's request ROUTER closed and bound again on the same
+  rebind_mdp port 100 times under load: each time the connection is made
+            afresh, every request answered once, counters add up, no
+            fd growth
+  stop_mdp  a majordomo whose only worker of x is ready locally and busy,
+            requests held by a mute peer: SIGTERM answers every one with
+            ZRELAY-ERROR stopping (none sent to the local worker while
+            stopping), exits 0
+  titanic   a federated majordomo with titanic, x only at a peer: a
+            titanic.request for x is stored, never forwarded
+Every wait has a deadline; nothing sleeps and hopes.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attack17q_lib as L  # noqa: E402
+from attack17q_lib import (DEADLINE, HEARTBEAT_MS, HostilePeer,  # noqa
+                           Queue, check, fail, zmq)
+
+
+class Lru(Queue):
+    """Queue, whose stats say so when the relay died."""
+
+    def stats(self):
+        out = subprocess.run([self.zrelay, "ctl", self.ctl, "stats",
+                              "--json"], capture_output=True, text=True,
+                             timeout=10)
+        if out.returncode != 0:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                fail("%s: ctl stats: %s" % (self.name, out.stderr))
+            fail("%s died (exit %d): %s" % (
+                self.name, self.proc.returncode,
+                open(self.err).read()[-1500:]))
+        return json.loads(out.stdout)
+
+
+class Majordomo(Lru):
+    """`zrelay run` with one [majordomo NAME] (Queue's life and stats)."""
+
+    def start(self):
+        conf = os.path.join(self.tmp, self.name + ".conf")
+        with open(conf, "w") as f:
+            f.write("[zrelay]\ncontrol = @ipc://%s/%s.daemon\n\n"
+                    % (self.tmp, self.name))
+            f.write("[majordomo %s]\n" % self.name)
+            f.write("frontend = @%s\n" % (self.fe or "tcp://127.0.0.1:*"))
+            f.write("control = @%s\n" % self.ctl)
+            if self.bind_state:
+                f.write("peer_bind = @%s\n" % self.state)
+            if self.peers:
+                f.write("peers = %s\n" % ", ".join(self.peers))
+            f.write("heartbeat = %dms\nliveness = %d\n"
+                    "request_timeout = %dms\n%s"
+                    % (HEARTBEAT_MS, L.LIVENESS, self.timeout_ms,
+                       self.extra))
+        self.runs += 1
+        self.err = os.path.join(self.tmp, "%s.%d.err" % (self.name,
+                                                         self.runs))
+        self.proc = subprocess.Popen([self.zrelay, "run", "-c", conf],
+                                     stdout=subprocess.PIPE,
+                                     stderr=open(self.err, "w"), text=True)
+        L.RUNNING.append(self.proc)
+        end = time.time() + DEADLINE
+        while time.time() < end:
+            line = self.proc.stdout.readline()
+            if not line:
+                fail("%s exited: %s" % (self.name, open(self.err).read()))
+            w = line.split()
+            if w == ["ready"]:
+                break
+            if len(w) >= 5 and w[0] == self.name and w[2] == "frontend":
+                self.fe = w[4]
+        else:
+            fail("%s was not ready in time" % self.name)
+
+
+def mdp_accounted(st):
+    """A majordomo's requests in, and those accounted for."""
+    b = st["broker"]["requests"]
+    f = st["federation"]["requests"]
+    at_peers = (f["forwarded"] - f["answered"] - f["given_back"] -
+                f.get("expired", 0))
+    out = (b["answered"] + b["failed"] + b["stopped"] + b["timeouts"] +
+           b["rejected"] + b["dropped"] + b["waiting"] + b["in_flight"] +
+           at_peers + b.get("mmi", 0) + b.get("titanic", 0))
+    return b["requests"] if "requests" in b else b["total"], out
+
+
+def proc_usage(pid):
+    fds = len(os.listdir("/proc/%d/fd" % pid))
+    rss = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return fds, rss
+
+
+class Load(threading.Thread):
+    """A client keeping WINDOW requests outstanding until told to stop,
+    then collecting the rest: each request's replies, by body."""
+
+    def __init__(self, ctx, ep, mdp, window=20):
+        super().__init__(daemon=True)
+        self.s = ctx.socket(zmq.DEALER)
+        self.s.linger = 0
+        self.s.connect(ep)
+        self.mdp, self.window = mdp, window
+        self.sent = 0
+        self.replies = {}  # request id -> [bodies]
+        self.errors = 0
+        self.halt = threading.Event()
+        self.lock = threading.Lock()
+        self.start()
+
+    def _send(self):
+        body = b"q%d" % self.sent
+        self.sent += 1
+        if self.mdp:
+            self.s.send_multipart([b"", b"MDPC01", b"x", body])
+        else:
+            self.s.send_multipart([b"", body])
+
+    def _take(self):
+        m = self.s.recv_multipart()
+        body = m[-1]
+        if body.startswith(b"ZRELAY-ERROR"):
+            self.errors += 1
+            key = None
+        else:
+            key = body.split(b": ", 1)[-1]
+        with self.lock:
+            if key is not None:
+                self.replies.setdefault(key, []).append(body)
+            self.got = getattr(self, "got", 0) + 1
+
+    def run(self):
+        self.got = 0
+        while not self.halt.is_set():
+            while self.sent - self.got < self.window:
+                self._send()
+            if self.s.poll(20):
+                self._take()
+
+    def finish(self, deadline=DEADLINE * 2):
+        self.halt.set()
+        self.join(5)
+        end = time.time() + deadline
+        while self.got < self.sent and time.time() < end:
+            if self.s.poll(50):
+                self._take()
+        twice = [k for k, v in self.replies.items() if len(v) > 1]
+        check(not twice, "answered twice: %r" % twice[:5])
+        check(self.got == self.sent, "%d requests, %d answers" % (
+            self.sent, self.got))
+        # quiet: nothing more comes
+        end = time.time() + 0.3
+        while time.time() < end:
+            if self.s.poll(20):
+                fail("an extra reply: %r" % self.s.recv_multipart())
+        self.s.close()
+
+
+class FlipPeer(HostilePeer):
+    """A peer with two request ROUTERs answering everything; its state
+    names one then the other, alternately, every STEP seconds."""
+
+    def __init__(self, ctx, state, mdp, step):
+        self.mdp, self.step, self.flips = mdp, step, 0
+        super().__init__(ctx, state, protocol=b"ZRFED01" if mdp
+                         else b"ZRFEDQ1")
+
+    def run(self):
+        r2 = self.ctx.socket(zmq.ROUTER)
+        r2.linger = 0
+        r2.bind("tcp://127.0.0.1:*")
+        eps = [self.ep, r2.getsockopt(zmq.LAST_ENDPOINT).decode()]
+        routers = [self.router, r2]
+        poller = zmq.Poller()
+        for r in routers:
+            poller.register(r, zmq.POLLIN)
+        svc = b"x" if self.mdp else b"queue"
+        beat = 0
+        while not self.stop.is_set():
+            if time.time() - beat > self.step:
+                beat = time.time()
+                if self.publishing.is_set():
+                    self.flips += 1
+                    ep = eps[self.flips % 2]
+                    self.pub.send_multipart(
+                        [self.protocol, self.name.encode(), ep.encode(),
+                         str(HEARTBEAT_MS).encode(), svc, b"5"])
+            for sock, _ in poller.poll(2):
+                m = sock.recv_multipart()
+                with self.lock:
+                    self.got.append(m)
+                # Queue: [id, hop, "", body]; MDP: [id, hop, "", MDPC01,
+                # x, body]: the reply on the same envelope.
+                sock.send_multipart(m[:-1] + [b"H: " + m[-1]])
+        self.pub.close()
+        for r in routers:
+            r.close()
+
+
+def scenario_flip(zrelay, tmp, ctx, mdp):
+    hs = "ipc://%s/H.state" % tmp
+    h = FlipPeer(ctx, hs, mdp, step=0.004)
+    kind = Majordomo if mdp else Lru
+    extra = "busy_timeout = 2000ms\nretries = 1000\n"
+    a = kind(zrelay, tmp, "A", peers=[hs], timeout_ms=30000, extra=extra)
+    a.wait("peers/H/states", lambda v: v >= 50, "H's states")
+    load = Load(ctx, a.fe, mdp)
+    a.wait("peers/H/states", lambda v: v >= 100, "H's states")
+    fds0, rss0 = proc_usage(a.proc.pid)
+    s0 = a.stat("peers/H/states")
+    a.wait("peers/H/states", lambda v: v >= s0 + 1000, "1000 more flips")
+    fds1, rss1 = proc_usage(a.proc.pid)
+    h.publishing.clear()
+    load.finish()
+    st = a.stats()
+    acc = mdp_accounted if mdp else L.accounted
+    taken, out = acc(st)
+    check(taken == out, "requests taken %d, accounted for %d: %s %s" % (
+        taken, out, st["broker"]["requests"], st["federation"]))
+    print("flip: %d requests (%d errors), %d answered by H; fds %d -> %d, "
+          "RSS %d -> %d kB over 1000 reconnects" % (
+              load.sent, load.errors,
+              st["federation"]["requests"]["answered"], fds0, fds1, rss0,
+              rss1))
+    check(fds1 <= fds0 + 4, "open files grew %d -> %d" % (fds0, fds1))
+    a.stop()
+    h.close()
+
+
+def scenario_flip_q(zrelay, tmp, ctx):
+    scenario_flip(zrelay, tmp, ctx, False)
+
+
+def scenario_flip_mdp(zrelay, tmp, ctx):
+    scenario_flip(zrelay, tmp, ctx, True)
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail(__doc__)
+    zrelay, scenario = sys.argv[1], sys.argv[2]
+    fn = globals().get("scenario_" + scenario)
+    if not fn:
+        fail("no scenario %s" % scenario)
+    ctx = zmq.Context()
+    with tempfile.TemporaryDirectory(prefix="a17r") as tmp:
+        if os.environ.get("A17R_KEEP"):
+            tmp = os.environ["A17R_KEEP"]
+        try:
+            fn(zrelay, tmp, ctx)
+        except Exception as e:  # the relays go too
+            import traceback
+            traceback.print_exc()
+            fail("%s: %r" % (scenario, e))
+    print("OK")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
