@@ -417,6 +417,27 @@ s_endpoint_owner(zr__fed_t *self, const s_peer_t *p, const char *endpoint)
     return NULL;
 }
 
+static void s_on_reply(zr__fed_t *self, zr__msg_t *m);
+
+/* zmq_disconnect(ENDPOINT) on the request ROUTER, safely: libzmq
+ * 4.3.4's ROUTER prefetches a message's first frame when it is polled
+ * (the engine's zmq_poll), and zmq_disconnect stops that connection's
+ * pipe at once; reading the rest then aborts the process ("Assertion
+ * failed: !_more (src/fq.cpp:112)", libzmq issue 3485). A peer whose
+ * state flips its endpoint while it replies did that within seconds.
+ * One whole message read first (a prefetched one comes first) leaves
+ * nothing half read. */
+static void
+s_router_disconnect(zr__fed_t *self, const char *endpoint)
+{
+    zr__msg_t m = {NULL, 0, 0};
+    if (zr__msg_recv(&m, self->router) == 0) {
+        s_on_reply(self, &m);
+    }
+    zr__msg_destroy(&m);
+    zmq_disconnect(self->router, endpoint);
+}
+
 /* P's requests go to ENDPOINT from now on (our ROUTER connects to it,
  * the connection named afresh, so that no reply of the old one is taken
  * for the new one's). */
@@ -427,8 +448,8 @@ s_peer_connect(zr__fed_t *self, s_peer_t *p, const char *endpoint)
         return;
     }
     if (*p->endpoint) {
-        zmq_disconnect(self->router, p->endpoint);
-        p->up = false;
+        p->up = false; /* nothing more for it on the old connection */
+        s_router_disconnect(self, p->endpoint);
         s_giveback(self, p); /* the old connection's replies are lost */
     }
     snprintf(p->rid, sizeof p->rid, "peer%u", ++self->rid_gen);
@@ -520,7 +541,7 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
     if (owner) {
         /* A dead peer's (a broker renamed, a peer replaced): P's now, on
          * a connection of its own. */
-        zmq_disconnect(self->router, owner->endpoint);
+        s_router_disconnect(self, owner->endpoint);
         owner->up = false;
         *owner->endpoint = 0;
         s_giveback(self, owner); /* nothing: it died */
@@ -723,7 +744,7 @@ s_events_ready(void *arg)
             /* libzmq does not connect again after a protocol error (a
              * reply over max_msg_size, say): the peer's next state message
              * connects afresh (s_peer_connect), at most once a heartbeat. */
-            zmq_disconnect(self->router, p->endpoint);
+            s_router_disconnect(self, p->endpoint);
             *p->endpoint = 0;
             s_giveback(self, p);
         }
