@@ -268,6 +268,228 @@ def scenario_flip_mdp(zrelay, tmp, ctx):
     scenario_flip(zrelay, tmp, ctx, True)
 
 
+class RebindPeers(threading.Thread):
+    """K peers in one thread, each a PUB at STATES[i] and a request
+    ROUTER answering everything; every STEP seconds all K ROUTERs are
+    closed and bound again on their ports (a peer restarting under
+    load, K at once)."""
+
+    def __init__(self, ctx, states, mdp, step, rounds):
+        super().__init__(daemon=True)
+        self.ctx, self.states, self.mdp = ctx, states, mdp
+        self.step, self.rounds = step, rounds
+        self.done_rounds = 0
+        self.got = 0
+        self.stop = threading.Event()
+        self.pubs, self.routers, self.eps = [], [], []
+        self.state_eps = []
+        for st in states:
+            pub = ctx.socket(zmq.PUB)
+            pub.linger = 0
+            pub.bind(st)
+            self.pubs.append(pub)
+            self.state_eps.append(
+                pub.getsockopt(zmq.LAST_ENDPOINT).decode())
+            r = self._router("tcp://127.0.0.1:*")
+            self.eps.append(r.getsockopt(zmq.LAST_ENDPOINT).decode())
+            self.routers.append(r)
+        self.start()
+
+    def _router(self, ep):
+        end = time.time() + DEADLINE
+        while True:
+            r = self.ctx.socket(zmq.ROUTER)
+            r.linger = 0
+            try:
+                r.bind(ep)
+                return r
+            except zmq.ZMQError:  # the port not free again yet
+                r.close()
+                if time.time() > end:
+                    raise
+                time.sleep(0.01)
+
+    def run(self):
+        svc = b"x" if self.mdp else b"queue"
+        proto = b"ZRFED01" if self.mdp else b"ZRFEDQ1"
+        beat = flip = time.time()
+        while not self.stop.is_set():
+            now = time.time()
+            if now - beat > HEARTBEAT_MS / 1000.0:
+                beat = now
+                for i, pub in enumerate(self.pubs):
+                    pub.send_multipart([proto, b"P%d" % i,
+                                        self.eps[i].encode(),
+                                        str(HEARTBEAT_MS).encode(), svc,
+                                        b"5"])
+            if (now - flip > self.step and
+                    self.done_rounds < self.rounds):
+                flip = now
+                for i in range(len(self.routers)):
+                    self.routers[i].close()
+                    self.routers[i] = self._router(self.eps[i])
+                self.done_rounds += 1
+            poller = zmq.Poller()
+            for r in self.routers:
+                poller.register(r, zmq.POLLIN)
+            for sock, _ in poller.poll(5):
+                for _ in range(50):
+                    try:
+                        m = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self.got += 1
+                    sock.send_multipart(m[:-1] + [b"P: " + m[-1]])
+        for x in self.pubs + self.routers:
+            x.close()
+
+    def close(self):
+        self.stop.set()
+        self.join(5)
+
+
+def scenario_rebind(zrelay, tmp, ctx, mdp):
+    k, rounds = 8, 60
+    ps = RebindPeers(ctx, ["tcp://127.0.0.1:*"] * k, mdp, step=0.1,
+                     rounds=rounds)
+    states = ps.state_eps
+    kind = Majordomo if mdp else Lru
+    extra = "busy_timeout = 5000ms\nretries = 1000\n"
+    a = kind(zrelay, tmp, "A", peers=states, timeout_ms=60000, extra=extra)
+    a.wait("federation/peers_alive", lambda v: v == k, "all peers alive")
+    load = Load(ctx, a.fe, mdp, window=40)
+    fds0, rss0 = proc_usage(a.proc.pid)
+    end = time.time() + DEADLINE * 3
+    while ps.done_rounds < rounds and time.time() < end:
+        time.sleep(0.05)  # the peers' own pace, with a deadline
+    check(ps.done_rounds == rounds, "only %d rebinds" % ps.done_rounds)
+    # Served again through every peer after the last rebind.
+    answered = a.stat("federation/requests/answered")
+    a.wait("federation/requests/answered", lambda v: v > answered + 100,
+           "served after the rebinds")
+    fds1, rss1 = proc_usage(a.proc.pid)
+    load.finish()
+    st = a.stats()
+    acc = mdp_accounted if mdp else L.accounted
+    taken, out = acc(st)
+    check(taken == out, "requests taken %d, accounted for %d: %s %s" % (
+        taken, out, st["majordomo" if mdp else "broker"]["requests"],
+        st["federation"]))
+    print("rebind: %d peers x %d rebinds; %d requests (%d errors), %d "
+          "answered by peers, %d given back; fds %d -> %d, RSS %d -> %d "
+          "kB" % (k, rounds, load.sent, load.errors,
+                  st["federation"]["requests"]["answered"],
+                  st["federation"]["requests"]["given_back"], fds0, fds1,
+                  rss0, rss1))
+    check(fds1 <= fds0 + 2 * k, "open files grew %d -> %d" % (fds0, fds1))
+    a.stop()
+    ps.close()
+
+
+def scenario_rebind_q(zrelay, tmp, ctx):
+    scenario_rebind(zrelay, tmp, ctx, False)
+
+
+def scenario_rebind_mdp(zrelay, tmp, ctx):
+    scenario_rebind(zrelay, tmp, ctx, True)
+
+
+class MdpWorker(threading.Thread):
+    """An MDP/0.1 worker of SERVICE on EP: READY, heartbeats, records
+    every request; answers each after DELAY s (None: never)."""
+
+    def __init__(self, ctx, ep, service=b"x", delay=None, partials=0,
+                 v=1):
+        super().__init__(daemon=True)
+        self.ctx, self.ep, self.service = ctx, ep, service
+        self.delay, self.partials, self.v = delay, partials, v
+        self.requests = []
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        s = self.ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.connect(self.ep)
+        head = [b"", b"MDPW01"] if self.v == 1 else [b"MDPW02"]
+        s.send_multipart(head + [b"\x01", self.service])
+        beat = time.time()
+        pending = []  # (due, client, body)
+        while not self.halt.is_set():
+            if s.poll(10):
+                m = s.recv_multipart()
+                cmd = m[len(head) - 1 + 1]
+                if cmd == (b"\x02"):  # REQUEST, 0.1 and 0.2 alike
+                    client, body = m[len(head) + 1], m[-1]
+                    self.requests.append(body)
+                    if self.delay is not None:
+                        for i in range(self.partials):
+                            # 0.2 PARTIAL: [MDPW02, 3, client, "", body]
+                            s.send_multipart([b"MDPW02", b"\x03", client,
+                                              b"", b"part%d" % i])
+                        pending.append((time.time() + self.delay, client,
+                                        body))
+            now = time.time()
+            for item in [p for p in pending if p[0] <= now]:
+                pending.remove(item)
+                _, client, body = item
+                final = b"\x03" if self.v == 1 else b"\x04"
+                s.send_multipart(head + [final, client, b"",
+                                         b"W: " + body])
+            if now - beat > HEARTBEAT_MS / 1000.0 / 2:
+                s.send_multipart(head + [b"\x04" if self.v == 1
+                                         else b"\x05"])
+                beat = now
+        s.close()
+
+    def close(self):
+        self.halt.set()
+        self.join(5)
+
+
+def mdp_hostile(ctx, hs, ready=3, handle=None):
+    """A HostilePeer speaking for a majordomo, offering x."""
+    h = HostilePeer(ctx, hs, ready=ready, handle=handle,
+                    protocol=b"ZRFED01")
+    h.state_msg = lambda: [b"ZRFED01", b"H", h.ep.encode(),
+                           str(HEARTBEAT_MS).encode(), b"x",
+                           str(h.ready).encode()]
+    return h
+
+
+def scenario_stop_mdp(zrelay, tmp, ctx):
+    hs = "ipc://%s/H.state" % tmp
+    h = mdp_hostile(ctx, hs, ready=3)  # takes them, never replies
+    a = Majordomo(zrelay, tmp, "A", peers=[hs], timeout_ms=60000)
+    a.wait("peers/H/ready", lambda v: v == 3, "H offers")
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(a.fe)
+    for i in range(3):
+        c.send_multipart([b"", b"MDPC01", b"x", b"r%d" % i])
+    a.wait("federation/requests/forwarded", lambda v: v == 3, "at H")
+    w = MdpWorker(ctx, a.fe, delay=0.0)  # ready here now, idle
+    a.wait("majordomo/workers/known", lambda v: v == 1, "local worker")
+    check(a.stat("majordomo/requests/in_flight") == 0, "worker busy")
+    a.proc.send_signal(15)
+    got = []
+    end = time.time() + DEADLINE
+    while len(got) < 3 and time.time() < end:
+        if c.poll(50):
+            got.append(c.recv_multipart())
+    check(len(got) == 3, "%d of 3 answered at stop" % len(got))
+    check(all(m[-1].startswith(b"ZRELAY-ERROR stopping") for m in got),
+          "at stop: %r" % got)
+    a.stop()
+    w.close()
+    check(w.requests == [], "while stopping, the local worker was sent "
+          "%r: it works on them, their clients are told 'stopping' (and "
+          "may ask elsewhere: done twice)" % w.requests)
+    h.close()
+    print("stop_mdp: 3 requests at the peer answered 'stopping', none sent "
+          "to the idle local worker")
+
+
 def main():
     if len(sys.argv) != 3:
         fail(__doc__)
