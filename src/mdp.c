@@ -597,7 +597,11 @@ s_worker_remove(zr__mdp_t *self, s_worker_t *w, const char *why)
 static void
 s_dispatch(zr__mdp_t *self, s_service_t *s)
 {
-    while (s->waiting.head && s->ready.head) {
+    /* Stopping: nothing more to workers. s_flush answers what waits
+     * "stopping"; a request sent now (one given back by a peer, one
+     * read while draining) would be worked on while its client is told
+     * "stopping" and may ask again elsewhere: done twice. */
+    while (!self->stopping && s->waiting.head && s->ready.head) {
         s_worker_t *w = (s_worker_t *) s->ready.head;
         s_request_t *r = s_pop(&s->waiting);
         self->nwaiting--;
