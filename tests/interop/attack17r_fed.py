@@ -21,8 +21,16 @@ usage: attack17r_fed.py ZRELAY SCENARIO
             requests held by a mute peer: SIGTERM answers every one with
             ZRELAY-ERROR stopping (none sent to the local worker while
             stopping), exits 0
+  expire_mdp  a 0.2 client of majordomo A served through majordomo B,
+            whose 0.2 worker sends PARTIALs and its FINAL after 1.5
+            busy_timeouts of A: A gives it up (retries 0: 'failed'), B's
+            reply is late (counted), the client gets one answer; A's
+            counters (requests, services.x, federation, peers.B) add up
+  expire_retry_mdp  the same with retries 1 and two slow workers at B:
+            tried twice at B, then 'failed'; retried counted once
   titanic   a federated majordomo with titanic, x only at a peer: a
-            titanic.request for x is stored, never forwarded
+            titanic.request for x is stored, never forwarded (a plain
+            request for x is); a local worker of x gets it
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import json
@@ -488,6 +496,138 @@ def scenario_stop_mdp(zrelay, tmp, ctx):
     h.close()
     print("stop_mdp: 3 requests at the peer answered 'stopping', none sent "
           "to the idle local worker")
+
+
+def scenario_expire_mdp(zrelay, tmp, ctx):
+    """A 0.2 client of A served through B, whose 0.2 worker sends
+    PARTIALs and its FINAL only after 1.5 of A's busy_timeout: A gives
+    the request up at B after busy_timeout (retries 0: 'failed'), B's
+    reply comes late (counted), and the client gets exactly one answer,
+    never the late one; every counter adds up on A."""
+    busy = 600
+    b = Majordomo(zrelay, tmp, "B", timeout_ms=60000,
+                  extra="busy_timeout = 60000ms\n")
+    w = MdpWorker(ctx, b.fe, delay=busy * 1.5 / 1000.0, partials=2, v=2)
+    a = Majordomo(zrelay, tmp, "A", peers=[b.state], timeout_ms=60000,
+                  extra="busy_timeout = %dms\nretries = 0\n" % busy)
+    a.wait("peers/B/ready", lambda v: v == 1, "B offers x")
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(a.fe)
+    c.send_multipart([b"MDPC02", b"\x01", b"x", b"slow"])
+    check(c.poll(DEADLINE * 1000), "no answer")
+    m = c.recv_multipart()
+    check(m[:3] == [b"MDPC02", b"\x03", b"x"] and
+          m[3].startswith(b"ZRELAY-ERROR failed"),
+          "not the 'failed' FINAL: %r" % m)
+    a.wait("federation/requests/late_replies", lambda v: v == 1,
+           "B's late reply")
+    end = time.time() + 0.5
+    while time.time() < end:
+        if c.poll(20):
+            fail("a second answer: %r" % c.recv_multipart())
+    st = a.stats()
+    taken, out = mdp_accounted(st)
+    r, f = st["majordomo"]["requests"], st["federation"]["requests"]
+    svc = st["services"]["x"]["requests"]
+    check(taken == out == 1, "taken %d, accounted %d: %s %s" % (
+        taken, out, r, f))
+    check((r["failed"], r["retried"], f["expired"], f["answered"],
+           st["peers"]["B"]["late"]) == (1, 0, 1, 0, 1),
+          "counters: %s %s %s" % (r, f, st["peers"]["B"]))
+    check((svc["failed"], svc["retried"]) == (1, 0),
+          "services.x: %s" % svc)
+    print("expire_mdp: answered %r; late reply counted" % m[3][:40])
+    a.stop()
+    b.stop()
+    w.close()
+
+
+def scenario_expire_retry_mdp(zrelay, tmp, ctx):
+    """As expire_mdp with retries 1 and two slow workers at B: tried
+    twice at B, then 'failed'; both B replies late; retried 1 on A and
+    on services.x."""
+    busy = 600
+    b = Majordomo(zrelay, tmp, "B", timeout_ms=60000,
+                  extra="busy_timeout = 60000ms\n")
+    ws = [MdpWorker(ctx, b.fe, delay=busy * 1.5 / 1000.0, partials=1,
+                    v=2) for _ in range(2)]
+    a = Majordomo(zrelay, tmp, "A", peers=[b.state], timeout_ms=60000,
+                  extra="busy_timeout = %dms\nretries = 1\n" % busy)
+    a.wait("peers/B/ready", lambda v: v == 2, "B offers x")
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(a.fe)
+    c.send_multipart([b"", b"MDPC01", b"x", b"slow"])
+    check(c.poll(DEADLINE * 1000), "no answer")
+    m = c.recv_multipart()
+    check(m[:3] == [b"", b"MDPC01", b"x"] and
+          m[3].startswith(b"ZRELAY-ERROR failed"),
+          "not the 'failed' reply: %r" % m)
+    a.wait("federation/requests/late_replies", lambda v: v == 2,
+           "B's late replies")
+    end = time.time() + 0.5
+    while time.time() < end:
+        if c.poll(20):
+            fail("a second answer: %r" % c.recv_multipart())
+    st = a.stats()
+    taken, out = mdp_accounted(st)
+    r, f = st["majordomo"]["requests"], st["federation"]["requests"]
+    svc = st["services"]["x"]["requests"]
+    check(taken == out == 1, "taken %d, accounted %d: %s %s" % (
+        taken, out, r, f))
+    check((r["failed"], r["retried"], f["expired"], f["forwarded"]) ==
+          (1, 1, 2, 2), "counters: %s %s" % (r, f))
+    check((svc["failed"], svc["retried"]) == (1, 1),
+          "services.x: %s" % svc)
+    print("expire_retry_mdp: tried twice at B, answered %r" % m[3][:40])
+    a.stop()
+    b.stop()
+    for w in ws:
+        w.close()
+
+
+def scenario_titanic(zrelay, tmp, ctx):
+    """A federated majordomo with titanic; x has workers only at peer H
+    (which takes whatever it gets): a titanic.request for x is stored
+    and acknowledged, never forwarded, while plain requests for x are;
+    a local worker of x then gets the stored one."""
+    hs = "ipc://%s/H.state" % tmp
+    h = mdp_hostile(ctx, hs, ready=5, handle=lambda p, m: p.send(
+        m[:-1] + [b"H: " + m[-1]]))
+    store = os.path.join(tmp, "store")
+    os.mkdir(store)
+    a = Majordomo(zrelay, tmp, "A", peers=[hs], timeout_ms=60000,
+                  extra="titanic = %s\n" % store)
+    a.wait("peers/H/ready", lambda v: v == 5, "H offers")
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(a.fe)
+    c.send_multipart([b"", b"MDPC01", b"titanic.request", b"x", b"durable"])
+    check(c.poll(DEADLINE * 1000), "no titanic answer")
+    m = c.recv_multipart()
+    check(m[3] == b"200", "titanic.request: %r" % m)
+    uuid = m[4]
+    # A plain request after it is forwarded (and answered by H): the
+    # stored one had every chance to go the same way.
+    c.send_multipart([b"", b"MDPC01", b"x", b"plain"])
+    check(c.poll(DEADLINE * 1000), "no answer to the plain one")
+    m = c.recv_multipart()
+    check(m[-1] == b"H: plain", "plain: %r" % m)
+    states = a.stat("peers/H/states")
+    a.wait("peers/H/states", lambda v: v >= states + 3, "3 more states")
+    bodies = [f[-1] for f in h.got]
+    check(bodies == [b"plain"], "H got %r: a titanic request forwarded"
+          % bodies)
+    w = MdpWorker(ctx, a.fe, delay=0.0)
+    end = time.time() + DEADLINE
+    while not w.requests and time.time() < end:
+        time.sleep(0.02)  # the worker's own thread, with a deadline
+    check(w.requests == [b"durable"], "local worker got %r" % w.requests)
+    print("titanic: %s stored, not forwarded; served here" % uuid[:8])
+    a.stop()
+    w.close()
+    h.close()
 
 
 def main():
