@@ -28,6 +28,7 @@ usage: attack17r_fed.py ZRELAY SCENARIO
             counters (requests, services.x, federation, peers.B) add up
   expire_retry_mdp  the same with retries 1 and two slow workers at B:
             tried twice at B, then 'failed'; retried counted once
+  stop_q    the same on the lru queue
   titanic   a federated majordomo with titanic, x only at a peer: a
             titanic.request for x is stored, never forwarded (a plain
             request for x is); a local worker of x gets it
@@ -628,6 +629,32 @@ def scenario_titanic(zrelay, tmp, ctx):
     a.stop()
     w.close()
     h.close()
+
+
+def scenario_stop_q(zrelay, tmp, ctx):
+    """stop_mdp on the lru queue: requests held by a mute peer, a local
+    worker idle: SIGTERM answers them 'stopping', none sent to it."""
+    hs = "ipc://%s/H.state" % tmp
+    h = HostilePeer(ctx, hs, ready=3)  # takes them, never replies
+    a = Lru(zrelay, tmp, "A", peers=[hs], timeout_ms=60000)
+    a.wait("peers/H/ready", lambda v: v == 3, "H offers")
+    c = L.Client(ctx, a.fe)
+    for i in range(3):
+        c.send(b"r%d" % i)
+    a.wait("federation/requests/forwarded", lambda v: v == 3, "at H")
+    w = L.Worker(ctx, a.be, b"L")
+    a.wait("broker/workers/ready", lambda v: v == 1, "local worker")
+    a.proc.send_signal(15)
+    r = c.collect(3)
+    check(len(r) == 3 and all(v.startswith(b"ZRELAY-ERROR stopping")
+                              for v in r.values()), "at stop: %r" % r)
+    a.stop()
+    w.close()
+    check(w.served == 0, "while stopping, the local worker served %d"
+          % w.served)
+    h.close()
+    print("stop_q: 3 requests at the peer answered 'stopping', none sent "
+          "to the idle local worker")
 
 
 def main():
