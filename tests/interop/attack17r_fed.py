@@ -29,6 +29,9 @@ usage: attack17r_fed.py ZRELAY SCENARIO
   expire_retry_mdp  the same with retries 1 and two slow workers at B:
             tried twice at B, then 'failed'; retried counted once
   stop_q    the same on the lru queue
+  churn_mdp majordomo B (x's only workers) killed and started again 5
+            times under A's load: every request answered once, A's
+            counters add up
   titanic   a federated majordomo with titanic, x only at a peer: a
             titanic.request for x is stored, never forwarded (a plain
             request for x is); a local worker of x gets it
@@ -655,6 +658,44 @@ def scenario_stop_q(zrelay, tmp, ctx):
     h.close()
     print("stop_q: 3 requests at the peer answered 'stopping', none sent "
           "to the idle local worker")
+
+
+def scenario_churn_mdp(zrelay, tmp, ctx):
+    """Majordomo B, x's only workers, killed (SIGKILL) and started again
+    5 times while A's client keeps 20 requests outstanding: every request
+    answered exactly once (a reply or an error reply), A's counters add
+    up, no sanitizer report."""
+    b = Majordomo(zrelay, tmp, "B", timeout_ms=60000)
+    ws = [MdpWorker(ctx, b.fe, delay=0.005) for _ in range(3)]
+    a = Majordomo(zrelay, tmp, "A", peers=[b.state], timeout_ms=4000,
+                  extra="busy_timeout = 2000ms\nretries = 3\n")
+    a.wait("peers/B/ready", lambda v: v >= 1, "B offers x")
+    load = Load(ctx, a.fe, True, window=20)
+    for k in range(5):
+        done = a.stat("federation/requests/answered")
+        a.wait("federation/requests/answered", lambda v: v > done + 50,
+               "served through B")
+        b.kill()
+        for w in ws:
+            w.close()
+        b.start()
+        ws = [MdpWorker(ctx, b.fe, delay=0.005) for _ in range(3)]
+    done = a.stat("federation/requests/answered")
+    a.wait("federation/requests/answered", lambda v: v > done + 50,
+           "served through B at the end")
+    load.finish()
+    st = a.stats()
+    taken, out = mdp_accounted(st)
+    check(taken == out, "requests taken %d, accounted for %d: %s %s" % (
+        taken, out, st["majordomo"]["requests"], st["federation"]))
+    f = st["federation"]["requests"]
+    print("churn_mdp: %d requests (%d error replies); federation %s; "
+          "retried %d" % (load.sent, load.errors, f,
+                          st["majordomo"]["requests"]["retried"]))
+    a.stop()
+    b.stop()
+    for w in ws:
+        w.close()
 
 
 def main():
