@@ -426,12 +426,14 @@ static void s_on_reply(zr__fed_t *self, zr__msg_t *m);
  * failed: !_more (src/fq.cpp:112)", libzmq issue 3485). A peer whose
  * state flips its endpoint while it replies did that within seconds.
  * One whole message read first (a prefetched one comes first) leaves
- * nothing half read. */
+ * nothing half read; the replies already here are read too (up to a
+ * burst), answered rather than lost with the connection and retried. */
 static void
 s_router_disconnect(zr__fed_t *self, const char *endpoint)
 {
     zr__msg_t m = {NULL, 0, 0};
-    if (zr__msg_recv(&m, self->router) == 0) {
+    for (int burst = 0; burst < 256 && zr__msg_recv(&m, self->router) == 0;
+         burst++) {
         s_on_reply(self, &m);
     }
     zr__msg_destroy(&m);
