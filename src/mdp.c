@@ -598,8 +598,8 @@ static void
 s_dispatch(zr__mdp_t *self, s_service_t *s)
 {
     /* Stopping: nothing more to workers. s_flush answers what waits
-     * "stopping"; a request sent now (one given back by a peer, one
-     * read while draining) would be worked on while its client is told
+     * "stopping"; a request sent now (one a peer gave back at s_flush's
+     * zr__fed_flush) would be worked on while its client is told
      * "stopping" and may ask again elsewhere: done twice. */
     while (!self->stopping && s->waiting.head && s->ready.head) {
         s_worker_t *w = (s_worker_t *) s->ready.head;

@@ -29,6 +29,10 @@ usage: attack17r_fed.py ZRELAY SCENARIO
   expire_retry_mdp  the same with retries 1 and two slow workers at B:
             tried twice at B, then 'failed'; retried counted once
   stop_q    the same on the lru queue
+  drain_q   a client floods A (a local worker answering at once) through
+  drain_mdp SIGTERM until A has gone: no request sent after the first
+            'stopping' answer reaches the worker and is answered
+            'stopping' as well (worked on behind its client's back)
   churn_mdp majordomo B (x's only workers) killed and started again 5
             times under A's load: every request answered once, A's
             counters add up
@@ -696,6 +700,99 @@ def scenario_churn_mdp(zrelay, tmp, ctx):
     b.stop()
     for w in ws:
         w.close()
+
+
+class RecWorker(threading.Thread):
+    """A local worker answering at once and recording every request's
+    body: lru (Paranoid Pirate, on the queue's backend) or MDP/0.1."""
+
+    def __init__(self, ctx, ep, mdp):
+        super().__init__(daemon=True)
+        self.ctx, self.ep, self.mdp = ctx, ep, mdp
+        self.bodies = []
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        s = self.ctx.socket(zmq.DEALER)
+        s.linger = 0
+        s.connect(self.ep)
+        s.send_multipart([b"", b"MDPW01", b"\x01", b"x"] if self.mdp
+                         else [b"\x01"])
+        beat = time.time()
+        while not self.halt.is_set():
+            if s.poll(10):
+                m = s.recv_multipart()
+                if self.mdp and m[2] == b"\x02":
+                    self.bodies.append(m[-1])
+                    s.send_multipart([b"", b"MDPW01", b"\x03", m[3], b"",
+                                      b"W: " + m[-1]])
+                elif not self.mdp and len(m) > 1:
+                    self.bodies.append(m[-1])
+                    s.send_multipart(m[:-1] + [b"W: " + m[-1]])
+            if time.time() - beat > HEARTBEAT_MS / 1000.0 / 2:
+                s.send_multipart([b"", b"MDPW01", b"\x04"] if self.mdp
+                                 else [b"\x02"])
+                beat = time.time()
+        s.close()
+
+
+def scenario_drain(zrelay, tmp, ctx, mdp):
+    """A client floods A (a local worker answering at once) through
+    SIGTERM, until A has gone: the requests A reads while it drains at
+    stop are answered 'stopping'; none of those sent after the first
+    'stopping' answer may reach the worker and be answered 'stopping'
+    too (worked on, its client told to ask elsewhere: done twice)."""
+    kind = Majordomo if mdp else Lru
+    a = kind(zrelay, tmp, "A", timeout_ms=60000)
+    w = RecWorker(ctx, a.fe if mdp else a.be, mdp)
+    a.wait("majordomo/workers/known" if mdp else "broker/workers/ready",
+           lambda v: v == 1, "the worker")
+    c = ctx.socket(zmq.DEALER)
+    c.linger = 0
+    c.connect(a.fe)
+    sent, answers, first_stop = 0, {}, None
+    signalled = False
+    end = time.time() + DEADLINE
+    while a.proc.poll() is None and time.time() < end:
+        if sent - len(answers) < 20:
+            body = b"d%d" % sent
+            c.send_multipart([b"", b"MDPC01", b"x", body] if mdp
+                             else [b"", body])
+            sent += 1
+        if sent == 200 and not signalled:
+            a.proc.send_signal(15)
+            signalled = True
+        while c.poll(0):
+            m = c.recv_multipart()
+            body = m[-1]
+            if body.startswith(b"ZRELAY-ERROR stopping"):
+                if first_stop is None:
+                    first_stop = sent
+                answers[b"stop%d" % len(answers)] = body
+            else:
+                answers[body.split(b": ", 1)[-1]] = body
+    a.stop()
+    w.halt.set()
+    w.join(5)
+    check(first_stop is not None, "no 'stopping' answer came")
+    later = set(b"d%d" % i for i in range(first_stop, sent))
+    served = set(k for k, v in answers.items() if v.startswith(b"W: "))
+    worked = [b for b in w.bodies if b in later and b not in served]
+    check(not worked, "sent after stop began, worked on by the worker and "
+          "answered 'stopping': %r (of %d sent after)" % (
+              worked[:5], len(later)))
+    print("drain: %d sent, %d after stop began; %d reached the worker after "
+          "(served), none answered 'stopping' behind its back" % (
+              sent, len(later), len([b for b in w.bodies if b in later])))
+
+
+def scenario_drain_q(zrelay, tmp, ctx):
+    scenario_drain(zrelay, tmp, ctx, False)
+
+
+def scenario_drain_mdp(zrelay, tmp, ctx):
+    scenario_drain(zrelay, tmp, ctx, True)
 
 
 def main():
