@@ -265,11 +265,25 @@ def scenario_flip(zrelay, tmp, ctx, mdp):
     check(taken == out, "requests taken %d, accounted for %d: %s %s" % (
         taken, out, st["majordomo" if mdp else "broker"]["requests"],
         st["federation"]))
-    print("flip: %d requests (%d errors), %d answered by H; fds %d -> %d, "
-          "RSS %d -> %d kB over 1000 reconnects" % (
-              load.sent, load.errors,
-              st["federation"]["requests"]["answered"], fds0, fds1, rss0,
-              rss1))
+    # No local worker: every retry is a request given back or expired.
+    r = st["majordomo" if mdp else "broker"]["requests"]
+    f = st["federation"]["requests"]
+    check(r["retried"] == f["given_back"] + f["expired"],
+          "retried %d, given back %d + expired %d" % (
+              r["retried"], f["given_back"], f["expired"]))
+    # H's row: each request sent to it answered, given back or expired
+    # (its 'failed' counts refused sends too); nothing left there.
+    ph = st["peers"]["H"]
+    check(ph["sent"] == ph["received"] + ph["failed"] - f["refused"] and
+          f["forwarded"] == ph["sent"] and ph["received"] == f["answered"],
+          "peers.H %s, federation %s" % (ph, f))
+    if mdp:
+        x = st["services"]["x"]["requests"]
+        check(x["retried"] == r["retried"], "services.x: %s" % x)
+    print("flip: %d requests (%d errors), %d answered by H, %d given back "
+          "(retried); fds %d -> %d, RSS %d -> %d kB over 1000 reconnects"
+          % (load.sent, load.errors, f["answered"], f["given_back"], fds0,
+             fds1, rss0, rss1))
     check(fds1 <= fds0 + 4, "open files grew %d -> %d" % (fds0, fds1))
     check(rss1 <= rss0 + 8192, "RSS grew %d -> %d kB" % (rss0, rss1))
     a.stop()
