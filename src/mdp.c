@@ -1548,6 +1548,21 @@ zr__mdp_set_fed(zr__mdp_t *self, zr__fed_t *fed)
     self->fed = fed;
 }
 
+/* The service SVC of R, a request back from a peer; NULL when it cannot
+ * be made again (too many services): R got its error reply. */
+static s_service_t *
+s_fed_service(zr__mdp_t *self, s_request_t *r, const char *svc, size_t len)
+{
+    s_service_t *s = s_service_get(self, svc, len);
+    if (!s) {
+        zr__stat_add(&self->st_rejected, 1);
+        s_service_t tmp = {.len = len};
+        memcpy(tmp.name, svc, len);
+        s_fail(self, r, &tmp, "busy", "too many services");
+    }
+    return s;
+}
+
 /* Requests at a peer past busy_timeout, unanswered (a peer that takes
  * requests and never replies): given up as a worker busy too long is,
  * back to their service's queue for another try (another worker, or
@@ -1561,12 +1576,8 @@ s_fed_expired(zr__mdp_t *self, int64_t now)
     while (self->opts.busy_timeout > 0 &&
            (r = zr__fed_expired(self->fed, now, self->opts.busy_timeout, svc,
                                 &len))) {
-        s_service_t *s = s_service_get(self, svc, len);
+        s_service_t *s = s_fed_service(self, r, svc, len);
         if (!s) {
-            zr__stat_add(&self->st_rejected, 1);
-            s_service_t tmp = {.len = len};
-            memcpy(tmp.name, svc, len);
-            s_fail(self, r, &tmp, "busy", "too many services");
             continue;
         }
         s_requeue(self, s, r); /* may answer it: S may be empty now */
@@ -1642,12 +1653,8 @@ s_fed_giveback(void *owner, void *req, const char *svc, size_t len)
 {
     zr__mdp_t *self = owner;
     s_request_t *r = req;
-    s_service_t *s = s_service_get(self, svc, len);
+    s_service_t *s = s_fed_service(self, r, svc, len);
     if (!s) {
-        zr__stat_add(&self->st_rejected, 1);
-        s_service_t tmp = {.len = len};
-        memcpy(tmp.name, svc, len);
-        s_fail(self, r, &tmp, "busy", "too many services");
         return;
     }
     /* A retry, as when a worker dies with it (a peer that keeps closing

@@ -116,22 +116,23 @@ def check(cond, why):
 
 
 class Broker:
-    """`zrelay run` on host NAME with one [majordomo NAME], control over
-    ipc."""
+    """`zrelay run` on host NAME with one [majordomo NAME] (a subclass:
+    another device, by DEVICE), control over ipc."""
+
+    DEVICE = "majordomo %s]\nfrontend = @tcp://*:5555\n"
 
     def __init__(self, net, name, zrelay, tmp, peers):
         self.net, self.name, self.zrelay = net, name, zrelay
         self.ctl = "ipc://%s/%s.ctl" % (tmp, name)
         conf = os.path.join(tmp, name + ".conf")
         with open(conf, "w") as f:
-            f.write("[zrelay]\ncontrol = @ipc://%s/%s.daemon\n\n"
-                    "[majordomo %s]\n"
-                    "frontend = @tcp://*:5555\n"
-                    "control = @%s\n"
-                    "peer_bind = @tcp://*:5556\n"
-                    "peers = %s\n"
-                    "heartbeat = %dms\nliveness = %d\n"
-                    "request_timeout = %dms\n"
+            f.write(("[zrelay]\ncontrol = @ipc://%s/%s.daemon\n\n[" +
+                     self.DEVICE +
+                     "control = @%s\n"
+                     "peer_bind = @tcp://*:5556\n"
+                     "peers = %s\n"
+                     "heartbeat = %dms\nliveness = %d\n"
+                     "request_timeout = %dms\n")
                     % (tmp, name, name, self.ctl,
                        ", ".join("tcp://%s:5556" % net.addr(p)
                                  for p in peers),

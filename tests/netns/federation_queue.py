@@ -73,37 +73,10 @@ for line in sys.stdin:
 
 class Queue(Broker):
     """`zrelay run` on host NAME with one [queue NAME], strategy lru,
-    control over ipc (federation.Broker's stats, stat and wait)."""
+    control over ipc (federation.Broker's start, stats, stat and wait)."""
 
-    def __init__(self, net, name, zrelay, tmp, peers):
-        self.net, self.name, self.zrelay = net, name, zrelay
-        self.ctl = "ipc://%s/%s.ctl" % (tmp, name)
-        conf = os.path.join(tmp, name + ".conf")
-        with open(conf, "w") as f:
-            f.write("[zrelay]\ncontrol = @ipc://%s/%s.daemon\n\n"
-                    "[queue %s]\n"
-                    "frontend = @tcp://*:5555\n"
-                    "backend = @tcp://*:5557\n"
-                    "strategy = lru\n"
-                    "control = @%s\n"
-                    "peer_bind = @tcp://*:5556\n"
-                    "peers = %s\n"
-                    "heartbeat = %dms\nliveness = %d\n"
-                    "request_timeout = %dms\n"
-                    % (tmp, name, name, self.ctl,
-                       ", ".join("tcp://%s:5556" % net.addr(p)
-                                 for p in peers),
-                       HEARTBEAT_MS, LIVENESS, TIMEOUT_MS))
-        self.errfile = os.path.join(tmp, name + ".err")
-        BROKERS.append(self)
-        err = open(self.errfile, "w")
-        self.proc = net.popen(name, [zrelay, "run", "-c", conf],
-                              stdout=subprocess.PIPE, stderr=err, text=True)
-        err.close()
-        for line in self.proc.stdout:
-            if line.strip() == "ready":
-                return
-        fail("%s did not start: %s" % (name, open(self.errfile).read()))
+    DEVICE = ("queue %s]\nfrontend = @tcp://*:5555\n"
+              "backend = @tcp://*:5557\nstrategy = lru\n")
 
 
 class Client:
