@@ -1453,7 +1453,8 @@ static const zr__stat_t s_rows[] = {
           ZR__STAT_GAUGE, st_inflight, "Requests a worker is working on."),
     S_REQUESTS("answered", st_answered, "Requests whose reply went back."),
     S_REQUESTS("retried", st_retried,
-               "Requests sent to another worker after theirs died."),
+               "Requests sent again after their worker died, or their peer "
+               "queue gave them back or kept them past busy_timeout."),
     S_REQUESTS("failed", st_failed,
                "Requests answered with an error after their retries."),
     S_REQUESTS("stopped", st_stopped,

@@ -105,6 +105,7 @@ typedef struct s_peer {
     bool alive;
     bool up;        /* our connection to its MDP endpoint is established */
     bool warned_ep; /* its claim of another peer's endpoint was logged */
+    bool bad_ep;    /* its endpoint could not be connected to (logged) */
     int64_t expiry;
     s_offer_t *offers;
     size_t noffers;
@@ -365,6 +366,12 @@ s_endpoint(const char *advertised, size_t len, const zmq_msg_t *frame,
     if (len == 0 || len >= size) {
         return -1;
     }
+    /* tcp or ipc only: a peer's state must not make us connect inside
+     * this process (inproc) or over a transport nobody meant. */
+    if (len <= 6 || (memcmp(advertised, "tcp://", 6) != 0 &&
+                     memcmp(advertised, "ipc://", 6) != 0)) {
+        return -1;
+    }
     for (size_t i = 0; i < sizeof wild / sizeof wild[0]; i++) {
         size_t w = strlen(wild[i]);
         if (len > w && memcmp(advertised, wild[i], w) == 0) {
@@ -443,11 +450,11 @@ s_router_disconnect(zr__fed_t *self, const char *endpoint)
 /* P's requests go to ENDPOINT from now on (our ROUTER connects to it,
  * the connection named afresh, so that no reply of the old one is taken
  * for the new one's). */
-static void
+static int
 s_peer_connect(zr__fed_t *self, s_peer_t *p, const char *endpoint)
 {
     if (strcmp(p->endpoint, endpoint) == 0) {
-        return;
+        return 0;
     }
     if (*p->endpoint) {
         p->up = false; /* nothing more for it on the old connection */
@@ -458,13 +465,19 @@ s_peer_connect(zr__fed_t *self, s_peer_t *p, const char *endpoint)
     zmq_setsockopt(self->router, ZMQ_CONNECT_ROUTING_ID, p->rid,
                    strlen(p->rid));
     if (zmq_connect(self->router, endpoint) != 0) {
-        ZR_LOG_W("%s: peer %s: cannot connect to %s: %s", self->name, p->name,
-                 endpoint, zmq_strerror(errno));
+        if (!p->bad_ep) { /* once, not at every state message */
+            ZR_LOG_W("%s: peer %s: cannot connect to %s: %s; its state is "
+                     "refused (federation.states.malformed)",
+                     self->name, p->name, endpoint, zmq_strerror(errno));
+        }
+        p->bad_ep = true;
         *p->endpoint = 0;
-        return;
+        return -1;
     }
+    p->bad_ep = false;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     ZR_LOG_I("%s: peer %s: requests go to %s", self->name, p->name, endpoint);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -548,9 +561,15 @@ s_on_state(zr__fed_t *self, zr__msg_t *m)
         *owner->endpoint = 0;
         s_giveback(self, owner); /* nothing: it died */
     }
+    if (s_peer_connect(self, p, endpoint) != 0) {
+        /* An endpoint libzmq refuses (tcp://host without a port): never
+         * usable, so not alive either. */
+        zr__stat_add(&self->st_states_bad, 1);
+        s_peer_down(self, p, "advertises an endpoint it cannot be reached at");
+        return;
+    }
     zr__stat_add(&self->st_states_received, 1);
     zr__stat_add(&p->st_states, 1);
-    s_peer_connect(self, p, endpoint);
     if (!p->alive) {
         ZR_LOG_I("%s: peer %s is alive", self->name, p->name);
     }
@@ -1140,8 +1159,9 @@ static const zr__stat_t s_rows[] = {
           "State messages from peers, taken."),
     S_ROW("states.malformed", "federation_states_total", "way=\"malformed\"",
           ZR__STAT_COUNTER, st_states_bad,
-          "State messages dropped: malformed, a bad name or endpoint (one "
-          "a live peer advertises already), a "
+          "State messages dropped: malformed, a bad name or endpoint (not "
+          "tcp or ipc, one libzmq cannot connect to, or one a live peer "
+          "advertises already), a "
           "broker of the other kind (a queue, a majordomo), or "
           "one peer too many."),
     S_ROW("requests.forwarded", "federation_requests_total",

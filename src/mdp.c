@@ -1411,7 +1411,8 @@ static const zr__stat_t s_rows[] = {
           "Requests titanic answered (titanic.request, reply, close), "
           "at once or after their commit."),
     S_REQ("retried", st_retried,
-          "Requests sent to another worker after theirs died."),
+          "Requests sent again after their worker died, or their peer "
+          "broker gave them back or kept them past busy_timeout."),
     S_REQ("failed", st_failed,
           "Requests answered with an error after their retries."),
     S_REQ("timeouts", st_timeouts,
@@ -1478,9 +1479,13 @@ static const zr__stat_t s_service_rows[] = {
     S_SVC("requests.in_flight", "mdp_service_requests_in_flight", NULL,
           ZR__STAT_GAUGE, inflight,
           "The service's requests a worker is working on."),
-    S_OUT("served", served, "The service's requests answered by a worker."),
+    S_OUT("served", served,
+          "The service's requests answered by a local worker (through a "
+          "peer broker: federation.requests.answered)."),
     S_OUT("retried", retried,
-          "The service's requests sent to another worker after theirs died."),
+          "The service's requests sent again after their worker died, or "
+          "their peer broker gave them back or kept them past "
+          "busy_timeout."),
     S_OUT("failed", failed,
           "The service's requests answered with an error after their "
           "retries."),

@@ -83,7 +83,7 @@ s_set_new(s_set_t *set)
         /* ["ZRFED01", name, its MDP endpoint, heartbeat ms, (svc, n)*] */
         ZR_SENDMORE(peer, "ZRFED01");
         ZR_SENDMORE(peer, "peer1");
-        ZR_SENDMORE(peer, "inproc://ht-mdp-peer1");
+        ZR_SENDMORE(peer, "ipc:///tmp/zrt-ht-mdp-peer1"); /* tcp, ipc only */
         ZR_SEND(peer, "60000");
         char *text = zr_device_stats_json(mdp);
         bool ready = strstr(text, "\"echo\"") != NULL &&

@@ -23,6 +23,10 @@ usage: attack17q_state.py ZRELAY SCENARIO
            before, A's connection to B went with X's (zmq_disconnect of
            the shared endpoint) and never came back: every request to B
            refused until A restarted
+  badep    states whose endpoint is no use: one libzmq cannot connect to
+           (tcp://bad-no-port), one inside the relay (inproc://), one of
+           another transport: each counted in states.malformed, none
+           makes its peer alive; a good state after them is taken
 Every wait has a deadline; nothing sleeps and hopes.
 """
 import os
@@ -266,6 +270,46 @@ def scenario_claim(zrelay, tmp, ctx):
     x.close()
     w.close()
     print("claim: B's endpoint claimed by X: refused, B still serves")
+
+
+def scenario_badep(zrelay, tmp, ctx):
+    hs = "ipc://%s/H.state" % tmp
+    pub = ctx.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind(hs)
+    q = Queue(zrelay, tmp, "A", peers=[hs], timeout_ms=800)
+    bad = [(b"B1", b"tcp://bad-no-port"), (b"B2", b"inproc://zr-a-front"),
+           (b"B3", b"udp://127.0.0.1:5555")]
+    end = time.time() + DEADLINE
+    while True:  # until A's SUB is connected and each was refused twice
+        for name, ep in bad:
+            pub.send_multipart([b"ZRFEDQ1", name, ep, b"%d" % HEARTBEAT_MS,
+                                b"queue", b"3"])
+        st = q.stats()
+        if st["federation"]["states"]["malformed"] >= 2 * len(bad):
+            break
+        check(time.time() < end, "bad endpoints not counted: %r"
+              % st["federation"])
+        time.sleep(0.05)  # polling a counter with a deadline
+    check(st["federation"]["peers_alive"] == 0, "a peer alive: %r"
+          % st.get("peers"))
+    check(st["federation"]["states"]["received"] == 0,
+          "a bad state taken: %r" % st["federation"])
+    for name, _ in bad:
+        row = st.get("peers", {}).get(name.decode())
+        check(row is None or row["alive"] == 0,
+              "%s alive: %r" % (name, row))
+    # A good one afterwards is taken.
+    h = HostilePeer(ctx, "ipc://%s/G.state" % tmp, name="G")
+    pub.close()
+    q2 = Queue(zrelay, tmp, "A2", peers=["ipc://%s/G.state" % tmp],
+               timeout_ms=800)
+    q2.wait("peers/G/alive", lambda v: v == 1, "G alive")
+    q.stop()
+    q2.stop()
+    h.close()
+    print("badep: %d bad endpoints refused, counted malformed; a good one "
+          "taken" % len(bad))
 
 
 def main():
