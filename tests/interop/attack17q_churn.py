@@ -29,11 +29,11 @@ Every wait has a deadline; nothing sleeps and hopes.
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attack17q_lib  # noqa: E402
 from attack17q_lib import (DEADLINE, HostilePeer, Queue, Worker,  # noqa
                            accounted, check, echo, fail, zmq)
 
@@ -267,24 +267,5 @@ def scenario_stalled(zrelay, tmp, ctx):
           "drops %r, held %d" % (fe["msgs_out"], fe["drops"], fe["held"]))
 
 
-def main():
-    if len(sys.argv) != 3:
-        fail(__doc__)
-    zrelay, scenario = sys.argv[1], sys.argv[2]
-    fn = globals().get("scenario_" + scenario)
-    if not fn:
-        fail("no scenario %s" % scenario)
-    ctx = zmq.Context()
-    with tempfile.TemporaryDirectory(prefix="a17q") as tmp:
-        try:
-            fn(zrelay, tmp, ctx)
-        except Exception as e:  # the relays go too
-            import traceback
-            traceback.print_exc()
-            fail("%s: %r" % (scenario, e))
-    print("OK")
-    os._exit(0)
-
-
 if __name__ == "__main__":
-    main()
+    attack17q_lib.main(__doc__, globals())

@@ -295,3 +295,28 @@ class Client:
 
     def close(self):
         self.s.close()
+
+
+def main(doc, scope, prefix="a17q", setup=None):
+    """`SCRIPT ZRELAY SCENARIO`: runs scope's scenario_SCENARIO(zrelay,
+    tmp, ctx) in a temporary directory; the relays go with a failure.
+    SETUP(): before, once (environment for the relays)."""
+    if len(sys.argv) != 3:
+        fail(doc)
+    zrelay, scenario = sys.argv[1], sys.argv[2]
+    fn = scope.get("scenario_" + scenario)
+    if not fn:
+        fail("no scenario %s" % scenario)
+    if setup:
+        setup()
+    import tempfile
+    import traceback
+    ctx = zmq.Context()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        try:
+            fn(zrelay, tmp, ctx)
+        except Exception as e:  # the relays go too
+            traceback.print_exc()
+            fail("%s: %r" % (scenario, e))
+    print("OK")
+    os._exit(0)

@@ -32,16 +32,16 @@ Every wait has a deadline; nothing sleeps and hopes.
 import os
 import random
 import sys
-import tempfile
 import time
 
 import socket
 import struct
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attack17q_lib  # noqa: E402
 from attack17q_lib import (DEADLINE, HEARTBEAT_MS, Client,  # noqa
                            HostilePeer, Queue,
-                           Worker, check, fail, zmq)
+                           Worker, check, zmq)
 
 BIG = 4 << 20
 GROWTH_MB = 48  # the relay's RSS may grow this much, at most
@@ -312,24 +312,5 @@ def scenario_badep(zrelay, tmp, ctx):
           "taken" % len(bad))
 
 
-def main():
-    if len(sys.argv) != 3:
-        fail(__doc__)
-    zrelay, scenario = sys.argv[1], sys.argv[2]
-    fn = globals().get("scenario_" + scenario)
-    if not fn:
-        fail("no scenario %s" % scenario)
-    ctx = zmq.Context()
-    with tempfile.TemporaryDirectory(prefix="a17q") as tmp:
-        try:
-            fn(zrelay, tmp, ctx)
-        except Exception as e:  # the relays go too
-            import traceback
-            traceback.print_exc()
-            fail("%s: %r" % (scenario, e))
-    print("OK")
-    os._exit(0)
-
-
 if __name__ == "__main__":
-    main()
+    attack17q_lib.main(__doc__, globals())

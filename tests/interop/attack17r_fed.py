@@ -45,7 +45,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -809,30 +808,12 @@ def scenario_drain_mdp(zrelay, tmp, ctx):
     scenario_drain(zrelay, tmp, ctx, True)
 
 
-def main():
-    if len(sys.argv) != 3:
-        fail(__doc__)
-    zrelay, scenario = sys.argv[1], sys.argv[2]
-    fn = globals().get("scenario_" + scenario)
-    if not fn:
-        fail("no scenario %s" % scenario)
-    ctx = zmq.Context()
+def s_setup():
     # What the relay holds, not what ASan keeps of what it freed.
     os.environ["ASAN_OPTIONS"] = ":".join(
         [o for o in [os.environ.get("ASAN_OPTIONS")] if o] +
         ["quarantine_size_mb=0"])
-    with tempfile.TemporaryDirectory(prefix="a17r") as tmp:
-        if os.environ.get("A17R_KEEP"):
-            tmp = os.environ["A17R_KEEP"]
-        try:
-            fn(zrelay, tmp, ctx)
-        except Exception as e:  # the relays go too
-            import traceback
-            traceback.print_exc()
-            fail("%s: %r" % (scenario, e))
-    print("OK")
-    os._exit(0)
 
 
 if __name__ == "__main__":
-    main()
+    L.main(__doc__, globals(), prefix="a17r", setup=s_setup)
