@@ -43,6 +43,13 @@ def check(cond, why):
         fail(why)
 
 
+def launch(zrelay, conf, name, err):
+    """mdp_federation.launch, the relay on RUNNING, this module's fail."""
+    import mdp_federation
+    return mdp_federation.launch(zrelay, conf, name, err, fail=fail,
+                                 started=RUNNING.append)
+
+
 def get(d, path):
     for k in path.split("/"):
         d = d[k]
@@ -82,24 +89,9 @@ class Queue:
         self.runs += 1
         self.err = os.path.join(self.tmp, "%s.%d.err" % (self.name,
                                                          self.runs))
-        self.proc = subprocess.Popen([self.zrelay, "run", "-c", conf],
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(self.err, "w"), text=True)
-        RUNNING.append(self.proc)
-        end = time.time() + DEADLINE
-        while time.time() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                fail("%s exited: %s" % (self.name, open(self.err).read()))
-            w = line.split()
-            if w == ["ready"]:
-                break
-            if len(w) >= 5 and w[0] == self.name and w[2] == "frontend":
-                self.fe = w[4]
-            if len(w) >= 5 and w[0] == self.name and w[2] == "backend":
-                self.be = w[4]
-        else:
-            fail("%s was not ready in time" % self.name)
+        self.proc, eps = launch(self.zrelay, conf, self.name, self.err)
+        self.fe = eps.get("frontend", self.fe)
+        self.be = eps.get("backend", self.be)
 
     def stats(self):
         out = subprocess.run([self.zrelay, "ctl", self.ctl, "stats",

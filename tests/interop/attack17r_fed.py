@@ -94,22 +94,8 @@ class Majordomo(Lru):
         self.runs += 1
         self.err = os.path.join(self.tmp, "%s.%d.err" % (self.name,
                                                          self.runs))
-        self.proc = subprocess.Popen([self.zrelay, "run", "-c", conf],
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(self.err, "w"), text=True)
-        L.RUNNING.append(self.proc)
-        end = time.time() + DEADLINE
-        while time.time() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                fail("%s exited: %s" % (self.name, open(self.err).read()))
-            w = line.split()
-            if w == ["ready"]:
-                break
-            if len(w) >= 5 and w[0] == self.name and w[2] == "frontend":
-                self.fe = w[4]
-        else:
-            fail("%s was not ready in time" % self.name)
+        self.proc, eps = L.launch(self.zrelay, conf, self.name, self.err)
+        self.fe = eps.get("frontend", self.fe)
 
 
 def mdp_accounted(st):

@@ -94,6 +94,30 @@ class HoldWorker(threading.Thread):
         self.replies.put((client, list(body)))
 
 
+def launch(zrelay, conf, name, err, fail=fail, started=None):
+    """`zrelay run -c CONF` (stderr to ERR) until its `ready` line:
+    (process, {"frontend": endpoint, "backend": ...}) of device NAME's
+    sockets as it printed them. STARTED(process) right after the start
+    (a list of processes to kill on a failure); FAIL(why) on a failure."""
+    proc = subprocess.Popen([zrelay, "run", "-c", conf],
+                            stdout=subprocess.PIPE, stderr=open(err, "w"),
+                            text=True)
+    if started:
+        started(proc)
+    eps = {}
+    end = time.time() + DEADLINE
+    while time.time() < end:
+        line = proc.stdout.readline()
+        if not line:
+            fail("%s exited: %s" % (name, open(err).read()))
+        w = line.split()
+        if w == ["ready"]:
+            return proc, eps
+        if len(w) >= 5 and w[0] == name:
+            eps[w[2]] = w[4]
+    fail("%s was not ready in time" % name)
+
+
 class Node:
     """`zrelay run` with one [majordomo NAME] whose state is on ipc."""
 
@@ -121,21 +145,8 @@ class Node:
                     "request_timeout = %dms\n"
                     % (HEARTBEAT_MS, LIVENESS, TIMEOUT_MS))
         self.err = os.path.join(self.tmp, self.name + ".err")
-        self.proc = subprocess.Popen([self.zrelay, "run", "-c", conf],
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(self.err, "w"), text=True)
-        end = time.time() + DEADLINE
-        while time.time() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                fail("%s exited: %s" % (self.name, open(self.err).read()))
-            w = line.split()
-            if w == ["ready"]:
-                break
-            if len(w) >= 5 and w[0] == self.name and w[2] == "frontend":
-                self.ep = w[4]
-        else:
-            fail("%s was not ready in time" % self.name)
+        self.proc, eps = launch(self.zrelay, conf, self.name, self.err)
+        self.ep = eps.get("frontend", self.ep)
 
     def stats(self):
         out = subprocess.run([self.zrelay, "ctl", self.ctl, "stats",

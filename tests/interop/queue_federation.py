@@ -86,7 +86,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from mdp_broker import DEADLINE, check, fail, get  # noqa: E402
-from mdp_federation import Node  # noqa: E402
+from mdp_federation import Node, launch  # noqa: E402
 
 try:
     import zmq
@@ -127,24 +127,10 @@ class Queue(Node):
         self.err = os.path.join(self.tmp, self.name + ".err")
         if self not in NODES:
             NODES.append(self)
-        self.proc = subprocess.Popen([self.zrelay, "run", "-c", conf],
-                                     stdout=subprocess.PIPE,
-                                     stderr=open(self.err, "w"), text=True)
+        self.proc, eps = launch(self.zrelay, conf, self.name, self.err)
         self.backend = None
-        end = time.time() + DEADLINE
-        while time.time() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                fail("%s exited: %s" % (self.name, open(self.err).read()))
-            w = line.split()
-            if w == ["ready"]:
-                break
-            if len(w) >= 5 and w[0] == self.name and w[2] == "frontend":
-                self.ep = w[4]
-            if len(w) >= 5 and w[0] == self.name and w[2] == "backend":
-                self.backend = w[4]
-        else:
-            fail("%s was not ready in time" % self.name)
+        self.ep = eps.get("frontend", self.ep)
+        self.backend = eps.get("backend", self.backend)
         check(self.backend, "%s printed no backend endpoint" % self.name)
 
 
