@@ -6,13 +6,15 @@ Paranoid Pirate worker, DEALER clients, and the checks every script
 makes: the counters add up, no request answered twice, no ASan report.
 Every wait has a deadline; nothing sleeps and hopes.
 """
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mdp_federation  # noqa: E402
 
 try:
     import zmq
@@ -45,19 +47,15 @@ def check(cond, why):
 
 def launch(zrelay, conf, name, err):
     """mdp_federation.launch, the relay on RUNNING, this module's fail."""
-    import mdp_federation
     return mdp_federation.launch(zrelay, conf, name, err, fail=fail,
                                  started=RUNNING.append)
 
 
-def get(d, path):
-    for k in path.split("/"):
-        d = d[k]
-    return d
+class Queue(mdp_federation.Node):
+    """`zrelay run` with one lru [queue NAME]; state on ipc in TMP (Node's
+    stats, stat and wait, failing with this module's fail)."""
 
-
-class Queue:
-    """`zrelay run` with one lru [queue NAME]; state on ipc in TMP."""
+    fail = staticmethod(fail)
 
     def __init__(self, zrelay, tmp, name, peers=(), timeout_ms=1500,
                  extra="", bind_state=True):
@@ -92,30 +90,6 @@ class Queue:
         self.proc, eps = launch(self.zrelay, conf, self.name, self.err)
         self.fe = eps.get("frontend", self.fe)
         self.be = eps.get("backend", self.be)
-
-    def stats(self):
-        out = subprocess.run([self.zrelay, "ctl", self.ctl, "stats",
-                              "--json"], capture_output=True, text=True,
-                             timeout=10)
-        check(out.returncode == 0, "%s: ctl stats: %s" % (self.name,
-                                                         out.stderr))
-        return json.loads(out.stdout)
-
-    def stat(self, path, default=None):
-        try:
-            return get(self.stats(), path)
-        except KeyError:
-            return default
-
-    def wait(self, path, pred, what):
-        end = time.time() + DEADLINE
-        v = None
-        while time.time() < end:
-            v = self.stat(path)
-            if v is not None and pred(v):
-                return v
-            time.sleep(0.05)  # polling a counter with a deadline
-        fail("%s: %s: %s stayed %r" % (self.name, what, path, v))
 
     def asan_clean(self):
         text = open(self.err).read()

@@ -119,7 +119,11 @@ def launch(zrelay, conf, name, err, fail=fail, started=None):
 
 
 class Node:
-    """`zrelay run` with one [majordomo NAME] whose state is on ipc."""
+    """`zrelay run` with one [majordomo NAME] whose state is on ipc. A
+    subclass may give FAIL(why), the failure its stats and wait report
+    with."""
+
+    fail = staticmethod(fail)
 
     def __init__(self, zrelay, tmp, name, peers, mdp_ep=None):
         self.zrelay, self.tmp, self.name = zrelay, tmp, name
@@ -152,8 +156,8 @@ class Node:
         out = subprocess.run([self.zrelay, "ctl", self.ctl, "stats",
                               "--json"], capture_output=True, text=True,
                              timeout=10)
-        check(out.returncode == 0, "%s: ctl stats: %s" % (self.name,
-                                                         out.stderr))
+        if out.returncode != 0:
+            self.fail("%s: ctl stats: %s" % (self.name, out.stderr))
         return json.loads(out.stdout)
 
     def stat(self, path, default=None):
@@ -170,7 +174,7 @@ class Node:
             if v is not None and pred(v):
                 return v
             time.sleep(0.05)  # polling a counter with a deadline
-        fail("%s: %s: %s stayed %r" % (self.name, what, path, v))
+        self.fail("%s: %s: %s stayed %r" % (self.name, what, path, v))
 
     def kill(self):
         self.proc.kill()
